@@ -1,0 +1,77 @@
+#include "MessageCodec.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+namespace mux {
+namespace {
+
+TEST(MessageCodec, RoundTripsAndIsExactlySizeBytesPlusNewline) {
+  for (std::size_t size : {MessageCodec::kHeader, std::size_t{64}, std::size_t{1000}}) {
+    MessageCodec c(size);
+    std::string out;
+    const Message m{0xdeadbeef, 123456789012345ULL, 987654321098765ULL};
+    c.encode(m, out);
+    ASSERT_EQ(out.size(), size + 1);
+    EXPECT_EQ(out.back(), '\n');
+    auto back = c.decode(std::string_view(out).substr(0, size));
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(*back, m);
+  }
+}
+
+TEST(MessageCodec, TextIsPrintableWithoutNewlines) {
+  MessageCodec c(300);
+  std::string out;
+  c.encode(Message{7, 99, 12345}, out);
+  for (std::size_t i = 0; i + 1 < out.size(); ++i) {
+    EXPECT_TRUE(out[i] >= 0x21 && out[i] <= 0x7e) << "byte " << i;
+  }
+}
+
+TEST(MessageCodec, AppendsSoSeveralMessagesShareABuffer) {
+  MessageCodec c(64);
+  std::string out;
+  c.encode(Message{1, 1, 1}, out);
+  c.encode(Message{1, 2, 2}, out);
+  ASSERT_EQ(out.size(), 130u);
+  EXPECT_EQ(c.decode(std::string_view(out).substr(65, 64))->seq, 2u);
+}
+
+TEST(MessageCodec, EveryCorruptedByteIsDetected) {
+  MessageCodec c(80);
+  std::string out;
+  c.encode(Message{42, 4242, 424242}, out);
+  const std::string good = out.substr(0, 80);
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    std::string bad = good;
+    bad[i] = bad[i] == 'x' ? 'y' : 'x';
+    EXPECT_FALSE(c.decode(bad).has_value()) << "byte " << i;
+  }
+}
+
+TEST(MessageCodec, WrongLengthIsRejected) {
+  MessageCodec c(64);
+  std::string out;
+  c.encode(Message{1, 2, 3}, out);
+  EXPECT_FALSE(c.decode(std::string_view(out).substr(0, 63)).has_value());
+  EXPECT_FALSE(c.decode(out).has_value());  // 65 bytes with the newline
+  EXPECT_FALSE(c.decode("").has_value());
+}
+
+TEST(MessageCodec, SizeBelowHeaderIsRefused) {
+  EXPECT_THROW(MessageCodec(MessageCodec::kHeader - 1), std::invalid_argument);
+}
+
+TEST(MessageCodec, DeliveryTextIsWhatFollowsTheNick) {
+  EXPECT_EQ(MessageCodec::delivery_text("<alice> hello there"), "hello there");
+  EXPECT_EQ(MessageCodec::delivery_text("<a> "), "");
+  EXPECT_FALSE(MessageCodec::delivery_text("* you joined r1").has_value());
+  EXPECT_FALSE(MessageCodec::delivery_text("! unknown command: /x").has_value());
+  EXPECT_FALSE(MessageCodec::delivery_text("{\"mechanism\":\"poll\"}").has_value());
+  EXPECT_FALSE(MessageCodec::delivery_text("<broken").has_value());
+}
+
+}  // namespace
+}  // namespace mux
