@@ -62,7 +62,8 @@ CpuTimes self_cpu_times() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   auto us = [](const timeval& tv) {
-    return static_cast<std::uint64_t>(tv.tv_sec) * 1000000ULL + static_cast<std::uint64_t>(tv.tv_usec);
+    return static_cast<std::uint64_t>(tv.tv_sec) * 1000000ULL +
+           static_cast<std::uint64_t>(tv.tv_usec);
   };
   return CpuTimes{us(ru.ru_utime), us(ru.ru_stime)};
 }

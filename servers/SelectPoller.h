@@ -1,0 +1,8 @@
+#pragma once
+#include <memory>
+
+#include "Poller.h"
+
+namespace mux {
+std::unique_ptr<Poller> make_select_poller();
+}
