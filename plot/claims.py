@@ -1,0 +1,500 @@
+"""The ten teaching claims of SPEC section 6, each judged from a results folder by rules.py.
+
+Each claim returns a Claim: its verdict, the figures behind it (one line per piece of evidence)
+and one sentence a teacher can read out. Missing inputs (no micro.csv, no probe.json, a
+mechanism not swept) make the evidence say so and the verdict inconclusive; they never crash.
+"""
+
+import json
+import os
+import statistics
+
+import rules
+from rules import CONFIRMED, INCONCLUSIVE, REFUTED, fmt
+from results_folder import FLOOR, KNOWN_MODES, number
+
+CLAIMS = {
+    1: "`select` cannot watch a descriptor ≥ 1024 (`FD_SETSIZE`) on Linux.",
+    2: "The cost of `select` grows linearly with the number of watched descriptors, even idle ones.",
+    3: "`poll` has no maximum descriptor count.",
+    4: "The cost of `poll` also grows linearly with the number of watched descriptors.",
+    5: "`select` and `poll` are level-triggered: a ready descriptor that is not serviced is reported again.",
+    6: "`epoll` supports both level- and edge-triggered notification; edge-triggered reports a readiness change once.",
+    7: "Edge-triggered epoll is faster than level-triggered.",
+    8: "`epoll_wait` cost depends on the number of *ready* descriptors, not the number watched.",
+    9: "epoll avoids copying descriptors between kernel and user space by using mmap.",
+    10: "Registration (`epoll_ctl`) has its own cost, which matters under connection churn.",
+}
+
+COST_METRIC = "server_cpu_us_per_msg"
+# The runs.csv mode whose per-message CPU decides the cost claims: in ping-pong each message costs
+# about one wait call, so the per-call scan shows undiluted; flood and broadcast batch many
+# messages per call and divide it away. Other modes are listed for information.
+COST_MODES = ["pingpong", "broadcast", "flood"]
+EPOLLS = ["epoll-lt", "epoll-et"]
+
+
+def load_anchors():
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "anchors.json")) as f:
+        return json.load(f)
+
+
+class Claim:
+    def __init__(self, number, verdict, figures, explanation, evidence=""):
+        self.number = number
+        self.text = CLAIMS[number]
+        self.verdict = verdict
+        self.figures = figures
+        self.explanation = explanation
+        self.evidence = evidence
+
+
+def cost_mode(results):
+    """The first mode in COST_MODES that has server CPU per message for some mechanism."""
+    for mode in COST_MODES:
+        if mode in results.modes():
+            for mech in results.mechanisms(results.scenario_runs(mode)):
+                if len(results.series(mode, mech, COST_METRIC)):
+                    return mode
+    return None
+
+
+def growth_verdict(fit, want):
+    """want 'grows-linear', 'grows' or 'flat': the verdict a series' shape gives that expectation."""
+    grows = fit.shape in (rules.GROWS_LINEAR, rules.GROWS)
+    flat = fit.shape in (rules.FLAT, rules.FALLS)
+    if want == "grows-linear":
+        if fit.shape == rules.GROWS_LINEAR:
+            return CONFIRMED
+        return REFUTED if flat else INCONCLUSIVE
+    if want == "grows":
+        if grows:
+            return CONFIRMED
+        return REFUTED if flat else INCONCLUSIVE
+    if want == "flat":
+        if fit.shape == rules.FLAT:
+            return CONFIRMED
+        return REFUTED if grows else INCONCLUSIVE
+    raise ValueError(want)
+
+
+def runs_cost_fit(results, mechanism):
+    mode = cost_mode(results)
+    if mode is None:
+        return None, None
+    series = results.series(mode, mechanism, COST_METRIC)
+    if not len(series):
+        return mode, None
+    return mode, rules.Fit(series)
+
+
+def micro_wait_fit(results, mechanism):
+    """ns per wait call against watched descriptors, one ready (or the most measured ready count)."""
+    ready = results.micro_fixed_value("wait", mechanism, "ready", prefer=1.0)
+    if ready is None:
+        return None, None
+    return ready, rules.Fit(results.micro_series("wait", mechanism, "watched", "ready", ready))
+
+
+def micro_ready_fit(results, mechanism):
+    watched = results.micro_fixed_value("ready", mechanism, "watched")
+    if watched is None:
+        return None, None
+    return watched, rules.Fit(results.micro_series("ready", mechanism, "ready", "watched", watched))
+
+
+def linear_cost_claim(results, number, mechanism):
+    """Claims 2 and 4: the cost of select / poll grows linearly with watched descriptors."""
+    figures, verdicts = [], []
+    mode, fit = runs_cost_fit(results, mechanism)
+    if fit is not None:
+        v = growth_verdict(fit, "grows-linear")
+        verdicts.append(v)
+        figures.append(f"runs.csv ({mode}), server CPU per message vs idle connections: "
+                       + fit.describe("µs", "idle conn.", 1000.0, "ns per idle connection per message") + f" [{v}]")
+    else:
+        figures.append(f"runs.csv: no ok {mechanism} point with server CPU per message")
+    if mechanism == "select":
+        dyn_mode, dyn = runs_cost_fit(results, "select-dynamic")
+        if dyn is not None:
+            v = growth_verdict(dyn, "grows-linear")
+            verdicts.append(v)
+            figures.append(f"runs.csv ({dyn_mode}), select-dynamic (fd_set sized past 1024): "
+                           + dyn.describe("µs", "idle conn.", 1000.0, "ns per idle connection per message") + f" [{v}]")
+    if results.micro is None:
+        figures.append("micro.csv absent: the system call was not timed alone")
+    else:
+        ready, mfit = micro_wait_fit(results, mechanism)
+        if mfit is None:
+            figures.append(f"micro.csv: no ok `wait` rows for {mechanism}")
+        else:
+            v = growth_verdict(mfit, "grows-linear")
+            verdicts.append(v)
+            figures.append(f"micro.csv, one {mechanism} call with {fmt(ready)} ready vs watched: "
+                           + mfit.describe("ns", "watched", 1.0, "ns per watched descriptor") + f" [{v}]")
+        build = results.micro_series("build", mechanism, "watched")
+        if len(build.xs()) >= rules.MIN_POINTS:
+            bfit = rules.Fit(build)
+            figures.append(f"micro.csv, building/copying the {mechanism} set per call (information): "
+                           + bfit.describe("ns", "watched", 1.0, "ns per watched descriptor"))
+    verdict = rules.combine(verdicts)
+    name = "select" if mechanism == "select" else "poll"
+    if verdict == CONFIRMED:
+        why = (f"Every {name} call hands the kernel the whole set and the kernel walks all of it, "
+               f"so each idle descriptor adds a fixed cost to every call.")
+    elif verdict == REFUTED:
+        why = (f"Within the measured range the cost of {name} did not rise with the watched count beyond "
+               f"the thresholds; per-call overheads dominated the scan here.")
+    else:
+        why = ("The evidence does not decide (too few points, too noisy, or sources disagree); "
+               "see the figures.") if verdicts else f"Neither runs.csv nor micro.csv measured the cost of {name}."
+    return Claim(number, verdict, figures, why)
+
+
+def claim1(results):
+    limit = results.fd_setsize()
+    selects = [r for r in results.runs if r.mechanism == "select"]
+    figures, verdicts = [], []
+
+    def needed(r):
+        return r.idle + int(r.get("active") or 0)
+
+    refused = [r for r in selects if r.refused_fd_setsize or (r.get("refused") or 0) > 0]
+    served = [r for r in selects if r.ok and not (r.get("refused") or 0) > 0]
+    if not selects:
+        figures.append("runs.csv: no select rows")
+    else:
+        if served:
+            figures.append(f"select served every connection up to {max(r.idle for r in served)} idle "
+                           f"(+{int(served[0].get('active') or 0)} active)")
+        if refused:
+            first = min(refused, key=needed)
+            figures.append(f"first refusal at {first.idle} idle (status {first.status}, {int(first.get('refused') or 0)} "
+                           f"connection(s) refused); {len(refused)} select row(s) refused in all")
+        below = [r for r in refused if needed(r) < limit - rules.FD_MARGIN]
+        beyond = [r for r in served if (number(r.text("idle_open")) or r.idle) + int(r.get("active") or 0) >= limit + rules.FD_MARGIN]
+        if beyond:
+            verdicts.append(REFUTED)
+            figures.append(f"plain select served {max(r.idle for r in beyond)} idle connections, past FD_SETSIZE")
+        elif refused and not below and any(needed(r) < limit - rules.FD_MARGIN for r in served):
+            verdicts.append(CONFIRMED)
+        elif below:
+            figures.append(f"refused already at {min(needed(r) for r in below)} descriptors, well below FD_SETSIZE "
+                           f"(another limit than FD_SETSIZE)")
+            verdicts.append(INCONCLUSIVE)
+        else:
+            figures.append("the sweep did not take select past FD_SETSIZE")
+    probe = results.probe or {}
+    if "fd_setsize" in probe:
+        figures.append(f"probe: FD_SETSIZE = {probe['fd_setsize']}")
+    kernel_accepts = probe.get("select_syscall_accepts_fd_ge_fdsetsize")
+    if kernel_accepts is not None:
+        figures.append(f"probe: the select system call {'accepts' if kernel_accepts else 'rejects'} a descriptor ≥ "
+                       f"FD_SETSIZE in a larger hand-made bitmap")
+    mode, dyn = runs_cost_fit(results, "select-dynamic")
+    dyn_rows = [r for r in results.runs if r.mechanism == "select-dynamic" and r.ok]
+    if dyn_rows:
+        top = max(r.idle for r in dyn_rows)
+        cost = results.series(mode, "select-dynamic", COST_METRIC) if mode else None
+        text = f"select-dynamic (fd_set allocated to size) served {top} idle connections"
+        if cost is not None and cost.xs():
+            text += f"; server CPU {fmt(cost.median(cost.xs()[-1]))} µs/msg at {fmt(cost.xs()[-1])} idle ({mode})"
+        figures.append(text)
+    verdict = rules.combine(verdicts)
+    if verdict == CONFIRMED:
+        why = ("glibc's `fd_set` is a fixed 1024-bit array, so a server using it must refuse descriptor 1024 and up")
+        if kernel_accepts or dyn_rows:
+            why += ("; the limit is that type's, not the kernel's: the select system call takes larger bitmaps, "
+                    "at a cost that keeps following the highest descriptor.")
+        else:
+            why += "."
+    elif verdict == REFUTED:
+        why = "A plain-select server watched descriptors past FD_SETSIZE: check how it sizes its sets."
+    else:
+        why = "The sweep did not show where select's limit lies."
+    return Claim(1, verdict, figures, why)
+
+
+def intact(r):
+    """All requested idle connections were still open at the end and none was refused."""
+    idle_open = number(r.text("idle_open"))
+    if idle_open is not None and idle_open >= 0:
+        return int(idle_open) == r.idle and not (r.get("refused") or 0) > 0
+    return not (r.get("refused") or 0) > 0
+
+
+def claim3(results):
+    limit = results.fd_setsize()
+    figures, verdicts = [], []
+    polls = [r for r in results.runs if r.mechanism == "poll"]
+    served = [r for r in polls if r.ok and intact(r)]
+    if not polls:
+        figures.append("runs.csv: no poll rows")
+    elif served:
+        top = max(r.idle for r in served)
+        figures.append(f"poll served {top} idle connections, all still open at the end "
+                       f"({top / limit:.1f} × FD_SETSIZE)")
+        if top >= rules.POLL_BEYOND_FACTOR * limit:
+            verdicts.append(CONFIRMED)
+    failed = [r for r in polls if not r.ok]
+    for r in failed:
+        others = [o for o in results.runs if o.mode == r.mode and o.idle == r.idle and o.ok and intact(o)
+                  and o.mechanism not in ("poll", "select", FLOOR)]
+        if others and ("refused" in r.status or (r.get("refused") or 0) > 0):
+            verdicts.append(REFUTED)
+            figures.append(f"poll refused connections at {r.idle} idle ({r.status}) where {others[0].mechanism} served them")
+            break
+    probe = results.probe or {}
+    if number(probe.get("poll_watched_max")):
+        watched = int(number(probe["poll_watched_max"]))
+        figures.append(f"probe: one poll call watched {watched} descriptors"
+                       + (f" (RLIMIT_NOFILE {probe['rlimit_nofile']})" if "rlimit_nofile" in probe else ""))
+        if watched >= rules.POLL_BEYOND_FACTOR * limit:
+            verdicts.append(CONFIRMED)
+    rlimit = probe.get("rlimit_nofile") or results.env.get("rlimit_nofile")
+    if rlimit:
+        figures.append(f"RLIMIT_NOFILE here: {rlimit}")
+    verdict = rules.combine(verdicts)
+    if verdict == CONFIRMED:
+        why = ("poll takes an array of any length; the bound it meets is the process's descriptor limit "
+               "(poll returns EINVAL past RLIMIT_NOFILE), not a limit of poll itself.")
+    elif verdict == REFUTED:
+        why = "poll refused connections another mechanism served: a limit of its own showed."
+    else:
+        why = f"Neither the sweep nor the probe took poll past {rules.POLL_BEYOND_FACTOR} × FD_SETSIZE."
+    return Claim(3, verdict, figures, why)
+
+
+def probe_flags(results, keys):
+    """Verdict from probe.json booleans that must all be true for the claim."""
+    probe = results.probe
+    if probe is None:
+        return INCONCLUSIVE, ["not measured: probe.json absent (run mux-probe)"]
+    figures, seen = [], []
+    for key, words in keys:
+        if key in probe:
+            seen.append(bool(probe[key]))
+            figures.append(f"probe: {words}: {'yes' if probe[key] else 'no'}")
+        else:
+            figures.append(f"probe: {words}: not measured ({key} missing)")
+    if seen and not all(seen):
+        return REFUTED, figures
+    if len(seen) == len(keys):
+        return CONFIRMED, figures
+    return INCONCLUSIVE, figures
+
+
+def claim5(results):
+    verdict, figures = probe_flags(results, [
+        ("select_lt_reports_again", "select reports an unserviced ready descriptor again"),
+        ("poll_lt_reports_again", "poll reports an unserviced ready descriptor again"),
+    ])
+    why = {CONFIRMED: "Both return the current state of every descriptor at each call, so readiness that was "
+                      "not consumed is simply seen again.",
+           REFUTED: "The probe saw a ready descriptor that was not reported again.",
+           INCONCLUSIVE: "Level triggering is a behaviour, not a timing: only mux-probe observes it."}[verdict]
+    return Claim(5, verdict, figures, why, "probe.json")
+
+
+def claim6(results):
+    verdict, figures = probe_flags(results, [
+        ("epoll_lt_reports_again", "epoll (default, level-triggered) reports an unserviced descriptor again"),
+        ("epoll_et_reports_once", "epoll with EPOLLET reports it once"),
+    ])
+    probe = results.probe or {}
+    if "epoll_et_reports_new_data" in probe:
+        figures.append(f"probe: EPOLLET reports again when new data arrive: {'yes' if probe['epoll_et_reports_new_data'] else 'no'}")
+    for mech in EPOLLS:
+        n = sum(1 for r in results.runs if r.mechanism == mech and r.ok)
+        if n:
+            figures.append(f"runs.csv: {mech} served {n} ok point(s) end to end")
+    why = {CONFIRMED: "EPOLLET reports a transition to ready, so a server must drain each socket until EAGAIN; "
+                      "without it epoll behaves like poll.",
+           REFUTED: "The probe saw epoll behave otherwise than documented.",
+           INCONCLUSIVE: "Trigger modes are behaviours, not timings: only mux-probe observes them."}[verdict]
+    return Claim(6, verdict, figures, why, "probe.json")
+
+
+def claim7(results):
+    outcomes = {"a": 0, "b": 0, "same": 0, "overlap": 0}
+    diffs, figures = [], []
+    for mode in results.modes():
+        if mode == "churn":
+            continue
+        lt = results.series(mode, "epoll-lt", COST_METRIC)
+        et = results.series(mode, "epoll-et", COST_METRIC)
+        for x in sorted(set(lt.xs()) & set(et.xs())):
+            a, b = et.values_at(x), lt.values_at(x)
+            outcomes[rules.compare_lower_is_better(a, b)] += 1
+            lm, em = statistics.median(b), statistics.median(a)
+            if lm > 0:
+                diffs.append((lm - em) / lm)
+    total = sum(outcomes.values())
+    if total == 0:
+        return Claim(7, INCONCLUSIVE, ["runs.csv: epoll-lt and epoll-et were not both measured at any point"],
+                     "Nothing to compare.")
+    figures.append(f"server CPU per message at {total} (mode, idle) point(s): ET lower beyond spread at "
+                   f"{outcomes['a']}, LT lower beyond spread at {outcomes['b']}, within {rules.EQUIVALENT_REL:.0%} at "
+                   f"{outcomes['same']}, ranges overlap at {outcomes['overlap']}")
+    if diffs:
+        figures.append(f"ET saves {rules.pct(statistics.median(diffs))} of LT's CPU per message (median over points; "
+                       f"{rules.pct(min(diffs))} … {rules.pct(max(diffs))})")
+    if outcomes["a"] >= rules.CONSISTENT_FRACTION * total:
+        verdict = CONFIRMED
+        why = "ET needed fewer wait calls and re-reports per message, consistently beyond the spread of repeats."
+    elif outcomes["b"] + outcomes["same"] >= rules.CONSISTENT_FRACTION * total:
+        verdict = REFUTED
+        why = ("LT was as fast or faster: with few ready descriptors per call, re-reporting costs little, "
+               "and ET's obligatory drain-until-EAGAIN read adds a system call.")
+    else:
+        verdict = INCONCLUSIVE
+        why = "The difference is within the spread of repeats: no consistent winner."
+    return Claim(7, verdict, figures, why)
+
+
+def claim8(results):
+    figures, watched_verdicts, ready_verdicts = [], [], []
+    for mech in EPOLLS:
+        mode, fit = runs_cost_fit(results, mech)
+        if fit is not None:
+            v = growth_verdict(fit, "flat")
+            watched_verdicts.append(v)
+            figures.append(f"runs.csv ({mode}), {mech} server CPU per message vs idle: "
+                           + fit.describe("µs", "idle conn.", 1000.0, "ns per idle connection per message") + f" [flat? {v}]")
+    if results.micro is None:
+        figures.append("micro.csv absent: the dependence on ready descriptors was not measured")
+    for mech in EPOLLS if results.micro is not None else []:
+        ready, fit = micro_wait_fit(results, mech)
+        if fit is not None:
+            v = growth_verdict(fit, "flat")
+            watched_verdicts.append(v)
+            figures.append(f"micro.csv, {mech} wait with {fmt(ready)} ready vs watched: "
+                           + fit.describe("ns", "watched", 1.0, "ns per watched descriptor") + f" [flat? {v}]")
+        watched, rfit = micro_ready_fit(results, mech)
+        if rfit is not None:
+            v = growth_verdict(rfit, "grows")
+            ready_verdicts.append(v)
+            figures.append(f"micro.csv, {mech} wait with {fmt(watched)} watched vs ready: "
+                           + rfit.describe("ns", "ready", 1.0, "ns per ready descriptor") + f" [grows? {v}]")
+    not_watched = rules.combine(watched_verdicts)
+    on_ready = rules.combine(ready_verdicts)
+    if REFUTED in (not_watched, on_ready):
+        verdict = REFUTED
+        why = ("epoll's cost followed the watched count" if not_watched == REFUTED
+               else "epoll_wait did not get dearer with more ready descriptors") + " beyond the thresholds."
+    elif not_watched == CONFIRMED and on_ready == CONFIRMED:
+        verdict = CONFIRMED
+        why = ("The interest list lives in the kernel and only the ready list is walked and copied out, "
+               "so idle descriptors cost nothing per call while each ready one does.")
+    else:
+        verdict = INCONCLUSIVE
+        half = "independence from the watched count" if not_watched != CONFIRMED else "growth with the ready count"
+        why = f"Both halves are needed and {half} was not established" + (
+            " (micro.csv absent)." if results.micro is None else " (not measured, or unclear).")
+    return Claim(8, verdict, figures, why)
+
+
+def claim9(results, anchors):
+    fact = anchors["kernel_facts"]["epoll_copies"]
+    figures, verdicts = [], []
+    if results.micro is None:
+        figures.append("micro.csv absent: the per-ready-event cost was not timed")
+    for mech in EPOLLS if results.micro is not None else []:
+        watched, fit = micro_ready_fit(results, mech)
+        if fit is None:
+            figures.append(f"micro.csv: no `ready` rows for {mech}")
+            continue
+        grows = fit.shape in (rules.GROWS, rules.GROWS_LINEAR)
+        verdicts.append(REFUTED if grows else INCONCLUSIVE)
+        figures.append(f"micro.csv, {mech} epoll_wait with {fmt(watched)} watched vs ready: "
+                       + fit.describe("ns", "ready", 1.0, "ns per ready event"))
+    figures.append("kernel source: epoll_wait copies each ready event with __put_user / epoll_put_uevent "
+                   "(fs/eventpoll.c); no mapping is shared with user space")
+    verdict = rules.combine(verdicts)
+    if verdict == REFUTED:
+        why = ("Timing alone cannot see an mmap; the evidence is that each extra ready event costs a fixed amount "
+               "(a copy per event), together with the kernel source, which copies every ready event out.")
+    else:
+        why = ("Timing alone cannot see an mmap and no per-ready-event cost was measured here; the kernel source "
+               "says epoll copies each ready event, but this report gives a verdict only with a measurement.")
+    return Claim(9, verdict, figures, why, fact)
+
+
+def claim10(results):
+    figures, verdicts = [], []
+    if results.micro is None:
+        figures.append("micro.csv absent: epoll_ctl was not timed alone")
+    else:
+        ctl = {}
+        for op in ("add", "mod", "del"):
+            rows = results.micro_rows("ctl", f"epoll-ctl-{op}")
+            if rows:
+                ctl[op] = statistics.median(number(m["ns_per_call_median"]) for m in rows)
+        if ctl:
+            figures.append("micro.csv, ns per epoll_ctl call (median over watched counts): "
+                           + ", ".join(f"{op} {fmt(v)}" for op, v in ctl.items()))
+        _, wait_fit = micro_wait_fit(results, "epoll-lt")
+        wait_series = wait_fit.series if wait_fit is not None else None
+        if "add" in ctl and "del" in ctl and wait_series is not None and wait_series.xs():
+            x0 = wait_series.xs()[0]
+            wait_ns = wait_series.median(x0)
+            ratio = (ctl["add"] + ctl["del"]) / wait_ns
+            figures.append(f"add + del for one connection = {ratio:.2f} × one epoll_wait call "
+                           f"({fmt(wait_ns)} ns at {fmt(x0)} watched)")
+            if ratio >= rules.CTL_MATTERS_RATIO:
+                verdicts.append(CONFIRMED)
+            elif ratio <= rules.CTL_NEGLIGIBLE_RATIO:
+                verdicts.append(REFUTED)
+            else:
+                verdicts.append(INCONCLUSIVE)
+        elif ctl:
+            figures.append("no epoll_wait timing (or no add/del) to set the epoll_ctl cost against")
+    churn = [r for r in results.runs if r.mode == "churn" and r.ok and r.get("conns_per_s") is not None]
+    if churn:
+        by_mech = {}
+        for mech in results.mechanisms(churn):
+            s = results.series("churn", mech, "conns_per_s")
+            if s.xs():
+                x0 = s.xs()[0]
+                by_mech[mech] = (x0, s.values_at(x0))
+                ctl_per_conn = [r.get("server_ctl_calls") / (r.get("conns_per_s") * (r.get("duration_s") or 1))
+                                for r in churn if r.mechanism == mech and r.idle == x0
+                                and r.get("server_ctl_calls") is not None and r.get("conns_per_s")]
+                text = f"churn: {mech} {fmt(statistics.median(s.values_at(x0)))} connections/s at {fmt(x0)} idle"
+                if ctl_per_conn and mech.startswith("epoll"):
+                    text += f" ({fmt(statistics.median(ctl_per_conn))} epoll_ctl calls per connection)"
+                figures.append(text)
+        if "epoll-lt" in by_mech and "poll" in by_mech and by_mech["epoll-lt"][0] == by_mech["poll"][0]:
+            # Higher is better for a rate: compare the negated figures.
+            side = rules.compare_lower_is_better([-v for v in by_mech["poll"][1]], [-v for v in by_mech["epoll-lt"][1]])
+            if side == "a":
+                verdicts.append(CONFIRMED)
+                figures.append("with few idle connections poll accepts and closes faster than epoll beyond the spread: "
+                               "registration costs epoll what poll does not pay")
+            else:
+                figures.append("with few idle connections epoll churns as fast as poll or faster (no verdict from churn: "
+                               "epoll saves on the wait side what it pays in registration)")
+    elif not results.micro:
+        figures.append("no churn rows in runs.csv")
+    verdict = rules.combine(verdicts)
+    why = {CONFIRMED: "Every new or closed connection costs epoll one or two epoll_ctl system calls that select and poll "
+                      "never make, so a workload of short connections pays it on every one.",
+           REFUTED: "Registering a connection cost a negligible fraction of a wait call here.",
+           INCONCLUSIVE: "epoll_ctl was not timed against epoll_wait, or the comparison fell between the thresholds."}[verdict]
+    return Claim(10, verdict, figures, why)
+
+
+def evaluate(results, anchors=None):
+    anchors = anchors or load_anchors()
+    return [
+        claim1(results),
+        linear_cost_claim(results, 2, "select"),
+        claim3(results),
+        linear_cost_claim(results, 4, "poll"),
+        claim5(results),
+        claim6(results),
+        claim7(results),
+        claim8(results),
+        claim9(results, anchors),
+        claim10(results),
+    ]

@@ -1,0 +1,154 @@
+"""A small synthetic results folder with the shapes the literature predicts.
+
+select/poll cost rising linearly with idle connections, epoll flat, select refused past
+FD_SETSIZE, an epoll_wait cost growing with ready descriptors. Deterministic (seeded), so
+that tests assert verdicts, never timings. Run directly to write one:
+    python3 plot/tests/synthetic.py /tmp/synthetic-run
+"""
+
+import csv
+import json
+import os
+import random
+import sys
+
+LOADGEN_COLUMNS = (
+    "mechanism,mode,idle,idle_open,refused,active,size,rate,warmup_s,duration_s,msgs,throughput_msgs_s,"
+    "p50_us,p90_us,p99_us,p999_us,max_us,mean_us,lost,duplicated,reordered,corrupted,server_cpu_us_per_msg,"
+    "loadgen_cpu_pct,status,server_wait_calls,server_events,server_fds_passed,server_ctl_calls,server_cpu_us,label"
+).split(",")
+BENCH_COLUMNS = ["run_id", "repeat", "placement", "server_cpu", "loadgen_cpu", "floor_p50_us", "bench_status"]
+EXTRA_COLUMNS = ["conns_per_s"]
+MICRO_COLUMNS = ("benchmark,family,mechanism,watched,ready,repetitions,ns_per_call_median,ns_per_call_min,"
+                 "ns_per_call_max,ns_per_watched_fd,events_per_call,status").split(",")
+
+IDLE = [0, 100, 500, 1000, 2000, 5000, 10000]
+FD_SETSIZE = 1024
+SERVER_FDS = 6  # listener, stdio, control connection: what the server holds besides clients
+ACTIVE = 2
+DURATION = 5.0
+FLOOR_P50 = 18.0
+
+# ns of server CPU per idle descriptor per message: what a scan of the set costs per call.
+PER_IDLE_NS = {"select": 4.0, "select-dynamic": 4.5, "poll": 5.0, "epoll-lt": 0.0, "epoll-et": 0.0}
+BASE_US = {"select": 6.0, "select-dynamic": 6.2, "poll": 6.0, "epoll-lt": 6.5, "epoll-et": 6.3}
+
+
+def write(folder, micro=True, probe=True, churn=False, noise=0.03, seed=7, select_dynamic=False):
+    os.makedirs(folder, exist_ok=True)
+    rng = random.Random(seed)
+    rows, run_id = [], 0
+    mechanisms = ["select", "poll", "epoll-lt", "epoll-et"] + (["select-dynamic"] if select_dynamic else [])
+
+    def jitter(value):
+        return value * (1.0 + rng.uniform(-noise, noise))
+
+    def row(**kw):
+        nonlocal run_id
+        run_id += 1
+        base = {c: "" for c in LOADGEN_COLUMNS + BENCH_COLUMNS + EXTRA_COLUMNS}
+        base.update(run_id=run_id, placement="split", server_cpu=1, loadgen_cpu=0, floor_p50_us=FLOOR_P50,
+                    active=ACTIVE, size=64, rate=0, warmup_s=1, duration_s=DURATION, label="synthetic")
+        base.update(kw)
+        base.setdefault("bench_status", base.get("status", ""))
+        if not base["bench_status"]:
+            base["bench_status"] = base["status"]
+        rows.append(base)
+
+    for repeat in (1, 2, 3):
+        row(mechanism="floor", mode="floor", idle=0, idle_open=0, refused=0, active=1, repeat=repeat,
+            p50_us=jitter(FLOOR_P50), p99_us=jitter(FLOOR_P50 * 1.8), status="ok")
+    modes = ["pingpong", "flood"] + (["churn"] if churn else [])
+    for mode in modes:
+        for mech in mechanisms:
+            for idle in IDLE:
+                for repeat in (1, 2, 3):
+                    fds = idle + ACTIVE + SERVER_FDS
+                    if mech == "select" and fds >= FD_SETSIZE:
+                        open_ = FD_SETSIZE - SERVER_FDS - 1
+                        row(mechanism=mech, mode=mode, idle=idle, idle_open=open_, refused=idle - open_,
+                            repeat=repeat, status="refused:FD_SETSIZE")
+                        continue
+                    cpu = jitter(BASE_US[mech] + PER_IDLE_NS[mech] * idle / 1000.0)
+                    if mode == "flood":
+                        cpu = jitter(1.0 + PER_IDLE_NS[mech] * idle / 1000.0 / 4)  # several messages per wait call
+                    p50 = jitter(FLOOR_P50 + 2 * cpu)
+                    tput = 1e6 / p50 * ACTIVE if mode != "flood" else 1e6 / cpu
+                    msgs = int(tput * DURATION)
+                    calls = msgs if mode != "flood" else msgs // 4
+                    events = int(calls * 1.2)
+                    passed = 0 if mech.startswith("epoll") else calls * fds
+                    extra = {}
+                    if mode == "churn":
+                        ctl_per_conn = 2 if mech.startswith("epoll") else 0
+                        conns = jitter(20000.0 / (1 + PER_IDLE_NS[mech] * idle / 20000.0) * (0.9 if ctl_per_conn else 1.0))
+                        extra = dict(conns_per_s=f"{conns:.1f}", server_ctl_calls=int(conns * DURATION * ctl_per_conn))
+                    row(mechanism=mech, mode=mode, idle=idle, idle_open=idle, refused=0, repeat=repeat, msgs=msgs,
+                        throughput_msgs_s=f"{tput:.1f}", p50_us=f"{p50:.2f}", p90_us=f"{p50 * 1.3:.2f}",
+                        p99_us=f"{jitter(p50 * 2):.2f}", p999_us=f"{p50 * 3:.2f}", max_us=f"{p50 * 5:.2f}",
+                        mean_us=f"{p50 * 1.1:.2f}", lost=0, duplicated=0, reordered=0, corrupted=0,
+                        server_cpu_us_per_msg=f"{cpu:.3f}", loadgen_cpu_pct="40.0", status="ok",
+                        server_wait_calls=calls, server_events=events, server_fds_passed=passed,
+                        server_ctl_calls=extra.pop("server_ctl_calls", 0), server_cpu_us=f"{cpu * msgs:.0f}", **extra)
+    # One point that failed for another reason, to be counted and marked.
+    rows[-1]["status"] = rows[-1]["bench_status"] = "server-died"
+    for key in ("msgs", "throughput_msgs_s", "p50_us", "p99_us", "server_cpu_us_per_msg"):
+        rows[-1][key] = ""
+    with open(os.path.join(folder, "runs.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=LOADGEN_COLUMNS + BENCH_COLUMNS + (EXTRA_COLUMNS if churn else []),
+                                extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+    env = dict(kernel="6.1.0-synthetic", cpu_model="Synthetic CPU @ 3.0GHz", cores=2, rlimit_nofile=20000,
+               compiler="g++ 12.2.0", flags="-O2", git_commit="0123456789abcdef", command_line="./bench --synthetic",
+               placement="split", server_cpu=1, loadgen_cpu=0, hostname="testhost",
+               started_utc="2025-01-01T00:00:00Z", duration_s=600)
+    with open(os.path.join(folder, "env.json"), "w") as f:
+        json.dump(env, f, indent=2)
+
+    if probe:
+        with open(os.path.join(folder, "probe.json"), "w") as f:
+            json.dump(dict(fd_setsize=FD_SETSIZE, select_lt_reports_again=True, poll_lt_reports_again=True,
+                           epoll_lt_reports_again=True, epoll_et_reports_once=True, epoll_et_reports_new_data=True,
+                           select_syscall_accepts_fd_ge_fdsetsize=True, poll_watched_max=19000,
+                           rlimit_nofile=20000, kernel="6.1.0-synthetic", io_uring_available=True), f)
+
+    if micro:
+        mrows = []
+
+        def m(family, mech, watched, ready, ns, status="ok"):
+            med = jitter(ns) if ns else ""
+            mrows.append(dict(benchmark=f"BM_{family}/{mech}/{watched}/{ready}", family=family, mechanism=mech,
+                              watched=watched, ready=ready, repetitions=5,
+                              ns_per_call_median=f"{med:.1f}" if ns else "",
+                              ns_per_call_min=f"{med * 0.97:.1f}" if ns else "",
+                              ns_per_call_max=f"{med * 1.04:.1f}" if ns else "",
+                              ns_per_watched_fd=f"{med / watched:.3f}" if ns else "",
+                              events_per_call=ready if ns else "", status=status))
+
+        for watched in (8, 64, 512, 1000, 4096, 16384):
+            if watched < FD_SETSIZE:
+                m("wait", "select", watched, 1, 250 + 3.0 * watched)
+                m("build", "select", watched, 1, 20 + 0.05 * watched)
+            else:
+                m("wait", "select", watched, 1, None, "descriptor beyond FD_SETSIZE")
+            m("wait", "poll", watched, 1, 200 + 4.0 * watched)
+            m("wait", "epoll-lt", watched, 1, 320)
+            m("wait", "epoll-et", watched, 1, 310)
+            for op, ns in (("add", 700), ("mod", 450), ("del", 550)):
+                m("ctl", f"epoll-ctl-{op}", watched, 0, ns)
+        for ready in (1, 4, 16, 64, 256, 1024):
+            m("ready", "epoll-lt", 1024, ready, 320 + 45.0 * ready)
+            m("ready", "epoll-et", 1024, ready, 310 + 44.0 * ready)
+        with open(os.path.join(folder, "micro.csv"), "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=MICRO_COLUMNS)
+            writer.writeheader()
+            writer.writerows(mrows)
+    return folder
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: synthetic.py FOLDER")
+    print(write(sys.argv[1], churn=True, select_dynamic=True))
