@@ -1,0 +1,391 @@
+#!/usr/bin/env python3
+"""Draw the plots of one bench run: plot/plot.py results/<run>
+
+Writes PNG and SVG files next to runs.csv (see figure_list.py for what each shows). Curves are
+medians over repeats with min-max bands; points that failed are never drawn as figures but
+marked (select's FD_SETSIZE refusals with an x at the top of the axes).
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from figure_list import FIGURES  # noqa: E402
+from results_folder import ResultsFolder, number, scenario_label  # noqa: E402
+
+MATPLOTLIB_HINT = ("needs matplotlib: install it with `sudo apt-get install python3-matplotlib` and run "
+                   "with /usr/bin/python3, the interpreter that sees Debian's packages")
+
+STYLE = {  # colour-blind-safe colours; ET shares LT's family but not its dash, so both read apart in grey
+    "select": ("#d62728", "o", "-"),
+    "select-dynamic": ("#ff7f0e", "D", "--"),
+    "poll": ("#9467bd", "s", "-"),
+    "epoll-lt": ("#1f77b4", "^", "-"),
+    "epoll-et": ("#17becf", "v", "--"),
+    "uring": ("#2ca02c", "P", "-"),
+    "epoll-ctl-add": ("#8c564b", "o", "-"),
+    "epoll-ctl-mod": ("#e377c2", "s", "--"),
+    "epoll-ctl-del": ("#7f7f7f", "v", ":"),
+}
+SPARE = ["#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
+ZERO_FACTOR = 4.0  # idle = 0 is drawn this factor left of the smallest positive idle count
+
+
+def style(mechanism):
+    if mechanism not in STYLE:
+        STYLE[mechanism] = (SPARE[len(STYLE) % len(SPARE)], "*", "-.")
+    return STYLE[mechanism]
+
+
+def import_pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        sys.exit(f"plot.py: {sys.executable} has no matplotlib; this script {MATPLOTLIB_HINT}")
+    return plt
+
+
+class IdleAxis:
+    """A log x axis that can still show idle = 0, drawn at a labelled position left of the rest."""
+
+    def __init__(self, idles):
+        positive = sorted(x for x in idles if x > 0)
+        self.has_zero = 0 in idles
+        self.zero_at = (positive[0] if positive else 1.0) / ZERO_FACTOR
+        self.top = positive[-1] if positive else 10.0
+
+    def pos(self, x):
+        return self.zero_at if x == 0 else x
+
+    def apply(self, ax, label="idle connections"):
+        from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+        ax.set_xscale("log")
+        ax.set_xlim(self.zero_at / 1.6 if self.has_zero else self.zero_at * ZERO_FACTOR / 1.6, self.top * 1.6)
+        ticks = [10.0 ** k for k in range(0, 8) if self.zero_at * 1.5 < 10.0 ** k <= self.top * 1.6]
+        if self.has_zero:
+            ticks = [self.zero_at] + ticks
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: "0" if self.has_zero and v == self.zero_at else human(v)))
+        ax.set_xlabel(label + (" (log scale; 0 drawn at the left)" if self.has_zero else " (log scale)"))
+
+
+def human(v):
+    if v >= 1e6 and v % 1e6 == 0:
+        return f"{v / 1e6:g}M"
+    if v >= 1e3 and v % 1e3 == 0:
+        return f"{v / 1e3:g}k"
+    return f"{v:,.0f}" if v >= 1 and float(v).is_integer() else f"{v:g}"
+
+
+def plain_log(ax, which):
+    """Log axis ticks as plain numbers (20, 1k) instead of 2×10^1: read at a glance."""
+    from matplotlib.ticker import FuncFormatter, LogFormatter
+
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_formatter(FuncFormatter(lambda v, _: human(v)))
+    axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1.2, 0.5)))
+
+
+def draw_series(ax, series, mechanism, xpos=lambda x: x, label=None):
+    xs = series.xs()
+    if not xs:
+        return False
+    colour, marker, dash = style(mechanism)
+    px = [xpos(x) for x in xs]
+    order = list(STYLE).index(mechanism)
+    ax.plot(px, [series.median(x) for x in xs], color=colour, marker=marker, linestyle=dash, linewidth=1.6,
+            markersize=5, label=label or mechanism, zorder=3 + 0.1 * (len(STYLE) - order))
+    ax.fill_between(px, [series.low(x) for x in xs], [series.high(x) for x in xs], color=colour, alpha=0.18,
+                    linewidth=0)
+    return True
+
+
+def mark_failures(ax, results, mode, mechanism, axis):
+    """Refused points as an x at the top of the axes, other failures as a hollow circle at the bottom."""
+    import matplotlib.transforms as transforms
+
+    colour = style(mechanism)[0]
+    trans = transforms.blended_transform_factory(ax.transData, ax.transAxes)
+    refused = results.refused_idles(mode, mechanism)
+    if refused:
+        ax.plot([axis.pos(x) for x in refused], [0.96] * len(refused), transform=trans, linestyle="none",
+                marker="x", markersize=9, markeredgewidth=2, color=colour, clip_on=False,
+                label=f"{mechanism} refused: FD_SETSIZE")
+    failed = results.failed_idles(mode, mechanism)
+    if failed:
+        ax.plot([axis.pos(x) for x in failed], [0.04] * len(failed), transform=trans, linestyle="none",
+                marker="o", markerfacecolor="none", markersize=8, color=colour, clip_on=False,
+                label=f"{mechanism} failed (see report)")
+
+
+def fd_setsize_line(ax, results):
+    limit = results.fd_setsize()
+    ax.axvline(limit, color="0.35", linestyle=":", linewidth=1.4, label=f"FD_SETSIZE = {limit}")
+
+
+def idle_panel(ax, results, mode, metric, axis):
+    drawn = False
+    for mech in results.mechanisms(results.scenario_runs(mode)):
+        drawn |= draw_series(ax, results.series(mode, mech, metric), mech, axis.pos)
+        mark_failures(ax, results, mode, mech, axis)
+    fd_setsize_line(ax, results)
+    axis.apply(ax)
+    ax.grid(True, which="major", alpha=0.3)
+    return drawn
+
+
+def caption(results, extra="", micro=False):
+    if micro:
+        how = ("micro.csv: lines are the median of Google Benchmark repetitions; bands their min–max. ")
+    else:
+        repeats = max((r.repeat for r in results.runs), default=0)
+        how = f"runs.csv: lines are the median of {repeats} repeat(s); bands their min–max. "
+    return f"Machine: {results.machine_caption()}.\n{how}{extra}"
+
+
+def finish(fig, plt, results, stem, text, written):
+    """One legend for the whole figure, under the panels, then the caption; save PNG and SVG."""
+    handles, labels = [], []
+    for ax in fig.axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels and not lab.startswith("_"):
+                handles.append(h)
+                labels.append(lab)
+    height = fig.get_size_inches()[1]
+    caption_in = 0.5  # two lines of 8 pt text
+    columns = 4
+    legend_in = 0.24 * -(-len(handles) // columns) + 0.1 if handles else 0.0
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=9, frameon=False,
+                   bbox_to_anchor=(0.5, caption_in / height))
+    fig.text(0.01, 0.01, text, fontsize=8, va="bottom", ha="left", color="0.25")
+    fig.tight_layout(rect=(0, (caption_in + legend_in + 0.1) / height, 1.0, 0.95))
+    for ext in ("png", "svg"):
+        path = os.path.join(results.path, f"{stem}.{ext}")
+        fig.savefig(path, dpi=110 if ext == "png" else None)
+        written.append(path)
+    plt.close(fig)
+
+
+def title_of(stem):
+    return next(t for s, t, _ in FIGURES if s == stem)
+
+
+def modes_with(results, metric, skip=("churn",)):
+    out = []
+    for mode in results.modes():
+        if mode in skip:
+            continue
+        if any(len(results.series(mode, m, metric)) for m in results.mechanisms(results.scenario_runs(mode))) or any(
+            results.refused_idles(mode, m) for m in results.mechanisms(results.scenario_runs(mode))
+        ):
+            out.append(mode)
+    return out
+
+
+def all_idles(results, modes):
+    return {r.idle for mode in modes for r in results.scenario_runs(mode)}
+
+
+def plot_latency(plt, results, written):
+    modes = modes_with(results, "p50_us")
+    if not modes:
+        return
+    axis = IdleAxis(all_idles(results, modes))
+    fig, axes = plt.subplots(len(modes), 2, figsize=(12, 4.2 * len(modes) + 1.6), squeeze=False)
+    for row, mode in enumerate(modes):
+        placement = results.primary_scenario(mode)[1] or None
+        for col, (metric, name) in enumerate((("p50_us", "p50"), ("p99_us", "p99"))):
+            ax = axes[row][col]
+            idle_panel(ax, results, mode, metric, axis)
+            floor = results.floor(metric, placement) if metric == "p50_us" else results.floor("p99_us", placement)
+            if floor is not None:
+                ax.axhline(floor, color="black", linestyle="--", linewidth=1.2,
+                           label="blocking ping-pong floor (same percentile)")
+            ax.set_yscale("log")
+            plain_log(ax, "y")
+            ax.set_ylabel(f"{name} latency (µs, log scale)")
+            ax.set_title(f"{name} latency — {scenario_label(results.primary_scenario(mode))}", fontsize=10)
+    fig.suptitle(title_of("latency"), fontsize=13)
+    finish(fig, plt, results, "latency", caption(results, "Refused or failed points are marked, never plotted as figures."), written)
+
+
+def plot_simple(plt, results, written, stem, metric, ylabel, log_y=False, zero_y=True):
+    modes = modes_with(results, metric)
+    if not modes:
+        return
+    axis = IdleAxis(all_idles(results, modes))
+    fig, axes = plt.subplots(1, len(modes), figsize=(6.2 * len(modes) + 0.6, 6.0), squeeze=False)
+    for i, mode in enumerate(modes):
+        ax = axes[0][i]
+        idle_panel(ax, results, mode, metric, axis)
+        if log_y:
+            ax.set_yscale("log")
+            plain_log(ax, "y")
+        elif zero_y:
+            ax.set_ylim(bottom=0)
+        ax.set_ylabel(ylabel)
+        ax.set_title(scenario_label(results.primary_scenario(mode)), fontsize=10)
+    fig.suptitle(title_of(stem), fontsize=13)
+    finish(fig, plt, results, stem, caption(results), written)
+
+
+def plot_fds_per_event(plt, results, written):
+    from matplotlib.ticker import FuncFormatter
+
+    modes = modes_with(results, "fds_per_event")
+    if not modes:
+        return
+    axis = IdleAxis(all_idles(results, modes))
+    fig, axes = plt.subplots(1, len(modes), figsize=(6.2 * len(modes) + 0.6, 6.0), squeeze=False)
+    for i, mode in enumerate(modes):
+        ax = axes[0][i]
+        idle_panel(ax, results, mode, "fds_per_event", axis)
+        # symlog keeps epoll's honest 0 on the axis while select/poll span decades.
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_ylim(0, max(2.0, ax.get_ylim()[1] * 2.5))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: human(v)))
+        ax.set_ylabel("descriptors passed per ready event (symlog)")
+        ax.set_title(scenario_label(results.primary_scenario(mode)), fontsize=10)
+        epolls = [m for m in results.mechanisms(results.scenario_runs(mode)) if m.startswith("epoll")]
+        if epolls:
+            ax.annotate("epoll hands no descriptors per call:\nits interest list lives in the kernel",
+                        xy=(0.03, 0.06), xycoords="axes fraction", fontsize=8, color=style(epolls[0])[0])
+    fig.suptitle(title_of("fds_per_event"), fontsize=13)
+    finish(fig, plt, results, "fds_per_event",
+           caption(results, "y: symlog (linear from 0 to 1, logarithmic above) so that 0 stays on the axis."), written)
+
+
+def log_log(ax, xlabel, ylabel):
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    plain_log(ax, "x")
+    plain_log(ax, "y")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def plot_micro_wait(plt, results, written):
+    mechs = results.micro_mechanisms("wait")
+    if not mechs:
+        return
+    fig, ax = plt.subplots(figsize=(10.5, 7.0))
+    readies = set()
+    for mech in mechs:
+        ready = results.micro_fixed_value("wait", mech, "ready", prefer=1.0)
+        readies.add(ready)
+        draw_series(ax, results.micro_series("wait", mech, "watched", "ready", ready), mech)
+        # Skipped instances (e.g. select past FD_SETSIZE) are marked where they would have been.
+        skipped = sorted({number(m.get("watched")) for m in results.micro or []
+                          if (m.get("family") or "").strip() == "wait" and (m.get("mechanism") or "").strip() == mech
+                          and (m.get("status") or "ok").strip() not in ("ok", "") and number(m.get("watched"))})
+        if skipped:
+            import matplotlib.transforms as transforms
+
+            trans = transforms.blended_transform_factory(ax.transData, ax.transAxes)
+            ax.plot(skipped, [0.96] * len(skipped), transform=trans, linestyle="none", marker="x", markersize=9,
+                    markeredgewidth=2, color=style(mech)[0], clip_on=False, label=f"{mech} not measurable (skipped)")
+    for mech in results.micro_mechanisms("build"):
+        s = results.micro_series("build", mech, "watched")
+        colour = style(mech)[0]
+        if s.xs():
+            ax.plot(s.xs(), [s.median(x) for x in s.xs()], color=colour, linestyle=":", marker=".",
+                    label=f"{mech}: building the set (user space)")
+    for mech in results.micro_mechanisms("uring"):
+        draw_series(ax, results.micro_series("uring", mech, "watched"), mech, label=f"{mech} (io_uring, armed polls)")
+    fd_setsize_line(ax, results)
+    log_log(ax, "watched descriptors (log scale)", "ns per call (log scale)")
+    ready_text = ", ".join(human(r) for r in sorted(x for x in readies if x is not None))
+    ax.set_title(f"one wait call with {ready_text} descriptor(s) ready", fontsize=10)
+    fig.suptitle(title_of("micro_wait"), fontsize=13)
+    finish(fig, plt, results, "micro_wait",
+           caption(results, "Log-log: a line of slope 1 is linear growth; x marks instances the benchmark "
+                            "skipped (select past FD_SETSIZE).", micro=True), written)
+
+
+def plot_micro_ready(plt, results, written):
+    ready_mechs = results.micro_mechanisms("ready")
+    ctl_mechs = results.micro_mechanisms("ctl")
+    if not ready_mechs and not ctl_mechs:
+        return
+    panels = (1 if ready_mechs else 0) + (1 if ctl_mechs else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels + 0.6, 6.0), squeeze=False)
+    i = 0
+    if ready_mechs:
+        ax = axes[0][i]
+        i += 1
+        watched_values = set()
+        for mech in ready_mechs:
+            watched = results.micro_fixed_value("ready", mech, "watched")
+            watched_values.add(watched)
+            draw_series(ax, results.micro_series("ready", mech, "ready", "watched", watched), mech)
+        log_log(ax, "ready descriptors per call (log scale)", "ns per epoll_wait call (log scale)")
+        ax.set_title("epoll_wait with " + ", ".join(human(w) for w in sorted(watched_values)) + " watched", fontsize=10)
+    if ctl_mechs:
+        ax = axes[0][i]
+        for mech in ctl_mechs:
+            draw_series(ax, results.micro_series("ctl", mech, "watched"), mech)
+        ax.set_xscale("log")
+        plain_log(ax, "x")
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("descriptors already registered (log scale)")
+        ax.set_ylabel("ns per epoll_ctl call")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.set_title("registration: one epoll_ctl call", fontsize=10)
+    fig.suptitle(title_of("micro_ready"), fontsize=13)
+    finish(fig, plt, results, "micro_ready",
+           caption(results, micro=True), written)
+
+
+def plot_churn(plt, results, written):
+    if "churn" not in results.modes():
+        return
+    if not any(r.mode == "churn" and r.get("conns_per_s") is not None for r in results.runs):
+        return
+    axis = IdleAxis({r.idle for r in results.scenario_runs("churn")})
+    fig, ax = plt.subplots(figsize=(10.5, 6.6))
+    idle_panel(ax, results, "churn", "conns_per_s", axis)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("connections per second")
+    ax.set_title(scenario_label(results.primary_scenario("churn")), fontsize=10)
+    fig.suptitle(title_of("churn"), fontsize=13)
+    finish(fig, plt, results, "churn", caption(results), written)
+
+
+def render(folder):
+    plt = import_pyplot()
+    results = ResultsFolder(folder)
+    written = []
+    plot_latency(plt, results, written)
+    plot_simple(plt, results, written, "throughput", "throughput_msgs_s", "messages per second")
+    plot_simple(plt, results, written, "cpu_per_msg", "server_cpu_us_per_msg", "server CPU per message (µs)")
+    plot_fds_per_event(plt, results, written)
+    plot_micro_wait(plt, results, written)
+    plot_micro_ready(plt, results, written)
+    plot_churn(plt, results, written)
+    return written
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Draw the plots of one bench run into its folder (PNG and SVG).")
+    parser.add_argument("folder", help="a results/<run>/ folder holding runs.csv (and env.json, micro.csv, probe.json)")
+    args = parser.parse_args()
+    written = render(args.folder)
+    if not written:
+        print(f"plot.py: {args.folder}: runs.csv has no plottable rows", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
