@@ -1,0 +1,166 @@
+// mux-micro: Google Benchmark micro-benchmarks of select, poll, epoll (and io_uring) system calls.
+// Its own flags are taken out of argv before Google Benchmark sees the rest (see usage()).
+#include <fmt/format.h>
+#include <sys/select.h>
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "CallTimer.h"
+#include "MicroPlan.h"
+#include "SocketPairPool.h"
+
+namespace {
+
+constexpr double kQuickMinTime = 0.01;  // seconds of timed calls per benchmark in --quick
+
+void usage() {
+  fmt::print(
+      "mux-micro: cost of select / poll / epoll / io_uring wait calls over N real sockets.\n"
+      "mux-micro's own flags (the rest go to Google Benchmark, listed below):\n"
+      "  --quick            short settings for ./bench: N in 10,100,1000,10000 and the largest "
+      "the\n"
+      "                     open-file limit allows; --benchmark_min_time={} unless given\n"
+      "  --watched=LIST     N values to sweep, comma-separated (default: powers of two up to the\n"
+      "                     limit plus 10,100,1000,10000)\n"
+      "  --ready=LIST       k values for the ready family (N fixed at 1000)\n"
+      "  --wait-timeout-ms=T  timeout passed to every wait call (default 1000; 0 makes select and\n"
+      "                     poll skip wait-queue registration, a path no blocking server takes)\n"
+      "Names: FAMILY/MECHANISM/key:value/key:value, keys watched (N) and ready (k);\n"
+      "families wait, ready, build, ctl, uring. Example:\n"
+      "  mux-micro --benchmark_filter='^wait/epoll-lt/ready:1/' --benchmark_repetitions=3\n\n",
+      kQuickMinTime);
+}
+
+std::optional<std::vector<std::int64_t>> parse_list(std::string_view text) {
+  std::vector<std::int64_t> out;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    const auto item = text.substr(0, comma);
+    std::int64_t v = 0;
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (ec != std::errc() || end != item.data() + item.size() || v < 1) return std::nullopt;
+    out.push_back(v);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+void sort_unique(std::vector<std::int64_t>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+// Mean cost of one steady_clock read, which every manually timed figure includes once.
+double timer_overhead_ns() {
+  using Clock = mux::CallTimer::Clock;
+  constexpr int kReads = 100000;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < kReads; ++i) benchmark::DoNotOptimize(Clock::now());
+  return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / kReads;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  bool min_time_given = false;
+  bool help = false;
+  int wait_timeout_ms = 1000;
+  std::optional<std::vector<std::int64_t>> watched, ready;
+  std::vector<char*> rest{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--quick") {
+      quick = true;
+    } else if (a.starts_with("--watched=") || a.starts_with("--ready=")) {
+      const bool is_watched = a.starts_with("--watched=");
+      auto list = parse_list(a.substr(a.find('=') + 1));
+      if (!list) {
+        fmt::print(stderr, "mux-micro: {}: expected positive integers separated by commas\n", a);
+        return 2;
+      }
+      (is_watched ? watched : ready) = std::move(list);
+    } else if (a.starts_with("--wait-timeout-ms=")) {
+      const auto v = a.substr(a.find('=') + 1);
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), wait_timeout_ms);
+      if (ec != std::errc() || end != v.data() + v.size() || wait_timeout_ms < 0) {
+        fmt::print(stderr, "mux-micro: {}: expected a timeout in milliseconds, >= 0\n", a);
+        return 2;
+      }
+    } else {
+      if (a.starts_with("--benchmark_min_time")) min_time_given = true;
+      if (a == "--help" || a == "-h") help = true;
+      rest.push_back(argv[i]);
+    }
+  }
+  if (help) usage();
+
+  mux::MicroPlan plan;
+  plan.capacity = mux::SocketPairPool::capacity();
+  plan.wait_timeout_ms = wait_timeout_ms;
+  const std::int64_t max_n = plan.capacity.max_watched;
+  if (watched) {
+    plan.watched = *watched;
+  } else if (quick) {
+    plan.watched = {10, 100, 1000, 10000, max_n};
+  } else {
+    for (std::int64_t n = 1; n <= max_n; n *= 2) plan.watched.push_back(n);
+    plan.watched.insert(plan.watched.end(), {10, 100, 1000, 10000, max_n});
+  }
+  std::erase(plan.watched, 0);
+  sort_unique(plan.watched);
+  if (ready) {
+    plan.ready_counts = *ready;
+  } else if (quick) {
+    plan.ready_counts = {1, 16, 64, 256, 1000};
+  } else {
+    for (std::int64_t k = 1; k < plan.ready_watched; k *= 2) plan.ready_counts.push_back(k);
+    plan.ready_counts.push_back(plan.ready_watched);
+  }
+  sort_unique(plan.ready_counts);
+
+  mux::register_wait_benchmarks(plan);
+#ifdef MUXBENCH_HAVE_URING
+  mux::register_uring_benchmarks(plan);
+  const std::string uring = mux::describe_uring();
+#else
+  const std::string uring = "not built: liburing was not found when mux-micro was configured";
+#endif
+
+  std::string min_time_flag = fmt::format("--benchmark_min_time={}", kQuickMinTime);
+  if (quick && !min_time_given) rest.push_back(min_time_flag.data());
+  int rest_argc = static_cast<int>(rest.size());
+  rest.push_back(nullptr);
+  benchmark::Initialize(&rest_argc, rest.data());
+  if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 2;
+
+  const auto join = [](const std::vector<std::int64_t>& v) {
+    return fmt::format("{}", fmt::join(v, ","));
+  };
+  benchmark::AddCustomContext("mux_micro_mode", quick ? "quick" : "full");
+  benchmark::AddCustomContext("fd_limit", std::to_string(plan.capacity.fd_limit));
+  benchmark::AddCustomContext("max_watched", std::to_string(max_n));
+  benchmark::AddCustomContext("max_watched_limited_by", plan.capacity.limited_by);
+  benchmark::AddCustomContext("fd_setsize", std::to_string(FD_SETSIZE));
+  benchmark::AddCustomContext("watched_sweep", join(plan.watched));
+  benchmark::AddCustomContext("ready_sweep", join(plan.ready_counts));
+  benchmark::AddCustomContext("ready_watched", std::to_string(plan.ready_watched));
+  benchmark::AddCustomContext("wait_timeout_ms", std::to_string(plan.wait_timeout_ms));
+  benchmark::AddCustomContext("timer_overhead_ns", fmt::format("{:.1f}", timer_overhead_ns()));
+  benchmark::AddCustomContext("io_uring", uring);
+  fmt::print(stderr, "mux-micro: N up to {} watched descriptors, capped by {}; io_uring {}\n",
+             max_n, plan.capacity.limited_by, uring);
+
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

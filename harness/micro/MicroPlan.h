@@ -1,0 +1,36 @@
+// What mux-micro runs: the descriptor counts it sweeps and the limit behind the largest one.
+//
+// Benchmark names (parsed by micro_to_csv.py) are `FAMILY/MECHANISM/key:value/key:value`, where
+// the keys are `watched` (N, descriptors the call watches) and `ready` (k, descriptors ready at
+// each call); Google Benchmark appends `/manual_time` to manually timed ones, and complexity fits
+// appear as `FAMILY/MECHANISM/key:value_BigO` and `_RMS`, fitted over the key not in the name.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "SocketPairPool.h"
+
+namespace mux {
+
+struct MicroPlan {
+  std::vector<std::int64_t> watched;       // N swept by the wait, uring, build and ctl families
+  std::vector<std::int64_t> ready_counts;  // k swept by the ready family
+  std::int64_t ready_watched = 1000;       // N held fixed by the ready family
+  int wait_timeout_ms = 1000;  // timeout of every wait call (0 takes the kernel's cheaper path)
+  WatchCapacity capacity;
+};
+
+// The shared pool holding at least n watched descriptors, none readable; or why not (N over the
+// capacity, naming the limit that caps it; socketpair failing).
+std::optional<std::string> acquire_pool(const MicroPlan& plan, std::int64_t n);
+
+void register_wait_benchmarks(const MicroPlan& plan);
+void register_uring_benchmarks(const MicroPlan& plan);
+
+// "available (flags)" or why io_uring cannot be used here, for the JSON context.
+std::string describe_uring();
+
+}  // namespace mux

@@ -1,0 +1,402 @@
+// The wait, ready, build and ctl families: select, poll and epoll system calls over N real sockets
+// of which k are readable.
+//
+// Every iteration of the wait and ready families is the moment a server lives for: one byte
+// arrives on each of k descriptors, then the process makes its wait call. The arrivals are writes
+// made outside the timed region; the timed region (CallTimer, manual time) is the wait call alone.
+// Why re-arrive at every iteration, for level-triggered mechanisms too, where leaving the bytes
+// unread would keep the state constant for free:
+//  - edge-triggered epoll (and io_uring's multishot poll) report an arrival once, so they need a
+//    new one before each call, and a write is the only honest way to make one (it runs the same
+//    kernel wake-up path, ep_poll_callback, that a client's data does);
+//  - giving every mechanism the same untimed writes makes the figures comparable: the writes evict
+//    cache lines the wait call then misses, and a level-triggered loop without them would run hot
+//    and flatter LT against ET (claim 7). The sockets are drained every kDrainEvery iterations
+//    (also outside the timed region) so their buffers never fill.
+// PauseTiming is not used: it costs more than the calls measured.
+//
+// Every wait call gets a timeout (1 s unless --wait-timeout-ms), as a server's would, not 0: with a
+// zero timeout select and poll skip registering on each descriptor's wait queue (fs/select.c,
+// do_select/do_poll set `wait->_qproc = NULL` when timed out), a cheaper path than a blocking
+// server takes. With a timeout they register on every descriptor scanned before the first ready
+// one, which is why the ready descriptors are spread evenly (SocketPairPool::spread). With k >= 1
+// ready the call returns after one pass; a call that reports anything but k ready stops the
+// benchmark with an error rather than publishing a figure for a different state.
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <unistd.h>
+
+#include <benchmark/benchmark.h>
+
+#include <cerrno>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "CallTimer.h"
+#include "MicroPlan.h"
+#include "SocketPairPool.h"
+#include "system.h"
+
+namespace mux {
+namespace {
+
+constexpr std::int64_t kDrainEvery = 64;
+
+enum class Mechanism { kSelect, kPoll, kEpollLt, kEpollEt };
+
+const char* name_of(Mechanism m) {
+  switch (m) {
+    case Mechanism::kSelect:
+      return "select";
+    case Mechanism::kPoll:
+      return "poll";
+    case Mechanism::kEpollLt:
+      return "epoll-lt";
+    case Mechanism::kEpollEt:
+      return "epoll-et";
+  }
+  return "?";
+}
+
+// Skips the benchmark with `why` and returns true when there is an error.
+bool skip_if(benchmark::State& state, const std::optional<std::string>& why) {
+  if (!why) return false;
+  state.SkipWithError(why->c_str());
+  return true;
+}
+
+std::optional<std::string> check_count(const char* call, int got, std::int64_t want) {
+  if (got < 0) return errno_text(call, errno);
+  if (got != want) {
+    return fmt::format("{} reported {} ready descriptors, expected {}: the ready state was lost",
+                       call, got, want);
+  }
+  return std::nullopt;
+}
+
+// select refuses to go past FD_SETSIZE here, before any FD_SET: glibc's fd_set is a fixed array
+// of FD_SETSIZE bits, and FD_SET on a larger descriptor writes past it (or aborts under
+// _FORTIFY_SOURCE with "bit out of range").
+std::optional<std::string> select_refusal(const SocketPairPool* pool, std::int64_t n) {
+  if (n > FD_SETSIZE) {
+    return fmt::format(
+        "select cannot watch N={} descriptors: FD_SETSIZE is {} (glibc's fd_set is "
+        "a fixed {}-bit array; refused instead of writing past it)",
+        n, FD_SETSIZE, FD_SETSIZE);
+  }
+  if (pool != nullptr && pool->max_fd(n) >= FD_SETSIZE) {
+    return fmt::format(
+        "select cannot watch descriptor {} (FD_SETSIZE is {}): N={} watched "
+        "descriptors start at descriptor {}",
+        pool->max_fd(n), FD_SETSIZE, n, pool->fd(0));
+  }
+  return std::nullopt;
+}
+
+void run_select(benchmark::State& state, SocketPairPool& pool, std::int64_t n,
+                const std::vector<std::int64_t>& ready, int timeout_ms, CallTimer& timer,
+                std::int64_t& events) {
+  if (skip_if(state, select_refusal(&pool, n))) return;
+  fd_set master;
+  FD_ZERO(&master);
+  for (std::int64_t i = 0; i < n; ++i) FD_SET(pool.fd(i), &master);
+  const int nfds = pool.max_fd(n) + 1;
+  std::int64_t round = 0;
+  for (auto _ : state) {
+    if (skip_if(state, pool.rearm(ready, round++, kDrainEvery))) return;
+    // select overwrites its sets and its timeout (Linux writes back the time left): both are
+    // restored outside the timed region; the user-space side of that is the build family.
+    fd_set rd = master;
+    timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    timer.start();
+    const int got = select(nfds, &rd, nullptr, nullptr, &tv);
+    timer.stop(state);
+    if (skip_if(state, check_count("select", got, ready.size()))) return;
+    events += got;
+  }
+}
+
+void run_poll(benchmark::State& state, SocketPairPool& pool, std::int64_t n,
+              const std::vector<std::int64_t>& ready, int timeout_ms, CallTimer& timer,
+              std::int64_t& events) {
+  std::vector<pollfd> fds(n);
+  for (std::int64_t i = 0; i < n; ++i) fds[i] = {pool.fd(i), POLLIN, 0};
+  std::int64_t round = 0;
+  for (auto _ : state) {
+    if (skip_if(state, pool.rearm(ready, round++, kDrainEvery))) return;
+    timer.start();
+    const int got = poll(fds.data(), fds.size(), timeout_ms);
+    timer.stop(state);
+    if (skip_if(state, check_count("poll", got, ready.size()))) return;
+    events += got;
+  }
+}
+
+void run_epoll(benchmark::State& state, SocketPairPool& pool, std::int64_t n,
+               const std::vector<std::int64_t>& ready, bool edge, int timeout_ms, CallTimer& timer,
+               std::int64_t& events) {
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) {
+    skip_if(state, errno_text("epoll_create1", errno));
+    return;
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | (edge ? EPOLLET : 0u);
+    ev.data.u64 = static_cast<std::uint64_t>(i);
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, pool.fd(i), &ev) != 0) {
+      skip_if(state, errno_text(fmt::format("epoll_ctl ADD descriptor {} (#{} of N={}; see "
+                                            "/proc/sys/fs/epoll/max_user_watches)",
+                                            pool.fd(i), i + 1, n),
+                                errno));
+      close(ep);
+      return;
+    }
+  }
+  // maxevents = N, as a server sized for its connections would pass: epoll_wait still copies
+  // out only the ready ones.
+  std::vector<epoll_event> out(std::max<std::int64_t>(n, 1));
+  std::int64_t round = 0;
+  for (auto _ : state) {
+    if (skip_if(state, pool.rearm(ready, round++, kDrainEvery))) break;
+    timer.start();
+    const int got = epoll_wait(ep, out.data(), static_cast<int>(out.size()), timeout_ms);
+    timer.stop(state);
+    if (skip_if(state, check_count("epoll_wait", got, ready.size()))) break;
+    events += got;
+  }
+  close(ep);
+}
+
+// One wait call with N watched, k ready. fit_over_ready: the complexity fit is over k (the
+// ready family) instead of N.
+void wait_benchmark(benchmark::State& state, const MicroPlan& plan, Mechanism m, std::int64_t n,
+                    std::int64_t k, bool fit_over_ready) {
+  // select's limit is checked before building the pool: N > FD_SETSIZE needs no sockets to refuse.
+  if (m == Mechanism::kSelect && skip_if(state, select_refusal(nullptr, n))) return;
+  if (skip_if(state, acquire_pool(plan, n))) return;
+  SocketPairPool& pool = shared_pool();
+  const auto ready = SocketPairPool::spread(n, k);
+  CallTimer timer;
+  std::int64_t events = 0;
+  const int t = plan.wait_timeout_ms;
+  switch (m) {
+    case Mechanism::kSelect:
+      run_select(state, pool, n, ready, t, timer, events);
+      break;
+    case Mechanism::kPoll:
+      run_poll(state, pool, n, ready, t, timer, events);
+      break;
+    case Mechanism::kEpollLt:
+      run_epoll(state, pool, n, ready, false, t, timer, events);
+      break;
+    case Mechanism::kEpollEt:
+      run_epoll(state, pool, n, ready, true, t, timer, events);
+      break;
+  }
+  if (state.error_occurred()) return;
+  state.SetComplexityN(fit_over_ready ? k : n);
+  timer.report(state, n, events);
+  if (auto err = pool.drain_all()) state.SkipWithError(err->c_str());
+}
+
+// The build family: the per-call user-space work select and poll impose on the caller, which
+// epoll does once in epoll_ctl. Pure user space, timed by Google Benchmark over the whole loop.
+//  - select: copying the kept interest set into the set passed (select overwrites it), then
+//    scanning the returned set bit by bit up to the highest descriptor for the k ready ones.
+//  - poll: scanning the kept array's revents for the k ready entries (the array itself is kept
+//    between calls, as our chat-poll does; the kernel copies it in inside the wait call).
+//  - poll-rebuild: refilling the array from the descriptor list first, as servers that rebuild
+//    their pollfd array at every call do, then the same scan.
+enum class Build { kSelect, kPoll, kPollRebuild };
+
+void build_benchmark(benchmark::State& state, const MicroPlan& plan, Build b, std::int64_t n,
+                     std::int64_t k) {
+  if (b == Build::kSelect && skip_if(state, select_refusal(nullptr, n))) return;
+  if (skip_if(state, acquire_pool(plan, n))) return;
+  SocketPairPool& pool = shared_pool();
+  if (b == Build::kSelect && skip_if(state, select_refusal(&pool, n))) return;
+  const auto ready = SocketPairPool::spread(n, k);
+  CallTimer timer;
+  std::int64_t found_total = 0;
+  const auto t0 = CallTimer::Clock::now();
+  if (b == Build::kSelect) {
+    fd_set master, result;
+    FD_ZERO(&master);
+    FD_ZERO(&result);
+    for (std::int64_t i = 0; i < n; ++i) FD_SET(pool.fd(i), &master);
+    for (std::int64_t i : ready) FD_SET(pool.fd(i), &result);
+    const int max_fd = pool.max_fd(n);
+    const std::int64_t want = static_cast<std::int64_t>(ready.size());
+    for (auto _ : state) {
+      fd_set passed = master;
+      benchmark::DoNotOptimize(&passed);
+      benchmark::ClobberMemory();
+      std::int64_t found = 0;
+      for (int fd = 0; fd <= max_fd && found < want; ++fd) {
+        if (FD_ISSET(fd, &result)) ++found;
+      }
+      benchmark::DoNotOptimize(found);
+      found_total += found;
+    }
+  } else {
+    std::vector<int> list(n);
+    for (std::int64_t i = 0; i < n; ++i) list[i] = pool.fd(i);
+    std::vector<pollfd> fds(n);
+    for (std::int64_t i = 0; i < n; ++i) fds[i] = {list[i], POLLIN, 0};
+    for (std::int64_t i : ready) fds[i].revents = POLLIN;
+    const std::int64_t want = static_cast<std::int64_t>(ready.size());
+    const bool rebuild = b == Build::kPollRebuild;
+    for (auto _ : state) {
+      if (rebuild) {
+        for (std::int64_t i = 0; i < n; ++i) {
+          fds[i].fd = list[i];
+          fds[i].events = POLLIN;
+        }
+        benchmark::ClobberMemory();
+      }
+      std::int64_t found = 0;
+      for (std::int64_t i = 0; i < n && found < want; ++i) {
+        if (fds[i].revents != 0) ++found;
+      }
+      benchmark::DoNotOptimize(found);
+      found_total += found;
+    }
+  }
+  timer.add_total(std::chrono::duration<double, std::nano>(CallTimer::Clock::now() - t0).count());
+  state.SetComplexityN(n);
+  timer.report(state, n, found_total);
+}
+
+// The ctl family: one epoll_ctl call on a set already holding N-1 other descriptors (add: the N-th
+// goes in; del: the N-th comes out; mod: the N-th toggles EPOLLOUT, as a server does when its
+// output queue fills and empties). The inverse operation runs outside the timed region.
+enum class Ctl { kAdd, kMod, kDel };
+
+void ctl_benchmark(benchmark::State& state, const MicroPlan& plan, Ctl c, std::int64_t n) {
+  if (skip_if(state, acquire_pool(plan, n))) return;
+  SocketPairPool& pool = shared_pool();
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) {
+    skip_if(state, errno_text("epoll_create1", errno));
+    return;
+  }
+  const auto add = [&](std::int64_t i) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = static_cast<std::uint64_t>(i);
+    return epoll_ctl(ep, EPOLL_CTL_ADD, pool.fd(i), &ev);
+  };
+  const std::int64_t target = n - 1;
+  for (std::int64_t i = 0; i < target + (c == Ctl::kAdd ? 0 : 1); ++i) {
+    if (add(i) != 0) {
+      skip_if(state, errno_text(fmt::format("epoll_ctl ADD descriptor {}", pool.fd(i)), errno));
+      close(ep);
+      return;
+    }
+  }
+  CallTimer timer;
+  const int fd = pool.fd(target);
+  bool out = false;
+  for (auto _ : state) {
+    int rc = 0;
+    if (c == Ctl::kAdd) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      timer.start();
+      rc = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+      timer.stop(state);
+      if (rc == 0) rc = epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+    } else if (c == Ctl::kDel) {
+      timer.start();
+      rc = epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+      timer.stop(state);
+      if (rc == 0) rc = add(target);
+    } else {
+      out = !out;
+      epoll_event ev{};
+      ev.events = EPOLLIN | (out ? EPOLLOUT : 0u);
+      timer.start();
+      rc = epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+      timer.stop(state);
+    }
+    if (rc != 0) {
+      skip_if(state, errno_text(fmt::format("epoll_ctl on descriptor {}", fd), errno));
+      break;
+    }
+  }
+  close(ep);
+  if (state.error_occurred()) return;
+  state.SetComplexityN(n);
+  timer.report(state, 0, 0);
+}
+
+}  // namespace
+
+std::optional<std::string> acquire_pool(const MicroPlan& plan, std::int64_t n) {
+  if (n > plan.capacity.max_watched) {
+    return fmt::format(
+        "N={} watched descriptors is more than this process can open: at most {}, "
+        "capped by {}",
+        n, plan.capacity.max_watched, plan.capacity.limited_by);
+  }
+  return shared_pool().ensure(n);
+}
+
+void register_wait_benchmarks(const MicroPlan& plan) {
+  const Mechanism mechanisms[] = {Mechanism::kSelect, Mechanism::kPoll, Mechanism::kEpollLt,
+                                  Mechanism::kEpollEt};
+  for (Mechanism m : mechanisms) {
+    for (std::int64_t k : {1, 16}) {
+      auto* b = benchmark::RegisterBenchmark(
+          fmt::format("wait/{}/ready:{}", name_of(m), k).c_str(),
+          [&plan, m, k](benchmark::State& s) { wait_benchmark(s, plan, m, s.range(0), k, false); });
+      for (std::int64_t n : plan.watched) {
+        if (n >= k) b->Arg(n);
+      }
+      b->ArgName("watched")
+          ->UseManualTime()
+          ->Unit(benchmark::kNanosecond)
+          ->Complexity(benchmark::oN);
+    }
+  }
+  for (Mechanism m : mechanisms) {
+    const std::int64_t n = plan.ready_watched;
+    auto* b = benchmark::RegisterBenchmark(
+        fmt::format("ready/{}/watched:{}", name_of(m), n).c_str(),
+        [&plan, m, n](benchmark::State& s) { wait_benchmark(s, plan, m, n, s.range(0), true); });
+    for (std::int64_t k : plan.ready_counts) {
+      if (k <= n) b->Arg(k);
+    }
+    b->ArgName("ready")->UseManualTime()->Unit(benchmark::kNanosecond)->Complexity(benchmark::oN);
+  }
+  const std::pair<Build, const char*> builds[] = {
+      {Build::kSelect, "select"}, {Build::kPoll, "poll"}, {Build::kPollRebuild, "poll-rebuild"}};
+  for (auto [bld, name] : builds) {
+    for (std::int64_t k : {1, 16}) {
+      auto* b = benchmark::RegisterBenchmark(
+          fmt::format("build/{}/ready:{}", name, k).c_str(),
+          [&plan, bld, k](benchmark::State& s) { build_benchmark(s, plan, bld, s.range(0), k); });
+      for (std::int64_t n : plan.watched) {
+        if (n >= k) b->Arg(n);
+      }
+      b->ArgName("watched")->Unit(benchmark::kNanosecond)->Complexity(benchmark::oN);
+    }
+  }
+  const std::pair<Ctl, const char*> ctls[] = {
+      {Ctl::kAdd, "epoll-ctl-add"}, {Ctl::kMod, "epoll-ctl-mod"}, {Ctl::kDel, "epoll-ctl-del"}};
+  for (auto [c, name] : ctls) {
+    auto* b = benchmark::RegisterBenchmark(
+        fmt::format("ctl/{}", name).c_str(),
+        [&plan, c](benchmark::State& s) { ctl_benchmark(s, plan, c, s.range(0)); });
+    for (std::int64_t n : plan.watched) b->Arg(n);
+    // Registration walks epoll's red-black tree (O(log N)); the fit that matters to a server is
+    // the flat one: a constant cost per call, with RMS saying how flat it really is.
+    b->ArgName("watched")->UseManualTime()->Unit(benchmark::kNanosecond)->Complexity(benchmark::o1);
+  }
+}
+
+}  // namespace mux
