@@ -1,0 +1,175 @@
+"""What a sweep will run: presets, idle counts, CPU placement, and how long it should take."""
+
+import os
+import resource
+from dataclasses import dataclass, field
+
+# select(2)'s bitmap size on Linux/glibc. Only used to predict (for the time estimate) which
+# points select will refuse; the refusals themselves are measured, never assumed.
+FD_SETSIZE = 1024
+
+# Descriptors a server needs besides the idle connections: stdio, the listening socket, the
+# epoll/io_uring instance, the loadgen's /stats control connection and its active connections
+# (a handful; flood and broadcast use a few dozen at most).
+SERVER_FD_MARGIN = 100
+
+# Default ceiling on the largest idle count when the open-file limit is huge (1M is common):
+# beyond this the hold set-up time and socket memory grow without teaching anything new.
+DEFAULT_MAX_IDLE = 50000
+
+
+@dataclass
+class Preset:
+    counts: list  # "max" = the largest the open-file limit allows
+    repeats: int
+    warmup_s: float
+    duration_s: float
+    modes: list
+    micro_quick: bool
+    optional_modes: list = field(default_factory=list)  # added when `loadgen --help` lists them
+
+
+PRESETS = {
+    # 4 mechanisms x 8 counts x 2 modes x 3 repeats ~= 190 runs in < 5 min on 2 cores.
+    "default": Preset([0, 100, 500, 1000, 2000, 5000, 10000, "max"], 3, 0.2, 0.6,
+                      ["pingpong", "flood"], True),
+    # One count on each side of FD_SETSIZE, one repeat: < 1 min with the micro-benchmarks.
+    "quick": Preset([100, 2000], 1, 0.1, 0.3, ["pingpong", "flood"], True),
+    "full": Preset([0, 100, 250, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 15000,
+                    "max"], 5, 0.5, 2.0, ["pingpong", "flood"], False,
+                   optional_modes=["broadcast", "churn"]),
+}
+
+
+def raise_fd_limit():
+    """Raises the soft RLIMIT_NOFILE to the hard one (children inherit it). Returns (soft, hard)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard
+    if hard == resource.RLIM_INFINITY:
+        # An unlimited hard limit still stops at fs.nr_open for a process's table.
+        try:
+            with open("/proc/sys/fs/nr_open") as f:
+                target = int(f.read())
+        except (OSError, ValueError):
+            target = soft
+    if target != soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def largest_idle(fd_limit, ceiling):
+    """The largest idle count a server can hold, and a sentence saying what capped it."""
+    usable = fd_limit - SERVER_FD_MARGIN
+    if usable >= 2000:
+        usable = usable // 1000 * 1000  # a round figure reads better on a plot's axis
+    usable = max(usable, 0)
+    why = "capped by RLIMIT_NOFILE={} of the server process, minus {} for its own descriptors " \
+          "and the active connections".format(fd_limit, SERVER_FD_MARGIN)
+    if ceiling and usable > ceiling:
+        why = "capped by --max-idle {} (RLIMIT_NOFILE={} would allow {})".format(
+            ceiling, fd_limit, usable)
+        usable = ceiling
+    return usable, why
+
+
+def resolve_counts(requested, largest):
+    """Replaces "max", drops counts above the largest (returned, to be reported), sorts."""
+    counts, dropped = set(), []
+    for c in requested:
+        value = largest if c == "max" else int(c)
+        if value > largest:
+            dropped.append(value)
+        elif value >= 0:
+            counts.add(value)
+    return sorted(counts), dropped
+
+
+def parse_counts(text):
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item == "max":
+            out.append("max")
+        else:
+            value = int(item)
+            if value < 0:
+                raise ValueError("idle counts are >= 0, got {}".format(value))
+            out.append(value)
+    return out
+
+
+def placement_cpus(placement, server_cpu=None, loadgen_cpu=None):
+    """(placement, server_cpu, loadgen_cpu, note). Split needs two CPUs; say when we fall back."""
+    cpus = sorted(os.sched_getaffinity(0))
+    note = None
+    if placement == "split" and len(cpus) < 2 and (server_cpu is None or loadgen_cpu is None):
+        note = "only CPU {} is available to this process: server and loadgen share it " \
+               "(placement shared)".format(cpus[0])
+        placement = "shared"
+    if placement == "split":
+        # The loadgen takes the first CPU (which also takes most interrupts on small VMs).
+        s = cpus[1] if server_cpu is None else server_cpu
+        lg = cpus[0] if loadgen_cpu is None else loadgen_cpu
+    else:
+        s = cpus[-1] if server_cpu is None else server_cpu
+        lg = s if loadgen_cpu is None else loadgen_cpu
+    if (s == lg) != (placement == "shared"):
+        placement = "shared" if s == lg else "split"
+    return placement, s, lg, note
+
+
+# Cost model for the up-front estimate and the ETA (measured on the 2-core reference VM).
+RUN_OVERHEAD_S = 0.25  # loadgen start, connects, /stats, exit
+REFUSED_RUN_S = 0.3
+SERVER_START_S = 0.05
+PER_IDLE_CONNECTION_S = 25e-6  # hold establishment and release, per connection
+MICRO_QUICK_S = 25.0
+MICRO_FULL_S = 150.0
+PLOTS_S = 10.0
+
+
+def run_cost(warmup_s, duration_s):
+    return warmup_s + duration_s + RUN_OVERHEAD_S
+
+
+def predicts_refusal(mechanism, count):
+    return mechanism == "select" and count >= FD_SETSIZE - 10
+
+
+def point_cost(mechanism, count, repeat, warmup_s, duration_s):
+    """Expected seconds of one point (select past FD_SETSIZE: one quick refused run per mode)."""
+    if predicts_refusal(mechanism, count):
+        return REFUSED_RUN_S if repeat == 1 else 0.0
+    return run_cost(warmup_s, duration_s)
+
+
+def setup_cost(count):
+    return SERVER_START_S + count * PER_IDLE_CONNECTION_S
+
+
+def estimate(mechanisms, counts, modes, repeats, warmup_s, duration_s, floors, micro, quick_micro,
+             plots):
+    """Seconds the sweep should take, from the cost model above."""
+    total = floors * run_cost(warmup_s, duration_s)
+    for count in counts:
+        for mech in mechanisms:
+            total += setup_cost(count)
+            for repeat in range(1, repeats + 1):
+                total += len(modes) * point_cost(mech, count, repeat, warmup_s, duration_s)
+    if micro:
+        total += MICRO_QUICK_S if quick_micro else MICRO_FULL_S
+    if plots:
+        total += PLOTS_S
+    return total
+
+
+def fmt_duration(seconds):
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return "{}h{:02d}m".format(seconds // 3600, seconds % 3600 // 60)
+    return "{}m{:02d}s".format(seconds // 60, seconds % 60)

@@ -1,0 +1,83 @@
+"""runs.csv: the loadgen's columns, then the bench's, one row per run, always a valid file.
+
+Rows are appended and flushed as they come, so an interrupted sweep leaves every finished run on
+disk. A few columns (idle_open) are only known when a hold is released, after its rows were
+written; update() fills them and rewrites the file through a rename, so a reader never sees a
+half-written file.
+"""
+
+import csv
+import os
+
+# The loadgen's row (a contract: loadgen may add columns at the end, never rename these).
+LOADGEN_COLUMNS = [
+    "mechanism", "mode", "idle", "idle_open", "refused", "active", "size", "rate", "warmup_s",
+    "duration_s", "msgs", "throughput_msgs_s", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
+    "mean_us", "lost", "duplicated", "reordered", "corrupted", "server_cpu_us_per_msg",
+    "loadgen_cpu_pct", "status", "server_wait_calls", "server_events", "server_fds_passed",
+    "server_ctl_calls", "server_cpu_us", "label",
+]
+
+# Added by the bench. The first seven are the contract; the rest are derived for the report.
+BENCH_COLUMNS = [
+    "run_id", "repeat", "placement", "server_cpu", "loadgen_cpu", "floor_p50_us", "bench_status",
+    # The idle connections' own refusals, as the hold reported them (select past FD_SETSIZE).
+    "idle_refused",
+    # Per wait call over the window: the figure that separates select/poll from epoll.
+    "server_fds_per_wait", "server_events_per_wait",
+    "started_utc",
+]
+
+
+def merged_columns(loadgen_header):
+    """The loadgen's columns as it printed them (contract ones first), then the bench's."""
+    columns = list(LOADGEN_COLUMNS)
+    for name in loadgen_header or []:
+        if name not in columns and name not in BENCH_COLUMNS:
+            columns.append(name)
+    return columns + BENCH_COLUMNS
+
+
+class RunsCsv:
+    def __init__(self, path, columns):
+        self.path = path
+        self.columns = columns
+        self.rows = []
+        self._file = open(path, "w", newline="")
+        self._writer = csv.DictWriter(self._file, fieldnames=columns, extrasaction="ignore")
+        self._writer.writeheader()
+        self._file.flush()
+
+    def append(self, row):
+        clean = {k: ("" if v is None else v) for k, v in row.items()}
+        self.rows.append(clean)
+        self._writer.writerow(clean)
+        self._file.flush()
+
+    def update(self, predicate, changes):
+        """Applies changes(row) -> dict to the rows matching predicate, then rewrites the file."""
+        touched = False
+        for row in self.rows:
+            if predicate(row):
+                for k, v in changes(row).items():
+                    row[k] = "" if v is None else v
+                touched = True
+        if touched:
+            self.rewrite()
+
+    def rewrite(self):
+        tmp = self.path + ".tmp"
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(self.rows)
+            f.flush()
+            os.fsync(f.fileno())
+        self._file.close()
+        os.replace(tmp, self.path)
+        self._file = open(self.path, "a", newline="")
+        self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
+
+    def close(self):
+        if not self._file.closed:
+            self._file.close()

@@ -1,0 +1,750 @@
+#!/usr/bin/env python3
+"""muxbench's sweep: every server mechanism x idle-connection count x mode x repeat.
+
+For each idle count, one server per mechanism is started and a `loadgen --hold` gives each its
+idle connections once; then the repeats run, interleaved across mechanisms (the starting
+mechanism rotates each repeat), so that a drift of the machine shows as spread within a
+mechanism rather than as a difference between mechanisms. Idle servers sit blocked in their wait
+call and cost the server under test nothing but a share of the CPU caches.
+
+Writes results/<UTC time>-<host>/: runs.csv, env.json, servers.jsonl, logs/, and (when the tools
+exist) probe.json, micro.json, micro.csv, the plots and report.md. Python standard library only:
+plotting is a separate script run afterwards.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import children  # noqa: E402
+import environment  # noqa: E402
+import mechanisms as mechanism_table  # noqa: E402
+import plan  # noqa: E402
+from runs_csv import RunsCsv, merged_columns  # noqa: E402
+
+EXIT_INTERRUPTED = 130
+
+
+def say(text):
+    print("sweep: " + text, file=sys.stderr, flush=True)
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def parse_args(argv):
+    here = os.path.dirname(os.path.abspath(__file__))
+    default_root = os.path.dirname(os.path.dirname(here))
+    p = argparse.ArgumentParser(
+        prog="bench",
+        description="Sweep every chat server mechanism over idle-connection counts that straddle "
+                    "select's FD_SETSIZE (1024), for pingpong latency and flood throughput, and "
+                    "write runs.csv, env.json, micro.csv, plots and report.md to a new results "
+                    "folder.",
+        epilog="Presets: default = counts 0,100,500,1000,2000,5000,10000,max, 3 repeats, "
+               "0.2 s warm-up + 0.6 s window (< 5 min on 2 cores); --quick = counts 100,2000, 1 "
+               "repeat, 0.1 + 0.3 s (< 1 min); --full = 14 counts, 5 repeats, 0.5 + 2 s, plus "
+               "broadcast and churn modes when loadgen offers them. Explicit options override "
+               "the preset. Ctrl-C stops cleanly: finished runs stay in runs.csv (exit 130).")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true",
+                      help="every mechanism, one count each side of 1024, one repeat, short windows")
+    size.add_argument("--full", action="store_true", help="more counts, repeats and modes")
+    p.add_argument("--mechanisms", metavar="LIST",
+                   help="comma-separated mechanisms to sweep (default: every server binary found: "
+                        "select, poll, epoll-lt, epoll-et, and any later one)")
+    p.add_argument("--counts", metavar="LIST",
+                   help="comma-separated idle-connection counts; 'max' = the largest the "
+                        "open-file limit allows")
+    p.add_argument("--max-idle", type=int, default=plan.DEFAULT_MAX_IDLE, metavar="N",
+                   help="ceiling for 'max' when the open-file limit is larger (default %(default)s)")
+    p.add_argument("--repeats", type=int, metavar="R", help="runs per point (default 3)")
+    p.add_argument("--modes", metavar="LIST",
+                   help="comma-separated loadgen modes (default pingpong,flood)")
+    p.add_argument("--warmup", type=float, metavar="S", help="warm-up seconds per run")
+    p.add_argument("--duration", type=float, metavar="S", help="measuring window per run, seconds")
+    p.add_argument("--active", type=int, metavar="K",
+                   help="active connections per run (default: loadgen's per mode)")
+    p.add_argument("--loadgen-arg", action="append", default=[], metavar="ARG",
+                   help="extra argument passed to every measured loadgen run (repeatable, "
+                        "e.g. --loadgen-arg=--size=64)")
+    p.add_argument("--placement", choices=["split", "shared"], default="split",
+                   help="split: server and loadgen on different CPUs (default); shared: the same "
+                        "CPU (no cross-CPU wake-up in each round trip)")
+    p.add_argument("--server-cpu", type=int, metavar="N", help="override the server's CPU")
+    p.add_argument("--loadgen-cpu", type=int, metavar="N", help="override the loadgen's CPU")
+    p.add_argument("--out", metavar="DIR", help="results root (default <root>/results)")
+    p.add_argument("--name", metavar="NAME",
+                   help="results folder name (default <UTC time>-<host>)")
+    p.add_argument("--no-micro", action="store_true",
+                   help="skip mux-probe and the mux-micro micro-benchmarks")
+    p.add_argument("--no-plots", action="store_true", help="skip plot/plot.py and plot/report.py")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and estimate, run nothing")
+    p.add_argument("--bin", metavar="DIR", help="directory of the built binaries "
+                                                "(default <root>/build/bin)")
+    p.add_argument("--root", metavar="DIR", default=default_root,
+                   help="the muxbench source tree (default: two levels above this script)")
+    p.add_argument("--loadgen", metavar="PATH", help="loadgen binary (default <bin>/loadgen)")
+    p.add_argument("--micro", metavar="PATH", help="mux-micro binary (default <bin>/mux-micro)")
+    p.add_argument("--probe", metavar="PATH", help="mux-probe binary (default <bin>/mux-probe)")
+    p.add_argument("--python", metavar="PATH", default=sys.executable,
+                   help="Python for micro_to_csv.py and the plots (default: this one)")
+    args = p.parse_args(argv)
+    args.root = os.path.abspath(args.root)
+    args.bin = os.path.abspath(args.bin or os.path.join(args.root, "build", "bin"))
+    args.loadgen = args.loadgen or os.path.join(args.bin, "loadgen")
+    args.micro = args.micro or os.path.join(args.bin, "mux-micro")
+    args.probe = args.probe or os.path.join(args.bin, "mux-probe")
+    preset = plan.PRESETS["quick" if args.quick else "full" if args.full else "default"]
+    args.preset_name = "quick" if args.quick else "full" if args.full else "default"
+    args.count_list = plan.parse_counts(args.counts) if args.counts else list(preset.counts)
+    args.repeats = args.repeats if args.repeats is not None else preset.repeats
+    args.warmup = args.warmup if args.warmup is not None else preset.warmup_s
+    args.duration = args.duration if args.duration is not None else preset.duration_s
+    args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else None
+    args.preset = preset
+    if args.repeats < 1:
+        p.error("--repeats must be at least 1")
+    if args.warmup < 0 or args.duration <= 0:
+        p.error("--warmup must be >= 0 and --duration > 0")
+    return args
+
+
+def loadgen_help(loadgen):
+    try:
+        done = subprocess.run([loadgen, "--help"], capture_output=True, text=True, timeout=10)
+        return done.stdout + done.stderr
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def fnum(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def describe(row):
+    """A short summary of a run for the progress line."""
+    status = row.get("bench_status") or row.get("status") or "?"
+    parts = []
+    p50, p99, tput = fnum(row.get("p50_us")), fnum(row.get("p99_us")), fnum(row.get("throughput_msgs_s"))
+    cpu = fnum(row.get("server_cpu_us_per_msg"))
+    if row.get("mode") in ("pingpong", "floor") and p50 is not None:
+        parts.append("p50 {:.1f} us".format(p50) + (" p99 {:.1f} us".format(p99) if p99 else ""))
+    elif tput is not None:
+        parts.append("{:.0f} msg/s".format(tput))
+    if cpu is not None:
+        parts.append("server {:.2f} us/msg".format(cpu))
+    parts.append(status)
+    return ", ".join(parts)
+
+
+def merge(loadgen_row, bench_row):
+    """The loadgen's row with the bench's columns; the loadgen's own figures win."""
+    merged = dict(loadgen_row)
+    for k, v in bench_row.items():
+        if k in ("mechanism", "mode", "idle", "warmup_s", "duration_s") and merged.get(k):
+            continue
+        merged[k] = v
+    return merged
+
+
+class Target:
+    """One mechanism at one idle count: its server, its hold, and why it cannot run (if so)."""
+
+    def __init__(self, mech):
+        self.mech = mech
+        self.name = mech.name
+        self.server = None
+        self.hold = None
+        self.blocked = None  # the status of every remaining row, when nothing can run
+        self.refused_modes = set()
+        self.run_ids = []
+        self.hold_refused = None
+
+
+class Sweep:
+    def __init__(self, args, mechs, counts, modes, placement, server_cpu, loadgen_cpu, out_dir,
+                 env):
+        self.args = args
+        self.mechs = mechs
+        self.counts = counts
+        self.modes = modes
+        self.placement = placement
+        self.server_cpu = server_cpu
+        self.loadgen_cpu = loadgen_cpu
+        self.out_dir = out_dir
+        self.logs = os.path.join(out_dir, "logs")
+        self.env = env
+        self.csv = None
+        self.run_id = 0
+        self.floor_p50 = {}
+        self.active_targets = []
+        self.current_count = 0
+        self.points_total = len(counts) * len(mechs) * len(modes) * args.repeats
+        self.points_done = 0
+        self.start = time.monotonic()
+        self.est_total = 0.0
+        self.est_done = 0.0
+        self.unavailable = {}  # mechanism -> status, for mechanisms that can never run here
+        self.notes = env.setdefault("notes", [])
+        self.servers_log = open(os.path.join(out_dir, "servers.jsonl"), "a")
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def spend(self, estimated_s):
+        self.est_done += estimated_s
+
+    def eta(self):
+        elapsed = time.monotonic() - self.start
+        if self.est_done <= 0:
+            left = self.est_total - self.est_done
+        else:
+            left = (self.est_total - self.est_done) * elapsed / self.est_done
+        return elapsed, max(0.0, left)
+
+    def note(self, text):
+        say(text)
+        self.notes.append(text)
+
+    def base_row(self, mechanism, mode, idle, repeat, placement=None, server_cpu=None,
+                 loadgen_cpu=None):
+        self.run_id += 1
+        return {
+            "mechanism": mechanism, "mode": mode, "idle": idle,
+            "warmup_s": self.args.warmup, "duration_s": self.args.duration,
+            "run_id": self.run_id, "repeat": repeat,
+            "placement": placement or self.placement,
+            "server_cpu": self.server_cpu if server_cpu is None else server_cpu,
+            "loadgen_cpu": self.loadgen_cpu if loadgen_cpu is None else loadgen_cpu,
+            "floor_p50_us": self.floor_p50.get(placement or self.placement, ""),
+            "started_utc": utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }
+
+    def loadgen_log(self):
+        return os.path.join(self.logs, "loadgen.log")
+
+    def run_timeout(self):
+        return 20.0 + 3.0 * (self.args.warmup + self.args.duration)
+
+    # -- the floor ---------------------------------------------------------------------------
+
+    def floor(self, label, placement, server_cpu, loadgen_cpu, repeat):
+        row = self.base_row("floor", "floor", 0, repeat, placement, server_cpu, loadgen_cpu)
+        cmd = [self.args.loadgen, "--mode", "floor", "--cpu", str(loadgen_cpu),
+               "--peer-cpu", str(server_cpu), "--warmup", str(self.args.warmup),
+               "--duration", str(self.args.duration), "--csv-header", "--label", label]
+        result = children.run_loadgen(cmd, self.loadgen_log(), self.run_timeout())
+        if result.row is not None:
+            row = merge(result.row, row)
+            row["status"] = row.get("status") or "error:no status"
+            row["bench_status"] = row["status"]
+        else:
+            row.update(status="error:" + result.error, bench_status="error:" + result.error)
+        if self.csv is None:
+            self.csv = RunsCsv(os.path.join(self.out_dir, "runs.csv"),
+                               merged_columns(result.header))
+            self.env["runs_csv_columns"] = self.csv.columns
+        p50 = fnum(row.get("p50_us"))
+        if p50 is not None and row.get("status") == "ok" and placement not in self.floor_p50:
+            self.floor_p50[placement] = row["p50_us"]
+        row["floor_p50_us"] = self.floor_p50.get(placement, "")
+        row["idle_open"] = row.get("idle_open") or 0
+        self.csv.append(row)
+        self.spend(plan.run_cost(self.args.warmup, self.args.duration))
+        self.env.setdefault("floors", []).append(
+            {"label": label, "placement": placement, "server_cpu": server_cpu,
+             "loadgen_cpu": loadgen_cpu, "p50_us": row.get("p50_us"), "p99_us": row.get("p99_us"),
+             "status": row.get("bench_status")})
+        say("floor ({}, {} placement, CPUs {}<->{}): {}".format(
+            label, placement, loadgen_cpu, server_cpu, describe(row)))
+
+    # -- one idle count ----------------------------------------------------------------------
+
+    def start_targets(self, count, mechs):
+        """Starts a server (and a hold when count > 0) per mechanism; returns (targets, failure).
+
+        failure is the reason a hold could not be established (None when all are up), which
+        makes the caller retry one server at a time.
+        """
+        targets = [Target(m) for m in mechs]
+        self.active_targets = targets
+        for t in targets:
+            if t.mech.name in self.unavailable:
+                t.blocked = self.unavailable[t.mech.name]
+                continue
+            log = os.path.join(self.logs, "server-{}-idle{}.log".format(t.name, count))
+            try:
+                t.server = children.Server(t.mech, self.args.bin, self.server_cpu, log)
+                t.name = t.server.name
+            except children.StartError as e:
+                reason = str(e)
+                if "io_uring" in reason or "unavailable" in reason.lower():
+                    t.blocked = "unavailable"
+                    self.unavailable[t.mech.name] = "unavailable"
+                    self.note("{} is unavailable on this machine: {}".format(t.name, reason))
+                else:
+                    t.blocked = "error:server-start"
+                    self.note("{} at idle={} did not start: {} (log {})".format(
+                        t.name, count, reason, log))
+            self.spend(plan.SERVER_START_S)
+        if count == 0:
+            return targets, None
+        for t in targets:
+            if t.server is not None:
+                log = os.path.join(self.logs, "hold-{}-idle{}.log".format(t.name, count))
+                t.hold = children.Hold(self.args.loadgen, t.server, count, log)
+        failure = None
+        timeout = 30.0 + count * 2e-3
+        for t in targets:
+            if t.hold is None:
+                continue
+            try:
+                held = t.hold.wait_holding(timeout)
+                t.hold_refused = held.get("refused")
+            except children.StartError as e:
+                t.hold = None
+                t.blocked = "error:hold"
+                failure = failure or "{}: {}".format(t.name, e)
+            self.spend(count * plan.PER_IDLE_CONNECTION_S)
+        return targets, failure
+
+    def sweep_count(self, count):
+        t0 = time.monotonic()
+        self.current_count = count
+        say("idle={}: starting {} server(s){}".format(
+            count, len(self.mechs), ", holding {} idle connections on each".format(count)
+            if count else ""))
+        targets, failure = self.start_targets(count, self.mechs)
+        if failure and len(self.mechs) > 1:
+            self.finish(count, targets, quiet=True)
+            self.note("idle={}: holding all {} servers' idle connections at once failed ({}); "
+                      "running one server at a time for this count (repeats are then not "
+                      "interleaved across mechanisms)".format(count, len(self.mechs), failure))
+            for mech in self.mechs:
+                targets, failure = self.start_targets(count, [mech])
+                if failure:
+                    self.note("idle={}: {}".format(count, failure))
+                self.report_setup(count, targets, t0)
+                self.repeats(count, targets)
+                self.finish(count, targets)
+            return
+        if failure:
+            self.note("idle={}: {}".format(count, failure))
+        self.report_setup(count, targets, t0)
+        self.repeats(count, targets)
+        self.finish(count, targets)
+
+    def report_setup(self, count, targets, t0):
+        refusals = ["{} refused {}".format(t.name, t.hold_refused) for t in targets
+                    if t.hold_refused]
+        say("idle={}: ready in {:.1f} s{}".format(
+            count, time.monotonic() - t0, " (" + ", ".join(refusals) + ")" if refusals else ""))
+
+    def repeats(self, count, targets):
+        for repeat in range(1, self.args.repeats + 1):
+            shift = (repeat - 1) % len(targets)
+            for t in targets[shift:] + targets[:shift]:
+                for mode in self.modes:
+                    self.point(count, t, repeat, mode)
+
+    def point(self, count, t, repeat, mode):
+        row = self.base_row(t.name, mode, count, repeat)
+        row["idle_refused"] = t.hold_refused if t.hold_refused is not None else ""
+        if t.blocked is None and t.server is not None and not t.server.alive():
+            t.blocked = "server-crashed"
+            self.note("{} at idle={} exited (status {}) between runs; its remaining rows say "
+                      "server-crashed".format(t.name, count, t.server.proc.returncode))
+        if t.blocked is not None:
+            row.update(status=t.blocked, bench_status=t.blocked)
+        elif mode in t.refused_modes:
+            why = "skipped:refused at this count"
+            row.update(status=why, bench_status=why)
+        else:
+            row = self.measure(count, t, mode, row)
+        t.run_ids.append(row["run_id"])
+        self.csv.append(row)
+        self.points_done += 1
+        self.spend(plan.point_cost(t.mech.name, count, repeat, self.args.warmup, self.args.duration))
+        elapsed, left = self.eta()
+        say("[{:>{w}}/{}] idle={} rep {}/{} {} {}: {} | {} elapsed, ETA {}".format(
+            self.points_done, self.points_total, count, repeat, self.args.repeats, t.name, mode,
+            describe(row), plan.fmt_duration(elapsed), plan.fmt_duration(left),
+            w=len(str(self.points_total))))
+
+    def measure(self, count, t, mode, row):
+        cmd = [self.args.loadgen, "--mode", mode, "--host", t.server.host,
+               "--port", str(t.server.port), "--server-pid", str(t.server.pid),
+               "--cpu", str(self.loadgen_cpu), "--warmup", str(self.args.warmup),
+               "--duration", str(self.args.duration), "--csv-header"]
+        cmd += ["--idle-held", str(count)] if count else ["--idle", "0"]
+        if self.args.active is not None:
+            cmd += ["--active", str(self.args.active)]
+        cmd += self.args.loadgen_arg
+        result = children.run_loadgen(cmd, self.loadgen_log(), self.run_timeout())
+        crashed = not t.server.alive()
+        if result.row is not None:
+            row = merge(result.row, row)
+            status = row.get("status") or "error:no status"
+            row["status"] = status
+            if crashed or status == "server-died":
+                bench_status = "server-crashed"
+            else:
+                bench_status = status
+            if status.startswith("refused"):
+                t.refused_modes.add(mode)
+            # The hold's refusals are the idle connections the server turned away; the row's
+            # own are its active connections'.
+            if t.hold_refused:
+                own = fnum(row.get("refused"))
+                row["refused"] = int(t.hold_refused + (own if own and own > 0 else 0))
+            calls, fds, events = (fnum(row.get("server_wait_calls")),
+                                  fnum(row.get("server_fds_passed")),
+                                  fnum(row.get("server_events")))
+            if calls:
+                if fds is not None:
+                    row["server_fds_per_wait"] = "{:.1f}".format(fds / calls)
+                if events is not None:
+                    row["server_events_per_wait"] = "{:.3f}".format(events / calls)
+        else:
+            status = "server-crashed" if crashed else "error:" + result.error.replace(",", ";")
+            row.update(status=status)
+            bench_status = status
+        row["bench_status"] = bench_status
+        if crashed and t.blocked is None:
+            t.blocked = "server-crashed"
+            self.note("{} at idle={} crashed during a {} run (exit status {}; log {}); its "
+                      "remaining rows at this count say server-crashed".format(
+                          t.name, count, mode, t.server.proc.returncode, t.server.log_path))
+        return row
+
+    def finish(self, count, targets, quiet=False):
+        """Releases the holds (idle_open comes from them) and stops the servers."""
+        for t in targets:
+            released = t.hold.release() if t.hold is not None else {}
+            t.hold = None
+            opened = released.get("open")
+            expected = count - (released.get("refused") or t.hold_refused or 0)
+            if count == 0:
+                opened = 0
+            if t.blocked == "server-crashed":
+                # The crash closed the idle connections; what was open during the earlier runs
+                # is not known.
+                opened = None
+            ids = set(t.run_ids)
+
+            def fill(row, opened=opened, expected=expected):
+                changes = {}
+                if not row.get("idle_open") or str(row.get("idle_open")) == "-1":
+                    changes["idle_open"] = "" if opened is None else opened
+                if opened is not None and opened < expected and row.get("bench_status") == "ok":
+                    changes["bench_status"] = "idle-lost:{}".format(expected - opened)
+                return changes
+
+            if ids and self.csv is not None:
+                self.csv.update(lambda row, ids=ids: row.get("run_id") in ids, fill)
+            if count and t.server is not None and opened is None and not quiet:
+                self.note("{} at idle={}: the hold printed no released line (log {})".format(
+                    t.name, count, os.path.join(self.logs, "hold-{}-idle{}.log".format(
+                        t.name, count))))
+            record = {"idle": count, "mechanism": t.name, "released": released,
+                      "hold_refused": t.hold_refused, "blocked": t.blocked}
+            if t.server is not None:
+                problem = t.server.stop()
+                record.update(port=t.server.port, pid=t.server.pid, fd_limit=t.server.fd_limit,
+                              exit_code=t.server.exit_code, counters=t.server.final,
+                              stop_problem=problem)
+                if problem and t.blocked is None and not quiet:
+                    self.note("{} at idle={}: {} (log {})".format(
+                        t.name, count, problem, t.server.log_path))
+                t.server = None
+            if not quiet:
+                self.servers_log.write(json.dumps(record) + "\n")
+                self.servers_log.flush()
+        self.active_targets = []
+
+    def abort(self):
+        """Ctrl-C: release what is held, stop the servers, keep every finished row."""
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            self.finish(self.current_count, self.active_targets, quiet=True)
+        except Exception as e:  # noqa: BLE001 - the children are killed below whatever happened
+            say("cleanup after interrupt: {}".format(e))
+        children.kill_all()
+        if self.csv is not None:
+            self.csv.close()
+        self.servers_log.close()
+
+
+def run_tool(cmd, log_path, timeout_s, cpu=None, stdout_path=None):
+    """Runs a helper (probe, micro, plots). Returns None or why it failed."""
+    with open(log_path, "ab") as log:
+        log.write(("$ " + " ".join(cmd) + "\n").encode())
+        log.flush()
+        out = open(stdout_path, "wb") if stdout_path else log
+        try:
+            proc = children.spawn(cmd, stdout=out, stderr=log, cpu=cpu)
+            try:
+                proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                children.kill_group(proc)
+                return "no result within {:.0f} s".format(timeout_s)
+            children.forget(proc)
+        except OSError as e:
+            return str(e)
+        finally:
+            if stdout_path:
+                out.close()
+    if proc.returncode != 0:
+        why = children.tail(log_path, 2)
+        return "exit status {}{}".format(proc.returncode, ": " + why if why else "")
+    return None
+
+
+def micro_and_probe(args, out_dir, server_cpu, env, quick):
+    logs = os.path.join(out_dir, "logs")
+    results = {}
+    if os.access(args.probe, os.X_OK):
+        say("mux-probe -> probe.json")
+        problem = run_tool([args.probe], os.path.join(logs, "probe.log"), 60,
+                           stdout_path=os.path.join(out_dir, "probe.json"))
+        results["probe"] = problem or "ok"
+        if problem:
+            say("mux-probe failed: {} (log logs/probe.log)".format(problem))
+    else:
+        results["probe"] = "not built ({})".format(args.probe)
+    if not os.access(args.micro, os.X_OK):
+        results["micro"] = "not built ({})".format(args.micro)
+        say("no micro-benchmarks: {} is not built".format(args.micro))
+        return results
+    micro_json = os.path.join(out_dir, "micro.json")
+    cmd = [args.micro] + (["--quick"] if quick else []) + [
+        "--benchmark_out=" + micro_json, "--benchmark_out_format=json"]
+    say("mux-micro{} pinned to CPU {} -> micro.json (about {})".format(
+        " --quick" if quick else "", server_cpu,
+        plan.fmt_duration(plan.MICRO_QUICK_S if quick else plan.MICRO_FULL_S)))
+    t0 = time.monotonic()
+    problem = run_tool(cmd, os.path.join(logs, "micro.log"), 600 if quick else 3600,
+                       cpu=server_cpu)
+    results["micro"] = problem or "ok"
+    results["micro_seconds"] = round(time.monotonic() - t0, 1)
+    if problem:
+        say("mux-micro failed: {} (log logs/micro.log)".format(problem))
+    if not os.path.exists(micro_json):
+        return results
+    converter = next((c for c in (os.path.join(args.root, "harness", "micro", "micro_to_csv.py"),
+                                  os.path.join(args.root, "harness", "micro_to_csv.py"))
+                      if os.path.exists(c)), None)
+    if converter is None:
+        results["micro_csv"] = "no micro_to_csv.py under {}/harness".format(args.root)
+        return results
+    problem = run_tool([args.python, converter, micro_json, os.path.join(out_dir, "micro.csv")],
+                       os.path.join(logs, "micro.log"), 120)
+    results["micro_csv"] = problem or "ok"
+    if problem:
+        say("micro_to_csv.py failed: {} (log logs/micro.log)".format(problem))
+    return results
+
+
+def plots_and_report(args, out_dir):
+    logs = os.path.join(out_dir, "logs")
+    results = {}
+    for script in ("plot.py", "report.py"):
+        path = os.path.join(args.root, "plot", script)
+        if not os.path.exists(path):
+            results[script] = "not found ({})".format(path)
+            continue
+        say("plot/{} {}".format(script, out_dir))
+        problem = run_tool([args.python, path, out_dir], os.path.join(logs, "plots.log"), 300)
+        results[script] = problem or "ok"
+        if problem:
+            say("plot/{} failed: {} (log logs/plots.log); runs.csv is complete".format(
+                script, problem))
+    return results
+
+
+def results_dir(args, started):
+    root = os.path.abspath(args.out or os.path.join(args.root, "results"))
+    name = args.name or "{}-{}".format(started.strftime("%Y-%m-%dT%H%M%SZ"),
+                                      os.uname().nodename.split(".")[0])
+    path = os.path.join(root, name)
+    if args.name is None:
+        suffix = 2
+        while os.path.exists(path):
+            path = os.path.join(root, "{}-{}".format(name, suffix))
+            suffix += 1
+    os.makedirs(os.path.join(path, "logs"), exist_ok=True)
+    return path
+
+
+def write_env(out_dir, env):
+    tmp = os.path.join(out_dir, "env.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(env, f, indent=2, default=str)
+        f.write("\n")
+    os.replace(tmp, os.path.join(out_dir, "env.json"))
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    started = utc_now()
+
+    if not os.access(args.loadgen, os.X_OK):
+        say("no loadgen at {}: build it (./bench build, or cmake --build build --target loadgen) "
+            "or point --loadgen at it".format(args.loadgen))
+        return 2
+    try:
+        mechs = mechanism_table.select(
+            mechanism_table.discover(args.bin),
+            [m.strip() for m in args.mechanisms.split(",")] if args.mechanisms else None)
+    except ValueError as e:
+        say(str(e))
+        return 2
+    if not mechs:
+        say("no server binaries (chat-select, chat-poll, chat-epoll, ...) in {}: build them "
+            "(./bench build) or point --bin at them".format(args.bin))
+        return 2
+
+    soft, hard = plan.raise_fd_limit()
+    largest, cap = plan.largest_idle(soft, args.max_idle)
+    counts, dropped = plan.resolve_counts(args.count_list, largest)
+    say("largest idle count {} ({})".format(largest, cap))
+    if dropped:
+        say("idle count(s) {} dropped: above the largest this machine allows ({})".format(
+            ", ".join(map(str, dropped)), largest))
+    if not counts:
+        say("no idle count left to sweep")
+        return 2
+
+    lg_help = loadgen_help(args.loadgen)
+    modes = args.mode_list or list(args.preset.modes)
+    if not args.mode_list:
+        for mode in args.preset.optional_modes:
+            if mode in lg_help:
+                modes.append(mode)
+            else:
+                say("mode {} skipped: {} --help does not list it".format(mode, args.loadgen))
+
+    placement, server_cpu, loadgen_cpu, cpu_note = plan.placement_cpus(
+        args.placement, args.server_cpu, args.loadgen_cpu)
+    if cpu_note:
+        say(cpu_note)
+
+    micro = not args.no_micro and os.access(args.micro, os.X_OK)
+    quick_micro = args.preset.micro_quick
+    plots = not args.no_plots
+    other_placement = None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) >= 2 and args.server_cpu is None and args.loadgen_cpu is None:
+        other_placement = "shared" if placement == "split" else "split"
+    floors = 2 + (1 if other_placement else 0)
+    est = plan.estimate([m.name for m in mechs], counts, modes, args.repeats, args.warmup,
+                        args.duration, floors, micro, quick_micro, plots)
+    runs = len(mechs) * len(counts) * len(modes) * args.repeats
+    say("plan: {} mechanisms ({}) x {} idle counts ({}) x {} modes ({}) x {} repeats = {} runs "
+        "of {:g} s warm-up + {:g} s window, + {} floor runs{}; server on CPU {}, loadgen on "
+        "CPU {} ({}); estimated {}".format(
+            len(mechs), ",".join(m.name for m in mechs), len(counts),
+            ",".join(map(str, counts)), len(modes), ",".join(modes), args.repeats, runs,
+            args.warmup, args.duration, floors, " + micro-benchmarks" if micro else "",
+            server_cpu, loadgen_cpu, placement, plan.fmt_duration(est)))
+    if args.dry_run:
+        return 0
+
+    out_dir = results_dir(args, started)
+    say("results in {}".format(out_dir))
+    env = {
+        "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command_line": [sys.argv[0]] + (sys.argv[1:] if argv is None else list(argv)),
+        "preset": args.preset_name,
+        "machine": environment.machine(),
+        "build": environment.cmake_cache(os.path.dirname(args.bin)),
+        "git": environment.git_state(args.root),
+        "placement": {"placement": placement, "server_cpu": server_cpu,
+                      "loadgen_cpu": loadgen_cpu, "note": cpu_note},
+        "largest_idle": largest, "largest_idle_cap": cap,
+        "counts": counts, "counts_dropped": dropped, "modes": modes,
+        "mechanisms": [{"name": m.name, "command": m.command(args.bin)} for m in mechs],
+        "repeats": args.repeats, "warmup_s": args.warmup, "duration_s": args.duration,
+        "active": args.active, "loadgen_args": args.loadgen_arg,
+        "tools": {"loadgen": {"path": args.loadgen,
+                              "version": environment.tool_version(args.loadgen)},
+                  **{m.binary: {"path": os.path.join(args.bin, m.binary),
+                                "version": environment.tool_version(
+                                    os.path.join(args.bin, m.binary))} for m in mechs}},
+        "estimated_s": round(est),
+        "notes": [cpu_note] if cpu_note else [],
+    }
+    write_env(out_dir, env)
+
+    sweep = Sweep(args, mechs, counts, modes, placement, server_cpu, loadgen_cpu, out_dir, env)
+    sweep.est_total = est
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        sweep.floor("floor-start", placement, server_cpu, loadgen_cpu, 1)
+        if other_placement:
+            o_placement, o_server, o_loadgen, _ = plan.placement_cpus(other_placement)
+            sweep.floor("floor-" + other_placement, o_placement, o_server, o_loadgen, 1)
+        for count in counts:
+            sweep.sweep_count(count)
+        # Again at the end: the difference between the two floors is the machine's drift.
+        sweep.floor("floor-end", placement, server_cpu, loadgen_cpu, 2)
+    except KeyboardInterrupt:
+        sweep.abort()
+        env.update(interrupted=True, finished_utc=utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                   duration_s=round(time.monotonic() - sweep.start, 1))
+        write_env(out_dir, env)
+        say("interrupted: {} finished runs kept in {}".format(
+            len(sweep.csv.rows) if sweep.csv else 0, os.path.join(out_dir, "runs.csv")))
+        return EXIT_INTERRUPTED
+    finally:
+        children.kill_all()
+    sweep.csv.close()
+    sweep.servers_log.close()
+    env["sweep_s"] = round(time.monotonic() - sweep.start, 1)
+    env["rows"] = len(sweep.csv.rows)
+    write_env(out_dir, env)
+
+    try:
+        if micro:
+            env["micro"] = micro_and_probe(args, out_dir, server_cpu, env, quick_micro)
+        elif not args.no_micro:
+            env["micro"] = {"micro": "not built ({})".format(args.micro)}
+        write_env(out_dir, env)
+        if plots:
+            env["plots"] = plots_and_report(args, out_dir)
+    except KeyboardInterrupt:
+        children.kill_all()
+        env["interrupted"] = True
+        write_env(out_dir, env)
+        say("interrupted after the sweep: runs.csv is complete in {}".format(out_dir))
+        return EXIT_INTERRUPTED
+    env["finished_utc"] = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    env["duration_s"] = round(time.monotonic() - sweep.start, 1)
+    write_env(out_dir, env)
+    bad = [r for r in sweep.csv.rows if r.get("bench_status") != "ok"]
+    say("done in {}: {} rows ({} not ok) in {}".format(
+        plan.fmt_duration(env["duration_s"]), len(sweep.csv.rows), len(bad),
+        os.path.join(out_dir, "runs.csv")))
+    report = os.path.join(out_dir, "report.md")
+    print(report if os.path.exists(report) else os.path.join(out_dir, "runs.csv"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""A stand-in loadgen for the sweep's tests: --hold with real idle connections, and runs that
+ask the server's /stats for its mechanism and print one contract CSV row.
+
+Environment knobs:
+  FAKE_LOADGEN_FAIL=MECH:MODE  runs of MODE against MECH exit 3 with a message (a fatal error)
+  FAKE_LOADGEN_SLEEP=S         each run sleeps S seconds (to interrupt a sweep mid-run)
+"""
+import argparse
+import csv
+import json
+import os
+import signal
+import socket
+import sys
+import time
+
+COLUMNS = ("mechanism,mode,idle,idle_open,refused,active,size,rate,warmup_s,duration_s,msgs,"
+           "throughput_msgs_s,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,lost,duplicated,"
+           "reordered,corrupted,server_cpu_us_per_msg,loadgen_cpu_pct,status,server_wait_calls,"
+           "server_events,server_fds_passed,server_ctl_calls,server_cpu_us,label,"
+           "fake_extra").split(",")
+
+p = argparse.ArgumentParser()
+p.add_argument("--host", default="127.0.0.1")
+p.add_argument("--port", type=int, default=8002)
+p.add_argument("--mode", default="pingpong")
+p.add_argument("--hold", action="store_true")
+p.add_argument("--idle", type=int, default=0)
+p.add_argument("--idle-held", type=int, default=0)
+p.add_argument("--active", type=int, default=1)
+p.add_argument("--warmup", type=float, default=0.1)
+p.add_argument("--duration", type=float, default=0.1)
+p.add_argument("--server-pid", type=int)
+p.add_argument("--cpu", type=int)
+p.add_argument("--peer-cpu", type=int)
+p.add_argument("--csv-header", action="store_true")
+p.add_argument("--label", default="")
+p.add_argument("--version", action="store_true")
+if "--help" in sys.argv:
+    print("usage: loadgen --mode pingpong|broadcast|flood|floor ... | --hold --idle N")
+    sys.exit(0)
+a = p.parse_args()
+if a.version:
+    print("loadgen fake 0")
+    sys.exit(0)
+
+
+def connect():
+    """A connection and its first line (the welcome, or select's refusal)."""
+    s = socket.create_connection((a.host, a.port), timeout=5)
+    first = b""
+    while not first.endswith(b"\n"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        first += chunk
+    return s, first.decode()
+
+
+if a.hold:
+    held, refused = [], 0
+    for _ in range(a.idle):
+        s, first = connect()
+        if first.startswith("! server full"):
+            refused += 1
+            s.close()
+        else:
+            held.append(s)
+    print("holding idle={} open={} refused={}".format(a.idle, len(held), refused), flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    sys.stdin.read()
+    still = 0
+    for s in held:
+        try:
+            s.setblocking(False)
+            still += s.recv(1, socket.MSG_PEEK) != b""
+        except BlockingIOError:
+            still += 1
+        except OSError:
+            pass
+    print("released idle={} open={} refused={}".format(a.idle, still, refused), flush=True)
+    sys.exit(0)
+
+row = {c: "" for c in COLUMNS}
+row.update(mode=a.mode, idle=a.idle_held or a.idle, idle_open=-1, refused=0, active=a.active,
+           size=32, rate=0, warmup_s=a.warmup, duration_s=a.duration, label=a.label,
+           fake_extra="x")
+time.sleep(float(os.environ.get("FAKE_LOADGEN_SLEEP", "0")))
+if a.mode == "floor":
+    row.update(mechanism="floor", idle=0, msgs=1000, p50_us=12.5, p99_us=20, status="ok")
+else:
+    try:
+        s, first = connect()
+        if first.startswith("! server full"):
+            row.update(status="refused:FD_SETSIZE", refused=1)
+        else:
+            s.sendall(b"/stats\n")
+            reply = b""
+            while not reply.endswith(b"\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+            if not reply:
+                row.update(status="server-died")
+            else:
+                stats = json.loads(reply)
+                row["mechanism"] = stats["mechanism"]
+                if os.environ.get("FAKE_LOADGEN_FAIL") == "{}:{}".format(stats["mechanism"], a.mode):
+                    print("loadgen: forced failure for the test", file=sys.stderr)
+                    sys.exit(3)
+                row.update(msgs=1000, throughput_msgs_s=5000, p50_us=50, p99_us=90,
+                           server_cpu_us_per_msg=3.5, status="ok", server_wait_calls=200,
+                           server_events=220, server_fds_passed=200 * (a.idle_held + 3),
+                           server_ctl_calls=0, server_cpu_us=3500)
+    except OSError as e:
+        row.update(status="server-died")
+w = csv.DictWriter(sys.stdout, fieldnames=COLUMNS)
+if a.csv_header:
+    w.writeheader()
+w.writerow(row)

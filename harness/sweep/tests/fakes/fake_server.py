@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""A stand-in chat server for the sweep's tests: the listening line, /stats, counters at SIGTERM.
+
+Environment knobs (each test sets its own):
+  FAKE_FD_SETSIZE=N  the select server refuses clients past N (as select does past 1024)
+  FAKE_CRASH=MECH:K  server MECH dies of SIGKILL on its K-th /stats request
+  FAKE_UNAVAILABLE=1 the server says io_uring is unavailable and exits 1 (chat-uring)
+"""
+import json
+import os
+import select
+import signal
+import socket
+import sys
+
+binary, args = sys.argv[1], sys.argv[2:]
+if "--help" in args:
+    print("usage: {} [--port N] [--quiet] [--cpu N]{}".format(
+        binary, " [--edge]" if binary == "chat-epoll" else ""))
+    sys.exit(0)
+if "--version" in args:
+    print(binary + " fake 0")
+    sys.exit(0)
+if binary == "chat-uring" and os.environ.get("FAKE_UNAVAILABLE"):
+    print("chat-uring: io_uring is unavailable: io_uring_queue_init: Operation not permitted",
+          file=sys.stderr)
+    sys.exit(1)
+
+mechanism = {"chat-select": "select", "chat-poll": "poll", "chat-uring": "uring",
+             "chat-epoll": "epoll-et" if "--edge" in args else "epoll-lt"}[binary]
+port = int(args[args.index("--port") + 1]) if "--port" in args else 8002
+fd_setsize = int(os.environ.get("FAKE_FD_SETSIZE", "40"))
+crash = os.environ.get("FAKE_CRASH", "")
+crash_at = int(crash.split(":")[1]) if crash.split(":")[0] == mechanism else 0
+
+counters = {"mechanism": mechanism, "accepted": 0, "refused": 0, "current": 0, "peak": 0,
+            "msgs_in": 0, "msgs_out": 0, "bytes_in": 0, "bytes_out": 0, "wait_calls": 0,
+            "events": 0, "fds_passed": 0, "ctl_calls": 0, "slow_dropped": 0,
+            "overlong_dropped": 0, "cpu_user_us": 0, "cpu_sys_us": 0, "fd_limit": 20000}
+stats_requests = 0
+
+
+def finish(signum, frame):
+    print(json.dumps(counters), flush=True)
+    sys.exit(0)
+
+
+signal.signal(signal.SIGTERM, finish)
+signal.signal(signal.SIGINT, finish)
+
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", port))
+listener.listen(1024)
+print("listening 127.0.0.1:{} mechanism={} fd_limit=20000".format(
+    listener.getsockname()[1], mechanism), flush=True)
+
+clients = {}
+while True:
+    ready, _, _ = select.select([listener] + list(clients), [], [])
+    counters["wait_calls"] += 1
+    counters["events"] += len(ready)
+    counters["fds_passed"] += 1 + len(clients)
+    for s in ready:
+        if s is listener:
+            conn, _ = listener.accept()
+            if mechanism == "select" and len(clients) >= fd_setsize:
+                conn.sendall(b"! server full: select() cannot watch descriptor 1024 "
+                             b"(FD_SETSIZE is 1024)\n")
+                conn.close()
+                counters["refused"] += 1
+                continue
+            counters["accepted"] += 1
+            clients[conn] = b""
+            counters["current"] = len(clients)
+            counters["peak"] = max(counters["peak"], len(clients))
+            conn.sendall("* welcome guest{} (room lobby; /help for commands)\n".format(
+                counters["accepted"]).encode())
+            continue
+        data = s.recv(4096)
+        if not data:
+            del clients[s]
+            s.close()
+            counters["current"] = len(clients)
+            continue
+        clients[s] += data
+        while b"\n" in clients[s]:
+            line, clients[s] = clients[s].split(b"\n", 1)
+            counters["msgs_in"] += 1
+            if line.strip() == b"/stats":
+                stats_requests += 1
+                if crash_at and stats_requests >= crash_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                s.sendall((json.dumps(counters) + "\n").encode())

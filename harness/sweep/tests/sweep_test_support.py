@@ -1,0 +1,74 @@
+"""Shared helpers for the sweep's tests: a bin dir of fake programs, running the sweep, reading
+its results folder."""
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SWEEP = os.path.join(os.path.dirname(HERE), "sweep.py")
+FAKES = os.path.join(HERE, "fakes")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+
+sys.path.insert(0, os.path.dirname(HERE))
+from runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS  # noqa: E402,F401
+
+
+def make_fake_bin(directory, servers=("chat-select", "chat-poll", "chat-epoll")):
+    os.makedirs(directory, exist_ok=True)
+    for name in servers:
+        _wrapper(os.path.join(directory, name),
+                 [sys.executable, os.path.join(FAKES, "fake_server.py"), name])
+    _wrapper(os.path.join(directory, "loadgen"),
+             [sys.executable, os.path.join(FAKES, "fake_loadgen.py")])
+    return directory
+
+
+def _wrapper(path, argv):
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\nexec {} \"$@\"\n".format(" ".join("'{}'".format(a) for a in argv)))
+    os.chmod(path, 0o755)
+
+
+class SweepRun:
+    def __init__(self, proc, out_dir):
+        self.returncode = proc.returncode
+        self.stderr = proc.stderr
+        self.stdout = proc.stdout
+        self.out_dir = out_dir
+        runs = os.path.join(out_dir, "runs.csv")
+        self.header, self.rows = [], []
+        if os.path.exists(runs):
+            with open(runs, newline="") as f:
+                reader = csv.DictReader(f)
+                self.rows = list(reader)
+                self.header = reader.fieldnames
+        env = os.path.join(out_dir, "env.json")
+        self.env = None
+        if os.path.exists(env):
+            with open(env) as f:
+                self.env = json.load(f)
+
+    def measured(self):
+        return [r for r in self.rows if r["mechanism"] != "floor"]
+
+    def keys(self):
+        return sorted((r["mechanism"], int(r["idle"]), r["mode"], int(r["repeat"]))
+                      for r in self.measured())
+
+
+def run_sweep(bin_dir, args, env=None, timeout=120, python=sys.executable):
+    out_root = tempfile.mkdtemp(prefix="sweep-out-", dir=os.path.dirname(bin_dir))
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    cmd = [python, SWEEP, "--bin", bin_dir, "--root", ROOT, "--out", out_root, "--name", "run",
+           "--no-plots"] + list(args)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env)
+    return SweepRun(proc, os.path.join(out_root, "run"))
+
+
+def expected_keys(mechanisms, counts, modes, repeats):
+    return sorted((m, c, mode, r) for m in mechanisms for c in counts for mode in modes
+                  for r in range(1, repeats + 1))

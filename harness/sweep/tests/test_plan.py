@@ -1,0 +1,83 @@
+"""The sweep's planning: idle counts, the largest count and what caps it, placement, presets."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import mechanisms  # noqa: E402
+import plan  # noqa: E402
+from runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS, merged_columns  # noqa: E402
+
+
+class PlanTest(unittest.TestCase):
+    def test_largest_idle_leaves_a_margin_and_says_what_capped_it(self):
+        largest, why = plan.largest_idle(20000, 50000)
+        self.assertEqual(largest, 19000)
+        self.assertIn("RLIMIT_NOFILE=20000", why)
+        largest, why = plan.largest_idle(1048576, 50000)
+        self.assertEqual(largest, 50000)
+        self.assertIn("--max-idle 50000", why)
+        self.assertEqual(plan.largest_idle(1024, 0)[0], 924)
+
+    def test_counts_resolve_max_and_report_what_is_dropped(self):
+        counts, dropped = plan.resolve_counts(plan.parse_counts("0,max,100,30000,100"), 19000)
+        self.assertEqual(counts, [0, 100, 19000])
+        self.assertEqual(dropped, [30000])
+        with self.assertRaises(ValueError):
+            plan.parse_counts("100,-1")
+
+    def test_default_and_quick_counts_straddle_fd_setsize(self):
+        for name in ("default", "quick", "full"):
+            counts, _ = plan.resolve_counts(plan.PRESETS[name].counts, 19000)
+            self.assertTrue(any(c < plan.FD_SETSIZE for c in counts), name)
+            self.assertTrue(any(c > plan.FD_SETSIZE for c in counts), name)
+        self.assertEqual(plan.PRESETS["quick"].repeats, 1)
+        self.assertEqual(plan.PRESETS["default"].repeats, 3)
+
+    def test_placement(self):
+        cpus = sorted(os.sched_getaffinity(0))
+        placement, server, loadgen, note = plan.placement_cpus("shared")
+        self.assertEqual((placement, server), ("shared", loadgen))
+        placement, server, loadgen, note = plan.placement_cpus("split")
+        if len(cpus) >= 2:
+            self.assertEqual(placement, "split")
+            self.assertNotEqual(server, loadgen)
+            self.assertIsNone(note)
+        else:
+            self.assertEqual(placement, "shared")
+            self.assertIn("share", note)
+        self.assertEqual(plan.placement_cpus("split", 3, 3)[0], "shared")
+
+    def test_estimate_counts_one_quick_refused_run_for_select_past_fd_setsize(self):
+        one = plan.estimate(["epoll-lt"], [2000], ["pingpong"], 3, 0.2, 0.6, 0, False, True, False)
+        sel = plan.estimate(["select"], [2000], ["pingpong"], 3, 0.2, 0.6, 0, False, True, False)
+        self.assertLess(sel, one)
+        self.assertGreater(one, 3 * 0.8)
+
+    def test_default_sweep_is_estimated_under_five_minutes(self):
+        preset = plan.PRESETS["default"]
+        counts, _ = plan.resolve_counts(preset.counts, 19000)
+        est = plan.estimate(["select", "poll", "epoll-lt", "epoll-et"], counts, preset.modes,
+                            preset.repeats, preset.warmup_s, preset.duration_s, 3, True, True,
+                            True)
+        self.assertLess(est, 300)
+
+    def test_columns_keep_the_contract_order_and_the_loadgen_extras(self):
+        cols = merged_columns(LOADGEN_COLUMNS + ["new_col"])
+        self.assertEqual(cols[:len(LOADGEN_COLUMNS)], LOADGEN_COLUMNS)
+        self.assertEqual(cols[len(LOADGEN_COLUMNS)], "new_col")
+        self.assertEqual(cols[-len(BENCH_COLUMNS):], BENCH_COLUMNS)
+        self.assertEqual(BENCH_COLUMNS[:7], ["run_id", "repeat", "placement", "server_cpu",
+                                             "loadgen_cpu", "floor_p50_us", "bench_status"])
+
+    def test_mechanism_filter_names_what_is_missing(self):
+        found = [m for m in mechanisms.KNOWN if m.name in ("select", "poll")]
+        self.assertEqual([m.name for m in mechanisms.select(found, ["poll"])], ["poll"])
+        with self.assertRaises(ValueError) as e:
+            mechanisms.select(found, ["kqueue"])
+        self.assertIn("kqueue", str(e.exception))
+        self.assertIn("select, poll", str(e.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,155 @@
+"""The sweep driver against fake servers and a fake loadgen: every expected row, in a valid CSV,
+whatever fails."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+from sweep_test_support import (BENCH_COLUMNS, LOADGEN_COLUMNS, ROOT, SWEEP, SweepRun,
+                                expected_keys, make_fake_bin, run_sweep)
+
+FAST = ["--warmup", "0.01", "--duration", "0.01", "--no-micro"]
+
+
+class FakeSweepTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="sweep-test-")
+        self.bin = make_fake_bin(os.path.join(self.tmp, "bin"),
+                                 ("chat-select", "chat-poll", "chat-epoll", "chat-uring"))
+
+    def tearDown(self):
+        leftovers = [pid for pid in os.listdir("/proc") if pid.isdigit() and
+                     self.tmp.encode() in _cmdline(pid)]
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.assertEqual(leftovers, [], "processes of the test still running")
+
+    def test_tiny_sweep_writes_every_expected_row(self):
+        run = run_sweep(self.bin, FAST + ["--mechanisms", "select,epoll-lt,uring",
+                                          "--counts", "0,20,60", "--repeats", "2",
+                                          "--modes", "pingpong,flood"],
+                        env={"FAKE_UNAVAILABLE": "1", "FAKE_FD_SETSIZE": "40"})
+        self.assertEqual(run.returncode, 0, run.stderr)
+        # Contract columns first and in order, the loadgen's extra column kept, then the bench's.
+        self.assertEqual(run.header[:len(LOADGEN_COLUMNS)], LOADGEN_COLUMNS)
+        self.assertEqual(run.header[len(LOADGEN_COLUMNS)], "fake_extra")
+        self.assertEqual(run.header[len(LOADGEN_COLUMNS) + 1:], BENCH_COLUMNS)
+        self.assertEqual(run.keys(), expected_keys(["select", "epoll-lt", "uring"], [0, 20, 60],
+                                                   ["pingpong", "flood"], 2))
+        floors = [r for r in run.rows if r["mechanism"] == "floor"]
+        self.assertEqual([r["label"] for r in floors][0], "floor-start")
+        self.assertEqual(floors[-1]["label"], "floor-end")
+        self.assertEqual(sorted(int(r["run_id"]) for r in run.rows),
+                         list(range(1, len(run.rows) + 1)))
+        by = {(r["mechanism"], int(r["idle"]), r["mode"], int(r["repeat"])): r
+              for r in run.measured()}
+        for mode in ("pingpong", "flood"):
+            for count in (0, 20, 60):
+                for repeat in (1, 2):
+                    ok = by["epoll-lt", count, mode, repeat]
+                    self.assertEqual(ok["bench_status"], "ok")
+                    self.assertEqual(ok["idle_open"], str(count))
+                    self.assertEqual(ok["floor_p50_us"], "12.5")
+                    self.assertEqual(ok["placement"], run.env["placement"]["placement"])
+                    self.assertEqual(float(ok["server_fds_per_wait"]), count + 3)
+                    self.assertEqual(by["uring", count, mode, repeat]["bench_status"],
+                                     "unavailable")
+            # select past its (fake) FD_SETSIZE: one refused run, then skipped repeats.
+            self.assertEqual(by["select", 20, mode, 2]["bench_status"], "ok")
+            refused = by["select", 60, mode, 1]
+            self.assertEqual(refused["bench_status"], "refused:FD_SETSIZE")
+            self.assertEqual(refused["idle_refused"], "20")
+            self.assertEqual(refused["idle_open"], "40")
+            self.assertEqual(refused["refused"], "21")
+            self.assertTrue(by["select", 60, mode, 2]["bench_status"].startswith("skipped:"))
+        self.assertEqual(run.env["counts"], [0, 20, 60])
+        self.assertIn("rlimit_nofile", run.env["machine"])
+        self.assertIn("commit", run.env["git"])
+
+    def test_repeats_rotate_the_first_mechanism(self):
+        run = run_sweep(self.bin, FAST + ["--mechanisms", "select,poll,epoll-lt", "--counts", "0",
+                                          "--repeats", "3", "--modes", "pingpong"])
+        self.assertEqual(run.returncode, 0, run.stderr)
+        order = [(int(r["repeat"]), r["mechanism"]) for r in
+                 sorted(run.measured(), key=lambda r: int(r["run_id"]))]
+        firsts = [m for i, (rep, m) in enumerate(order) if i % 3 == 0]
+        self.assertEqual(firsts, ["select", "poll", "epoll-lt"])
+
+    def test_crashed_server_becomes_status_rows_and_the_sweep_goes_on(self):
+        # The poll server dies at its 3rd /stats: the 2nd repeat's first run.
+        run = run_sweep(self.bin, FAST + ["--mechanisms", "poll,epoll-lt", "--counts", "0,20",
+                                          "--repeats", "2", "--modes", "pingpong,flood"],
+                        env={"FAKE_CRASH": "poll:3"})
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.keys(), expected_keys(["poll", "epoll-lt"], [0, 20],
+                                                   ["pingpong", "flood"], 2))
+        for r in run.measured():
+            if r["mechanism"] == "epoll-lt" or r["repeat"] == "1":
+                self.assertEqual(r["bench_status"], "ok", r)
+            else:
+                self.assertEqual(r["bench_status"], "server-crashed", r)
+        self.assertIn("crashed", run.stderr)
+
+    def test_failing_loadgen_becomes_a_status_row(self):
+        run = run_sweep(self.bin, FAST + ["--mechanisms", "select,epoll-lt", "--counts", "0,20",
+                                          "--repeats", "1", "--modes", "pingpong,flood"],
+                        env={"FAKE_LOADGEN_FAIL": "epoll-lt:flood"})
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(len(run.measured()), 8)
+        for r in run.measured():
+            if (r["mechanism"], r["mode"]) == ("epoll-lt", "flood"):
+                self.assertTrue(r["bench_status"].startswith("error:loadgen exit 3"), r)
+                self.assertIn("forced failure", r["bench_status"])
+                self.assertEqual(r["p50_us"], "")
+            else:
+                self.assertEqual(r["bench_status"], "ok", r)
+
+    def test_interrupt_keeps_a_valid_partial_csv(self):
+        out = os.path.join(self.tmp, "out")
+        env = dict(os.environ, FAKE_LOADGEN_SLEEP="0.3")
+        proc = subprocess.Popen(
+            [sys.executable, SWEEP, "--bin", self.bin, "--root", ROOT, "--out", out,
+             "--name", "run", "--no-plots", "--no-micro", "--mechanisms", "poll,epoll-lt",
+             "--counts", "0,20", "--repeats", "5", "--warmup", "0.01", "--duration", "0.01"],
+            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        runs = os.path.join(out, "run", "runs.csv")
+        deadline = time.monotonic() + 60
+        # Interrupt while idle connections are held: after a few runs at idle=20.
+        while time.monotonic() < deadline:
+            if _count_rows(runs, ("poll", "epoll-lt")) >= 23:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 130, err)
+        run = SweepRun(subprocess.CompletedProcess([], 130, "", err), os.path.join(out, "run"))
+        self.assertEqual(run.header[:len(LOADGEN_COLUMNS)], LOADGEN_COLUMNS)
+        self.assertGreaterEqual(len(run.measured()), 23)
+        self.assertLess(len(run.measured()), 40)
+        for r in run.measured():
+            self.assertEqual(r["bench_status"], "ok", r)
+            self.assertEqual(r["idle_open"], r["idle"], r)
+        self.assertTrue(run.env["interrupted"])
+
+
+def _count_rows(path, mechanisms):
+    try:
+        with open(path) as f:
+            return sum(1 for line in f if line.split(",", 1)[0] in mechanisms)
+    except OSError:
+        return 0
+
+
+def _cmdline(pid):
+    try:
+        with open("/proc/{}/cmdline".format(pid), "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+if __name__ == "__main__":
+    unittest.main()
