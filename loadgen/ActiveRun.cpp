@@ -1,0 +1,533 @@
+#include "ActiveRun.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "MessageCodec.h"
+#include "system.h"
+
+namespace mux {
+
+namespace {
+
+enum class Phase { kSetup, kWarmup, kWindow, kDrain, kDone };
+
+struct Conn {
+  int fd = -1;
+  std::uint32_t id = 0;
+  std::string nick, room;
+  std::string in;
+  std::string out;
+  std::size_t out_off = 0;
+  bool out_armed = false;
+  bool dirty = false;
+  bool joined = false;
+  bool closed = false;
+  std::uint64_t sent = 0;   // next sequence number = messages sent so far
+  std::uint64_t acked = 0;  // flood: our messages delivered to the peer
+  int peer = -1;
+  bool initiator = false;
+  std::unordered_map<std::uint32_t, IntegrityChecker> from;  // per sender
+};
+
+struct Snapshot {
+  std::uint64_t t_ns = 0;
+  CpuTimes self;
+  std::optional<CpuTimes> server_proc;
+  std::optional<StatsLine> stats;
+};
+
+constexpr int kSetupTimeoutMs = 10000;
+constexpr std::size_t kBroadcastBurst = 1024;  // sends per loop turn when catching up
+
+class Loop {
+ public:
+  Loop(const Options& o, const Endpoint& server, ServerControl& control, RunResult& r)
+      : o_(o), server_(server), control_(control), r_(r), codec_(o.size) {}
+
+  RunOutcome run();
+
+ private:
+  std::optional<std::string> setup();
+  void on_readable(Conn& c);
+  void on_line(Conn& c, std::string_view line, std::uint64_t now);
+  void on_setup_line(Conn& c, std::string_view line);
+  void on_delivery(Conn& c, std::string_view line, std::uint64_t now);
+  void send_msg(Conn& c, std::uint64_t send_ns);
+  void flush(Conn& c);
+  void flush_dirty();
+  void refill(Conn& c, std::uint64_t now);
+  void server_gone(Conn& c, const std::string& why);
+  void set_out_interest(Conn& c, bool want);
+  Snapshot snapshot(bool with_stats);
+  void begin_window(std::uint64_t now);
+  void end_window(std::uint64_t now);
+  void progress(std::uint64_t now);
+  bool sending() const { return phase_ == Phase::kWarmup || phase_ == Phase::kWindow; }
+  std::uint64_t receivers_per_message() const {
+    return o_.mode == "broadcast" ? conns_.size() - 1 : 1;
+  }
+
+  const Options& o_;
+  const Endpoint& server_;
+  ServerControl& control_;
+  RunResult& r_;
+  MessageCodec codec_;
+  std::vector<Conn> conns_;
+  std::vector<Conn*> dirty_;
+  int ep_ = -1;
+  Phase phase_ = Phase::kSetup;
+  std::uint64_t start_ns_ = 0, warmup_end_ns_ = 0, window_end_ns_ = 0, drain_end_ns_ = 0;
+  std::uint64_t next_progress_ns_ = 0;
+  std::uint64_t expected_ = 0, delivered_ = 0;
+  std::uint64_t bc_n_ = 0, bc_next_ns_ = 0;
+  std::uint64_t server_errors_ = 0;
+  std::string last_server_error_;
+  std::optional<std::string> died_;
+  std::size_t joined_ = 0, refused_ = 0;
+  std::string refused_line_;
+  std::optional<std::string> setup_error_;
+  Snapshot begin_, end_;
+  bool window_begun_ = false, window_ended_ = false;
+};
+
+void Loop::set_out_interest(Conn& c, bool want) {
+  if (c.out_armed == want || c.closed) return;
+  epoll_event ev{};
+  ev.events = want ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
+  ev.data.u32 = c.id;
+  epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev);
+  c.out_armed = want;
+}
+
+void Loop::flush(Conn& c) {
+  c.dirty = false;
+  while (!c.closed && c.out_off < c.out.size()) {
+    const ssize_t n =
+        send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+    if (n > 0) {
+      c.out_off += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno == EAGAIN) {
+      set_out_interest(c, true);
+      return;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      server_gone(c, errno_text("send", errno));
+      return;
+    }
+  }
+  c.out.clear();
+  c.out_off = 0;
+  set_out_interest(c, false);
+}
+
+void Loop::flush_dirty() {
+  for (Conn* c : dirty_) flush(*c);
+  dirty_.clear();
+}
+
+void Loop::send_msg(Conn& c, std::uint64_t send_ns) {
+  codec_.encode(Message{c.id, c.sent++, send_ns}, c.out);
+  expected_ += receivers_per_message();
+  if (!c.dirty) {
+    c.dirty = true;
+    dirty_.push_back(&c);
+  }
+}
+
+void Loop::refill(Conn& c, std::uint64_t now) {
+  while (c.sent - c.acked < o_.window) send_msg(c, now);
+}
+
+void Loop::server_gone(Conn& c, const std::string& why) {
+  if (!c.closed) {
+    epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+    c.closed = true;
+  }
+  if (died_ || phase_ == Phase::kSetup) return;
+  const std::uint64_t now = now_ns();
+  const double at = static_cast<double>(now - start_ns_) / 1e9;
+  died_ = fmt::format("the server dropped active connection {} ({}) {:.2f} s after traffic "
+                      "started ({}; warm-up {} s, window {} s)",
+                      c.id, c.nick, at, why, o_.warmup, o_.duration);
+  phase_ = Phase::kDone;
+}
+
+void Loop::on_setup_line(Conn& c, std::string_view line) {
+  if (line.rfind("* welcome", 0) == 0) {
+    c.out += fmt::format("/nick {}\n/join {}\n", c.nick, c.room);
+    if (!c.dirty) {
+      c.dirty = true;
+      dirty_.push_back(&c);
+    }
+  } else if (line == "* you joined " + c.room) {
+    c.joined = true;
+    ++joined_;
+  } else if (line.rfind("! ", 0) == 0) {
+    if (!c.joined && c.out.empty() && line.find("server full") != std::string_view::npos) {
+      ++refused_;
+      refused_line_ = std::string(line);
+      server_gone(c, "refused");
+    } else {
+      setup_error_ = fmt::format("the server rejected {}'s set-up: {}", c.nick, line);
+    }
+  }
+}
+
+void Loop::on_delivery(Conn& c, std::string_view line, std::uint64_t now) {
+  if (line.empty()) {
+    ++r_.integrity.corrupted;
+    return;
+  }
+  if (line[0] == '*' || line[0] == '{') return;  // join notices, /stats, ...: not ours
+  if (line[0] == '!') {
+    ++server_errors_;
+    last_server_error_ = std::string(line);
+    return;
+  }
+  const auto text = MessageCodec::delivery_text(line);
+  const auto m = text ? codec_.decode(*text) : std::nullopt;
+  if (!m || m->sender >= conns_.size() || m->sender == c.id) {
+    ++r_.integrity.corrupted;
+    return;
+  }
+  ++delivered_;
+  c.from[m->sender].receive(m->seq);
+  const bool in_window = phase_ == Phase::kWindow;
+  if (in_window) ++r_.msgs;
+  const std::uint64_t latency = now > m->send_ns ? now - m->send_ns : 0;
+  if (o_.mode == "pingpong") {
+    if (c.initiator) {
+      if (in_window) r_.latency.record(latency);
+      if (sending()) send_msg(c, now_ns());
+    } else {
+      send_msg(c, m->send_ns);  // the answer carries the question's send time back
+    }
+  } else {
+    if (in_window) r_.latency.record(latency);
+    if (o_.mode == "flood") {
+      Conn& sender = conns_[m->sender];
+      ++sender.acked;
+      if (sending()) refill(sender, now);
+    }
+  }
+}
+
+void Loop::on_line(Conn& c, std::string_view line, std::uint64_t now) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (phase_ == Phase::kSetup) {
+    on_setup_line(c, line);
+  } else {
+    on_delivery(c, line, now);
+  }
+}
+
+void Loop::on_readable(Conn& c) {
+  char buf[65536];
+  const ssize_t n = recv(c.fd, buf, sizeof buf, MSG_DONTWAIT);
+  const std::uint64_t now = now_ns();
+  if (n == 0) {
+    if (phase_ == Phase::kSetup && !c.joined) {
+      // Closed before the join ack: the server would not take this connection.
+      ++refused_;
+      if (refused_line_.empty()) refused_line_ = "closed without a word";
+    }
+    server_gone(c, "the server closed it");
+    return;
+  }
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+    const int err = errno;
+    if (phase_ == Phase::kSetup) {
+      setup_error_ = err == ECONNREFUSED ? connect_hint(err, server_)
+                                         : errno_text(fmt::format("active connection {}", c.id),
+                                                      err);
+      c.closed = true;
+      epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+      return;
+    }
+    server_gone(c, errno_text("recv", err));
+    return;
+  }
+  c.in.append(buf, static_cast<std::size_t>(n));
+  std::size_t pos = 0;
+  for (;;) {
+    const auto nl = c.in.find('\n', pos);
+    if (nl == std::string::npos) break;
+    on_line(c, std::string_view(c.in).substr(pos, nl - pos), now);
+    pos = nl + 1;
+    if (c.closed) return;
+  }
+  c.in.erase(0, pos);
+}
+
+Snapshot Loop::snapshot(bool with_stats) {
+  Snapshot s;
+  if (with_stats && control_.connected()) {
+    auto st = control_.stats(2000);
+    if (auto* line = std::get_if<StatsLine>(&st)) s.stats = *line;
+  }
+  if (o_.server_pid > 0) s.server_proc = process_cpu_times(o_.server_pid);
+  s.self = self_cpu_times();
+  s.t_ns = now_ns();
+  return s;
+}
+
+void Loop::begin_window(std::uint64_t) {
+  begin_ = snapshot(true);
+  window_begun_ = true;
+  phase_ = Phase::kWindow;
+  window_end_ns_ = begin_.t_ns + static_cast<std::uint64_t>(o_.duration * 1e9);
+}
+
+void Loop::end_window(std::uint64_t now) {
+  if (!window_begun_ || window_ended_) return;
+  window_ended_ = true;
+  if (died_) {
+    end_.t_ns = now;
+    end_.self = self_cpu_times();
+    if (o_.server_pid > 0) end_.server_proc = process_cpu_times(o_.server_pid);
+  } else {
+    end_ = snapshot(true);
+  }
+}
+
+void Loop::progress(std::uint64_t now) {
+  if (o_.warmup + o_.duration <= 3 || now < next_progress_ns_) return;
+  next_progress_ns_ = now + 1'000'000'000ULL;
+  const double t = static_cast<double>(now - start_ns_) / 1e9;
+  if (phase_ == Phase::kWarmup) {
+    fmt::print(stderr, "loadgen: warm-up {:.0f}/{} s\n", t, o_.warmup);
+  } else if (phase_ == Phase::kWindow) {
+    const double in = static_cast<double>(now - begin_.t_ns) / 1e9;
+    fmt::print(stderr, "loadgen: window {:.0f}/{} s, {} msgs ({:.0f}/s), p99 {:.1f} us\n", in,
+               o_.duration, r_.msgs, in > 0 ? r_.msgs / in : 0.0,
+               r_.latency.percentile(0.99) / 1e3);
+  }
+}
+
+std::optional<std::string> Loop::setup() {
+  const std::size_t k = o_.active;
+  conns_.resize(k);
+  const pid_t pid = getpid();
+  for (std::size_t i = 0; i < k; ++i) {
+    Conn& c = conns_[i];
+    c.id = static_cast<std::uint32_t>(i);
+    c.nick = fmt::format("lg{}-{}", pid, i);
+    if (o_.mode == "broadcast") {
+      c.room = fmt::format("lg{}-bcast", pid);
+    } else {
+      c.room = fmt::format("lg{}-pair{}", pid, i / 2);
+      c.peer = static_cast<int>(i ^ 1);
+      c.initiator = (i % 2) == 0;
+    }
+    const int fd = start_connect(server_, nullptr);
+    if (fd < 0) {
+      return fmt::format("active connection {} of {}: {}", i + 1, k, connect_hint(-fd, server_));
+    }
+    c.fd = fd;
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = c.id;
+    if (epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) != 0) return errno_text("epoll_ctl", errno);
+  }
+  const std::uint64_t deadline = now_ns() + kSetupTimeoutMs * 1'000'000ULL;
+  std::vector<epoll_event> events(256);
+  while (joined_ + refused_ < k) {
+    if (setup_error_) return setup_error_;
+    const int n = epoll_wait(ep_, events.data(), static_cast<int>(events.size()), 200);
+    for (int i = 0; i < n; ++i) {
+      Conn& c = conns_[events[i].data.u32];
+      if (c.closed) continue;
+      if (events[i].events & EPOLLOUT) flush(c);
+      if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(c);
+    }
+    flush_dirty();
+    if (now_ns() > deadline) {
+      return fmt::format("only {} of {} active connections joined their room within {} s "
+                         "({} refused)",
+                         joined_, k, kSetupTimeoutMs / 1000, refused_);
+    }
+  }
+  return setup_error_;
+}
+
+RunOutcome Loop::run() {
+  RunOutcome out;
+  ep_ = epoll_create1(EPOLL_CLOEXEC);
+  if (ep_ < 0) {
+    out.fatal = errno_text("epoll_create1", errno);
+    return out;
+  }
+  if (auto err = setup()) {
+    out.fatal = err;
+  } else if (refused_ > 0) {
+    r_.refused += refused_;
+    r_.status = refused_line_.find("FD_SETSIZE") != std::string::npos
+                    ? "refused:FD_SETSIZE"
+                    : "refused:" + refused_line_.substr(0, 40);
+    fmt::print(stderr, "loadgen: the server refused {} of {} active connections: {}\n",
+               refused_, conns_.size(), refused_line_);
+  } else {
+    start_ns_ = now_ns();
+    warmup_end_ns_ = start_ns_ + static_cast<std::uint64_t>(o_.warmup * 1e9);
+    phase_ = Phase::kWarmup;
+    if (o_.warmup <= 0) begin_window(start_ns_);
+    next_progress_ns_ = start_ns_ + 1'000'000'000ULL;
+    if (o_.mode == "pingpong") {
+      for (auto& c : conns_) {
+        if (c.initiator) send_msg(c, now_ns());
+      }
+    } else if (o_.mode == "flood") {
+      for (auto& c : conns_) refill(c, now_ns());
+    } else {
+      bc_next_ns_ = start_ns_;
+    }
+    flush_dirty();
+
+    std::vector<epoll_event> events(1024);
+    while (phase_ != Phase::kDone) {
+      std::uint64_t now = now_ns();
+      std::uint64_t wake = phase_ == Phase::kWarmup   ? warmup_end_ns_
+                           : phase_ == Phase::kWindow ? window_end_ns_
+                                                      : drain_end_ns_;
+      if (o_.mode == "broadcast" && sending()) wake = std::min(wake, bc_next_ns_);
+      if (o_.warmup + o_.duration > 3) wake = std::min(wake, next_progress_ns_);
+      timespec ts{};
+      if (wake > now) {
+        ts.tv_sec = static_cast<time_t>((wake - now) / 1'000'000'000ULL);
+        ts.tv_nsec = static_cast<long>((wake - now) % 1'000'000'000ULL);
+      }
+      const int n =
+          epoll_pwait2(ep_, events.data(), static_cast<int>(events.size()), &ts, nullptr);
+      if (n < 0 && errno != EINTR) {
+        out.fatal = errno_text("epoll_pwait2", errno);
+        break;
+      }
+      for (int i = 0; i < n && phase_ != Phase::kDone; ++i) {
+        Conn& c = conns_[events[i].data.u32];
+        if (c.closed) continue;
+        if (events[i].events & EPOLLOUT) flush(c);
+        if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(c);
+      }
+      now = now_ns();
+      if (o_.mode == "broadcast" && sending()) {
+        const double interval = 1e9 / o_.rate;
+        for (std::size_t burst = 0; bc_next_ns_ <= now && burst < kBroadcastBurst; ++burst) {
+          send_msg(conns_[bc_n_ % conns_.size()], bc_next_ns_);
+          ++bc_n_;
+          bc_next_ns_ = start_ns_ + static_cast<std::uint64_t>(static_cast<double>(bc_n_) * interval);
+        }
+      }
+      flush_dirty();
+      if (phase_ == Phase::kDone) break;
+      if (phase_ == Phase::kWarmup && now >= warmup_end_ns_) begin_window(now);
+      if (phase_ == Phase::kWindow && now >= window_end_ns_) {
+        end_window(now);
+        phase_ = Phase::kDrain;
+        drain_end_ns_ = now + static_cast<std::uint64_t>(o_.drain_timeout * 1e9);
+      }
+      if (phase_ == Phase::kDrain && (delivered_ >= expected_ || now >= drain_end_ns_)) {
+        phase_ = Phase::kDone;
+      }
+      if (o_.server_pid > 0 && !died_ && kill(o_.server_pid, 0) != 0 && errno == ESRCH) {
+        died_ = fmt::format("the server process {} is gone", o_.server_pid);
+        phase_ = Phase::kDone;
+      }
+      progress(now);
+    }
+    end_window(now_ns());
+  }
+
+  // Whatever was sent and never arrived is lost; every pair of members is one stream.
+  if (phase_ != Phase::kSetup && !out.fatal) {
+    for (auto& c : conns_) {
+      for (auto& s : conns_) {
+        if (&s == &c) continue;
+        if (o_.mode != "broadcast" && static_cast<int>(s.id) != c.peer) continue;
+        auto& checker = c.from[s.id];
+        // Messages still owed when the server died are not the server's loss to count.
+        if (!died_) checker.finish(s.sent);
+        r_.integrity += checker.counts();
+      }
+    }
+  }
+  if (window_begun_) {
+    r_.measured_s = static_cast<double>(end_.t_ns - begin_.t_ns) / 1e9;
+    const double window_us = r_.measured_s * 1e6;
+    if (window_us > 0) {
+      r_.loadgen_cpu_pct =
+          static_cast<double>(end_.self.total_us() - begin_.self.total_us()) / window_us * 100;
+    }
+    if (begin_.server_proc && end_.server_proc) {
+      r_.server_cpu_us =
+          static_cast<double>(end_.server_proc->total_us() - begin_.server_proc->total_us());
+    }
+    if (begin_.stats && end_.stats) {
+      auto delta = [&](const char* key) -> std::optional<std::int64_t> {
+        auto a = begin_.stats->number(key), b = end_.stats->number(key);
+        if (!a || !b) return std::nullopt;
+        return *b - *a;
+      };
+      r_.server_wait_calls = delta("wait_calls");
+      r_.server_events = delta("events");
+      r_.server_fds_passed = delta("fds_passed");
+      r_.server_ctl_calls = delta("ctl_calls");
+      if (!r_.server_cpu_us) {
+        auto u = delta("cpu_user_us"), s = delta("cpu_sys_us");
+        if (u && s) r_.server_cpu_us = static_cast<double>(*u + *s);
+      }
+    }
+  }
+  if (server_errors_ > 0) {
+    fmt::print(stderr, "loadgen: the server sent {} error lines during traffic, last: {}\n",
+               server_errors_, last_server_error_);
+  }
+  if (died_) {
+    out.server_died = died_;
+    r_.status = "server-died";
+  } else if (out.fatal) {
+    r_.status = "error:" + out.fatal->substr(0, 40);
+  } else if (r_.status == "ok") {
+    const double lg = r_.loadgen_cpu_pct.value_or(0);
+    const auto srv = r_.server_cpu_pct();
+    if (r_.integrity.total() > 0 || server_errors_ > 0) {
+      r_.status = "integrity-errors";
+    } else if (lg >= 90 && (!srv || *srv < 90)) {
+      // The load generator's one thread was busy nearly the whole window while the server
+      // was not: the figures measure us, not the server.
+      r_.status = "loadgen-bound";
+    }
+  }
+  for (auto& c : conns_) {
+    if (c.fd >= 0) close(c.fd);
+  }
+  close(ep_);
+  return out;
+}
+
+}  // namespace
+
+RunOutcome run_active(const Options& o, const Endpoint& server, ServerControl& control,
+                      RunResult& r) {
+  Loop loop(o, server, control, r);
+  return loop.run();
+}
+
+}  // namespace mux

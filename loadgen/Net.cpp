@@ -1,0 +1,178 @@
+#include "Net.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "system.h"
+
+namespace mux {
+
+std::uint64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+bool Endpoint::loopback() const { return (ntohl(addr.sin_addr.s_addr) >> 24) == 127; }
+
+std::variant<Endpoint, std::string> resolve(const std::string& host, int port) {
+  if (port < 1 || port > 65535) return fmt::format("--port {}: not a TCP port (1-65535)", port);
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (rc != 0 || res == nullptr) {
+    return fmt::format("--host {}: cannot resolve to an IPv4 address ({})", host,
+                       gai_strerror(rc));
+  }
+  Endpoint e;
+  e.addr = *reinterpret_cast<sockaddr_in*>(res->ai_addr);
+  e.addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  freeaddrinfo(res);
+  char buf[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &e.addr.sin_addr, buf, sizeof buf);
+  e.text = fmt::format("{}:{}", buf, port);
+  return e;
+}
+
+PortRange ephemeral_ports() {
+  PortRange r;
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int lo = 0, hi = 0;
+  if (in >> lo >> hi && lo > 0 && hi >= lo) r = {lo, hi};
+  return r;
+}
+
+int start_connect(const Endpoint& to, const in_addr* from) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  if (from != nullptr) {
+    // Without IP_BIND_ADDRESS_NO_PORT, bind() would pick a port unique on its own, limiting the
+    // address to one connection per port whatever the destination; with it the kernel picks the
+    // port at connect() time, where only the 4-tuple has to be unique.
+    const int one = 1;
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr = *from;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
+      const int err = errno;
+      close(fd);
+      return -err;
+    }
+  }
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&to.addr), sizeof to.addr) != 0 &&
+      errno != EINPROGRESS) {
+    const int err = errno;
+    close(fd);
+    return -err;
+  }
+  return fd;
+}
+
+std::string connect_hint(int err, const Endpoint& to) {
+  switch (err) {
+    case ECONNREFUSED:
+      return fmt::format("nothing is listening on {} (start a server, e.g. build/bin/chat-epoll "
+                         "--port {}, or pass --host/--port)",
+                         to.text, ntohs(to.addr.sin_port));
+    case EMFILE:
+    case ENFILE:
+      return "out of file descriptors (raise the open-file limit: ulimit -n, or LimitNOFILE / "
+             "/etc/security/limits.conf)";
+    case EADDRNOTAVAIL:
+      return fmt::format("local ports exhausted connecting to {} (net.ipv4.ip_local_port_range "
+                         "is {}-{}; use fewer connections per source address or widen the range)",
+                         to.text, ephemeral_ports().low, ephemeral_ports().high);
+    case ETIMEDOUT:
+      return fmt::format("connecting to {} timed out (is the server's accept queue stuck?)",
+                         to.text);
+    default:
+      return errno_text(fmt::format("connect to {}", to.text), err);
+  }
+}
+
+std::variant<int, std::string> connect_blocking(const Endpoint& to, int timeout_ms) {
+  const int fd = start_connect(to, nullptr);
+  if (fd < 0) return connect_hint(-fd, to);
+  pollfd p{fd, POLLOUT, 0};
+  const int n = poll(&p, 1, timeout_ms);
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (n == 0) {
+    err = ETIMEDOUT;
+  } else if (n < 0) {
+    err = errno;
+  } else {
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  }
+  if (err != 0) {
+    close(fd);
+    return connect_hint(err, to);
+  }
+  const int flags = fcntl(fd, F_GETFL);
+  fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+std::optional<std::string> read_line(int fd, std::string& pending, int timeout_ms,
+                                     std::string* eof_or_error) {
+  const std::uint64_t deadline = now_ns() + static_cast<std::uint64_t>(timeout_ms) * 1'000'000;
+  for (;;) {
+    const auto nl = pending.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      return line;
+    }
+    const std::uint64_t now = now_ns();
+    if (now >= deadline) return std::nullopt;
+    pollfd p{fd, POLLIN, 0};
+    const int n = poll(&p, 1, static_cast<int>((deadline - now) / 1'000'000) + 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) continue;
+    char buf[4096];
+    const ssize_t got = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (got > 0) {
+      pending.append(buf, static_cast<std::size_t>(got));
+    } else if (got == 0) {
+      if (eof_or_error) *eof_or_error = "the server closed the connection";
+      return std::nullopt;
+    } else if (errno != EAGAIN && errno != EINTR) {
+      if (eof_or_error) *eof_or_error = errno_text("recv", errno);
+      return std::nullopt;
+    }
+  }
+}
+
+std::optional<std::string> write_all(int fd, const std::string& data) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_text("send", errno);
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  return std::nullopt;
+}
+
+}  // namespace mux

@@ -1,0 +1,53 @@
+// Socket helpers shared by the load generator's parts. Errors come back as text naming the
+// address and what to do, never as a bare errno.
+#pragma once
+
+#include <netinet/in.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace mux {
+
+// CLOCK_MONOTONIC in nanoseconds: the clock every send time and latency uses.
+std::uint64_t now_ns();
+
+struct Endpoint {
+  sockaddr_in addr{};
+  std::string text;  // "127.0.0.1:8002", for messages
+  bool loopback() const;
+};
+
+// Resolves an IPv4 host name or address; returns the endpoint or an error line.
+std::variant<Endpoint, std::string> resolve(const std::string& host, int port);
+
+// The kernel's ephemeral port range (net.ipv4.ip_local_port_range): how many connections one
+// source address can open to one server port.
+struct PortRange {
+  int low = 32768, high = 60999;
+  int size() const { return high - low + 1; }
+};
+PortRange ephemeral_ports();
+
+// A non-blocking TCP socket connecting to `to`, optionally from source address `from` (port
+// chosen at connect time). Returns the descriptor (connect may still be in progress) or -errno.
+int start_connect(const Endpoint& to, const in_addr* from);
+
+// Blocking connect with a timeout; returns the descriptor or an error line.
+std::variant<int, std::string> connect_blocking(const Endpoint& to, int timeout_ms);
+
+// Reads one '\n'-terminated line from a blocking socket (buffered in `pending`), waiting at most
+// timeout_ms. Returns nullopt on timeout; an empty optional line "" never happens (EOF is
+// reported as error text in *eof_or_error).
+std::optional<std::string> read_line(int fd, std::string& pending, int timeout_ms,
+                                     std::string* eof_or_error);
+
+// Writes all of `data` to a blocking socket; returns an error line on failure.
+std::optional<std::string> write_all(int fd, const std::string& data);
+
+// The "what to do" hint for an errno from socket()/connect().
+std::string connect_hint(int err, const Endpoint& to);
+
+}  // namespace mux

@@ -1,0 +1,34 @@
+// The load generator's command line, parsed by main.cpp (CLI11) and read by every run.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace mux {
+
+struct Options {
+  std::string host = "127.0.0.1";
+  int port = 8002;
+  std::string mode;
+  std::uint64_t idle = 0;
+  std::uint64_t idle_held = 0;
+  std::uint64_t active = 2;
+  std::uint64_t size = 64;
+  double rate = 1000;
+  std::uint64_t window = 16;
+  double warmup = 1;
+  double duration = 5;
+  int server_pid = 0;
+  int cpu = -1;
+  int peer_cpu = -1;
+  bool csv_header = false;
+  bool json = false;
+  std::string label;
+  bool hold = false;
+  // Hidden, for tests and unusual machines.
+  std::uint64_t idle_per_process = 0;
+  std::uint64_t idle_per_address = 0;
+  double drain_timeout = 5;
+};
+
+}  // namespace mux

@@ -1,0 +1,206 @@
+#include "RunResult.h"
+
+#include <variant>
+
+#include <fmt/format.h>
+
+namespace mux {
+
+namespace {
+
+using Cell = std::variant<std::monostate, std::int64_t, double, std::string>;
+
+template <typename T>
+Cell opt(const std::optional<T>& v) {
+  if (!v) return std::monostate{};
+  if constexpr (std::is_floating_point_v<T>) {
+    return static_cast<double>(*v);
+  } else {
+    return static_cast<std::int64_t>(*v);
+  }
+}
+
+Cell i(std::uint64_t v) { return static_cast<std::int64_t>(v); }
+
+std::vector<std::pair<std::string, Cell>> cells(const RunResult& r) {
+  const bool have = r.latency.count() > 0;
+  auto us = [&](std::uint64_t ns) -> Cell {
+    if (!have) return std::monostate{};
+    return static_cast<double>(ns) / 1000.0;
+  };
+  return {
+      {"mechanism", r.mechanism},
+      {"mode", r.mode},
+      {"idle", i(r.idle)},
+      {"idle_open", opt(r.idle_open)},
+      {"refused", i(r.refused)},
+      {"active", i(r.active)},
+      {"size", i(r.size)},
+      {"rate", r.rate},
+      {"warmup_s", r.warmup_s},
+      {"duration_s", r.duration_s},
+      {"msgs", i(r.msgs)},
+      {"throughput_msgs_s", r.throughput()},
+      {"p50_us", us(r.latency.percentile(0.50))},
+      {"p90_us", us(r.latency.percentile(0.90))},
+      {"p99_us", us(r.latency.percentile(0.99))},
+      {"p999_us", us(r.latency.percentile(0.999))},
+      {"max_us", us(r.latency.max())},
+      {"mean_us", have ? Cell(r.latency.mean() / 1000.0) : Cell(std::monostate{})},
+      {"lost", i(r.integrity.lost)},
+      {"duplicated", i(r.integrity.duplicated)},
+      {"reordered", i(r.integrity.reordered)},
+      {"corrupted", i(r.integrity.corrupted)},
+      {"server_cpu_us_per_msg", opt(r.server_cpu_us_per_msg())},
+      {"loadgen_cpu_pct", opt(r.loadgen_cpu_pct)},
+      {"status", r.status},
+      {"server_wait_calls", opt(r.server_wait_calls)},
+      {"server_events", opt(r.server_events)},
+      {"server_fds_passed", opt(r.server_fds_passed)},
+      {"server_ctl_calls", opt(r.server_ctl_calls)},
+      {"server_cpu_us", opt(r.server_cpu_us)},
+      {"label", r.label},
+      {"server_cpu_pct", opt(r.server_cpu_pct())},
+      {"idle_open_s", opt(r.idle_open_s)},
+      {"conns_per_s", opt(r.conns_per_s)},
+  };
+}
+
+std::string number(double v) {
+  // Three decimals is below every figure's resolution (µs latencies, ticks of CPU) without
+  // printing float noise.
+  std::string s = fmt::format("{:.3f}", v);
+  while (!s.empty() && s.back() == '0') s.pop_back();
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+std::string csv_cell(const Cell& c) {
+  if (std::holds_alternative<std::monostate>(c)) return "";
+  if (auto* v = std::get_if<std::int64_t>(&c)) return fmt::format("{}", *v);
+  if (auto* v = std::get_if<double>(&c)) return number(*v);
+  const auto& s = std::get<std::string>(c);
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char ch : s) {
+    if (ch == '"') q += '"';
+    q += ch;
+  }
+  return q + "\"";
+}
+
+std::string json_cell(const Cell& c) {
+  if (std::holds_alternative<std::monostate>(c)) return "null";
+  if (auto* v = std::get_if<std::int64_t>(&c)) return fmt::format("{}", *v);
+  if (auto* v = std::get_if<double>(&c)) return number(*v);
+  std::string q = "\"";
+  for (char ch : std::get<std::string>(c)) {
+    if (ch == '"' || ch == '\\') {
+      q += '\\';
+      q += ch;
+    } else if (static_cast<unsigned char>(ch) < 0x20) {
+      q += fmt::format("\\u{:04x}", static_cast<int>(ch));
+    } else {
+      q += ch;
+    }
+  }
+  return q + "\"";
+}
+
+}  // namespace
+
+double RunResult::throughput() const {
+  if (mode == "churn") return conns_per_s.value_or(0.0);
+  return measured_s > 0 ? static_cast<double>(msgs) / measured_s : 0.0;
+}
+
+std::optional<double> RunResult::server_cpu_pct() const {
+  if (!server_cpu_us || measured_s <= 0) return std::nullopt;
+  return *server_cpu_us / (measured_s * 1e6) * 100.0;
+}
+
+std::optional<double> RunResult::server_cpu_us_per_msg() const {
+  const std::uint64_t n = mode == "churn" ? churn_conns : msgs;
+  if (!server_cpu_us || n == 0) return std::nullopt;
+  return *server_cpu_us / static_cast<double>(n);
+}
+
+const std::vector<std::string>& result_columns() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (auto& [k, c] : cells(RunResult{})) v.push_back(k);
+    return v;
+  }();
+  return names;
+}
+
+std::string csv_header() {
+  std::string s;
+  for (const auto& k : result_columns()) s += (s.empty() ? "" : ",") + k;
+  return s;
+}
+
+std::string csv_row(const RunResult& r) {
+  std::string s;
+  bool first = true;
+  for (const auto& [k, c] : cells(r)) {
+    if (!first) s += ',';
+    first = false;
+    s += csv_cell(c);
+  }
+  return s;
+}
+
+std::string json_object(const RunResult& r) {
+  std::string s = "{";
+  bool first = true;
+  for (const auto& [k, c] : cells(r)) {
+    if (!first) s += ',';
+    first = false;
+    s += fmt::format("\"{}\":{}", k, json_cell(c));
+  }
+  return s + "}";
+}
+
+std::string human_summary(const RunResult& r) {
+  std::string s = fmt::format("loadgen: {} {} idle={} active={} size={}", r.mechanism, r.mode,
+                              r.idle, r.active, r.size);
+  if (r.rate > 0) s += fmt::format(" rate={}/s", number(r.rate));
+  s += fmt::format(" window={} s: status {}\n", number(r.measured_s), r.status);
+  if (r.mode == "churn") {
+    s += fmt::format("  {} connections, {} conn/s\n", r.churn_conns,
+                     number(r.conns_per_s.value_or(0)));
+  } else {
+    s += fmt::format("  {} messages delivered, {} msg/s\n", r.msgs, number(r.throughput()));
+  }
+  if (r.latency.count() > 0) {
+    const auto& h = r.latency;
+    s += fmt::format("  latency us: p50 {} p90 {} p99 {} p99.9 {} max {} mean {}\n",
+                     number(h.percentile(0.5) / 1e3), number(h.percentile(0.9) / 1e3),
+                     number(h.percentile(0.99) / 1e3), number(h.percentile(0.999) / 1e3),
+                     number(h.max() / 1e3), number(h.mean() / 1e3));
+  }
+  s += fmt::format("  integrity: lost {} duplicated {} reordered {} corrupted {}{}\n",
+                   r.integrity.lost, r.integrity.duplicated, r.integrity.reordered,
+                   r.integrity.corrupted,
+                   r.integrity.total() ? "   <<< INTEGRITY ERRORS: the server lost or damaged "
+                                         "messages >>>"
+                                       : "");
+  if (r.server_cpu_us) {
+    s += fmt::format("  server CPU {} us over the window ({}%), {} us per {}\n",
+                     number(*r.server_cpu_us), number(r.server_cpu_pct().value_or(0)),
+                     number(r.server_cpu_us_per_msg().value_or(0)),
+                     r.mode == "churn" ? "connection" : "message");
+  }
+  if (r.loadgen_cpu_pct) s += fmt::format("  loadgen CPU {}%\n", number(*r.loadgen_cpu_pct));
+  if (r.idle > 0) {
+    s += fmt::format("  idle: {} requested, {} still open, {} refused", r.idle,
+                     r.idle_open ? fmt::format("{}", *r.idle_open) : std::string("(held elsewhere)"),
+                     r.refused);
+    if (r.idle_open_s) s += fmt::format(", opened in {} s", number(*r.idle_open_s));
+    s += "\n";
+  }
+  return s;
+}
+
+}  // namespace mux

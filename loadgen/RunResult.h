@@ -1,0 +1,53 @@
+// One run's figures and their output as the CSV row / JSON object whose columns are the
+// contract of SPEC §4 (add at the end, rename none).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "Histogram.h"
+#include "IntegrityChecker.h"
+
+namespace mux {
+
+struct RunResult {
+  std::string mechanism;  // from the server's /stats; "floor" for --mode floor
+  std::string mode;
+  std::uint64_t idle = 0;
+  std::optional<std::uint64_t> idle_open;  // empty with --idle-held (the holder knows)
+  std::uint64_t refused = 0;
+  std::uint64_t active = 0;
+  std::uint64_t size = 0;
+  double rate = 0;
+  double warmup_s = 0;
+  double duration_s = 0;      // requested window
+  double measured_s = 0;      // actual window (shorter when the server died)
+  std::uint64_t msgs = 0;     // deliveries received in the window
+  Histogram latency;          // ns
+  IntegrityCounts integrity;
+  std::optional<double> server_cpu_us;  // over the window
+  std::optional<double> loadgen_cpu_pct;
+  std::string status = "ok";
+  std::optional<std::int64_t> server_wait_calls, server_events, server_fds_passed,
+      server_ctl_calls;
+  std::string label;
+  std::optional<double> idle_open_s;  // time to establish the idle connections
+  std::optional<double> conns_per_s;  // churn only
+  std::uint64_t churn_conns = 0;      // churn: connections completed in the window
+
+  double throughput() const;
+  std::optional<double> server_cpu_pct() const;
+  std::optional<double> server_cpu_us_per_msg() const;
+};
+
+// The column names, in order.
+const std::vector<std::string>& result_columns();
+std::string csv_header();
+std::string csv_row(const RunResult& r);
+std::string json_object(const RunResult& r);
+// The human summary for stderr (several lines).
+std::string human_summary(const RunResult& r);
+
+}  // namespace mux

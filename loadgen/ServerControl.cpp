@@ -1,0 +1,125 @@
+#include "ServerControl.h"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <charconv>
+
+#include <fmt/format.h>
+
+namespace mux {
+
+std::optional<StatsLine> StatsLine::parse(const std::string& line) {
+  StatsLine s;
+  std::size_t i = 0;
+  auto skip = [&] {
+    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+  };
+  auto string_at = [&](std::string& out) {
+    if (i >= line.size() || line[i] != '"') return false;
+    ++i;
+    while (i < line.size() && line[i] != '"') {
+      if (line[i] == '\\' && i + 1 < line.size()) ++i;
+      out += line[i++];
+    }
+    if (i >= line.size()) return false;
+    ++i;
+    return true;
+  };
+  skip();
+  if (i >= line.size() || line[i] != '{') return std::nullopt;
+  ++i;
+  for (;;) {
+    skip();
+    if (i < line.size() && line[i] == '}') return s;
+    std::string key, value;
+    if (!string_at(key)) return std::nullopt;
+    skip();
+    if (i >= line.size() || line[i] != ':') return std::nullopt;
+    ++i;
+    skip();
+    if (i < line.size() && line[i] == '"') {
+      if (!string_at(value)) return std::nullopt;
+    } else {
+      while (i < line.size() && line[i] != ',' && line[i] != '}') value += line[i++];
+      while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) {
+        value.pop_back();
+      }
+    }
+    s.values_[key] = value;
+    skip();
+    if (i < line.size() && line[i] == ',') {
+      ++i;
+      continue;
+    }
+    if (i < line.size() && line[i] == '}') return s;
+    return std::nullopt;
+  }
+}
+
+std::optional<std::string> StatsLine::text(const std::string& key) const {
+  auto it = values_.find(key);
+  if (it == values_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<std::int64_t> StatsLine::number(const std::string& key) const {
+  auto it = values_.find(key);
+  if (it == values_.end()) return std::nullopt;
+  std::int64_t v = 0;
+  const auto& s = it->second;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+ServerControl::~ServerControl() {
+  if (fd_ >= 0) close(fd_);
+}
+
+std::optional<std::string> ServerControl::open(const Endpoint& server, const std::string& room,
+                                               std::string* refused_line) {
+  auto c = connect_blocking(server, 5000);
+  if (auto* err = std::get_if<std::string>(&c)) return *err;
+  fd_ = std::get<int>(c);
+  std::string why;
+  auto welcome = read_line(fd_, pending_, 5000, &why);
+  if (!welcome) {
+    close(fd_);
+    fd_ = -1;
+    return fmt::format("no welcome line from {}: {}", server.text,
+                       why.empty() ? "timed out after 5 s" : why);
+  }
+  if (welcome->rfind("! ", 0) == 0) {
+    if (refused_line) *refused_line = *welcome;
+    close(fd_);
+    fd_ = -1;
+    return fmt::format("the server refused the control connection: {}", *welcome);
+  }
+  if (auto err = write_all(fd_, fmt::format("/join {}\n", room))) return *err;
+  const std::string ack = fmt::format("* you joined {}", room);
+  for (;;) {
+    auto line = read_line(fd_, pending_, 5000, &why);
+    if (!line) return fmt::format("no answer to /join from {}: {}", server.text, why);
+    if (*line == ack) return std::nullopt;
+    if (line->rfind("! ", 0) == 0) return fmt::format("/join {} failed: {}", room, *line);
+  }
+}
+
+std::variant<StatsLine, std::string> ServerControl::stats(int timeout_ms) {
+  if (fd_ < 0) return std::string("no control connection");
+  if (auto err = write_all(fd_, "/stats\n")) return *err;
+  for (;;) {
+    std::string why;
+    auto line = read_line(fd_, pending_, timeout_ms, &why);
+    if (!line) {
+      return why.empty() ? fmt::format("no answer to /stats within {} ms", timeout_ms) : why;
+    }
+    if (!line->empty() && line->front() == '{') {
+      if (auto s = StatsLine::parse(*line)) return *s;
+      return fmt::format("unparseable /stats line: {}", *line);
+    }
+  }
+}
+
+}  // namespace mux

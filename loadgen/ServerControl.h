@@ -1,0 +1,49 @@
+// The control connection: one extra client in a private room that asks the server for its
+// `/stats` JSON line at the edges of the measuring window, so that the row can carry the
+// server's own counters (wait calls, events, descriptors passed) as deltas over the window.
+// It is opened before the idle connections, so select's FD_SETSIZE does not refuse it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "Net.h"
+
+namespace mux {
+
+// A flat JSON object of strings and numbers, as the servers print it.
+class StatsLine {
+ public:
+  // nullopt if the line is not a flat JSON object.
+  static std::optional<StatsLine> parse(const std::string& line);
+  std::optional<std::string> text(const std::string& key) const;
+  std::optional<std::int64_t> number(const std::string& key) const;
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+class ServerControl {
+ public:
+  ServerControl() = default;
+  ServerControl(const ServerControl&) = delete;
+  ServerControl& operator=(const ServerControl&) = delete;
+  ~ServerControl();
+
+  // Connects and joins `room`. Error text on failure; *refused_line is set when the server
+  // answered with a `! ` line (e.g. select's FD_SETSIZE refusal) instead of its welcome.
+  std::optional<std::string> open(const Endpoint& server, const std::string& room,
+                                  std::string* refused_line);
+  bool connected() const { return fd_ >= 0; }
+  // Sends /stats and waits for the JSON line (skipping `* ` lines). Error text on failure.
+  std::variant<StatsLine, std::string> stats(int timeout_ms = 5000);
+
+ private:
+  int fd_ = -1;
+  std::string pending_;
+};
+
+}  // namespace mux

@@ -1,0 +1,274 @@
+// loadgen: idle connections, measured traffic and one CSV row per run. See README "loadgen".
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "ActiveRun.h"
+#include "FloorRun.h"
+#include "IdleHolders.h"
+#include "MessageCodec.h"
+#include "Net.h"
+#include "Options.h"
+#include "RunResult.h"
+#include "ServerControl.h"
+#include "system.h"
+
+namespace {
+
+using namespace mux;
+
+constexpr int kExitFatal = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitServerDied = 3;
+
+int fatal(const std::string& message, int code = kExitFatal) {
+  fmt::print(stderr, "loadgen: {}\n", message);
+  return code;
+}
+
+std::optional<std::string> validate(const Options& o) {
+  if (o.hold) {
+    if (o.idle == 0) return "--hold needs --idle N (N > 0)";
+    return std::nullopt;
+  }
+  if (o.mode.empty()) return "--mode is required (pingpong, broadcast, flood, floor or churn)";
+  if (o.idle > 0 && o.idle_held > 0) return "--idle and --idle-held exclude each other";
+  if (o.duration <= 0) return fmt::format("--duration {}: must be > 0 seconds", o.duration);
+  if (o.warmup < 0) return fmt::format("--warmup {}: must be >= 0 seconds", o.warmup);
+  if (o.mode == "floor") {
+    if (o.size < 1) return "--size must be at least 1 byte";
+    return std::nullopt;
+  }
+  if (o.size < MessageCodec::kHeader) {
+    return fmt::format("--size {}: messages carry a {}-byte header, use --size {} or more",
+                       o.size, MessageCodec::kHeader, MessageCodec::kHeader);
+  }
+  if (o.size > 4000) {
+    return fmt::format("--size {}: the servers' default line limit is 4096 bytes with the nick "
+                       "prefix; use at most 4000",
+                       o.size);
+  }
+  if ((o.mode == "pingpong" || o.mode == "flood") && (o.active < 2 || o.active % 2 != 0)) {
+    return fmt::format("--active {}: {} works in pairs, use an even number >= 2", o.active,
+                       o.mode);
+  }
+  if (o.mode == "broadcast") {
+    if (o.active < 2) return fmt::format("--active {}: broadcast needs >= 2", o.active);
+    if (o.rate <= 0) return fmt::format("--rate {}: broadcast needs a rate > 0 messages/s", o.rate);
+  }
+  if (o.mode == "flood" && o.window < 1) return "--window must be >= 1";
+  return std::nullopt;
+}
+
+void emit(const Options& o, const RunResult& r) {
+  fmt::print(stderr, "{}", human_summary(r));
+  if (o.json) {
+    fmt::print("{}\n", json_object(r));
+  } else {
+    if (o.csv_header) fmt::print("{}\n", csv_header());
+    fmt::print("{}\n", csv_row(r));
+  }
+  std::fflush(stdout);
+}
+
+// Blocks until stdin reaches EOF or SIGINT/SIGTERM arrives.
+void wait_for_release() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  const int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+  pollfd p[2] = {{STDIN_FILENO, POLLIN, 0}, {sfd, POLLIN, 0}};
+  for (;;) {
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (p[1].revents) return;
+    if (p[0].revents & (POLLNVAL | POLLERR)) return;
+    if (p[0].revents) {
+      char buf[4096];
+      const ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+      if (n <= 0) return;
+    }
+  }
+}
+
+IdleOptions idle_options(const Options& o, const Endpoint& server, std::uint64_t count) {
+  IdleOptions io;
+  io.server = server;
+  io.count = count;
+  io.per_process = o.idle_per_process;
+  io.per_address = o.idle_per_address;
+  return io;
+}
+
+int hold_main(const Options& o, const Endpoint& server) {
+  IdleHolders holders;
+  if (auto err = holders.open(idle_options(o, server, o.idle))) return fatal(*err);
+  const auto& s = holders.status();
+  fmt::print(stderr,
+             "loadgen: {} idle connections to {} established in {:.2f} s ({} refused) by {} "
+             "process(es) over {} source address(es)\n",
+             s.established, server.text, s.open_seconds, s.refused, s.processes,
+             s.addresses == 0 ? 1 : s.addresses);
+  fmt::print("holding idle={} open={} refused={}\n", o.idle, s.established, s.refused);
+  std::fflush(stdout);
+  wait_for_release();
+  const std::uint64_t established = s.established;
+  if (auto err = holders.release()) return fatal(*err);
+  fmt::print("released idle={} open={} refused={}\n", o.idle, s.open, s.refused);
+  std::fflush(stdout);
+  if (s.open < established) {
+    fmt::print(stderr, "loadgen: {} of {} idle connections were closed while held\n",
+               established - s.open, established);
+  }
+  return 0;
+}
+
+int run_main(const Options& o, const Endpoint& server) {
+  RunResult r;
+  r.mode = o.mode;
+  r.active = o.mode == "floor" ? 2 : o.active;
+  r.size = o.size;
+  r.rate = o.mode == "broadcast" ? o.rate : 0;
+  r.warmup_s = o.warmup;
+  r.duration_s = o.duration;
+  r.label = o.label;
+  r.idle = o.idle > 0 ? o.idle : o.idle_held;
+
+  if (o.mode == "floor") {
+    if (auto err = run_floor(o, r)) return fatal(*err);
+    emit(o, r);
+    return 0;
+  }
+
+  ServerControl control;
+  std::string refused_line;
+  if (auto err = control.open(server, fmt::format("lg{}-ctl", getpid()), &refused_line)) {
+    if (refused_line.empty()) return fatal(*err);
+    // select with its descriptors used up by a --hold: the run goes on (its active connections
+    // will be refused too, which the row reports) but without the server's counters.
+    fmt::print(stderr, "loadgen: {} (no server counters in this row)\n", *err);
+    ++r.refused;
+  } else {
+    auto st = control.stats();
+    if (auto* line = std::get_if<StatsLine>(&st)) {
+      r.mechanism = line->text("mechanism").value_or("");
+    } else {
+      fmt::print(stderr, "loadgen: /stats: {} (no server counters in this row)\n",
+                 std::get<std::string>(st));
+    }
+  }
+
+  IdleHolders holders;
+  if (o.idle > 0) {
+    if (auto err = holders.open(idle_options(o, server, o.idle))) return fatal(*err);
+    r.refused += holders.status().refused;
+    r.idle_open_s = holders.status().open_seconds;
+  }
+
+  RunOutcome out = run_active(o, server, control, r);
+
+  if (o.idle > 0) {
+    const std::uint64_t established = holders.status().established;
+    if (auto err = holders.release()) {
+      fmt::print(stderr, "loadgen: releasing idle connections: {}\n", *err);
+    }
+    r.idle_open = holders.status().open;
+    if (*r.idle_open < established) {
+      fmt::print(stderr, "loadgen: {} of {} idle connections were closed during the run\n",
+                 established - *r.idle_open, established);
+    }
+  }
+  if (out.fatal) return fatal(*out.fatal);
+  emit(o, r);
+  if (out.server_died) {
+    fmt::print(stderr, "loadgen: {} (the row holds partial figures)\n", *out.server_died);
+    return kExitServerDied;
+  }
+  if (r.integrity.total() > 0) {
+    fmt::print(stderr, "loadgen: INTEGRITY ERRORS: {} lost, {} duplicated, {} reordered, {} "
+                       "corrupted; the server is not delivering messages correctly\n",
+               r.integrity.lost, r.integrity.duplicated, r.integrity.reordered,
+               r.integrity.corrupted);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"loadgen: idle connections and measured traffic against a muxbench chat server; "
+               "prints one CSV row (or JSON object) per run on stdout"};
+  app.add_option("--host", o.host, "server address")->capture_default_str();
+  app.add_option("--port", o.port, "server port")->capture_default_str();
+  app.add_option("--mode", o.mode, "pingpong | broadcast | flood | floor | churn")
+      ->check(CLI::IsMember({"pingpong", "broadcast", "flood", "floor", "churn"}));
+  app.add_option("--idle", o.idle, "idle connections to open, hold during the run and check");
+  app.add_option("--idle-held", o.idle_held,
+                 "idle connections held by another process (loadgen --hold); recorded only");
+  app.add_option("--active", o.active, "active connections")->capture_default_str();
+  app.add_option("--size", o.size, "message text bytes (>= 49)")->capture_default_str();
+  app.add_option("--rate", o.rate, "broadcast: messages/s in total (open loop)")
+      ->capture_default_str();
+  app.add_option("--window", o.window, "flood: messages in flight per sender")
+      ->capture_default_str();
+  app.add_option("--warmup", o.warmup, "seconds of traffic before measuring")
+      ->capture_default_str();
+  app.add_option("--duration", o.duration, "seconds of the measuring window")
+      ->capture_default_str();
+  app.add_option("--server-pid", o.server_pid, "server process: CPU from /proc/PID/stat");
+  app.add_option("--cpu", o.cpu, "pin loadgen to this CPU");
+  app.add_option("--peer-cpu", o.peer_cpu, "floor: pin the echo peer to this CPU");
+  app.add_flag("--csv-header", o.csv_header, "print the CSV header line first");
+  app.add_flag("--json", o.json, "print a JSON object instead of a CSV row");
+  app.add_option("--label", o.label, "free text copied into the row");
+  app.add_flag("--hold", o.hold,
+               "hold --idle N connections: print 'holding ...' when all are up, release on "
+               "stdin EOF or SIGTERM, print 'released ...'");
+  app.add_option("--idle-per-process", o.idle_per_process,
+                 "most idle connections per helper process (default: the open-file limit)")
+      ->group("");
+  app.add_option("--idle-per-address", o.idle_per_address,
+                 "most idle connections per loopback source address (default: half the "
+                 "ephemeral port range)")
+      ->group("");
+  app.add_option("--drain-timeout", o.drain_timeout,
+                 "seconds to wait for in-flight messages after the window")
+      ->group("");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fatal(fmt::format("{} (see loadgen --help)", e.what()), kExitUsage);
+  }
+  if (auto err = validate(o)) return fatal(*err, kExitUsage);
+
+  signal(SIGPIPE, SIG_IGN);
+  // The default 50 µs timer slack would delay open-loop sends past their intended time.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  raise_fd_limit();
+  if (o.cpu >= 0) {
+    if (auto err = pin_to_cpu(o.cpu)) return fatal(*err, kExitUsage);
+  }
+  auto resolved = resolve(o.host, o.port);
+  if (auto* err = std::get_if<std::string>(&resolved)) return fatal(*err, kExitUsage);
+  const Endpoint server = std::get<Endpoint>(resolved);
+  if (o.hold) return hold_main(o, server);
+  if (o.mode == "churn") return fatal("--mode churn is not implemented yet", kExitUsage);
+  return run_main(o, server);
+}
