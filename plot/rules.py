@@ -15,7 +15,7 @@ CONFIDENCE = 0.95  # two-sided confidence of the slope interval
 MIN_POINTS = 3  # distinct x values a series needs before its shape is judged
 MIN_REL_GROWTH = 0.5  # "grows": even the low end of the slope interval adds >= 50 % of the starting value over the range
 MAX_REL_FLAT = 0.25  # "flat": the whole slope interval changes the value by <= 25 % of the start over the range
-MIN_R2 = 0.8  # "linear": a straight line through the medians explains >= 80 % of their variance
+MIN_R2 = 0.9  # "linear": a straight line through the medians explains >= 90 % of their variance (a cubic over the idle sweep reaches ~0.87)
 CONSISTENT_FRACTION = 0.75  # "consistently": in at least 3 of every 4 compared points
 EQUIVALENT_REL = 0.05  # two medians within 5 % of each other are "as fast"
 FD_MARGIN = 64  # descriptors the server holds besides the idle ones (listener, stdio, active, control): refusal counts as "at FD_SETSIZE" within this margin
@@ -145,7 +145,7 @@ class Fit:
         if self.shape == TOO_FEW:
             return f"{len(self.xs)} measured point(s), need {MIN_POINTS}"
         unit = unit_slope or f"{unit_y} per {unit_x}"
-        text = f"slope {fmt(self.slope * scale)} {unit} (95 % CI {fmt(self.slope_low * scale)} … {fmt(self.slope_high * scale)}"
+        text = f"slope {fmt(self.slope * scale)} {unit} (95% CI {fmt(self.slope_low * scale)} … {fmt(self.slope_high * scale)}"
         if self.repeat_slopes:
             text += f"; per-repeat {fmt(min(self.repeat_slopes) * scale)} … {fmt(max(self.repeat_slopes) * scale)}"
         text += f"), R² {self.r2:.2f}"
@@ -187,10 +187,10 @@ def fmt(value, digits=3):
         return "–"
     if value == 0:
         return "0"
-    if float(value).is_integer() and abs(value) < 1e6:
+    if float(value).is_integer() and abs(value) < 1e9:
         return f"{int(value):,}"
     magnitude = math.floor(math.log10(abs(value)))
-    if magnitude >= 6 or magnitude <= -4:
+    if magnitude >= 9 or magnitude <= -4:
         return f"{value:.{digits - 1}e}"
     decimals = max(0, digits - 1 - magnitude)
     text = f"{value:,.{decimals}f}"
@@ -198,7 +198,7 @@ def fmt(value, digits=3):
 
 
 def pct(value):
-    return f"{value * 100:+.0f} %"
+    return f"{value * 100:+.0f}%"
 
 
 def rules_text():
@@ -213,6 +213,7 @@ def rules_text():
         f"(*grows, not linearly* when R² is lower);",
         f"- *flat*: the whole interval changes the value by at most ±{MAX_REL_FLAT:.0%} over the range;",
         f"- *unclear* otherwise (the data are too noisy to tell), and *too few points* below {MIN_POINTS} distinct x values.",
+        "",
         f"**Growth claims (2, 4)**: confirmed when the series grows linearly, refuted when it is flat (or falls), "
         f"inconclusive otherwise.",
         f"**Comparisons (7)**: at each idle count where both were measured, one side wins when its min–max range "

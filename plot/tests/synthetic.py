@@ -34,7 +34,10 @@ PER_IDLE_NS = {"select": 4.0, "select-dynamic": 4.5, "poll": 5.0, "epoll-lt": 0.
 BASE_US = {"select": 6.0, "select-dynamic": 6.2, "poll": 6.0, "epoll-lt": 6.5, "epoll-et": 6.3}
 
 
-def write(folder, micro=True, probe=True, churn=False, noise=0.03, seed=7, select_dynamic=False):
+def write(folder, micro=True, probe=True, churn=False, noise=0.03, seed=7, select_dynamic=False, scan=1.0,
+          env=True, select_limit=FD_SETSIZE):
+    """scan scales what each idle descriptor costs select/poll (0 = flat); select_limit moves the
+    refusal (a server that watches past FD_SETSIZE, to test the refutation)."""
     os.makedirs(folder, exist_ok=True)
     rng = random.Random(seed)
     rows, run_id = [], 0
@@ -64,14 +67,15 @@ def write(folder, micro=True, probe=True, churn=False, noise=0.03, seed=7, selec
             for idle in IDLE:
                 for repeat in (1, 2, 3):
                     fds = idle + ACTIVE + SERVER_FDS
-                    if mech == "select" and fds >= FD_SETSIZE:
-                        open_ = FD_SETSIZE - SERVER_FDS - 1
+                    if mech == "select" and fds >= select_limit:
+                        open_ = select_limit - SERVER_FDS - 1
                         row(mechanism=mech, mode=mode, idle=idle, idle_open=open_, refused=idle - open_,
                             repeat=repeat, status="refused:FD_SETSIZE")
                         continue
-                    cpu = jitter(BASE_US[mech] + PER_IDLE_NS[mech] * idle / 1000.0)
+                    per_idle = PER_IDLE_NS[mech] * scan
+                    cpu = jitter(BASE_US[mech] + per_idle * idle / 1000.0)
                     if mode == "flood":
-                        cpu = jitter(1.0 + PER_IDLE_NS[mech] * idle / 1000.0 / 4)  # several messages per wait call
+                        cpu = jitter(BASE_US[mech] / 6.0 + per_idle * idle / 1000.0 / 4)  # several messages per wait call
                     p50 = jitter(FLOOR_P50 + 2 * cpu)
                     tput = 1e6 / p50 * ACTIVE if mode != "flood" else 1e6 / cpu
                     msgs = int(tput * DURATION)
@@ -100,12 +104,13 @@ def write(folder, micro=True, probe=True, churn=False, noise=0.03, seed=7, selec
         writer.writeheader()
         writer.writerows(rows)
 
-    env = dict(kernel="6.1.0-synthetic", cpu_model="Synthetic CPU @ 3.0GHz", cores=2, rlimit_nofile=20000,
+    env_fields = dict(kernel="6.1.0-synthetic", cpu_model="Synthetic CPU @ 3.0GHz", cores=2, rlimit_nofile=20000,
                compiler="g++ 12.2.0", flags="-O2", git_commit="0123456789abcdef", command_line="./bench --synthetic",
                placement="split", server_cpu=1, loadgen_cpu=0, hostname="testhost",
                started_utc="2025-01-01T00:00:00Z", duration_s=600)
-    with open(os.path.join(folder, "env.json"), "w") as f:
-        json.dump(env, f, indent=2)
+    if env:
+        with open(os.path.join(folder, "env.json"), "w") as f:
+            json.dump(env_fields, f, indent=2)
 
     if probe:
         with open(os.path.join(folder, "probe.json"), "w") as f:
@@ -129,11 +134,11 @@ def write(folder, micro=True, probe=True, churn=False, noise=0.03, seed=7, selec
 
         for watched in (8, 64, 512, 1000, 4096, 16384):
             if watched < FD_SETSIZE:
-                m("wait", "select", watched, 1, 250 + 3.0 * watched)
-                m("build", "select", watched, 1, 20 + 0.05 * watched)
+                m("wait", "select", watched, 1, 250 + 3.0 * scan * watched)
+                m("build", "select", watched, 1, 20 + 0.05 * scan * watched)
             else:
                 m("wait", "select", watched, 1, None, "descriptor beyond FD_SETSIZE")
-            m("wait", "poll", watched, 1, 200 + 4.0 * watched)
+            m("wait", "poll", watched, 1, 200 + 4.0 * scan * watched)
             m("wait", "epoll-lt", watched, 1, 320)
             m("wait", "epoll-et", watched, 1, 310)
             for op, ns in (("add", 700), ("mod", 450), ("del", 550)):

@@ -1,0 +1,82 @@
+"""plot.py renders a small results folder; without matplotlib it says in one line how to get it."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PLOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import synthetic  # noqa: E402
+
+RUNS_PLOTS = ["latency", "throughput", "cpu_per_msg", "fds_per_event"]
+MICRO_PLOTS = ["micro_wait", "micro_ready"]
+
+
+def run_plot(folder, env=None):
+    return subprocess.run([sys.executable, os.path.join(PLOT, "plot.py"), folder], capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
+# No skip when matplotlib is missing: ctest runs this with MUXBENCH_PYTHON, which must have it,
+# and a failure then carries plot.py's one-line hint on how to install it.
+class Render(unittest.TestCase):
+    def assert_plots(self, folder, stems):
+        for stem in stems:
+            for ext in ("png", "svg"):
+                path = os.path.join(folder, f"{stem}.{ext}")
+                self.assertTrue(os.path.isfile(path), path)
+                self.assertGreater(os.path.getsize(path), 1000, path)
+
+    def test_full_folder_renders_every_plot(self):
+        with tempfile.TemporaryDirectory() as d:
+            synthetic.write(d, churn=True, select_dynamic=True)
+            proc = run_plot(d)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assert_plots(d, RUNS_PLOTS + MICRO_PLOTS + ["churn"])
+            with open(os.path.join(d, "latency.svg")) as f:
+                svg = f.read()
+            for label in ("FD_SETSIZE = 1024", "refused: FD_SETSIZE", "blocking ping-pong floor", "Synthetic CPU"):
+                self.assertIn(label, svg)
+
+    def test_runs_only_folder_renders_the_runs_plots(self):
+        with tempfile.TemporaryDirectory() as d:
+            synthetic.write(d, micro=False, probe=False, env=False)
+            proc = run_plot(d)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assert_plots(d, RUNS_PLOTS)
+            for stem in MICRO_PLOTS + ["churn"]:
+                self.assertFalse(os.path.exists(os.path.join(d, f"{stem}.png")))
+
+    def test_header_only_runs_csv_is_reported_not_crashed(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "runs.csv"), "w") as f:
+                f.write(",".join(synthetic.LOADGEN_COLUMNS + synthetic.BENCH_COLUMNS) + "\n")
+            proc = run_plot(d)
+            self.assertEqual(proc.returncode, 1)
+            self.assertIn("no plottable rows", proc.stderr)
+            self.assertNotIn("Traceback", proc.stderr)
+
+
+class WithoutMatplotlib(unittest.TestCase):
+    def test_says_in_one_line_how_to_get_matplotlib(self):
+        with tempfile.TemporaryDirectory() as d:
+            # A package named matplotlib that fails to import stands in for a Python without it.
+            os.makedirs(os.path.join(d, "fake", "matplotlib"))
+            with open(os.path.join(d, "fake", "matplotlib", "__init__.py"), "w") as f:
+                f.write("raise ImportError('no matplotlib here')\n")
+            synthetic.write(os.path.join(d, "run"))
+            env = dict(os.environ, PYTHONPATH=os.path.join(d, "fake"))
+            proc = run_plot(os.path.join(d, "run"), env)
+            self.assertNotEqual(proc.returncode, 0)
+            lines = proc.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, proc.stderr)
+            self.assertIn("sudo apt-get install python3-matplotlib", lines[0])
+            self.assertIn("/usr/bin/python3", lines[0])
+
+
+if __name__ == "__main__":
+    unittest.main()
