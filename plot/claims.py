@@ -159,8 +159,8 @@ def claim1(results):
     def needed(r):
         return r.idle + int(r.get("active") or 0)
 
-    refused = [r for r in selects if r.refused_fd_setsize or (r.get("refused") or 0) > 0]
-    served = [r for r in selects if r.ok and not (r.get("refused") or 0) > 0]
+    refused = [r for r in selects if r.refused_fd_setsize or r.refused_count > 0]
+    served = [r for r in selects if r.ok and not r.refused_count > 0]
     if not selects:
         figures.append("runs.csv: no select rows")
     else:
@@ -169,7 +169,7 @@ def claim1(results):
                            f"(+{int(served[0].get('active') or 0)} active)")
         if refused:
             first = min(refused, key=needed)
-            figures.append(f"first refusal at {first.idle} idle (status {first.status}, {int(first.get('refused') or 0)} "
+            figures.append(f"first refusal at {first.idle} idle (status {first.status}, {int(first.refused_count)} "
                            f"connection(s) refused); {len(refused)} select row(s) refused in all")
         below = [r for r in refused if needed(r) < limit - rules.FD_MARGIN]
         beyond = [r for r in served if (number(r.text("idle_open")) or r.idle) + int(r.get("active") or 0) >= limit + rules.FD_MARGIN]
@@ -219,8 +219,8 @@ def intact(r):
     """All requested idle connections were still open at the end and none was refused."""
     idle_open = number(r.text("idle_open"))
     if idle_open is not None and idle_open >= 0:
-        return int(idle_open) == r.idle and not (r.get("refused") or 0) > 0
-    return not (r.get("refused") or 0) > 0
+        return int(idle_open) == r.idle and not r.refused_count > 0
+    return not r.refused_count > 0
 
 
 def claim3(results):
@@ -240,7 +240,7 @@ def claim3(results):
     for r in failed:
         others = [o for o in results.runs if o.mode == r.mode and o.idle == r.idle and o.ok and intact(o)
                   and o.mechanism not in ("poll", "select", FLOOR)]
-        if others and ("refused" in r.status or (r.get("refused") or 0) > 0):
+        if others and ("refused" in r.status or r.refused_count > 0):
             verdicts.append(REFUTED)
             figures.append(f"poll refused connections at {r.idle} idle ({r.status}) where {others[0].mechanism} served them")
             break

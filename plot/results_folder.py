@@ -40,6 +40,45 @@ def number(text):
     return value
 
 
+def normalize_env(raw):
+    """env.json as flat keys (kernel, cpu_model, ... as the contract lists them).
+
+    The sweep may write them flat or grouped (machine / build / git / placement objects); both
+    are read, flat keys winning, so the report does not depend on the driver's layout."""
+    env = {}
+    groups = {"machine": ["kernel", "cpu_model", "cores", "rlimit_nofile", "hostname", "arch",
+                          "cpu_governor", "virtualization"],
+              "build": ["build_type"],
+              "placement": ["placement", "server_cpu", "loadgen_cpu"]}
+    for group, keys in groups.items():
+        inner = raw.get(group)
+        if isinstance(inner, dict):
+            for key in keys:
+                if inner.get(key) not in (None, ""):
+                    env[key] = inner[key]
+    build = raw.get("build") if isinstance(raw.get("build"), dict) else {}
+    compiler = build.get("compiler_version") or build.get("compiler")
+    if compiler:
+        env["compiler"] = compiler
+    flags = " ".join(str(build.get(k)) for k in ("cxx_flags", "cxx_flags_release") if build.get(k))
+    if flags:
+        env["flags"] = flags
+    git = raw.get("git") if isinstance(raw.get("git"), dict) else {}
+    if git.get("commit"):
+        env["git_commit"] = str(git["commit"]) + (" (with uncommitted changes)" if git.get("dirty") else "")
+    for key, value in raw.items():
+        if not isinstance(value, (dict, list)) or key == "command_line":
+            env[key] = value
+    limit = env.get("rlimit_nofile")
+    if isinstance(limit, dict):
+        env["rlimit_nofile"] = f"soft {limit.get('soft')}, hard {limit.get('hard')}"
+    if isinstance(env.get("command_line"), list):
+        env["command_line"] = " ".join(str(c) for c in env["command_line"])
+    if "sweep_s" in raw:
+        env["duration_s"] = raw["sweep_s"]
+    return env
+
+
 class Run:
     """One row of runs.csv."""
 
@@ -81,7 +120,13 @@ class Run:
 
     @property
     def refused_fd_setsize(self):
-        return self.status.startswith("refused") or self.text("status").startswith("refused")
+        # "skipped:refused at this count": the sweep does not retry a mode a server already refused.
+        return any(s.startswith(("refused", "skipped:refused")) for s in (self.status, self.text("status")))
+
+    @property
+    def refused_count(self):
+        """Connections the server turned away: the row's own, or the idle hold's when the bench kept it apart."""
+        return max(self.get("refused") or 0, self.get("idle_refused") or 0)
 
     @property
     def scenario(self):
@@ -170,7 +215,8 @@ class ResultsFolder:
         if not os.path.isfile(runs_csv):
             raise SystemExit(f"{runs_csv}: missing; run ./bench first, or point at a results/<run>/ folder")
         self.runs = [Run(row) for row in self._read_csv(runs_csv)]
-        self.env = self._read_json("env.json") or {}
+        self.raw_env = self._read_json("env.json") or {}
+        self.env = normalize_env(self.raw_env)
         self.probe = self._read_json("probe.json")
         micro_csv = os.path.join(self.path, "micro.csv")
         self.micro = self._read_csv(micro_csv) if os.path.isfile(micro_csv) else None

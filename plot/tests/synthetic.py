@@ -35,7 +35,7 @@ BASE_US = {"select": 6.0, "select-dynamic": 6.2, "poll": 6.0, "epoll-lt": 6.5, "
 
 
 def write(folder, micro=True, probe=True, churn=False, noise=0.03, seed=7, select_dynamic=False, scan=1.0,
-          env=True, select_limit=FD_SETSIZE):
+          env=True, select_limit=FD_SETSIZE, nested_env=False):
     """scan scales what each idle descriptor costs select/poll (0 = flat); select_limit moves the
     refusal (a server that watches past FD_SETSIZE, to test the refutation)."""
     os.makedirs(folder, exist_ok=True)
@@ -108,6 +108,17 @@ def write(folder, micro=True, probe=True, churn=False, noise=0.03, seed=7, selec
                compiler="g++ 12.2.0", flags="-O2", git_commit="0123456789abcdef", command_line="./bench --synthetic",
                placement="split", server_cpu=1, loadgen_cpu=0, hostname="testhost",
                started_utc="2025-01-01T00:00:00Z", duration_s=600)
+    if nested_env:
+        # The sweep driver's layout: groups instead of flat keys.
+        env_fields = dict(started_utc=env_fields["started_utc"], command_line=["sweep.py", "--synthetic"],
+                          machine=dict(hostname="testhost", kernel="Linux 6.1.0-synthetic #1 SMP", arch="x86_64",
+                                       cpu_model="Nested Synthetic CPU", cores=2,
+                                       rlimit_nofile=dict(soft=20000, hard=20000)),
+                          build=dict(compiler="/usr/bin/c++", compiler_version="c++ (Debian 12.2.0-14) 12.2.0",
+                                     build_type="Release", cxx_flags="", cxx_flags_release="-O3 -DNDEBUG"),
+                          git=dict(commit="fedcba9876543210", dirty=True),
+                          placement=dict(placement="split", server_cpu=1, loadgen_cpu=0, note=None),
+                          repeats=3, warmup_s=1, duration_s=5, sweep_s=321.0)
     if env:
         with open(os.path.join(folder, "env.json"), "w") as f:
             json.dump(env_fields, f, indent=2)

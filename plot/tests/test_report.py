@@ -113,6 +113,17 @@ class ReportScript(unittest.TestCase):
             self.assertIn("micro.csv: absent", text)
             self.assertIn("No plot found", text)
 
+    def test_sweep_drivers_grouped_env_json_is_read(self):
+        with tempfile.TemporaryDirectory() as d:
+            synthetic.write(d, nested_env=True)
+            proc = self.run_report(d)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            with open(os.path.join(d, "report.md")) as f:
+                text = f.read()
+            for expected in ("Nested Synthetic CPU", "soft 20000, hard 20000", "sweep.py --synthetic",
+                             "fedcba9876543210 (with uncommitted changes)", "12.2.0", "-O3 -DNDEBUG"):
+                self.assertIn(expected, text)
+
     def test_report_on_header_only_runs_csv_is_all_inconclusive(self):
         with tempfile.TemporaryDirectory() as d:
             with open(os.path.join(d, "runs.csv"), "w") as f:
