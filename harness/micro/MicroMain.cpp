@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   bool quick = false;
   bool min_time_given = false;
   bool help = false;
+  bool out_file_given = false;
   int wait_timeout_ms = 1000;
   std::optional<std::vector<std::int64_t>> watched, ready;
   std::vector<char*> rest{argv[0]};
@@ -98,6 +99,7 @@ int main(int argc, char** argv) {
       }
     } else {
       if (a.starts_with("--benchmark_min_time")) min_time_given = true;
+      if (a.starts_with("--benchmark_out=")) out_file_given = true;
       if (a == "--help" || a == "-h") help = true;
       rest.push_back(argv[i]);
     }
@@ -107,6 +109,9 @@ int main(int argc, char** argv) {
   mux::MicroPlan plan;
   plan.capacity = mux::SocketPairPool::capacity();
   plan.wait_timeout_ms = wait_timeout_ms;
+  // Google Benchmark opens --benchmark_out before the first benchmark, taking the lowest free
+  // descriptor away from the pool: select's predicted refusals must know it.
+  if (out_file_given) --plan.capacity.select_max_watched;
   const std::int64_t max_n = plan.capacity.max_watched;
   if (watched) {
     plan.watched = *watched;
@@ -130,8 +135,8 @@ int main(int argc, char** argv) {
 
   mux::register_wait_benchmarks(plan);
 #ifdef MUXBENCH_HAVE_URING
-  mux::register_uring_benchmarks(plan);
   const std::string uring = mux::describe_uring();
+  mux::register_uring_benchmarks(plan, uring.starts_with("available"));
 #else
   const std::string uring = "not built: liburing was not found when mux-micro was configured";
 #endif

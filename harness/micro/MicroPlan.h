@@ -6,7 +6,10 @@
 // appear as `FAMILY/MECHANISM/key:value_BigO` and `_RMS`, fitted over the key not in the name.
 #pragma once
 
+#include <benchmark/benchmark.h>
+
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,7 +31,17 @@ struct MicroPlan {
 std::optional<std::string> acquire_pool(const MicroPlan& plan, std::int64_t n);
 
 void register_wait_benchmarks(const MicroPlan& plan);
-void register_uring_benchmarks(const MicroPlan& plan);
+// available: describe_uring() found a working ring (else every instance is a predicted refusal).
+void register_uring_benchmarks(const MicroPlan& plan, bool available);
+
+// Registers one benchmark family `name` with an instance per value of `arg_name` in `args`, fitted
+// with `fit` over its instances. Instances that `will_run` predicts will skip (select past
+// FD_SETSIZE, N past the open-file limit, io_uring unavailable) are registered under the same name
+// in a second family without the fit: Google Benchmark 1.7 crashes (SIGSEGV in ComputeBigO) when
+// no run of a fitted family succeeds, e.g. when a filter selects only refused instances.
+void register_sweep(const std::string& name, const std::function<void(benchmark::State&)>& fn,
+                    const std::vector<std::int64_t>& args, const char* arg_name, bool manual_time,
+                    benchmark::BigO fit, const std::function<bool(std::int64_t)>& will_run);
 
 // "available (flags)" or why io_uring cannot be used here, for the JSON context.
 std::string describe_uring();

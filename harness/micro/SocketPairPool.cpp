@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,17 +16,13 @@
 namespace mux {
 namespace {
 
-// The lowest free descriptor number: where the pool's first socket will land.
-std::optional<int> lowest_free_fd() {
-  const int probe = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
-  if (probe < 0) {
-    const int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null < 0) return std::nullopt;
-    close(null);
-    return null;
+// How many descriptors below `below` are open (fcntl F_GETFD succeeds on them).
+std::int64_t open_below(std::uint64_t below) {
+  std::int64_t open = 0;
+  for (std::uint64_t fd = 0; fd < below; ++fd) {
+    if (fcntl(static_cast<int>(fd), F_GETFD) >= 0) ++open;
   }
-  close(probe);
-  return probe;
+  return open;
 }
 
 }  // namespace
@@ -39,17 +36,20 @@ WatchCapacity SocketPairPool::capacity() {
   cap.fd_limit = raise_fd_limit();
   rlimit lim{};
   getrlimit(RLIMIT_NOFILE, &lim);
-  const int first = lowest_free_fd().value_or(3);
-  const std::uint64_t usable = std::min<std::uint64_t>(cap.fd_limit, INT32_MAX);
-  const std::int64_t room = static_cast<std::int64_t>(usable) - first - kHeadroom;
+  // Probing every number up to the limit costs one fcntl each: ~20000 at most on this VM, and the
+  // limit is capped here only so that a 1M hard limit does not take seconds.
+  const std::uint64_t usable = std::min<std::uint64_t>(cap.fd_limit, 1U << 24);
+  const std::int64_t open = open_below(usable);
+  const std::int64_t room = static_cast<std::int64_t>(usable) - open - kHeadroom;
   // Even: descriptors come in pairs, and an odd N would still open its last peer.
   cap.max_watched = std::max<std::int64_t>(0, room & ~std::int64_t{1});
+  cap.select_max_watched = FD_SETSIZE - open_below(FD_SETSIZE);
   cap.limited_by = fmt::format(
       "RLIMIT_NOFILE={} (soft limit raised to the hard limit {}; each watched descriptor is one "
       "socket, {} descriptors are already open and {} are kept free)",
       cap.fd_limit,
-      lim.rlim_max == RLIM_INFINITY ? std::string("unlimited") : std::to_string(lim.rlim_max),
-      first, kHeadroom);
+      lim.rlim_max == RLIM_INFINITY ? std::string("unlimited") : std::to_string(lim.rlim_max), open,
+      kHeadroom);
   return cap;
 }
 

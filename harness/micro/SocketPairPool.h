@@ -4,9 +4,10 @@
 // Descriptor i is made readable by writing one byte into its peer (i ^ 1); the peer itself stays
 // unreadable, since nothing is ever written towards it.
 //
-// The watched descriptors are the lowest free numbers, contiguous, because select's cost follows
-// the highest descriptor number and it cannot watch one >= FD_SETSIZE: a benchmark of N watched
-// descriptors then passes nfds = first + N, not some larger number.
+// The watched descriptors are the lowest free numbers (contiguous unless the process inherited
+// descriptors in between), because select's cost follows the highest descriptor number and it
+// cannot watch one >= FD_SETSIZE: a benchmark of N watched descriptors passes nfds = first + N
+// (plus any inherited ones in the range), not some larger number.
 //
 // The pool owns its descriptors. Single-threaded.
 #pragma once
@@ -23,7 +24,11 @@ namespace mux {
 struct WatchCapacity {
   std::int64_t max_watched = 0;  // largest N a benchmark can watch
   std::uint64_t fd_limit = 0;    // RLIMIT_NOFILE soft limit after raising it to the hard limit
-  std::string limited_by;        // e.g. "RLIMIT_NOFILE=20000 (hard limit; ...)"
+  // Largest N select can watch: the pool takes the lowest free descriptor numbers, skipping any
+  // inherited ones (a parent's leaked pipe at 251 costs select one slot), so this is the count of
+  // free numbers below FD_SETSIZE.
+  std::int64_t select_max_watched = 0;
+  std::string limited_by;  // e.g. "RLIMIT_NOFILE=20000 (hard limit; ...)"
 };
 
 class SocketPairPool {

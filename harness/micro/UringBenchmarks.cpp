@@ -163,24 +163,28 @@ std::string describe_uring() {
   return fmt::format("available ({})", ring.setup());
 }
 
-void register_uring_benchmarks(const MicroPlan& plan) {
+void register_uring_benchmarks(const MicroPlan& plan, bool available) {
+  const std::int64_t max_n = plan.capacity.max_watched;
+  const auto runs = [max_n, available](std::int64_t n) { return available && n <= max_n; };
   for (std::int64_t k : {1, 16}) {
-    auto* b = benchmark::RegisterBenchmark(
-        fmt::format("uring/uring/ready:{}", k).c_str(),
-        [&plan, k](benchmark::State& s) { uring_benchmark(s, plan, s.range(0), k, false); });
+    std::vector<std::int64_t> ns;
     for (std::int64_t n : plan.watched) {
-      if (n >= k) b->Arg(n);
+      if (n >= k) ns.push_back(n);
     }
-    b->ArgName("watched")->UseManualTime()->Unit(benchmark::kNanosecond)->Complexity(benchmark::oN);
+    register_sweep(
+        fmt::format("uring/uring/ready:{}", k),
+        [&plan, k](benchmark::State& s) { uring_benchmark(s, plan, s.range(0), k, false); }, ns,
+        "watched", true, benchmark::oN, runs);
   }
   const std::int64_t n = plan.ready_watched;
-  auto* b = benchmark::RegisterBenchmark(
-      fmt::format("ready/uring/watched:{}", n).c_str(),
-      [&plan, n](benchmark::State& s) { uring_benchmark(s, plan, n, s.range(0), true); });
+  std::vector<std::int64_t> ks;
   for (std::int64_t k : plan.ready_counts) {
-    if (k <= n) b->Arg(k);
+    if (k <= n) ks.push_back(k);
   }
-  b->ArgName("ready")->UseManualTime()->Unit(benchmark::kNanosecond)->Complexity(benchmark::oN);
+  register_sweep(
+      fmt::format("ready/uring/watched:{}", n),
+      [&plan, n](benchmark::State& s) { uring_benchmark(s, plan, n, s.range(0), true); }, ks,
+      "ready", true, benchmark::oN, [&](std::int64_t) { return runs(n); });
 }
 
 }  // namespace mux

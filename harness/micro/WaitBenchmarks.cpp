@@ -336,66 +336,74 @@ void ctl_benchmark(benchmark::State& state, const MicroPlan& plan, Ctl c, std::i
 
 }  // namespace
 
-std::optional<std::string> acquire_pool(const MicroPlan& plan, std::int64_t n) {
-  if (n > plan.capacity.max_watched) {
-    return fmt::format(
-        "N={} watched descriptors is more than this process can open: at most {}, "
-        "capped by {}",
-        n, plan.capacity.max_watched, plan.capacity.limited_by);
-  }
-  return shared_pool().ensure(n);
-}
-
 void register_wait_benchmarks(const MicroPlan& plan) {
+  // Predicted refusals (see register_sweep): N past the open-file limit, and for select N past
+  // FD_SETSIZE given the descriptors already open below the pool.
+  const std::int64_t max_n = plan.capacity.max_watched;
+  const std::int64_t select_max = plan.capacity.select_max_watched;
+  const auto fits = [max_n](std::int64_t n) { return n <= max_n; };
+  const auto select_fits = [max_n, select_max](std::int64_t n) {
+    return n <= max_n && n <= select_max;
+  };
+  const auto at_least = [](const std::vector<std::int64_t>& v, std::int64_t lo) {
+    std::vector<std::int64_t> out;
+    for (std::int64_t x : v) {
+      if (x >= lo) out.push_back(x);
+    }
+    return out;
+  };
+  const auto at_most = [](const std::vector<std::int64_t>& v, std::int64_t hi) {
+    std::vector<std::int64_t> out;
+    for (std::int64_t x : v) {
+      if (x <= hi) out.push_back(x);
+    }
+    return out;
+  };
+
   const Mechanism mechanisms[] = {Mechanism::kSelect, Mechanism::kPoll, Mechanism::kEpollLt,
                                   Mechanism::kEpollEt};
   for (Mechanism m : mechanisms) {
+    const auto runs = [&](std::int64_t n) {
+      return m == Mechanism::kSelect ? select_fits(n) : fits(n);
+    };
     for (std::int64_t k : {1, 16}) {
-      auto* b = benchmark::RegisterBenchmark(
-          fmt::format("wait/{}/ready:{}", name_of(m), k).c_str(),
-          [&plan, m, k](benchmark::State& s) { wait_benchmark(s, plan, m, s.range(0), k, false); });
-      for (std::int64_t n : plan.watched) {
-        if (n >= k) b->Arg(n);
-      }
-      b->ArgName("watched")
-          ->UseManualTime()
-          ->Unit(benchmark::kNanosecond)
-          ->Complexity(benchmark::oN);
+      register_sweep(
+          fmt::format("wait/{}/ready:{}", name_of(m), k),
+          [&plan, m, k](benchmark::State& s) { wait_benchmark(s, plan, m, s.range(0), k, false); },
+          at_least(plan.watched, k), "watched", true, benchmark::oN, runs);
     }
   }
   for (Mechanism m : mechanisms) {
     const std::int64_t n = plan.ready_watched;
-    auto* b = benchmark::RegisterBenchmark(
-        fmt::format("ready/{}/watched:{}", name_of(m), n).c_str(),
-        [&plan, m, n](benchmark::State& s) { wait_benchmark(s, plan, m, n, s.range(0), true); });
-    for (std::int64_t k : plan.ready_counts) {
-      if (k <= n) b->Arg(k);
-    }
-    b->ArgName("ready")->UseManualTime()->Unit(benchmark::kNanosecond)->Complexity(benchmark::oN);
+    const bool ok = m == Mechanism::kSelect ? select_fits(n) : fits(n);
+    register_sweep(
+        fmt::format("ready/{}/watched:{}", name_of(m), n),
+        [&plan, m, n](benchmark::State& s) { wait_benchmark(s, plan, m, n, s.range(0), true); },
+        at_most(plan.ready_counts, n), "ready", true, benchmark::oN,
+        [ok](std::int64_t) { return ok; });
   }
   const std::pair<Build, const char*> builds[] = {
       {Build::kSelect, "select"}, {Build::kPoll, "poll"}, {Build::kPollRebuild, "poll-rebuild"}};
   for (auto [bld, name] : builds) {
+    const auto runs = [&, bld](std::int64_t n) {
+      return bld == Build::kSelect ? select_fits(n) : fits(n);
+    };
     for (std::int64_t k : {1, 16}) {
-      auto* b = benchmark::RegisterBenchmark(
-          fmt::format("build/{}/ready:{}", name, k).c_str(),
-          [&plan, bld, k](benchmark::State& s) { build_benchmark(s, plan, bld, s.range(0), k); });
-      for (std::int64_t n : plan.watched) {
-        if (n >= k) b->Arg(n);
-      }
-      b->ArgName("watched")->Unit(benchmark::kNanosecond)->Complexity(benchmark::oN);
+      register_sweep(
+          fmt::format("build/{}/ready:{}", name, k),
+          [&plan, bld, k](benchmark::State& s) { build_benchmark(s, plan, bld, s.range(0), k); },
+          at_least(plan.watched, k), "watched", false, benchmark::oN, runs);
     }
   }
   const std::pair<Ctl, const char*> ctls[] = {
       {Ctl::kAdd, "epoll-ctl-add"}, {Ctl::kMod, "epoll-ctl-mod"}, {Ctl::kDel, "epoll-ctl-del"}};
   for (auto [c, name] : ctls) {
-    auto* b = benchmark::RegisterBenchmark(
-        fmt::format("ctl/{}", name).c_str(),
-        [&plan, c](benchmark::State& s) { ctl_benchmark(s, plan, c, s.range(0)); });
-    for (std::int64_t n : plan.watched) b->Arg(n);
     // Registration walks epoll's red-black tree (O(log N)); the fit that matters to a server is
     // the flat one: a constant cost per call, with RMS saying how flat it really is.
-    b->ArgName("watched")->UseManualTime()->Unit(benchmark::kNanosecond)->Complexity(benchmark::o1);
+    register_sweep(
+        fmt::format("ctl/{}", name),
+        [&plan, c](benchmark::State& s) { ctl_benchmark(s, plan, c, s.range(0)); }, plan.watched,
+        "watched", true, benchmark::o1, fits);
   }
 }
 

@@ -1,0 +1,35 @@
+#include "MicroPlan.h"
+
+#include <fmt/format.h>
+
+namespace mux {
+
+std::optional<std::string> acquire_pool(const MicroPlan& plan, std::int64_t n) {
+  if (n > plan.capacity.max_watched) {
+    return fmt::format(
+        "N={} watched descriptors is more than this process can open: at most {}, "
+        "capped by {}",
+        n, plan.capacity.max_watched, plan.capacity.limited_by);
+  }
+  return shared_pool().ensure(n);
+}
+
+void register_sweep(const std::string& name, const std::function<void(benchmark::State&)>& fn,
+                    const std::vector<std::int64_t>& args, const char* arg_name, bool manual_time,
+                    benchmark::BigO fit, const std::function<bool(std::int64_t)>& will_run) {
+  benchmark::internal::Benchmark* fitted = nullptr;
+  benchmark::internal::Benchmark* refused = nullptr;
+  for (std::int64_t a : args) {
+    const bool runs = will_run(a);
+    auto*& b = runs ? fitted : refused;
+    if (b == nullptr) {
+      b = benchmark::RegisterBenchmark(name.c_str(), fn);
+      b->ArgName(arg_name)->Unit(benchmark::kNanosecond);
+      if (manual_time) b->UseManualTime();
+      if (runs) b->Complexity(fit);
+    }
+    b->Arg(a);
+  }
+}
+
+}  // namespace mux
