@@ -172,7 +172,7 @@ def claim1(results):
             figures.append(f"first refusal at {first.idle} idle (status {first.status}, {int(first.refused_count)} "
                            f"connection(s) refused); {len(refused)} select row(s) refused in all")
         below = [r for r in refused if needed(r) < limit - rules.FD_MARGIN]
-        beyond = [r for r in served if (number(r.text("idle_open")) or r.idle) + int(r.get("active") or 0) >= limit + rules.FD_MARGIN]
+        beyond = [r for r in served if watched_idle(r) + int(r.get("active") or 0) >= limit + rules.FD_MARGIN]
         if beyond:
             verdicts.append(REFUTED)
             figures.append(f"plain select served {max(r.idle for r in beyond)} idle connections, past FD_SETSIZE")
@@ -213,6 +213,12 @@ def claim1(results):
     else:
         why = "The sweep did not show where select's limit lies."
     return Claim(1, verdict, figures, why)
+
+
+def watched_idle(r):
+    """Idle connections the server really held: idle_open when known (-1 or empty = not known)."""
+    idle_open = number(r.text("idle_open"))
+    return int(idle_open) if idle_open is not None and idle_open >= 0 else r.idle
 
 
 def intact(r):
