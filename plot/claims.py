@@ -11,7 +11,7 @@ import statistics
 
 import rules
 from rules import CONFIRMED, INCONCLUSIVE, REFUTED, fmt
-from results_folder import FLOOR, KNOWN_MODES, number
+from results_folder import FLOOR, number
 
 CLAIMS = {
     1: "`select` cannot watch a descriptor ≥ 1024 (`FD_SETSIZE`) on Linux.",

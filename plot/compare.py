@@ -6,7 +6,6 @@ whether the numbers match.
 """
 
 import math
-import statistics
 
 import rules
 from rules import fmt

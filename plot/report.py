@@ -28,11 +28,12 @@ def cell(text):
 
 
 def has_matplotlib():
+    import importlib.util
+
     try:
-        import matplotlib  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec("matplotlib") is not None
+    except (ImportError, ValueError):
         return False
-    return True
 
 
 def machine_section(results):

@@ -214,8 +214,14 @@ def rules_text():
         f"- *flat*: the whole interval changes the value by at most ±{MAX_REL_FLAT:.0%} over the range;",
         f"- *unclear* otherwise (the data are too noisy to tell), and *too few points* below {MIN_POINTS} distinct x values.",
         "",
-        f"**Growth claims (2, 4)**: confirmed when the series grows linearly, refuted when it is flat (or falls), "
-        f"inconclusive otherwise.",
+        "**Growth claims (2, 4)**: confirmed when the series grows linearly, refuted when it is flat (or falls), "
+        "inconclusive otherwise.",
+        "**Claim 8**: two halves. epoll's cost against the watched count (server CPU per message against idle "
+        "connections; one epoll_wait against N watched) must be *flat*, and one epoll_wait against k ready "
+        "descriptors must *grow*. Confirmed when both hold, refuted when the watched series grows or the ready "
+        "series is flat, inconclusive otherwise (e.g. no micro.csv: the ready half is not measured).",
+        "**Claim 9**: refuted when one epoll_wait's cost *grows* with the number of ready events (a cost per "
+        "event, as a copy per event predicts) — the kernel source is cited beside it; inconclusive otherwise.",
         f"**Comparisons (7)**: at each idle count where both were measured, one side wins when its min–max range "
         f"over repeats lies wholly below the other's; medians within {EQUIVALENT_REL:.0%} are *as fast*. "
         f"Confirmed when ET wins in at least {CONSISTENT_FRACTION:.0%} of the points; refuted when LT wins or is "
@@ -225,12 +231,15 @@ def rules_text():
         f"point below; refuted if plain select served a point needing descriptors ≥ FD_SETSIZE + {FD_MARGIN}. "
         f"poll has no maximum of its own when it served at least {POLL_BEYOND_FACTOR} × FD_SETSIZE idle "
         f"connections with every one still open (the bound it meets is RLIMIT_NOFILE, a per-process limit).",
-        f"**Observed behaviour (5, 6)**: from `probe.json` (written by `mux-probe`, which makes a descriptor ready, "
-        f"does not service it and waits again); inconclusive when the probe was not run.",
+        "**Observed behaviour (5, 6)**: from `probe.json` (written by `mux-probe`, which makes a descriptor ready, "
+        "does not service it and waits again): confirmed when every observation the claim needs is yes, refuted "
+        "when one is no, inconclusive when the probe was not run.",
         f"**Registration (10)**: epoll_ctl add + del for one connection against one epoll_wait call: "
-        f"confirmed when ≥ {CTL_MATTERS_RATIO} of a call, refuted when ≤ {CTL_NEGLIGIBLE_RATIO}, inconclusive between.",
-        f"**Several pieces of evidence** for one claim: confirmed when at least one confirms and none refutes, "
-        f"refuted in the mirror case, inconclusive when they disagree or none decides.",
+        f"confirmed when ≥ {CTL_MATTERS_RATIO} of a call, refuted when ≤ {CTL_NEGLIGIBLE_RATIO}, inconclusive between. "
+        "With churn rows, also confirmed when poll opens and closes connections faster than epoll-lt beyond the "
+        "spread at the smallest idle count (otherwise churn gives no verdict: epoll saves on the wait side).",
+        "**Several pieces of evidence** for one claim: confirmed when at least one confirms and none refutes, "
+        "refuted in the mirror case, inconclusive when they disagree or none decides.",
         f"**Published figures**: a published series *grows* when its last value is ≥ {PUBLISHED_GROWS_RATIO:g} × its first "
         f"and is *flat* within {PUBLISHED_FLAT_RATIO:g} ×; ours by the shape rule above. *Same shape* when both agree; "
         f"*same order of magnitude* when two figures are within a factor {ORDER_OF_MAGNITUDE:g}; throughput *degrades* "
