@@ -168,7 +168,7 @@ def claim1(results):
             figures.append(f"select served every connection up to {max(r.idle for r in served)} idle "
                            f"(+{int(served[0].get('active') or 0)} active)")
         if refused:
-            first = min(refused, key=needed)
+            first = min(refused, key=lambda r: (needed(r), not r.status.startswith("refused")))
             figures.append(f"first refusal at {first.idle} idle (status {first.status}, {int(first.refused_count)} "
                            f"connection(s) refused); {len(refused)} select row(s) refused in all")
         below = [r for r in refused if needed(r) < limit - rules.FD_MARGIN]

@@ -208,7 +208,7 @@ def plot_latency(plt, results, written):
             floor = results.floor(metric, placement) if metric == "p50_us" else results.floor("p99_us", placement)
             if floor is not None:
                 ax.axhline(floor, color="black", linestyle="--", linewidth=1.2,
-                           label="blocking ping-pong floor (same percentile)")
+                           label=f"blocking ping-pong floor ({placement or 'same'} placement, same percentile)")
             ax.set_yscale("log")
             plain_log(ax, "y")
             ax.set_ylabel(f"{name} latency (µs, log scale)")
@@ -365,8 +365,11 @@ def render(folder):
     results = ResultsFolder(folder)
     written = []
     plot_latency(plt, results, written)
-    plot_simple(plt, results, written, "throughput", "throughput_msgs_s", "messages per second")
-    plot_simple(plt, results, written, "cpu_per_msg", "server_cpu_us_per_msg", "server CPU per message (µs)")
+    # Log y: with thousands of idle connections select/poll fall (or rise) by orders of magnitude,
+    # and on a linear axis epoll's line would be flattened into the x axis.
+    plot_simple(plt, results, written, "throughput", "throughput_msgs_s", "messages per second (log scale)", log_y=True)
+    plot_simple(plt, results, written, "cpu_per_msg", "server_cpu_us_per_msg", "server CPU per message (µs, log scale)",
+                log_y=True)
     plot_fds_per_event(plt, results, written)
     plot_micro_wait(plt, results, written)
     plot_micro_ready(plt, results, written)
