@@ -1,0 +1,227 @@
+#include "ChatHarness.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+namespace muxtest {
+
+using Clock = std::chrono::steady_clock;
+
+std::string bin_dir() {
+  const char* env = std::getenv("MUXBENCH_BIN");
+  return env ? env : "bin";
+}
+
+void raise_own_fd_limit() {
+  rlimit lim{};
+  getrlimit(RLIMIT_NOFILE, &lim);
+  lim.rlim_cur = lim.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &lim);
+}
+
+ServerProcess::ServerProcess(const std::string& binary, std::vector<std::string> args,
+                             std::uint64_t fd_hard_limit) {
+  int out[2];
+  if (pipe(out) != 0) return;
+  const std::string path = bin_dir() + "/" + binary;
+  args.insert(args.begin(), {path, "--port", "0"});
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    close(out[1]);
+    // Only the standard descriptors: anything inherited would shift the server's fd numbers.
+    for (int fd = 3; fd < 1024; ++fd) close(fd);
+    if (fd_hard_limit) {
+      rlimit lim{fd_hard_limit, fd_hard_limit};
+      setrlimit(RLIMIT_NOFILE, &lim);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(path.c_str(), argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  out_fd_ = out[0];
+  // Wait for the listening line (the harness contract, SPEC §3).
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < deadline) {
+    pollfd p{out_fd_, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    char buf[512];
+    const ssize_t n = read(out_fd_, buf, sizeof buf);
+    if (n <= 0) break;
+    pending_.append(buf, n);
+    const auto nl = pending_.find('\n');
+    if (nl == std::string::npos) continue;
+    listening_ = pending_.substr(0, nl);
+    pending_.erase(0, nl + 1);
+    const auto colon = listening_.find(':');
+    const auto space = listening_.find(' ', colon);
+    if (listening_.rfind("listening ", 0) == 0 && colon != std::string::npos) {
+      port_ =
+          static_cast<std::uint16_t>(std::stoi(listening_.substr(colon + 1, space - colon - 1)));
+    }
+    break;
+  }
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (out_fd_ >= 0) close(out_fd_);
+}
+
+std::string ServerProcess::mechanism() const {
+  const auto at = listening_.find("mechanism=");
+  if (at == std::string::npos) return "";
+  const auto end = listening_.find(' ', at);
+  return listening_.substr(at + 10, end - at - 10);
+}
+
+ServerProcess::Exit ServerProcess::stop() {
+  Exit e;
+  if (pid_ <= 0) return e;
+  kill(pid_, SIGTERM);
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  std::string all = pending_;
+  while (Clock::now() < deadline) {
+    pollfd p{out_fd_, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = read(out_fd_, buf, sizeof buf);
+    if (n <= 0) break;
+    all.append(buf, n);
+  }
+  int status = 0;
+  if (Clock::now() >= deadline) kill(pid_, SIGKILL);
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  e.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  const auto brace = all.find('{');
+  if (brace != std::string::npos) e.json = all.substr(brace, all.find('\n', brace) - brace);
+  return e;
+}
+
+Client::Client(std::uint16_t port) {
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd_);
+    fd_ = -1;
+  }
+}
+
+Client::~Client() {
+  if (fd_ >= 0) close(fd_);
+}
+
+void Client::send(const std::string& bytes) {
+  std::size_t off = 0;
+  while (off < bytes.size()) {
+    const ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      throw std::runtime_error(std::string("send failed: ") + std::strerror(errno));
+    }
+    off += n;
+  }
+}
+
+std::optional<std::string> Client::line(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    const auto nl = buf_.find('\n');
+    if (nl != std::string::npos) {
+      std::string l = buf_.substr(0, nl);
+      buf_.erase(0, nl + 1);
+      return l;
+    }
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    pollfd p{fd_, POLLIN, 0};
+    // Always look once, so that a zero timeout means "whatever has arrived", not "nothing".
+    if (poll(&p, 1, static_cast<int>(std::max<long long>(left, 0))) <= 0) {
+      if (left <= 0) return std::nullopt;
+      continue;
+    }
+    char buf[65536];
+    const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return std::nullopt;
+    buf_.append(buf, n);
+  }
+}
+
+std::optional<std::string> Client::line_starting(const std::string& prefix,
+                                                 std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    auto l = line(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+    if (!l) return std::nullopt;
+    if (l->rfind(prefix, 0) == 0) return l;
+  }
+  return std::nullopt;
+}
+
+std::string Client::command(const std::string& l) {
+  send(l + "\n");
+  for (;;) {
+    auto r = line();
+    if (!r) return "<no reply>";
+    if (r->rfind("* ", 0) == 0 || r->rfind("! ", 0) == 0 || r->rfind("{", 0) == 0) {
+      // Notices about other members are not replies.
+      if (r->size() > 7 && (r->ends_with(" joined") || r->ends_with(" left"))) continue;
+      return *r;
+    }
+  }
+}
+
+bool Client::closed_by_server(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    char buf[65536];
+    const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return true;
+  }
+  return false;
+}
+
+void Client::shutdown_write() {
+  ::shutdown(fd_, SHUT_WR);
+}
+
+void Client::reset() {
+  linger l{1, 0};
+  setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  close(fd_);
+  fd_ = -1;
+}
+
+long long json_int(const std::string& json, const std::string& key) {
+  const std::string k = "\"" + key + "\":";
+  const auto at = json.find(k);
+  if (at == std::string::npos) return -1;
+  return std::atoll(json.c_str() + at + k.size());
+}
+
+}  // namespace muxtest

@@ -1,0 +1,329 @@
+// Every chat server binary, over loopback: the protocol of SPEC §2, bad input, and the
+// FD_SETSIZE wall. The same tests run against every mechanism; only the expectations that the
+// mechanism itself changes (select's refusal past 1024) differ.
+#include <sys/socket.h>
+
+#include <map>
+#include <memory>
+#include <regex>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "ChatHarness.h"
+
+using muxtest::Client;
+using muxtest::ServerProcess;
+
+namespace {
+
+struct ServerKind {
+  std::string label, binary;
+  std::vector<std::string> args;
+  std::string mechanism;
+  bool fdsetsize_limited;
+};
+
+std::ostream& operator<<(std::ostream& os, const ServerKind& k) {
+  return os << k.label;
+}
+
+const ServerKind kServers[] = {
+    {"select", "chat-select", {}, "select", true},
+    {"poll", "chat-poll", {}, "poll", false},
+    {"epoll_lt", "chat-epoll", {}, "epoll-lt", false},
+    {"epoll_et", "chat-epoll", {"--edge"}, "epoll-et", false},
+};
+
+class ChatServer : public ::testing::TestWithParam<ServerKind> {
+ protected:
+  static void SetUpTestSuite() { muxtest::raise_own_fd_limit(); }
+
+  std::unique_ptr<ServerProcess> start(std::vector<std::string> extra = {"--quiet"},
+                                       std::uint64_t fd_limit = 0) {
+    auto args = GetParam().args;
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto s = std::make_unique<ServerProcess>(GetParam().binary, args, fd_limit);
+    EXPECT_TRUE(s->started()) << GetParam().binary << " did not print its listening line";
+    return s;
+  }
+
+  // A connected client whose welcome line has been read and that sits in `room` as `nick`.
+  std::unique_ptr<Client> member(const ServerProcess& s, const std::string& nick,
+                                 const std::string& room) {
+    auto c = std::make_unique<Client>(s.port());
+    EXPECT_TRUE(c->connected());
+    EXPECT_EQ(c->welcome().rfind("* welcome guest", 0), 0u);
+    EXPECT_EQ(c->command("/nick " + nick), "* you are now " + nick);
+    EXPECT_EQ(c->command("/join " + room), "* you joined " + room);
+    return c;
+  }
+};
+
+TEST_P(ChatServer, ListeningLineNamesTheMechanismAndLimit) {
+  auto s = start();
+  EXPECT_EQ(s->mechanism(), GetParam().mechanism);
+  EXPECT_TRUE(std::regex_match(
+      s->listening_line(), std::regex(R"(listening 127\.0\.0\.1:\d+ mechanism=\S+ fd_limit=\d+)")))
+      << s->listening_line();
+  auto exit = s->stop();
+  EXPECT_EQ(exit.status, 0);
+  EXPECT_NE(exit.json.find("\"mechanism\":\"" + GetParam().mechanism + "\""), std::string::npos)
+      << exit.json;
+}
+
+TEST_P(ChatServer, MessagesReachEveryOtherRoomMemberOnceInOrder) {
+  auto s = start();
+  const std::vector<std::string> rooms = {"red", "blue"};
+  std::vector<std::unique_ptr<Client>> clients;
+  std::vector<std::string> nicks, room_of;
+  for (int i = 0; i < 6; ++i) {
+    nicks.push_back("u" + std::to_string(i));
+    room_of.push_back(rooms[i % 2]);
+    clients.push_back(member(*s, nicks[i], room_of[i]));
+  }
+  constexpr int kPerSender = 50;
+  for (int m = 0; m < kPerSender; ++m)
+    for (int i = 0; i < 6; ++i)
+      clients[i]->send("msg " + std::to_string(m) + " from " + nicks[i] + "\n");
+
+  for (int r = 0; r < 6; ++r) {
+    std::map<std::string, int> next;      // sender -> next expected sequence number
+    const int expected = 2 * kPerSender;  // two other members in the room
+    for (int got = 0; got < expected; ++got) {
+      auto l = clients[r]->line();
+      ASSERT_TRUE(l) << nicks[r] << " received only " << got << " of " << expected;
+      std::smatch m;
+      ASSERT_TRUE(std::regex_match(*l, m, std::regex(R"(<(\w+)> msg (\d+) from (\w+))"))) << *l;
+      ASSERT_EQ(m[1], m[3]) << "message attributed to the wrong sender: " << *l;
+      const std::string from = m[1];
+      ASSERT_NE(from, nicks[r]) << "the sender got its own line back";
+      const int idx = std::stoi(from.substr(1));
+      ASSERT_EQ(room_of[idx], room_of[r]) << "message crossed rooms: " << *l;
+      ASSERT_EQ(std::stoi(m[2]), next[from]++) << "lost, duplicated or reordered: " << *l;
+    }
+    // Nothing more may be queued for this client: the reply to /who comes next.
+    EXPECT_EQ(clients[r]->command("/who").rfind("* members of " + room_of[r] + " (3):", 0), 0u);
+  }
+  auto exit = s->stop();
+  EXPECT_EQ(muxtest::json_int(exit.json, "msgs_in"), 6 * kPerSender);
+  EXPECT_EQ(muxtest::json_int(exit.json, "msgs_out"), 6 * kPerSender * 2);
+}
+
+TEST_P(ChatServer, NoticesGoToTheOtherMembersUnlessQuiet) {
+  auto s = start({});
+  auto a = member(*s, "alice", "den");
+  Client b(s->port());
+  b.welcome();
+  EXPECT_EQ(b.command("/join den"), "* you joined den");
+  EXPECT_EQ(a->line(), "* guest2 joined");  // b's arrival in lobby went to lobby, not den
+  EXPECT_EQ(b.command("/nick bob"), "* you are now bob");
+  EXPECT_EQ(a->line(), "* guest2 is now bob");
+  b.send("/quit\n");
+  EXPECT_EQ(b.line(), "* bye");
+  EXPECT_TRUE(b.closed_by_server());
+  EXPECT_EQ(a->line(), "* bob left");
+}
+
+TEST_P(ChatServer, NickWhoStatsHelpAndErrors) {
+  auto s = start();
+  auto a = member(*s, "alice", "lobby");
+  Client b(s->port());
+  b.welcome();
+  EXPECT_EQ(b.command("/nick alice"), "! nick taken: alice");
+  EXPECT_EQ(b.command("/nick"), "! usage: /nick NAME");
+  EXPECT_EQ(b.command("/join"), "! usage: /join ROOM");
+  EXPECT_EQ(b.command("/nick bad name").rfind("! invalid name:", 0), 0u);
+  EXPECT_EQ(b.command("/nick " + std::string(33, 'x')).rfind("! invalid name:", 0), 0u);
+  EXPECT_EQ(b.command("/join r\xc3\xa9").rfind("! invalid name:", 0), 0u);
+  EXPECT_EQ(b.command("/frobnicate"), "! unknown command: /frobnicate (try /help)");
+  EXPECT_EQ(b.command("/nick bob"), "* you are now bob");
+  const std::string who = b.command("/who");
+  EXPECT_EQ(who.rfind("* members of lobby (2):", 0), 0u) << who;
+  EXPECT_NE(who.find(" alice"), std::string::npos);
+  EXPECT_NE(who.find(" bob"), std::string::npos);
+  EXPECT_EQ(b.command("/help"), "* commands:");
+  EXPECT_TRUE(b.line_starting("*   any other line"));  // the last help line
+  const std::string stats = b.command("/stats");
+  for (const char* key : {"accepted", "refused", "current", "peak", "msgs_in", "msgs_out",
+                          "bytes_in", "bytes_out", "wait_calls", "events", "fds_passed",
+                          "ctl_calls", "slow_dropped", "cpu_user_us", "cpu_sys_us", "fd_limit"}) {
+    EXPECT_GE(muxtest::json_int(stats, key), 0) << key << " missing in " << stats;
+  }
+  EXPECT_EQ(muxtest::json_int(stats, "current"), 2);
+  EXPECT_GT(muxtest::json_int(stats, "wait_calls"), 0);
+  // The other client is unharmed by all of this.
+  b.send("still here\n");
+  EXPECT_EQ(a->line(), "<bob> still here");
+}
+
+TEST_P(ChatServer, OverlongLineGetsTheErrorAndOnlyThatClientIsClosed) {
+  auto s = start({"--quiet", "--max-line", "100"});
+  auto a = member(*s, "alice", "r");
+  auto b = member(*s, "bob", "r");
+  Client bad(s->port());
+  bad.welcome();
+  bad.command("/join r");
+  bad.send(std::string(101, 'x') + "\n");
+  EXPECT_EQ(bad.line(), "! line too long (max 100 bytes)");
+  EXPECT_TRUE(bad.closed_by_server());
+  a->send(std::string(100, 'y') + "\n");  // exactly the limit is fine
+  EXPECT_EQ(b->line(), "<alice> " + std::string(100, 'y'));
+}
+
+TEST_P(ChatServer, PartialLineWithoutNewlineCannotGrowPastTheLimit) {
+  auto s = start({"--quiet", "--max-line", "100"});
+  Client bad(s->port());
+  bad.welcome();
+  bad.send(std::string(150, 'x'));  // never a newline
+  EXPECT_EQ(bad.line(), "! line too long (max 100 bytes)");
+  EXPECT_TRUE(bad.closed_by_server());
+}
+
+TEST_P(ChatServer, ReaderKeepsEveryMessageWhileASlowReaderIsDropped) {
+  auto s = start({"--quiet"});  // default --max-outbuf: 1 MiB
+  auto sender = member(*s, "talker", "r");
+  auto reader = member(*s, "reader", "r");
+  auto sloth = member(*s, "sloth", "r");
+  // The kernel absorbs a few MB for a client that does not read (the server's send buffer
+  // autotunes up to net.ipv4.tcp_wmem's maximum, 4 MB by default): send well past that.
+  const std::string pad(4000, 'p');
+  constexpr int kMessages = 3000;  // 12 MB
+  int next = 0;
+  auto read_available = [&](std::chrono::milliseconds wait) {
+    while (auto l = reader->line(wait)) {
+      ASSERT_EQ(*l, "<talker> " + std::to_string(next) + " " + pad);
+      if (++next == kMessages) return;
+    }
+  };
+  for (int i = 0; i < kMessages; ++i) {
+    sender->send(std::to_string(i) + " " + pad + "\n");
+    if (i % 50 == 49) read_available(std::chrono::milliseconds(0));
+  }
+  read_available(std::chrono::seconds(10));
+  EXPECT_EQ(next, kMessages);
+  const std::string stats = sender->command("/stats");
+  EXPECT_EQ(muxtest::json_int(stats, "slow_dropped"), 1) << stats;
+  EXPECT_EQ(muxtest::json_int(stats, "current"), 2) << stats;
+  EXPECT_TRUE(sloth->closed_by_server());
+}
+
+TEST_P(ChatServer, ResetAndHalfCloseCleanUp) {
+  auto s = start();
+  auto a = member(*s, "alice", "r");
+  {
+    auto rude = member(*s, "rude", "r");
+    rude->send("before reset\n");
+    EXPECT_EQ(a->line(), "<rude> before reset");
+    rude->reset();
+  }
+  auto half = member(*s, "half", "r");
+  half->send("/who\nlast words");  // the last line has no newline
+  half->shutdown_write();
+  // A half-closed client still receives what it asked for, then the server closes.
+  EXPECT_EQ(half->line_starting("* members of r").has_value(), true);
+  EXPECT_TRUE(half->closed_by_server());
+  EXPECT_EQ(a->line(), "<half> last words");
+  // Both are gone: only alice (and the auditor) remain.
+  auto auditor = member(*s, "auditor", "r");
+  EXPECT_EQ(auditor->command("/who").rfind("* members of r (2):", 0), 0u);
+  EXPECT_EQ(muxtest::json_int(auditor->command("/stats"), "current"), 2);
+}
+
+TEST_P(ChatServer, EveryByteValueExceptNewlinePassesThrough) {
+  auto s = start();
+  auto a = member(*s, "alice", "r");
+  auto b = member(*s, "bob", "r");
+  std::string all;
+  for (int c = 0; c < 256; ++c)
+    if (c != '\n') all.push_back(static_cast<char>(c));
+  a->send(all + "\n");
+  EXPECT_EQ(b->line(), "<alice> " + all);
+}
+
+TEST_P(ChatServer, BurstOfConnectsIsServed) {
+  auto s = start();
+  std::vector<std::unique_ptr<Client>> burst;
+  for (int i = 0; i < 300; ++i) burst.push_back(std::make_unique<Client>(s->port()));
+  for (auto& c : burst) EXPECT_EQ(c->welcome().rfind("* welcome guest", 0), 0u);
+  EXPECT_EQ(muxtest::json_int(burst.back()->command("/stats"), "accepted"), 300);
+}
+
+TEST_P(ChatServer, OutOfDescriptorsRefusesWithoutSpinning) {
+  // With RLIMIT_NOFILE = 64 the server runs out of descriptors after ~58 clients. The pending
+  // connections must be refused with a line, not left in the backlog where a level-triggered
+  // loop would see the listening socket readable forever.
+  auto s = start({"--quiet"}, 64);
+  std::vector<std::unique_ptr<Client>> clients;
+  int welcomed = 0, refused = 0;
+  for (int i = 0; i < 100; ++i) {
+    clients.push_back(std::make_unique<Client>(s->port()));
+    const auto l = clients.back()->line().value_or("");
+    if (l.rfind("* welcome", 0) == 0) {
+      ++welcomed;
+    } else {
+      EXPECT_EQ(l, "! server full: out of file descriptors (limit 64)");
+      ++refused;
+    }
+  }
+  EXPECT_GT(welcomed, 0);
+  EXPECT_GT(refused, 0);
+  EXPECT_EQ(welcomed + refused, 100);
+  clients[0]->send("/nick first\n/join r\n");
+  clients[1]->send("/join r\n");
+  EXPECT_EQ(clients[1]->line(), "* you joined r");
+  clients[0]->send("still serving\n");
+  EXPECT_EQ(clients[1]->line_starting("<first>"), "<first> still serving");
+  auto exit = s->stop();
+  EXPECT_EQ(muxtest::json_int(exit.json, "refused"), refused);
+  // A spinning loop makes a wait call per pass, millions per second; a correct one a few per
+  // connection. This bounds behaviour (calls per event), not time.
+  EXPECT_LT(muxtest::json_int(exit.json, "wait_calls"), 20 * 100) << exit.json;
+}
+
+TEST_P(ChatServer, FifteenHundredConnectionsAndTheFdSetSizeWall) {
+  auto s = start();
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 1500; ++i) clients.push_back(std::make_unique<Client>(s->port()));
+  std::vector<int> served;
+  int refused = 0;
+  const std::regex refusal(
+      R"(! server full: select\(\) cannot watch descriptor (\d+) \(FD_SETSIZE is 1024\))");
+  for (int i = 0; i < 1500; ++i) {
+    const auto l = clients[i]->line().value_or("<nothing>");
+    std::smatch m;
+    if (l.rfind("* welcome", 0) == 0) {
+      served.push_back(i);
+    } else {
+      ASSERT_TRUE(std::regex_match(l, m, refusal)) << "client " << i << ": " << l;
+      EXPECT_GE(std::stoi(m[1]), 1024);
+      EXPECT_TRUE(clients[i]->closed_by_server());
+      ++refused;
+    }
+  }
+  if (GetParam().fdsetsize_limited) {
+    EXPECT_GT(refused, 0);
+    EXPECT_LT(served.size(), 1024u);
+  } else {
+    EXPECT_EQ(refused, 0);
+    EXPECT_EQ(served.size(), 1500u);
+  }
+  // Messages still flow among the served ones, first and last alike.
+  Client& first = *clients[served.front()];
+  Client& last = *clients[served.back()];
+  first.send("/join edge\n");
+  EXPECT_EQ(first.line(), "* you joined edge");
+  last.send("/join edge\n");
+  EXPECT_EQ(last.line(), "* you joined edge");
+  last.send("hello from the far end\n");
+  EXPECT_EQ(first.line_starting("<"),
+            "<guest" + std::to_string(served.size()) + "> hello from the far end");
+  auto exit = s->stop();
+  EXPECT_EQ(muxtest::json_int(exit.json, "refused"), refused);
+  EXPECT_EQ(muxtest::json_int(exit.json, "peak"), static_cast<long long>(served.size()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, ChatServer, ::testing::ValuesIn(kServers),
+                         [](const auto& info) { return info.param.label; });
+
+}  // namespace
