@@ -132,7 +132,8 @@ def linear_cost_claim(results, number, mechanism):
             verdicts.append(v)
             figures.append(f"micro.csv, one {mechanism} call with {fmt(ready)} ready vs watched: "
                            + mfit.describe("ns", "watched", 1.0, "ns per watched descriptor") + f" [{v}]")
-        build = results.micro_series("build", mechanism, "watched")
+        build_ready = results.micro_fixed_value("build", mechanism, "ready", prefer=1.0)
+        build = results.micro_series("build", mechanism, "watched", "ready", build_ready)
         if len(build.xs()) >= rules.MIN_POINTS:
             bfit = rules.Fit(build)
             figures.append(f"micro.csv, building/copying the {mechanism} set per call (information): "

@@ -22,9 +22,10 @@ FIGURES = [
     ("micro_wait", "One wait call vs watched descriptors (micro-benchmark)",
      "Google Benchmark timing of a single select / poll / epoll_wait call with N descriptors watched and "
      "one ready (log-log). A slope of 1 on this plot is linear growth; a flat line is cost independent of N."),
-    ("micro_ready", "epoll_wait vs ready descriptors, and epoll_ctl",
-     "Left: one epoll_wait call with N fixed and k descriptors ready: the cost grows with k, because each "
-     "ready event is copied out to user space. Right: the cost of one epoll_ctl registration call."),
+    ("micro_ready", "Wait call vs ready descriptors, and epoll_ctl",
+     "Left: one wait call with N watched fixed and k of them ready. epoll_wait's cost grows with k, because "
+     "each ready event is copied out to user space; select's and poll's stay dominated by N. Right: the cost "
+     "of one epoll_ctl registration call (add, modify, delete) against the number already registered."),
     ("churn", "Connection churn vs idle connections",
      "Connections opened, used and closed per second. epoll pays epoll_ctl for every connection; select "
      "and poll pay their scan on every call instead."),

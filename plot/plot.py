@@ -9,6 +9,7 @@ marked (select's FD_SETSIZE refusals with an x at the top of the axes).
 import argparse
 import os
 import sys
+import textwrap
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -158,14 +159,16 @@ def finish(fig, plt, results, stem, text, written):
             if lab not in labels and not lab.startswith("_"):
                 handles.append(h)
                 labels.append(lab)
-    height = fig.get_size_inches()[1]
-    caption_in = 0.5  # two lines of 8 pt text
-    columns = 4
+    width, height = fig.get_size_inches()
+    # About 15 characters of 8 pt text per inch: wrap the caption to the figure instead of clipping it.
+    lines = [part for line in text.split("\n") for part in textwrap.wrap(line, int(width * 15)) or [""]]
+    caption_in = 0.14 * len(lines) + 0.08
+    columns = max(2, min(4, int(width / 3.2)))
     legend_in = 0.24 * -(-len(handles) // columns) + 0.1 if handles else 0.0
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=9, frameon=False,
                    bbox_to_anchor=(0.5, caption_in / height))
-    fig.text(0.01, 0.01, text, fontsize=8, va="bottom", ha="left", color="0.25")
+    fig.text(0.01, 0.01, "\n".join(lines), fontsize=8, va="bottom", ha="left", color="0.25")
     fig.tight_layout(rect=(0, (caption_in + legend_in + 0.1) / height, 1.0, 0.95))
     for ext in ("png", "svg"):
         path = os.path.join(results.path, f"{stem}.{ext}")
@@ -294,13 +297,16 @@ def plot_micro_wait(plt, results, written):
             ax.plot(skipped, [0.96] * len(skipped), transform=trans, linestyle="none", marker="x", markersize=9,
                     markeredgewidth=2, color=style(mech)[0], clip_on=False, label=f"{mech} not measurable (skipped)")
     for mech in results.micro_mechanisms("build"):
-        s = results.micro_series("build", mech, "watched")
+        ready = results.micro_fixed_value("build", mech, "ready", prefer=1.0)
+        s = results.micro_series("build", mech, "watched", "ready", ready)
         colour = style(mech)[0]
         if s.xs():
             ax.plot(s.xs(), [s.median(x) for x in s.xs()], color=colour, linestyle=":", marker=".",
                     label=f"{mech}: building the set (user space)")
     for mech in results.micro_mechanisms("uring"):
-        draw_series(ax, results.micro_series("uring", mech, "watched"), mech, label=f"{mech} (io_uring, armed polls)")
+        ready = results.micro_fixed_value("uring", mech, "ready", prefer=1.0)
+        draw_series(ax, results.micro_series("uring", mech, "watched", "ready", ready), mech,
+                    label=f"{mech} (io_uring, armed polls)")
     fd_setsize_line(ax, results)
     log_log(ax, "watched descriptors (log scale)", "ns per call (log scale)")
     ready_text = ", ".join(human(r) for r in sorted(x for x in readies if x is not None))
@@ -327,8 +333,9 @@ def plot_micro_ready(plt, results, written):
             watched = results.micro_fixed_value("ready", mech, "watched")
             watched_values.add(watched)
             draw_series(ax, results.micro_series("ready", mech, "ready", "watched", watched), mech)
-        log_log(ax, "ready descriptors per call (log scale)", "ns per epoll_wait call (log scale)")
-        ax.set_title("epoll_wait with " + ", ".join(human(w) for w in sorted(watched_values)) + " watched", fontsize=10)
+        log_log(ax, "ready descriptors per call (log scale)", "ns per wait call (log scale)")
+        ax.set_title("one wait call, " + ", ".join(human(w) for w in sorted(watched_values)) + " watched, k ready",
+                     fontsize=10)
     if ctl_mechs:
         ax = axes[0][i]
         for mech in ctl_mechs:

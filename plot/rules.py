@@ -151,7 +151,8 @@ class Fit:
         text += f"), R² {self.r2:.2f}"
         rise = self.rise_interval()
         if rise:
-            text += f", change over {fmt(self.xs[0])}–{fmt(self.xs[-1])} {unit_x}: {pct(rise[0])} … {pct(rise[1])} of {fmt(self.base)} {unit_y}"
+            text += (f", change over {fmt(self.xs[0])}–{fmt(self.xs[-1])} {unit_x}: {change(rise[0])} … {change(rise[1])} "
+                     f"of {fmt(self.base)} {unit_y}")
         return text + f" → {self.shape}"
 
 
@@ -195,6 +196,13 @@ def fmt(value, digits=3):
     decimals = max(0, digits - 1 - magnitude)
     text = f"{value:,.{decimals}f}"
     return text
+
+
+def change(value):
+    """A relative change: a percentage while small, a factor once it is many times the start."""
+    if value >= 9:
+        return f"×{fmt(1 + value)}"
+    return pct(value)
 
 
 def pct(value):
