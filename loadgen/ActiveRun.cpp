@@ -116,8 +116,7 @@ void Loop::set_out_interest(Conn& c, bool want) {
 void Loop::flush(Conn& c) {
   c.dirty = false;
   while (!c.closed && c.out_off < c.out.size()) {
-    const ssize_t n =
-        send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+    const ssize_t n = send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
     if (n > 0) {
       c.out_off += static_cast<std::size_t>(n);
     } else if (n < 0 && errno == EAGAIN) {
@@ -161,9 +160,10 @@ void Loop::server_gone(Conn& c, const std::string& why) {
   if (died_ || phase_ == Phase::kSetup) return;
   const std::uint64_t now = now_ns();
   const double at = static_cast<double>(now - start_ns_) / 1e9;
-  died_ = fmt::format("the server dropped active connection {} ({}) {:.2f} s after traffic "
-                      "started ({}; warm-up {} s, window {} s)",
-                      c.id, c.nick, at, why, o_.warmup, o_.duration);
+  died_ = fmt::format(
+      "the server dropped active connection {} ({}) {:.2f} s after traffic "
+      "started ({}; warm-up {} s, window {} s)",
+      c.id, c.nick, at, why, o_.warmup, o_.duration);
   phase_ = Phase::kDone;
 }
 
@@ -253,9 +253,9 @@ void Loop::on_readable(Conn& c) {
     if (errno == EAGAIN || errno == EINTR) return;
     const int err = errno;
     if (phase_ == Phase::kSetup) {
-      setup_error_ = err == ECONNREFUSED ? connect_hint(err, server_)
-                                         : errno_text(fmt::format("active connection {}", c.id),
-                                                      err);
+      setup_error_ = err == ECONNREFUSED
+                         ? connect_hint(err, server_)
+                         : errno_text(fmt::format("active connection {}", c.id), err);
       c.closed = true;
       epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
       return;
@@ -360,9 +360,10 @@ std::optional<std::string> Loop::setup() {
     }
     flush_dirty();
     if (now_ns() > deadline) {
-      return fmt::format("only {} of {} active connections joined their room within {} s "
-                         "({} refused)",
-                         joined_, k, kSetupTimeoutMs / 1000, refused_);
+      return fmt::format(
+          "only {} of {} active connections joined their room within {} s "
+          "({} refused)",
+          joined_, k, kSetupTimeoutMs / 1000, refused_);
     }
   }
   return setup_error_;
@@ -382,8 +383,8 @@ RunOutcome Loop::run() {
     r_.status = refused_line_.find("FD_SETSIZE") != std::string::npos
                     ? "refused:FD_SETSIZE"
                     : "refused:" + refused_line_.substr(0, 40);
-    fmt::print(stderr, "loadgen: the server refused {} of {} active connections: {}\n",
-               refused_, conns_.size(), refused_line_);
+    fmt::print(stderr, "loadgen: the server refused {} of {} active connections: {}\n", refused_,
+               conns_.size(), refused_line_);
   } else {
     start_ns_ = now_ns();
     warmup_end_ns_ = start_ns_ + static_cast<std::uint64_t>(o_.warmup * 1e9);
@@ -414,8 +415,7 @@ RunOutcome Loop::run() {
         ts.tv_sec = static_cast<time_t>((wake - now) / 1'000'000'000ULL);
         ts.tv_nsec = static_cast<long>((wake - now) % 1'000'000'000ULL);
       }
-      const int n =
-          epoll_pwait2(ep_, events.data(), static_cast<int>(events.size()), &ts, nullptr);
+      const int n = epoll_pwait2(ep_, events.data(), static_cast<int>(events.size()), &ts, nullptr);
       if (n < 0 && errno != EINTR) {
         out.fatal = errno_text("epoll_pwait2", errno);
         break;
@@ -432,7 +432,8 @@ RunOutcome Loop::run() {
         for (std::size_t burst = 0; bc_next_ns_ <= now && burst < kBroadcastBurst; ++burst) {
           send_msg(conns_[bc_n_ % conns_.size()], bc_next_ns_);
           ++bc_n_;
-          bc_next_ns_ = start_ns_ + static_cast<std::uint64_t>(static_cast<double>(bc_n_) * interval);
+          bc_next_ns_ =
+              start_ns_ + static_cast<std::uint64_t>(static_cast<double>(bc_n_) * interval);
         }
       }
       flush_dirty();
@@ -469,6 +470,7 @@ RunOutcome Loop::run() {
     }
   }
   if (window_begun_) {
+    r_.measured = true;
     r_.measured_s = static_cast<double>(end_.t_ns - begin_.t_ns) / 1e9;
     const double window_us = r_.measured_s * 1e6;
     if (window_us > 0) {

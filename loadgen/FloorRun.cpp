@@ -122,6 +122,7 @@ std::optional<std::string> run_floor(const Options& o, RunResult& r) {
   close(fd);
   waitpid(pid, nullptr, 0);
   if (begun) {
+    r.measured = true;
     r.measured_s = static_cast<double>(t1 - t0) / 1e9;
     r.loadgen_cpu_pct =
         static_cast<double>(cpu1.total_us() - cpu0.total_us()) / (r.measured_s * 1e6) * 100;

@@ -11,8 +11,8 @@ constexpr std::uint64_t kLinearEnd = 2 * Histogram::kSub;  // values below are t
 
 std::size_t Histogram::index_of(std::uint64_t ns) {
   if (ns < kLinearEnd) return static_cast<std::size_t>(ns);
-  const int top = 63 - __builtin_clzll(ns);  // >= kSubBits + 1
-  const int shift = top - kSubBits;          // >= 1
+  const int top = 63 - __builtin_clzll(ns);        // >= kSubBits + 1
+  const int shift = top - kSubBits;                // >= 1
   const std::uint64_t sub = (ns >> shift) - kSub;  // 0 .. kSub-1
   return static_cast<std::size_t>(kLinearEnd + (shift - 1) * kSub + sub);
 }
@@ -28,7 +28,6 @@ std::uint64_t Histogram::width_of(std::size_t index) {
   if (index < kLinearEnd) return 1;
   return 1ULL << ((index - kLinearEnd) / kSub + 1);
 }
-
 
 void Histogram::record(std::uint64_t ns) {
   const std::size_t i = std::min(index_of(std::min(ns, kMaxTrackable)), kBuckets - 1);
@@ -47,7 +46,9 @@ void Histogram::merge(const Histogram& other) {
   min_ = std::min(min_, other.min_);
 }
 
-void Histogram::reset() { *this = Histogram{}; }
+void Histogram::reset() {
+  *this = Histogram{};
+}
 
 std::uint64_t Histogram::percentile(double q) const {
   if (count_ == 0) return 0;

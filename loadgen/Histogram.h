@@ -13,7 +13,7 @@ namespace mux {
 class Histogram {
  public:
   static constexpr int kSubBits = 7;
-  static constexpr std::uint64_t kSub = 1ULL << kSubBits;    // sub-buckets per power of two
+  static constexpr std::uint64_t kSub = 1ULL << kSubBits;  // sub-buckets per power of two
   static constexpr std::uint64_t kMaxTrackable = 100'000'000'000ULL;  // 100 s in ns
   static constexpr std::size_t kBuckets = 3899;  // index_of(kMaxTrackable) + 1 (checked by a test)
 

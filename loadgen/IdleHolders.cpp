@@ -96,9 +96,10 @@ bool drain(int fd) {
       const int fd = start_connect(o.server, from);
       if (fd < 0) {
         if (-fd == EMFILE) {
-          fail(fmt::format("out of file descriptors: this helper's open-file limit is {} "
-                           "(raise it with ulimit -n)",
-                           limit));
+          fail(
+              fmt::format("out of file descriptors: this helper's open-file limit is {} "
+                          "(raise it with ulimit -n)",
+                          limit));
         }
         fail(connect_hint(-fd, o.server));
       }
@@ -160,8 +161,8 @@ bool drain(int fd) {
       state[fd] = kFree;
     }
     if (now - last_progress > static_cast<std::uint64_t>(o.stall_timeout_ms) * 1'000'000) {
-      fail(fmt::format("the server at {} stopped answering new connections for {} s",
-                       o.server.text, o.stall_timeout_ms / 1000));
+      fail(fmt::format("the server at {} stopped answering new connections for {} s", o.server.text,
+                       o.stall_timeout_ms / 1000));
     }
   }
   write_line(report_fd, fmt::format("ok {} {} {}", established - dropped, refused, dropped));
@@ -200,7 +201,9 @@ bool drain(int fd) {
 
 }  // namespace
 
-IdleHolders::~IdleHolders() { stop_all(); }
+IdleHolders::~IdleHolders() {
+  stop_all();
+}
 
 void IdleHolders::stop_all() {
   for (auto& h : helpers_) {
@@ -214,8 +217,7 @@ void IdleHolders::stop_all() {
   helpers_.clear();
 }
 
-std::optional<std::string> IdleHolders::read_report(Helper& h, std::string& line,
-                                                    int timeout_ms) {
+std::optional<std::string> IdleHolders::read_report(Helper& h, std::string& line, int timeout_ms) {
   const std::uint64_t deadline = now_ns() + static_cast<std::uint64_t>(timeout_ms) * 1'000'000;
   for (;;) {
     const auto nl = h.pending.find('\n');
@@ -243,8 +245,8 @@ std::optional<std::string> IdleHolders::read_report(Helper& h, std::string& line
       return WIFSIGNALED(st)
                  ? fmt::format("idle helper process {} was killed by signal {} ({})", pid,
                                WTERMSIG(st), strsignal(WTERMSIG(st)))
-                 : fmt::format("idle helper process {} exited (status {}) without reporting",
-                               pid, WEXITSTATUS(st));
+                 : fmt::format("idle helper process {} exited (status {}) without reporting", pid,
+                               WEXITSTATUS(st));
     } else if (errno != EINTR) {
       return errno_text("reading an idle helper's report", errno);
     }
@@ -259,9 +261,10 @@ std::optional<std::string> IdleHolders::open(const IdleOptions& o) {
 
   const std::uint64_t limit = raise_fd_limit();
   if (limit <= kReservedFds + 1) {
-    return fmt::format("the open-file limit is {}, too small to hold idle connections (raise it "
-                       "with ulimit -n)",
-                       limit);
+    return fmt::format(
+        "the open-file limit is {}, too small to hold idle connections (raise it "
+        "with ulimit -n)",
+        limit);
   }
   std::uint64_t per_process = limit - kReservedFds;
   if (o.per_process > 0) per_process = std::min(per_process, o.per_process);
@@ -276,9 +279,10 @@ std::optional<std::string> IdleHolders::open(const IdleOptions& o) {
                           : static_cast<std::uint64_t>(ephemeral_ports().size() / 2);
     addresses = (o.count + per_address - 1) / per_address;
     if (addresses > 253) {
-      return fmt::format("{} idle connections need {} loopback source addresses of {} ports each "
-                         "but 127.0.0.2-127.0.0.254 has 253 (widen net.ipv4.ip_local_port_range)",
-                         o.count, addresses, per_address);
+      return fmt::format(
+          "{} idle connections need {} loopback source addresses of {} ports each "
+          "but 127.0.0.2-127.0.0.254 has 253 (widen net.ipv4.ip_local_port_range)",
+          o.count, addresses, per_address);
     }
   }
   status_.processes = processes;

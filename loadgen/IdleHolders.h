@@ -36,8 +36,8 @@ struct IdleStatus {
   std::uint64_t refused = 0;      // refused by the server (`! ...` line or closed at once)
   std::uint64_t open = 0;         // still open when released (valid after release())
   std::uint64_t processes = 0;
-  std::uint64_t addresses = 0;    // source addresses used (0: the kernel's default)
-  double open_seconds = 0;        // time to establish all of them
+  std::uint64_t addresses = 0;  // source addresses used (0: the kernel's default)
+  double open_seconds = 0;      // time to establish all of them
 };
 
 class IdleHolders {

@@ -26,7 +26,9 @@ std::uint64_t now_ns() {
          static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
-bool Endpoint::loopback() const { return (ntohl(addr.sin_addr.s_addr) >> 24) == 127; }
+bool Endpoint::loopback() const {
+  return (ntohl(addr.sin_addr.s_addr) >> 24) == 127;
+}
 
 std::variant<Endpoint, std::string> resolve(const std::string& host, int port) {
   if (port < 1 || port > 65535) return fmt::format("--port {}: not a TCP port (1-65535)", port);
@@ -36,8 +38,7 @@ std::variant<Endpoint, std::string> resolve(const std::string& host, int port) {
   addrinfo* res = nullptr;
   const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
   if (rc != 0 || res == nullptr) {
-    return fmt::format("--host {}: cannot resolve to an IPv4 address ({})", host,
-                       gai_strerror(rc));
+    return fmt::format("--host {}: cannot resolve to an IPv4 address ({})", host, gai_strerror(rc));
   }
   Endpoint e;
   e.addr = *reinterpret_cast<sockaddr_in*>(res->ai_addr);
@@ -87,17 +88,19 @@ int start_connect(const Endpoint& to, const in_addr* from) {
 std::string connect_hint(int err, const Endpoint& to) {
   switch (err) {
     case ECONNREFUSED:
-      return fmt::format("nothing is listening on {} (start a server, e.g. build/bin/chat-epoll "
-                         "--port {}, or pass --host/--port)",
-                         to.text, ntohs(to.addr.sin_port));
+      return fmt::format(
+          "nothing is listening on {} (start a server, e.g. build/bin/chat-epoll "
+          "--port {}, or pass --host/--port)",
+          to.text, ntohs(to.addr.sin_port));
     case EMFILE:
     case ENFILE:
       return "out of file descriptors (raise the open-file limit: ulimit -n, or LimitNOFILE / "
              "/etc/security/limits.conf)";
     case EADDRNOTAVAIL:
-      return fmt::format("local ports exhausted connecting to {} (net.ipv4.ip_local_port_range "
-                         "is {}-{}; use fewer connections per source address or widen the range)",
-                         to.text, ephemeral_ports().low, ephemeral_ports().high);
+      return fmt::format(
+          "local ports exhausted connecting to {} (net.ipv4.ip_local_port_range "
+          "is {}-{}; use fewer connections per source address or widen the range)",
+          to.text, ephemeral_ports().low, ephemeral_ports().high);
     case ETIMEDOUT:
       return fmt::format("connecting to {} timed out (is the server's accept queue stuck?)",
                          to.text);

@@ -20,7 +20,9 @@ Cell opt(const std::optional<T>& v) {
   }
 }
 
-Cell i(std::uint64_t v) { return static_cast<std::int64_t>(v); }
+Cell i(std::uint64_t v) {
+  return static_cast<std::int64_t>(v);
+}
 
 std::vector<std::pair<std::string, Cell>> cells(const RunResult& r) {
   const bool have = r.latency.count() > 0;
@@ -39,8 +41,8 @@ std::vector<std::pair<std::string, Cell>> cells(const RunResult& r) {
       {"rate", r.rate},
       {"warmup_s", r.warmup_s},
       {"duration_s", r.duration_s},
-      {"msgs", i(r.msgs)},
-      {"throughput_msgs_s", r.throughput()},
+      {"msgs", r.measured ? i(r.msgs) : Cell()},
+      {"throughput_msgs_s", r.measured ? Cell(r.throughput()) : Cell()},
       {"p50_us", us(r.latency.percentile(0.50))},
       {"p90_us", us(r.latency.percentile(0.90))},
       {"p99_us", us(r.latency.percentile(0.99))},
@@ -194,9 +196,9 @@ std::string human_summary(const RunResult& r) {
   }
   if (r.loadgen_cpu_pct) s += fmt::format("  loadgen CPU {}%\n", number(*r.loadgen_cpu_pct));
   if (r.idle > 0) {
-    s += fmt::format("  idle: {} requested, {} still open, {} refused", r.idle,
-                     r.idle_open ? fmt::format("{}", *r.idle_open) : std::string("(held elsewhere)"),
-                     r.refused);
+    s += fmt::format(
+        "  idle: {} requested, {} still open, {} refused", r.idle,
+        r.idle_open ? fmt::format("{}", *r.idle_open) : std::string("(held elsewhere)"), r.refused);
     if (r.idle_open_s) s += fmt::format(", opened in {} s", number(*r.idle_open_s));
     s += "\n";
   }

@@ -22,16 +22,16 @@ struct RunResult {
   std::uint64_t size = 0;
   double rate = 0;
   double warmup_s = 0;
-  double duration_s = 0;      // requested window
-  double measured_s = 0;      // actual window (shorter when the server died)
-  std::uint64_t msgs = 0;     // deliveries received in the window
-  Histogram latency;          // ns
+  double duration_s = 0;   // requested window
+  double measured_s = 0;   // actual window (shorter when the server died)
+  bool measured = false;   // a window began: otherwise the figure columns stay empty
+  std::uint64_t msgs = 0;  // deliveries received in the window
+  Histogram latency;       // ns
   IntegrityCounts integrity;
   std::optional<double> server_cpu_us;  // over the window
   std::optional<double> loadgen_cpu_pct;
   std::string status = "ok";
-  std::optional<std::int64_t> server_wait_calls, server_events, server_fds_passed,
-      server_ctl_calls;
+  std::optional<std::int64_t> server_wait_calls, server_events, server_fds_passed, server_ctl_calls;
   std::string label;
   std::optional<double> idle_open_s;  // time to establish the idle connections
   std::optional<double> conns_per_s;  // churn only

@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "ActiveRun.h"
 #include "FloorRun.h"
@@ -48,17 +48,17 @@ std::optional<std::string> validate(const Options& o) {
     return std::nullopt;
   }
   if (o.size < MessageCodec::kHeader) {
-    return fmt::format("--size {}: messages carry a {}-byte header, use --size {} or more",
-                       o.size, MessageCodec::kHeader, MessageCodec::kHeader);
+    return fmt::format("--size {}: messages carry a {}-byte header, use --size {} or more", o.size,
+                       MessageCodec::kHeader, MessageCodec::kHeader);
   }
   if (o.size > 4000) {
-    return fmt::format("--size {}: the servers' default line limit is 4096 bytes with the nick "
-                       "prefix; use at most 4000",
-                       o.size);
+    return fmt::format(
+        "--size {}: the servers' default line limit is 4096 bytes with the nick "
+        "prefix; use at most 4000",
+        o.size);
   }
   if ((o.mode == "pingpong" || o.mode == "flood") && (o.active < 2 || o.active % 2 != 0)) {
-    return fmt::format("--active {}: {} works in pairs, use an even number >= 2", o.active,
-                       o.mode);
+    return fmt::format("--active {}: {} works in pairs, use an even number >= 2", o.active, o.mode);
   }
   if (o.mode == "broadcast") {
     if (o.active < 2) return fmt::format("--active {}: broadcast needs >= 2", o.active);
@@ -197,8 +197,9 @@ int run_main(const Options& o, const Endpoint& server) {
     return kExitServerDied;
   }
   if (r.integrity.total() > 0) {
-    fmt::print(stderr, "loadgen: INTEGRITY ERRORS: {} lost, {} duplicated, {} reordered, {} "
-                       "corrupted; the server is not delivering messages correctly\n",
+    fmt::print(stderr,
+               "loadgen: INTEGRITY ERRORS: {} lost, {} duplicated, {} reordered, {} "
+               "corrupted; the server is not delivering messages correctly\n",
                r.integrity.lost, r.integrity.duplicated, r.integrity.reordered,
                r.integrity.corrupted);
   }
@@ -209,8 +210,9 @@ int run_main(const Options& o, const Endpoint& server) {
 
 int main(int argc, char** argv) {
   Options o;
-  CLI::App app{"loadgen: idle connections and measured traffic against a muxbench chat server; "
-               "prints one CSV row (or JSON object) per run on stdout"};
+  CLI::App app{
+      "loadgen: idle connections and measured traffic against a muxbench chat server; "
+      "prints one CSV row (or JSON object) per run on stdout"};
   app.add_option("--host", o.host, "server address")->capture_default_str();
   app.add_option("--port", o.port, "server port")->capture_default_str();
   app.add_option("--mode", o.mode, "pingpong | broadcast | flood | floor | churn")

@@ -54,8 +54,9 @@ TEST(Histogram, HeavyTailFromMicrosecondsToSecondsMatchesExactPercentiles) {
   std::mt19937_64 rng(7);
   std::lognormal_distribution<double> d(std::log(20'000.0), 2.0);
   std::vector<std::uint64_t> v(200'000);
-  for (auto& x : v) x = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(d(rng)), 1'000,
-                                                  Histogram::kMaxTrackable);
+  for (auto& x : v)
+    x = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(d(rng)), 1'000,
+                                  Histogram::kMaxTrackable);
   expect_within_one_percent(v);
 }
 

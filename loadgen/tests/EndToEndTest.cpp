@@ -1,0 +1,209 @@
+// loadgen against the real servers over loopback: every mode, with a few hundred idle
+// connections, must deliver everything intact.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "ProcessHarness.h"
+
+namespace mux::test {
+namespace {
+
+struct ServerKind {
+  std::string binary;
+  std::vector<std::string> extra;
+  std::string mechanism;
+};
+
+const std::vector<ServerKind>& servers() {
+  static const std::vector<ServerKind> s = {
+      {"chat-select", {}, "select"},
+      {"chat-poll", {}, "poll"},
+      {"chat-epoll", {}, "epoll-lt"},
+      {"chat-epoll", {"--edge"}, "epoll-et"},
+  };
+  return s;
+}
+
+std::uint64_t num(const std::map<std::string, std::string>& row, const std::string& key) {
+  auto it = row.find(key);
+  return it == row.end() || it->second.empty() ? 0 : std::strtoull(it->second.c_str(), nullptr, 10);
+}
+
+class EveryServerEveryMode : public ::testing::TestWithParam<std::tuple<std::size_t, std::string>> {
+};
+
+TEST_P(EveryServerEveryMode, DeliversEverythingIntactWithIdleConnections) {
+  const auto& kind = servers()[std::get<0>(GetParam())];
+  const std::string mode = std::get<1>(GetParam());
+  ServerProcess server(kind.binary, kind.extra);
+  ASSERT_TRUE(server.ok()) << "no listening line from " << bin_dir() << "/" << kind.binary << ": '"
+                           << server.listening_line() << "'";
+  std::vector<std::string> args = {"--port",       std::to_string(server.port()),
+                                   "--mode",       mode,
+                                   "--idle",       "300",
+                                   "--active",     "4",
+                                   "--warmup",     "0.2",
+                                   "--duration",   "1",
+                                   "--rate",       "2000",
+                                   "--server-pid", std::to_string(server.pid()),
+                                   "--csv-header", "--label",
+                                   "e2e"};
+  Result r = run_loadgen(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto row = parse_csv(r.out);
+  ASSERT_FALSE(row.empty()) << r.out;
+  EXPECT_EQ(row["mechanism"], kind.mechanism);
+  EXPECT_EQ(row["mode"], mode);
+  EXPECT_TRUE(row["status"] == "ok" || row["status"] == "loadgen-bound") << row["status"];
+  EXPECT_EQ(num(row, "idle"), 300u);
+  EXPECT_EQ(num(row, "idle_open"), 300u);
+  EXPECT_EQ(num(row, "refused"), 0u);
+  EXPECT_GT(num(row, "msgs"), 0u);
+  EXPECT_GT(std::strtod(row["throughput_msgs_s"].c_str(), nullptr), 0.0);
+  EXPECT_GT(std::strtod(row["p50_us"].c_str(), nullptr), 0.0);
+  EXPECT_LE(std::strtod(row["p50_us"].c_str(), nullptr),
+            std::strtod(row["p99_us"].c_str(), nullptr));
+  EXPECT_EQ(row["lost"], "0");
+  EXPECT_EQ(row["duplicated"], "0");
+  EXPECT_EQ(row["reordered"], "0");
+  EXPECT_EQ(row["corrupted"], "0");
+  EXPECT_GT(num(row, "server_wait_calls"), 0u);
+  EXPECT_FALSE(row["server_cpu_us"].empty());
+  EXPECT_EQ(row["label"], "e2e");
+}
+
+INSTANTIATE_TEST_SUITE_P(Loopback, EveryServerEveryMode,
+                         ::testing::Combine(::testing::Range<std::size_t>(0, 4),
+                                            ::testing::Values("pingpong", "broadcast", "flood")),
+                         [](const auto& info) {
+                           const auto& k = servers()[std::get<0>(info.param)];
+                           std::string name = k.mechanism + "_" + std::get<1>(info.param);
+                           for (auto& c : name) {
+                             if (c == '-') c = '_';
+                           }
+                           return name;
+                         });
+
+TEST(EndToEnd, BroadcastCountsEveryReceiver) {
+  ServerProcess server("chat-epoll");
+  ASSERT_TRUE(server.ok());
+  // 5 members, 500 msg/s for 1 s: each message reaches the 4 others.
+  Result r =
+      run_loadgen({"--port", std::to_string(server.port()), "--mode", "broadcast", "--active", "5",
+                   "--rate", "500", "--warmup", "0", "--duration", "1", "--csv-header"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto row = parse_csv(r.out);
+  EXPECT_EQ(row["lost"], "0");
+  // Deliveries in the window: about 500 * 4; allow for messages straddling its edges.
+  EXPECT_GT(num(row, "msgs"), 1500u);
+  EXPECT_LT(num(row, "msgs"), 2500u);
+}
+
+TEST(EndToEnd, SelectRefusalsAreReportedNotFatal) {
+  ServerProcess server("chat-select");
+  ASSERT_TRUE(server.ok());
+  Result r = run_loadgen({"--port", std::to_string(server.port()), "--mode", "pingpong", "--idle",
+                          "1100", "--warmup", "0", "--duration", "0.5", "--csv-header"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto row = parse_csv(r.out);
+  EXPECT_EQ(row["status"], "refused:FD_SETSIZE");
+  EXPECT_EQ(row["mechanism"], "select");
+  // About 1100 - 1020 idle connections plus both active ones are refused.
+  EXPECT_GE(num(row, "refused"), 50u);
+  EXPECT_GT(num(row, "idle_open"), 900u);
+  EXPECT_EQ(num(row, "idle_open") + num(row, "refused"), 1100u + 2u);
+  EXPECT_EQ(row["msgs"], "");
+  EXPECT_NE(r.err.find("FD_SETSIZE"), std::string::npos) << r.err;
+}
+
+TEST(EndToEnd, HoldOnSelectCountsRefusals) {
+  ServerProcess server("chat-select");
+  ASSERT_TRUE(server.ok());
+  HoldProcess hold({"--port", std::to_string(server.port()), "--idle", "1100"});
+  const std::string line = hold.wait_line();
+  unsigned idle = 0, open = 0, refused = 0;
+  ASSERT_EQ(std::sscanf(line.c_str(), "holding idle=%u open=%u refused=%u", &idle, &open, &refused),
+            3)
+      << line;
+  EXPECT_EQ(idle, 1100u);
+  EXPECT_GT(refused, 0u);
+  EXPECT_EQ(open + refused, 1100u);
+  Result r = hold.release();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("released idle=1100 open=" + std::to_string(open)), std::string::npos)
+      << r.out;
+}
+
+TEST(EndToEnd, NothingListeningIsAOneLineError) {
+  // Port 1 on loopback: nothing listens there, and no one may bind it without privileges.
+  Result r = run_loadgen({"--port", "1", "--mode", "pingpong", "--duration", "1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("nothing is listening on 127.0.0.1:1"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+TEST(EndToEnd, BadFlagsAreAOneLineError) {
+  for (auto args : std::vector<std::vector<std::string>>{{"--mode", "nosuch"},
+                                                         {"--mode", "pingpong", "--active", "3"},
+                                                         {"--mode", "pingpong", "--size", "8"},
+                                                         {"--mode", "broadcast", "--rate", "0"},
+                                                         {"--hold"},
+                                                         {"--mode", "pingpong", "--bogus"}}) {
+    Result r = run_loadgen(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << " " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+}
+
+TEST(EndToEnd, ServerDyingMidRunGivesPartialRowAndNonZeroExit) {
+  ServerProcess server("chat-epoll");
+  ASSERT_TRUE(server.ok());
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    server.kill_now();
+  });
+  Result r = run_loadgen({"--port", std::to_string(server.port()), "--mode", "flood", "--warmup",
+                          "0.5", "--duration", "5", "--csv-header"});
+  killer.join();
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  auto row = parse_csv(r.out);
+  EXPECT_EQ(row["status"], "server-died");
+  EXPECT_GT(num(row, "msgs"), 0u);
+  EXPECT_NE(r.err.find("s after traffic started"), std::string::npos) << r.err;
+}
+
+TEST(EndToEnd, FloorNeedsNoServer) {
+  Result r = run_loadgen({"--mode", "floor", "--warmup", "0.1", "--duration", "0.5", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"mechanism\":\"floor\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"status\":\"ok\""), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("\"msgs\":0,"), std::string::npos) << r.out;
+}
+
+TEST(EndToEnd, IdleHeldElsewhereLeavesIdleOpenEmpty) {
+  ServerProcess server("chat-poll");
+  ASSERT_TRUE(server.ok());
+  HoldProcess hold({"--port", std::to_string(server.port()), "--idle", "200"});
+  ASSERT_EQ(hold.wait_line(), "holding idle=200 open=200 refused=0");
+  Result r =
+      run_loadgen({"--port", std::to_string(server.port()), "--mode", "pingpong", "--idle-held",
+                   "200", "--warmup", "0", "--duration", "0.5", "--csv-header"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto row = parse_csv(r.out);
+  EXPECT_EQ(row["idle"], "200");
+  EXPECT_EQ(row["idle_open"], "");
+  EXPECT_EQ(row["lost"], "0");
+  Result rel = hold.release();
+  EXPECT_EQ(rel.exit_code, 0);
+  EXPECT_NE(rel.out.find("released idle=200 open=200 refused=0"), std::string::npos) << rel.out;
+}
+
+}  // namespace
+}  // namespace mux::test
