@@ -124,13 +124,14 @@ def placement_cpus(placement, server_cpu=None, loadgen_cpu=None):
 
 
 # Cost model for the up-front estimate and the ETA (measured on the 2-core reference VM).
-RUN_OVERHEAD_S = 0.25  # loadgen start, connects, /stats, exit
-REFUSED_RUN_S = 0.3
-SERVER_START_S = 0.05
-PER_IDLE_CONNECTION_S = 25e-6  # hold establishment and release, per connection
-MICRO_QUICK_S = 25.0
+# The default sweep took 163 s there (147 s of runs, 14 s of mux-micro --quick, 2 s of plots).
+RUN_OVERHEAD_S = 0.05  # loadgen start, connects, /stats, exit
+REFUSED_RUN_S = 0.05
+SERVER_START_S = 0.02
+PER_IDLE_CONNECTION_S = 20e-6  # hold establishment and release, per connection
+MICRO_QUICK_S = 15.0
 MICRO_FULL_S = 150.0
-PLOTS_S = 10.0
+PLOTS_S = 5.0
 
 
 def run_cost(warmup_s, duration_s):

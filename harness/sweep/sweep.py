@@ -95,10 +95,12 @@ def parse_args(argv):
     p.add_argument("--loadgen", metavar="PATH", help="loadgen binary (default <bin>/loadgen)")
     p.add_argument("--micro", metavar="PATH", help="mux-micro binary (default <bin>/mux-micro)")
     p.add_argument("--probe", metavar="PATH", help="mux-probe binary (default <bin>/mux-probe)")
-    p.add_argument("--python", metavar="PATH", default=sys.executable,
-                   help="Python for micro_to_csv.py and the plots (default: this one)")
+    p.add_argument("--python", metavar="PATH", default=None,
+                   help="Python with matplotlib for micro_to_csv.py and the plots (default: this "
+                        "one if it has matplotlib, else /usr/bin/python3)")
     args = p.parse_args(argv)
     args.root = os.path.abspath(args.root)
+    args.python = args.python or plotting_python()
     args.bin = os.path.abspath(args.bin or os.path.join(args.root, "build", "bin"))
     args.loadgen = args.loadgen or os.path.join(args.bin, "loadgen")
     args.micro = args.micro or os.path.join(args.bin, "mux-micro")
@@ -116,6 +118,19 @@ def parse_args(argv):
     if args.warmup < 0 or args.duration <= 0:
         p.error("--warmup must be >= 0 and --duration > 0")
     return args
+
+
+def plotting_python():
+    """This interpreter if it has matplotlib; on Debian only /usr/bin/python3 sees
+    python3-matplotlib, so a pyenv or venv python3 earlier on PATH falls back to it."""
+    import importlib.util
+    if importlib.util.find_spec("matplotlib") is not None:
+        return sys.executable
+    system = "/usr/bin/python3"
+    if os.access(system, os.X_OK) and subprocess.run(
+            [system, "-c", "import matplotlib"], capture_output=True).returncode == 0:
+        return system
+    return sys.executable
 
 
 def loadgen_help(loadgen):

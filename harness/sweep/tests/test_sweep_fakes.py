@@ -107,6 +107,43 @@ class FakeSweepTest(unittest.TestCase):
             else:
                 self.assertEqual(r["bench_status"], "ok", r)
 
+    def test_holds_that_fail_together_fall_back_to_one_server_at_a_time(self):
+        run = run_sweep(self.bin, FAST + ["--mechanisms", "poll,epoll-lt", "--counts", "0,20,30",
+                                          "--repeats", "2", "--modes", "pingpong"],
+                        env={"FAKE_HOLD_EXCLUSIVE": os.path.join(self.tmp, "hold.lock"),
+                             "FAKE_HOLD_EXCLUSIVE_FROM": "30"})
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.keys(), expected_keys(["poll", "epoll-lt"], [0, 20, 30],
+                                                   ["pingpong"], 2))
+        for r in run.measured():
+            self.assertEqual(r["bench_status"], "ok", r)
+            self.assertEqual(r["idle_open"], r["idle"], r)
+        self.assertIn("one server at a time", run.stderr)
+        self.assertTrue(any("one server at a time" in n for n in run.env["notes"]))
+
+    def test_missing_programs_are_named(self):
+        os.unlink(os.path.join(self.bin, "loadgen"))
+        run = run_sweep(self.bin, FAST)
+        self.assertEqual(run.returncode, 2)
+        self.assertIn("no loadgen at", run.stderr)
+        empty = os.path.join(self.tmp, "empty")
+        make_fake_bin(empty, servers=())
+        run = run_sweep(empty, FAST)
+        self.assertEqual(run.returncode, 2)
+        self.assertIn("no server binaries", run.stderr)
+        make_fake_bin(self.bin)
+        run = run_sweep(self.bin, FAST + ["--mechanisms", "poll,kqueue"])
+        self.assertEqual(run.returncode, 2)
+        self.assertIn("kqueue", run.stderr)
+
+    def test_dry_run_prints_the_plan_and_writes_nothing(self):
+        run = run_sweep(self.bin, ["--dry-run"])
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("largest idle count", run.stderr)
+        self.assertIn("capped by RLIMIT_NOFILE", run.stderr)
+        self.assertIn("estimated", run.stderr)
+        self.assertFalse(os.path.exists(run.out_dir))
+
     def test_interrupt_keeps_a_valid_partial_csv(self):
         out = os.path.join(self.tmp, "out")
         env = dict(os.environ, FAKE_LOADGEN_SLEEP="0.3")

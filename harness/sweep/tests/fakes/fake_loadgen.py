@@ -59,6 +59,18 @@ def connect():
 
 
 if a.hold:
+    # FAKE_HOLD_EXCLUSIVE=PATH: only one hold at a time can run (as when several servers' idle
+    # connections together exhaust a resource), so the sweep must fall back to one at a time.
+    exclusive = os.environ.get("FAKE_HOLD_EXCLUSIVE")
+    if exclusive and a.idle >= int(os.environ.get("FAKE_HOLD_EXCLUSIVE_FROM", "0")):
+        try:
+            os.close(os.open(exclusive, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            print("loadgen: connect: Cannot assign requested address (simulated)",
+                  file=sys.stderr)
+            sys.exit(1)
+    else:
+        exclusive = None
     held, refused = [], 0
     for _ in range(a.idle):
         s, first = connect()
@@ -79,6 +91,8 @@ if a.hold:
             still += 1
         except OSError:
             pass
+    if exclusive:
+        os.unlink(exclusive)
     print("released idle={} open={} refused={}".format(a.idle, still, refused), flush=True)
     sys.exit(0)
 
