@@ -169,7 +169,7 @@ def claim1(results):
             figures.append(f"select served every connection up to {max(r.idle for r in served)} idle "
                            f"(+{int(served[0].get('active') or 0)} active)")
         if refused:
-            first = min(refused, key=lambda r: (needed(r), not r.status.startswith("refused")))
+            first = min(refused, key=lambda r: (r.idle, not r.status.startswith("refused")))
             figures.append(f"first refusal at {first.idle} idle (status {first.status}, {int(first.refused_count)} "
                            f"connection(s) refused); {len(refused)} select row(s) refused in all")
         below = [r for r in refused if needed(r) < limit - rules.FD_MARGIN]
@@ -188,10 +188,16 @@ def claim1(results):
     probe = results.probe or {}
     if "fd_setsize" in probe:
         figures.append(f"probe: FD_SETSIZE = {probe['fd_setsize']}")
+    macro = probe.get("fd_set_macro_ge_fdsetsize")
+    if isinstance(macro, str) and macro:
+        figures.append(f"probe: FD_SET on a descriptor ≥ FD_SETSIZE: {macro}")
+        if any(word in macro for word in ("SIGABRT", "killed", "out of range")):
+            verdicts.append(CONFIRMED)
     kernel_accepts = probe.get("select_syscall_accepts_fd_ge_fdsetsize")
     if kernel_accepts is not None:
+        fd = probe.get("select_syscall_fd")
         figures.append(f"probe: the select system call {'accepts' if kernel_accepts else 'rejects'} a descriptor ≥ "
-                       f"FD_SETSIZE in a larger hand-made bitmap")
+                       f"FD_SETSIZE{f' ({fd})' if fd else ''} in a larger hand-made bitmap")
     mode, dyn = runs_cost_fit(results, "select-dynamic")
     dyn_rows = [r for r in results.runs if r.mechanism == "select-dynamic" and r.ok]
     if dyn_rows:
@@ -258,6 +264,10 @@ def claim3(results):
                        + (f" (RLIMIT_NOFILE {probe['rlimit_nofile']})" if "rlimit_nofile" in probe else ""))
         if watched >= rules.POLL_BEYOND_FACTOR * limit:
             verdicts.append(CONFIRMED)
+    if probe.get("poll_nfds_over_rlimit_errno"):
+        at = probe.get("poll_nfds_at_rlimit_ok")
+        figures.append(f"probe: poll with nfds = RLIMIT_NOFILE {'accepted' if at else 'refused' if at is False else 'not tried'}; "
+                       f"nfds = RLIMIT_NOFILE + 1 → {probe['poll_nfds_over_rlimit_errno']}")
     rlimit = probe.get("rlimit_nofile") or results.env.get("rlimit_nofile")
     if rlimit:
         figures.append(f"RLIMIT_NOFILE here: {rlimit}")
@@ -415,15 +425,41 @@ def claim9(results, anchors):
         verdicts.append(REFUTED if grows else INCONCLUSIVE)
         figures.append(f"micro.csv, {mech} epoll_wait with {fmt(watched)} watched vs ready: "
                        + fit.describe("ns", "ready", 1.0, "ns per ready event"))
+    probe = results.probe or {}
+    mapped = probe.get("epoll_fd_mmap_errno")
+    if isinstance(mapped, str) and mapped:
+        if mapped == "mapped":
+            verdicts.append(CONFIRMED)
+            figures.append("probe: mmap of an epoll descriptor succeeded")
+        else:
+            verdicts.append(REFUTED)
+            figures.append(f"probe: mmap of an epoll descriptor fails with {mapped}: epoll has nothing to map")
+    readonly = probe.get("epoll_wait_readonly_buffer_errno")
+    if isinstance(readonly, str) and readonly:
+        if readonly == "EFAULT":
+            verdicts.append(REFUTED)
+            figures.append("probe: epoll_wait into a read-only events buffer fails with EFAULT: the kernel writes "
+                           "(copies) each event into the caller's memory")
+        else:
+            figures.append(f"probe: epoll_wait into a read-only events buffer: {readonly}")
+    if probe.get("io_uring_fd_mmap_ok") is not None:
+        figures.append(f"probe, for contrast: io_uring's rings {'can' if probe['io_uring_fd_mmap_ok'] else 'could not'} "
+                       f"be mapped with mmap")
+    if results.probe is None:
+        figures.append("probe.json absent: mmap and the copy were not probed")
     figures.append("kernel source: epoll_wait copies each ready event with __put_user / epoll_put_uevent "
                    "(fs/eventpoll.c); no mapping is shared with user space")
     verdict = rules.combine(verdicts)
     if verdict == REFUTED:
-        why = ("Timing alone cannot see an mmap; the evidence is that each extra ready event costs a fixed amount "
-               "(a copy per event), together with the kernel source, which copies every ready event out.")
+        why = ("Timing alone cannot see an mmap; the evidence is the probe (no mapping to be had, the kernel writing "
+               "into the caller's buffer) and/or a fixed cost per ready event (a copy per event), beside the kernel "
+               "source, which copies every ready event out.")
+    elif verdict == CONFIRMED:
+        why = "An epoll descriptor could be mapped here: check the kernel, whose source says epoll copies each event."
     else:
-        why = ("Timing alone cannot see an mmap and no per-ready-event cost was measured here; the kernel source "
-               "says epoll copies each ready event, but this report gives a verdict only with a measurement.")
+        why = ("Timing alone cannot see an mmap, and neither the probe nor a per-ready-event cost was measured (or "
+               "they disagree); the kernel source says epoll copies each ready event, but this report gives a verdict "
+               "only with a measurement.")
     return Claim(9, verdict, figures, why, fact)
 
 

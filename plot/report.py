@@ -96,9 +96,11 @@ def claims_section(evaluated):
     out += ["", "Summary: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".", ""]
     c9 = next(c for c in evaluated if c.number == 9)
     out += ["Claim 9 cannot be seen by timing: an mmap'ed ring and a copy both take time per event. The evidence "
-            "used is (a) the micro-benchmark of epoll_wait with a fixed watched set and a growing number of ready "
-            "descriptors — a fixed cost per ready event is what a copy per event predicts — and (b) the kernel "
-            f"source: {c9.evidence}", ""]
+            "used is (a) `mux-probe`: it tries to mmap an epoll descriptor (a shared ring would need one) and calls "
+            "epoll_wait with a read-only events buffer (a copy to user memory then faults with EFAULT); (b) the "
+            "micro-benchmark of epoll_wait with a fixed watched set and a growing number of ready descriptors — a "
+            "fixed cost per ready event is what a copy per event predicts; and (c) the kernel source, cited, not "
+            f"measured: {c9.evidence}", ""]
     out += ["Claims 5 and 6 are behaviours, not timings: their evidence is `probe.json`, written by `mux-probe`, "
             "which makes a descriptor ready, does not service it, and waits again (and, for edge-triggered "
             "epoll, waits a second time without new data, then with new data).", ""]

@@ -228,8 +228,11 @@ def rules_text():
         "connections; one epoll_wait against N watched) must be *flat*, and one epoll_wait against k ready "
         "descriptors must *grow*. Confirmed when both hold, refuted when the watched series grows or the ready "
         "series is flat, inconclusive otherwise (e.g. no micro.csv: the ready half is not measured).",
-        "**Claim 9**: refuted when one epoll_wait's cost *grows* with the number of ready events (a cost per "
-        "event, as a copy per event predicts) — the kernel source is cited beside it; inconclusive otherwise.",
+        "**Claim 9**: each piece of evidence refutes it: the probe's mmap of an epoll descriptor failing, the "
+        "probe's epoll_wait into a read-only buffer failing with EFAULT (the kernel copies into user memory), and "
+        "one epoll_wait's cost *growing* with the number of ready events (a cost per event, as a copy per event "
+        "predicts); a successful mmap would count for the claim. The kernel source is cited beside them, never "
+        "used as a verdict by itself.",
         f"**Comparisons (7)**: at each idle count where both were measured, one side wins when its min–max range "
         f"over repeats lies wholly below the other's; medians within {EQUIVALENT_REL:.0%} are *as fast*. "
         f"Confirmed when ET wins in at least {CONSISTENT_FRACTION:.0%} of the points; refuted when LT wins or is "

@@ -127,7 +127,11 @@ def write(folder, micro=True, probe=True, churn=False, noise=0.03, seed=7, selec
         with open(os.path.join(folder, "probe.json"), "w") as f:
             json.dump(dict(fd_setsize=FD_SETSIZE, select_lt_reports_again=True, poll_lt_reports_again=True,
                            epoll_lt_reports_again=True, epoll_et_reports_once=True, epoll_et_reports_new_data=True,
-                           select_syscall_accepts_fd_ge_fdsetsize=True, poll_watched_max=19000,
+                           select_syscall_accepts_fd_ge_fdsetsize=True, select_syscall_fd=1536,
+                           fd_set_macro_ge_fdsetsize="killed by SIGABRT: *** bit out of range 0 - FD_SETSIZE on fd_set ***",
+                           poll_nfds_at_rlimit_ok=True, poll_nfds_over_rlimit_errno="EINVAL",
+                           epoll_fd_mmap_errno="ENODEV", epoll_wait_readonly_buffer_errno="EFAULT",
+                           io_uring_fd_mmap_ok=True, poll_watched_max=19000,
                            rlimit_nofile=20000, kernel="6.1.0-synthetic", io_uring_available=True), f)
 
     if micro:

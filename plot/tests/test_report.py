@@ -52,9 +52,28 @@ class Claims(unittest.TestCase):
         self.assertEqual(v[2].verdict, rules.INCONCLUSIVE, v[2].figures)
         self.assertEqual(v[4].verdict, rules.INCONCLUSIVE, v[4].figures)
 
+    def test_probe_alone_refutes_the_mmap_claim(self):
+        v = verdicts(synthetic.write(self.dir, micro=False))
+        self.assertEqual(v[9].verdict, rules.REFUTED, v[9].figures)
+        self.assertTrue(any("ENODEV" in f for f in v[9].figures))
+
+    def test_a_mappable_epoll_descriptor_and_a_per_event_cost_disagree(self):
+        import json
+        synthetic.write(self.dir)
+        path = os.path.join(self.dir, "probe.json")
+        with open(path) as f:
+            probe = json.load(f)
+        probe.update(epoll_fd_mmap_errno="mapped", epoll_wait_readonly_buffer_errno="accepted")
+        with open(path, "w") as f:
+            json.dump(probe, f)
+        self.assertEqual(verdicts(self.dir)[9].verdict, rules.INCONCLUSIVE)
+
     def test_select_serving_past_fd_setsize_refutes_claim_1(self):
-        v = verdicts(synthetic.write(self.dir, select_limit=3000))
+        v = verdicts(synthetic.write(self.dir, select_limit=3000, probe=False))
         self.assertEqual(v[1].verdict, rules.REFUTED, v[1].figures)
+        # With the probe's FD_SET abort beside it, the two sources disagree: no verdict.
+        v = verdicts(synthetic.write(self.dir, select_limit=3000))
+        self.assertEqual(v[1].verdict, rules.INCONCLUSIVE, v[1].figures)
 
     def test_missing_micro_and_probe_make_their_claims_inconclusive_with_a_reason(self):
         v = verdicts(synthetic.write(self.dir, micro=False, probe=False, env=False))
