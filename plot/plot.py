@@ -45,6 +45,7 @@ def import_pyplot():
         import matplotlib
 
         matplotlib.use("Agg")
+        matplotlib.rcParams["svg.hashsalt"] = "muxbench"
         import matplotlib.pyplot as plt
     except ImportError:
         sys.exit(f"plot.py: {sys.executable} has no matplotlib; this script {MATPLOTLIB_HINT}")
@@ -78,9 +79,9 @@ class IdleAxis:
 
 
 def human(v):
-    if v >= 1e6 and v % 1e6 == 0:
+    if v >= 1e6 and v % 1e5 == 0:
         return f"{v / 1e6:g}M"
-    if v >= 1e3 and v % 1e3 == 0:
+    if v >= 1e3 and v % 100 == 0:
         return f"{v / 1e3:g}k"
     return f"{v:,.0f}" if v >= 1 and float(v).is_integer() else f"{v:g}"
 
@@ -89,9 +90,14 @@ def plain_log(ax, which):
     """Log axis ticks as plain numbers (20, 1k) instead of 2×10^1: read at a glance."""
     from matplotlib.ticker import FuncFormatter, LogFormatter
 
+    class PlainMinor(LogFormatter):
+        # LogFormatter picks which minor ticks deserve a label on a short axis; we only change how it reads.
+        def __call__(self, x, pos=None):
+            return human(x) if super().__call__(x, pos) else ""
+
     axis = ax.xaxis if which == "x" else ax.yaxis
     axis.set_major_formatter(FuncFormatter(lambda v, _: human(v)))
-    axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1.2, 0.5)))
+    axis.set_minor_formatter(PlainMinor(labelOnlyBase=False, minor_thresholds=(1.2, 0.5)))
 
 
 def draw_series(ax, series, mechanism, xpos=lambda x: x, label=None):
@@ -172,7 +178,8 @@ def finish(fig, plt, results, stem, text, written):
     fig.tight_layout(rect=(0, (caption_in + legend_in + 0.1) / height, 1.0, 0.95))
     for ext in ("png", "svg"):
         path = os.path.join(results.path, f"{stem}.{ext}")
-        fig.savefig(path, dpi=110 if ext == "png" else None)
+        # No date in the SVG and fixed element ids: re-plotting a committed run changes no byte.
+        fig.savefig(path, dpi=110 if ext == "png" else None, metadata={"Date": None} if ext == "svg" else None)
         written.append(path)
     plt.close(fig)
 
