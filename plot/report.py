@@ -41,7 +41,7 @@ def machine_section(results):
     keys = [("cpu_model", "CPU"), ("cores", "cores"), ("kernel", "kernel"), ("rlimit_nofile", "RLIMIT_NOFILE"),
             ("compiler", "compiler"), ("flags", "flags"), ("placement", "placement"), ("server_cpu", "server CPU"),
             ("loadgen_cpu", "loadgen CPU"), ("hostname", "host"), ("started_utc", "started (UTC)"),
-            ("duration_s", "sweep duration (s)"), ("git_commit", "git commit")]
+            ("sweep_duration_s", "sweep duration (s)"), ("git_commit", "git commit")]
     out = ["## The machine and the run", "", "| | |", "|---|---|"]
     for key, label in keys:
         if key in e and e[key] not in (None, ""):

@@ -74,8 +74,12 @@ def normalize_env(raw):
         env["rlimit_nofile"] = f"soft {limit.get('soft')}, hard {limit.get('hard')}"
     if isinstance(env.get("command_line"), list):
         env["command_line"] = " ".join(str(c) for c in env["command_line"])
+    # The sweep driver's duration_s is the measuring window until the sweep ends; its total is
+    # sweep_s. A flat env.json (the contract's layout) means the whole sweep by duration_s.
     if "sweep_s" in raw:
-        env["duration_s"] = raw["sweep_s"]
+        env["sweep_duration_s"] = env.pop("sweep_s")
+    elif "machine" not in raw and "duration_s" in raw:
+        env["sweep_duration_s"] = env.pop("duration_s")
     return env
 
 
