@@ -73,11 +73,12 @@ std::optional<std::string> SocketPairPool::ensure(std::int64_t n) {
       const int err = errno;
       const std::int64_t made = size();
       close_all();
+      rlimit lim{};
+      getrlimit(RLIMIT_NOFILE, &lim);
       return errno_text(
           fmt::format("socketpair after {} descriptors (for N={} watched; {})", made, n,
-                      err == EMFILE
-                          ? fmt::format("open-file limit RLIMIT_NOFILE={}", raise_fd_limit())
-                          : std::string("see ulimit -n and /proc/sys/fs/file-max")),
+                      err == EMFILE ? fmt::format("open-file limit RLIMIT_NOFILE={}", lim.rlim_cur)
+                                    : std::string("see ulimit -n and /proc/sys/fs/file-max")),
           err);
     }
     fds_.push_back(sv[0]);

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "CallTimer.h"
+#include "MeasureLoop.h"
 #include "MicroPlan.h"
 #include "SocketPairPool.h"
 
@@ -30,7 +31,6 @@ namespace mux {
 namespace {
 
 constexpr unsigned kRingEntries = 4096;
-constexpr std::int64_t kDrainEvery = 64;
 
 std::string io_uring_errno_text(int err) {
   std::string hint;
@@ -106,17 +106,15 @@ void uring_benchmark(benchmark::State& state, const MicroPlan& plan, std::int64_
   const auto want = static_cast<unsigned>(ready.size());
   CallTimer timer;
   std::int64_t events = 0;
-  std::int64_t round = 0;
   std::string error;
-  for (auto _ : state) {
-    if (auto err = pool.rearm(ready, round++, kDrainEvery)) {
-      error = *err;
-      break;
-    }
-    __kernel_timespec timeout{plan.wait_timeout_ms / 1000,
-                              (plan.wait_timeout_ms % 1000) * 1000000LL};
+  __kernel_timespec timeout{};
+  const auto prepare = [&] {
+    timeout = {plan.wait_timeout_ms / 1000, (plan.wait_timeout_ms % 1000) * 1000000LL};
+  };
+  // Waits for k completions and consumes them from the mapped ring: returns how many were seen,
+  // or -1 with `error` set.
+  const auto call = [&]() -> int {
     io_uring_cqe* first = nullptr;
-    timer.start();
     const int rc = io_uring_submit_and_wait_timeout(r, &first, want, &timeout, nullptr);
     unsigned head = 0, seen = 0, bad = 0;
     int bad_res = 0;
@@ -126,11 +124,10 @@ void uring_benchmark(benchmark::State& state, const MicroPlan& plan, std::int64_
       if (cqe->res < 0 || !(cqe->flags & IORING_CQE_F_MORE)) ++bad, bad_res = cqe->res;
     }
     io_uring_cq_advance(r, seen);
-    timer.stop(state);
     if (rc < 0) {
       error =
           fmt::format("io_uring_submit_and_wait_timeout: {} (errno {})", std::strerror(-rc), -rc);
-      break;
+      return -1;
     }
     if (bad != 0) {
       // res < 0 at arming: multishot poll unsupported (Linux < 5.13); no F_MORE: a poll ended.
@@ -138,16 +135,20 @@ void uring_benchmark(benchmark::State& state, const MicroPlan& plan, std::int64_
           "{} poll completions failed or ended (res {}: {}); multishot poll needs "
           "Linux 5.13+",
           bad, bad_res, std::strerror(bad_res < 0 ? -bad_res : 0));
-      break;
+      return -1;
     }
-    if (seen != want) {
-      error = fmt::format("io_uring reported {} completions, expected {}: the ready state was lost",
-                          seen, want);
-      break;
+    return static_cast<int>(seen);
+  };
+  const auto check = [&](int got) -> std::optional<std::string> {
+    if (got < 0) return error;
+    if (static_cast<unsigned>(got) != want) {
+      return fmt::format("io_uring reported {} completions, expected {}: the ready state was lost",
+                         got, want);
     }
-    events += seen;
-  }
-  if (!error.empty()) return state.SkipWithError(error.c_str());
+    return std::nullopt;
+  };
+  measure_calls(state, pool, ready, timer, events, prepare, call, check);
+  if (state.error_occurred()) return;
   state.SetLabel(ring->setup());
   state.SetComplexityN(fit_over_ready ? k : n);
   timer.report(state, n, events);

@@ -36,14 +36,13 @@
 #include <vector>
 
 #include "CallTimer.h"
+#include "MeasureLoop.h"
 #include "MicroPlan.h"
 #include "SocketPairPool.h"
 #include "system.h"
 
 namespace mux {
 namespace {
-
-constexpr std::int64_t kDrainEvery = 64;
 
 enum class Mechanism { kSelect, kPoll, kEpollLt, kEpollEt };
 
@@ -104,35 +103,30 @@ void run_select(benchmark::State& state, SocketPairPool& pool, std::int64_t n,
   FD_ZERO(&master);
   for (std::int64_t i = 0; i < n; ++i) FD_SET(pool.fd(i), &master);
   const int nfds = pool.max_fd(n) + 1;
-  std::int64_t round = 0;
-  for (auto _ : state) {
-    if (skip_if(state, pool.rearm(ready, round++, kDrainEvery))) return;
-    // select overwrites its sets and its timeout (Linux writes back the time left): both are
-    // restored outside the timed region; the user-space side of that is the build family.
-    fd_set rd = master;
-    timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    timer.start();
-    const int got = select(nfds, &rd, nullptr, nullptr, &tv);
-    timer.stop(state);
-    if (skip_if(state, check_count("select", got, ready.size()))) return;
-    events += got;
-  }
+  fd_set rd;
+  timeval tv{};
+  // select overwrites its sets and its timeout (Linux writes back the time left): both are
+  // restored outside the timed region; the user-space side of that is the build family.
+  const auto prepare = [&] {
+    rd = master;
+    tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  };
+  measure_calls(
+      state, pool, ready, timer, events, prepare,
+      [&] { return select(nfds, &rd, nullptr, nullptr, &tv); },
+      [&](int got) { return check_count("select", got, ready.size()); });
 }
 
 void run_poll(benchmark::State& state, SocketPairPool& pool, std::int64_t n,
               const std::vector<std::int64_t>& ready, int timeout_ms, CallTimer& timer,
               std::int64_t& events) {
+  // poll writes only revents, which the kernel overwrites at each call: nothing to restore.
   std::vector<pollfd> fds(n);
   for (std::int64_t i = 0; i < n; ++i) fds[i] = {pool.fd(i), POLLIN, 0};
-  std::int64_t round = 0;
-  for (auto _ : state) {
-    if (skip_if(state, pool.rearm(ready, round++, kDrainEvery))) return;
-    timer.start();
-    const int got = poll(fds.data(), fds.size(), timeout_ms);
-    timer.stop(state);
-    if (skip_if(state, check_count("poll", got, ready.size()))) return;
-    events += got;
-  }
+  measure_calls(
+      state, pool, ready, timer, events, [] {},
+      [&] { return poll(fds.data(), fds.size(), timeout_ms); },
+      [&](int got) { return check_count("poll", got, ready.size()); });
 }
 
 void run_epoll(benchmark::State& state, SocketPairPool& pool, std::int64_t n,
@@ -159,15 +153,10 @@ void run_epoll(benchmark::State& state, SocketPairPool& pool, std::int64_t n,
   // maxevents = N, as a server sized for its connections would pass: epoll_wait still copies
   // out only the ready ones.
   std::vector<epoll_event> out(std::max<std::int64_t>(n, 1));
-  std::int64_t round = 0;
-  for (auto _ : state) {
-    if (skip_if(state, pool.rearm(ready, round++, kDrainEvery))) break;
-    timer.start();
-    const int got = epoll_wait(ep, out.data(), static_cast<int>(out.size()), timeout_ms);
-    timer.stop(state);
-    if (skip_if(state, check_count("epoll_wait", got, ready.size()))) break;
-    events += got;
-  }
+  measure_calls(
+      state, pool, ready, timer, events, [] {},
+      [&] { return epoll_wait(ep, out.data(), static_cast<int>(out.size()), timeout_ms); },
+      [&](int got) { return check_count("epoll_wait", got, ready.size()); });
   close(ep);
 }
 

@@ -1,0 +1,43 @@
+#include "KernelProbe.h"
+
+#include <gtest/gtest.h>
+#include <sys/select.h>
+
+namespace mux {
+namespace {
+
+// What Linux does; a different answer here means the probe, not the kernel, is wrong.
+TEST(KernelProbe, ObservesLinuxReadinessSemantics) {
+  const KernelFacts f = probe_kernel();
+  EXPECT_TRUE(f.errors.empty()) << f.errors.front();
+  EXPECT_EQ(f.fd_setsize, FD_SETSIZE);
+  EXPECT_EQ(f.select_lt_reports_again, true);
+  EXPECT_EQ(f.poll_lt_reports_again, true);
+  EXPECT_EQ(f.epoll_lt_reports_again, true);
+  EXPECT_EQ(f.epoll_et_reports_once, true);
+  EXPECT_EQ(f.epoll_et_reports_new_data, true);
+  EXPECT_EQ(f.poll_nfds_over_rlimit_errno, "EINVAL");
+  EXPECT_EQ(f.poll_nfds_at_rlimit_ok, true);
+  EXPECT_EQ(f.epoll_fd_mmap_errno, "ENODEV");
+  EXPECT_EQ(f.epoll_wait_readonly_buffer_errno, "EFAULT");
+  if (f.rlimit_nofile > static_cast<std::uint64_t>(FD_SETSIZE)) {
+    EXPECT_EQ(f.select_syscall_accepts_fd_ge_fdsetsize, true);
+    EXPECT_GE(f.select_syscall_fd, FD_SETSIZE);
+    EXPECT_GT(f.poll_watched_max, FD_SETSIZE);
+  }
+  EXPECT_NE(f.fd_set_macro_ge_fdsetsize.find("SIGABRT"), std::string::npos)
+      << f.fd_set_macro_ge_fdsetsize;
+}
+
+TEST(KernelProbe, JsonEscapesTextAndWritesNullForUnmeasured) {
+  KernelFacts f;
+  f.kernel = "6.1 \"quoted\"\\";
+  f.errors = {"line\nbreak"};
+  const std::string j = to_json(f);
+  EXPECT_NE(j.find(R"("kernel":"6.1 \"quoted\"\\")"), std::string::npos) << j;
+  EXPECT_NE(j.find(R"("select_lt_reports_again":null)"), std::string::npos) << j;
+  EXPECT_NE(j.find(R"("errors":["line\u000abreak"])"), std::string::npos) << j;
+}
+
+}  // namespace
+}  // namespace mux
