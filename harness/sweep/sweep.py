@@ -152,6 +152,8 @@ def describe(row):
     """A short summary of a run for the progress line."""
     status = row.get("bench_status") or row.get("status") or "?"
     parts = []
+    if not fnum(row.get("msgs")):
+        return status
     p50, p99, tput = fnum(row.get("p50_us")), fnum(row.get("p99_us")), fnum(row.get("throughput_msgs_s"))
     cpu = fnum(row.get("server_cpu_us_per_msg"))
     if row.get("mode") in ("pingpong", "floor") and p50 is not None:
@@ -412,7 +414,15 @@ class Sweep:
             row = merge(result.row, row)
             status = row.get("status") or "error:no status"
             row["status"] = status
-            if crashed or status == "server-died":
+            if status == "server-died" and not crashed:
+                # The loadgen saw the connections drop; the kernel may not have reaped the
+                # server yet.
+                try:
+                    t.server.proc.wait(timeout=2.0)
+                except subprocess.TimeoutExpired:
+                    pass
+                crashed = t.server.proc.poll() is not None
+            if crashed:
                 bench_status = "server-crashed"
             else:
                 bench_status = status
@@ -443,10 +453,10 @@ class Sweep:
                           t.name, count, mode, t.server.proc.returncode, t.server.log_path))
         return row
 
-    def finish(self, count, targets, quiet=False):
+    def finish(self, count, targets, quiet=False, timeout_s=30.0):
         """Releases the holds (idle_open comes from them) and stops the servers."""
         for t in targets:
-            released = t.hold.release() if t.hold is not None else {}
+            released = t.hold.release(timeout_s) if t.hold is not None else {}
             t.hold = None
             opened = released.get("open")
             expected = count - (released.get("refused") or t.hold_refused or 0)
@@ -475,7 +485,7 @@ class Sweep:
             record = {"idle": count, "mechanism": t.name, "released": released,
                       "hold_refused": t.hold_refused, "blocked": t.blocked}
             if t.server is not None:
-                problem = t.server.stop()
+                problem = t.server.stop(min(timeout_s, 10.0))
                 record.update(port=t.server.port, pid=t.server.pid, fd_limit=t.server.fd_limit,
                               exit_code=t.server.exit_code, counters=t.server.final,
                               stop_problem=problem)
@@ -493,7 +503,7 @@ class Sweep:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
-            self.finish(self.current_count, self.active_targets, quiet=True)
+            self.finish(self.current_count, self.active_targets, quiet=True, timeout_s=5.0)
         except Exception as e:  # noqa: BLE001 - the children are killed below whatever happened
             say("cleanup after interrupt: {}".format(e))
         children.kill_all()
@@ -594,6 +604,9 @@ def results_dir(args, started):
     name = args.name or "{}-{}".format(started.strftime("%Y-%m-%dT%H%M%SZ"),
                                       os.uname().nodename.split(".")[0])
     path = os.path.join(root, name)
+    if args.name is not None and os.path.exists(os.path.join(path, "runs.csv")):
+        raise FileExistsError("{} already holds a run: choose another --name or remove it".format(
+            path))
     if args.name is None:
         suffix = 2
         while os.path.exists(path):
@@ -677,7 +690,11 @@ def main(argv=None):
     if args.dry_run:
         return 0
 
-    out_dir = results_dir(args, started)
+    try:
+        out_dir = results_dir(args, started)
+    except OSError as e:
+        say(str(e))
+        return 2
     say("results in {}".format(out_dir))
     env = {
         "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -699,6 +716,7 @@ def main(argv=None):
                                 "version": environment.tool_version(
                                     os.path.join(args.bin, m.binary))} for m in mechs}},
         "estimated_s": round(est),
+        "python_for_plots": args.python,
         "notes": [cpu_note] if cpu_note else [],
     }
     write_env(out_dir, env)

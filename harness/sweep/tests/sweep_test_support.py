@@ -59,8 +59,8 @@ class SweepRun:
                       for r in self.measured())
 
 
-def run_sweep(bin_dir, args, env=None, timeout=120, python=sys.executable):
-    out_root = tempfile.mkdtemp(prefix="sweep-out-", dir=os.path.dirname(bin_dir))
+def run_sweep(bin_dir, args, env=None, timeout=120, python=sys.executable, out_root=None):
+    out_root = out_root or tempfile.mkdtemp(prefix="sweep-out-", dir=os.path.dirname(bin_dir))
     full_env = dict(os.environ)
     full_env.update(env or {})
     cmd = [python, SWEEP, "--bin", bin_dir, "--root", ROOT, "--out", out_root, "--name", "run",

@@ -136,6 +136,17 @@ class FakeSweepTest(unittest.TestCase):
         self.assertEqual(run.returncode, 2)
         self.assertIn("kqueue", run.stderr)
 
+    def test_a_named_folder_is_never_overwritten(self):
+        args = FAST + ["--mechanisms", "poll", "--counts", "0", "--repeats", "1",
+                       "--modes", "pingpong"]
+        out = os.path.join(self.tmp, "out")
+        first = run_sweep(self.bin, args, out_root=out)
+        self.assertEqual(first.returncode, 0, first.stderr)
+        second = run_sweep(self.bin, args, out_root=out)
+        self.assertEqual(second.returncode, 2)
+        self.assertIn("already holds a run", second.stderr)
+        self.assertEqual(len(second.rows), len(first.rows))
+
     def test_dry_run_prints_the_plan_and_writes_nothing(self):
         run = run_sweep(self.bin, ["--dry-run"])
         self.assertEqual(run.returncode, 0, run.stderr)
