@@ -4,5 +4,7 @@
 #include "Poller.h"
 
 namespace mux {
-std::unique_ptr<Poller> make_select_poller();
-}
+// kFixed: glibc's fd_set (FD_SETSIZE bits); kDynamic: a heap bitmap sized to the highest fd.
+enum class SelectFdSet { kFixed, kDynamic };
+std::unique_ptr<Poller> make_select_poller(SelectFdSet kind = SelectFdSet::kFixed);
+}  // namespace mux

@@ -31,6 +31,7 @@ std::ostream& operator<<(std::ostream& os, const ServerKind& k) {
 
 const ServerKind kServers[] = {
     {"select", "chat-select", {}, "select", true},
+    {"select_dynamic", "chat-select", {"--fdset", "dynamic"}, "select-dynamic", false},
     {"poll", "chat-poll", {}, "poll", false},
     {"epoll_lt", "chat-epoll", {}, "epoll-lt", false},
     {"epoll_et", "chat-epoll", {"--edge"}, "epoll-et", false},
