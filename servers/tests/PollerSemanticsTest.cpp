@@ -14,6 +14,9 @@
 #include "EpollPoller.h"
 #include "PollPoller.h"
 #include "SelectPoller.h"
+#ifdef MUXBENCH_HAVE_URING
+#include "UringPoller.h"
+#endif
 #include "system.h"
 
 namespace {
@@ -34,6 +37,9 @@ const Factory kFactories[] = {
     {"poll", [] { return mux::make_poll_poller(); }, false},
     {"epoll_lt", [] { return mux::make_epoll_poller(false, nullptr); }, false},
     {"epoll_et", [] { return mux::make_epoll_poller(true, nullptr); }, true},
+#ifdef MUXBENCH_HAVE_URING
+    {"uring", [] { return mux::make_uring_poller(nullptr); }, true},
+#endif
 };
 
 struct SocketPair {
@@ -58,6 +64,9 @@ struct SocketPair {
 
 class PollerSemantics : public ::testing::TestWithParam<Factory> {
  protected:
+  void SetUp() override {
+    if (!poller) GTEST_SKIP() << GetParam().name << " is unavailable on this machine";
+  }
   std::unique_ptr<mux::Poller> poller = GetParam().make();
   std::vector<mux::ReadyEvent> ready;
 
