@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "MessageCodec.h"
+#include "WindowMeter.h"
 #include "system.h"
 
 namespace mux {
@@ -43,20 +44,13 @@ struct Conn {
   std::unordered_map<std::uint32_t, IntegrityChecker> from;  // per sender
 };
 
-struct Snapshot {
-  std::uint64_t t_ns = 0;
-  CpuTimes self;
-  std::optional<CpuTimes> server_proc;
-  std::optional<StatsLine> stats;
-};
-
 constexpr int kSetupTimeoutMs = 10000;
 constexpr std::size_t kBroadcastBurst = 1024;  // sends per loop turn when catching up
 
 class Loop {
  public:
   Loop(const Options& o, const Endpoint& server, ServerControl& control, RunResult& r)
-      : o_(o), server_(server), control_(control), r_(r), codec_(o.size) {}
+      : o_(o), server_(server), control_(control), r_(r), codec_(o.size), meter_(o, control) {}
 
   RunOutcome run();
 
@@ -72,7 +66,6 @@ class Loop {
   void refill(Conn& c, std::uint64_t now);
   void server_gone(Conn& c, const std::string& why);
   void set_out_interest(Conn& c, bool want);
-  Snapshot snapshot(bool with_stats);
   void begin_window(std::uint64_t now);
   void end_window(std::uint64_t now);
   void progress(std::uint64_t now);
@@ -100,8 +93,7 @@ class Loop {
   std::size_t joined_ = 0, refused_ = 0;
   std::string refused_line_;
   std::optional<std::string> setup_error_;
-  Snapshot begin_, end_;
-  bool window_begun_ = false, window_ended_ = false;
+  WindowMeter meter_;
 };
 
 void Loop::set_out_interest(Conn& c, bool want) {
@@ -275,36 +267,12 @@ void Loop::on_readable(Conn& c) {
   c.in.erase(0, pos);
 }
 
-Snapshot Loop::snapshot(bool with_stats) {
-  Snapshot s;
-  if (with_stats && control_.connected()) {
-    auto st = control_.stats(2000);
-    if (auto* line = std::get_if<StatsLine>(&st)) s.stats = *line;
-  }
-  if (o_.server_pid > 0) s.server_proc = process_cpu_times(o_.server_pid);
-  s.self = self_cpu_times();
-  s.t_ns = now_ns();
-  return s;
-}
-
 void Loop::begin_window(std::uint64_t) {
-  begin_ = snapshot(true);
-  window_begun_ = true;
   phase_ = Phase::kWindow;
-  window_end_ns_ = begin_.t_ns + static_cast<std::uint64_t>(o_.duration * 1e9);
+  window_end_ns_ = meter_.begin() + static_cast<std::uint64_t>(o_.duration * 1e9);
 }
 
-void Loop::end_window(std::uint64_t now) {
-  if (!window_begun_ || window_ended_) return;
-  window_ended_ = true;
-  if (died_) {
-    end_.t_ns = now;
-    end_.self = self_cpu_times();
-    if (o_.server_pid > 0) end_.server_proc = process_cpu_times(o_.server_pid);
-  } else {
-    end_ = snapshot(true);
-  }
-}
+void Loop::end_window(std::uint64_t) { meter_.end(!died_); }
 
 void Loop::progress(std::uint64_t now) {
   if (o_.warmup + o_.duration <= 3 || now < next_progress_ns_) return;
@@ -313,7 +281,7 @@ void Loop::progress(std::uint64_t now) {
   if (phase_ == Phase::kWarmup) {
     fmt::print(stderr, "loadgen: warm-up {:.0f}/{} s\n", t, o_.warmup);
   } else if (phase_ == Phase::kWindow) {
-    const double in = static_cast<double>(now - begin_.t_ns) / 1e9;
+    const double in = static_cast<double>(now - meter_.begin_ns()) / 1e9;
     fmt::print(stderr, "loadgen: window {:.0f}/{} s, {} msgs ({:.0f}/s), p99 {:.1f} us\n", in,
                o_.duration, r_.msgs, in > 0 ? r_.msgs / in : 0.0,
                r_.latency.percentile(0.99) / 1e3);
@@ -469,34 +437,7 @@ RunOutcome Loop::run() {
       }
     }
   }
-  if (window_begun_) {
-    r_.measured = true;
-    r_.measured_s = static_cast<double>(end_.t_ns - begin_.t_ns) / 1e9;
-    const double window_us = r_.measured_s * 1e6;
-    if (window_us > 0) {
-      r_.loadgen_cpu_pct =
-          static_cast<double>(end_.self.total_us() - begin_.self.total_us()) / window_us * 100;
-    }
-    if (begin_.server_proc && end_.server_proc) {
-      r_.server_cpu_us =
-          static_cast<double>(end_.server_proc->total_us() - begin_.server_proc->total_us());
-    }
-    if (begin_.stats && end_.stats) {
-      auto delta = [&](const char* key) -> std::optional<std::int64_t> {
-        auto a = begin_.stats->number(key), b = end_.stats->number(key);
-        if (!a || !b) return std::nullopt;
-        return *b - *a;
-      };
-      r_.server_wait_calls = delta("wait_calls");
-      r_.server_events = delta("events");
-      r_.server_fds_passed = delta("fds_passed");
-      r_.server_ctl_calls = delta("ctl_calls");
-      if (!r_.server_cpu_us) {
-        auto u = delta("cpu_user_us"), s = delta("cpu_sys_us");
-        if (u && s) r_.server_cpu_us = static_cast<double>(*u + *s);
-      }
-    }
-  }
+  meter_.fill(r_);
   if (server_errors_ > 0) {
     fmt::print(stderr, "loadgen: the server sent {} error lines during traffic, last: {}\n",
                server_errors_, last_server_error_);
@@ -506,16 +447,8 @@ RunOutcome Loop::run() {
     r_.status = "server-died";
   } else if (out.fatal) {
     r_.status = "error:" + out.fatal->substr(0, 40);
-  } else if (r_.status == "ok") {
-    const double lg = r_.loadgen_cpu_pct.value_or(0);
-    const auto srv = r_.server_cpu_pct();
-    if (r_.integrity.total() > 0 || server_errors_ > 0) {
-      r_.status = "integrity-errors";
-    } else if (lg >= 90 && (!srv || *srv < 90)) {
-      // The load generator's one thread was busy nearly the whole window while the server
-      // was not: the figures measure us, not the server.
-      r_.status = "loadgen-bound";
-    }
+  } else {
+    WindowMeter::judge(r_, server_errors_);
   }
   for (auto& c : conns_) {
     if (c.fd >= 0) close(c.fd);
