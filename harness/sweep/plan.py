@@ -36,7 +36,7 @@ PRESETS = {
     # One count on each side of FD_SETSIZE, one repeat: < 1 min with the micro-benchmarks.
     "quick": Preset([100, 2000], 1, 0.1, 0.3, ["pingpong", "flood"], True),
     "full": Preset([0, 100, 250, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 15000,
-                    "max"], 5, 0.5, 2.0, ["pingpong", "flood"], False,
+                    "max"], 5, 0.3, 1.0, ["pingpong", "flood"], False,
                    optional_modes=["broadcast", "churn"]),
 }
 
