@@ -91,7 +91,7 @@ TEST_P(ChatServer, MessagesReachEveryOtherRoomMemberOnceInOrder) {
   std::vector<std::unique_ptr<Client>> clients;
   std::vector<std::string> nicks, room_of;
   for (int i = 0; i < 6; ++i) {
-    nicks.push_back("u" + std::to_string(i));
+    nicks.push_back(std::string(1, 'u').append(std::to_string(i)));
     room_of.push_back(rooms[i % 2]);
     clients.push_back(member(*s, nicks[i], room_of[i]));
   }
