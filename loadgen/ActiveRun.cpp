@@ -272,7 +272,9 @@ void Loop::begin_window(std::uint64_t) {
   window_end_ns_ = meter_.begin() + static_cast<std::uint64_t>(o_.duration * 1e9);
 }
 
-void Loop::end_window(std::uint64_t) { meter_.end(!died_); }
+void Loop::end_window(std::uint64_t) {
+  meter_.end(!died_);
+}
 
 void Loop::progress(std::uint64_t now) {
   if (o_.warmup + o_.duration <= 3 || now < next_progress_ns_) return;

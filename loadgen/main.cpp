@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "ActiveRun.h"
+#include "ChurnRun.h"
 #include "FloorRun.h"
 #include "IdleHolders.h"
 #include "MessageCodec.h"
@@ -57,7 +58,8 @@ std::optional<std::string> validate(const Options& o) {
         "prefix; use at most 4000",
         o.size);
   }
-  if ((o.mode == "pingpong" || o.mode == "flood") && (o.active < 2 || o.active % 2 != 0)) {
+  if ((o.mode == "pingpong" || o.mode == "flood" || o.mode == "churn") &&
+      (o.active < 2 || o.active % 2 != 0)) {
     return fmt::format("--active {}: {} works in pairs, use an even number >= 2", o.active, o.mode);
   }
   if (o.mode == "broadcast") {
@@ -177,7 +179,8 @@ int run_main(const Options& o, const Endpoint& server) {
     r.idle_open_s = holders.status().open_seconds;
   }
 
-  RunOutcome out = run_active(o, server, control, r);
+  RunOutcome out =
+      o.mode == "churn" ? run_churn(o, server, control, r) : run_active(o, server, control, r);
 
   if (o.idle > 0) {
     const std::uint64_t established = holders.status().established;
@@ -271,6 +274,5 @@ int main(int argc, char** argv) {
   if (auto* err = std::get_if<std::string>(&resolved)) return fatal(*err, kExitUsage);
   const Endpoint server = std::get<Endpoint>(resolved);
   if (o.hold) return hold_main(o, server);
-  if (o.mode == "churn") return fatal("--mode churn is not implemented yet", kExitUsage);
   return run_main(o, server);
 }

@@ -76,11 +76,20 @@ TEST_P(EveryServerEveryMode, DeliversEverythingIntactWithIdleConnections) {
   EXPECT_GT(num(row, "server_wait_calls"), 0u);
   EXPECT_FALSE(row["server_cpu_us"].empty());
   EXPECT_EQ(row["label"], "e2e");
+  if (mode == "churn") {
+    // Every completed connection carried one checked message; the rate is per connection.
+    EXPECT_GT(std::strtod(row["conns_per_s"].c_str(), nullptr), 0.0);
+    EXPECT_EQ(row["conns_per_s"], row["throughput_msgs_s"]);
+    EXPECT_FALSE(row["server_cpu_us_per_msg"].empty());
+  } else {
+    EXPECT_EQ(row["conns_per_s"], "");
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Loopback, EveryServerEveryMode,
                          ::testing::Combine(::testing::Range<std::size_t>(0, 4),
-                                            ::testing::Values("pingpong", "broadcast", "flood")),
+                                            ::testing::Values("pingpong", "broadcast", "flood",
+                                                              "churn")),
                          [](const auto& info) {
                            const auto& k = servers()[std::get<0>(info.param)];
                            std::string name = k.mechanism + "_" + std::get<1>(info.param);
@@ -120,6 +129,17 @@ TEST(EndToEnd, SelectRefusalsAreReportedNotFatal) {
   EXPECT_EQ(num(row, "idle_open") + num(row, "refused"), 1100u + 2u);
   EXPECT_EQ(row["msgs"], "");
   EXPECT_NE(r.err.find("FD_SETSIZE"), std::string::npos) << r.err;
+}
+
+TEST(EndToEnd, ChurnPastSelectsLimitIsRefusedNotFatal) {
+  ServerProcess server("chat-select");
+  ASSERT_TRUE(server.ok());
+  Result r = run_loadgen({"--port", std::to_string(server.port()), "--mode", "churn", "--idle",
+                          "1100", "--warmup", "0", "--duration", "0.5", "--csv-header"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto row = parse_csv(r.out);
+  EXPECT_EQ(row["status"], "refused:FD_SETSIZE");
+  EXPECT_GT(num(row, "refused"), 0u);
 }
 
 TEST(EndToEnd, HoldOnSelectCountsRefusals) {
