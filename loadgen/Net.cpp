@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -92,10 +93,16 @@ std::string connect_hint(int err, const Endpoint& to) {
           "nothing is listening on {} (start a server, e.g. build/bin/chat-epoll "
           "--port {}, or pass --host/--port)",
           to.text, ntohs(to.addr.sin_port));
-    case EMFILE:
+    case EMFILE: {
+      rlimit lim{};
+      getrlimit(RLIMIT_NOFILE, &lim);
+      return fmt::format(
+          "out of file descriptors: the open-file limit is {} (hard {}); raise it "
+          "with ulimit -n, LimitNOFILE= or /etc/security/limits.conf",
+          lim.rlim_cur, lim.rlim_max);
+    }
     case ENFILE:
-      return "out of file descriptors (raise the open-file limit: ulimit -n, or LimitNOFILE / "
-             "/etc/security/limits.conf)";
+      return "the system is out of file descriptors (fs.file-max; raise it with sysctl)";
     case EADDRNOTAVAIL:
       return fmt::format(
           "local ports exhausted connecting to {} (net.ipv4.ip_local_port_range "
