@@ -59,6 +59,7 @@ class MicroSmoke(Tmp):
     def test_every_family_runs_and_converts(self):
         out = os.path.join(self.dir, "micro.json")
         r = run([binary("mux-micro"), "--watched=4", "--ready=2", "--benchmark_min_time=0.001",
+                 "--benchmark_repetitions=1",
                  "--benchmark_filter=" + self.FILTER, "--benchmark_out=" + out,
                  "--benchmark_out_format=json"])
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -116,6 +117,7 @@ class SelectRefusal(Tmp):
     def run_select(self, watched):
         out = os.path.join(self.dir, "micro.json")
         r = run([binary("mux-micro"), f"--watched={watched}", "--benchmark_min_time=0.001",
+                 "--benchmark_repetitions=1",
                  "--benchmark_filter=^(wait|build)/select/ready:1/", "--benchmark_out=" + out,
                  "--benchmark_out_format=json"])
         self.assertEqual(r.returncode, 0, f"mux-micro died (status {r.returncode}): {r.stderr}")
