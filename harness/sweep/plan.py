@@ -30,8 +30,10 @@ class Preset:
 
 
 PRESETS = {
-    # 4 mechanisms x 8 counts x 2 modes x 3 repeats ~= 190 runs in < 5 min on 2 cores.
-    "default": Preset([0, 100, 500, 1000, 2000, 5000, 10000, "max"], 3, 0.2, 0.6,
+    # 6 mechanisms x 8 counts x 2 modes x 3 repeats = 288 points (264 runs: select past
+    # FD_SETSIZE runs once per mode) in ~3.5 min on 2 cores; with 0.2 + 0.6 s windows it took
+    # 4m20s, too close to the 5-minute budget.
+    "default": Preset([0, 100, 500, 1000, 2000, 5000, 10000, "max"], 3, 0.15, 0.5,
                       ["pingpong", "flood"], True),
     # One count on each side of FD_SETSIZE, one repeat: < 1 min with the micro-benchmarks.
     "quick": Preset([100, 2000], 1, 0.1, 0.3, ["pingpong", "flood"], True),
@@ -124,12 +126,13 @@ def placement_cpus(placement, server_cpu=None, loadgen_cpu=None):
 
 
 # Cost model for the up-front estimate and the ETA (measured on the 2-core reference VM).
-# The default sweep took 163 s there (147 s of runs, 14 s of mux-micro --quick, 2 s of plots).
+# With 0.2 + 0.6 s windows the default sweep of 6 mechanisms took 260 s there (estimated 253):
+# 237 s of runs, 19 s of mux-micro --quick, 3 s of plots.
 RUN_OVERHEAD_S = 0.05  # loadgen start, connects, /stats, exit
 REFUSED_RUN_S = 0.05
 SERVER_START_S = 0.02
 PER_IDLE_CONNECTION_S = 20e-6  # hold establishment and release, per connection
-MICRO_QUICK_S = 15.0
+MICRO_QUICK_S = 20.0
 MICRO_FULL_S = 150.0
 PLOTS_S = 5.0
 

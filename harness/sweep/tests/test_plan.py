@@ -57,7 +57,8 @@ class PlanTest(unittest.TestCase):
     def test_default_sweep_is_estimated_under_five_minutes(self):
         preset = plan.PRESETS["default"]
         counts, _ = plan.resolve_counts(preset.counts, 19000)
-        est = plan.estimate(["select", "poll", "epoll-lt", "epoll-et"], counts, preset.modes,
+        est = plan.estimate(["select", "poll", "epoll-lt", "epoll-et", "select-dynamic", "uring"],
+                            counts, preset.modes,
                             preset.repeats, preset.warmup_s, preset.duration_s, 3, True, True,
                             True)
         self.assertLess(est, 300)
