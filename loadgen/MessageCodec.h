@@ -4,10 +4,10 @@
 // printable and free of '\n'. Fixed-width hex fields keep encoding and decoding branch-light:
 //
 //   m SSSSSSSS QQQQQQQQQQQQQQQQ TTTTTTTTTTTTTTTT CCCCCCCC pad...     (no spaces on the wire)
-//   sender(8) seq(16) send time in ns of CLOCK_MONOTONIC(16) FNV-1a check(8), then padding
+//   sender(8) seq(16) send time in ns of CLOCK_MONOTONIC(16) check(8), then padding
 //
 // The padding ('a'..'z', a function of seq) brings the text to exactly `size` bytes and is
-// covered by the check, so a corrupted byte anywhere is detected.
+// covered by the check (a 32-bit word-wise hash), so a corrupted byte anywhere is detected.
 #pragma once
 
 #include <cstddef>
