@@ -1,6 +1,7 @@
 // The measuring window's edges: at each edge the server's /stats counters (over the control
-// connection), the server's CPU from /proc/PID/stat (with --server-pid) and our own CPU, so the
-// row can give deltas over exactly the window. Shared by every mode that talks to a server.
+// connection), the server's CPU (from those counters, in µs, or else from /proc/PID/stat with
+// --server-pid) and our own CPU, so the row can give deltas over exactly the window. Shared by
+// every mode that talks to a server.
 #pragma once
 
 #include <cstdint>
