@@ -208,7 +208,8 @@ class Sweep:
         self.floor_p50 = {}
         self.active_targets = []
         self.current_count = 0
-        self.points_total = len(counts) * len(mechs) * len(modes) * args.repeats
+        self.points_total = sum(len(plan.modes_at(modes, c)) for c in counts) * len(mechs) * \
+            args.repeats
         self.points_done = 0
         self.start = time.monotonic()
         self.est_total = 0.0
@@ -372,7 +373,7 @@ class Sweep:
         for repeat in range(1, self.args.repeats + 1):
             shift = (repeat - 1) % len(targets)
             for t in targets[shift:] + targets[:shift]:
-                for mode in self.modes:
+                for mode in plan.modes_at(self.modes, count):
                     self.point(count, t, repeat, mode)
 
     def point(self, count, t, repeat, mode):
@@ -663,6 +664,21 @@ def main(argv=None):
                 modes.append(mode)
             else:
                 say("mode {} skipped: {} --help does not list it".format(mode, args.loadgen))
+    sparse = {}
+    if not args.mode_list:
+        for mode, at in args.preset.sparse_modes.items():
+            if mode not in lg_help:
+                say("mode {} skipped: {} --help does not list it".format(mode, args.loadgen))
+                continue
+            for c in at:
+                c = largest if c == "max" else c
+                if c in counts:
+                    sparse.setdefault(c, []).append(mode)
+    if sparse:
+        say("mode(s) {} at idle {} only".format(
+            ",".join(sorted({m for ms in sparse.values() for m in ms})),
+            ",".join(str(c) for c in counts if c in sparse)))
+        modes = {c: modes + sparse.get(c, []) for c in counts}
 
     placement, server_cpu, loadgen_cpu, cpu_note = plan.placement_cpus(
         args.placement, args.server_cpu, args.loadgen_cpu)
@@ -679,12 +695,13 @@ def main(argv=None):
     floors = 2 + (1 if other_placement else 0)
     est = plan.estimate([m.name for m in mechs], counts, modes, args.repeats, args.warmup,
                         args.duration, floors, micro, quick_micro, plots)
-    runs = len(mechs) * len(counts) * len(modes) * args.repeats
+    runs = len(mechs) * sum(len(plan.modes_at(modes, c)) for c in counts) * args.repeats
+    all_modes = list(dict.fromkeys(m for c in counts for m in plan.modes_at(modes, c)))
     say("plan: {} mechanisms ({}) x {} idle counts ({}) x {} modes ({}) x {} repeats = {} runs "
         "of {:g} s warm-up + {:g} s window, + {} floor runs{}; server on CPU {}, loadgen on "
         "CPU {} ({}); estimated {}".format(
             len(mechs), ",".join(m.name for m in mechs), len(counts),
-            ",".join(map(str, counts)), len(modes), ",".join(modes), args.repeats, runs,
+            ",".join(map(str, counts)), len(all_modes), ",".join(all_modes), args.repeats, runs,
             args.warmup, args.duration, floors, " + micro-benchmarks" if micro else "",
             server_cpu, loadgen_cpu, placement, plan.fmt_duration(est)))
     if args.dry_run:
@@ -706,7 +723,8 @@ def main(argv=None):
         "placement": {"placement": placement, "server_cpu": server_cpu,
                       "loadgen_cpu": loadgen_cpu, "note": cpu_note},
         "largest_idle": largest, "largest_idle_cap": cap,
-        "counts": counts, "counts_dropped": dropped, "modes": modes,
+        "counts": counts, "counts_dropped": dropped, "modes": all_modes,
+        "modes_by_count": {str(c): plan.modes_at(modes, c) for c in counts},
         "mechanisms": [{"name": m.name, "command": m.command(args.bin)} for m in mechs],
         "repeats": args.repeats, "warmup_s": args.warmup, "duration_s": args.duration,
         "active": args.active, "loadgen_args": args.loadgen_arg,
