@@ -90,6 +90,7 @@ class Loop {
   std::uint64_t server_errors_ = 0;
   std::string last_server_error_;
   std::optional<std::string> died_;
+  bool dropped_ = false;  // died_ is set, but the server itself is still running
   std::size_t joined_ = 0, refused_ = 0;
   std::string refused_line_;
   std::optional<std::string> setup_error_;
@@ -152,10 +153,25 @@ void Loop::server_gone(Conn& c, const std::string& why) {
   if (died_ || phase_ == Phase::kSetup) return;
   const std::uint64_t now = now_ns();
   const double at = static_cast<double>(now - start_ns_) / 1e9;
-  died_ = fmt::format(
-      "the server dropped active connection {} ({}) {:.2f} s after traffic "
-      "started ({}; warm-up {} s, window {} s)",
-      c.id, c.nick, at, why, o_.warmup, o_.duration);
+  bool gone = false;
+  if (o_.server_pid > 0) {
+    // A dying process closes its sockets a moment before it turns into a zombie.
+    for (int i = 0; i < 20 && !(gone = process_gone(o_.server_pid)); ++i) usleep(5000);
+  } else {
+    gone = control_.peer_closed(100);
+  }
+  if (!gone && (o_.server_pid > 0 || control_.connected())) {
+    dropped_ = true;
+    died_ = fmt::format(
+        "the server closed active connection {} ({}) {:.2f} s after traffic started but is "
+        "still running ({}; a slow-consumer drop? see its slow_dropped counter)",
+        c.id, c.nick, at, why);
+  } else {
+    died_ = fmt::format(
+        "the server dropped active connection {} ({}) {:.2f} s after traffic "
+        "started ({}; warm-up {} s, window {} s)",
+        c.id, c.nick, at, why, o_.warmup, o_.duration);
+  }
   phase_ = Phase::kDone;
 }
 
@@ -417,7 +433,7 @@ RunOutcome Loop::run() {
       if (phase_ == Phase::kDrain && (delivered_ >= expected_ || now >= drain_end_ns_)) {
         phase_ = Phase::kDone;
       }
-      if (o_.server_pid > 0 && !died_ && kill(o_.server_pid, 0) != 0 && errno == ESRCH) {
+      if (o_.server_pid > 0 && !died_ && process_gone(o_.server_pid)) {
         died_ = fmt::format("the server process {} is gone", o_.server_pid);
         phase_ = Phase::kDone;
       }
@@ -446,7 +462,7 @@ RunOutcome Loop::run() {
   }
   if (died_) {
     out.server_died = died_;
-    r_.status = "server-died";
+    r_.status = dropped_ ? "error:dropped-by-server" : "server-died";
   } else if (out.fatal) {
     r_.status = "error:" + out.fatal->substr(0, 40);
   } else {

@@ -326,7 +326,7 @@ RunOutcome Churn::run() {
       drain_end = now + static_cast<std::uint64_t>(o_.drain_timeout * 1e9);
     }
     if (phase_ == Phase::kDrain && (in_flight_ == 0 || now >= drain_end)) phase_ = Phase::kDone;
-    if (o_.server_pid > 0 && !died_ && kill(o_.server_pid, 0) != 0 && errno == ESRCH) {
+    if (o_.server_pid > 0 && !died_ && process_gone(o_.server_pid)) {
       died(fmt::format("the server process {} is gone", o_.server_pid));
     }
     if (show_progress && now >= next_progress) {

@@ -1,9 +1,12 @@
 #include "ServerControl.h"
 
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <charconv>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -71,6 +74,23 @@ std::optional<std::int64_t> StatsLine::number(const std::string& key) const {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
   return v;
+}
+
+bool process_gone(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string line;
+  if (!in || !std::getline(in, line)) return true;
+  const auto close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) return true;
+  const char state = line[close + 2];
+  return state == 'Z' || state == 'X';
+}
+
+bool ServerControl::peer_closed(int wait_ms) {
+  if (fd_ < 0) return false;
+  pollfd p{fd_, POLLRDHUP, 0};
+  if (poll(&p, 1, wait_ms) <= 0) return false;
+  return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 ServerControl::~ServerControl() {

@@ -4,6 +4,8 @@
 // It is opened before the idle connections, so select's FD_SETSIZE does not refuse it.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -26,6 +28,10 @@ class StatsLine {
   std::map<std::string, std::string> values_;
 };
 
+// True when process pid no longer runs (gone, or a zombie its parent has not reaped yet: kill(pid,
+// 0) would still succeed for those).
+bool process_gone(pid_t pid);
+
 class ServerControl {
  public:
   ServerControl() = default;
@@ -38,6 +44,9 @@ class ServerControl {
   std::optional<std::string> open(const Endpoint& server, const std::string& room,
                                   std::string* refused_line);
   bool connected() const { return fd_ >= 0; }
+  // True when the server closed the control connection (waits up to wait_ms for its FIN, which
+  // a dying server's kernel sends at once).
+  bool peer_closed(int wait_ms);
   // Sends /stats and waits for the JSON line (skipping `* ` lines). Error text on failure.
   std::variant<StatsLine, std::string> stats(int timeout_ms = 5000);
 

@@ -19,7 +19,7 @@
 namespace mux::test {
 namespace {
 
-enum class Fault { kDrop, kDuplicate, kReorder, kCorrupt };
+enum class Fault { kDrop, kDuplicate, kReorder, kCorrupt, kHangUp };
 
 class FaultyServer {
  public:
@@ -63,6 +63,16 @@ class FaultyServer {
     std::string line = "<" + sender.nick + "> " + text + "\n";
     const bool hit = n % 7 == 0;
     if (hit && fault_ == Fault::kDrop) return;
+    if (n == 20 && fault_ == Fault::kHangUp) {
+      // Drop one receiver, as a server does with a slow consumer, and keep running.
+      for (auto it = clients_.begin(); it != clients_.end(); ++it) {
+        if (it->first != from && it->second.room == sender.room) {
+          close(it->first);
+          clients_.erase(it);
+          return;
+        }
+      }
+    }
     if (hit && fault_ == Fault::kCorrupt) line[line.size() / 2] ^= 1;
     for (auto& [fd, c] : clients_) {
       if (fd == from || c.room != sender.room) continue;
@@ -163,6 +173,14 @@ TEST(FaultyServer, ReorderingIsCountedAndReported) {
 }
 TEST(FaultyServer, CorruptionIsCountedAndReported) {
   expect_loud(broadcast_against(Fault::kCorrupt), "corrupted");
+}
+
+TEST(FaultyServer, ADroppedConnectionIsNotMistakenForADeadServer) {
+  Result r = broadcast_against(Fault::kHangUp);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  auto row = parse_csv(r.out);
+  EXPECT_EQ(row["status"], "error:dropped-by-server");
+  EXPECT_NE(r.err.find("still running"), std::string::npos) << r.err;
 }
 
 }  // namespace
