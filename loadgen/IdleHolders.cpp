@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -306,13 +307,16 @@ std::optional<std::string> IdleHolders::open(const IdleOptions& o) {
       return errno_text(fmt::format("fork of idle helper {} of {}", p + 1, processes), err);
     }
     if (pid == 0) {
-      // Other helpers' pipe ends must not stay open here, or their release (EOF) would never come.
-      for (auto& h : helpers_) {
-        close(h.command_fd);
-        close(h.report_fd);
-      }
+      // Nothing but our own pipes and stdio stays open here: other helpers' pipe ends would keep
+      // their release (EOF) from ever coming, and the parent's control connection would outlive
+      // the parent in us.
       close(cmd[1]);
       close(rep[0]);
+      const unsigned lo = static_cast<unsigned>(std::min(cmd[0], rep[1]));
+      const unsigned hi = static_cast<unsigned>(std::max(cmd[0], rep[1]));
+      if (lo > 3) close_range(3, lo - 1, 0);
+      if (hi > lo + 1) close_range(lo + 1, hi - 1, 0);
+      close_range(hi + 1, ~0U, 0);
       signal(SIGINT, SIG_IGN);  // Ctrl-C goes to the whole group; the parent releases us
       helper_main(o, share, cmd[0], rep[1]);
     }
