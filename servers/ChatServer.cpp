@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -180,6 +181,11 @@ void ChatServer::accept_all() {
       refuse(fd, fmt::format("! server full: {}\n", *why));
       continue;
     }
+    // Chat lines are small writes: with Nagle's algorithm on, a line sent while the previous one
+    // is unacknowledged waits for the peer's delayed ACK (up to 40 ms on Linux), and broadcast
+    // latency would measure that instead of the mechanism.
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (static_cast<std::size_t>(fd) >= conns_.size()) conns_.resize(fd + 1);
     conns_[fd] = std::make_unique<Connection>(opt_.max_line);
     Connection& c = *conns_[fd];

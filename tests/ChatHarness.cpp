@@ -1,11 +1,14 @@
 #include "ChatHarness.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -215,6 +218,44 @@ void Client::reset() {
   setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
   close(fd_);
   fd_ = -1;
+}
+
+std::optional<std::vector<bool>> connected_tcp_nodelay(pid_t pid) {
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return std::nullopt;
+  std::vector<bool> result;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* d = opendir(dir.c_str());
+  if (!d) {
+    close(pidfd);
+    return std::nullopt;
+  }
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    const int target = std::atoi(e->d_name);
+    const int fd = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, target, 0));
+    if (fd < 0) {
+      closedir(d);
+      close(pidfd);
+      return std::nullopt;
+    }
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    int type = 0;
+    socklen_t tlen = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 && type == SOCK_STREAM &&
+        getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0 &&
+        (peer.ss_family == AF_INET || peer.ss_family == AF_INET6)) {
+      int nodelay = 0;
+      socklen_t nlen = sizeof nodelay;
+      getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &nlen);
+      result.push_back(nodelay != 0);
+    }
+    close(fd);
+  }
+  closedir(d);
+  close(pidfd);
+  return result;
 }
 
 long long json_int(const std::string& json, const std::string& key) {

@@ -76,6 +76,10 @@ class Client {
   std::string buf_;
 };
 
+// TCP_NODELAY of every connected TCP socket of process `pid` (copied with pidfd_getfd), or
+// nullopt when that is not permitted.
+std::optional<std::vector<bool>> connected_tcp_nodelay(pid_t pid);
+
 // Value of an integer key in a flat JSON line; -1 if absent.
 long long json_int(const std::string& json, const std::string& key);
 

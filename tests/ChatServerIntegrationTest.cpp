@@ -367,6 +367,21 @@ TEST_P(ChatServer, IdleServerMakesNoWaitCallsOfItsOwn) {
   EXPECT_LE(after - before, 2) << "the server woke up with nothing to do";
 }
 
+TEST_P(ChatServer, ConnectionsHaveNagleOff) {
+  // Found by loadgen's broadcast mode: with Nagle on, a second small line waits for the
+  // receiver's delayed ACK. Checked on the server's own sockets, copied out with pidfd_getfd.
+  auto s = start();
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<Client>(s->port()));
+    clients.back()->welcome();
+  }
+  const auto options = muxtest::connected_tcp_nodelay(s->pid());
+  if (!options) GTEST_SKIP() << "pidfd_getfd is not permitted here";
+  ASSERT_EQ(options->size(), 3u);
+  for (bool nodelay : *options) EXPECT_TRUE(nodelay);
+}
+
 INSTANTIATE_TEST_SUITE_P(Servers, ChatServer, ::testing::ValuesIn(kServers),
                          [](const auto& info) { return info.param.label; });
 
