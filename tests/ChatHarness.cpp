@@ -90,6 +90,13 @@ ServerProcess::~ServerProcess() {
   if (out_fd_ >= 0) close(out_fd_);
 }
 
+void ServerProcess::kill_now() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
 std::string ServerProcess::mechanism() const {
   const auto at = listening_.find("mechanism=");
   if (at == std::string::npos) return "";

@@ -27,6 +27,7 @@ class ServerProcess {
   ~ServerProcess();
 
   bool started() const { return port_ != 0; }
+  bool ok() const { return started(); }
   std::uint16_t port() const { return port_; }
   const std::string& listening_line() const { return listening_; }
   std::string mechanism() const;
@@ -38,6 +39,8 @@ class ServerProcess {
     int status = -1;  // exit code, or 128+signal
   };
   Exit stop();
+  // SIGKILL now: a server that dies mid-run.
+  void kill_now();
 
  private:
   pid_t pid_ = -1;

@@ -41,7 +41,9 @@ class EveryServerEveryMode : public ::testing::TestWithParam<std::tuple<std::siz
 TEST_P(EveryServerEveryMode, DeliversEverythingIntactWithIdleConnections) {
   const auto& kind = servers()[std::get<0>(GetParam())];
   const std::string mode = std::get<1>(GetParam());
-  ServerProcess server(kind.binary, kind.extra);
+  std::vector<std::string> server_args = kind.extra;
+  server_args.push_back("--quiet");
+  ServerProcess server(kind.binary, server_args);
   ASSERT_TRUE(server.ok()) << "no listening line from " << bin_dir() << "/" << kind.binary << ": '"
                            << server.listening_line() << "'";
   std::vector<std::string> args = {"--port",       std::to_string(server.port()),
@@ -100,7 +102,7 @@ INSTANTIATE_TEST_SUITE_P(Loopback, EveryServerEveryMode,
                          });
 
 TEST(EndToEnd, BroadcastCountsEveryReceiver) {
-  ServerProcess server("chat-epoll");
+  ServerProcess server("chat-epoll", {"--quiet"});
   ASSERT_TRUE(server.ok());
   // 5 members, 500 msg/s for 1 s: each message reaches the 4 others.
   Result r =
@@ -115,7 +117,7 @@ TEST(EndToEnd, BroadcastCountsEveryReceiver) {
 }
 
 TEST(EndToEnd, SelectRefusalsAreReportedNotFatal) {
-  ServerProcess server("chat-select");
+  ServerProcess server("chat-select", {"--quiet"});
   ASSERT_TRUE(server.ok());
   Result r = run_loadgen({"--port", std::to_string(server.port()), "--mode", "pingpong", "--idle",
                           "1100", "--warmup", "0", "--duration", "0.5", "--csv-header"});
@@ -132,7 +134,7 @@ TEST(EndToEnd, SelectRefusalsAreReportedNotFatal) {
 }
 
 TEST(EndToEnd, ChurnPastSelectsLimitIsRefusedNotFatal) {
-  ServerProcess server("chat-select");
+  ServerProcess server("chat-select", {"--quiet"});
   ASSERT_TRUE(server.ok());
   Result r = run_loadgen({"--port", std::to_string(server.port()), "--mode", "churn", "--idle",
                           "1100", "--warmup", "0", "--duration", "0.5", "--csv-header"});
@@ -143,7 +145,7 @@ TEST(EndToEnd, ChurnPastSelectsLimitIsRefusedNotFatal) {
 }
 
 TEST(EndToEnd, HoldOnSelectCountsRefusals) {
-  ServerProcess server("chat-select");
+  ServerProcess server("chat-select", {"--quiet"});
   ASSERT_TRUE(server.ok());
   HoldProcess hold({"--port", std::to_string(server.port()), "--idle", "1100"});
   const std::string line = hold.wait_line();
@@ -183,7 +185,7 @@ TEST(EndToEnd, BadFlagsAreAOneLineError) {
 }
 
 TEST(EndToEnd, ServerDyingMidRunGivesPartialRowAndNonZeroExit) {
-  ServerProcess server("chat-epoll");
+  ServerProcess server("chat-epoll", {"--quiet"});
   ASSERT_TRUE(server.ok());
   std::thread killer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
@@ -208,7 +210,7 @@ TEST(EndToEnd, FloorNeedsNoServer) {
 }
 
 TEST(EndToEnd, IdleHeldElsewhereLeavesIdleOpenEmpty) {
-  ServerProcess server("chat-poll");
+  ServerProcess server("chat-poll", {"--quiet"});
   ASSERT_TRUE(server.ok());
   HoldProcess hold({"--port", std::to_string(server.port()), "--idle", "200"});
   ASSERT_EQ(hold.wait_line(), "holding idle=200 open=200 refused=0");

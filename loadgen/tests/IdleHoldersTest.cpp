@@ -58,7 +58,7 @@ std::vector<std::string> children_of(pid_t pid) {
 }
 
 TEST(IdleHolders, SpreadOverProcessesAndSourceAddresses) {
-  ServerProcess server("chat-epoll");
+  ServerProcess server("chat-epoll", {"--quiet"});
   ASSERT_TRUE(server.ok()) << server.listening_line();
   IdleOptions o;
   o.server = endpoint(server.port());
@@ -81,7 +81,7 @@ TEST(IdleHolders, SpreadOverProcessesAndSourceAddresses) {
 }
 
 TEST(IdleHolders, ConnectionsClosedByTheServerAreNotCountedOpen) {
-  ServerProcess server("chat-poll");
+  ServerProcess server("chat-poll", {"--quiet"});
   ASSERT_TRUE(server.ok());
   IdleOptions o;
   o.server = endpoint(server.port());
@@ -106,7 +106,7 @@ TEST(IdleHolders, NothingListeningIsAnError) {
 }
 
 TEST(IdleHolders, SmallOpenFileLimitMeansMoreHelperProcesses) {
-  ServerProcess server("chat-epoll");
+  ServerProcess server("chat-epoll", {"--quiet"});
   ASSERT_TRUE(server.ok());
   // 128 descriptors per process (soft and hard): at most 112 connections per helper, so 300
   // need three helpers. This is the path a default `ulimit -n 1024` machine takes for 19000.

@@ -93,49 +93,6 @@ std::string temp_path(const char* what) {
 
 }  // namespace
 
-std::string bin_dir() {
-  const char* b = std::getenv("MUXBENCH_BIN");
-  return b ? b : "./bin";
-}
-
-ServerProcess::ServerProcess(const std::string& binary, std::vector<std::string> extra) {
-  const std::string path = bin_dir() + "/" + binary;
-  int out[2];
-  if (pipe2(out, O_CLOEXEC) != 0) return;
-  pid_ = fork();
-  if (pid_ == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    std::vector<std::string> args = {"--port", "0", "--quiet"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    exec_args(path, args);
-  }
-  close(out[1]);
-  out_fd_ = out[0];
-  std::string pending;
-  line_ = read_line_until(out_fd_, pending, ms_now() + 10000);
-  // listening 127.0.0.1:PORT mechanism=NAME fd_limit=N
-  auto colon = line_.find(':');
-  if (line_.rfind("listening ", 0) == 0 && colon != std::string::npos) {
-    port_ = std::atoi(line_.c_str() + colon + 1);
-  }
-}
-
-void ServerProcess::kill_now() {
-  if (pid_ > 0) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-}
-
-ServerProcess::~ServerProcess() {
-  if (pid_ > 0) {
-    kill(pid_, SIGTERM);
-    if (wait_exit(pid_, ms_now() + 10000) == -2) kill(pid_, SIGKILL);
-  }
-  if (out_fd_ >= 0) close(out_fd_);
-}
-
 Result run_loadgen(const std::vector<std::string>& args, int timeout_s) {
   Result r;
   const std::string out_path = temp_path("out"), err_path = temp_path("err");

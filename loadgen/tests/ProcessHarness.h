@@ -9,30 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "ChatHarness.h"
+
 namespace mux::test {
 
-std::string bin_dir();
-
-// A chat server on a free port (--port 0 --quiet), stopped with SIGTERM on destruction.
-class ServerProcess {
- public:
-  explicit ServerProcess(const std::string& binary, std::vector<std::string> extra = {});
-  ~ServerProcess();
-  ServerProcess(const ServerProcess&) = delete;
-  ServerProcess& operator=(const ServerProcess&) = delete;
-
-  bool ok() const { return port_ > 0; }
-  int port() const { return port_; }
-  pid_t pid() const { return pid_; }
-  const std::string& listening_line() const { return line_; }
-  void kill_now();
-
- private:
-  pid_t pid_ = -1;
-  int out_fd_ = -1;
-  int port_ = 0;
-  std::string line_;
-};
+// The chat server child process and the bin directory are the project's common test harness
+// (tests/ChatHarness.h).
+using muxtest::bin_dir;
+using muxtest::ServerProcess;
 
 struct Result {
   int exit_code = -1;
