@@ -467,6 +467,17 @@ class Sweep:
                 # The crash closed the idle connections; what was open during the earlier runs
                 # is not known.
                 opened = None
+            elif count and t.server is not None and not t.server.alive():
+                # The server exited after its last run (at Ctrl-C: perhaps while the run in
+                # flight was killed) and its exit closed the idle connections before the hold
+                # counted them, so the count says nothing about the finished runs. Alive now
+                # means alive when the hold counted.
+                if t.blocked is None and t.run_ids:
+                    self.note("{} at idle={} exited (status {}) before its idle connections "
+                              "were counted; idle_open of its runs at this count is unknown "
+                              "(log {})".format(t.name, count, t.server.proc.returncode,
+                                                t.server.log_path))
+                opened = None
             ids = set(t.run_ids)
 
             def fill(row, opened=opened, expected=expected):
@@ -479,7 +490,7 @@ class Sweep:
 
             if ids and self.csv is not None:
                 self.csv.update(lambda row, ids=ids: row.get("run_id") in ids, fill)
-            if count and t.server is not None and opened is None and not quiet:
+            if count and t.server is not None and not released and not quiet:
                 self.note("{} at idle={}: the hold printed no released line (log {})".format(
                     t.name, count, os.path.join(self.logs, "hold-{}-idle{}.log".format(
                         t.name, count))))

@@ -57,11 +57,44 @@ class PlanTest(unittest.TestCase):
     def test_default_sweep_is_estimated_under_five_minutes(self):
         preset = plan.PRESETS["default"]
         counts, _ = plan.resolve_counts(preset.counts, 19000)
+        # With its sparse modes too (churn at 0, 1000 and max), as sweep.py plans them.
+        sparse_at = {19000 if c == "max" else c for c in preset.sparse_modes["churn"]}
+        modes = {c: preset.modes + (["churn"] if c in sparse_at else []) for c in counts}
         est = plan.estimate(["select", "poll", "epoll-lt", "epoll-et", "select-dynamic", "uring"],
-                            counts, preset.modes,
+                            counts, modes,
                             preset.repeats, preset.warmup_s, preset.duration_s, 3, True, True,
                             True)
         self.assertLess(est, 300)
+
+    def test_modes_at_takes_a_list_or_a_dict_by_count(self):
+        self.assertEqual(plan.modes_at(["pingpong", "flood"], 500), ["pingpong", "flood"])
+        by_count = {0: ["pingpong", "churn"], 100: ["pingpong"]}
+        self.assertEqual(plan.modes_at(by_count, 0), ["pingpong", "churn"])
+        self.assertEqual(plan.modes_at(by_count, 100), ["pingpong"])
+        self.assertEqual(plan.modes_at(by_count, 200), [])
+
+    def test_estimate_with_modes_by_count_counts_each_counts_own_modes(self):
+        args = (3, 0.2, 0.6, 0, False, True, False)
+        both = plan.estimate(["epoll-lt"], [0, 100], ["pingpong", "churn"], *args)
+        listed = plan.estimate(["epoll-lt"], [0, 100], ["pingpong"], *args)
+        sparse = plan.estimate(["epoll-lt"], [0, 100], {0: ["pingpong", "churn"],
+                                                         100: ["pingpong"]}, *args)
+        one_run = plan.run_cost(0.2, 0.6)
+        self.assertAlmostEqual(sparse - listed, 3 * one_run)
+        self.assertAlmostEqual(both - sparse, 3 * one_run)
+        # select past FD_SETSIZE: one quick refused run per mode there, sparse modes included.
+        sel = plan.estimate(["select"], [2000], {2000: ["pingpong", "churn"]}, *args)
+        self.assertAlmostEqual(sel, plan.setup_cost(2000) + 2 * plan.REFUSED_RUN_S)
+
+    def test_default_preset_runs_churn_at_a_few_counts_only(self):
+        preset = plan.PRESETS["default"]
+        self.assertNotIn("churn", preset.modes)
+        at, _ = plan.resolve_counts(preset.sparse_modes["churn"], 19000)
+        self.assertEqual(at, [0, 1000, 19000])
+        counts, _ = plan.resolve_counts(preset.counts, 19000)
+        self.assertTrue(set(at) <= set(counts))
+        self.assertTrue(any(c < plan.FD_SETSIZE for c in at))
+        self.assertTrue(any(c > plan.FD_SETSIZE for c in at))
 
     def test_columns_keep_the_contract_order_and_the_loadgen_extras(self):
         cols = merged_columns(LOADGEN_COLUMNS + ["new_col"])

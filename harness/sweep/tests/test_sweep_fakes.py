@@ -182,6 +182,93 @@ class FakeSweepTest(unittest.TestCase):
             self.assertEqual(r["idle_open"], r["idle"], r)
         self.assertTrue(run.env["interrupted"])
 
+    def interrupted_sweep(self, args, env, ready):
+        """Starts a sweep, sends it SIGINT once ready(runs_csv_path) is true, returns the run."""
+        out = os.path.join(self.tmp, "out")
+        proc = subprocess.Popen(
+            [sys.executable, SWEEP, "--bin", self.bin, "--root", ROOT, "--out", out,
+             "--name", "run", "--no-plots", "--no-micro"] + args,
+            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, **env))
+        runs = os.path.join(out, "run", "runs.csv")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and not ready(runs):
+            time.sleep(0.05)
+        self.assertIsNone(proc.poll(), "the sweep ended before it could be interrupted")
+        self.assertTrue(ready(runs), "the sweep never reached the point to interrupt")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 130, err)
+        return SweepRun(subprocess.CompletedProcess([], 130, "", err), os.path.join(out, "run"))
+
+    def test_interrupt_during_a_request_keeps_the_idle_connections(self):
+        # Ctrl-C while a run has its /stats reply unread: killing that run resets its connection.
+        # The server drops that client and keeps the idle ones, so the runs already finished at
+        # this count keep their ok and the hold's count of open idle connections.
+        stalled = os.path.join(self.tmp, "stalled")
+        run = self.interrupted_sweep(
+            FAST + ["--mechanisms", "poll,epoll-lt", "--counts", "20", "--repeats", "2",
+                    "--modes", "pingpong,flood"],
+            {"FAKE_LOADGEN_STALL": "flood:" + stalled}, lambda runs: os.path.exists(stalled))
+        self.assertEqual(run.keys(), [("poll", 20, "pingpong", 1)])
+        row = run.measured()[0]
+        self.assertEqual(row["bench_status"], "ok", row)
+        self.assertEqual(row["idle_open"], "20", row)
+        self.assertTrue(run.env["interrupted"])
+        self.assertFalse([n for n in run.env["notes"] if "exited" in n], run.env["notes"])
+
+    def test_a_server_dying_at_interrupt_does_not_make_its_runs_idle_lost(self):
+        # The server dies while the sweep stops the run in flight, so its idle connections are
+        # closed before the hold counts them: that says nothing about the finished runs, whose
+        # idle_open becomes unknown (not idle-lost), with a note saying why.
+        stalled = os.path.join(self.tmp, "stalled")
+        run = self.interrupted_sweep(
+            FAST + ["--mechanisms", "poll", "--counts", "20", "--repeats", "2",
+                    "--modes", "pingpong,flood"],
+            {"FAKE_LOADGEN_STALL": "flood:" + stalled, "FAKE_LOADGEN_TERM_KILLS_SERVER": "1"},
+            lambda runs: os.path.exists(stalled))
+        self.assertEqual(run.keys(), [("poll", 20, "pingpong", 1)])
+        row = run.measured()[0]
+        self.assertEqual(row["bench_status"], "ok", row)
+        self.assertEqual(row["idle_open"], "", row)
+        self.assertTrue(any("poll at idle=20 exited" in n and "unknown" in n
+                            for n in run.env["notes"]), run.env["notes"])
+
+    def test_idle_connections_lost_by_a_live_server_are_reported(self):
+        # epoll-lt closes every other client at its first /stats of each count: the hold finds
+        # its idle connections closed while the server still runs.
+        run = run_sweep(self.bin, FAST + ["--mechanisms", "poll,epoll-lt", "--counts", "0,20",
+                                          "--repeats", "1", "--modes", "pingpong"],
+                        env={"FAKE_DROP_IDLE": "epoll-lt:1"})
+        self.assertEqual(run.returncode, 0, run.stderr)
+        by = {(r["mechanism"], int(r["idle"])): r for r in run.measured()}
+        self.assertEqual(by["epoll-lt", 20]["bench_status"], "idle-lost:20")
+        self.assertEqual(by["epoll-lt", 20]["idle_open"], "0")
+        for key in (("epoll-lt", 0), ("poll", 0), ("poll", 20)):
+            self.assertEqual(by[key]["bench_status"], "ok", by[key])
+            self.assertEqual(by[key]["idle_open"], str(key[1]), by[key])
+
+    def test_sparse_modes_run_only_at_their_counts(self):
+        # The default preset runs churn at idle 0, 1000 and max only, when loadgen offers it.
+        args = FAST + ["--mechanisms", "poll,epoll-lt", "--counts", "0,20,max", "--max-idle",
+                       "30", "--repeats", "1"]
+        run = run_sweep(self.bin, args, env={"FAKE_LOADGEN_HELP_MODES": "churn"})
+        self.assertEqual(run.returncode, 0, run.stderr)
+        mechs = ["poll", "epoll-lt"]
+        self.assertEqual(run.keys(), sorted(
+            expected_keys(mechs, [0, 20, 30], ["pingpong", "flood"], 1) +
+            expected_keys(mechs, [0, 30], ["churn"], 1)))
+        for r in run.measured():
+            self.assertEqual(r["bench_status"], "ok", r)
+        self.assertEqual(run.env["modes"], ["pingpong", "flood", "churn"])
+        self.assertEqual(run.env["modes_by_count"]["20"], ["pingpong", "flood"])
+        self.assertEqual(run.env["modes_by_count"]["30"], ["pingpong", "flood", "churn"])
+        self.assertIn("at idle 0,30 only", run.stderr)
+        # A loadgen without churn: no churn rows, and the sweep says why.
+        run = run_sweep(self.bin, args)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.keys(), expected_keys(mechs, [0, 20, 30], ["pingpong", "flood"], 1))
+        self.assertIn("mode churn skipped", run.stderr)
+
 
 def _count_rows(path, mechanisms):
     try:

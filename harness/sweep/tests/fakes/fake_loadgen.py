@@ -5,11 +5,18 @@ ask the server's /stats for its mechanism and print one contract CSV row.
 Environment knobs:
   FAKE_LOADGEN_FAIL=MECH:MODE  runs of MODE against MECH exit 3 with a message (a fatal error)
   FAKE_LOADGEN_SLEEP=S         each run sleeps S seconds (to interrupt a sweep mid-run)
+  FAKE_LOADGEN_STALL=MODE:PATH runs of MODE, once the /stats reply has arrived, create PATH and
+                               wait to be killed with the reply unread (a run in flight at
+                               Ctrl-C): the kernel then resets the connection
+  FAKE_LOADGEN_TERM_KILLS_SERVER=1  a run that gets SIGTERM first SIGKILLs --server-pid and waits
+                               for it to exit (a server that dies while the sweep stops a run)
+  FAKE_LOADGEN_HELP_MODES=LIST extra modes that --help lists (e.g. churn)
 """
 import argparse
 import csv
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -38,7 +45,9 @@ p.add_argument("--csv-header", action="store_true")
 p.add_argument("--label", default="")
 p.add_argument("--version", action="store_true")
 if "--help" in sys.argv:
-    print("usage: loadgen --mode pingpong|broadcast|flood|floor ... | --hold --idle N")
+    print("usage: loadgen --mode {} ... | --hold --idle N".format("|".join(
+        ["pingpong", "broadcast", "flood", "floor"] +
+        [m for m in os.environ.get("FAKE_LOADGEN_HELP_MODES", "").split(",") if m])))
     sys.exit(0)
 a = p.parse_args()
 if a.version:
@@ -96,6 +105,41 @@ if a.hold:
     print("released idle={} open={} refused={}".format(a.idle, still, refused), flush=True)
     sys.exit(0)
 
+
+
+def server_gone(pid):
+    """True once pid has exited (a zombie: its parent, the sweep, reaps it; its sockets are
+    closed by then)."""
+    try:
+        with open("/proc/{}/stat".format(pid)) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def term_kills_server(signum, frame):
+    os.kill(a.server_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while not server_gone(a.server_pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sys.exit(1)
+
+
+if os.environ.get("FAKE_LOADGEN_TERM_KILLS_SERVER") and a.server_pid:
+    signal.signal(signal.SIGTERM, term_kills_server)
+
+
+def stall(sock):
+    stall_mode, _, marker = os.environ.get("FAKE_LOADGEN_STALL", "").partition(":")
+    if stall_mode != a.mode:
+        return
+    select.select([sock], [], [], 10)
+    open(marker, "w").close()
+    time.sleep(60)
+    print("loadgen: stalled 60 s without being killed", file=sys.stderr)
+    sys.exit(1)
+
+
 row = {c: "" for c in COLUMNS}
 row.update(mode=a.mode, idle=a.idle_held or a.idle, idle_open=-1, refused=0, active=a.active,
            size=32, rate=0, warmup_s=a.warmup, duration_s=a.duration, label=a.label,
@@ -110,6 +154,7 @@ else:
             row.update(status="refused:FD_SETSIZE", refused=1)
         else:
             s.sendall(b"/stats\n")
+            stall(s)
             reply = b""
             while not reply.endswith(b"\n"):
                 chunk = s.recv(4096)

@@ -5,6 +5,13 @@ Environment knobs (each test sets its own):
   FAKE_FD_SETSIZE=N  the select server refuses clients past N (as select does past 1024)
   FAKE_CRASH=MECH:K  server MECH dies of SIGKILL on its K-th /stats request
   FAKE_UNAVAILABLE=1 the server says io_uring is unavailable and exits 1 (chat-uring)
+  FAKE_DROP_IDLE=MECH:K  server MECH closes every other client at its K-th /stats (idle
+                     connections lost while the server lives on)
+
+A client that resets its connection (a loadgen killed with the /stats reply unread, as the sweep
+does to the run in flight at Ctrl-C) is dropped like any disconnect, as servers/ChatServer.cpp
+does. (An unhandled ECONNRESET here once killed the server during the sweep's Ctrl-C, before
+its hold counted the idle connections.)
 """
 import json
 import os
@@ -32,6 +39,8 @@ port = int(args[args.index("--port") + 1]) if "--port" in args else 8002
 fd_setsize = int(os.environ.get("FAKE_FD_SETSIZE", "40"))
 crash = os.environ.get("FAKE_CRASH", "")
 crash_at = int(crash.split(":")[1]) if crash.split(":")[0] == mechanism else 0
+drop = os.environ.get("FAKE_DROP_IDLE", "")
+drop_at = int(drop.split(":")[1]) if drop.split(":")[0] == mechanism else 0
 
 counters = {"mechanism": mechanism, "accepted": 0, "refused": 0, "current": 0, "peak": 0,
             "msgs_in": 0, "msgs_out": 0, "bytes_in": 0, "bytes_out": 0, "wait_calls": 0,
@@ -56,6 +65,24 @@ print("listening 127.0.0.1:{} mechanism={} fd_limit=20000".format(
     listener.getsockname()[1], mechanism), flush=True)
 
 clients = {}
+
+
+def drop_client(s):
+    del clients[s]
+    s.close()
+    counters["current"] = len(clients)
+
+
+def send(s, data):
+    """False when the client is gone (and dropped)."""
+    try:
+        s.sendall(data)
+        return True
+    except (BrokenPipeError, ConnectionResetError):
+        drop_client(s)
+        return False
+
+
 while True:
     ready, _, _ = select.select([listener] + list(clients), [], [])
     counters["wait_calls"] += 1
@@ -65,8 +92,11 @@ while True:
         if s is listener:
             conn, _ = listener.accept()
             if mechanism == "select" and len(clients) >= fd_setsize:
-                conn.sendall(b"! server full: select() cannot watch descriptor 1024 "
-                             b"(FD_SETSIZE is 1024)\n")
+                try:
+                    conn.sendall(b"! server full: select() cannot watch descriptor 1024 "
+                                 b"(FD_SETSIZE is 1024)\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
                 conn.close()
                 counters["refused"] += 1
                 continue
@@ -74,14 +104,17 @@ while True:
             clients[conn] = b""
             counters["current"] = len(clients)
             counters["peak"] = max(counters["peak"], len(clients))
-            conn.sendall("* welcome guest{} (room lobby; /help for commands)\n".format(
+            send(conn, "* welcome guest{} (room lobby; /help for commands)\n".format(
                 counters["accepted"]).encode())
             continue
-        data = s.recv(4096)
+        if s not in clients:
+            continue  # dropped earlier in this round
+        try:
+            data = s.recv(4096)
+        except ConnectionResetError:
+            data = b""
         if not data:
-            del clients[s]
-            s.close()
-            counters["current"] = len(clients)
+            drop_client(s)
             continue
         clients[s] += data
         while b"\n" in clients[s]:
@@ -91,4 +124,8 @@ while True:
                 stats_requests += 1
                 if crash_at and stats_requests >= crash_at:
                     os.kill(os.getpid(), signal.SIGKILL)
-                s.sendall((json.dumps(counters) + "\n").encode())
+                if drop_at and stats_requests == drop_at:
+                    for other in [c for c in clients if c is not s]:
+                        drop_client(other)
+                if not send(s, (json.dumps(counters) + "\n").encode()):
+                    break
