@@ -737,7 +737,7 @@ def main(argv=None):
         "counts": counts, "counts_dropped": dropped, "modes": all_modes,
         "modes_by_count": {str(c): plan.modes_at(modes, c) for c in counts},
         "mechanisms": [{"name": m.name, "command": m.command(args.bin)} for m in mechs],
-        "repeats": args.repeats, "warmup_s": args.warmup, "duration_s": args.duration,
+        "repeats": args.repeats, "warmup_s": args.warmup, "window_s": args.duration,
         "active": args.active, "loadgen_args": args.loadgen_arg,
         "tools": {"loadgen": {"path": args.loadgen,
                               "version": environment.tool_version(args.loadgen)},
