@@ -366,8 +366,9 @@ void ChatServer::flush(Connection& c) {
 
 void ChatServer::close_after_flush(Connection& c) {
   c.closing = true;
-  if (c.out.empty()) return doom(c);
-  update_interest(c);
+  // Write the last lines now: usually they fit, the connection closes at once, and the interest
+  // change a level-triggered backend would otherwise make (one epoll_ctl per /quit) is saved.
+  flush(c);
 }
 
 void ChatServer::update_interest(Connection& c) {

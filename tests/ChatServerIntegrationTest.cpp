@@ -3,6 +3,7 @@
 // mechanism itself changes (select's refusal past 1024) differ.
 #include <sys/socket.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <regex>
@@ -211,9 +212,14 @@ TEST_P(ChatServer, ReaderKeepsEveryMessageWhileASlowReaderIsDropped) {
   const std::string pad(4000, 'p');
   constexpr int kMessages = 3000;  // 12 MB
   // The reader reads on its own thread, as a real client would, so it is never the one behind.
-  int next = 0;
+  std::atomic<int> next = 0;
+  std::atomic<bool> reader_done = false;
   std::string mismatch;
   std::thread reading([&] {
+    struct Done {
+      std::atomic<bool>& flag;
+      ~Done() { flag = true; }
+    } done{reader_done};
     while (next < kMessages) {
       auto l = reader->line(std::chrono::seconds(20));
       if (!l) return;
@@ -224,7 +230,13 @@ TEST_P(ChatServer, ReaderKeepsEveryMessageWhileASlowReaderIsDropped) {
       ++next;
     }
   });
-  for (int i = 0; i < kMessages; ++i) sender->send(std::to_string(i) + " " + pad + "\n");
+  for (int i = 0; i < kMessages; ++i) {
+    // Keep the reader within 100 messages (400 KB, well inside --max-outbuf) of the sender, so
+    // that on a loaded machine a descheduled reader thread is never the one that looks slow.
+    while (i - next > 100 && !reader_done)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    sender->send(std::to_string(i) + " " + pad + "\n");
+  }
   reading.join();
   EXPECT_EQ(mismatch, "") << "lost, duplicated or reordered at message " << next;
   EXPECT_EQ(next, kMessages);
@@ -380,6 +392,29 @@ TEST_P(ChatServer, ConnectionsHaveNagleOff) {
   if (!options) GTEST_SKIP() << "pidfd_getfd is not permitted here";
   ASSERT_EQ(options->size(), 3u);
   for (bool nodelay : *options) EXPECT_TRUE(nodelay);
+}
+
+TEST_P(ChatServer, QuitCostsNoRegistrationBeyondAddAndRemove) {
+  // A connection that says /quit and is closed must cost epoll one ADD and one DEL, nothing more
+  // (an interest change before the close would handicap epoll-lt under connection churn).
+  auto s = start();
+  Client probe(s->port());
+  probe.welcome();
+  const long long before = muxtest::json_int(probe.command("/stats"), "ctl_calls");
+  for (int i = 0; i < 10; ++i) {
+    Client c(s->port());
+    c.welcome();
+    c.send("/quit\n");
+    EXPECT_EQ(c.line(), "* bye");
+    EXPECT_TRUE(c.closed_by_server());
+  }
+  const long long after = muxtest::json_int(probe.command("/stats"), "ctl_calls");
+  if (GetParam().mechanism == "select" || GetParam().mechanism == "select-dynamic" ||
+      GetParam().mechanism == "poll") {
+    EXPECT_EQ(after - before, 0);
+  } else {
+    EXPECT_EQ(after - before, 2 * 10);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, ChatServer, ::testing::ValuesIn(kServers),
