@@ -708,11 +708,17 @@ def main(argv=None):
                         args.duration, floors, micro, quick_micro, plots)
     runs = len(mechs) * sum(len(plan.modes_at(modes, c)) for c in counts) * args.repeats
     all_modes = list(dict.fromkeys(m for c in counts for m in plan.modes_at(modes, c)))
-    say("plan: {} mechanisms ({}) x {} idle counts ({}) x {} modes ({}) x {} repeats = {} runs "
+    everywhere = [m for m in all_modes if all(m in plan.modes_at(modes, c) for c in counts)]
+    mode_text = "{} modes ({})".format(len(everywhere), ",".join(everywhere))
+    for m in all_modes:
+        if m not in everywhere:
+            mode_text += " + {} at idle {}".format(
+                m, ",".join(str(c) for c in counts if m in plan.modes_at(modes, c)))
+    say("plan: {} mechanisms ({}) x {} idle counts ({}) x {} x {} repeats = {} runs "
         "of {:g} s warm-up + {:g} s window, + {} floor runs{}; server on CPU {}, loadgen on "
         "CPU {} ({}); estimated {}".format(
             len(mechs), ",".join(m.name for m in mechs), len(counts),
-            ",".join(map(str, counts)), len(all_modes), ",".join(all_modes), args.repeats, runs,
+            ",".join(map(str, counts)), mode_text, args.repeats, runs,
             args.warmup, args.duration, floors, " + micro-benchmarks" if micro else "",
             server_cpu, loadgen_cpu, placement, plan.fmt_duration(est)))
     if args.dry_run:
