@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "LineFramer.h"
 #include "MessageCodec.h"
 #include "WindowMeter.h"
 #include "system.h"
@@ -30,7 +31,7 @@ struct Conn {
   int fd = -1;
   std::uint32_t id = 0;
   std::string nick, room;
-  std::string in;
+  LineFramer in{kMaxServerLine};
   std::string out;
   std::size_t out_off = 0;
   bool out_armed = false;
@@ -236,7 +237,6 @@ void Loop::on_delivery(Conn& c, std::string_view line, std::uint64_t now) {
 }
 
 void Loop::on_line(Conn& c, std::string_view line, std::uint64_t now) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (phase_ == Phase::kSetup) {
     on_setup_line(c, line);
   } else {
@@ -271,16 +271,14 @@ void Loop::on_readable(Conn& c) {
     server_gone(c, errno_text("recv", err));
     return;
   }
-  c.in.append(buf, static_cast<std::size_t>(n));
-  std::size_t pos = 0;
-  for (;;) {
-    const auto nl = c.in.find('\n', pos);
-    if (nl == std::string::npos) break;
-    on_line(c, std::string_view(c.in).substr(pos, nl - pos), now);
-    pos = nl + 1;
-    if (c.closed) return;
+  const auto framed =
+      c.in.feed(std::string_view(buf, static_cast<std::size_t>(n)), [&](std::string_view line) {
+        on_line(c, line, now);
+        return !c.closed;
+      });
+  if (framed == LineFramer::Result::kTooLong) {
+    server_gone(c, fmt::format("a server line longer than {} bytes", kMaxServerLine));
   }
-  c.in.erase(0, pos);
 }
 
 void Loop::begin_window(std::uint64_t) {

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "LineFramer.h"
 #include "MessageCodec.h"
 #include "WindowMeter.h"
 #include "system.h"
@@ -29,12 +30,12 @@ struct Slot {
   std::uint32_t index = 0;
   std::string room, nick;
   int partner_fd = -1;
-  std::string partner_in;
+  LineFramer partner_in{kMaxServerLine};
   bool partner_joined = false;
   IntegrityChecker checker;  // the churners' messages as the partner sees them
   std::uint64_t sent = 0;    // churners started = messages sent
   int churn_fd = -1;
-  std::string churn_in;
+  LineFramer churn_in{kMaxServerLine};
   std::uint64_t started_ns = 0;
   bool welcomed = false, eof = false, delivered = false;
 };
@@ -148,34 +149,35 @@ void Churn::on_churner(Slot& s) {
     maybe_complete(s, now);
     return;
   }
-  s.churn_in.append(buf, static_cast<std::size_t>(n));
-  std::size_t pos = 0;
-  for (std::size_t nl; (nl = s.churn_in.find('\n', pos)) != std::string::npos; pos = nl + 1) {
-    std::string_view line(s.churn_in.data() + pos, nl - pos);
-    if (!s.welcomed && line.rfind("* welcome", 0) == 0) {
-      s.welcomed = true;
-      std::string out = fmt::format("/join {}\n", s.room);
-      codec_.encode(Message{s.index, s.sent++, now}, out);
-      out += "/quit\n";
-      const ssize_t w = send(s.churn_fd, out.data(), out.size(), MSG_NOSIGNAL);
-      if (w != static_cast<ssize_t>(out.size())) {
-        died(fmt::format("churning connection: short send ({})",
-                         w < 0 ? errno_text("send", errno) : std::string("partial")));
-        return;
-      }
-    } else if (line.rfind("! ", 0) == 0) {
-      if (line.find("server full") != std::string_view::npos) {
-        ++refused_;
-        refused_line_ = std::string(line);
-        close_churner(s);
-        phase_ = Phase::kDone;
-        return;
-      }
-      ++server_errors_;
-      last_server_error_ = std::string(line);
-    }
+  const auto framed = s.churn_in.feed(
+      std::string_view(buf, static_cast<std::size_t>(n)), [&](std::string_view line) {
+        if (!s.welcomed && line.rfind("* welcome", 0) == 0) {
+          s.welcomed = true;
+          std::string out = fmt::format("/join {}\n", s.room);
+          codec_.encode(Message{s.index, s.sent++, now}, out);
+          out += "/quit\n";
+          const ssize_t w = send(s.churn_fd, out.data(), out.size(), MSG_NOSIGNAL);
+          if (w != static_cast<ssize_t>(out.size())) {
+            died(fmt::format("churning connection: short send ({})",
+                             w < 0 ? errno_text("send", errno) : std::string("partial")));
+            return false;
+          }
+        } else if (line.rfind("! ", 0) == 0) {
+          if (line.find("server full") != std::string_view::npos) {
+            ++refused_;
+            refused_line_ = std::string(line);
+            close_churner(s);
+            phase_ = Phase::kDone;
+            return false;
+          }
+          ++server_errors_;
+          last_server_error_ = std::string(line);
+        }
+        return true;
+      });
+  if (framed == LineFramer::Result::kTooLong) {
+    died(fmt::format("churning connection: a server line longer than {} bytes", kMaxServerLine));
   }
-  s.churn_in.erase(0, pos);
 }
 
 void Churn::on_partner(Slot& s) {
@@ -192,45 +194,46 @@ void Churn::on_partner(Slot& s) {
     return;
   }
   const std::uint64_t now = now_ns();
-  s.partner_in.append(buf, static_cast<std::size_t>(n));
-  std::size_t pos = 0;
-  for (std::size_t nl; (nl = s.partner_in.find('\n', pos)) != std::string::npos; pos = nl + 1) {
-    std::string_view line(s.partner_in.data() + pos, nl - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty() || line[0] == '*' || line[0] == '{') {
-      if (line == "* you joined " + s.room) s.partner_joined = true;
-      continue;
-    }
-    if (line[0] == '!') {
-      if (phase_ == Phase::kSetup && line.find("server full") != std::string_view::npos) {
-        // select past FD_SETSIZE: reported in the row, not a crash.
-        ++refused_;
-        refused_line_ = std::string(line);
-        close(s.partner_fd);
-        s.partner_fd = -1;
-        return;
-      }
-      if (phase_ == Phase::kSetup) {
-        fatal_ = fmt::format("the server rejected churn partner {}: {}", s.nick, line);
-        return;
-      }
-      ++server_errors_;
-      last_server_error_ = std::string(line);
-      continue;
-    }
-    const auto text = MessageCodec::delivery_text(line);
-    const auto m = text ? codec_.decode(*text) : std::nullopt;
-    if (!m || m->sender != s.index) {
-      ++r_.integrity.corrupted;
-      continue;
-    }
-    s.checker.receive(m->seq);
-    if (s.churn_fd >= 0 && m->seq + 1 == s.sent) {
-      s.delivered = true;
-      maybe_complete(s, now);
-    }
+  const auto framed = s.partner_in.feed(
+      std::string_view(buf, static_cast<std::size_t>(n)), [&](std::string_view line) {
+        if (line.empty() || line[0] == '*' || line[0] == '{') {
+          if (line == "* you joined " + s.room) s.partner_joined = true;
+          return true;
+        }
+        if (line[0] == '!') {
+          if (phase_ == Phase::kSetup && line.find("server full") != std::string_view::npos) {
+            // select past FD_SETSIZE: reported in the row, not a crash.
+            ++refused_;
+            refused_line_ = std::string(line);
+            close(s.partner_fd);
+            s.partner_fd = -1;
+            return false;
+          }
+          if (phase_ == Phase::kSetup) {
+            fatal_ = fmt::format("the server rejected churn partner {}: {}", s.nick, line);
+            return false;
+          }
+          ++server_errors_;
+          last_server_error_ = std::string(line);
+          return true;
+        }
+        const auto text = MessageCodec::delivery_text(line);
+        const auto m = text ? codec_.decode(*text) : std::nullopt;
+        if (!m || m->sender != s.index) {
+          ++r_.integrity.corrupted;
+          return true;
+        }
+        s.checker.receive(m->seq);
+        if (s.churn_fd >= 0 && m->seq + 1 == s.sent) {
+          s.delivered = true;
+          maybe_complete(s, now);
+        }
+        return true;
+      });
+  if (framed == LineFramer::Result::kTooLong) {
+    died(fmt::format("churn partner {}: a server line longer than {} bytes", s.nick,
+                     kMaxServerLine));
   }
-  s.partner_in.erase(0, pos);
 }
 
 std::optional<std::string> Churn::setup() {

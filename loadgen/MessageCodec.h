@@ -18,6 +18,10 @@
 
 namespace mux {
 
+// The longest server line the load generator buffers. Deliveries are at most --size plus a nick;
+// the bound only stops a broken server from growing our memory without limit.
+constexpr std::size_t kMaxServerLine = 1 << 20;
+
 struct Message {
   std::uint32_t sender = 0;
   std::uint64_t seq = 0;
