@@ -37,7 +37,8 @@ def _is_executable(path):
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
-def _help_text(path):
+def help_text(path):
+    """What `path --help` prints (stdout and stderr), or "" when it cannot run."""
     try:
         done = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=10)
         return done.stdout + done.stderr
@@ -55,7 +56,7 @@ def discover(bin_dir):
             continue
         if mech.needs_help_text:
             if path not in help_cache:
-                help_cache[path] = _help_text(path)
+                help_cache[path] = help_text(path)
             if mech.needs_help_text not in help_cache[path]:
                 continue
         found.append(mech)

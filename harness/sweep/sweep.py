@@ -133,14 +133,6 @@ def plotting_python():
     return sys.executable
 
 
-def loadgen_help(loadgen):
-    try:
-        done = subprocess.run([loadgen, "--help"], capture_output=True, text=True, timeout=10)
-        return done.stdout + done.stderr
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-
-
 def fnum(value):
     try:
         return float(value)
@@ -667,7 +659,7 @@ def main(argv=None):
         say("no idle count left to sweep")
         return 2
 
-    lg_help = loadgen_help(args.loadgen)
+    lg_help = mechanism_table.help_text(args.loadgen)
     modes = args.mode_list or list(args.preset.modes)
     if not args.mode_list:
         for mode in args.preset.optional_modes:
