@@ -22,6 +22,24 @@ namespace muxtest {
 
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+// Appends what arrives on fd to `into`; false on EOF, error or when the deadline passes.
+bool read_some(int fd, std::string& into, Clock::time_point deadline) {
+  while (Clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) return false;
+    into.append(buf, n);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::string bin_dir() {
   const char* env = std::getenv("MUXBENCH_BIN");
   return env ? env : "bin";
@@ -61,32 +79,21 @@ ServerProcess::ServerProcess(const std::string& binary, std::vector<std::string>
   out_fd_ = out[0];
   // Wait for the listening line (the harness contract, SPEC §3).
   const auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (Clock::now() < deadline) {
-    pollfd p{out_fd_, POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) continue;
-    char buf[512];
-    const ssize_t n = read(out_fd_, buf, sizeof buf);
-    if (n <= 0) break;
-    pending_.append(buf, n);
-    const auto nl = pending_.find('\n');
-    if (nl == std::string::npos) continue;
-    listening_ = pending_.substr(0, nl);
-    pending_.erase(0, nl + 1);
-    const auto colon = listening_.find(':');
-    const auto space = listening_.find(' ', colon);
-    if (listening_.rfind("listening ", 0) == 0 && colon != std::string::npos) {
-      port_ =
-          static_cast<std::uint16_t>(std::stoi(listening_.substr(colon + 1, space - colon - 1)));
-    }
-    break;
+  std::size_t nl;
+  while ((nl = pending_.find('\n')) == std::string::npos) {
+    if (!read_some(out_fd_, pending_, deadline)) return;
+  }
+  listening_ = pending_.substr(0, nl);
+  pending_.erase(0, nl + 1);
+  const auto colon = listening_.find(':');
+  const auto space = listening_.find(' ', colon);
+  if (listening_.rfind("listening ", 0) == 0 && colon != std::string::npos) {
+    port_ = static_cast<std::uint16_t>(std::stoi(listening_.substr(colon + 1, space - colon - 1)));
   }
 }
 
 ServerProcess::~ServerProcess() {
-  if (pid_ > 0) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
+  kill_now();
   if (out_fd_ >= 0) close(out_fd_);
 }
 
@@ -110,13 +117,7 @@ ServerProcess::Exit ServerProcess::stop() {
   kill(pid_, SIGTERM);
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   std::string all = pending_;
-  while (Clock::now() < deadline) {
-    pollfd p{out_fd_, POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) continue;
-    char buf[4096];
-    const ssize_t n = read(out_fd_, buf, sizeof buf);
-    if (n <= 0) break;
-    all.append(buf, n);
+  while (read_some(out_fd_, all, deadline)) {
   }
   int status = 0;
   if (Clock::now() >= deadline) kill(pid_, SIGKILL);
