@@ -227,7 +227,10 @@ def plot_latency(plt, results, written):
     finish(fig, plt, results, "latency", caption(results, "Refused or failed points are marked, never plotted as figures."), written)
 
 
-def plot_simple(plt, results, written, stem, metric, ylabel, log_y=False, zero_y=True):
+def plot_simple(plt, results, written, stem, metric, ylabel, log_y=False, zero_y=True,
+                style_y=None, note=None):
+    """One panel per mode of `metric` against idle connections. style_y(ax, mode), when given,
+    replaces the default y axis (log or from zero); note is added to the caption."""
     modes = modes_with(results, metric)
     if not modes:
         return
@@ -236,7 +239,9 @@ def plot_simple(plt, results, written, stem, metric, ylabel, log_y=False, zero_y
     for i, mode in enumerate(modes):
         ax = axes[0][i]
         idle_panel(ax, results, mode, metric, axis)
-        if log_y:
+        if style_y is not None:
+            style_y(ax, mode)
+        elif log_y:
             ax.set_yscale("log")
             plain_log(ax, "y")
         elif zero_y:
@@ -244,33 +249,25 @@ def plot_simple(plt, results, written, stem, metric, ylabel, log_y=False, zero_y
         ax.set_ylabel(ylabel)
         ax.set_title(scenario_label(results.primary_scenario(mode)), fontsize=10)
     fig.suptitle(title_of(stem), fontsize=13)
-    finish(fig, plt, results, stem, caption(results), written)
+    finish(fig, plt, results, stem, caption(results, note or ""), written)
 
 
 def plot_fds_per_event(plt, results, written):
     from matplotlib.ticker import FuncFormatter
 
-    modes = modes_with(results, "fds_per_event")
-    if not modes:
-        return
-    axis = IdleAxis(all_idles(results, modes))
-    fig, axes = plt.subplots(1, len(modes), figsize=(6.2 * len(modes) + 0.6, 6.0), squeeze=False)
-    for i, mode in enumerate(modes):
-        ax = axes[0][i]
-        idle_panel(ax, results, mode, "fds_per_event", axis)
+    def symlog_y(ax, mode):
         # symlog keeps epoll's honest 0 on the axis while select/poll span decades.
         ax.set_yscale("symlog", linthresh=1.0)
         ax.set_ylim(0, max(2.0, ax.get_ylim()[1] * 2.5))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: human(v)))
-        ax.set_ylabel("descriptors passed per ready event (symlog)")
-        ax.set_title(scenario_label(results.primary_scenario(mode)), fontsize=10)
         epolls = [m for m in results.mechanisms(results.scenario_runs(mode)) if m.startswith("epoll")]
         if epolls:
             ax.annotate("epoll hands no descriptors per call:\nits interest list lives in the kernel",
                         xy=(0.03, 0.06), xycoords="axes fraction", fontsize=8, color=style(epolls[0])[0])
-    fig.suptitle(title_of("fds_per_event"), fontsize=13)
-    finish(fig, plt, results, "fds_per_event",
-           caption(results, "y: symlog (linear from 0 to 1, logarithmic above) so that 0 stays on the axis."), written)
+
+    plot_simple(plt, results, written, "fds_per_event", "fds_per_event",
+                "descriptors passed per ready event (symlog)", style_y=symlog_y,
+                note="y: symlog (linear from 0 to 1, logarithmic above) so that 0 stays on the axis.")
 
 
 def log_log(ax, xlabel, ylabel):
