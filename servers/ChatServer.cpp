@@ -325,12 +325,12 @@ void ChatServer::broadcast(const Connection& from, std::string_view bytes, bool 
 
 void ChatServer::send_line(Connection& c, std::string_view line) {
   if (c.doomed) return;
-  queue(c, line);
-  queue(c, "\n");
+  queue(c, line, "\n");
 }
 
-void ChatServer::queue(Connection& c, std::string_view bytes) {
+void ChatServer::queue(Connection& c, std::string_view bytes, std::string_view tail) {
   c.out.append(bytes);
+  c.out.append(tail);
   if (c.out.size() > opt_.max_outbuf) {
     // Over the bound: give the kernel a chance first, so that only a peer that really stopped
     // reading is dropped, not one that is merely behind within this loop iteration.

@@ -78,7 +78,8 @@ class ChatServer {
   // Queues `bytes` (one or more whole lines) to every other member of from's room.
   void broadcast(const Connection& from, std::string_view bytes, bool is_message);
   void send_line(Connection& c, std::string_view line);
-  void queue(Connection& c, std::string_view bytes);
+  // Appends bytes then tail to c's output (one bound check for both), marking c for a flush.
+  void queue(Connection& c, std::string_view bytes, std::string_view tail = {});
   void flush(Connection& c);
   void close_after_flush(Connection& c);
   void doom(Connection& c);
