@@ -8,6 +8,7 @@ and leaves a valid CSV. PR_SET_PDEATHSIG covers the case where the sweep itself 
 import csv
 import ctypes
 import io
+import datetime
 import json
 import os
 import re
@@ -157,6 +158,8 @@ class Server:
         self.log_path = log_path
         self.final = None  # the JSON counters printed at SIGTERM
         self.exit_code = None
+        self.started_utc = datetime.datetime.now(datetime.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ")
         cmd = mech.command(bin_dir) + ["--port", "0", "--quiet", "--cpu", str(cpu)]
         self.log = open(log_path, "ab")
         self.log.write(("$ " + " ".join(cmd) + "\n").encode())

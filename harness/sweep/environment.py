@@ -89,3 +89,39 @@ def machine():
         "somaxconn": _read("/proc/sys/net/core/somaxconn"),
         "python": {"executable": sys.executable, "version": platform.python_version()},
     }
+
+
+def confounders():
+    """Settings of the machine that move these figures as much as a mechanism does.
+
+    Mitigations make every system call dearer (KPTI without PCID: up to several times), the
+    frequency governor and turbo change the speed under a short burst, THP changes the cost of
+    the holds' memory, the clocksource decides what a timestamp costs (tsc is a vDSO read, a
+    hypervisor clock may be a system call), and isolated or tickless CPUs change who else runs
+    on the measured CPUs."""
+    vuln_dir = "/sys/devices/system/cpu/vulnerabilities"
+    try:
+        names = sorted(os.listdir(vuln_dir))
+    except OSError:
+        names = []
+    cmdline = _read("/proc/cmdline") or ""
+    words = cmdline.split()
+
+    def kernel_arg(key):
+        values = [w.split("=", 1)[1] for w in words if w.startswith(key + "=")]
+        return values[-1] if values else None
+
+    return {
+        "vulnerabilities": {n: _read(os.path.join(vuln_dir, n)) for n in names},
+        "mitigations_arg": kernel_arg("mitigations"),
+        "cpufreq_governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        "cpufreq_driver": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_driver"),
+        "no_turbo": _read("/sys/devices/system/cpu/intel_pstate/no_turbo"),
+        "thp": _read("/sys/kernel/mm/transparent_hugepage/enabled"),
+        "clocksource": _read("/sys/devices/system/clocksource/clocksource0/current_clocksource"),
+        "isolation": {"isolcpus": kernel_arg("isolcpus"), "nohz_full": kernel_arg("nohz_full"),
+                      "rcu_nocbs": kernel_arg("rcu_nocbs"),
+                      "sys_isolated": _read("/sys/devices/system/cpu/isolated")},
+        "virtualization": _run(["systemd-detect-virt"]),
+        "kernel_cmdline": cmdline,
+    }

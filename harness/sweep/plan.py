@@ -167,12 +167,14 @@ def modes_at(modes, count):
 
 def estimate(mechanisms, counts, modes, repeats, warmup_s, duration_s, floors, micro, quick_micro,
              plots):
-    """Seconds the sweep should take, from the cost model above."""
+    """Seconds the sweep should take, from the cost model above (repeats: instances per point,
+    i.e. repeats x idle-states settings)."""
     total = floors * run_cost(warmup_s, duration_s)
     for count in counts:
         for mech in mechanisms:
-            total += setup_cost(count)
             for repeat in range(1, repeats + 1):
+                # Every repeat is a fresh instance: its own server start and idle set.
+                total += setup_cost(count)
                 total += len(modes_at(modes, count)) * point_cost(mech, count, repeat, warmup_s,
                                                                   duration_s)
     if micro:

@@ -26,6 +26,12 @@ BENCH_COLUMNS = [
     # Per wait call over the window: the figure that separates select/poll from epoll.
     "server_fds_per_wait", "server_events_per_wait",
     "started_utc",
+    # block: the sweep held /dev/cpu_dma_latency at 0 (idle CPUs poll); allow: they may halt.
+    "idle_states",
+    # The 4-hop blocking relay's p50 (no multiplexer, same CPUs) on every pingpong row.
+    "relay_floor_p50_us",
+    # When this row's server started: every repeat has fresh servers and a fresh idle set.
+    "server_started_utc",
 ]
 
 

@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import children  # noqa: E402
 import environment  # noqa: E402
+import idle_states  # noqa: E402
 import mechanisms as mechanism_table  # noqa: E402
 import plan  # noqa: E402
 from runs_csv import RunsCsv, merged_columns  # noqa: E402
@@ -76,6 +77,11 @@ def parse_args(argv):
     p.add_argument("--loadgen-arg", action="append", default=[], metavar="ARG",
                    help="extra argument passed to every measured loadgen run (repeatable, "
                         "e.g. --loadgen-arg=--size=64)")
+    p.add_argument("--idle-states", default="block", metavar="LIST",
+                   help="block: hold /dev/cpu_dma_latency at 0 for the whole sweep so idle CPUs "
+                        "poll instead of halting (needs root; the default); allow: the machine's "
+                        "own idle behaviour; block,allow: both, interleaved per repeat, as the "
+                        "runs.csv column idle_states")
     p.add_argument("--placement", choices=["split", "shared"], default="split",
                    help="split: server and loadgen on different CPUs (default); shared: the same "
                         "CPU (no cross-CPU wake-up in each round trip)")
@@ -113,6 +119,10 @@ def parse_args(argv):
     args.duration = args.duration if args.duration is not None else preset.duration_s
     args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else None
     args.preset = preset
+    try:
+        args.idle_state_list = idle_states.parse(args.idle_states)
+    except ValueError as e:
+        p.error(str(e))
     if args.repeats < 1:
         p.error("--repeats must be at least 1")
     if args.warmup < 0 or args.duration <= 0:
@@ -169,7 +179,8 @@ def merge(loadgen_row, bench_row):
 
 
 class Target:
-    """One mechanism at one idle count: its server, its hold, and why it cannot run (if so)."""
+    """One mechanism in one instance (idle count, repeat, idle states): its server, its hold,
+    and why it cannot run (if so)."""
 
     def __init__(self, mech):
         self.mech = mech
@@ -177,14 +188,13 @@ class Target:
         self.server = None
         self.hold = None
         self.blocked = None  # the status of every remaining row, when nothing can run
-        self.refused_modes = set()
         self.run_ids = []
         self.hold_refused = None
 
 
 class Sweep:
     def __init__(self, args, mechs, counts, modes, placement, server_cpu, loadgen_cpu, out_dir,
-                 env):
+                 env, states, latency_request):
         self.args = args
         self.mechs = mechs
         self.counts = counts
@@ -195,18 +205,25 @@ class Sweep:
         self.out_dir = out_dir
         self.logs = os.path.join(out_dir, "logs")
         self.env = env
+        self.states = states  # idle_states values to run, e.g. ["block"] or ["block", "allow"]
+        self.latency_request = latency_request
+        self.state = None
         self.csv = None
         self.run_id = 0
-        self.floor_p50 = {}
+        self.floor_p50 = {}  # (kind, placement, idle_states) -> p50 of the first ok floor
         self.active_targets = []
         self.current_count = 0
+        self.current_repeat = 0
         self.points_total = sum(len(plan.modes_at(modes, c)) for c in counts) * len(mechs) * \
-            args.repeats
+            args.repeats * len(states)
         self.points_done = 0
         self.start = time.monotonic()
         self.est_total = 0.0
         self.est_done = 0.0
         self.unavailable = {}  # mechanism -> status, for mechanisms that can never run here
+        # (mechanism, count, mode) that the server refused once (select past FD_SETSIZE): the
+        # refusal does not depend on the instance, so later repeats skip instead of re-asking.
+        self.refused = set()
         self.notes = env.setdefault("notes", [])
         self.servers_log = open(os.path.join(out_dir, "servers.jsonl"), "a")
 
@@ -227,19 +244,35 @@ class Sweep:
         say(text)
         self.notes.append(text)
 
+    def use_idle_states(self, state):
+        """Switches the PM QoS request; a refused block was already turned into allow at start."""
+        if state == self.state:
+            return
+        if state == idle_states.BLOCK:
+            if not self.latency_request.block():
+                raise RuntimeError(self.latency_request.why_not)
+        else:
+            self.latency_request.allow()
+        self.state = state
+
     def base_row(self, mechanism, mode, idle, repeat, placement=None, server_cpu=None,
                  loadgen_cpu=None):
         self.run_id += 1
-        return {
+        placement = placement or self.placement
+        row = {
             "mechanism": mechanism, "mode": mode, "idle": idle,
             "warmup_s": self.args.warmup, "duration_s": self.args.duration,
             "run_id": self.run_id, "repeat": repeat,
-            "placement": placement or self.placement,
+            "placement": placement,
             "server_cpu": self.server_cpu if server_cpu is None else server_cpu,
             "loadgen_cpu": self.loadgen_cpu if loadgen_cpu is None else loadgen_cpu,
-            "floor_p50_us": self.floor_p50.get(placement or self.placement, ""),
+            "idle_states": self.state,
+            "floor_p50_us": self.floor_p50.get(("floor", placement, self.state), ""),
             "started_utc": utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         }
+        if mode == "pingpong":
+            row["relay_floor_p50_us"] = self.floor_p50.get(("relay-floor", placement, self.state), "")
+        return row
 
     def loadgen_log(self):
         return os.path.join(self.logs, "loadgen.log")
@@ -247,11 +280,25 @@ class Sweep:
     def run_timeout(self):
         return 20.0 + 3.0 * (self.args.warmup + self.args.duration)
 
-    # -- the floor ---------------------------------------------------------------------------
+    # -- the floors --------------------------------------------------------------------------
 
-    def floor(self, label, placement, server_cpu, loadgen_cpu, repeat):
-        row = self.base_row("floor", "floor", 0, repeat, placement, server_cpu, loadgen_cpu)
-        cmd = [self.args.loadgen, "--mode", "floor", "--cpu", str(loadgen_cpu),
+    def floors(self, when, repeat, placements):
+        """Both blocking floors under every idle-states setting: the 2-hop echo (floor) and the
+        4-hop relay that matches a chat ping-pong's hops and CPUs (relay-floor)."""
+        for state in self.states:
+            self.use_idle_states(state)
+            for placement, server_cpu, loadgen_cpu in placements:
+                suffix = when if placement == self.placement else placement
+                for kind, prefix in (("floor", "floor"), ("relay-floor", "relay")):
+                    if kind == "relay-floor" and "relay-floor" not in self.loadgen_modes:
+                        continue
+                    self.floor(kind, "{}-{}".format(prefix, suffix), placement, server_cpu,
+                               loadgen_cpu, repeat)
+
+    def floor(self, kind, label, placement, server_cpu, loadgen_cpu, repeat):
+        row = self.base_row("floor", kind, 0, repeat, placement, server_cpu, loadgen_cpu)
+        row.pop("relay_floor_p50_us", None)
+        cmd = [self.args.loadgen, "--mode", kind, "--cpu", str(loadgen_cpu),
                "--peer-cpu", str(server_cpu), "--warmup", str(self.args.warmup),
                "--duration", str(self.args.duration), "--csv-header", "--label", label]
         result = children.run_loadgen(cmd, self.loadgen_log(), self.run_timeout())
@@ -265,21 +312,22 @@ class Sweep:
             self.csv = RunsCsv(os.path.join(self.out_dir, "runs.csv"),
                                merged_columns(result.header))
             self.env["runs_csv_columns"] = self.csv.columns
+        key = (kind, placement, self.state)
         p50 = fnum(row.get("p50_us"))
-        if p50 is not None and row.get("status") == "ok" and placement not in self.floor_p50:
-            self.floor_p50[placement] = row["p50_us"]
-        row["floor_p50_us"] = self.floor_p50.get(placement, "")
+        if p50 is not None and row.get("status") == "ok" and key not in self.floor_p50:
+            self.floor_p50[key] = row["p50_us"]
+        row["floor_p50_us"] = self.floor_p50.get(("floor", placement, self.state), "")
         row["idle_open"] = row.get("idle_open") or 0
         self.csv.append(row)
         self.spend(plan.run_cost(self.args.warmup, self.args.duration))
         self.env.setdefault("floors", []).append(
-            {"label": label, "placement": placement, "server_cpu": server_cpu,
-             "loadgen_cpu": loadgen_cpu, "p50_us": row.get("p50_us"), "p99_us": row.get("p99_us"),
-             "status": row.get("bench_status")})
-        say("floor ({}, {} placement, CPUs {}<->{}): {}".format(
-            label, placement, loadgen_cpu, server_cpu, describe(row)))
+            {"label": label, "kind": kind, "idle_states": self.state, "placement": placement,
+             "server_cpu": server_cpu, "loadgen_cpu": loadgen_cpu, "p50_us": row.get("p50_us"),
+             "p99_us": row.get("p99_us"), "status": row.get("bench_status")})
+        say("{} ({}, {} placement, CPUs {}<->{}, idle states {}): {}".format(
+            kind, label, placement, loadgen_cpu, server_cpu, self.state, describe(row)))
 
-    # -- one idle count ----------------------------------------------------------------------
+    # -- one instance: fresh servers and a fresh idle set -----------------------------------
 
     def start_targets(self, count, mechs):
         """Starts a server (and a hold when count > 0) per mechanism; returns (targets, failure).
@@ -330,29 +378,44 @@ class Sweep:
         return targets, failure
 
     def sweep_count(self, count):
-        t0 = time.monotonic()
+        """Every repeat (and idle-states setting) of one count is an independent instance:
+        fresh servers and a fresh idle set, so the spread of repeats holds the
+        instance-to-instance variance a rerun will meet. Settings alternate their order per
+        repeat, and mechanisms rotate their order within an instance, so that a drift of the
+        machine shows as spread rather than as a difference."""
         self.current_count = count
-        say("idle={}: starting {} server(s){}".format(
-            count, len(self.mechs), ", holding {} idle connections on each".format(count)
+        for repeat in range(1, self.args.repeats + 1):
+            self.current_repeat = repeat
+            shift = (repeat - 1) % len(self.states)
+            for state in self.states[shift:] + self.states[:shift]:
+                self.use_idle_states(state)
+                self.instance(count, repeat)
+
+    def instance(self, count, repeat):
+        t0 = time.monotonic()
+        say("idle={} rep {}/{}{}: starting {} server(s){}".format(
+            count, repeat, self.args.repeats,
+            " idle states {}".format(self.state) if len(self.states) > 1 else "",
+            len(self.mechs), ", holding {} idle connections on each".format(count)
             if count else ""))
         targets, failure = self.start_targets(count, self.mechs)
         if failure and len(self.mechs) > 1:
             self.finish(count, targets, quiet=True)
             self.note("idle={}: holding all {} servers' idle connections at once failed ({}); "
-                      "running one server at a time for this count (repeats are then not "
-                      "interleaved across mechanisms)".format(count, len(self.mechs), failure))
+                      "running one server at a time for this instance (its mechanisms then run "
+                      "one after another)".format(count, len(self.mechs), failure))
             for mech in self.mechs:
                 targets, failure = self.start_targets(count, [mech])
                 if failure:
                     self.note("idle={}: {}".format(count, failure))
                 self.report_setup(count, targets, t0)
-                self.repeats(count, targets)
+                self.run_targets(count, repeat, targets)
                 self.finish(count, targets)
             return
         if failure:
             self.note("idle={}: {}".format(count, failure))
         self.report_setup(count, targets, t0)
-        self.repeats(count, targets)
+        self.run_targets(count, repeat, targets)
         self.finish(count, targets)
 
     def report_setup(self, count, targets, t0):
@@ -361,23 +424,27 @@ class Sweep:
         say("idle={}: ready in {:.1f} s{}".format(
             count, time.monotonic() - t0, " (" + ", ".join(refusals) + ")" if refusals else ""))
 
-    def repeats(self, count, targets):
-        for repeat in range(1, self.args.repeats + 1):
-            shift = (repeat - 1) % len(targets)
-            for t in targets[shift:] + targets[:shift]:
-                for mode in plan.modes_at(self.modes, count):
-                    self.point(count, t, repeat, mode)
+    def run_targets(self, count, repeat, targets):
+        # The starting mechanism rotates with the repeat (as the order of the states does).
+        shift = (repeat - 1) % len(self.mechs)
+        names = [m.name for m in self.mechs]
+        order = names[shift:] + names[:shift]
+        for t in sorted(targets, key=lambda t: order.index(t.mech.name)):
+            for mode in plan.modes_at(self.modes, count):
+                self.point(count, t, repeat, mode)
 
     def point(self, count, t, repeat, mode):
         row = self.base_row(t.name, mode, count, repeat)
         row["idle_refused"] = t.hold_refused if t.hold_refused is not None else ""
+        if t.server is not None:
+            row["server_started_utc"] = t.server.started_utc
         if t.blocked is None and t.server is not None and not t.server.alive():
             t.blocked = "server-crashed"
             self.note("{} at idle={} exited (status {}) between runs; its remaining rows say "
                       "server-crashed".format(t.name, count, t.server.proc.returncode))
         if t.blocked is not None:
             row.update(status=t.blocked, bench_status=t.blocked)
-        elif mode in t.refused_modes:
+        elif (t.mech.name, count, mode) in self.refused:
             why = "skipped:refused at this count"
             row.update(status=why, bench_status=why)
         else:
@@ -387,8 +454,9 @@ class Sweep:
         self.points_done += 1
         self.spend(plan.point_cost(t.mech.name, count, repeat, self.args.warmup, self.args.duration))
         elapsed, left = self.eta()
-        say("[{:>{w}}/{}] idle={} rep {}/{} {} {}: {} | {} elapsed, ETA {}".format(
-            self.points_done, self.points_total, count, repeat, self.args.repeats, t.name, mode,
+        say("[{:>{w}}/{}] idle={} rep {}/{}{} {} {}: {} | {} elapsed, ETA {}".format(
+            self.points_done, self.points_total, count, repeat, self.args.repeats,
+            " " + self.state if len(self.states) > 1 else "", t.name, mode,
             describe(row), plan.fmt_duration(elapsed), plan.fmt_duration(left),
             w=len(str(self.points_total))))
 
@@ -420,7 +488,7 @@ class Sweep:
             else:
                 bench_status = status
             if status.startswith("refused"):
-                t.refused_modes.add(mode)
+                self.refused.add((t.mech.name, count, mode))
             # The hold's refusals are the idle connections the server turned away; the row's
             # own are its active connections'.
             if t.hold_refused:
@@ -486,11 +554,13 @@ class Sweep:
                 self.note("{} at idle={}: the hold printed no released line (log {})".format(
                     t.name, count, os.path.join(self.logs, "hold-{}-idle{}.log".format(
                         t.name, count))))
-            record = {"idle": count, "mechanism": t.name, "released": released,
+            record = {"idle": count, "repeat": self.current_repeat, "idle_states": self.state,
+                      "mechanism": t.name, "released": released,
                       "hold_refused": t.hold_refused, "blocked": t.blocked}
             if t.server is not None:
                 problem = t.server.stop(min(timeout_s, 10.0))
                 record.update(port=t.server.port, pid=t.server.pid, fd_limit=t.server.fd_limit,
+                              started_utc=t.server.started_utc,
                               exit_code=t.server.exit_code, counters=t.server.final,
                               stop_problem=problem)
                 if problem and t.blocked is None and not quiet:
@@ -629,6 +699,16 @@ def write_env(out_dir, env):
 
 
 def main(argv=None):
+    # The PM QoS request lives exactly as long as the sweep: released here on every return and
+    # exception, and by the kernel when the process dies any other way.
+    latency_request = idle_states.LatencyRequest()
+    try:
+        return run(argv, latency_request)
+    finally:
+        latency_request.allow()
+
+
+def run(argv, latency_request):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     started = utc_now()
 
@@ -695,10 +775,28 @@ def main(argv=None):
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) >= 2 and args.server_cpu is None and args.loadgen_cpu is None:
         other_placement = "shared" if placement == "split" else "split"
-    floors = 2 + (1 if other_placement else 0)
-    est = plan.estimate([m.name for m in mechs], counts, modes, args.repeats, args.warmup,
-                        args.duration, floors, micro, quick_micro, plots)
-    runs = len(mechs) * sum(len(plan.modes_at(modes, c)) for c in counts) * args.repeats
+    # Idle states: blocked by default when we may; otherwise say so once and measure "allow".
+    states = list(args.idle_state_list)
+    idle_note = None
+    if idle_states.BLOCK in states:
+        if args.dry_run:
+            can_block = os.access(latency_request.device, os.W_OK)
+            latency_request.why_not = None if can_block else "cannot open {} for writing; run as " \
+                "root to measure with idle states blocked".format(latency_request.device)
+        else:
+            can_block = latency_request.block()
+        if not can_block:
+            states = [s for s in states if s != idle_states.BLOCK] or [idle_states.ALLOW]
+            idle_note = "CPU idle states NOT blocked: {}; measuring with the machine's own idle " \
+                        "behaviour (idle_states=allow), where low-load latency and CPU per " \
+                        "message include waking halted CPUs".format(latency_request.why_not)
+            say(idle_note)
+    loadgen_modes = {m for m in ("relay-floor",) if m in lg_help}
+    floors = len(states) * (2 * (1 + len(loadgen_modes)) + (1 if other_placement else 0))
+    est = plan.estimate([m.name for m in mechs], counts, modes, args.repeats * len(states),
+                        args.warmup, args.duration, floors, micro, quick_micro, plots)
+    runs = len(mechs) * sum(len(plan.modes_at(modes, c)) for c in counts) * args.repeats * \
+        len(states)
     all_modes = list(dict.fromkeys(m for c in counts for m in plan.modes_at(modes, c)))
     everywhere = [m for m in all_modes if all(m in plan.modes_at(modes, c) for c in counts)]
     mode_text = "{} modes ({})".format(len(everywhere), ",".join(everywhere))
@@ -706,11 +804,13 @@ def main(argv=None):
         if m not in everywhere:
             mode_text += " + {} at idle {}".format(
                 m, ",".join(str(c) for c in counts if m in plan.modes_at(modes, c)))
-    say("plan: {} mechanisms ({}) x {} idle counts ({}) x {} x {} repeats = {} runs "
+    say("plan: {} mechanisms ({}) x {} idle counts ({}) x {} x {} repeats{} = {} runs "
         "of {:g} s warm-up + {:g} s window, + {} floor runs{}; server on CPU {}, loadgen on "
         "CPU {} ({}); estimated {}".format(
             len(mechs), ",".join(m.name for m in mechs), len(counts),
-            ",".join(map(str, counts)), mode_text, args.repeats, runs,
+            ",".join(map(str, counts)), mode_text, args.repeats,
+            " x idle states {}".format(",".join(states)) if len(states) > 1
+            else " (idle states {})".format(states[0]), runs,
             args.warmup, args.duration, floors, " + micro-benchmarks" if micro else "",
             server_cpu, loadgen_cpu, placement, plan.fmt_duration(est)))
     if args.dry_run:
@@ -744,11 +844,19 @@ def main(argv=None):
                                     os.path.join(args.bin, m.binary))} for m in mechs}},
         "estimated_s": round(est),
         "python_for_plots": args.python,
-        "notes": [cpu_note] if cpu_note else [],
+        "idle_states": {"requested": list(args.idle_state_list), "run": states,
+                        "held": latency_request.held or None if idle_states.BLOCK in states
+                        else False,
+                        "why_not": latency_request.why_not, "device": latency_request.device,
+                        "cpuidle": idle_states.describe()},
+        "confounders": environment.confounders(),
+        "notes": [n for n in (cpu_note, idle_note) if n],
     }
     write_env(out_dir, env)
 
-    sweep = Sweep(args, mechs, counts, modes, placement, server_cpu, loadgen_cpu, out_dir, env)
+    sweep = Sweep(args, mechs, counts, modes, placement, server_cpu, loadgen_cpu, out_dir, env,
+                  states, latency_request)
+    sweep.loadgen_modes = loadgen_modes
     sweep.est_total = est
 
     def on_term(signum, frame):
@@ -756,14 +864,15 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, on_term)
     try:
-        sweep.floor("floor-start", placement, server_cpu, loadgen_cpu, 1)
+        here = (placement, server_cpu, loadgen_cpu)
+        sweep.floors("start", 1, [here])
         if other_placement:
             o_placement, o_server, o_loadgen, _ = plan.placement_cpus(other_placement)
-            sweep.floor("floor-" + other_placement, o_placement, o_server, o_loadgen, 1)
+            sweep.floors("start", 1, [(o_placement, o_server, o_loadgen)])
         for count in counts:
             sweep.sweep_count(count)
         # Again at the end: the difference between the two floors is the machine's drift.
-        sweep.floor("floor-end", placement, server_cpu, loadgen_cpu, 2)
+        sweep.floors("end", 2, [here])
     except KeyboardInterrupt:
         sweep.abort()
         env.update(interrupted=True, finished_utc=utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -781,6 +890,8 @@ def main(argv=None):
     write_env(out_dir, env)
 
     try:
+        # The micro-benchmarks run under the first setting (blocked when it could be).
+        sweep.use_idle_states(states[0])
         if micro:
             env["micro"] = micro_and_probe(args, out_dir, server_cpu, env, quick_micro)
         elif not args.no_micro:

@@ -62,6 +62,12 @@ class SweepRun:
 def run_sweep(bin_dir, args, env=None, timeout=120, python=sys.executable, out_root=None):
     out_root = out_root or tempfile.mkdtemp(prefix="sweep-out-", dir=os.path.dirname(bin_dir))
     full_env = dict(os.environ)
+    # The tests never touch the machine's real PM QoS request: a plain file stands in for
+    # /dev/cpu_dma_latency unless a test names its own.
+    os.makedirs(out_root, exist_ok=True)
+    stand_in = os.path.join(out_root, "cpu_dma_latency")
+    open(stand_in, "ab").close()
+    full_env["MUXBENCH_CPU_DMA_LATENCY"] = stand_in
     full_env.update(env or {})
     cmd = [python, SWEEP, "--bin", bin_dir, "--root", ROOT, "--out", out_root, "--name", "run",
            "--no-plots"] + list(args)

@@ -1,5 +1,6 @@
 """The sweep driver against fake servers and a fake loadgen: every expected row, in a valid CSV,
 whatever fails."""
+import json
 import os
 import shutil
 import signal
@@ -40,8 +41,8 @@ class FakeSweepTest(unittest.TestCase):
         self.assertEqual(run.keys(), expected_keys(["select", "epoll-lt", "uring"], [0, 20, 60],
                                                    ["pingpong", "flood"], 2))
         floors = [r for r in run.rows if r["mechanism"] == "floor"]
-        self.assertEqual([r["label"] for r in floors][0], "floor-start")
-        self.assertEqual(floors[-1]["label"], "floor-end")
+        self.assertEqual([r["label"] for r in floors][:2], ["floor-start", "relay-start"])
+        self.assertEqual([r["label"] for r in floors][-2:], ["floor-end", "relay-end"])
         self.assertEqual(sorted(int(r["run_id"]) for r in run.rows),
                          list(range(1, len(run.rows) + 1)))
         by = {(r["mechanism"], int(r["idle"]), r["mode"], int(r["repeat"])): r
@@ -79,15 +80,17 @@ class FakeSweepTest(unittest.TestCase):
         self.assertEqual(firsts, ["select", "poll", "epoll-lt"])
 
     def test_crashed_server_becomes_status_rows_and_the_sweep_goes_on(self):
-        # The poll server dies at its 3rd /stats: the 2nd repeat's first run.
+        # Every poll server dies at its 2nd /stats: the flood run after its pingpong run. Each
+        # repeat starts a fresh server, so a crash ends its own instance only, and the pingpong
+        # run of the next repeat is ok again.
         run = run_sweep(self.bin, FAST + ["--mechanisms", "poll,epoll-lt", "--counts", "0,20",
                                           "--repeats", "2", "--modes", "pingpong,flood"],
-                        env={"FAKE_CRASH": "poll:3"})
+                        env={"FAKE_CRASH": "poll:2"})
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertEqual(run.keys(), expected_keys(["poll", "epoll-lt"], [0, 20],
                                                    ["pingpong", "flood"], 2))
         for r in run.measured():
-            if r["mechanism"] == "epoll-lt" or r["repeat"] == "1":
+            if r["mechanism"] == "epoll-lt" or r["mode"] == "pingpong":
                 self.assertEqual(r["bench_status"], "ok", r)
             else:
                 self.assertEqual(r["bench_status"], "server-crashed", r)
@@ -268,6 +271,81 @@ class FakeSweepTest(unittest.TestCase):
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertEqual(run.keys(), expected_keys(mechs, [0, 20, 30], ["pingpong", "flood"], 1))
         self.assertIn("mode churn skipped", run.stderr)
+
+
+class IndependentRepeatsTest(unittest.TestCase):
+    """Each repeat starts fresh servers and idle sets; idle states are a factor of the sweep."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="sweep-test-")
+        self.bin = make_fake_bin(os.path.join(self.tmp, "bin"), ("chat-poll", "chat-epoll"))
+        # A plain file stands in for /dev/cpu_dma_latency: the request "holds" without root.
+        self.device = os.path.join(self.tmp, "cpu_dma_latency")
+        open(self.device, "wb").close()
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def servers(self, run):
+        with open(os.path.join(run.out_dir, "servers.jsonl")) as f:
+            return [json.loads(line) for line in f]
+
+    def test_every_repeat_has_its_own_servers_and_idle_set(self):
+        run = run_sweep(self.bin, FAST + ["--mechanisms", "poll,epoll-lt", "--counts", "0,20",
+                                          "--repeats", "3", "--modes", "pingpong,flood"],
+                        env={"MUXBENCH_CPU_DMA_LATENCY": self.device})
+        self.assertEqual(run.returncode, 0, run.stderr)
+        starts = {}
+        for r in run.measured():
+            self.assertEqual(r["bench_status"], "ok", r)
+            self.assertEqual(r["idle_states"], "block", r)
+            starts.setdefault((r["mechanism"], r["idle"], r["mode"]), set()).add(
+                (r["repeat"], r["server_started_utc"]))
+        for key, seen in starts.items():
+            self.assertEqual(len({s for _, s in seen}), 3, (key, seen))
+        records = self.servers(run)
+        self.assertEqual(len(records), 2 * 2 * 3)
+        self.assertEqual(len({r["pid"] for r in records}), len(records))
+        holds = [r for r in records if r["idle"] == 20]
+        self.assertEqual(sorted(r["repeat"] for r in holds), [1, 1, 2, 2, 3, 3])
+        self.assertTrue(all(r["released"].get("open") == 20 for r in holds), holds)
+        self.assertTrue(run.env["idle_states"]["held"])
+        self.assertEqual(run.env["idle_states"]["run"], ["block"])
+
+    def test_block_and_allow_are_both_measured_with_their_own_floors(self):
+        run = run_sweep(self.bin, FAST + ["--mechanisms", "poll", "--counts", "0",
+                                          "--repeats", "2", "--modes", "pingpong",
+                                          "--idle-states", "block,allow"],
+                        env={"MUXBENCH_CPU_DMA_LATENCY": self.device})
+        self.assertEqual(run.returncode, 0, run.stderr)
+        got = sorted((r["repeat"], r["idle_states"]) for r in run.measured())
+        self.assertEqual(got, [("1", "allow"), ("1", "block"), ("2", "allow"), ("2", "block")])
+        # The order of the two settings alternates with the repeat (drift shows as spread).
+        order = [r["idle_states"] for r in sorted(run.measured(), key=lambda r: int(r["run_id"]))]
+        self.assertEqual(order, ["block", "allow", "allow", "block"])
+        floors = {(r["mode"], r["label"], r["idle_states"]) for r in run.rows
+                  if r["mechanism"] == "floor"}
+        for state in ("block", "allow"):
+            for kind, prefix in (("floor", "floor"), ("relay-floor", "relay")):
+                for when in ("start", "end"):
+                    self.assertIn((kind, "{}-{}".format(prefix, when), state), floors)
+        for r in run.measured():
+            self.assertEqual(r["relay_floor_p50_us"], "25", r)
+        self.assertEqual(run.env["idle_states"]["run"], ["block", "allow"])
+
+    def test_without_permission_the_sweep_says_so_and_measures_allow(self):
+        missing = os.path.join(self.tmp, "no-such-dir", "cpu_dma_latency")
+        run = run_sweep(self.bin, FAST + ["--mechanisms", "poll", "--counts", "0",
+                                          "--repeats", "1", "--modes", "pingpong"],
+                        env={"MUXBENCH_CPU_DMA_LATENCY": missing})
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual({r["idle_states"] for r in run.rows}, {"allow"})
+        lines = [line for line in run.stderr.splitlines() if "NOT blocked" in line]
+        self.assertEqual(len(lines), 1, run.stderr)
+        self.assertIn("run as root", lines[0])
+        self.assertFalse(run.env["idle_states"]["held"])
+        self.assertIn("cannot open", run.env["idle_states"]["why_not"])
+        self.assertTrue(any("NOT blocked" in n for n in run.env["notes"]))
 
 
 def _count_rows(path, mechanisms):
