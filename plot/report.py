@@ -9,6 +9,7 @@ missing and the report says how to draw them). Verdict rules live in rules.py, c
 
 import argparse
 import os
+import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -17,7 +18,30 @@ import claims  # noqa: E402
 import compare  # noqa: E402
 import rules  # noqa: E402
 from figure_list import FIGURES  # noqa: E402
+import results_folder as rf  # noqa: E402
 from results_folder import ResultsFolder, scenario_label  # noqa: E402
+from rules import fmt  # noqa: E402
+
+# Report thresholds. They only decide what the report flags for a reader, never a verdict; they
+# belong beside the verdict thresholds in rules.py and are kept here until they move there.
+# A floor measured at the end of the sweep more than 10 % away from the one at its start: the
+# machine itself moved by about the margin that separates mechanisms at low idle counts (the
+# reference VM's two epolls, ET vs LT, sit within 5 %), so differences of that size between
+# points measured at different times may be drift.
+DRIFT_WARN_REL = 0.10
+# Repeats of one point whose largest value is more than 1.5 x the smallest: a spread that wide
+# means the median of three is one draw among very different ones, and the noise of the
+# ~0.5 s windows on a quiet machine stays well inside it (±5–20 % on the reference VM).
+SPREAD_WARN_RATIO = 1.5
+# The project's aim for chat-epoll at 0 idle: within 10 % of the relay floor (the same 4 hops and
+# CPUs without a multiplexer). Reported as a figure beside the target, never judged.
+RELAY_TARGET_RATIO = 1.10
+
+# The figure a point is read by, per mode, besides server CPU per message (every mode).
+HEADLINE = {"pingpong": "p50_us", "flood": "throughput_msgs_s", "broadcast": "throughput_msgs_s",
+            "churn": "conns_per_s"}
+COST = "server_cpu_us_per_msg"
+FLOOR_NAMES = {rf.FLOOR: "floor (2 hops, no server)", rf.RELAY_FLOOR: "relay floor (4 hops, no multiplexer)"}
 
 MATPLOTLIB_HINT = ("matplotlib missing: install it with `sudo apt-get install python3-matplotlib` and run "
                    "plot/plot.py with /usr/bin/python3, the interpreter that sees Debian's packages")
@@ -34,6 +58,275 @@ def has_matplotlib():
         return importlib.util.find_spec("matplotlib") is not None
     except (ImportError, ValueError):
         return False
+
+
+def states_words(value):
+    return rf.idle_states_words(value) if value else "not recorded"
+
+
+def drift_rows(results):
+    """(kind, idle_states, start p50, end p50, relative change) for every floor measured at both ends."""
+    out = []
+    for kind in rf.FLOOR_MODES:
+        for state in results.idle_states_values() or [None]:
+            start, end = results.floor_at(kind, "start", state), results.floor_at(kind, "end", state)
+            if start and end:
+                out.append((kind, state or "", start, end, end / start - 1))
+    return out
+
+
+def idle_states_env(results):
+    value = results.raw_env.get("idle_states")
+    return value if isinstance(value, dict) else {}
+
+
+def warnings_lines(results):
+    """Bold one-liners for the very top of the report: what may undermine every figure below."""
+    out = []
+    for kind, state, start, end, rel in drift_rows(results):
+        if abs(rel) > DRIFT_WARN_REL:
+            where = f" with {rf.idle_states_words(state)}" if state and len(results.idle_states_values()) > 1 else ""
+            out.append(f"**Warning: the machine drifted during this run.** The {FLOOR_NAMES[kind]}{where} went from "
+                       f"{fmt(start)} µs (p50) at the start of the sweep to {fmt(end)} µs at its end ({rel:+.0%}, beyond "
+                       f"the report's ±{DRIFT_WARN_REL:.0%}): differences of that size between points measured at "
+                       "different times may be the machine, not the mechanism.")
+    env = idle_states_env(results)
+    requested = env.get("requested") or []
+    if env.get("held") is False and (rf.BLOCK in requested or env.get("why_not")):
+        out.append(f"**CPU idle states could not be blocked**: {env.get('why_not') or 'no reason recorded'}. "
+                   "Every point was measured with the machine's own idle behaviour (idle_states = allow), so "
+                   "low-load latency and CPU per message include waking halted CPUs.")
+    return out + ([""] if out else [])
+
+
+def spread_points(results):
+    """Every point (mechanism, mode, idle, scenario) whose ok repeats spread by more than
+    SPREAD_WARN_RATIO on its headline metric or on server CPU per message."""
+    groups = {}
+    for r in results.runs:
+        if r.is_floor or not r.ok:
+            continue
+        groups.setdefault((r.mechanism, r.mode, r.idle, r.scenario), []).append(r)
+    found = []
+    for (mech, mode, idle, scenario), rows in groups.items():
+        metrics = [m for m in (HEADLINE.get(mode), COST) if m]
+        for metric in dict.fromkeys(metrics):
+            values = [(r.repeat, r.metric(metric)) for r in rows if r.metric(metric) is not None]
+            if len(values) < 2:
+                continue
+            low, high = min(v for _, v in values), max(v for _, v in values)
+            if low > 0 and high / low > SPREAD_WARN_RATIO:
+                found.append((mech, mode, idle, scenario, metric, sorted(values), high / low))
+    modes = results.modes()
+    mechs = results.mechanisms()
+    found.sort(key=lambda f: (modes.index(f[1]) if f[1] in modes else 99, mechs.index(f[0]) if f[0] in mechs else 99,
+                              f[3], f[2], f[4]))
+    return found
+
+
+def drift_and_spread_section(results):
+    out = ["## Drift and spread", "",
+           f"Two checks on the machine before any figure is read. **Drift**: the blocking floors are measured at "
+           f"the start and again at the end of the sweep, in the same placement; a change beyond "
+           f"±{DRIFT_WARN_REL:.0%} is flagged at the top of this report. **Spread**: every point whose repeats "
+           f"differ by more than ×{SPREAD_WARN_RATIO:g} (largest ÷ smallest) on its headline figure (p50 for "
+           f"pingpong, throughput for flood and broadcast, connections/s for churn) or on server CPU per message "
+           f"is listed: its median is one draw among very different ones.", ""]
+    drifts = drift_rows(results)
+    if drifts:
+        out += ["| floor | idle states | p50 at start (µs) | p50 at end (µs) | change |", "|---|---|---|---|---|"]
+        for kind, state, start, end, rel in drifts:
+            flag = " **drift**" if abs(rel) > DRIFT_WARN_REL else ""
+            out.append(f"| {FLOOR_NAMES[kind]} | {states_words(state)} | {fmt(start)} | {fmt(end)} | {rel:+.1%}{flag} |")
+        missing = [FLOOR_NAMES[k] for k in rf.FLOOR_MODES if not any(d[0] == k for d in drifts)]
+        if missing:
+            out += ["", "Not measured at both ends: " + ", ".join(missing) + "."]
+    else:
+        out.append("Drift: not measurable, no floor was measured (ok) at both the start and the end of this run.")
+    out.append("")
+    spread = spread_points(results)
+    if spread:
+        out += [f"{len(spread)} point figure(s) spread by more than ×{SPREAD_WARN_RATIO:g} over their repeats:", "",
+                "| mechanism | mode | idle | scenario | figure | repeats (repeat: value) | max ÷ min |",
+                "|---|---|---|---|---|---|---|"]
+        for mech, mode, idle, scenario, metric, values, ratio in spread:
+            shown = ", ".join(f"{rep}: {fmt(v)}" for rep, v in values)
+            out.append(f"| {cell(mech)} | {cell(mode)} | {idle} | {cell(scenario_label(scenario))} | {metric} | "
+                       f"{shown} | ×{fmt(ratio)} |")
+    else:
+        out.append(f"Spread: no point's repeats differ by more than ×{SPREAD_WARN_RATIO:g} on its headline figure or "
+                   "on server CPU per message.")
+    return out + [""]
+
+
+def median_at(series, x):
+    return series.median(x) if x in series.xs() else None
+
+
+def ratio_text(a, b):
+    return f"×{fmt(b / a)}" if a and b else "–"
+
+
+def idle_states_section(results):
+    out = ["## CPU idle states", "",
+           "An idle CPU may halt (a C-state; on a VM, a halt that exits to the host); waking it costs tens of µs, "
+           "paid on every message by a ping-pong at low load, where both sides sleep between messages. Holding "
+           "`/dev/cpu_dma_latency` at 0 (idle_states = *block*) keeps idle CPUs polling instead; *allow* is the "
+           "machine's own behaviour. A server busy scanning thousands of descriptors never halts, so the idle "
+           "states bend the *shape* of the curves, not only their level.", ""]
+    values = results.idle_states_values()
+    env = idle_states_env(results)
+    mode = "pingpong" if "pingpong" in results.modes() else None
+    if rf.BLOCK in values and rf.ALLOW in values:
+        x0 = None
+        if mode:
+            idles = sorted({r.idle for r in results.scenario_runs(mode)})
+            x0 = idles[0] if idles else None
+        if mode and x0 is not None:
+            out += [f"What the idle states cost at {x0} idle (pingpong, median of repeats; *allowed ÷ blocked*):", "",
+                    "| | p50 blocked (µs) | p50 allowed (µs) | allowed ÷ blocked | server CPU/msg blocked (µs) "
+                    "| allowed (µs) | allowed ÷ blocked |", "|---|---|---|---|---|---|---|"]
+            for mech in results.mechanisms(results.scenario_runs(mode)):
+                cols = []
+                for metric in ("p50_us", COST):
+                    b = median_at(results.series(mode, mech, metric, rf.BLOCK), x0)
+                    a = median_at(results.series(mode, mech, metric, rf.ALLOW), x0)
+                    cols += [fmt(b), fmt(a), ratio_text(b, a)]
+                out.append(f"| {cell(mech)} | " + " | ".join(cols) + " |")
+            placement = results.primary_scenario(mode)[1] or None
+            for kind in rf.FLOOR_MODES:
+                b = results.floor("p50_us", placement, kind, rf.BLOCK)
+                a = results.floor("p50_us", placement, kind, rf.ALLOW)
+                if b is not None or a is not None:
+                    out.append(f"| {FLOOR_NAMES[kind]} | {fmt(b)} | {fmt(a)} | {ratio_text(b, a)} | – | – | – |")
+            out += ["", "The claims and the comparisons use the *blocked* points; the plots draw both "
+                    "(idle states allowed in a second row of panels)."]
+        else:
+            out.append("Both settings were measured, but no pingpong point to compare them on.")
+    elif values:
+        only = values[0]
+        how = {rf.BLOCK: "blocked (idle CPUs polled: `/dev/cpu_dma_latency` held at 0)",
+               rf.ALLOW: "allowed (the machine's own idle behaviour)"}.get(only, only)
+        out.append(f"This run measured every point with idle states {how} only; a `--idle-states block,allow` run "
+                   "measures both and shows here what the idle states cost.")
+        placement = results.primary_scenario(mode)[1] or None if mode else None
+        floors = [(k, results.floor("p50_us", placement, k, only)) for k in rf.FLOOR_MODES]
+        floors = [(k, v) for k, v in floors if v is not None]
+        if floors:
+            out += ["", "Floors under this setting (p50, median of their runs): "
+                    + "; ".join(f"{FLOOR_NAMES[k]} {fmt(v)} µs" for k, v in floors) + "."]
+    else:
+        out.append("runs.csv does not record idle_states (a run from before the sweep controlled them): the CPUs "
+                   "were left to the machine's own idle behaviour. A `--idle-states block,allow` run measures both "
+                   "and shows here what the idle states cost.")
+    if env.get("held") is False and env.get("why_not"):
+        out += ["", f"Idle states could not be blocked: {env.get('why_not')}."]
+    return out + [""]
+
+
+def floors_section(results):
+    """Each mechanism's pingpong p50 at the smallest idle count against both floors."""
+    out = ["## Latency against the floors", ""]
+    mode = "pingpong" if "pingpong" in results.modes() else None
+    if mode is None:
+        return out + ["No pingpong rows: latency is not set against the floors.", ""]
+    scenario = results.primary_scenario(mode)
+    placement, state = scenario[1] or None, scenario[5]
+    idles = sorted({r.idle for r in results.scenario_runs(mode)})
+    x0 = idles[0]
+    floor = results.floor("p50_us", placement, rf.FLOOR, state)
+    relay = results.floor("p50_us", placement, rf.RELAY_FLOOR, state)
+    out += [f"pingpong p50 at {x0} idle ({scenario_label(scenario)}; median of repeats) as a multiple of the "
+            f"{FLOOR_NAMES[rf.FLOOR]} ({fmt(floor)} µs) and of the {FLOOR_NAMES[rf.RELAY_FLOOR]} "
+            f"({fmt(relay) + ' µs' if relay else 'not measured'}). The relay floor makes a chat ping-pong's four "
+            "hops on the same CPUs, with blocking reads instead of a multiplexer: what is left above it is the "
+            "server's.", "", "| mechanism | p50 (µs) | ÷ floor (2 hops) | ÷ relay floor (4 hops) |", "|---|---|---|---|"]
+    for mech in results.mechanisms(results.scenario_runs(mode)):
+        p50 = median_at(results.series(mode, mech, "p50_us"), x0)
+        out.append(f"| {cell(mech)} | {fmt(p50)} | {ratio_text(floor, p50)} | {ratio_text(relay, p50)} |")
+    epoll = median_at(results.series(mode, "epoll-lt", "p50_us"), x0)
+    out.append("")
+    if epoll is None:
+        out.append(f"chat-epoll (epoll-lt) has no ok pingpong point at {x0} idle.")
+    elif relay:
+        out.append(f"chat-epoll (epoll-lt) p50 at {x0} idle: {fmt(epoll)} µs = **{epoll / relay:.2f} × the relay "
+                   f"floor** ({fmt(relay)} µs); the project's target is within {RELAY_TARGET_RATIO:.2f} ×.")
+    else:
+        out.append(f"chat-epoll (epoll-lt) p50 at {x0} idle: {fmt(epoll)} µs"
+                   + (f" = {epoll / floor:.2f} × the 2-hop floor" if floor else "")
+                   + ". The relay floor was not measured in this run (a loadgen without `--mode relay-floor`), so "
+                   f"the project's target (within {RELAY_TARGET_RATIO:.2f} × the relay floor) cannot be checked.")
+    return out + [""]
+
+
+def bound_section(results):
+    out = ["## What bound each point", ""]
+    counts = results.bound_counts()
+    if not counts:
+        return out + ["runs.csv does not record bound_by (a run from before the column): which side bound each "
+                      "point is unknown, so throughput is taken as measured (a run whose loadgen saturated says "
+                      "`loadgen-bound` in its status).", ""]
+    kinds = rf.ordered({b for inner in counts.values() for b in inner}, rf.KNOWN_BOUNDS)
+    out += ["Rows per mechanism and mode by what limited them: *server* (the server's CPU was the bottleneck: "
+            "its throughput is a capacity), *loadgen* (the load generator saturated first), *latency* (a closed "
+            "loop waiting on round trips: its throughput is a round-trip rate, not a capacity). Plots draw "
+            "loadgen- and latency-bound points hollow; throughput judgements (the Gammo comparison) use server-"
+            "bound points only.", "",
+            "| mechanism | mode | " + " | ".join(kinds) + " |", "|---|---|" + "---|" * len(kinds)]
+    modes, mechs = results.modes(), results.mechanisms()
+    for (mech, mode), inner in sorted(counts.items(), key=lambda kv: (
+            modes.index(kv[0][1]) if kv[0][1] in modes else 99, mechs.index(kv[0][0]) if kv[0][0] in mechs else 99)):
+        out.append(f"| {cell(mech)} | {cell(mode)} | " + " | ".join(str(inner.get(k, 0)) for k in kinds) + " |")
+    return out + [""]
+
+
+def confounder_rows(results):
+    """(label, text) rows for the machine settings that move these figures as much as a mechanism."""
+    rows = []
+    conf = results.raw_env.get("confounders")
+    conf = conf if isinstance(conf, dict) else {}
+    vulns = conf.get("vulnerabilities")
+    if isinstance(vulns, dict) and vulns:
+        groups = {"not affected": [], "mitigated": [], "vulnerable": [], "other": []}
+        for name, text in sorted(vulns.items()):
+            t = str(text or "")
+            key = ("not affected" if t.startswith("Not affected") else "mitigated" if t.startswith("Mitigation")
+                   else "vulnerable" if t.startswith("Vulnerable") else "other")
+            groups[key].append((name, t))
+        summary = f"{len(vulns)} listed: " + ", ".join(f"{len(v)} {k}" for k, v in groups.items() if v)
+        detail = [f"{n}: {t[:80]}" for k in ("vulnerable", "mitigated", "other") for n, t in groups[k]]
+        rows.append(("CPU vulnerabilities", summary + (" — " + "; ".join(detail) if detail else "")))
+    if conf.get("mitigations_arg"):
+        rows.append(("mitigations= (kernel command line)", conf["mitigations_arg"]))
+    if conf:
+        rows.append(("cpufreq governor", conf.get("cpufreq_governor") or "none exposed (no cpufreq; usual on a VM)"))
+        if conf.get("cpufreq_driver"):
+            rows.append(("cpufreq driver", conf["cpufreq_driver"]))
+        if conf.get("no_turbo") not in (None, ""):
+            rows.append(("intel_pstate no_turbo", conf["no_turbo"]))
+        rows.append(("transparent huge pages", conf.get("thp") or "unknown"))
+        rows.append(("clocksource", conf.get("clocksource") or "unknown"))
+        iso = conf.get("isolation") if isinstance(conf.get("isolation"), dict) else {}
+        rows.append(("CPU isolation", ", ".join(f"{k}={v}" for k, v in iso.items() if v not in (None, ""))
+                     or "none (no isolcpus, nohz_full)"))
+        rows.append(("virtualization", conf.get("virtualization") or "unknown"))
+    cpuidle = idle_states_env(results).get("cpuidle")
+    if isinstance(cpuidle, dict):
+        rows.append(("cpuidle driver / governor", f"{cpuidle.get('driver') or 'none'} / {cpuidle.get('governor') or 'none'}"))
+        states = []
+        for st in cpuidle.get("states") or []:
+            if not isinstance(st, dict):
+                continue
+            text = f"{st.get('name')} (exit {st.get('latency_us')} µs, residency {st.get('residency_us')} µs"
+            states.append(text + (", disabled)" if st.get("disabled") else ")"))
+        rows.append(("cpuidle states", "; ".join(states) or "none listed"))
+    env = idle_states_env(results)
+    if env:
+        held = env.get("held")
+        rows.append(("idle states requested", ", ".join(env.get("requested") or []) or "–"))
+        rows.append(("idle states blocked (PM QoS held)", {True: "yes", False: "no", None: "not requested"}.get(held, held)
+                     if held is not None or rf.BLOCK not in (env.get("requested") or []) else "unknown"))
+    return rows
 
 
 def machine_section(results):
@@ -53,6 +346,14 @@ def machine_section(results):
         value = e[key]
         if isinstance(value, (str, int, float, bool)):
             out.append(f"| {cell(key)} | {cell(value)} |")
+    confounders = confounder_rows(results)
+    if confounders:
+        out += ["", "What else moves these figures as much as a mechanism does (env.json `confounders`, "
+                "`idle_states`): mitigations make every system call dearer, the frequency governor and the idle "
+                "states change how fast a sleeping CPU answers, THP the cost of the holds' memory, the clocksource "
+                "what a timestamp costs, isolation and virtualization who else runs on the measured CPUs.", "",
+                "| setting | value |", "|---|---|"]
+        out += [f"| {cell(label)} | {cell(value)} |" for label, value in confounders]
     command = e.get("command_line")
     if command:
         if isinstance(command, list):
@@ -174,11 +475,16 @@ def build(folder):
     anchors = claims.load_anchors()
     evaluated = claims.evaluate(results, anchors)
     name = os.path.basename(results.path.rstrip("/"))
-    lines = [f"# muxbench report — {name}", "",
-             "select, poll and epoll chat servers measured with thousands of idle connections; each teaching "
-             "claim of the spec gets a verdict from fixed rules. Generated by `plot/report.py`; do not edit by hand.",
-             ""]
+    lines = [f"# muxbench report — {name}", ""]
+    lines += warnings_lines(results)
+    lines += ["select, poll and epoll chat servers measured with thousands of idle connections; each teaching "
+              "claim of the spec gets a verdict from fixed rules. Generated by `plot/report.py`; do not edit by hand.",
+              ""]
+    lines += drift_and_spread_section(results)
     lines += machine_section(results) + [""]
+    lines += idle_states_section(results)
+    lines += floors_section(results)
+    lines += bound_section(results)
     lines += how_to_read()
     lines += claims_section(evaluated)
     lines += plots_section(results)

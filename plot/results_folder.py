@@ -15,6 +15,16 @@ import statistics
 KNOWN_MECHANISMS = ["select", "select-dynamic", "poll", "epoll-lt", "epoll-et", "uring"]
 KNOWN_MODES = ["pingpong", "broadcast", "flood", "churn"]
 FLOOR = "floor"
+RELAY_FLOOR = "relay-floor"  # mode of the 4-hop relay floor (rows of mechanism "floor")
+FLOOR_MODES = (FLOOR, RELAY_FLOOR)
+# idle_states: "block" = the sweep held /dev/cpu_dma_latency at 0 (idle CPUs poll, never halt);
+# "allow" = the machine's own idle behaviour; "" = a run from before the column existed.
+BLOCK = "block"
+ALLOW = "allow"
+KNOWN_IDLE_STATES = [BLOCK, ALLOW]
+# bound_by: which side limited a point. Only "server" makes a throughput a capacity.
+BOUND_SERVER = "server"
+KNOWN_BOUNDS = [BOUND_SERVER, "loadgen", "latency"]
 REFUSED_FD_SETSIZE = "refused:FD_SETSIZE"
 DEFAULT_FD_SETSIZE = 1024  # glibc's fd_set size on Linux; probe.json overrides it when present
 
@@ -123,6 +133,20 @@ class Run:
         return self.status == "ok"
 
     @property
+    def is_floor(self):
+        """A floor row (2-hop floor or 4-hop relay floor): never a mechanism, never a mode."""
+        return self.mechanism == FLOOR or self.mode in FLOOR_MODES
+
+    @property
+    def idle_states(self):
+        return self.text("idle_states")
+
+    @property
+    def bound_by(self):
+        """"server", "loadgen", "latency", or "" when the run did not record it."""
+        return self.text("bound_by")
+
+    @property
     def refused_fd_setsize(self):
         # "skipped:refused at this count": the sweep does not retry a mode a server already refused.
         return any(s.startswith(("refused", "skipped:refused")) for s in (self.status, self.text("status")))
@@ -141,6 +165,7 @@ class Run:
             self.text("active"),
             self.text("size"),
             self.text("rate"),
+            self.idle_states,
         )
 
     def metric(self, name):
@@ -154,7 +179,8 @@ class Run:
 
 
 def scenario_label(scenario):
-    mode, placement, active, size, rate = scenario
+    mode, placement, active, size, rate = scenario[:5]
+    idle_states = scenario[5] if len(scenario) > 5 else ""
     parts = [mode]
     if active:
         parts.append(f"{active} active")
@@ -166,7 +192,13 @@ def scenario_label(scenario):
         parts.append("closed loop")
     if placement:
         parts.append(f"{placement} CPUs")
+    if idle_states:
+        parts.append(idle_states_words(idle_states))
     return ", ".join(parts)
+
+
+def idle_states_words(value):
+    return {BLOCK: "idle states blocked", ALLOW: "idle states allowed"}.get(value, f"idle states {value}")
 
 
 class Series:
@@ -175,9 +207,12 @@ class Series:
     def __init__(self, name):
         self.name = name
         self.points = []  # (x, y, repeat or None)
+        self.bound = {}  # x -> bound_by of each repeat (only when the run recorded it)
 
-    def add(self, x, y, repeat=None, low=None, high=None):
+    def add(self, x, y, repeat=None, low=None, high=None, bound_by=""):
         self.points.append((float(x), float(y), repeat))
+        if bound_by:
+            self.bound.setdefault(float(x), []).append(bound_by)
         if low is not None or high is not None:
             self.bounds = getattr(self, "bounds", {})
             self.bounds[float(x)] = (low, high)
@@ -202,6 +237,13 @@ class Series:
         if bounds and bounds[1] is not None:
             return bounds[1]
         return max(self.values_at(x))
+
+    def server_bound(self, x):
+        """True when most repeats at x were server-bound, False when most were not, None when unrecorded."""
+        bounds = self.bound.get(float(x))
+        if not bounds:
+            return None
+        return sum(1 for b in bounds if b == BOUND_SERVER) * 2 > len(bounds)
 
     def __len__(self):
         return len(self.points)
@@ -246,65 +288,147 @@ class ResultsFolder:
 
     def mechanisms(self, runs=None):
         runs = self.runs if runs is None else runs
-        return ordered({r.mechanism for r in runs if r.mechanism and r.mechanism != FLOOR}, KNOWN_MECHANISMS)
+        return ordered({r.mechanism for r in runs if r.mechanism and not r.is_floor}, KNOWN_MECHANISMS)
 
     def modes(self):
-        return ordered({r.mode for r in self.runs if r.mode and r.mode != FLOOR}, KNOWN_MODES)
+        return ordered({r.mode for r in self.runs if r.mode and not r.is_floor}, KNOWN_MODES)
 
     def primary_scenario(self, mode):
-        """The scenario of a mode with the most rows: the one the plots and the claims use.
+        """The scenario of a mode the plots and the claims use: idle states blocked when measured
+        (idle CPUs polling: the mechanism, not the wake-up of a halted CPU), then the most rows.
 
-        A sweep normally runs one scenario per mode; if it ran several, the others are listed in
-        the report rather than mixed into the same curve."""
+        A sweep normally runs one scenario per mode (per idle-states setting); if it ran several,
+        the others are listed in the report rather than mixed into the same curve."""
         counts = {}
         for r in self.runs:
-            if r.mode == mode and r.mechanism != FLOOR:
+            if r.mode == mode and not r.is_floor:
                 counts[r.scenario] = counts.get(r.scenario, 0) + 1
         if not counts:
             return None
-        return max(sorted(counts), key=lambda s: counts[s])
+        return max(sorted(counts), key=lambda s: (s[5] == BLOCK, counts[s]))
+
+    def scenario_with(self, mode, idle_states):
+        """The primary scenario of a mode measured under another idle-states setting, or None."""
+        primary = self.primary_scenario(mode)
+        if primary is None or idle_states is None:
+            return primary
+        wanted = primary[:5] + (idle_states,)
+        return wanted if any(r.scenario == wanted and not r.is_floor for r in self.runs) else None
+
+    def idle_states_of(self, mode):
+        """The idle-states settings the mode's primary scenario was measured under, primary first
+        (["block", "allow"], ["allow"], or [""] for a run that did not record them)."""
+        primary = self.primary_scenario(mode)
+        if primary is None:
+            return []
+        found = {r.idle_states for r in self.runs if not r.is_floor and r.scenario[:5] == primary[:5]}
+        return [primary[5]] + ordered(found - {primary[5]}, KNOWN_IDLE_STATES)
+
+    def idle_states_values(self):
+        """Every idle_states value in runs.csv (floors included), known ones first; [] when unrecorded."""
+        return ordered({r.idle_states for r in self.runs if r.idle_states}, KNOWN_IDLE_STATES)
 
     def other_scenarios(self):
-        seen = {r.scenario for r in self.runs if r.mechanism != FLOOR and r.mode != FLOOR}
-        primaries = {self.primary_scenario(m) for m in self.modes()}
-        return sorted(seen - primaries)
+        seen = {r.scenario for r in self.runs if not r.is_floor}
+        shown = {self.scenario_with(m, s) for m in self.modes() for s in self.idle_states_of(m)}
+        return sorted(seen - shown)
 
-    def scenario_runs(self, mode):
-        scenario = self.primary_scenario(mode)
-        return [r for r in self.runs if r.scenario == scenario and r.mechanism != FLOOR]
+    def scenario_runs(self, mode, idle_states=None):
+        """Rows of a mode's primary scenario (or of its twin under idle_states, when given)."""
+        scenario = self.scenario_with(mode, idle_states)
+        if scenario is None:
+            return []
+        return [r for r in self.runs if r.scenario == scenario and not r.is_floor]
 
-    def series(self, mode, mechanism, metric):
-        """Ok points of one mechanism in a mode's primary scenario, per idle count and repeat."""
+    def series(self, mode, mechanism, metric, idle_states=None, server_bound_only=False):
+        """Ok points of one mechanism in a mode's primary scenario, per idle count and repeat.
+
+        server_bound_only: drop rows the run recorded as bound by the loadgen or by latency (their
+        throughput is a round-trip rate, not the server's capacity); rows without bound_by stay."""
         s = Series(f"{mechanism} {metric} ({mode})")
-        for r in self.scenario_runs(mode):
+        for r in self.scenario_runs(mode, idle_states):
             if r.mechanism != mechanism or not r.ok:
+                continue
+            if server_bound_only and r.bound_by and r.bound_by != BOUND_SERVER:
                 continue
             y = r.metric(metric)
             if y is not None:
-                s.add(r.idle, y, r.repeat)
+                s.add(r.idle, y, r.repeat, bound_by=r.bound_by)
         return s
 
-    def refused_idles(self, mode, mechanism):
-        return sorted({r.idle for r in self.scenario_runs(mode) if r.mechanism == mechanism and r.refused_fd_setsize})
+    def has_bound_by(self, runs=None):
+        return any(r.bound_by for r in (self.runs if runs is None else runs) if not r.is_floor)
 
-    def failed_idles(self, mode, mechanism):
+    def bound_counts(self):
+        """(mechanism, mode) -> {bound_by: rows} over the rows that recorded it (ok or not)."""
+        counts = {}
+        for r in self.runs:
+            if r.is_floor or not r.bound_by:
+                continue
+            inner = counts.setdefault((r.mechanism, r.mode), {})
+            inner[r.bound_by] = inner.get(r.bound_by, 0) + 1
+        return counts
+
+    def refused_idles(self, mode, mechanism, idle_states=None):
+        return sorted({r.idle for r in self.scenario_runs(mode, idle_states)
+                       if r.mechanism == mechanism and r.refused_fd_setsize})
+
+    def failed_idles(self, mode, mechanism, idle_states=None):
         """Points that failed for another reason than FD_SETSIZE (marked, never plotted as figures)."""
-        return sorted(
-            {r.idle for r in self.scenario_runs(mode) if r.mechanism == mechanism and not r.ok and not r.refused_fd_setsize}
-        )
+        return sorted({r.idle for r in self.scenario_runs(mode, idle_states)
+                       if r.mechanism == mechanism and not r.ok and not r.refused_fd_setsize})
 
-    def floor(self, key="p50_us", placement=None):
-        """The blocking ping-pong floor: floor rows when present, else the floor_p50_us column."""
-        values = [
-            r.get(key)
-            for r in self.runs
-            if r.mechanism == FLOOR and r.ok and r.get(key) is not None and (placement is None or r.text("placement") == placement)
-        ]
+    # ---- the floors -----------------------------------------------------------------------
+
+    def floor_rows(self, kind=FLOOR, label=None, idle_states=None, placement=None, ok=True):
+        """Floor rows of one kind: "floor" (2-hop blocking ping-pong) or "relay-floor" (4-hop
+        relay, a chat ping-pong's hops and CPUs without the multiplexer). label: the exact label
+        ("floor-start") or a suffix ("-start", "-end"); idle_states and placement filter when given."""
+        out = []
+        for r in self.runs:
+            if not r.is_floor:
+                continue
+            mode = r.mode or FLOOR
+            if mode != kind:
+                continue
+            if ok and not r.ok:
+                continue
+            if idle_states is not None and r.idle_states != idle_states:
+                continue
+            if placement is not None and r.text("placement") != placement:
+                continue
+            if label is not None:
+                name = r.text("label")
+                if not (name == label or (label.startswith("-") and name.endswith(label))):
+                    continue
+            out.append(r)
+        return out
+
+    def floor_at(self, kind, when, idle_states=None):
+        """The p50 of a floor measured at the start or the end of the sweep ("start" / "end"),
+        in the sweep's own placement. Old runs without labels: repeat 1 is the start, 2 the end
+        (the other placement's floor, labelled -shared/-split, is never a start or an end)."""
+        rows = self.floor_rows(kind, label=f"-{when}", idle_states=idle_states)
+        if not rows:
+            rows = [r for r in self.floor_rows(kind, idle_states=idle_states)
+                    if not r.text("label").endswith(("-shared", "-split"))
+                    and r.repeat == (1 if when == "start" else 2)]
+        values = [r.get("p50_us") for r in rows if r.get("p50_us") is not None]
+        return statistics.median(values) if values else None
+
+    def floor(self, key="p50_us", placement=None, kind=FLOOR, idle_states=None):
+        """A blocking floor (kind "floor" or "relay-floor"): its rows when present, else the
+        floor_p50_us / relay_floor_p50_us column of the measured rows (p50 only)."""
+        values = [r.get(key) for r in self.floor_rows(kind, idle_states=idle_states, placement=placement)
+                  if r.get(key) is not None]
+        column = "floor_p50_us" if kind == FLOOR else "relay_floor_p50_us"
         if not values and key == "p50_us":
             values = [
-                r.get("floor_p50_us")
+                r.get(column)
                 for r in self.runs
-                if r.get("floor_p50_us") is not None and (placement is None or r.text("placement") == placement)
+                if r.get(column) is not None and not r.is_floor
+                and (idle_states is None or r.idle_states == idle_states)
+                and (placement is None or r.text("placement") == placement)
             ]
         return statistics.median(values) if values else None
 
