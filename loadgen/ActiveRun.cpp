@@ -18,6 +18,7 @@
 
 #include "LineFramer.h"
 #include "MessageCodec.h"
+#include "Progress.h"
 #include "WindowMeter.h"
 #include "system.h"
 
@@ -293,14 +294,12 @@ void Loop::end_window(std::uint64_t) {
 void Loop::progress(std::uint64_t now) {
   if (o_.warmup + o_.duration <= 3 || now < next_progress_ns_) return;
   next_progress_ns_ = now + 1'000'000'000ULL;
-  const double t = static_cast<double>(now - start_ns_) / 1e9;
   if (phase_ == Phase::kWarmup) {
-    fmt::print(stderr, "loadgen: warm-up {:.0f}/{} s\n", t, o_.warmup);
+    fmt::print(stderr, "loadgen: {}\n", warmup_progress(start_ns_, now, o_.warmup));
   } else if (phase_ == Phase::kWindow) {
-    const double in = static_cast<double>(now - meter_.begin_ns()) / 1e9;
-    fmt::print(stderr, "loadgen: window {:.0f}/{} s, {} msgs ({:.0f}/s), p99 {:.1f} us\n", in,
-               o_.duration, r_.msgs, in > 0 ? r_.msgs / in : 0.0,
-               r_.latency.percentile(0.99) / 1e3);
+    fmt::print(stderr, "loadgen: {}\n",
+               window_progress(meter_.begin_ns(), now, o_.duration, r_.msgs, "msgs",
+                               r_.latency.percentile(0.99)));
   }
 }
 

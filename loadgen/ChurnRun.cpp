@@ -16,6 +16,7 @@
 
 #include "LineFramer.h"
 #include "MessageCodec.h"
+#include "Progress.h"
 #include "WindowMeter.h"
 #include "system.h"
 
@@ -335,9 +336,9 @@ RunOutcome Churn::run() {
     if (show_progress && now >= next_progress) {
       next_progress = now + 1'000'000'000ULL;
       if (phase_ == Phase::kWindow) {
-        const double in = static_cast<double>(now - meter_.begin_ns()) / 1e9;
-        fmt::print(stderr, "loadgen: window {:.0f}/{} s, {} connections ({:.0f}/s)\n", in,
-                   o_.duration, r_.churn_conns, in > 0 ? r_.churn_conns / in : 0.0);
+        fmt::print(stderr, "loadgen: {}\n",
+                   window_progress(meter_.begin_ns(), now, o_.duration, r_.churn_conns,
+                                   "connections", std::nullopt));
       }
     }
   }
