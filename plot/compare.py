@@ -105,7 +105,9 @@ def kerrisk(results, anchors):
 
 
 def throughput_at(results, mode, mech, idle_target):
-    s = results.series(mode, mech, "throughput_msgs_s")
+    # A throughput is a capacity only where the server bound it: loadgen- and latency-bound rows
+    # (bound_by) measure a round-trip rate instead, and are left out (older runs record no bound_by).
+    s = results.series(mode, mech, "throughput_msgs_s", server_bound_only=True)
     x0 = s.xs()[0] if s.xs() else None
     x1 = nearest([x for x in s.xs() if x > 0], idle_target)
     if x0 is None or x1 is None or x0 != 0:
@@ -116,11 +118,23 @@ def throughput_at(results, mode, mech, idle_target):
 def gammo(results, anchors):
     a = anchors["gammo2004"]
     lines = [f"**{a['source']}** — {a['setup']}: “{a['degradation_quote']}”; “{a['no_idle_comparable']}”."]
-    mode = next((m for m in ("flood", "pingpong", "broadcast") if m in results.modes()), None)
-    if mode is None:
+    candidates = [m for m in ("flood", "pingpong", "broadcast") if m in results.modes()]
+    if not candidates:
         return lines + ["", "Not compared: no flood, pingpong or broadcast rows in runs.csv."]
+
+    def server_bound(m):
+        return any(r.ok and r.bound_by == "server" for r in results.scenario_runs(m))
+
+    recorded = [m for m in candidates if results.has_bound_by(results.scenario_runs(m))]
+    if recorded and not any(server_bound(m) for m in candidates):
+        return lines + ["", f"Not compared: no {' or '.join(candidates)} point was server-bound in this run (bound_by: "
+                            "latency or loadgen), so throughput here is a round-trip rate, not the server's capacity, "
+                            "and says nothing about what idle connections cost it."]
+    mode = next((m for m in candidates if m not in recorded or server_bound(m)), candidates[0])
     lines.append(f"Ours: {mode} throughput at the idle count nearest {a['idle']:,} against 0 idle "
-                 f"(median over repeats; range from the repeats' extremes).")
+                 f"(median over repeats; range from the repeats' extremes)"
+                 + (", server-bound points only (bound_by = server): where the loadgen or the round trip bound a "
+                    "point, its throughput is not the server's capacity." if mode in recorded else "."))
     rows = ["", "| mechanism | throughput at 0 idle (msg/s) | at N idle | loss | published loss |", "|---|---|---|---|---|"]
     degrade = {}
     at_zero = {}
@@ -128,7 +142,8 @@ def gammo(results, anchors):
         got = throughput_at(results, mode, mech, a["idle"])
         if got is None:
             refused = results.refused_idles(mode, mech)
-            why = "refused: FD_SETSIZE" if refused else "not measured"
+            why = ("refused: FD_SETSIZE" if refused else "not server-bound at 0 idle or near it"
+                   if mode in recorded and len(results.series(mode, mech, "throughput_msgs_s")) else "not measured")
             rows.append(f"| {mech} | – | {why} | – | {'up to 79%' if mech in ('select', 'poll') else '–'} |")
             continue
         s, x0, x1 = got

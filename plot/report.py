@@ -96,7 +96,7 @@ def warnings_lines(results):
         out.append(f"**CPU idle states could not be blocked**: {env.get('why_not') or 'no reason recorded'}. "
                    "Every point was measured with the machine's own idle behaviour (idle_states = allow), so "
                    "low-load latency and CPU per message include waking halted CPUs.")
-    return out + ([""] if out else [])
+    return [part for line in out for part in (line, "")]
 
 
 def spread_points(results):
@@ -408,6 +408,20 @@ def claims_section(evaluated):
     return out
 
 
+def throughput_bound_note(results):
+    """Under the throughput plot: which of its points are capacities (server-bound), when recorded."""
+    modes = [m for m in results.modes() if m != "churn" and results.has_bound_by(results.scenario_runs(m))]
+    if not modes:
+        return []
+    rows = [r for m in modes for r in results.scenario_runs(m) if r.ok and r.bound_by]
+    server = sum(1 for r in rows if r.bound_by == rf.BOUND_SERVER)
+    if server == 0:
+        return ["No point of this plot was server-bound (bound_by): every throughput here is a round-trip rate, not "
+                "the server's capacity; read the dotted capacity lines (10⁶ ÷ server CPU per message) for that.", ""]
+    return [f"{server} of {len(rows)} plotted rows were server-bound (filled markers): only those are capacities; "
+            "hollow markers are round-trip rates (latency-bound) or the loadgen's limit.", ""]
+
+
 def plots_section(results):
     out = ["## Plots", ""]
     drawn = False
@@ -416,6 +430,8 @@ def plots_section(results):
         if os.path.isfile(png):
             drawn = True
             out += [f"### {title}", "", f"![{title}]({stem}.png)", "", f"{text} ([SVG]({stem}.svg))", ""]
+            if stem == "throughput":
+                out += throughput_bound_note(results)
     if not drawn:
         out += [f"No plot found in this folder: run `/usr/bin/python3 plot/plot.py {results.path}` "
                 f"(needs python3-matplotlib) and then this script again.", ""]
