@@ -8,10 +8,15 @@ FIGURES = [
     ("latency", "Latency vs idle connections",
      "p50 and p99 round-trip latency of the active connections while N idle ones are held open. "
      "The dashed line is the blocking ping-pong floor (no chat server, no multiplexer): what loopback "
-     "TCP costs by itself. select and poll climb away from it as idle connections grow; epoll stays near it."),
+     "TCP costs by itself. select and poll climb away from it as idle connections grow; epoll stays near it. When the run measured it, "
+     "the dash-dot line on pingpong panels is the relay floor: a blocking relay over a chat ping-pong's 4 hops "
+     "and CPUs, no multiplexer."),
     ("throughput", "Throughput vs idle connections",
      "Messages delivered per second. A mechanism that scans every watched descriptor on each call loses "
-     "throughput as idle connections are added; one that keeps the interest list in the kernel does not."),
+     "throughput as idle connections are added; one that keeps the interest list in the kernel does not. When the "
+     "run recorded bound_by, hollow markers are points the round trip or the loadgen bound (a rate, not a "
+     "capacity), filled ones server-bound, and a dotted line in each mechanism's colour is its server capacity "
+     "(10⁶ ÷ server CPU µs per message)."),
     ("cpu_per_msg", "Server CPU per message vs idle connections",
      "Server user + system CPU (kernel accounting over the measuring window) divided by messages. "
      "The slope of this line is the cost of one idle descriptor per message, the figure claims 2, 4 and 8 use."),

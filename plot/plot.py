@@ -14,6 +14,7 @@ import textwrap
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from figure_list import FIGURES  # noqa: E402
+import results_folder as rf  # noqa: E402
 from results_folder import ResultsFolder, number, scenario_label  # noqa: E402
 
 MATPLOTLIB_HINT = ("needs matplotlib: install it with `sudo apt-get install python3-matplotlib` and run "
@@ -32,6 +33,9 @@ STYLE = {  # colour-blind-safe colours; ET shares LT's family but not its dash, 
 }
 SPARE = ["#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
 ZERO_FACTOR = 4.0  # idle = 0 is drawn this factor left of the smallest positive idle count
+HOLLOW_NOTE = "hollow marker: latency- or loadgen-bound point (filled: server-bound)"
+CAPACITY_NOTE = "dotted, same colour: server capacity (10⁶ / server CPU µs per message)"
+RELAY_FLOOR_LABEL = "relay floor (4 hops, no multiplexer)"
 
 
 def style(mechanism):
@@ -101,31 +105,47 @@ def plain_log(ax, which):
 
 
 def draw_series(ax, series, mechanism, xpos=lambda x: x, label=None):
+    """The median line with a min–max band. A point whose repeats were mostly latency- or
+    loadgen-bound (bound_by) gets a hollow marker; server-bound and unrecorded points are filled."""
     xs = series.xs()
     if not xs:
         return False
     colour, marker, dash = style(mechanism)
     px = [xpos(x) for x in xs]
+    medians = [series.median(x) for x in xs]
     order = list(STYLE).index(mechanism)
-    ax.plot(px, [series.median(x) for x in xs], color=colour, marker=marker, linestyle=dash, linewidth=1.6,
-            markersize=5, label=label or mechanism, zorder=3 + 0.1 * (len(STYLE) - order))
+    zorder = 3 + 0.1 * (len(STYLE) - order)
+    filled = [series.server_bound(x) is not False for x in xs]
+    ax.plot(px, medians, color=colour, marker=marker, linestyle=dash, linewidth=1.6, markersize=5,
+            label=label or mechanism, zorder=zorder,
+            markevery=None if all(filled) else [i for i, f in enumerate(filled) if f])
+    hollow = [i for i, f in enumerate(filled) if not f]
+    if hollow:
+        ax.plot([px[i] for i in hollow], [medians[i] for i in hollow], linestyle="none", marker=marker,
+                markersize=5, markerfacecolor="white", markeredgecolor=colour, markeredgewidth=1.3,
+                zorder=zorder + 0.05, label="_hollow")
     ax.fill_between(px, [series.low(x) for x in xs], [series.high(x) for x in xs], color=colour, alpha=0.18,
                     linewidth=0)
     return True
 
 
-def mark_failures(ax, results, mode, mechanism, axis):
+def legend_note(ax, label, **kw):
+    """An entry that only explains a convention: drawn nowhere, shown once in the figure legend."""
+    ax.plot([], [], label=label, **kw)
+
+
+def mark_failures(ax, results, mode, mechanism, axis, idle_states=None):
     """Refused points as an x at the top of the axes, other failures as a hollow circle at the bottom."""
     import matplotlib.transforms as transforms
 
     colour = style(mechanism)[0]
     trans = transforms.blended_transform_factory(ax.transData, ax.transAxes)
-    refused = results.refused_idles(mode, mechanism)
+    refused = results.refused_idles(mode, mechanism, idle_states)
     if refused:
         ax.plot([axis.pos(x) for x in refused], [0.96] * len(refused), transform=trans, linestyle="none",
                 marker="x", markersize=9, markeredgewidth=2, color=colour, clip_on=False,
                 label=f"{mechanism} refused: FD_SETSIZE")
-    failed = results.failed_idles(mode, mechanism)
+    failed = results.failed_idles(mode, mechanism, idle_states)
     if failed:
         ax.plot([axis.pos(x) for x in failed], [0.04] * len(failed), transform=trans, linestyle="none",
                 marker="o", markerfacecolor="none", markersize=8, color=colour, clip_on=False,
@@ -137,11 +157,16 @@ def fd_setsize_line(ax, results):
     ax.axvline(limit, color="0.35", linestyle=":", linewidth=1.4, label=f"FD_SETSIZE = {limit}")
 
 
-def idle_panel(ax, results, mode, metric, axis):
+def idle_panel(ax, results, mode, metric, axis, idle_states=None):
     drawn = False
-    for mech in results.mechanisms(results.scenario_runs(mode)):
-        drawn |= draw_series(ax, results.series(mode, mech, metric), mech, axis.pos)
-        mark_failures(ax, results, mode, mech, axis)
+    bound = False
+    for mech in results.mechanisms(results.scenario_runs(mode, idle_states)):
+        series = results.series(mode, mech, metric, idle_states)
+        drawn |= draw_series(ax, series, mech, axis.pos)
+        bound |= bool(series.bound)
+        mark_failures(ax, results, mode, mech, axis, idle_states)
+    if bound:
+        legend_note(ax, HOLLOW_NOTE, linestyle="none", marker="o", markerfacecolor="white", markeredgecolor="0.3")
     fd_setsize_line(ax, results)
     axis.apply(ax)
     ax.grid(True, which="major", alpha=0.3)
@@ -157,6 +182,14 @@ def caption(results, extra="", micro=False):
     return f"Machine: {results.machine_caption()}.\n{how}{extra}"
 
 
+def legend_width(labels, columns):
+    """Inches a legend of 9 pt labels takes in `columns` columns, filled column by column as matplotlib
+    does (about 0.075 in per character, plus the handle and the gap, 0.75 in, per column)."""
+    rows = -(-len(labels) // columns)
+    chunks = [labels[i:i + rows] for i in range(0, len(labels), rows)]
+    return sum(0.075 * max(len(lab) for lab in chunk) + 0.75 for chunk in chunks if chunk)
+
+
 def finish(fig, plt, results, stem, text, written):
     """One legend for the whole figure, under the panels, then the caption; save PNG and SVG."""
     handles, labels = [], []
@@ -170,6 +203,8 @@ def finish(fig, plt, results, stem, text, written):
     lines = [part for line in text.split("\n") for part in textwrap.wrap(line, int(width * 15)) or [""]]
     caption_in = 0.14 * len(lines) + 0.08
     columns = max(2, min(4, int(width / 3.2)))
+    while columns > 1 and legend_width(labels, columns) > width * 0.98:
+        columns -= 1  # long notes (the conventions) would run off the figure's edges
     legend_in = 0.24 * -(-len(handles) // columns) + 0.1 if handles else 0.0
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=9, frameon=False,
@@ -201,7 +236,55 @@ def modes_with(results, metric, skip=("churn",)):
 
 
 def all_idles(results, modes):
-    return {r.idle for mode in modes for r in results.scenario_runs(mode)}
+    return {r.idle for mode in modes for s in results.idle_states_of(mode) for r in results.scenario_runs(mode, s)}
+
+
+def states_of(results, modes):
+    """The idle-states settings to draw, primary first: one row of panels each (block above allow)."""
+    seen = []
+    for mode in modes:
+        for s in results.idle_states_of(mode):
+            if s not in seen:
+                seen.append(s)
+    return seen or [None]
+
+
+def states_note(ax, states, each_mode=False):
+    """Says in the legend which row of panels holds which idle-states setting."""
+    if len(states) > 1:
+        if each_mode:
+            words = [f"{'first' if i == 0 else 'second' if i == 1 else f'row {i + 1}'} row of each mode"
+                     for i in range(len(states))]
+        else:
+            words = [f"{'upper' if i == 0 else 'lower' if i == len(states) - 1 else f'row {i + 1}'} row"
+                     for i in range(len(states))]
+        legend_note(ax, "panels: " + "; ".join(f"{w} = {rf.idle_states_words(s)}" for w, s in zip(words, states)),
+                    linestyle="none")
+
+
+def panel_title(scenario, prefix=""):
+    """A panel's scenario; its idle-states setting, when recorded, on a line of its own."""
+    text = scenario_label(scenario[:5])
+    if len(scenario) > 5 and scenario[5]:
+        text += "\n" + rf.idle_states_words(scenario[5])
+    return prefix + text
+
+
+def same_ylim(axes):
+    """Rows of one metric share their y range, so that block and allow read against each other."""
+    axes = [ax for ax in axes if ax.get_visible()]
+    if len(axes) > 1:
+        low = min(ax.get_ylim()[0] for ax in axes)
+        high = max(ax.get_ylim()[1] for ax in axes)
+        for ax in axes:
+            ax.set_ylim(low, high)
+
+
+def not_measured(ax, mode, state):
+    ax.text(0.5, 0.5, f"{mode}: not measured with {rf.idle_states_words(state)}", ha="center", va="center",
+            transform=ax.transAxes, fontsize=9, color="0.4")
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 def plot_latency(plt, results, written):
@@ -209,47 +292,91 @@ def plot_latency(plt, results, written):
     if not modes:
         return
     axis = IdleAxis(all_idles(results, modes))
-    fig, axes = plt.subplots(len(modes), 2, figsize=(12, 4.2 * len(modes) + 1.6), squeeze=False)
-    for row, mode in enumerate(modes):
-        placement = results.primary_scenario(mode)[1] or None
+    panels = [(mode, state) for mode in modes for state in results.idle_states_of(mode)]
+    fig, axes = plt.subplots(len(panels), 2, figsize=(12, 4.2 * len(panels) + 1.6), squeeze=False)
+    relay_drawn = False
+    for row, (mode, state) in enumerate(panels):
+        scenario = results.scenario_with(mode, state)
+        placement = scenario[1] or None
         for col, (metric, name) in enumerate((("p50_us", "p50"), ("p99_us", "p99"))):
             ax = axes[row][col]
-            idle_panel(ax, results, mode, metric, axis)
-            floor = results.floor(metric, placement) if metric == "p50_us" else results.floor("p99_us", placement)
+            idle_panel(ax, results, mode, metric, axis, state)
+            floor = results.floor(metric, placement, rf.FLOOR, state)
             if floor is not None:
                 ax.axhline(floor, color="black", linestyle="--", linewidth=1.2,
                            label=f"blocking ping-pong floor ({placement or 'same'} placement, same percentile)")
+            # The relay floor makes a ping-pong's 4 hops: a reference for round trips, not for one-way latency.
+            relay = results.floor(metric, placement, rf.RELAY_FLOOR, state) if mode == "pingpong" else None
+            if relay is not None:
+                relay_drawn = True
+                ax.axhline(relay, color="0.35", linestyle="-.", linewidth=1.3, label=RELAY_FLOOR_LABEL)
             ax.set_yscale("log")
             plain_log(ax, "y")
             ax.set_ylabel(f"{name} latency (µs, log scale)")
-            ax.set_title(f"{name} latency — {scenario_label(results.primary_scenario(mode))}", fontsize=10)
+            ax.set_title(panel_title(scenario, f"{name} latency — "), fontsize=10)
+    for mode in modes:
+        for col in (0, 1):
+            same_ylim([axes[i][col] for i, (m, _) in enumerate(panels) if m == mode])
+    states_note(axes[0][0], states_of(results, modes), each_mode=True)
     fig.suptitle(title_of("latency"), fontsize=13)
-    finish(fig, plt, results, "latency", caption(results, "Refused or failed points are marked, never plotted as figures."), written)
+    extra = ("Dash-dot line (pingpong panels): the relay floor, a blocking relay over the same 4 hops and CPUs as "
+             "a chat ping-pong (same percentile). " if relay_drawn else "")
+    finish(fig, plt, results, "latency",
+           caption(results, extra + "Refused or failed points are marked, never plotted as figures."), written)
 
 
 def plot_simple(plt, results, written, stem, metric, ylabel, log_y=False, zero_y=True,
-                style_y=None, note=None):
-    """One panel per mode of `metric` against idle connections. style_y(ax, mode), when given,
-    replaces the default y axis (log or from zero); note is added to the caption."""
+                style_y=None, note=None, extra=None):
+    """One panel per mode of `metric` against idle connections (a row per idle-states setting when
+    the run measured several). style_y(ax, mode), when given, replaces the default y axis (log or
+    from zero); extra(ax, mode, state, axis) draws more into a panel; note is added to the caption."""
     modes = modes_with(results, metric)
     if not modes:
         return
     axis = IdleAxis(all_idles(results, modes))
-    fig, axes = plt.subplots(1, len(modes), figsize=(6.2 * len(modes) + 0.6, 6.0), squeeze=False)
+    states = states_of(results, modes)
+    fig, axes = plt.subplots(len(states), len(modes), figsize=(6.2 * len(modes) + 0.6, 6.0 + 4.4 * (len(states) - 1)),
+                             squeeze=False)
     for i, mode in enumerate(modes):
-        ax = axes[0][i]
-        idle_panel(ax, results, mode, metric, axis)
-        if style_y is not None:
-            style_y(ax, mode)
-        elif log_y:
-            ax.set_yscale("log")
-            plain_log(ax, "y")
-        elif zero_y:
-            ax.set_ylim(bottom=0)
-        ax.set_ylabel(ylabel)
-        ax.set_title(scenario_label(results.primary_scenario(mode)), fontsize=10)
+        for j, state in enumerate(states):
+            ax = axes[j][i]
+            if state is not None and state not in results.idle_states_of(mode):
+                not_measured(ax, mode, state)
+                continue
+            idle_panel(ax, results, mode, metric, axis, state)
+            if extra is not None:
+                extra(ax, mode, state, axis)
+            if style_y is not None:
+                style_y(ax, mode)
+            elif log_y:
+                ax.set_yscale("log")
+                plain_log(ax, "y")
+            elif zero_y:
+                ax.set_ylim(bottom=0)
+            ax.set_ylabel(ylabel)
+            ax.set_title(panel_title(results.scenario_with(mode, state)), fontsize=10)
+        same_ylim([axes[j][i] for j, state in enumerate(states)
+                   if state is None or state in results.idle_states_of(mode)])
+    states_note(axes[0][0], states)
     fig.suptitle(title_of(stem), fontsize=13)
     finish(fig, plt, results, stem, caption(results, note or ""), written)
+
+
+def capacity_lines(results):
+    """extra= for the throughput plot: each mechanism's server capacity (server_capacity_msgs_s,
+    10⁶ / server CPU µs per message) beside what it delivered, dotted in the same colour."""
+    def draw(ax, mode, state, axis):
+        drawn = False
+        for mech in results.mechanisms(results.scenario_runs(mode, state)):
+            s = results.series(mode, mech, "server_capacity_msgs_s", state)
+            xs = s.xs()
+            if xs:
+                drawn = True
+                ax.plot([axis.pos(x) for x in xs], [s.median(x) for x in xs], color=style(mech)[0], linestyle=":",
+                        linewidth=1.3, label="_capacity", zorder=2.5)
+        if drawn:
+            legend_note(ax, CAPACITY_NOTE, color="0.3", linestyle=":", linewidth=1.3)
+    return draw
 
 
 def plot_fds_per_event(plt, results, written):
@@ -361,12 +488,24 @@ def plot_churn(plt, results, written):
         return
     if not any(r.mode == "churn" and r.get("conns_per_s") is not None for r in results.runs):
         return
-    axis = IdleAxis({r.idle for r in results.scenario_runs("churn")})
-    fig, ax = plt.subplots(figsize=(10.5, 6.6))
-    idle_panel(ax, results, "churn", "conns_per_s", axis)
-    ax.set_ylim(bottom=0)
-    ax.set_ylabel("connections per second")
-    ax.set_title(scenario_label(results.primary_scenario("churn")), fontsize=10)
+    states = results.idle_states_of("churn")
+    axis = IdleAxis(all_idles(results, ["churn"]))
+    if len(states) == 1:
+        fig, ax = plt.subplots(figsize=(10.5, 6.6))
+        axes = [ax]
+    else:
+        fig, grid = plt.subplots(1, len(states), figsize=(6.2 * len(states) + 0.6, 6.6), squeeze=False)
+        axes = list(grid[0])
+    for ax, state in zip(axes, states):
+        idle_panel(ax, results, "churn", "conns_per_s", axis, state)
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel("connections per second")
+        ax.set_title(panel_title(results.scenario_with("churn", state)), fontsize=10)
+    same_ylim(axes)
+    if len(states) > 1:
+        legend_note(axes[0], "panels: " + "; ".join(f"{'left' if i == 0 else 'right' if i == len(states) - 1 else f'panel {i + 1}'}"
+                                                   f" = {rf.idle_states_words(s)}" for i, s in enumerate(states)),
+                    linestyle="none")
     fig.suptitle(title_of("churn"), fontsize=13)
     finish(fig, plt, results, "churn", caption(results), written)
 
@@ -378,7 +517,8 @@ def render(folder):
     plot_latency(plt, results, written)
     # Log y: with thousands of idle connections select/poll fall (or rise) by orders of magnitude,
     # and on a linear axis epoll's line would be flattened into the x axis.
-    plot_simple(plt, results, written, "throughput", "throughput_msgs_s", "messages per second (log scale)", log_y=True)
+    plot_simple(plt, results, written, "throughput", "throughput_msgs_s", "messages per second (log scale)", log_y=True,
+                extra=capacity_lines(results))
     plot_simple(plt, results, written, "cpu_per_msg", "server_cpu_us_per_msg", "server CPU per message (µs, log scale)",
                 log_y=True)
     plot_fds_per_event(plt, results, written)
