@@ -65,6 +65,9 @@ std::vector<std::pair<std::string, Cell>> cells(const RunResult& r) {
       {"server_cpu_pct", opt(r.server_cpu_pct())},
       {"idle_open_s", opt(r.idle_open_s)},
       {"conns_per_s", opt(r.conns_per_s)},
+      {"bound_by", r.bound_by()},
+      {"server_capacity_msgs_s", opt(r.server_capacity_msgs_s())},
+      {"window_chosen", opt(r.window_chosen)},
   };
 }
 
@@ -125,6 +128,20 @@ std::optional<double> RunResult::server_cpu_us_per_msg() const {
   const std::uint64_t n = mode == "churn" ? churn_conns : msgs;
   if (!server_cpu_us || n == 0) return std::nullopt;
   return *server_cpu_us / static_cast<double>(n);
+}
+
+std::string RunResult::bound_by() const {
+  const auto srv = server_cpu_pct();
+  if (!srv && !loadgen_cpu_pct) return "";
+  if (srv && *srv >= kSaturatedCpuPct) return "server";
+  if (loadgen_cpu_pct && *loadgen_cpu_pct >= kSaturatedCpuPct) return "loadgen";
+  return "latency";
+}
+
+std::optional<double> RunResult::server_capacity_msgs_s() const {
+  const auto per_msg = server_cpu_us_per_msg();
+  if (!per_msg || *per_msg <= 0) return std::nullopt;
+  return 1e6 / *per_msg;
 }
 
 const std::vector<std::string>& result_columns() {
@@ -195,6 +212,9 @@ std::string human_summary(const RunResult& r) {
                      r.mode == "churn" ? "connection" : "message");
   }
   if (r.loadgen_cpu_pct) s += fmt::format("  loadgen CPU {}%\n", number(*r.loadgen_cpu_pct));
+  if (const auto b = r.bound_by(); !b.empty()) s += fmt::format("  bound by {}\n", b);
+  if (r.window_chosen)
+    s += fmt::format("  window {} messages in flight per sender\n", *r.window_chosen);
   if (r.idle > 0) {
     s += fmt::format(
         "  idle: {} requested, {} still open, {} refused", r.idle,

@@ -12,6 +12,11 @@
 
 namespace mux {
 
+// A process using this much of one CPU over the window is taken to be the bottleneck. Not 100: a
+// saturated single-threaded event loop still sleeps for a moment whenever its batch runs dry,
+// and /proc/PID/stat counts 10 ms ticks, so the process that limits a run reads a few % short.
+constexpr double kSaturatedCpuPct = 90;
+
 struct RunResult {
   std::string mechanism;  // from the server's /stats; "floor" for --mode floor
   std::string mode;
@@ -33,13 +38,20 @@ struct RunResult {
   std::string status = "ok";
   std::optional<std::int64_t> server_wait_calls, server_events, server_fds_passed, server_ctl_calls;
   std::string label;
-  std::optional<double> idle_open_s;  // time to establish the idle connections
-  std::optional<double> conns_per_s;  // churn only
-  std::uint64_t churn_conns = 0;      // churn: connections completed in the window
+  std::optional<double> idle_open_s;           // time to establish the idle connections
+  std::optional<double> conns_per_s;           // churn only
+  std::uint64_t churn_conns = 0;               // churn: connections completed in the window
+  std::optional<std::uint64_t> window_chosen;  // flood: --window N, or what --window auto chose
 
   double throughput() const;
   std::optional<double> server_cpu_pct() const;
   std::optional<double> server_cpu_us_per_msg() const;
+  // "server" or "loadgen" (whichever is saturated, the server first), "latency" when neither
+  // is, "" when neither CPU figure is known.
+  std::string bound_by() const;
+  // Messages (churn: connections) per second the server could handle at 100 % of one CPU, at
+  // this run's cost per message; empty when that cost is unknown.
+  std::optional<double> server_capacity_msgs_s() const;
 };
 
 // The column names, in order.

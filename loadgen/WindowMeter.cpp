@@ -65,7 +65,7 @@ void WindowMeter::judge(RunResult& r, std::uint64_t server_error_lines) {
   const auto srv = r.server_cpu_pct();
   if (r.integrity.total() > 0 || server_error_lines > 0) {
     r.status = "integrity-errors";
-  } else if (lg >= 90 && (!srv || *srv < 90)) {
+  } else if (lg >= kSaturatedCpuPct && (!srv || *srv < kSaturatedCpuPct)) {
     // Our one thread was busy nearly the whole window while the server was not: the figures
     // measure the load generator, not the server.
     r.status = "loadgen-bound";

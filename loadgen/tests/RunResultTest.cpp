@@ -14,7 +14,9 @@ TEST(RunResult, ColumnsFollowTheContractInOrder) {
       "corrupted,server_cpu_us_per_msg,loadgen_cpu_pct,status,server_wait_calls,server_events,"
       "server_fds_passed,server_ctl_calls,server_cpu_us,label";
   EXPECT_EQ(csv_header().substr(0, contract.size()), contract);
-  EXPECT_EQ(csv_header().substr(contract.size()), ",server_cpu_pct,idle_open_s,conns_per_s");
+  EXPECT_EQ(
+      csv_header().substr(contract.size()),
+      ",server_cpu_pct,idle_open_s,conns_per_s,bound_by,server_capacity_msgs_s,window_chosen");
 }
 
 TEST(RunResult, RowHasOneCellPerColumnAndDerivedFigures) {
@@ -42,6 +44,50 @@ TEST(RunResult, UnmeasuredRowLeavesFiguresEmpty) {
   r.status = "refused:FD_SETSIZE";
   const std::string row = csv_row(r);
   EXPECT_NE(row.find(",0,0,0,,,,,,,,,0,0,0,0,,,refused:FD_SETSIZE,"), std::string::npos) << row;
+}
+
+// A run over one second, so server_cpu_us / 1e4 is the server's CPU in %.
+RunResult one_second(std::optional<double> server_pct, std::optional<double> loadgen_pct) {
+  RunResult r;
+  r.mode = "flood";
+  r.measured = true;
+  r.measured_s = 1;
+  r.msgs = 400'000;
+  if (server_pct) r.server_cpu_us = *server_pct * 1e4;
+  r.loadgen_cpu_pct = loadgen_pct;
+  return r;
+}
+
+TEST(RunResult, BoundByNamesTheSaturatedSideServerFirst) {
+  EXPECT_EQ(one_second(95, 99).bound_by(), "server");
+  EXPECT_EQ(one_second(kSaturatedCpuPct, 20).bound_by(), "server");
+  EXPECT_EQ(one_second(89.9, kSaturatedCpuPct).bound_by(), "loadgen");
+  EXPECT_EQ(one_second(std::nullopt, 97).bound_by(), "loadgen");
+  EXPECT_EQ(one_second(60, 70).bound_by(), "latency");
+  EXPECT_EQ(one_second(95, std::nullopt).bound_by(), "server");
+  EXPECT_EQ(one_second(std::nullopt, std::nullopt).bound_by(), "");
+}
+
+TEST(RunResult, ServerCapacityIsOneCpuOverItsCostPerMessage) {
+  // 80 % of a CPU for 400000 messages: 2 us each, so 500000 per second at 100 %.
+  const RunResult r = one_second(80, 50);
+  ASSERT_TRUE(r.server_capacity_msgs_s().has_value());
+  EXPECT_DOUBLE_EQ(*r.server_capacity_msgs_s(), 500'000);
+  EXPECT_FALSE(one_second(std::nullopt, 50).server_capacity_msgs_s().has_value());
+  RunResult none = one_second(80, 50);
+  none.msgs = 0;
+  EXPECT_FALSE(none.server_capacity_msgs_s().has_value());
+}
+
+TEST(RunResult, NewColumnsAreFilledOrEmptyInTheRow) {
+  RunResult r = one_second(80, 50);
+  r.window_chosen = 32;
+  EXPECT_NE(csv_row(r).find(",latency,500000,32"), std::string::npos) << csv_row(r);
+  const std::string json = json_object(r);
+  EXPECT_NE(json.find("\"bound_by\":\"latency\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"window_chosen\":32}"), std::string::npos) << json;
+  const std::string empty = csv_row(RunResult{});
+  EXPECT_EQ(empty.substr(empty.size() - 3), ",,,") << empty;
 }
 
 TEST(StatsLine, ParsesTheServersCounters) {
