@@ -369,7 +369,18 @@ def machine_section(results):
     return out
 
 
-def how_to_read():
+def how_to_read(results=None):
+    extra = []
+    if results is not None and results.has_bound_by():
+        extra.append("- A hollow marker is a point bound by latency (a closed loop waiting on round trips) or by the "
+                     "loadgen, a filled one a server-bound point; only server-bound throughput is a capacity. The "
+                     "dotted lines on the throughput plot are each server's capacity, 10⁶ ÷ its CPU µs per message.")
+    if results is not None and len(results.idle_states_values()) > 1:
+        extra.append("- Idle states blocked and allowed are never joined in one curve: the plots give each setting a "
+                     "row of panels (blocked first), and the claims use the blocked points.")
+    if results is not None and results.floor_rows(rf.RELAY_FLOOR):
+        extra.append("- The dash-dot line on pingpong latency panels is the *relay floor*: the same 4 hops and CPUs "
+                     "as a chat ping-pong, relayed by a blocking process instead of a multiplexer.")
     return ["## How to read this", "",
             "- Each *idle connection* is a real TCP connection the server must watch but that never sends. "
             "select and poll hand the kernel the whole watched set on every call; epoll registers each "
@@ -385,7 +396,7 @@ def how_to_read():
             "decided*). *Inconclusive* is an honest outcome: the data did not decide, and the figures "
             "say why.",
             "- Micro-benchmarks (micro.csv) time one system call in isolation; the chat runs (runs.csv) show "
-            "what that cost does to a real server. A claim about a system call is judged on both.", ""]
+            "what that cost does to a real server. A claim about a system call is judged on both."] + extra + [""]
 
 
 def claims_section(evaluated):
@@ -501,7 +512,7 @@ def build(folder):
     lines += idle_states_section(results)
     lines += floors_section(results)
     lines += bound_section(results)
-    lines += how_to_read()
+    lines += how_to_read(results)
     lines += claims_section(evaluated)
     lines += plots_section(results)
     lines += anchors_section(results, anchors)

@@ -172,3 +172,107 @@ if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: synthetic.py FOLDER")
     print(write(sys.argv[1], churn=True, select_dynamic=True))
+
+
+# ---- runs with idle-states control, bound_by and relay floors (appended helpers) ------------------
+
+NEW_COLUMNS = ["idle_states", "bound_by", "server_capacity_msgs_s", "relay_floor_p50_us", "server_started_utc",
+               "window_chosen"]
+RELAY_FLOOR_P50 = 30.0
+
+
+def write_new(folder, states=("block", "allow"), drift=1.0, spread=None, held=True, allow_factor=2.5,
+              flood_bound="server", **kw):
+    """write(), then what a sweep with idle-states control adds: every measured row once per
+    idle_states value (allow: latency and server CPU x allow_factor), bound_by (pingpong and churn
+    latency-bound; flood flood_bound, but epoll-et at 0 idle loadgen-bound), server_capacity_msgs_s,
+    relay_floor_p50_us, server_started_utc, window_chosen; floors and relay floors at the start and
+    the end per setting (end = start x drift); env.json's idle_states and confounders.
+    spread=(mechanism, mode, idle): that point's third blocked repeat gets twice its headline figure."""
+    write(folder, **kw)
+    path = os.path.join(folder, "runs.csv")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        header = list(reader.fieldnames)
+        old = list(reader)
+    measured = [r for r in old if r["mechanism"] != "floor"]
+    rows = []
+
+    def add(r):
+        r["run_id"] = len(rows) + 1
+        rows.append(r)
+
+    def floors(state, when, repeat):
+        scale = 1.0 if state == "block" else allow_factor
+        for kind, prefix, p50 in (("floor", "floor", FLOOR_P50), ("relay-floor", "relay", RELAY_FLOOR_P50)):
+            value = p50 * scale * (drift if when == "end" else 1.0)
+            r = {c: "" for c in header + NEW_COLUMNS}
+            r.update(mechanism="floor", mode=kind, idle=0, idle_open=0, refused=0, active=2, size=64, rate=0,
+                     repeat=repeat, placement="split", server_cpu=1, loadgen_cpu=0, p50_us=f"{value:.2f}",
+                     p99_us=f"{value * 1.8:.2f}", status="ok", bench_status="ok", label=f"{prefix}-{when}",
+                     idle_states=state, floor_p50_us=f"{FLOOR_P50 * scale:.2f}")
+            add(r)
+
+    for state in states:
+        floors(state, "start", 1)
+    for state in states:
+        scale = 1.0 if state == "block" else allow_factor
+        for src in measured:
+            r = {c: "" for c in header + NEW_COLUMNS}
+            r.update(src)
+            r["idle_states"] = state
+            r["floor_p50_us"] = f"{FLOOR_P50 * scale:.2f}"
+            r["server_started_utc"] = "2025-01-01T00:00:01.000000Z"
+            mode = r["mode"]
+            if r["status"] == "ok":
+                for key in ("p50_us", "p90_us", "p99_us", "server_cpu_us_per_msg"):
+                    if number_or_none(r.get(key)) is not None:
+                        r[key] = f"{float(r[key]) * scale:.3f}"
+                if (spread and state == "block" and (r["mechanism"], mode, int(r["idle"])) == spread
+                        and int(r["repeat"]) == 3):
+                    key = {"pingpong": "p50_us", "churn": "conns_per_s"}.get(mode, "throughput_msgs_s")
+                    r[key] = f"{float(r[key]) * 2:.3f}"
+                cpu = number_or_none(r.get("server_cpu_us_per_msg"))
+                r["server_capacity_msgs_s"] = f"{1e6 / cpu:.1f}" if cpu else ""
+                if mode == "flood":
+                    r["bound_by"] = "loadgen" if (r["mechanism"] == "epoll-et" and r["idle"] == "0") else flood_bound
+                else:
+                    r["bound_by"] = "latency"
+            if mode == "pingpong":
+                r["relay_floor_p50_us"] = f"{RELAY_FLOOR_P50 * scale:.2f}"
+            if mode == "flood":
+                r["window_chosen"] = 16
+            add(r)
+    for state in states:
+        floors(state, "end", 2)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=header + NEW_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+    env_path = os.path.join(folder, "env.json")
+    if os.path.isfile(env_path):
+        with open(env_path) as f:
+            env = json.load(f)
+        env["idle_states"] = {
+            "requested": list(states) if held else ["block"], "held": held and "block" in states,
+            "why_not": None if held else "cannot open /dev/cpu_dma_latency (Permission denied); run as root",
+            "cpuidle": {"driver": "haltpoll", "governor": "haltpoll",
+                        "states": [{"name": "POLL", "latency_us": 0, "residency_us": 0, "disabled": False},
+                                   {"name": "haltpoll", "latency_us": 1, "residency_us": 1, "disabled": False}]}}
+        env["confounders"] = {
+            "vulnerabilities": {"meltdown": "Not affected", "spectre_v1": "Mitigation: usercopy/swapgs barriers",
+                                "spectre_v2": "Mitigation: Enhanced / Automatic IBRS; IBPB: conditional",
+                                "mds": "Vulnerable: Clear CPU buffers attempted, no microcode"},
+            "cpufreq_governor": None, "thp": "always [madvise] never", "clocksource": "tsc",
+            "isolation": {"isolcpus": None, "nohz_full": None}, "virtualization": "kvm"}
+        with open(env_path, "w") as f:
+            json.dump(env, f, indent=2)
+    return folder
+
+
+def number_or_none(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None

@@ -1,6 +1,7 @@
 """plot.py renders a small results folder; without matplotlib it says in one line how to get it."""
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,6 +60,68 @@ class Render(unittest.TestCase):
             self.assertEqual(proc.returncode, 1)
             self.assertIn("no plottable rows", proc.stderr)
             self.assertNotIn("Traceback", proc.stderr)
+
+    def test_new_columns_render_their_conventions(self):
+        with tempfile.TemporaryDirectory() as d:
+            synthetic.write_new(d, churn=True, select_dynamic=True)
+            proc = run_plot(d)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assert_plots(d, RUNS_PLOTS + MICRO_PLOTS + ["churn"])
+            with open(os.path.join(d, "latency.svg")) as f:
+                latency = f.read()
+            for label in ("relay floor (4 hops, no multiplexer)", "blocking ping-pong floor",
+                          "hollow marker: latency- or loadgen-bound point (filled: server-bound)",
+                          "first row of each mode = idle states blocked", "idle states allowed"):
+                self.assertIn(label, latency)
+            with open(os.path.join(d, "throughput.svg")) as f:
+                throughput = f.read()
+            for label in ("server capacity", "upper row = idle states blocked", "lower row = idle states allowed",
+                          "hollow marker"):
+                self.assertIn(label, throughput)
+
+    def test_reference_folder_still_renders_without_the_new_columns(self):
+        reference = os.path.join(os.path.dirname(PLOT), "results", "reference")
+        with tempfile.TemporaryDirectory() as d:
+            run = os.path.join(d, "reference")
+            shutil.copytree(reference, run)
+            proc = run_plot(run)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assert_plots(run, RUNS_PLOTS + MICRO_PLOTS + ["churn"])
+            with open(os.path.join(run, "latency.svg")) as f:
+                latency = f.read()
+            self.assertIn("blocking ping-pong floor", latency)
+            for absent in ("relay floor", "hollow marker", "idle states"):
+                self.assertNotIn(absent, latency)
+
+
+class Markers(unittest.TestCase):
+    """bound_by decides a marker's fill: hollow when most repeats were latency- or loadgen-bound."""
+
+    def test_hollow_and_filled_markers_follow_bound_by(self):
+        sys.path.insert(0, PLOT)
+        import plot
+        from results_folder import Series
+
+        plt = plot.import_pyplot()
+        s = Series("test")
+        for x, bounds in ((0, ["latency"] * 3), (100, ["server"] * 3), (1000, ["server", "loadgen", "loadgen"])):
+            for repeat, b in enumerate(bounds, 1):
+                s.add(x, 10.0 + x / 100, repeat, bound_by=b)
+        fig, ax = plt.subplots()
+        plot.draw_series(ax, s, "poll", lambda x: x or 1)
+        line, hollow = ax.lines
+        self.assertEqual(list(line.get_markevery()), [1])
+        self.assertEqual(list(hollow.get_xdata()), [1, 1000])
+        self.assertEqual(hollow.get_markerfacecolor(), "white")
+        plt.close(fig)
+
+        fig, ax = plt.subplots()
+        unrecorded = Series("old")
+        unrecorded.add(0, 1.0, 1)
+        plot.draw_series(ax, unrecorded, "poll")
+        self.assertEqual(len(ax.lines), 1)
+        self.assertIsNone(ax.lines[0].get_markevery())
+        plt.close(fig)
 
 
 class WithoutMatplotlib(unittest.TestCase):

@@ -160,5 +160,149 @@ class ReportScript(unittest.TestCase):
             self.assertNotIn("Traceback", proc.stderr)
 
 
+REFERENCE = os.path.join(os.path.dirname(PLOT), "results", "reference")
+
+
+def report_text(folder):
+    import report
+    return report.build(folder)[2]
+
+
+def section(text, heading):
+    """The text of one '## ' section of a report, heading included."""
+    start = text.index(heading)
+    end = text.find("\n## ", start + len(heading))
+    return text[start:] if end < 0 else text[start:end]
+
+
+class NewColumns(unittest.TestCase):
+    """Runs with idle_states, bound_by, relay floors and the new env.json keys."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_floors_and_idle_states_never_make_modes_or_mix_curves(self):
+        results = ResultsFolder(synthetic.write_new(self.dir, states=("allow", "block")))
+        self.assertEqual(results.modes(), ["pingpong", "flood"])
+        self.assertNotIn("floor", results.mechanisms())
+        self.assertEqual(results.primary_scenario("pingpong")[5], "block")
+        self.assertEqual(results.idle_states_of("pingpong"), ["block", "allow"])
+        self.assertEqual({r.idle_states for r in results.scenario_runs("pingpong")}, {"block"})
+        self.assertEqual({r.idle_states for r in results.scenario_runs("pingpong", "allow")}, {"allow"})
+        # One curve point per repeat, never block and allow together.
+        self.assertEqual(len(results.series("pingpong", "poll", "p50_us").values_at(0)), 3)
+        self.assertEqual(len(results.floor_rows("relay-floor", label="-start", idle_states="allow")), 1)
+        self.assertAlmostEqual(results.floor_at("floor", "start", "block"), synthetic.FLOOR_P50)
+        self.assertEqual(results.other_scenarios(), [])
+
+    def test_a_drift_beyond_10_percent_is_a_warning_at_the_top(self):
+        text = report_text(synthetic.write_new(self.dir, drift=1.12))
+        top = text[:text.index("## Drift and spread")]
+        self.assertIn("**Warning: the machine drifted during this run.**", top)
+        self.assertIn("relay floor (4 hops, no multiplexer)", top)
+        self.assertIn("+12.0% **drift**", section(text, "## Drift and spread"))
+        self.assertLess(text.index("## Drift and spread"), text.index("## The claims"))
+
+    def test_a_drift_of_5_percent_is_no_warning(self):
+        text = report_text(synthetic.write_new(self.dir, drift=1.05))
+        self.assertNotIn("Warning: the machine drifted", text)
+        drift = section(text, "## Drift and spread")
+        self.assertIn("+5.0%", drift)
+        self.assertNotIn("**drift**", drift)
+
+    def test_the_reference_drift_is_warned(self):
+        text = report_text(REFERENCE)
+        self.assertIn("**Warning: the machine drifted during this run.**", text[:text.index("## Drift and spread")])
+
+    def test_a_point_whose_repeats_spread_is_listed_with_its_values(self):
+        text = report_text(synthetic.write_new(self.dir, spread=("poll", "pingpong", 500)))
+        spread = section(text, "## Drift and spread")
+        rows = [line for line in spread.splitlines() if line.startswith("| poll | pingpong | 500 |")]
+        self.assertEqual(len(rows), 1, spread)
+        self.assertIn("p50_us", rows[0])
+        self.assertIn("idle states blocked", rows[0])
+        self.assertRegex(rows[0], r"1: [\d.]+, 2: [\d.]+, 3: [\d.]+ \| ×2\.\d+ \|")
+
+    def test_no_spread_says_so(self):
+        text = report_text(synthetic.write_new(self.dir))
+        self.assertIn("Spread: no point's repeats differ", section(text, "## Drift and spread"))
+
+    def test_idle_states_section_sets_block_against_allow(self):
+        text = report_text(synthetic.write_new(self.dir, allow_factor=2.5))
+        idle = section(text, "## CPU idle states")
+        self.assertIn("allowed ÷ blocked", idle)
+        epoll = next(line for line in idle.splitlines() if line.startswith("| epoll-lt |"))
+        self.assertEqual(epoll.count("×2.50"), 2, epoll)  # p50 and server CPU per message
+        for floor in ("| floor (2 hops, no server) |", "| relay floor (4 hops, no multiplexer) |"):
+            row = next(line for line in idle.splitlines() if line.startswith(floor))
+            self.assertIn("×2.50", row)
+        self.assertNotIn("could not be blocked", text)
+
+    def test_one_idle_states_value_says_which_and_how_to_see_the_effect(self):
+        text = report_text(synthetic.write_new(self.dir, states=("block",)))
+        idle = section(text, "## CPU idle states")
+        self.assertIn("idle states blocked", idle)
+        self.assertIn("--idle-states block,allow", idle)
+        self.assertNotIn("allowed ÷ blocked", idle)
+
+    def test_idle_states_not_held_is_said_near_the_top(self):
+        text = report_text(synthetic.write_new(self.dir, states=("allow",), held=False))
+        top = text[:text.index("## Drift and spread")]
+        self.assertIn("**CPU idle states could not be blocked**: cannot open /dev/cpu_dma_latency", top)
+
+    def test_environment_lists_the_confounders(self):
+        machine = section(report_text(synthetic.write_new(self.dir)), "## The machine and the run")
+        for expected in ("| CPU vulnerabilities | 4 listed: 1 not affected, 2 mitigated, 1 vulnerable",
+                         "| cpufreq governor | none exposed", "| transparent huge pages | always [madvise] never |",
+                         "| clocksource | tsc |", "| CPU isolation | none", "| virtualization | kvm |",
+                         "| cpuidle driver / governor | haltpoll / haltpoll |", "POLL (exit 0 µs"):
+            self.assertIn(expected, machine)
+
+    def test_what_bound_each_point_and_throughput_from_server_bound_points_only(self):
+        text = report_text(synthetic.write_new(self.dir, states=("block",)))
+        bound = section(text, "## What bound each point")
+        self.assertIn("| mechanism | mode | server | loadgen | latency |", bound)
+        self.assertIn("| epoll-et | flood | 17 | 3 | 0 |", bound)  # its last repeat at 10000 died: no bound_by
+        self.assertIn("| poll | pingpong | 0 | 0 | 21 |", bound)
+        gammo = section(text, "## Our figures beside the published ones")
+        self.assertIn("server-bound points only", gammo)
+        # epoll-et's 0-idle flood point was loadgen-bound: it is not used as a capacity.
+        self.assertIn("| epoll-et | – | not server-bound at 0 idle or near it |", gammo)
+
+    def test_no_server_bound_point_says_throughput_is_a_round_trip_rate(self):
+        text = report_text(synthetic.write_new(self.dir, flood_bound="latency"))
+        gammo = section(text, "## Our figures beside the published ones")
+        self.assertIn("was server-bound in this run", gammo)
+        self.assertIn("round-trip rate, not the server's capacity", gammo)
+        self.assertNotIn("degrades", gammo.split("### Throughput lost")[1].split("###")[0])
+
+    def test_chat_epoll_against_the_relay_floor(self):
+        text = report_text(synthetic.write_new(self.dir))
+        floors = section(text, "## Latency against the floors")
+        self.assertRegex(floors, r"chat-epoll \(epoll-lt\) p50 at 0 idle: [\d.]+ µs = \*\*[\d.]+ × the relay floor\*\*")
+        self.assertIn("within 1.10 ×", floors)
+
+
+class Reference(unittest.TestCase):
+    """The committed reference run predates every new column: it must still give a full report."""
+
+    def test_reference_report_without_the_new_columns(self):
+        text = report_text(REFERENCE)
+        for heading in ("## Drift and spread", "## CPU idle states", "## Latency against the floors",
+                        "## What bound each point", "## The claims", "## Failed points"):
+            self.assertIn(heading, text)
+        self.assertIn("does not record idle_states", text)
+        self.assertIn("does not record bound_by", text)
+        self.assertIn("relay floor was not measured", text)
+        self.assertIn("Not measured at both ends: relay floor", text)
+        self.assertNotIn("could not be blocked", text)
+        v = verdicts(REFERENCE)
+        self.assertEqual(sorted(v), list(range(1, 11)))
+
+
 if __name__ == "__main__":
     unittest.main()
