@@ -3,11 +3,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <string>
@@ -20,6 +23,14 @@
 namespace mux {
 
 namespace {
+
+// How long either side waits for the other before calling the run failed: a blocking recv on a
+// peer that stopped would otherwise hang the run for ever.
+constexpr int kPeerTimeoutMs = 5000;
+
+// The connections between this process and the peer: one for the echo floor (A), two for the
+// relay floor (A, B).
+constexpr std::size_t kMaxLinks = 2;
 
 bool send_exact(int fd, const char* p, std::size_t n) {
   while (n > 0) {
@@ -43,49 +54,110 @@ bool recv_exact(int fd, char* p, std::size_t n) {
   return true;
 }
 
-[[noreturn]] void echo_peer(const sockaddr_in& at, std::size_t size, int cpu) {
+void set_nodelay(int fd) {
+  // As the servers set on accepted sockets and loadgen on its own: without it Nagle holds back
+  // the second small write of a connection until the first is acknowledged.
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+void set_recv_timeout(int fd) {
+  timeval tv{kPeerTimeoutMs / 1000, (kPeerTimeoutMs % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+// The forked peer: connects `links` times, says which link each connection is (one byte), then
+// forwards each message from link i to link i+1 (mod links) in strict alternation, which is all
+// a ping-pong needs. With one link that is an echo; with two it is a relay A -> B, B -> A.
+[[noreturn]] void peer_main(const sockaddr_in& at, std::size_t links, std::size_t size, int cpu) {
+  // Dies with the load generator even if the sockets somehow stay open.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (cpu >= 0) {
     if (auto err = pin_to_cpu(cpu)) {
       fmt::print(stderr, "loadgen: floor peer: {}\n", *err);
       _exit(1);
     }
   }
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0 || connect(fd, reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0) _exit(1);
-  const int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  std::array<int, kMaxLinks> fds{};
+  for (std::size_t i = 0; i < links; ++i) {
+    fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+    if (fds[i] < 0 || connect(fds[i], reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0) {
+      _exit(1);
+    }
+    set_nodelay(fds[i]);
+    const char index = static_cast<char>(i);
+    if (!send_exact(fds[i], &index, 1)) _exit(1);
+  }
   std::string buf(size, '\0');
-  while (recv_exact(fd, buf.data(), size) && send_exact(fd, buf.data(), size)) {
+  for (std::size_t i = 0;; i = (i + 1) % links) {
+    if (!recv_exact(fds[i], buf.data(), size) ||
+        !send_exact(fds[(i + 1) % links], buf.data(), size)) {
+      break;
+    }
   }
   _exit(0);
+}
+
+// The accepted connections, ordered by the index byte each sends first.
+std::optional<std::string> accept_links(int lfd, std::size_t links,
+                                        std::array<int, kMaxLinks>& fds) {
+  for (std::size_t n = 0; n < links; ++n) {
+    pollfd p{lfd, POLLIN, 0};
+    if (poll(&p, 1, kPeerTimeoutMs) <= 0) {
+      return fmt::format("floor: the peer did not connect within {} s", kPeerTimeoutMs / 1000);
+    }
+    const int fd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) return errno_text("floor: accept", errno);
+    set_nodelay(fd);
+    set_recv_timeout(fd);
+    char index = 0;
+    if (!recv_exact(fd, &index, 1) || static_cast<std::size_t>(index) >= links ||
+        fds[static_cast<std::size_t>(index)] >= 0) {
+      close(fd);
+      return "floor: the peer's connection did not introduce itself";
+    }
+    fds[static_cast<std::size_t>(index)] = fd;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
 std::optional<std::string> run_floor(const Options& o, RunResult& r) {
   r.mechanism = "floor";
+  const std::size_t links = o.mode == "relay-floor" ? 2 : 1;
+  const char* peer_name = links == 2 ? "relay peer" : "echo peer";
   const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in at{};
   at.sin_family = AF_INET;
   at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof at;
   if (lfd < 0 || bind(lfd, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0 ||
-      listen(lfd, 1) != 0 || getsockname(lfd, reinterpret_cast<sockaddr*>(&at), &len) != 0) {
+      listen(lfd, static_cast<int>(links)) != 0 ||
+      getsockname(lfd, reinterpret_cast<sockaddr*>(&at), &len) != 0) {
     return errno_text("floor: listening socket on 127.0.0.1", errno);
   }
   std::fflush(nullptr);
   const pid_t pid = fork();
-  if (pid < 0) return errno_text("floor: fork of the echo peer", errno);
-  if (pid == 0) echo_peer(at, o.size, o.peer_cpu);
-  const int fd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+  if (pid < 0) return errno_text(fmt::format("floor: fork of the {}", peer_name), errno);
+  if (pid == 0) peer_main(at, links, o.size, o.peer_cpu);
+  std::array<int, kMaxLinks> fds;
+  fds.fill(-1);
+  auto accepted = accept_links(lfd, links, fds);
   close(lfd);
-  if (fd < 0) {
+  auto close_all = [&] {
+    for (int fd : fds) {
+      if (fd < 0) continue;
+      shutdown(fd, SHUT_WR);
+      close(fd);
+    }
+  };
+  if (accepted) {
+    close_all();
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
-    return errno_text("floor: accept", errno);
+    return accepted;
   }
-  const int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
   std::string msg(o.size, 'f');
   msg.back() = '\n';
@@ -97,6 +169,18 @@ std::optional<std::string> run_floor(const Options& o, RunResult& r) {
   std::uint64_t t0 = 0, t1 = 0;
   bool begun = false;
   std::optional<std::string> err;
+  // One round trip: A sends; on the relay floor B receives and answers what it got at once (as
+  // pingpong's responder does); A's receipt ends it. Timed like pingpong: from just before A's
+  // send to just after A's receive.
+  auto round_trip = [&]() -> bool {
+    if (!send_exact(fds[0], msg.data(), msg.size())) return false;
+    for (std::size_t i = 1; i < links; ++i) {
+      if (!recv_exact(fds[i], back.data(), back.size())) return false;
+      if (back != msg) ++r.integrity.corrupted;
+      if (!send_exact(fds[i], back.data(), back.size())) return false;
+    }
+    return recv_exact(fds[0], back.data(), back.size());
+  };
   for (;;) {
     const std::uint64_t s = now_ns();
     if (!begun && s >= window_start) {
@@ -105,8 +189,12 @@ std::optional<std::string> run_floor(const Options& o, RunResult& r) {
       t0 = now_ns();
     }
     if (s >= window_end) break;
-    if (!send_exact(fd, msg.data(), msg.size()) || !recv_exact(fd, back.data(), back.size())) {
-      err = "floor: the echo peer went away";
+    errno = 0;
+    if (!round_trip()) {
+      err = errno == EAGAIN || errno == EWOULDBLOCK
+                ? fmt::format("floor: the {} did not answer within {} s", peer_name,
+                              kPeerTimeoutMs / 1000)
+                : fmt::format("floor: the {} went away", peer_name);
       break;
     }
     const std::uint64_t e = now_ns();
@@ -118,8 +206,9 @@ std::optional<std::string> run_floor(const Options& o, RunResult& r) {
   }
   t1 = now_ns();
   const CpuTimes cpu1 = self_cpu_times();
-  shutdown(fd, SHUT_WR);
-  close(fd);
+  close_all();
+  // The peer exits on the end of file it now reads; one that stopped answering is not waited for.
+  if (err) kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
   if (begun) {
     r.measured = true;

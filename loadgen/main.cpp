@@ -30,6 +30,10 @@ constexpr int kExitFatal = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitServerDied = 3;
 
+bool is_floor(const std::string& mode) {
+  return mode == "floor" || mode == "relay-floor";
+}
+
 int fatal(const std::string& message, int code = kExitFatal) {
   fmt::print(stderr, "loadgen: {}\n", message);
   return code;
@@ -40,11 +44,13 @@ std::optional<std::string> validate(const Options& o) {
     if (o.idle == 0) return "--hold needs --idle N (N > 0)";
     return std::nullopt;
   }
-  if (o.mode.empty()) return "--mode is required (pingpong, broadcast, flood, floor or churn)";
+  if (o.mode.empty()) {
+    return "--mode is required (pingpong, broadcast, flood, churn, floor or relay-floor)";
+  }
   if (o.idle > 0 && o.idle_held > 0) return "--idle and --idle-held exclude each other";
   if (o.duration <= 0) return fmt::format("--duration {}: must be > 0 seconds", o.duration);
   if (o.warmup < 0) return fmt::format("--warmup {}: must be >= 0 seconds", o.warmup);
-  if (o.mode == "floor") {
+  if (is_floor(o.mode)) {
     if (o.size < 1) return "--size must be at least 1 byte";
     return std::nullopt;
   }
@@ -140,7 +146,7 @@ int hold_main(const Options& o, const Endpoint& server) {
 int run_main(const Options& o, const Endpoint& server) {
   RunResult r;
   r.mode = o.mode;
-  r.active = o.mode == "floor" ? 2 : o.active;
+  r.active = is_floor(o.mode) ? 2 : o.active;
   r.size = o.size;
   r.rate = o.mode == "broadcast" ? o.rate : 0;
   r.warmup_s = o.warmup;
@@ -148,7 +154,7 @@ int run_main(const Options& o, const Endpoint& server) {
   r.label = o.label;
   r.idle = o.idle > 0 ? o.idle : o.idle_held;
 
-  if (o.mode == "floor") {
+  if (is_floor(o.mode)) {
     if (auto err = run_floor(o, r)) return fatal(*err);
     emit(o, r);
     return 0;
@@ -218,8 +224,12 @@ int main(int argc, char** argv) {
       "prints one CSV row (or JSON object) per run on stdout"};
   app.add_option("--host", o.host, "server address")->capture_default_str();
   app.add_option("--port", o.port, "server port")->capture_default_str();
-  app.add_option("--mode", o.mode, "pingpong | broadcast | flood | floor | churn")
-      ->check(CLI::IsMember({"pingpong", "broadcast", "flood", "floor", "churn"}));
+  app.add_option("--mode", o.mode,
+                 "pingpong | broadcast | flood | churn | floor | relay-floor. floor: blocking "
+                 "ping-pong with a forked echo peer, no server (2 hops); relay-floor: a forked "
+                 "peer relays A -> B -> A with blocking recv/send (4 hops, the path of a chat "
+                 "pingpong)")
+      ->check(CLI::IsMember({"pingpong", "broadcast", "flood", "churn", "floor", "relay-floor"}));
   app.add_option("--idle", o.idle, "idle connections to open, hold during the run and check");
   app.add_option("--idle-held", o.idle_held,
                  "idle connections held by another process (loadgen --hold); recorded only");
@@ -235,7 +245,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--server-pid", o.server_pid, "server process: CPU from /proc/PID/stat");
   app.add_option("--cpu", o.cpu, "pin loadgen to this CPU");
-  app.add_option("--peer-cpu", o.peer_cpu, "floor: pin the echo peer to this CPU");
+  app.add_option("--peer-cpu", o.peer_cpu,
+                 "floor, relay-floor: pin the peer to this CPU (the server's CPU in the runs "
+                 "it is compared with)");
   app.add_flag("--csv-header", o.csv_header, "print the CSV header line first");
   app.add_flag("--json", o.json, "print a JSON object instead of a CSV row");
   app.add_option("--label", o.label, "free text copied into the row");

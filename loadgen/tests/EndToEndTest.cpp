@@ -1,6 +1,9 @@
 // loadgen against the real servers over loopback: every mode, with a few hundred idle
 // connections, must deliver everything intact.
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -207,6 +210,41 @@ TEST(EndToEnd, FloorNeedsNoServer) {
   EXPECT_NE(r.out.find("\"mechanism\":\"floor\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"status\":\"ok\""), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("\"msgs\":0,"), std::string::npos) << r.out;
+}
+
+// The pids of this process's children (what a subreaper adopts shows up here too).
+std::vector<pid_t> own_children() {
+  std::vector<pid_t> pids;
+  std::ifstream in("/proc/self/task/" + std::to_string(gettid()) + "/children");
+  for (pid_t p; in >> p;) pids.push_back(p);
+  return pids;
+}
+
+TEST(EndToEnd, RelayFloorMeasuresAndLeavesNoPeerBehind) {
+  // As a subreaper this test inherits the relay peer if loadgen exits without reaping it, so a
+  // peer left running (or left a zombie) is seen as our child afterwards.
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  ASSERT_TRUE(own_children().empty());
+  Result r = run_loadgen({"--mode", "relay-floor", "--warmup", "0.1", "--duration", "0.5",
+                          "--label", "rf", "--csv-header"});
+  const std::vector<pid_t> left = own_children();
+  for (pid_t p : left) {
+    kill(p, SIGKILL);
+    waitpid(p, nullptr, 0);
+  }
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+  EXPECT_TRUE(left.empty()) << left.size() << " process(es) outlived loadgen, first pid "
+                            << left.front();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto row = parse_csv(r.out);
+  EXPECT_EQ(row["mechanism"], "floor");
+  EXPECT_EQ(row["mode"], "relay-floor");
+  EXPECT_EQ(row["label"], "rf");
+  EXPECT_EQ(row["status"], "ok");
+  EXPECT_GT(num(row, "msgs"), 0u);
+  EXPECT_EQ(num(row, "msgs") % 2, 0u) << "two deliveries per round trip";
+  EXPECT_GT(std::strtod(row["p50_us"].c_str(), nullptr), 0.0);
+  EXPECT_EQ(row["corrupted"], "0");
 }
 
 TEST(EndToEnd, IdleHeldElsewhereLeavesIdleOpenEmpty) {
