@@ -16,8 +16,19 @@ MIN_POINTS = 3  # distinct x values a series needs before its shape is judged
 MIN_REL_GROWTH = 0.5  # "grows": even the low end of the slope interval adds >= 50 % of the starting value over the range
 MAX_REL_FLAT = 0.25  # "flat": the whole slope interval changes the value by <= 25 % of the start over the range
 MIN_R2 = 0.9  # "linear": a straight line through the medians explains >= 90 % of their variance (a cubic over the idle sweep reaches ~0.87)
-CONSISTENT_FRACTION = 0.75  # "consistently": in at least 3 of every 4 compared points
-EQUIVALENT_REL = 0.05  # two medians within 5 % of each other are "as fast"
+# Comparisons between mechanisms ("A is cheaper than B").
+# Repeats per point before two mechanisms are compared at all. With 3 independent repeats a side,
+# one side's whole min-max range falls below the other's by chance alone 1 time in 20 (3!·3!/6!,
+# the 5 % of CONFIDENCE), and a spread of repeats can be seen at all; with 1 repeat a "range" is a
+# single point and noise alone picks the winner half of the time.
+MIN_REPEATS_COMPARE = 3
+# Two costs within ±5 % of each other are "as cheap": below what a reader would call faster, and
+# about the run-to-run drift of one machine. A saving must exceed it to confirm a claim.
+EQUIVALENCE_MARGIN = 0.05
+EQUIVALENT_REL = EQUIVALENCE_MARGIN  # the former name, kept for callers that still use it
+# Points (mode × idle count) with MIN_REPEATS_COMPARE repeats a comparison needs: the interval is
+# a Student t over points, and fewer than 3 leave it at most 1 degree of freedom (t = 12.7).
+MIN_POINTS_COMPARE = 3
 FD_MARGIN = 64  # descriptors the server holds besides the idle ones (listener, stdio, active, control): refusal counts as "at FD_SETSIZE" within this margin
 POLL_BEYOND_FACTOR = 2  # poll "has no maximum" when it served at least 2 x FD_SETSIZE idle connections intact
 CTL_MATTERS_RATIO = 0.5  # epoll_ctl add+del per connection >= half an epoll_wait call: registration matters under churn
@@ -156,19 +167,167 @@ class Fit:
         return text + f" → {self.shape}"
 
 
+TOO_FEW_REPEATS = "too few repeats"
+
+
 def compare_lower_is_better(a, b):
     """Classify one point where two mechanisms were both measured: a's and b's repeats.
 
-    'a' when a is lower and the min–max ranges do not overlap, 'b' likewise, 'same' when the
-    medians are within EQUIVALENT_REL of each other, 'overlap' otherwise."""
+    TOO_FEW_REPEATS when either side has fewer than MIN_REPEATS_COMPARE repeats (a min–max range
+    of one or two values says nothing about noise); else 'a' when a is lower and the min–max
+    ranges do not overlap (by chance alone ≤ 1 time in 20 with 3 repeats a side), 'b' likewise,
+    'same' when the medians are within EQUIVALENCE_MARGIN of each other, 'overlap' otherwise."""
+    if min(len(a), len(b)) < MIN_REPEATS_COMPARE:
+        return TOO_FEW_REPEATS
     ma, mb = statistics.median(a), statistics.median(b)
     if max(a) < min(b):
         return "a"
     if max(b) < min(a):
         return "b"
-    if abs(ma - mb) <= EQUIVALENT_REL * max(abs(ma), abs(mb)):
+    if abs(ma - mb) <= EQUIVALENCE_MARGIN * max(abs(ma), abs(mb)):
         return "same"
     return "overlap"
+
+
+def needs_repeats(have):
+    """The figures' words for a comparison left undecided by too few repeats."""
+    return f"needs ≥ {MIN_REPEATS_COMPARE} repeats, this run has {have}"
+
+
+# Outcomes of CostRatio.
+CHEAPER = "cheaper"
+EQUIVALENT = "as cheap"
+DEARER = "dearer"
+UNDECIDED = "undecided"
+TOO_FEW_COMPARED = "too few points compared"
+
+
+class CostRatio:
+    """"A is cheaper than B", decided on every point and repeat together.
+
+    a and b: {point: [(repeat, cost), ...]}, a point being whatever the sweep varies (mode, idle
+    count), the repeat the number of the run. The estimate is the ratio cost_A / cost_B, with a
+    CONFIDENCE interval computed on its logarithm.
+
+    The noise model, and why this interval: repeats of one point are independent runs (a fresh
+    server each time), interleaved so that repeat r of A and repeat r of B ran back to back and
+    share whatever state the machine was in; points differ systematically (a mode's messages cost
+    30 × another's, idle connections add cost), and the ratio itself may differ from point to
+    point (ET may save more in ping-pong than in flood). So
+      1. at each point, the log ratio is taken within each repeat pair, log(A_r / B_r), which
+         cancels both the point's level and the state the pair shared, and averaged over the
+         pairs: one number per point, d_p;
+      2. the interval is a Student t over those points (df = points − 1): the spread of d_p holds
+         the repeat noise (divided by the repeats) *and* the point-to-point differences of the
+         ratio, so a saving seen at some points only does not pass for a general one. Pooling the
+         runs as if independent (df = runs − 1) would count a point's repeats as separate
+         evidence and ignore how the ratio varies over points: too narrow an interval.
+    Deterministic (no resampling), stdlib only. Points with fewer than MIN_REPEATS_COMPARE pairs
+    (a repeat that failed) are left out and counted; values ≤ 0 have no logarithm and are dropped."""
+
+    def __init__(self, a, b):
+        self.left_out = 0
+        self.run_repeats = 0  # the most repeat pairs any point has
+        self.d = {}  # point -> mean log ratio over its pairs
+        self.pairs = {}  # point -> number of pairs
+        for point in [p for p in a if p in b]:  # a's order: the sweep's order of modes and counts
+            pa, pb = by_repeat(a[point]), by_repeat(b[point])
+            logs = [math.log(pa[r] / pb[r]) for r in sorted(set(pa) & set(pb))]
+            self.run_repeats = max(self.run_repeats, len(logs))
+            if len(logs) < MIN_REPEATS_COMPARE:
+                self.left_out += 1
+                continue
+            self.d[point] = sum(logs) / len(logs)
+            self.pairs[point] = len(logs)
+        self.points = len(self.d)
+        self.compared = self.points + self.left_out  # points where both were measured
+        self.ratio = self.low = self.high = None
+        if self.run_repeats < MIN_REPEATS_COMPARE:
+            self.outcome = TOO_FEW_REPEATS
+        elif self.points < MIN_POINTS_COMPARE:
+            self.outcome = TOO_FEW_COMPARED
+        else:
+            values = list(self.d.values())
+            mean = sum(values) / len(values)
+            half = t95(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+            self.ratio, self.low, self.high = math.exp(mean), math.exp(mean - half), math.exp(mean + half)
+            self.outcome = self._outcome()
+
+    def _outcome(self):
+        if self.high < 1 - EQUIVALENCE_MARGIN:
+            return CHEAPER
+        if 1 - EQUIVALENCE_MARGIN <= self.low and self.high <= 1 + EQUIVALENCE_MARGIN:
+            return EQUIVALENT
+        if self.low > 1:
+            return DEARER
+        return UNDECIDED
+
+    @property
+    def verdict(self):
+        """The verdict on "A is cheaper than B"."""
+        if self.outcome == CHEAPER:
+            return CONFIRMED
+        if self.outcome in (EQUIVALENT, DEARER):
+            return REFUTED
+        return INCONCLUSIVE
+
+    def group_ratios(self, key):
+        """The ratio estimate per group of points (e.g. key = the mode), for information."""
+        groups = {}
+        for point, d in self.d.items():
+            groups.setdefault(key(point), []).append(d)
+        return {g: math.exp(sum(v) / len(v)) for g, v in groups.items()}
+
+    def rule(self, name_a="A", name_b="B"):
+        """Which rule decided, in words."""
+        m = EQUIVALENCE_MARGIN
+        if self.outcome == TOO_FEW_REPEATS:
+            return needs_repeats(self.run_repeats)
+        if self.outcome == TOO_FEW_COMPARED:
+            return (f"needs ≥ {MIN_POINTS_COMPARE} points with ≥ {MIN_REPEATS_COMPARE} repeats of both, "
+                    f"this run has {self.points}")
+        if self.outcome == CHEAPER:
+            return f"the whole interval is below {1 - m:.2f}: {name_a} saves more than {m:.0%}"
+        if self.outcome == EQUIVALENT:
+            return f"the whole interval lies within {1 - m:.2f} … {1 + m:.2f}: as cheap within ±{m:.0%}"
+        if self.outcome == DEARER:
+            return f"the whole interval is above 1: {name_b} is cheaper"
+        if self.high < 1:
+            return (f"the interval is below 1 but reaches above {1 - m:.2f}: a saving of more than {m:.0%} "
+                    f"is not established")
+        return f"the interval holds 1 and reaches beyond ±{m:.0%}: neither a saving nor equivalence is established"
+
+    def describe(self, name_a="A", name_b="B", what="cost"):
+        """One line of figures: the ratio and its interval, points and repeats, the deciding rule."""
+        if self.ratio is None:
+            text = f"{name_a} / {name_b} {what}: {self.compared} point(s) where both were measured"
+        else:
+            reps = sorted(set(self.pairs.values()))
+            reps = str(reps[0]) if len(reps) == 1 else f"{reps[0]}–{reps[-1]}"
+            text = (f"{name_a} / {name_b} {what}: ratio {self.ratio:.3f} ({CONFIDENCE:.0%} CI {self.low:.3f} … "
+                    f"{self.high:.3f}, i.e. {name_a} {saving(self.ratio)}), over {self.points} points × {reps} repeats "
+                    f"paired by repeat number")
+        if self.left_out and self.outcome != TOO_FEW_REPEATS:
+            text += f"; {self.left_out} point(s) with fewer than {MIN_REPEATS_COMPARE} repeats of both left out"
+        return text + f"; rule: {self.rule(name_a, name_b)} → {self.verdict}"
+
+
+def by_repeat(values):
+    """[(repeat, cost)] -> {repeat: cost}, the geometric mean when a repeat number occurs twice;
+    costs ≤ 0 (no logarithm) are dropped."""
+    logs = {}
+    for repeat, value in values:
+        if value is not None and value > 0:
+            logs.setdefault(repeat, []).append(math.log(value))
+    return {r: math.exp(sum(v) / len(v)) for r, v in logs.items()}
+
+
+def saving(ratio):
+    """A ratio of costs in words: 'saves 18%' below 1, 'costs 7% more' above."""
+    digits = 1 if abs(ratio - 1) < 0.1 else 0
+    if ratio <= 1:
+        return f"saves {(1 - ratio) * 100:.{digits}f}%"
+    return f"costs {(ratio - 1) * 100:.{digits}f}% more"
 
 
 def combine(verdicts):
@@ -233,10 +392,18 @@ def rules_text():
         "one epoll_wait's cost *growing* with the number of ready events (a cost per event, as a copy per event "
         "predicts); a successful mmap would count for the claim. The kernel source is cited beside them, never "
         "used as a verdict by itself.",
-        f"**Comparisons (7)**: at each idle count where both were measured, one side wins when its min–max range "
-        f"over repeats lies wholly below the other's; medians within {EQUIVALENT_REL:.0%} are *as fast*. "
-        f"Confirmed when ET wins in at least {CONSISTENT_FRACTION:.0%} of the points; refuted when LT wins or is "
-        f"as fast in at least {CONSISTENT_FRACTION:.0%}; inconclusive otherwise.",
+        f"**Comparisons between mechanisms (7, 10)** need at least {MIN_REPEATS_COMPARE} repeats of each point: "
+        f"with fewer, noise alone could pick the winner, so the comparison is *inconclusive* and its figures say "
+        f"\"needs ≥ {MIN_REPEATS_COMPARE} repeats, this run has N\".",
+        f"**A cheaper than B (7)**: decided once, on every point and repeat together, from server CPU per message "
+        f"in every mode but churn. At each point (mode × idle count) the cost ratio A / B is taken within each "
+        f"repeat pair (repeat r of A and of B ran back to back) and averaged on a log scale; the {CONFIDENCE:.0%} "
+        f"Student-t interval of the ratio is computed over the points, so it holds both the noise of repeats and "
+        f"how the ratio varies from point to point. Confirmed when the whole interval is below "
+        f"{1 - EQUIVALENCE_MARGIN:.2f} (A saves more than {EQUIVALENCE_MARGIN:.0%}); refuted when it lies within "
+        f"±{EQUIVALENCE_MARGIN:.0%} ({1 - EQUIVALENCE_MARGIN:.2f} … {1 + EQUIVALENCE_MARGIN:.2f}: as cheap) or wholly "
+        f"above 1 (B cheaper); inconclusive otherwise, and with fewer than {MIN_POINTS_COMPARE} points of "
+        f"{MIN_REPEATS_COMPARE} repeats. A point with fewer repeats (one failed) is left out and counted.",
         f"**Limits (1, 3)**: select's limit is confirmed when select was refused only once its descriptors "
         f"reached FD_SETSIZE − {FD_MARGIN} or more (the server holds a few descriptors besides the idle ones) and served every "
         f"point below; refuted if plain select served a point needing descriptors ≥ FD_SETSIZE + {FD_MARGIN}. "
@@ -247,8 +414,10 @@ def rules_text():
         "when one is no, inconclusive when the probe was not run.",
         f"**Registration (10)**: epoll_ctl add + del for one connection against one epoll_wait call: "
         f"confirmed when ≥ {CTL_MATTERS_RATIO} of a call, refuted when ≤ {CTL_NEGLIGIBLE_RATIO}, inconclusive between. "
-        "With churn rows, also confirmed when poll opens and closes connections faster than epoll-lt beyond the "
-        "spread at the smallest idle count (otherwise churn gives no verdict: epoll saves on the wait side).",
+        f"With churn rows and at least {MIN_REPEATS_COMPARE} repeats, also confirmed when poll opens and closes "
+        f"connections faster than epoll-lt at the smallest idle count with every repeat of poll above every repeat "
+        f"of epoll-lt (by chance alone at most 1 time in 20); otherwise churn gives no verdict (epoll saves on the "
+        f"wait side).",
         "**Several pieces of evidence** for one claim: confirmed when at least one confirms and none refutes, "
         "refuted in the mirror case, inconclusive when they disagree or none decides.",
         f"**Published figures**: a published series *grows* when its last value is ≥ {PUBLISHED_GROWS_RATIO:g} × its first "

@@ -35,9 +35,10 @@ BASE_US = {"select": 6.0, "select-dynamic": 6.2, "poll": 6.0, "epoll-lt": 6.5, "
 
 
 def write(folder, micro=True, probe=True, churn=False, noise=0.03, seed=7, select_dynamic=False, scan=1.0,
-          env=True, select_limit=FD_SETSIZE, nested_env=False):
+          env=True, select_limit=FD_SETSIZE, nested_env=False, repeats=3):
     """scan scales what each idle descriptor costs select/poll (0 = flat); select_limit moves the
-    refusal (a server that watches past FD_SETSIZE, to test the refutation)."""
+    refusal (a server that watches past FD_SETSIZE, to test the refutation); repeats: repeats of
+    every measured point (1 = a --quick run; the floors keep theirs)."""
     os.makedirs(folder, exist_ok=True)
     rng = random.Random(seed)
     rows, run_id = [], 0
@@ -65,7 +66,7 @@ def write(folder, micro=True, probe=True, churn=False, noise=0.03, seed=7, selec
     for mode in modes:
         for mech in mechanisms:
             for idle in IDLE:
-                for repeat in (1, 2, 3):
+                for repeat in range(1, repeats + 1):
                     fds = idle + ACTIVE + SERVER_FDS
                     if mech == "select" and fds >= select_limit:
                         open_ = select_limit - SERVER_FDS - 1

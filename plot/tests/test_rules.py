@@ -3,13 +3,16 @@
 import os
 import random
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import claims  # noqa: E402
 import rules  # noqa: E402
-from results_folder import Series  # noqa: E402
+import synthetic  # noqa: E402
+from results_folder import ResultsFolder, Series  # noqa: E402
 
 IDLE = [0, 100, 500, 1000, 2000, 5000, 10000]
 
@@ -83,6 +86,10 @@ class OtherRules(unittest.TestCase):
         self.assertEqual(rules.compare_lower_is_better([1.0, 1.02, 1.5], [0.9, 1.01, 1.4]), "same")
         self.assertEqual(rules.compare_lower_is_better([1.0, 1.3, 2.0], [0.9, 1.6, 1.9]), "overlap")
 
+    def test_comparison_needs_three_repeats_a_side(self):
+        self.assertEqual(rules.compare_lower_is_better([1.0], [2.0]), rules.TOO_FEW_REPEATS)
+        self.assertEqual(rules.compare_lower_is_better([1.0, 1.1], [2.0, 2.1, 2.2]), rules.TOO_FEW_REPEATS)
+
     def test_combine_needs_agreement(self):
         C, R, I = rules.CONFIRMED, rules.REFUTED, rules.INCONCLUSIVE
         self.assertEqual(rules.combine([C, I]), C)
@@ -97,8 +104,127 @@ class OtherRules(unittest.TestCase):
 
     def test_rules_text_names_every_threshold(self):
         text = "\n".join(rules.rules_text())
-        for value in ("50%", "25%", "0.9", "75%", "5%", "64", "0.5", "0.1"):
+        for value in ("50%", "25%", "0.9", "5%", "64", "0.5", "0.1", "0.95", "1.05", "needs ≥ 3 repeats"):
             self.assertIn(value, text)
+
+
+def sweep(ratio, noise, repeats=3, seed=1, modes=("pingpong", "flood"), idle=IDLE, shared=0.0):
+    """{(mode, idle): [(repeat, cost)]} for A and B: B's cost rises with idle connections, A costs
+    ratio × B, each run has uniform ±noise, and `shared` is a factor both runs of one repeat pair get."""
+    rng = random.Random(seed)
+    a, b = {}, {}
+    for m, mode in enumerate(modes):
+        for x in idle:
+            base = (20.0 if m == 0 else 1.0) * (1 + x / 5000.0)
+            for r in range(1, repeats + 1):
+                both = 1 + rng.uniform(-shared, shared)
+                a.setdefault((mode, x), []).append((r, ratio * base * both * (1 + rng.uniform(-noise, noise))))
+                b.setdefault((mode, x), []).append((r, base * both * (1 + rng.uniform(-noise, noise))))
+    return a, b
+
+
+class CostRatioRule(unittest.TestCase):
+    def test_a_clear_saving_confirms(self):
+        c = rules.CostRatio(*sweep(0.8, 0.03))
+        self.assertEqual((c.outcome, c.verdict), (rules.CHEAPER, rules.CONFIRMED))
+        self.assertAlmostEqual(c.ratio, 0.8, delta=0.02)
+        self.assertLess(c.low, c.ratio)
+        self.assertLess(c.ratio, c.high)
+        self.assertEqual((c.points, c.run_repeats), (2 * len(IDLE), 3))
+        line = c.describe("ET", "LT")
+        for words in ("ratio 0.8", "95% CI", f"{2 * len(IDLE)} points × 3 repeats", "below 0.95", "confirmed"):
+            self.assertIn(words, line)
+
+    def test_the_same_cost_is_equivalent_and_refutes(self):
+        c = rules.CostRatio(*sweep(1.0, 0.03))
+        self.assertEqual((c.outcome, c.verdict), (rules.EQUIVALENT, rules.REFUTED))
+        self.assertIn("within 0.95 … 1.05", c.describe())
+
+    def test_a_clearly_dearer_side_refutes(self):
+        c = rules.CostRatio(*sweep(1.3, 0.03))
+        self.assertEqual((c.outcome, c.verdict), (rules.DEARER, rules.REFUTED))
+        self.assertIn("B is cheaper", c.describe())
+
+    def test_a_saving_smaller_than_the_margin_is_not_confirmed(self):
+        c = rules.CostRatio(*sweep(0.97, 0.01))
+        self.assertLess(c.high, 1)
+        self.assertNotEqual(c.verdict, rules.CONFIRMED)
+
+    def test_noise_wider_than_the_margin_is_inconclusive(self):
+        c = rules.CostRatio(*sweep(1.0, 0.5, seed=4))
+        self.assertEqual((c.outcome, c.verdict), (rules.UNDECIDED, rules.INCONCLUSIVE))
+
+    def test_one_repeat_never_decides_however_large_the_difference(self):
+        for repeats in (1, 2):
+            c = rules.CostRatio(*sweep(0.5, 0.0, repeats=repeats))
+            self.assertEqual((c.outcome, c.verdict), (rules.TOO_FEW_REPEATS, rules.INCONCLUSIVE))
+            self.assertIn(f"needs ≥ 3 repeats, this run has {repeats}", c.describe())
+
+    def test_a_point_with_a_failed_repeat_is_left_out_and_counted(self):
+        a, b = sweep(0.8, 0.03)
+        a[("pingpong", 0)] = a[("pingpong", 0)][:2]
+        c = rules.CostRatio(a, b)
+        self.assertEqual((c.points, c.left_out, c.verdict), (2 * len(IDLE) - 1, 1, rules.CONFIRMED))
+        self.assertIn("1 point(s) with fewer than 3 repeats of both left out", c.describe())
+
+    def test_too_few_points_decide_nothing(self):
+        c = rules.CostRatio(*sweep(0.5, 0.01, modes=("pingpong",), idle=[0, 100]))
+        self.assertEqual((c.outcome, c.verdict), (rules.TOO_FEW_COMPARED, rules.INCONCLUSIVE))
+
+    def test_pairing_by_repeat_cancels_what_a_pair_shared(self):
+        # Each repeat pair ran on a machine up to ±40 % faster or slower; the pairs still agree.
+        c = rules.CostRatio(*sweep(0.8, 0.02, shared=0.4))
+        self.assertEqual(c.verdict, rules.CONFIRMED)
+        self.assertAlmostEqual(c.ratio, 0.8, delta=0.02)
+
+    def test_costs_without_a_logarithm_are_dropped(self):
+        a, b = sweep(0.8, 0.03)
+        a[("flood", 0)] = [(1, 0.0), (2, -1.0), (3, 1.0)]
+        c = rules.CostRatio(a, b)
+        self.assertEqual(c.left_out, 1)
+
+
+class Claim7And10(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.saved = dict(synthetic.BASE_US)
+
+    def tearDown(self):
+        synthetic.BASE_US.clear()
+        synthetic.BASE_US.update(self.saved)
+        self.tmp.cleanup()
+
+    def claims(self, **kw):
+        return {c.number: c for c in claims.evaluate(ResultsFolder(synthetic.write(self.tmp.name, **kw)))}
+
+    def test_a_quick_run_cannot_confirm_et_however_cheap(self):
+        synthetic.BASE_US["epoll-et"] = self.saved["epoll-lt"] * 0.7
+        c = self.claims(repeats=1)[7]
+        self.assertEqual(c.verdict, rules.INCONCLUSIVE, c.figures)
+        self.assertIn("needs ≥ 3 repeats, this run has 1", c.figures[0])
+        self.assertIn("3 repeats", c.explanation)
+        c = self.claims(repeats=3)[7]
+        self.assertEqual(c.verdict, rules.CONFIRMED, c.figures)
+        self.assertIn("more than 5%", c.explanation)
+        self.assertIn("ratio per mode", c.figures[1])
+
+    def test_et_and_lt_alike_refute_claim_7_as_equivalent(self):
+        synthetic.BASE_US["epoll-et"] = self.saved["epoll-lt"]
+        c = self.claims()[7]
+        self.assertEqual(c.verdict, rules.REFUTED, c.figures)
+        self.assertIn("within 0.95 … 1.05", c.figures[0])
+        self.assertIn("the same within ±5%", c.explanation)
+
+    def test_et_dearer_refutes_claim_7(self):
+        synthetic.BASE_US["epoll-et"] = self.saved["epoll-lt"] * 1.3
+        c = self.claims()[7]
+        self.assertEqual(c.verdict, rules.REFUTED, c.figures)
+        self.assertIn("LT was cheaper", c.explanation)
+
+    def test_churn_with_one_repeat_is_not_compared(self):
+        c = self.claims(churn=True, repeats=1, micro=False)[10]
+        self.assertEqual(c.verdict, rules.INCONCLUSIVE, c.figures)
+        self.assertTrue(any("needs ≥ 3 repeats, this run has 1" in f for f in c.figures), c.figures)
 
 
 if __name__ == "__main__":
