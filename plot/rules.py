@@ -425,3 +425,36 @@ def rules_text():
         f"*same order of magnitude* when two figures are within a factor {ORDER_OF_MAGNITUDE:g}; throughput *degrades* "
         f"when it loses at least {DEGRADES_REL:.0%}.",
     ]
+
+
+# ./bench compare
+# Two results folders, point by point (plot/compare_runs.py). These decide what the comparison
+# flags and its exit status, never a claim's verdict (claims are compared by their verdicts).
+# A point regressed when the median of B is worse than A's by more than this fraction — higher
+# latency or CPU: B/A > 1 + it; lower throughput: B/A < 1 − it — AND the test below says so.
+# 10 %: twice EQUIVALENCE_MARGIN (what "as cheap" allows), and about the spread of one point's
+# repeats on a quiet machine; `./bench compare --threshold` overrides it.
+COMPARE_THRESHOLD = 0.10
+# The test: exact one-sided Mann–Whitney U on the ok repeats of each side, in the "worse"
+# direction, at COMPARE_ALPHA. One-sided because the question is "did B get worse?", and because
+# with 3 repeats a side the smallest two-sided p is 2/20 = 0.1: a two-sided test at 0.05 could
+# never flag anything. The smallest one-sided p is 1/20 = 0.05, reached only when every repeat of
+# B is worse than every repeat of A — the same "ranges do not overlap" rule the claims use between
+# mechanisms (1 time in 20 by chance alone). Exact (all splits of the pooled repeats enumerated,
+# ties by mid-ranks), so deterministic with no seed; rank-based, so one outlying repeat or a
+# skewed latency tail does not decide it. A bootstrap was not chosen: with 3 values a side it
+# resamples among 10 multisets per side and its interval undercovers.
+COMPARE_ALPHA = 0.05
+# Fewer ok repeats than this on either side: "not tested (n=…)", never a regression.
+COMPARE_MIN_REPEATS = 3
+# Beyond this many splits of the pooled repeats (10 + 10 is 184,756) the normal approximation of
+# U, with tie and continuity corrections, replaces enumeration.
+COMPARE_EXACT_MAX_SPLITS = 200_000
+# The metrics compared, each with the direction that is worse; a metric absent from a point is skipped.
+COMPARE_WORSE = {
+    "p50_us": "higher",
+    "p99_us": "higher",
+    "throughput_msgs_s": "lower",
+    "server_cpu_us_per_msg": "higher",
+    "conns_per_s": "lower",  # churn's headline figure (connections opened and closed per second)
+}
