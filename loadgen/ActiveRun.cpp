@@ -27,6 +27,17 @@ namespace mux {
 namespace {
 
 enum class Phase { kSetup, kWarmup, kWindow, kDrain, kDone };
+// o.mode, decided once: a string comparison per delivery showed in the flood profile.
+enum class Mode { kPingpong, kBroadcast, kFlood };
+
+Mode mode_of(const std::string& mode) {
+  if (mode == "pingpong") return Mode::kPingpong;
+  if (mode == "broadcast") return Mode::kBroadcast;
+  return Mode::kFlood;
+}
+
+// epoll data of the server's pidfd; connections are numbered from 0.
+constexpr std::uint32_t kWatchEvent = UINT32_MAX;
 
 struct Conn {
   int fd = -1;
@@ -44,6 +55,10 @@ struct Conn {
   int peer = -1;
   bool initiator = false;
   std::unordered_map<std::uint32_t, IntegrityChecker> from;  // per sender
+  // The checker of the last sender seen: pairs only ever hear one, so the hash lookup is skipped
+  // (references into an unordered_map stay valid as it grows).
+  std::uint32_t last_sender = UINT32_MAX;
+  IntegrityChecker* last_from = nullptr;
 };
 
 constexpr int kSetupTimeoutMs = 10000;
@@ -52,7 +67,14 @@ constexpr std::size_t kBroadcastBurst = 1024;  // sends per loop turn when catch
 class Loop {
  public:
   Loop(const Options& o, const Endpoint& server, ServerControl& control, RunResult& r)
-      : o_(o), server_(server), control_(control), r_(r), codec_(o.size), meter_(o, control) {}
+      : o_(o),
+        mode_(mode_of(o.mode)),
+        server_(server),
+        control_(control),
+        r_(r),
+        codec_(o.size),
+        watch_(o.server_pid),
+        meter_(o, control) {}
 
   RunOutcome run();
 
@@ -73,14 +95,16 @@ class Loop {
   void progress(std::uint64_t now);
   bool sending() const { return phase_ == Phase::kWarmup || phase_ == Phase::kWindow; }
   std::uint64_t receivers_per_message() const {
-    return o_.mode == "broadcast" ? conns_.size() - 1 : 1;
+    return mode_ == Mode::kBroadcast ? conns_.size() - 1 : 1;
   }
 
   const Options& o_;
+  const Mode mode_;
   const Endpoint& server_;
   ServerControl& control_;
   RunResult& r_;
   MessageCodec codec_;
+  ProcessWatch watch_;
   std::vector<Conn> conns_;
   std::vector<Conn*> dirty_;
   int ep_ = -1;
@@ -216,11 +240,15 @@ void Loop::on_delivery(Conn& c, std::string_view line, std::uint64_t now) {
     return;
   }
   ++delivered_;
-  c.from[m->sender].receive(m->seq);
+  if (m->sender != c.last_sender) {
+    c.last_sender = m->sender;
+    c.last_from = &c.from[m->sender];
+  }
+  c.last_from->receive(m->seq);
   const bool in_window = phase_ == Phase::kWindow;
   if (in_window) ++r_.msgs;
   const std::uint64_t latency = now > m->send_ns ? now - m->send_ns : 0;
-  if (o_.mode == "pingpong") {
+  if (mode_ == Mode::kPingpong) {
     if (c.initiator) {
       if (in_window) r_.latency.record(latency);
       if (sending()) send_msg(c, now_ns());
@@ -229,7 +257,7 @@ void Loop::on_delivery(Conn& c, std::string_view line, std::uint64_t now) {
     }
   } else {
     if (in_window) r_.latency.record(latency);
-    if (o_.mode == "flood") {
+    if (mode_ == Mode::kFlood) {
       Conn& sender = conns_[m->sender];
       ++sender.acked;
       if (sending()) refill(sender, now);
@@ -311,7 +339,7 @@ std::optional<std::string> Loop::setup() {
     Conn& c = conns_[i];
     c.id = static_cast<std::uint32_t>(i);
     c.nick = fmt::format("lg{}-{}", pid, i);
-    if (o_.mode == "broadcast") {
+    if (mode_ == Mode::kBroadcast) {
       c.room = fmt::format("lg{}-bcast", pid);
     } else {
       c.room = fmt::format("lg{}-pair{}", pid, i / 2);
@@ -369,16 +397,22 @@ RunOutcome Loop::run() {
     fmt::print(stderr, "loadgen: the server refused {} of {} active connections: {}\n", refused_,
                conns_.size(), refused_line_);
   } else {
+    if (watch_.fd() >= 0) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u32 = kWatchEvent;
+      if (epoll_ctl(ep_, EPOLL_CTL_ADD, watch_.fd(), &ev) != 0) watch_.without_fd();
+    }
     start_ns_ = now_ns();
     warmup_end_ns_ = start_ns_ + static_cast<std::uint64_t>(o_.warmup * 1e9);
     phase_ = Phase::kWarmup;
     if (o_.warmup <= 0) begin_window(start_ns_);
     next_progress_ns_ = start_ns_ + 1'000'000'000ULL;
-    if (o_.mode == "pingpong") {
+    if (mode_ == Mode::kPingpong) {
       for (auto& c : conns_) {
         if (c.initiator) send_msg(c, now_ns());
       }
-    } else if (o_.mode == "flood") {
+    } else if (mode_ == Mode::kFlood) {
       for (auto& c : conns_) refill(c, now_ns());
     } else {
       bc_next_ns_ = start_ns_;
@@ -391,7 +425,7 @@ RunOutcome Loop::run() {
       std::uint64_t wake = phase_ == Phase::kWarmup   ? warmup_end_ns_
                            : phase_ == Phase::kWindow ? window_end_ns_
                                                       : drain_end_ns_;
-      if (o_.mode == "broadcast" && sending()) wake = std::min(wake, bc_next_ns_);
+      if (mode_ == Mode::kBroadcast && sending()) wake = std::min(wake, bc_next_ns_);
       if (o_.warmup + o_.duration > 3) wake = std::min(wake, next_progress_ns_);
       timespec ts{};
       if (wake > now) {
@@ -404,13 +438,17 @@ RunOutcome Loop::run() {
         break;
       }
       for (int i = 0; i < n && phase_ != Phase::kDone; ++i) {
+        if (events[i].data.u32 == kWatchEvent) {
+          watch_.exited();
+          continue;
+        }
         Conn& c = conns_[events[i].data.u32];
         if (c.closed) continue;
         if (events[i].events & EPOLLOUT) flush(c);
         if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(c);
       }
       now = now_ns();
-      if (o_.mode == "broadcast" && sending()) {
+      if (mode_ == Mode::kBroadcast && sending()) {
         const double interval = 1e9 / o_.rate;
         for (std::size_t burst = 0; bc_next_ns_ <= now && burst < kBroadcastBurst; ++burst) {
           send_msg(conns_[bc_n_ % conns_.size()], bc_next_ns_);
@@ -430,7 +468,7 @@ RunOutcome Loop::run() {
       if (phase_ == Phase::kDrain && (delivered_ >= expected_ || now >= drain_end_ns_)) {
         phase_ = Phase::kDone;
       }
-      if (o_.server_pid > 0 && !died_ && process_gone(o_.server_pid)) {
+      if (!died_ && watch_.gone(now)) {
         died_ = fmt::format("the server process {} is gone", o_.server_pid);
         phase_ = Phase::kDone;
       }
@@ -444,7 +482,7 @@ RunOutcome Loop::run() {
     for (auto& c : conns_) {
       for (auto& s : conns_) {
         if (&s == &c) continue;
-        if (o_.mode != "broadcast" && static_cast<int>(s.id) != c.peer) continue;
+        if (mode_ != Mode::kBroadcast && static_cast<int>(s.id) != c.peer) continue;
         auto& checker = c.from[s.id];
         // Messages still owed when the server died are not the server's loss to count.
         if (!died_) checker.finish(s.sent);

@@ -26,6 +26,8 @@ namespace {
 
 enum class Phase { kSetup, kWarmup, kWindow, kDrain, kDone };
 constexpr int kSetupTimeoutMs = 10000;
+// epoll data of the server's pidfd; slots use 2 * index + churner.
+constexpr std::uint64_t kWatchEvent = UINT64_MAX;
 
 struct Slot {
   std::uint32_t index = 0;
@@ -44,7 +46,7 @@ struct Slot {
 class Churn {
  public:
   Churn(const Options& o, const Endpoint& server, ServerControl& control, RunResult& r)
-      : o_(o), server_(server), r_(r), codec_(o.size), meter_(o, control) {}
+      : o_(o), server_(server), r_(r), codec_(o.size), meter_(o, control), watch_(o.server_pid) {}
   RunOutcome run();
 
  private:
@@ -63,6 +65,7 @@ class Churn {
   RunResult& r_;
   MessageCodec codec_;
   WindowMeter meter_;
+  ProcessWatch watch_;
   std::vector<Slot> slots_;
   std::vector<std::size_t> restart_;
   int ep_ = -1;
@@ -284,6 +287,12 @@ RunOutcome Churn::run() {
     close(ep_);
     return out;
   }
+  if (watch_.fd() >= 0) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kWatchEvent;
+    if (epoll_ctl(ep_, EPOLL_CTL_ADD, watch_.fd(), &ev) != 0) watch_.without_fd();
+  }
   start_ns_ = now_ns();
   const std::uint64_t warmup_end = start_ns_ + static_cast<std::uint64_t>(o_.warmup * 1e9);
   std::uint64_t window_end = UINT64_MAX, drain_end = UINT64_MAX;
@@ -309,6 +318,10 @@ RunOutcome Churn::run() {
       break;
     }
     for (int i = 0; i < n && phase_ != Phase::kDone; ++i) {
+      if (events[i].data.u64 == kWatchEvent) {
+        watch_.exited();
+        continue;
+      }
       Slot& s = slots_[events[i].data.u64 / 2];
       if (events[i].data.u64 % 2 == 1) {
         if (s.churn_fd >= 0) on_churner(s);
@@ -330,7 +343,7 @@ RunOutcome Churn::run() {
       drain_end = now + static_cast<std::uint64_t>(o_.drain_timeout * 1e9);
     }
     if (phase_ == Phase::kDrain && (in_flight_ == 0 || now >= drain_end)) phase_ = Phase::kDone;
-    if (o_.server_pid > 0 && !died_ && process_gone(o_.server_pid)) {
+    if (!died_ && watch_.gone(now)) {
       died(fmt::format("the server process {} is gone", o_.server_pid));
     }
     if (show_progress && now >= next_progress) {

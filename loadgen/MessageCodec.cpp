@@ -1,23 +1,12 @@
 #include "MessageCodec.h"
 
-#include <array>
+#include <bit>
 #include <cstring>
 #include <stdexcept>
 
 namespace mux {
 
 namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
-
-// 0..15 for a lowercase hex digit, 0xff for anything else: one load per digit on the hot path.
-constexpr std::array<std::uint8_t, 256> kHexValue = [] {
-  std::array<std::uint8_t, 256> t{};
-  for (auto& v : t) v = 0xff;
-  for (int i = 0; i < 10; ++i) t['0' + i] = static_cast<std::uint8_t>(i);
-  for (int i = 0; i < 6; ++i) t['a' + i] = static_cast<std::uint8_t>(10 + i);
-  return t;
-}();
 
 // 'a'..'z' repeated: the padding of message seq starts at offset (seq + kHeader) % 26.
 constexpr std::size_t kPatternLen = 26 + 4096;
@@ -30,22 +19,64 @@ const std::string& pad_pattern() {
   return p;
 }
 
-void put_hex(char* p, std::uint64_t v, int digits) {
-  for (int i = digits - 1; i >= 0; --i) {
-    p[i] = kHex[v & 0xf];
-    v >>= 4;
-  }
+// The hex fields are converted 8 digits at a time in one 64-bit word (byte i = digit i, as
+// little-endian loads and stores lay them out): digit by digit, encoding and decoding the 48
+// digits of a message was most of the codec's time in flood mode.
+constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
+
+static_assert(std::endian::native == std::endian::little, "the hex words assume little-endian");
+
+// 8 lowercase hex digits of v, most significant first.
+std::uint64_t hex8(std::uint32_t v) {
+  std::uint64_t x = v;
+  // Spread the nibbles one per byte, least significant nibble in byte 0...
+  x = (x | (x << 16)) & 0x0000ffff0000ffffULL;
+  x = (x | (x << 8)) & 0x00ff00ff00ff00ffULL;
+  x = (x | (x << 4)) & 0x0f0f0f0f0f0f0f0fULL;
+  // ...then most significant first, as text reads.
+  x = __builtin_bswap64(x);
+  // '0' + n, plus 'a' - '0' - 10 = 39 where n >= 10 (n + 6 carries into bit 4 of its byte).
+  const std::uint64_t letters = ((x + 6 * kOnes) >> 4) & kOnes;
+  return x + '0' * kOnes + letters * 39;
 }
 
-bool get_hex(const char* p, int digits, std::uint64_t& v) {
-  v = 0;
-  std::uint8_t bad = 0;
-  for (int i = 0; i < digits; ++i) {
-    const std::uint8_t d = kHexValue[static_cast<unsigned char>(p[i])];
-    bad |= d;
-    v = (v << 4) | (d & 0xf);
-  }
-  return (bad & 0xf0) == 0;
+void put_hex8(char* p, std::uint32_t v) {
+  const std::uint64_t w = hex8(v);
+  std::memcpy(p, &w, 8);
+}
+
+void put_hex16(char* p, std::uint64_t v) {
+  put_hex8(p, static_cast<std::uint32_t>(v >> 32));
+  put_hex8(p + 8, static_cast<std::uint32_t>(v));
+}
+
+// The value of 8 lowercase hex digits at p; false if any byte is not one.
+bool get_hex8(const char* p, std::uint32_t& v) {
+  std::uint64_t x;
+  std::memcpy(&x, p, 8);
+  if (x & kHighBits) return false;
+  // With every byte below 0x80, adding 0x80 - k sets a byte's top bit exactly when it is >= k,
+  // and no carry crosses into the next byte.
+  auto at_least = [x](std::uint8_t k) { return (x + (0x80 - k) * kOnes) & kHighBits; };
+  const std::uint64_t digit = at_least('0') & ~at_least('9' + 1);
+  const std::uint64_t letter = at_least('a') & ~at_least('f' + 1);
+  if ((digit | letter) != kHighBits) return false;
+  // '0'..'9' -> low nibble; 'a'..'f' (bit 6 set) -> low nibble + 9.
+  x = (x & 0x0f0f0f0f0f0f0f0fULL) + ((x >> 6) & kOnes) * 9;
+  x = __builtin_bswap64(x);  // least significant digit in byte 0
+  x = (x | (x >> 4)) & 0x00ff00ff00ff00ffULL;
+  x = (x | (x >> 8)) & 0x0000ffff0000ffffULL;
+  x = (x | (x >> 16)) & 0x00000000ffffffffULL;
+  v = static_cast<std::uint32_t>(x);
+  return true;
+}
+
+bool get_hex16(const char* p, std::uint64_t& v) {
+  std::uint32_t hi, lo;
+  if (!get_hex8(p, hi) || !get_hex8(p + 8, lo)) return false;
+  v = (static_cast<std::uint64_t>(hi) << 32) | lo;
+  return true;
 }
 
 // A word-at-a-time multiply/xor-shift hash. Each step is a bijection of the running state for
@@ -88,26 +119,27 @@ void MessageCodec::encode(const Message& m, std::string& out) const {
   out.resize(at + size_ + 1);
   char* p = out.data() + at;
   p[0] = 'm';
-  put_hex(p + 1, m.sender, 8);
-  put_hex(p + 9, m.seq, 16);
-  put_hex(p + 25, m.send_ns, 16);
+  put_hex8(p + 1, m.sender);
+  put_hex16(p + 9, m.seq);
+  put_hex16(p + 25, m.send_ns);
   if (size_ > kHeader) {
     std::memcpy(p + kHeader, pad_pattern().data() + (m.seq + kHeader) % 26, size_ - kHeader);
   }
-  put_hex(p + 41, check_of(p, size_), 8);
+  put_hex8(p + 41, check_of(p, size_));
   p[size_] = '\n';
 }
 
 std::optional<Message> MessageCodec::decode(std::string_view text) const {
   if (text.size() != size_ || text[0] != 'm') return std::nullopt;
   const char* p = text.data();
-  std::uint64_t sender, seq, ns, check;
-  if (!get_hex(p + 1, 8, sender) || !get_hex(p + 9, 16, seq) || !get_hex(p + 25, 16, ns) ||
-      !get_hex(p + 41, 8, check)) {
+  std::uint32_t sender, check;
+  std::uint64_t seq, ns;
+  if (!get_hex8(p + 1, sender) || !get_hex16(p + 9, seq) || !get_hex16(p + 25, ns) ||
+      !get_hex8(p + 41, check)) {
     return std::nullopt;
   }
   if (check != check_of(p, size_)) return std::nullopt;
-  return Message{static_cast<std::uint32_t>(sender), seq, ns};
+  return Message{sender, seq, ns};
 }
 
 std::optional<std::string_view> MessageCodec::delivery_text(std::string_view line) {

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -84,6 +85,27 @@ bool process_gone(pid_t pid) {
   if (close == std::string::npos || close + 2 >= line.size()) return true;
   const char state = line[close + 2];
   return state == 'Z' || state == 'X';
+}
+
+ProcessWatch::ProcessWatch(pid_t pid) : pid_(pid) {
+  if (pid_ > 0) fd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+}
+
+ProcessWatch::~ProcessWatch() {
+  if (fd_ >= 0) close(fd_);
+}
+
+void ProcessWatch::without_fd() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+bool ProcessWatch::gone(std::uint64_t now_ns) {
+  if (gone_ || pid_ <= 0 || fd_ >= 0) return gone_;
+  if (now_ns < next_check_ns_) return false;
+  next_check_ns_ = now_ns + kPollNs;
+  gone_ = process_gone(pid_);
+  return gone_;
 }
 
 bool ServerControl::peer_closed(int wait_ms) {

@@ -51,6 +51,35 @@ TEST(MessageCodec, EveryCorruptedByteIsDetected) {
   }
 }
 
+TEST(MessageCodec, RoundTripsExtremeFieldValues) {
+  MessageCodec c(MessageCodec::kHeader);
+  for (const Message& m : {Message{0, 0, 0}, Message{0xffffffff, ~0ULL, ~0ULL},
+                           Message{0x9a0f5e21, 0x0123456789abcdefULL, 0xfedcba9876543210ULL}}) {
+    std::string out;
+    c.encode(m, out);
+    EXPECT_EQ(c.decode(std::string_view(out).substr(0, c.size())), m) << out;
+  }
+  std::string out;
+  c.encode(Message{0xabcdef01, 0x10, 0xff}, out);
+  EXPECT_EQ(out.substr(0, 41), "mabcdef01000000000000001000000000000000ff");
+}
+
+TEST(MessageCodec, AnyByteButALowercaseHexDigitInAHexFieldIsRejected) {
+  MessageCodec c(64);
+  std::string out;
+  c.encode(Message{0x01234567, 0x89abcdef01234567ULL, 0x0f1e2d3c4b5a6978ULL}, out);
+  const std::string good = out.substr(0, 64);
+  const std::string hex = "0123456789abcdef";
+  for (std::size_t i = 1; i < MessageCodec::kHeader; ++i) {
+    for (int b = 0; b < 256; ++b) {
+      if (hex.find(static_cast<char>(b)) != std::string::npos) continue;
+      std::string bad = good;
+      bad[i] = static_cast<char>(b);
+      EXPECT_FALSE(c.decode(bad).has_value()) << "byte " << i << " = " << b;
+    }
+  }
+}
+
 TEST(MessageCodec, WrongLengthIsRejected) {
   MessageCodec c(64);
   std::string out;
