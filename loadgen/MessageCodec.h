@@ -7,7 +7,8 @@
 //   sender(8) seq(16) send time in ns of CLOCK_MONOTONIC(16) check(8), then padding
 //
 // The padding ('a'..'z', a function of seq) brings the text to exactly `size` bytes and is
-// covered by the check (a 32-bit word-wise hash), so a corrupted byte anywhere is detected.
+// compared with what seq says it must be; the check (a 32-bit hash of sender, seq and send time,
+// whose hex spellings are unique) covers the header, so a corrupted byte anywhere is detected.
 #pragma once
 
 #include <cstddef>
