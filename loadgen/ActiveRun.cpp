@@ -20,6 +20,7 @@
 #include "MessageCodec.h"
 #include "Progress.h"
 #include "WindowMeter.h"
+#include "WindowTuner.h"
 #include "system.h"
 
 namespace mux {
@@ -74,7 +75,16 @@ class Loop {
         r_(r),
         codec_(o.size),
         watch_(o.server_pid),
-        meter_(o, control) {}
+        meter_(o, control) {
+    window_ = o.window;
+    if (mode_ == Mode::kFlood && o.window_auto) {
+      tuner_.emplace(WindowTuner::max_window(o.size));
+      window_ = tuner_->window();
+      // Slices shorter than a few ms would measure scheduling noise rather than throughput.
+      slice_ns_ = std::max<std::uint64_t>(
+          static_cast<std::uint64_t>(o.warmup * 1e9 / WindowTuner::kSlices), 5'000'000);
+    }
+  }
 
   RunOutcome run();
 
@@ -93,6 +103,9 @@ class Loop {
   void begin_window(std::uint64_t now);
   void end_window(std::uint64_t now);
   void progress(std::uint64_t now);
+  void start_slice(std::uint64_t now);
+  void tune(std::uint64_t now);
+  std::optional<double> server_cpu_us();
   bool sending() const { return phase_ == Phase::kWarmup || phase_ == Phase::kWindow; }
   std::uint64_t receivers_per_message() const {
     return mode_ == Mode::kBroadcast ? conns_.size() - 1 : 1;
@@ -111,6 +124,12 @@ class Loop {
   Phase phase_ = Phase::kSetup;
   std::uint64_t start_ns_ = 0, warmup_end_ns_ = 0, window_end_ns_ = 0, drain_end_ns_ = 0;
   std::uint64_t next_progress_ns_ = 0;
+  // flood: messages in flight per sender; with --window auto the tuner's current choice.
+  std::uint64_t window_ = 1;
+  std::optional<WindowTuner> tuner_;
+  std::uint64_t slice_ns_ = 0, slice_start_ns_ = 0, slice_end_ns_ = 0, slice_delivered_ = 0;
+  CpuTimes slice_self_{};
+  std::optional<double> slice_server_us_;
   std::uint64_t expected_ = 0, delivered_ = 0;
   std::uint64_t bc_n_ = 0, bc_next_ns_ = 0;
   std::uint64_t server_errors_ = 0;
@@ -168,7 +187,7 @@ void Loop::send_msg(Conn& c, std::uint64_t send_ns) {
 }
 
 void Loop::refill(Conn& c, std::uint64_t now) {
-  while (c.sent - c.acked < o_.window) send_msg(c, now);
+  while (c.sent - c.acked < window_) send_msg(c, now);
 }
 
 void Loop::server_gone(Conn& c, const std::string& why) {
@@ -310,7 +329,56 @@ void Loop::on_readable(Conn& c) {
   }
 }
 
+// The server's CPU so far in µs: its /stats (getrusage, µs) when the control connection works,
+// else /proc/PID/stat (10 ms ticks: coarse for a slice of tens of ms, but only a threshold is
+// read from it).
+std::optional<double> Loop::server_cpu_us() {
+  if (control_.connected()) {
+    auto st = control_.stats(1000);
+    if (auto* line = std::get_if<StatsLine>(&st)) {
+      auto u = line->number("cpu_user_us"), s = line->number("cpu_sys_us");
+      if (u && s && *u >= 0 && *s >= 0) return static_cast<double>(*u + *s);
+    }
+  }
+  if (o_.server_pid > 0) {
+    if (auto t = process_cpu_times(o_.server_pid)) return static_cast<double>(t->total_us());
+  }
+  return std::nullopt;
+}
+
+void Loop::start_slice(std::uint64_t now) {
+  slice_server_us_ = server_cpu_us();
+  slice_self_ = self_cpu_times();
+  slice_start_ns_ = now_ns();
+  slice_end_ns_ = std::max(now, slice_start_ns_) + slice_ns_;
+  slice_delivered_ = delivered_;
+}
+
+void Loop::tune(std::uint64_t now) {
+  const auto server_us = server_cpu_us();
+  const CpuTimes self = self_cpu_times();
+  const std::uint64_t end = now_ns();
+  const double us = static_cast<double>(end - slice_start_ns_) / 1e3;
+  WindowTuner::Slice s;
+  s.msgs_per_s = static_cast<double>(delivered_ - slice_delivered_) / us * 1e6;
+  s.loadgen_cpu_pct = static_cast<double>(self.total_us() - slice_self_.total_us()) / us * 100;
+  if (server_us && slice_server_us_) s.server_cpu_pct = (*server_us - *slice_server_us_) / us * 100;
+  const std::uint64_t before = window_;
+  tuner_->record(s);
+  window_ = tuner_->window();
+  if (window_ > before) {
+    for (auto& c : conns_) refill(c, now);
+    flush_dirty();
+  }
+  if (!tuner_->done()) start_slice(now);
+}
+
 void Loop::begin_window(std::uint64_t) {
+  if (tuner_) {
+    tuner_->finish();
+    window_ = tuner_->window();
+  }
+  if (mode_ == Mode::kFlood) r_.window_chosen = window_;
   phase_ = Phase::kWindow;
   window_end_ns_ = meter_.begin() + static_cast<std::uint64_t>(o_.duration * 1e9);
 }
@@ -414,6 +482,7 @@ RunOutcome Loop::run() {
       }
     } else if (mode_ == Mode::kFlood) {
       for (auto& c : conns_) refill(c, now_ns());
+      if (tuner_) start_slice(start_ns_);
     } else {
       bc_next_ns_ = start_ns_;
     }
@@ -426,6 +495,8 @@ RunOutcome Loop::run() {
                            : phase_ == Phase::kWindow ? window_end_ns_
                                                       : drain_end_ns_;
       if (mode_ == Mode::kBroadcast && sending()) wake = std::min(wake, bc_next_ns_);
+      if (tuner_ && !tuner_->done() && phase_ == Phase::kWarmup)
+        wake = std::min(wake, slice_end_ns_);
       if (o_.warmup + o_.duration > 3) wake = std::min(wake, next_progress_ns_);
       timespec ts{};
       if (wake > now) {
@@ -459,6 +530,10 @@ RunOutcome Loop::run() {
       }
       flush_dirty();
       if (phase_ == Phase::kDone) break;
+      if (tuner_ && !tuner_->done() && phase_ == Phase::kWarmup && now >= slice_end_ns_ &&
+          now < warmup_end_ns_) {
+        tune(now);
+      }
       if (phase_ == Phase::kWarmup && now >= warmup_end_ns_) begin_window(now);
       if (phase_ == Phase::kWindow && now >= window_end_ns_) {
         end_window(now);

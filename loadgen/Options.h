@@ -16,6 +16,7 @@ struct Options {
   std::uint64_t size = 64;
   double rate = 1000;
   std::uint64_t window = 16;
+  bool window_auto = false;  // --window auto: chosen during the warm-up (WindowTuner.h)
   double warmup = 1;
   double duration = 5;
   int server_pid = 0;

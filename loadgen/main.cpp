@@ -5,6 +5,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <string>
 
@@ -72,7 +73,24 @@ std::optional<std::string> validate(const Options& o) {
     if (o.active < 2) return fmt::format("--active {}: broadcast needs >= 2", o.active);
     if (o.rate <= 0) return fmt::format("--rate {}: broadcast needs a rate > 0 messages/s", o.rate);
   }
-  if (o.mode == "flood" && o.window < 1) return "--window must be >= 1";
+  if (o.mode == "flood" && !o.window_auto && o.window < 1) return "--window must be >= 1";
+  if (o.mode == "flood" && o.window_auto && o.warmup <= 0) {
+    return "--window auto chooses the window during the warm-up: give --warmup > 0 (e.g. 1)";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> parse_window(const std::string& text, Options& o) {
+  if (text == "auto") {
+    o.window_auto = true;
+    return std::nullopt;
+  }
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < 1) {
+    return fmt::format("--window {}: use a number of messages >= 1, or auto", text);
+  }
+  o.window = n;
   return std::nullopt;
 }
 
@@ -237,7 +255,12 @@ int main(int argc, char** argv) {
   app.add_option("--size", o.size, "message text bytes (>= 49)")->capture_default_str();
   app.add_option("--rate", o.rate, "broadcast: messages/s in total (open loop)")
       ->capture_default_str();
-  app.add_option("--window", o.window, "flood: messages in flight per sender")
+  std::string window_arg = "16";
+  app.add_option("--window", window_arg,
+                 "flood: messages in flight per sender, or 'auto': during the warm-up, start at "
+                 "1 and double every warm-up/12 s until the server or loadgen reaches 90 % of a "
+                 "CPU (keep that window) or throughput gains < 5 % (keep the previous one); the "
+                 "row's window_chosen says which")
       ->capture_default_str();
   app.add_option("--warmup", o.warmup, "seconds of traffic before measuring")
       ->capture_default_str();
@@ -273,6 +296,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return fatal(fmt::format("{} (see loadgen --help)", e.what()), kExitUsage);
   }
+  if (auto err = parse_window(window_arg, o)) return fatal(*err, kExitUsage);
   if (auto err = validate(o)) return fatal(*err, kExitUsage);
 
   signal(SIGPIPE, SIG_IGN);

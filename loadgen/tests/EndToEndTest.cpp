@@ -175,12 +175,15 @@ TEST(EndToEnd, NothingListeningIsAOneLineError) {
 }
 
 TEST(EndToEnd, BadFlagsAreAOneLineError) {
-  for (auto args : std::vector<std::vector<std::string>>{{"--mode", "nosuch"},
-                                                         {"--mode", "pingpong", "--active", "3"},
-                                                         {"--mode", "pingpong", "--size", "8"},
-                                                         {"--mode", "broadcast", "--rate", "0"},
-                                                         {"--hold"},
-                                                         {"--mode", "pingpong", "--bogus"}}) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"--mode", "nosuch"},
+           {"--mode", "pingpong", "--active", "3"},
+           {"--mode", "pingpong", "--size", "8"},
+           {"--mode", "broadcast", "--rate", "0"},
+           {"--mode", "flood", "--window", "x"},
+           {"--mode", "flood", "--window", "auto", "--warmup", "0"},
+           {"--hold"},
+           {"--mode", "pingpong", "--bogus"}}) {
     Result r = run_loadgen(args);
     EXPECT_EQ(r.exit_code, 2) << args[0] << " " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -210,6 +213,28 @@ TEST(EndToEnd, FloorNeedsNoServer) {
   EXPECT_NE(r.out.find("\"mechanism\":\"floor\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"status\":\"ok\""), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("\"msgs\":0,"), std::string::npos) << r.out;
+}
+
+TEST(EndToEnd, FloodWindowAutoRecordsTheWindowItChose) {
+  ServerProcess server("chat-epoll", {"--quiet"});
+  ASSERT_TRUE(server.ok());
+  Result r = run_loadgen({"--port", std::to_string(server.port()), "--mode", "flood", "--window",
+                          "auto", "--server-pid", std::to_string(server.pid()), "--warmup", "0.5",
+                          "--duration", "0.5", "--csv-header"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto row = parse_csv(r.out);
+  EXPECT_TRUE(row["status"] == "ok" || row["status"] == "loadgen-bound") << row["status"];
+  EXPECT_GE(num(row, "window_chosen"), 1u) << r.out;
+  EXPECT_LE(num(row, "window_chosen"), 1024u) << r.out;
+  EXPECT_GT(num(row, "msgs"), 0u);
+  EXPECT_EQ(row["lost"], "0");
+  EXPECT_EQ(row["corrupted"], "0");
+
+  Result fixed =
+      run_loadgen({"--port", std::to_string(server.port()), "--mode", "flood", "--window", "8",
+                   "--warmup", "0", "--duration", "0.3", "--csv-header"});
+  ASSERT_EQ(fixed.exit_code, 0) << fixed.err;
+  EXPECT_EQ(parse_csv(fixed.out)["window_chosen"], "8");
 }
 
 // The pids of this process's children (what a subreaper adopts shows up here too).
