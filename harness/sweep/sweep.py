@@ -206,6 +206,8 @@ class Sweep:
         self.logs = os.path.join(out_dir, "logs")
         self.env = env
         self.states = states  # idle_states values to run, e.g. ["block"] or ["block", "allow"]
+        self.loadgen_modes = set()  # optional loadgen modes found in its --help (relay-floor)
+        self.auto_window = False  # loadgen --window auto for flood runs
         self.latency_request = latency_request
         self.state = None
         self.csv = None
@@ -466,6 +468,10 @@ class Sweep:
                "--cpu", str(self.loadgen_cpu), "--warmup", str(self.args.warmup),
                "--duration", str(self.args.duration), "--csv-header"]
         cmd += ["--idle-held", str(count)] if count else ["--idle", "0"]
+        if mode == "flood" and self.auto_window:
+            # A flood with too few messages in flight measures the round trip, not the
+            # server's capacity: let loadgen grow the window until one side saturates.
+            cmd += ["--window", "auto"]
         if self.args.active is not None:
             cmd += ["--active", str(self.args.active)]
         cmd += self.args.loadgen_arg
@@ -857,6 +863,8 @@ def run(argv, latency_request):
     sweep = Sweep(args, mechs, counts, modes, placement, server_cpu, loadgen_cpu, out_dir, env,
                   states, latency_request)
     sweep.loadgen_modes = loadgen_modes
+    sweep.auto_window = "--window" in lg_help and "auto" in lg_help and not any(
+        a.startswith("--window") for a in args.loadgen_arg) and args.warmup > 0
     sweep.est_total = est
 
     def on_term(signum, frame):
