@@ -74,6 +74,13 @@ def parse_args(argv):
     p.add_argument("--duration", type=float, metavar="S", help="measuring window per run, seconds")
     p.add_argument("--active", type=int, metavar="K",
                    help="active connections per run (default: loadgen's per mode)")
+    # Not `auto` by default: its doubling steps last warm-up/12 (12 ms in the default sweep),
+    # too short to tell a gain from noise, so the chosen window (and with it the throughput)
+    # varied tenfold between repeats of one point.
+    p.add_argument("--flood-window", metavar="W|auto",
+                   help="flood runs' messages in flight per sender (default: loadgen's, 16); "
+                        "auto lets loadgen grow it during the warm-up until a side saturates "
+                        "(use warm-ups of 1 s or more)")
     p.add_argument("--loadgen-arg", action="append", default=[], metavar="ARG",
                    help="extra argument passed to every measured loadgen run (repeatable, "
                         "e.g. --loadgen-arg=--size=64)")
@@ -158,7 +165,7 @@ def describe(row):
         return status
     p50, p99, tput = fnum(row.get("p50_us")), fnum(row.get("p99_us")), fnum(row.get("throughput_msgs_s"))
     cpu = fnum(row.get("server_cpu_us_per_msg"))
-    if row.get("mode") in ("pingpong", "floor") and p50 is not None:
+    if row.get("mode") in ("pingpong", "floor", "relay-floor") and p50 is not None:
         parts.append("p50 {:.1f} us".format(p50) + (" p99 {:.1f} us".format(p99) if p99 else ""))
     elif tput is not None:
         parts.append("{:.0f} msg/s".format(tput))
@@ -207,7 +214,6 @@ class Sweep:
         self.env = env
         self.states = states  # idle_states values to run, e.g. ["block"] or ["block", "allow"]
         self.loadgen_modes = set()  # optional loadgen modes found in its --help (relay-floor)
-        self.auto_window = False  # loadgen --window auto for flood runs
         self.latency_request = latency_request
         self.state = None
         self.csv = None
@@ -468,10 +474,8 @@ class Sweep:
                "--cpu", str(self.loadgen_cpu), "--warmup", str(self.args.warmup),
                "--duration", str(self.args.duration), "--csv-header"]
         cmd += ["--idle-held", str(count)] if count else ["--idle", "0"]
-        if mode == "flood" and self.auto_window:
-            # A flood with too few messages in flight measures the round trip, not the
-            # server's capacity: let loadgen grow the window until one side saturates.
-            cmd += ["--window", "auto"]
+        if mode == "flood" and self.args.flood_window:
+            cmd += ["--window", self.args.flood_window]
         if self.args.active is not None:
             cmd += ["--active", str(self.args.active)]
         cmd += self.args.loadgen_arg
@@ -863,8 +867,6 @@ def run(argv, latency_request):
     sweep = Sweep(args, mechs, counts, modes, placement, server_cpu, loadgen_cpu, out_dir, env,
                   states, latency_request)
     sweep.loadgen_modes = loadgen_modes
-    sweep.auto_window = "--window" in lg_help and "auto" in lg_help and not any(
-        a.startswith("--window") for a in args.loadgen_arg) and args.warmup > 0
     sweep.est_total = est
 
     def on_term(signum, frame):
