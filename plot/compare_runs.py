@@ -458,7 +458,7 @@ class Comparison:
                 low = min(ratios + [1 - 1.5 * t])
                 high = max(ratios + [1 + 1.5 * t])
                 ax.set_ylim(low / 1.08, high * 1.08)
-                ax.set_yticks(sorted({round(low, 2), 1 - t, 1.0, 1 + t, round(high, 2)}))
+                ax.set_yticks(spaced_ticks([1.0, 1 - t, 1 + t, round(low, 2), round(high, 2)], low / 1.08, high * 1.08))
                 ax.set_ylabel(f"{METRIC_WORDS[metric]}\nB / A ({worse} is worse)", fontsize=8)
                 if is_floor:
                     self._draw_floors(ax, pts, metric, floors)
@@ -555,6 +555,16 @@ def style(mechanism):
         spare = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
         STYLE[mechanism] = fn(mechanism) if fn else (spare[(len(STYLE) - 1) % len(spare)], "o", "-")
     return STYLE[mechanism]
+
+
+def spaced_ticks(candidates, bottom, top, gap=0.07):
+    """The candidates (first ones first) that lie at least `gap` of the log axis from every tick kept."""
+    span = math.log(top / bottom)
+    kept = []
+    for v in candidates:
+        if v > 0 and bottom <= v <= top and all(abs(math.log(v / k)) >= gap * span for k in kept):
+            kept.append(v)
+    return sorted(kept)
 
 
 def floor_tick(scenario):
