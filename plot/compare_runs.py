@@ -637,7 +637,7 @@ def parse(argv):
                     "(default: results/compare-<A>-vs-<B>/)")
     ap.add_argument("--threshold", type=float, default=rules.COMPARE_THRESHOLD, metavar="F",
                     help=f"relative change beyond which a significant change is a regression "
-                         f"(default {rules.COMPARE_THRESHOLD:g} = {rules.COMPARE_THRESHOLD:.0%})")
+                         f"(default {rules.COMPARE_THRESHOLD:g}, i.e. {rules.COMPARE_THRESHOLD * 100:g} %%)")
     args = ap.parse_args(argv)
     if not 0 < args.threshold < 1:
         ap.error(f"--threshold {args.threshold:g}: give a fraction between 0 and 1, e.g. 0.1 for 10 %")

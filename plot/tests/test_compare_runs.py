@@ -187,7 +187,7 @@ class Compare(unittest.TestCase):
         self.assertEqual(c.regressions(), [])
         code, out, err = run(a, b, "--out", self.path("out"))
         self.assertEqual(code, 1, err)
-        self.assertIn(f"| 5 | ", out)
+        self.assertIn("| 5 | ", out)
         self.assertIn(f"**{rules.REFUTED}**", out)
         self.assertIn("1 claim verdict(s) differ", out)
 
@@ -250,6 +250,9 @@ class Compare(unittest.TestCase):
         self.assertEqual(code, 2)
         self.assertIn(os.path.join(empty, "runs.csv"), err)
         self.assertEqual(run(a)[0], 2)  # one folder only
+        code, out, _ = run("--help")
+        self.assertEqual(code, 0)
+        self.assertIn("--threshold", out)
         self.assertEqual(run(a, a, "--threshold", "10")[0], 2)
 
     def test_bench_compare_goes_straight_to_the_comparison(self):
