@@ -198,6 +198,30 @@ def collect(results, unrecorded_means):
     return points
 
 
+class SeriesShift:
+    """One metric of one mechanism over every idle count tested on both sides: the mean of the
+    per-point log(B/A), with its 95 % t interval over the points (rules.COMPARE_MIN_POINTS)."""
+
+    def __init__(self, cells, threshold):
+        self.worse = cells[0].worse
+        self.n = len(cells)
+        logs = [math.log(c.ratio) for c in cells]
+        self.ratio = self.low = self.high = None
+        self.regressed = False
+        if self.n < rules.COMPARE_MIN_POINTS:
+            return
+        mean = statistics.fmean(logs)
+        half = rules.t95(self.n - 1) * statistics.stdev(logs) / math.sqrt(self.n)
+        self.ratio, self.low, self.high = math.exp(mean), math.exp(mean - half), math.exp(mean + half)
+        if self.worse == HIGHER:
+            self.regressed = self.low > 1 + threshold
+        else:
+            self.regressed = self.high < 1 - threshold
+
+    def text(self):
+        return f"{self.ratio:.2f} (95% CI {self.low:.2f} … {self.high:.2f}, {self.n} points)"
+
+
 class Point:
     def __init__(self, key, rows_a, rows_b, threshold):
         self.key = key
@@ -284,14 +308,27 @@ class Comparison:
         return [(p, c) for p in self.points for c in p.cells.values()]
 
     def regressions(self):
+        """Point flags: cells whose own test says regressed (informational; see series_regressions)."""
         return [(p, c) for p, c in self.cells() if c.regressed]
+
+    def series(self):
+        """(scenario, mechanism, metric) -> SeriesShift over the points tested on both sides."""
+        groups = {}
+        for p, c in self.tested():
+            if c.ratio > 0:
+                groups.setdefault((p.scenario, p.mechanism, c.metric), []).append(c)
+        return {k: SeriesShift(cells, self.threshold) for k, cells in groups.items()}
+
+    def series_regressions(self):
+        return sorted(((k, s) for k, s in self.series().items() if s.regressed),
+                      key=lambda ks: (scenario_order(ks[0][0]), mechanism_order(ks[0][1]), ks[0][2]))
 
     def tested(self):
         return [(p, c) for p, c in self.cells() if c.tested and c.ratio is not None]
 
     @property
     def exit_status(self):
-        return 1 if self.regressions() or self.verdict_diffs else 0
+        return 1 if self.series_regressions() or self.verdict_diffs else 0
 
     # ---- markdown ---------------------------------------------------------------------------
 
@@ -301,13 +338,15 @@ class Comparison:
         lines = [f"# ./bench compare: {name_a} → {name_b}", ""]
         lines += [f"- **A** `{self.a.path}`: {self.a.machine_caption()}",
                   f"- **B** `{self.b.path}`: {self.b.machine_caption()}"]
+        series_regs = self.series_regressions()
         why = []
-        if regs:
-            why.append(f"{len(regs)} significant regression(s) beyond {t:.0%}")
+        if series_regs:
+            why.append(f"{len(series_regs)} series regressed beyond {t:.0%}")
         if self.verdict_diffs:
             why.append(f"{len(self.verdict_diffs)} claim verdict(s) differ")
         lines.append(f"- **Exit status {self.exit_status}**: " + ("; ".join(why) if why else
-                     f"no significant regression beyond {t:.0%}, every claim verdict the same"))
+                     f"no series regressed beyond {t:.0%}, every claim verdict the same"
+                     + (f" ({len(regs)} point flag(s) below, for information)" if regs else "")))
         lines.append("")
         lines.append(
             f"How to read: each cell is the ratio of medians B / A of a metric over the ok repeats of one point "
@@ -345,7 +384,18 @@ class Comparison:
             lines.append(f"None: all {len(self.claims_a)} claims have the same verdict in A and B.")
         else:
             lines.append("Not compared (see the note above).")
-        lines += ["", f"## Significant regressions beyond {t:.0%}", ""]
+        lines += ["", f"## Series that regressed beyond {t:.0%} (these set the exit status)", "",
+                  f"Per scenario, mechanism and metric, the mean over idle counts of log(B / A) with its 95% "
+                  f"t interval (at least {rules.COMPARE_MIN_POINTS} tested points): a series regressed when the "
+                  f"whole interval lies beyond {t:.0%} on the worse side.", ""]
+        if series_regs:
+            lines += ["| scenario | mechanism | metric | B / A over the series |", "|---|---|---|---|"]
+            for (scenario, mechanism, metric), shift in series_regs:
+                lines.append(f"| {cell(scenario_name(scenario))} | {mechanism} | {METRIC_WORDS[metric]} | "
+                             f"**{shift.text()}** |")
+        else:
+            lines.append("None.")
+        lines += ["", f"## Point flags: single points worse beyond {t:.0%} with p ≤ {alpha:g} (information)", ""]
         if regs:
             lines += ["| scenario | mechanism | idle | metric | A (median of n) | B (median of n) | B / A | p |",
                       "|---|---|---|---|---|---|---|---|"]
