@@ -9,7 +9,6 @@ missing and the report says how to draw them). Verdict rules live in rules.py, c
 
 import argparse
 import os
-import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -22,20 +21,8 @@ import results_folder as rf  # noqa: E402
 from results_folder import ResultsFolder, scenario_label  # noqa: E402
 from rules import fmt  # noqa: E402
 
-# Report thresholds. They only decide what the report flags for a reader, never a verdict; they
-# belong beside the verdict thresholds in rules.py and are kept here until they move there.
-# A floor measured at the end of the sweep more than 10 % away from the one at its start: the
-# machine itself moved by about the margin that separates mechanisms at low idle counts (the
-# reference VM's two epolls, ET vs LT, sit within 5 %), so differences of that size between
-# points measured at different times may be drift.
-DRIFT_WARN_REL = 0.10
-# Repeats of one point whose largest value is more than 1.5 x the smallest: a spread that wide
-# means the median of three is one draw among very different ones, and the noise of the
-# ~0.5 s windows on a quiet machine stays well inside it (±5–20 % on the reference VM).
-SPREAD_WARN_RATIO = 1.5
-# The project's aim for chat-epoll at 0 idle: within 10 % of the relay floor (the same 4 hops and
-# CPUs without a multiplexer). Reported as a figure beside the target, never judged.
-RELAY_TARGET_RATIO = 1.10
+# The report's own flags (drift, spread, the relay-floor target) are thresholds of rules.py.
+from rules import DRIFT_WARN_REL, RELAY_TARGET_RATIO, SPREAD_WARN_RATIO  # noqa: E402
 
 # The figure a point is read by, per mode, besides server CPU per message (every mode).
 HEADLINE = {"pingpong": "p50_us", "flood": "throughput_msgs_s", "broadcast": "throughput_msgs_s",

@@ -427,6 +427,21 @@ def rules_text():
     ]
 
 
+# Report thresholds (plot/report.py). They only decide what the report flags for a reader, never a
+# verdict.
+# A floor measured at the end of the sweep more than 10 % away from the one at its start: the
+# machine itself moved by about the margin that separates mechanisms at low idle counts (the
+# reference VM's two epolls, ET vs LT, sit within 5 %), so differences of that size between
+# points measured at different times may be drift.
+DRIFT_WARN_REL = 0.10
+# Repeats of one point whose largest value is more than 1.5 x the smallest: a spread that wide
+# means the median of three is one draw among very different ones, and the noise of the
+# ~0.5 s windows on a quiet machine stays well inside it (±5–20 % on the reference VM).
+SPREAD_WARN_RATIO = 1.5
+# The project's aim for chat-epoll at 0 idle: within 10 % of the relay floor (the same 4 hops and
+# CPUs without a multiplexer). Reported as a figure beside the target, never judged.
+RELAY_TARGET_RATIO = 1.10
+
 # ./bench compare
 # Two results folders, point by point (plot/compare_runs.py). These decide what the comparison
 # flags and its exit status, never a claim's verdict (claims are compared by their verdicts).
