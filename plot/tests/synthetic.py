@@ -9,6 +9,7 @@ that tests assert verdicts, never timings. Run directly to write one:
 import csv
 import json
 import os
+import shutil
 import random
 import sys
 
@@ -277,3 +278,26 @@ def number_or_none(text):
         return float(text)
     except (TypeError, ValueError):
         return None
+
+
+def without_new_columns(src, dst):
+    """A copy of a results folder as a sweep from before idle_states, bound_by and the relay floor
+    wrote it: those columns, the relay-floor rows and the new env.json keys removed."""
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.png", "*.svg", "logs"))
+    new = {"idle_states", "bound_by", "server_capacity_msgs_s", "relay_floor_p50_us",
+           "server_started_utc", "window_chosen"}
+    with open(os.path.join(dst, "runs.csv"), newline="") as f:
+        reader = csv.DictReader(f)
+        columns = [c for c in reader.fieldnames if c not in new]
+        rows = [r for r in reader if r["mode"] != "relay-floor"]
+    with open(os.path.join(dst, "runs.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    with open(os.path.join(dst, "env.json")) as f:
+        env = json.load(f)
+    for key in ("idle_states", "confounders"):
+        env.pop(key, None)
+    with open(os.path.join(dst, "env.json"), "w") as f:
+        json.dump(env, f)
+    return dst

@@ -5,8 +5,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import csv
-import json
 import shutil
 import unittest
 
@@ -290,29 +288,6 @@ class NewColumns(unittest.TestCase):
         self.assertIn("within 1.10 ×", floors)
 
 
-def without_new_columns(src, dst):
-    """A copy of a results folder as a sweep from before idle_states, bound_by and the relay floor
-    wrote it: those columns, the relay-floor rows and the new env.json keys removed."""
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.png", "*.svg", "logs"))
-    new = {"idle_states", "bound_by", "server_capacity_msgs_s", "relay_floor_p50_us",
-           "server_started_utc", "window_chosen"}
-    with open(os.path.join(dst, "runs.csv"), newline="") as f:
-        reader = csv.DictReader(f)
-        columns = [c for c in reader.fieldnames if c not in new]
-        rows = [r for r in reader if r["mode"] != "relay-floor"]
-    with open(os.path.join(dst, "runs.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    with open(os.path.join(dst, "env.json")) as f:
-        env = json.load(f)
-    for key in ("idle_states", "confounders"):
-        env.pop(key, None)
-    with open(os.path.join(dst, "env.json"), "w") as f:
-        json.dump(env, f)
-    return dst
-
-
 class Reference(unittest.TestCase):
     """A run from before the new columns (the reference, with them stripped) still gives a full
     report, and the committed reference itself too."""
@@ -320,7 +295,7 @@ class Reference(unittest.TestCase):
     def test_reference_report_without_the_new_columns(self):
         tmp = tempfile.mkdtemp(prefix="old-reference-")
         self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
-        old = without_new_columns(REFERENCE, os.path.join(tmp, "old"))
+        old = synthetic.without_new_columns(REFERENCE, os.path.join(tmp, "old"))
         text = report_text(old)
         for heading in ("## Drift and spread", "## CPU idle states", "## Latency against the floors",
                         "## What bound each point", "## The claims", "## Failed points"):
