@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 
-def _read(path):
+def read_text(path):
     try:
         with open(path) as f:
             return f.read().strip()
@@ -27,7 +27,7 @@ def _run(cmd, cwd=None, timeout=10):
 
 
 def cpu_model():
-    text = _read("/proc/cpuinfo") or ""
+    text = read_text("/proc/cpuinfo") or ""
     for line in text.splitlines():
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
@@ -39,7 +39,7 @@ def cmake_cache(build_dir):
     wanted = ["CMAKE_CXX_COMPILER", "CMAKE_BUILD_TYPE", "CMAKE_CXX_FLAGS",
               "CMAKE_CXX_FLAGS_RELEASE", "MUXBENCH_SANITIZE", "MUXBENCH_WERROR"]
     found = {k: None for k in wanted}
-    text = _read(os.path.join(build_dir, "CMakeCache.txt")) if build_dir else None
+    text = read_text(os.path.join(build_dir, "CMakeCache.txt")) if build_dir else None
     for line in (text or "").splitlines():
         if "=" not in line or line.startswith(("#", "//")):
             continue
@@ -81,12 +81,12 @@ def machine():
         "cpu_model": cpu_model(),
         "cores": os.cpu_count(),
         "cpus_allowed": sorted(os.sched_getaffinity(0)),
-        "cpu_governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        "cpu_governor": read_text("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
         "virtualization": _run(["systemd-detect-virt"]),
         "rlimit_nofile": {"soft": soft, "hard": hard},
-        "fs_file_max": _read("/proc/sys/fs/file-max"),
-        "ip_local_port_range": _read("/proc/sys/net/ipv4/ip_local_port_range"),
-        "somaxconn": _read("/proc/sys/net/core/somaxconn"),
+        "fs_file_max": read_text("/proc/sys/fs/file-max"),
+        "ip_local_port_range": read_text("/proc/sys/net/ipv4/ip_local_port_range"),
+        "somaxconn": read_text("/proc/sys/net/core/somaxconn"),
         "python": {"executable": sys.executable, "version": platform.python_version()},
     }
 
@@ -104,7 +104,7 @@ def confounders():
         names = sorted(os.listdir(vuln_dir))
     except OSError:
         names = []
-    cmdline = _read("/proc/cmdline") or ""
+    cmdline = read_text("/proc/cmdline") or ""
     words = cmdline.split()
 
     def kernel_arg(key):
@@ -112,16 +112,16 @@ def confounders():
         return values[-1] if values else None
 
     return {
-        "vulnerabilities": {n: _read(os.path.join(vuln_dir, n)) for n in names},
+        "vulnerabilities": {n: read_text(os.path.join(vuln_dir, n)) for n in names},
         "mitigations_arg": kernel_arg("mitigations"),
-        "cpufreq_governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
-        "cpufreq_driver": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_driver"),
-        "no_turbo": _read("/sys/devices/system/cpu/intel_pstate/no_turbo"),
-        "thp": _read("/sys/kernel/mm/transparent_hugepage/enabled"),
-        "clocksource": _read("/sys/devices/system/clocksource/clocksource0/current_clocksource"),
+        "cpufreq_governor": read_text("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        "cpufreq_driver": read_text("/sys/devices/system/cpu/cpu0/cpufreq/scaling_driver"),
+        "no_turbo": read_text("/sys/devices/system/cpu/intel_pstate/no_turbo"),
+        "thp": read_text("/sys/kernel/mm/transparent_hugepage/enabled"),
+        "clocksource": read_text("/sys/devices/system/clocksource/clocksource0/current_clocksource"),
         "isolation": {"isolcpus": kernel_arg("isolcpus"), "nohz_full": kernel_arg("nohz_full"),
                       "rcu_nocbs": kernel_arg("rcu_nocbs"),
-                      "sys_isolated": _read("/sys/devices/system/cpu/isolated")},
+                      "sys_isolated": read_text("/sys/devices/system/cpu/isolated")},
         "virtualization": _run(["systemd-detect-virt"]),
         "kernel_cmdline": cmdline,
     }

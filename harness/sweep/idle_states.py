@@ -17,18 +17,12 @@ import glob
 import os
 import struct
 
+from environment import read_text
+
 DEVICE = "/dev/cpu_dma_latency"
 BLOCK = "block"
 ALLOW = "allow"
 CHOICES = (BLOCK, ALLOW)
-
-
-def _read(path):
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return None
 
 
 def parse(text):
@@ -52,18 +46,18 @@ def describe(cpu_root="/sys/devices/system/cpu"):
     states = []
     for path in sorted(glob.glob(os.path.join(cpu_root, "cpu0", "cpuidle", "state*")),
                        key=lambda p: int(p.rsplit("state", 1)[1])):
-        latency, residency = _read(os.path.join(path, "latency")), _read(os.path.join(path, "residency"))
+        latency, residency = read_text(os.path.join(path, "latency")), read_text(os.path.join(path, "residency"))
         states.append({
-            "name": _read(os.path.join(path, "name")),
-            "desc": _read(os.path.join(path, "desc")),
+            "name": read_text(os.path.join(path, "name")),
+            "desc": read_text(os.path.join(path, "desc")),
             "latency_us": int(latency) if latency and latency.isdigit() else None,
             "residency_us": int(residency) if residency and residency.isdigit() else None,
-            "disabled": _read(os.path.join(path, "disable")) == "1",
+            "disabled": read_text(os.path.join(path, "disable")) == "1",
         })
     return {
-        "driver": _read(os.path.join(cpu_root, "cpuidle", "current_driver")),
-        "governor": _read(os.path.join(cpu_root, "cpuidle", "current_governor"))
-        or _read(os.path.join(cpu_root, "cpuidle", "current_governor_ro")),
+        "driver": read_text(os.path.join(cpu_root, "cpuidle", "current_driver")),
+        "governor": read_text(os.path.join(cpu_root, "cpuidle", "current_governor"))
+        or read_text(os.path.join(cpu_root, "cpuidle", "current_governor_ro")),
         "states": states,
     }
 
