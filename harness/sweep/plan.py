@@ -13,6 +13,9 @@ FD_SETSIZE = 1024
 # (a handful; flood and broadcast use a few dozen at most).
 SERVER_FD_MARGIN = 100
 
+# Runs of each floor at the start and at the end of a sweep (their median is the floor).
+FLOOR_REPEATS = 3
+
 # Default ceiling on the largest idle count when the open-file limit is huge (1M is common):
 # beyond this the hold set-up time and socket memory grow without teaching anything new.
 DEFAULT_MAX_IDLE = 50000

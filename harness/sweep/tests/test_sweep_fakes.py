@@ -43,6 +43,12 @@ class FakeSweepTest(unittest.TestCase):
         floors = [r for r in run.rows if r["mechanism"] == "floor"]
         self.assertEqual([r["label"] for r in floors][:2], ["floor-start", "relay-start"])
         self.assertEqual([r["label"] for r in floors][-2:], ["floor-end", "relay-end"])
+        # Three runs of each floor at the start and at the end, the kinds interleaved; the other
+        # placement's once.
+        labels = [r["label"] for r in floors]
+        for label in ("floor-start", "relay-start", "floor-end", "relay-end"):
+            self.assertEqual(labels.count(label), 3, labels)
+        self.assertEqual(labels[:6], ["floor-start", "relay-start"] * 3)
         self.assertEqual(sorted(int(r["run_id"]) for r in run.rows),
                          list(range(1, len(run.rows) + 1)))
         by = {(r["mechanism"], int(r["idle"]), r["mode"], int(r["repeat"])): r
@@ -332,6 +338,19 @@ class IndependentRepeatsTest(unittest.TestCase):
         for r in run.measured():
             self.assertEqual(r["relay_floor_p50_us"], "25", r)
         self.assertEqual(run.env["idle_states"]["run"], ["block", "allow"])
+
+    def test_rows_carry_the_median_of_the_start_floors(self):
+        sequence = os.path.join(self.tmp, "floors")
+        with open(sequence, "w") as f:
+            f.write("30,10,20,99,99,99")  # start: 30, 10, 20 (median 20); end: 99 x 3
+        run = run_sweep(self.bin, FAST + ["--mechanisms", "poll", "--counts", "0",
+                                          "--repeats", "1", "--modes", "pingpong",
+                                          "--placement", "shared"],
+                        env={"FAKE_FLOOR_SEQUENCE": sequence})
+        self.assertEqual(run.returncode, 0, run.stderr)
+        starts = [float(r["p50_us"]) for r in run.rows if r["label"] == "floor-start"]
+        self.assertEqual(starts[:3], [30, 10, 20])
+        self.assertEqual([r["floor_p50_us"] for r in run.measured()], ["20"])
 
     def test_without_permission_the_sweep_says_so_and_measures_allow(self):
         missing = os.path.join(self.tmp, "no-such-dir", "cpu_dma_latency")

@@ -11,6 +11,7 @@ Environment knobs:
   FAKE_LOADGEN_TERM_KILLS_SERVER=1  a run that gets SIGTERM first SIGKILLs --server-pid and waits
                                for it to exit (a server that dies while the sweep stops a run)
   FAKE_LOADGEN_HELP_MODES=LIST extra modes that --help lists (e.g. churn)
+  FAKE_FLOOR_SEQUENCE=FILE  floor runs take their p50s one by one from FILE (comma-separated)
 """
 import argparse
 import csv
@@ -146,7 +147,16 @@ row.update(mode=a.mode, idle=a.idle_held or a.idle, idle_open=-1, refused=0, act
            fake_extra="x")
 time.sleep(float(os.environ.get("FAKE_LOADGEN_SLEEP", "0")))
 if a.mode == "floor":
-    row.update(mechanism="floor", idle=0, msgs=1000, p50_us=12.5, p99_us=20, status="ok")
+    p50 = 12.5
+    sequence = os.environ.get("FAKE_FLOOR_SEQUENCE")
+    if sequence:
+        # Each floor run takes the next p50 from this file (the sweep's median is tested).
+        with open(sequence) as f:
+            values = f.read().split(",")
+        p50 = float(values[0])
+        with open(sequence, "w") as f:
+            f.write(",".join(values[1:] or values))
+    row.update(mechanism="floor", idle=0, msgs=1000, p50_us=p50, p99_us=20, status="ok")
 elif a.mode == "relay-floor":
     row.update(mechanism="floor", idle=0, msgs=500, p50_us=25, p99_us=40, status="ok")
 else:
