@@ -46,6 +46,27 @@ void Histogram::merge(const Histogram& other) {
   min_ = std::min(min_, other.min_);
 }
 
+std::optional<std::string> Histogram::restore(
+    const std::vector<std::pair<std::size_t, std::uint64_t>>& buckets, std::uint64_t min,
+    std::uint64_t max, std::uint64_t sum, Histogram& out) {
+  Histogram h;
+  for (const auto& [index, n] : buckets) {
+    if (index >= kBuckets) return "bucket index " + std::to_string(index) + " out of range";
+    h.counts_[index] += n;
+    h.count_ += n;
+  }
+  if (h.count_ > 0) {
+    if (min > max) return "min > max";
+    h.min_ = min;
+    h.max_ = max;
+    h.sum_ = sum;
+  } else if (min != 0 || max != 0 || sum != 0) {
+    return "no counts but a non-zero min, max or sum";
+  }
+  out = h;
+  return std::nullopt;
+}
+
 void Histogram::reset() {
   *this = Histogram{};
 }

@@ -7,6 +7,10 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace mux {
 
@@ -27,6 +31,16 @@ class Histogram {
   std::uint64_t max() const { return max_; }
   std::uint64_t min() const { return count_ ? min_ : 0; }
   double mean() const { return count_ ? static_cast<double>(sum_) / count_ : 0.0; }
+  std::uint64_t sum() const { return sum_; }
+  // The count in bucket `index` (< kBuckets). For serialisation (HistogramJson.h), not the hot
+  // path.
+  std::uint64_t count_at(std::size_t index) const { return counts_[index]; }
+  // Rebuilds a histogram from its parts (as HistogramJson.h reads them back): the count is the
+  // sum of the bucket counts. Returns an error when an index is out of range or the parts
+  // contradict each other (min > max, or a non-empty histogram with no buckets).
+  static std::optional<std::string> restore(
+      const std::vector<std::pair<std::size_t, std::uint64_t>>& buckets, std::uint64_t min,
+      std::uint64_t max, std::uint64_t sum, Histogram& out);
   // The value at quantile q (0 < q <= 1): the smallest recorded value v such that at least
   // ceil(q * count) values are <= v, within the bucket error. 0 when empty.
   std::uint64_t percentile(double q) const;

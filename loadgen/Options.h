@@ -26,6 +26,7 @@ struct Options {
   bool json = false;
   std::string label;
   bool hold = false;
+  std::string histogram_out;  // --histogram-out FILE: the window's latency histogram as JSON
   // Hidden, for tests and unusual machines.
   std::uint64_t idle_per_process = 0;
   std::uint64_t idle_per_address = 0;

@@ -15,6 +15,7 @@
 #include "ActiveRun.h"
 #include "ChurnRun.h"
 #include "FloorRun.h"
+#include "HistogramJson.h"
 #include "IdleHolders.h"
 #include "MessageCodec.h"
 #include "Net.h"
@@ -43,6 +44,7 @@ int fatal(const std::string& message, int code = kExitFatal) {
 std::optional<std::string> validate(const Options& o) {
   if (o.hold) {
     if (o.idle == 0) return "--hold needs --idle N (N > 0)";
+    if (!o.histogram_out.empty()) return "--histogram-out needs a run (--mode), not --hold";
     return std::nullopt;
   }
   if (o.mode.empty()) {
@@ -103,6 +105,17 @@ void emit(const Options& o, const RunResult& r) {
     fmt::print("{}\n", csv_row(r));
   }
   std::fflush(stdout);
+}
+
+// Writes --histogram-out after the row is printed; a failure is one line and exit status 1 (the
+// row stays valid, the requested file is missing).
+int write_histogram(const Options& o, const RunResult& r, int code) {
+  if (o.histogram_out.empty()) return code;
+  const HistogramIdentity id{r.mechanism, r.mode, r.idle, r.label};
+  if (auto err = write_histogram_file(o.histogram_out, r.latency, id)) {
+    return fatal(fmt::format("--histogram-out {}: {}", o.histogram_out, *err));
+  }
+  return code;
 }
 
 // Blocks until stdin reaches EOF or SIGINT/SIGTERM arrives.
@@ -175,7 +188,7 @@ int run_main(const Options& o, const Endpoint& server) {
   if (is_floor(o.mode)) {
     if (auto err = run_floor(o, r)) return fatal(*err);
     emit(o, r);
-    return 0;
+    return write_histogram(o, r, 0);
   }
 
   ServerControl control;
@@ -221,7 +234,7 @@ int run_main(const Options& o, const Endpoint& server) {
   emit(o, r);
   if (out.server_died) {
     fmt::print(stderr, "loadgen: {} (the row holds partial figures)\n", *out.server_died);
-    return kExitServerDied;
+    return write_histogram(o, r, kExitServerDied);
   }
   if (r.integrity.total() > 0) {
     fmt::print(stderr,
@@ -230,7 +243,7 @@ int run_main(const Options& o, const Endpoint& server) {
                r.integrity.lost, r.integrity.duplicated, r.integrity.reordered,
                r.integrity.corrupted);
   }
-  return 0;
+  return write_histogram(o, r, 0);
 }
 
 }  // namespace
@@ -274,6 +287,9 @@ int main(int argc, char** argv) {
   app.add_flag("--csv-header", o.csv_header, "print the CSV header line first");
   app.add_flag("--json", o.json, "print a JSON object instead of a CSV row");
   app.add_option("--label", o.label, "free text copied into the row");
+  app.add_option("--histogram-out", o.histogram_out,
+                 "write the window's latency histogram (the row's percentiles) to FILE as JSON "
+                 "bucket counts that merge exactly by addition (README; plot/histograms.py)");
   app.add_flag("--hold", o.hold,
                "hold --idle N connections: print 'holding ...' when all are up, release on "
                "stdin EOF or SIGTERM, print 'released ...'");
@@ -298,6 +314,11 @@ int main(int argc, char** argv) {
   }
   if (auto err = parse_window(window_arg, o)) return fatal(*err, kExitUsage);
   if (auto err = validate(o)) return fatal(*err, kExitUsage);
+  if (!o.histogram_out.empty()) {
+    if (auto err = check_writable(o.histogram_out)) {
+      return fatal(fmt::format("--histogram-out {}: {}", o.histogram_out, *err), kExitUsage);
+    }
+  }
 
   signal(SIGPIPE, SIG_IGN);
   // The default 50 µs timer slack would delay open-loop sends past their intended time.
