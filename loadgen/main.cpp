@@ -289,7 +289,8 @@ int main(int argc, char** argv) {
   app.add_option("--label", o.label, "free text copied into the row");
   app.add_option("--histogram-out", o.histogram_out,
                  "write the window's latency histogram (the row's percentiles) to FILE as JSON "
-                 "bucket counts that merge exactly by addition (README; plot/histograms.py)");
+                 "bucket counts that merge exactly by addition (README; plot/histograms.py)")
+      ->type_name("FILE");
   app.add_flag("--hold", o.hold,
                "hold --idle N connections: print 'holding ...' when all are up, release on "
                "stdin EOF or SIGTERM, print 'released ...'");
