@@ -3,10 +3,14 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <map>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "ChatServer.h"
+#include "MechanismRegistry.h"
 #include "system.h"
 
 #ifndef MUXBENCH_VERSION
@@ -22,15 +26,34 @@ void on_stop_signal(int) {
   if (g_server) g_server->request_stop();
 }
 
+// The --help summary of a binary: each of its mechanisms and what selects it.
+std::string describe(const std::vector<const Mechanism*>& served) {
+  std::string out;
+  for (const auto* m : served) {
+    if (!out.empty()) out += "; ";
+    const auto args = m->args();
+    out += fmt::format("{}{} = mechanism {}", m->summary,
+                       args.empty() ? "" : fmt::format(" with {}", fmt::join(args, " ")), m->name);
+  }
+  return out;
+}
+
 }  // namespace
 
-int server_main(int argc, char** argv, const Backend& backend) {
+int server_main(int argc, char** argv, std::string_view program_name) {
+  const std::string program(program_name);
+  const auto served = mechanisms_of(program);
+  if (served.empty()) {
+    fmt::print(stderr, "{}: no mechanism of the registry is served by this binary\n", program);
+    return 1;
+  }
   CLI::App app{fmt::format("{}: muxbench chat server ({}). Speaks the line protocol of the README; "
                            "on SIGINT/SIGTERM prints its counters as one JSON line and exits 0.",
-                           backend.program, backend.description),
-               backend.program};
+                           program, describe(served)),
+               program};
   ServerOptions opt;
   int cpu = -1;
+  bool list = false;
   app.add_option("--bind", opt.bind, "numeric address to listen on")->capture_default_str();
   app.add_option("--port", opt.port, "TCP port (0 = any free port)")->capture_default_str();
   app.add_flag("--quiet", opt.quiet, "no join/leave/rename notices (benchmarks use this)");
@@ -42,10 +65,61 @@ int server_main(int argc, char** argv, const Backend& backend) {
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
   app.add_option("--cpu", cpu, "pin the server to this CPU");
-  app.set_version_flag("--version",
-                       fmt::format("{} (muxbench {})", backend.program, MUXBENCH_VERSION));
-  if (backend.add_options) backend.add_options(app);
+  app.add_flag("--list-mechanisms", list,
+               "print every muxbench mechanism (of all chat-* binaries) as JSON: its binary and "
+               "arguments, and whether this machine can run it, and exit");
+  app.set_version_flag("--version", fmt::format("{} (muxbench {})", program, MUXBENCH_VERSION));
+
+  // The options that choose among this binary's mechanisms, derived from their registry lines.
+  // std::map nodes do not move, so CLI11 may keep pointers to the values.
+  std::map<std::string, std::string> chosen_value;
+  std::map<std::string, bool> flag_set;
+  for (const auto* m : served) {
+    if (m->option.empty()) continue;
+    const std::string option(m->option);
+    if (chosen_value.count(option) || flag_set.count(option)) continue;
+    std::map<std::string, std::string> values;
+    std::string help;
+    for (const auto* other : served) {
+      if (other->option != m->option) continue;
+      if (!other->value.empty()) values.emplace(other->value, other->value);
+      help += fmt::format("{}{}{}: {} (mechanism {})", help.empty() ? "" : "; ", other->value,
+                          other->value.empty() ? option : "", other->summary, other->name);
+    }
+    if (values.empty()) {
+      app.add_flag(option, flag_set[option], help);
+      continue;
+    }
+    std::string& value = chosen_value[option];
+    for (const auto* other : served)
+      if (other->is_default && other->option == m->option) value = other->value;
+    app.add_option(option, value, help)
+        ->transform(CLI::CheckedTransformer(values, CLI::ignore_case))
+        ->capture_default_str();
+  }
   CLI11_PARSE(app, argc, argv);
+
+  if (list) {
+    fmt::print("{}\n", mechanisms_json());
+    return 0;
+  }
+
+  // The mechanism is the one the options select, else the binary's default.
+  const Mechanism* mechanism = nullptr;
+  for (const auto* m : served) {
+    const std::string option(m->option);
+    const bool selected = m->option.empty()  ? false
+                          : m->value.empty() ? flag_set[option]
+                                             : chosen_value[option] == m->value;
+    if (!selected || m->is_default) continue;
+    if (mechanism) {
+      fmt::print(stderr, "{}: {} and {} cannot be combined\n", program,
+                 fmt::join(mechanism->args(), " "), fmt::join(m->args(), " "));
+      return 2;
+    }
+    mechanism = m;
+  }
+  if (!mechanism) mechanism = served.front();
 
   // A peer that disconnects while we write must cost an EPIPE, not the process.
   signal(SIGPIPE, SIG_IGN);
@@ -53,19 +127,20 @@ int server_main(int argc, char** argv, const Backend& backend) {
   const std::uint64_t fd_limit = raise_fd_limit();
   if (cpu >= 0) {
     if (auto err = pin_to_cpu(cpu)) {
-      fmt::print(stderr, "{}: {}\n", backend.program, *err);
+      fmt::print(stderr, "{}: {}\n", program, *err);
       return 2;
     }
   }
   std::string error;
-  std::unique_ptr<Poller> poller = backend.create(&error);
+  std::unique_ptr<Poller> poller = mechanism->make ? mechanism->make(&error) : nullptr;
   if (!poller) {
-    fmt::print(stderr, "{}: {}\n", backend.program, error);
-    return 1;
+    if (!mechanism->make) error = *unavailable_reason(*mechanism);
+    fmt::print(stderr, "{}: {}\n", program, error);
+    return mechanism->optional ? kExitUnavailable : 1;
   }
   ChatServer server(opt, std::move(poller), fd_limit);
   if (auto err = server.listen()) {
-    fmt::print(stderr, "{}: {}\n", backend.program, *err);
+    fmt::print(stderr, "{}: {}\n", program, *err);
     return 1;
   }
 
@@ -85,7 +160,7 @@ int server_main(int argc, char** argv, const Backend& backend) {
   std::fflush(stdout);
   g_server = nullptr;
   if (err) {
-    fmt::print(stderr, "{}: {}\n", backend.program, *err);
+    fmt::print(stderr, "{}: {}\n", program, *err);
     return 1;
   }
   return 0;

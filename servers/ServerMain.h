@@ -1,25 +1,14 @@
 // The command line and life cycle shared by every chat-* binary (SPEC §3). A binary only says
-// which backend it builds and which options that backend adds.
+// its name: the mechanisms it serves, and the options that choose among them, come from the
+// registry (MechanismRegistry.cpp).
 #pragma once
 
-#include <functional>
-#include <memory>
-#include <string>
-
-#include <CLI/CLI.hpp>
-
-#include "Poller.h"
+#include <string_view>
 
 namespace mux {
 
-struct Backend {
-  std::string program;      // "chat-epoll"
-  std::string description;  // one line for --help
-  std::function<void(CLI::App&)> add_options;
-  // Builds the poller after the options are parsed; on failure returns null and says why.
-  std::function<std::unique_ptr<Poller>(std::string* error)> create;
-};
-
-int server_main(int argc, char** argv, const Backend& backend);
+// Exits 0 after SIGINT/SIGTERM, kExitUnavailable (69) when this machine refuses the mechanism,
+// CLI11's status on a bad command line, 2 when --cpu cannot be honoured, 1 on any other failure.
+int server_main(int argc, char** argv, std::string_view program);
 
 }  // namespace mux

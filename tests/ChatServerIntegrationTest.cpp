@@ -3,6 +3,7 @@
 // mechanism itself changes (select's refusal past 1024) differ.
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -13,43 +14,48 @@
 #include <gtest/gtest.h>
 
 #include "ChatHarness.h"
+#include "MechanismRegistry.h"
 
 using muxtest::Client;
 using muxtest::ServerProcess;
 
 namespace {
 
+// One per mechanism of the registry, so that a new one is tested without a line here.
 struct ServerKind {
   std::string label, binary;
   std::vector<std::string> args;
   std::string mechanism;
   bool fdsetsize_limited;
+  const mux::Mechanism* entry;
 };
 
 std::ostream& operator<<(std::ostream& os, const ServerKind& k) {
   return os << k.label;
 }
 
-const ServerKind kServers[] = {
-    {"select", "chat-select", {}, "select", true},
-    {"select_dynamic", "chat-select", {"--fdset", "dynamic"}, "select-dynamic", false},
-    {"poll", "chat-poll", {}, "poll", false},
-    {"epoll_lt", "chat-epoll", {}, "epoll-lt", false},
-    {"epoll_et", "chat-epoll", {"--edge"}, "epoll-et", false},
-#ifdef MUXBENCH_HAVE_URING
-    {"uring", "chat-uring", {}, "uring", false},
-#endif
-};
+std::vector<ServerKind> server_kinds() {
+  std::vector<ServerKind> out;
+  for (const auto& m : mux::mechanisms()) {
+    std::string label(m.name);
+    std::replace(label.begin(), label.end(), '-', '_');
+    // Only glibc's fd_set has the FD_SETSIZE wall; select-dynamic exists to get past it.
+    out.push_back(
+        {label, std::string(m.binary), m.args(), std::string(m.name), m.name == "select", &m});
+  }
+  return out;
+}
 
 class ChatServer : public ::testing::TestWithParam<ServerKind> {
  protected:
   static void SetUpTestSuite() { muxtest::raise_own_fd_limit(); }
 
   void SetUp() override {
-    // io_uring may be disabled on a machine (kernel.io_uring_disabled, seccomp): chat-uring then
-    // says so and exits, and its tests are skipped with that reason instead of failing.
-    if (GetParam().mechanism == "uring" && !ServerProcess("chat-uring", {}).started()) {
-      GTEST_SKIP() << "chat-uring did not start: io_uring is unavailable here (see its stderr)";
+    // An optional mechanism may be missing from the build or refused by this machine (io_uring:
+    // kernel.io_uring_disabled, seccomp): its server then exits with kExitUnavailable, and its
+    // tests are skipped with the reason instead of failing.
+    if (GetParam().entry->optional) {
+      if (auto why = mux::unavailable_reason(*GetParam().entry)) GTEST_SKIP() << *why;
     }
   }
 
@@ -417,7 +423,7 @@ TEST_P(ChatServer, QuitCostsNoRegistrationBeyondAddAndRemove) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Servers, ChatServer, ::testing::ValuesIn(kServers),
+INSTANTIATE_TEST_SUITE_P(Servers, ChatServer, ::testing::ValuesIn(server_kinds()),
                          [](const auto& info) { return info.param.label; });
 
 }  // namespace

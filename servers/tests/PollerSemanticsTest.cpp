@@ -4,43 +4,41 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <functional>
+#include <algorithm>
 #include <memory>
 #include <set>
 #include <string>
 
 #include <gtest/gtest.h>
 
-#include "EpollPoller.h"
-#include "PollPoller.h"
-#include "SelectPoller.h"
-#ifdef MUXBENCH_HAVE_URING
-#include "UringPoller.h"
-#endif
+#include "MechanismRegistry.h"
 #include "system.h"
 
 namespace {
 
+// Every mechanism of the registry, so that a new one is tested without a line here.
 struct Factory {
-  std::string name;
-  std::function<std::unique_ptr<mux::Poller>()> make;
+  std::string name;  // a test-name form of the mechanism's name: epoll_lt
+  const mux::Mechanism* mechanism;
   bool edge;
+  std::unique_ptr<mux::Poller> make() const {
+    return mechanism->make ? mechanism->make(nullptr) : nullptr;
+  }
 };
 
 std::ostream& operator<<(std::ostream& os, const Factory& f) {
   return os << f.name;
 }
 
-const Factory kFactories[] = {
-    {"select", [] { return mux::make_select_poller(); }, false},
-    {"select_dynamic", [] { return mux::make_select_poller(mux::SelectFdSet::kDynamic); }, false},
-    {"poll", [] { return mux::make_poll_poller(); }, false},
-    {"epoll_lt", [] { return mux::make_epoll_poller(false, nullptr); }, false},
-    {"epoll_et", [] { return mux::make_epoll_poller(true, nullptr); }, true},
-#ifdef MUXBENCH_HAVE_URING
-    {"uring", [] { return mux::make_uring_poller(nullptr); }, true},
-#endif
-};
+std::vector<Factory> factories() {
+  std::vector<Factory> out;
+  for (const auto& m : mux::mechanisms()) {
+    std::string name(m.name);
+    std::replace(name.begin(), name.end(), '-', '_');
+    out.push_back({name, &m, m.edge_triggered});
+  }
+  return out;
+}
 
 struct SocketPair {
   int watched = -1, peer = -1;
@@ -65,7 +63,10 @@ struct SocketPair {
 class PollerSemantics : public ::testing::TestWithParam<Factory> {
  protected:
   void SetUp() override {
-    if (!poller) GTEST_SKIP() << GetParam().name << " is unavailable on this machine";
+    if (!poller) {
+      GTEST_SKIP() << GetParam().name << " is unavailable on this machine: "
+                   << mux::unavailable_reason(*GetParam().mechanism).value_or("?");
+    }
   }
   std::unique_ptr<mux::Poller> poller = GetParam().make();
   std::vector<mux::ReadyEvent> ready;
@@ -222,7 +223,7 @@ TEST_P(PollerSemantics, DescriptorAboveFdSetSize) {
   close(high);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, PollerSemantics, ::testing::ValuesIn(kFactories),
+INSTANTIATE_TEST_SUITE_P(Backends, PollerSemantics, ::testing::ValuesIn(factories()),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -1,0 +1,123 @@
+#include "MechanismRegistry.h"
+
+#include <fmt/format.h>
+
+#include "EpollPoller.h"
+#include "PollPoller.h"
+#include "SelectPoller.h"
+#ifdef MUXBENCH_HAVE_URING
+#include "UringPoller.h"
+#endif
+
+namespace mux {
+namespace {
+
+// Captureless lambdas, so that the table is plain data: a factory is a function pointer.
+using Factory = std::unique_ptr<Poller> (*)(std::string*);
+
+constexpr Factory kSelectFixed = [](std::string*) {
+  return make_select_poller(SelectFdSet::kFixed);
+};
+constexpr Factory kSelectDynamic = [](std::string*) {
+  return make_select_poller(SelectFdSet::kDynamic);
+};
+constexpr Factory kPoll = [](std::string*) { return make_poll_poller(); };
+constexpr Factory kEpollLevel = [](std::string* error) { return make_epoll_poller(false, error); };
+constexpr Factory kEpollEdge = [](std::string* error) { return make_epoll_poller(true, error); };
+#ifdef MUXBENCH_HAVE_URING
+constexpr Factory kUring = [](std::string* error) { return make_uring_poller(error); };
+#else
+constexpr Factory kUring = nullptr;  // configured without liburing-dev
+#endif
+
+std::string json_string(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out.push_back('"');
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out.append(fmt::format("\\u{:04x}", static_cast<unsigned char>(c)));
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+}  // namespace
+
+const std::vector<Mechanism>& mechanisms() {
+  // name, binary, summary, option, value, is_default, edge_triggered, optional, factory.
+  // The order is the sweep's: the first repeat runs them in this order.
+  static const std::vector<Mechanism> table{
+      {"select", "chat-select", "select(2) with glibc's fd_set: refuses descriptors >= FD_SETSIZE",
+       "--fdset", "fixed", true, false, false, kSelectFixed},
+      {"poll", "chat-poll", "poll(2)", "", "", true, false, false, kPoll},
+      {"epoll-lt", "chat-epoll", "epoll(7), level-triggered", "", "", true, false, false,
+       kEpollLevel},
+      {"epoll-et", "chat-epoll", "epoll(7), edge-triggered (EPOLLET)", "--edge", "", false, true,
+       false, kEpollEdge},
+      {"select-dynamic", "chat-select",
+       "select(2) with a heap bitmap sized to the highest descriptor", "--fdset", "dynamic", false,
+       false, false, kSelectDynamic},
+      {"uring", "chat-uring", "io_uring multishot poll (edge-triggered)", "", "", true, true, true,
+       kUring},
+  };
+  return table;
+}
+
+std::vector<std::string> Mechanism::args() const {
+  if (is_default || option.empty()) return {};
+  if (value.empty()) return {std::string(option)};
+  return {std::string(option), std::string(value)};
+}
+
+std::vector<const Mechanism*> mechanisms_of(std::string_view binary) {
+  std::vector<const Mechanism*> out;
+  for (const auto& m : mechanisms()) {
+    if (m.binary != binary) continue;
+    out.insert(m.is_default ? out.begin() : out.end(), &m);
+  }
+  return out;
+}
+
+const Mechanism* find_mechanism(std::string_view name) {
+  for (const auto& m : mechanisms())
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+std::optional<std::string> unavailable_reason(const Mechanism& m) {
+  if (!m.make) {
+    return fmt::format("not built: {} needs a library this build was configured without", m.binary);
+  }
+  std::string error;
+  if (!m.make(&error)) return error.empty() ? "its poller could not be created" : error;
+  return std::nullopt;
+}
+
+std::string mechanisms_json() {
+  std::string out = "[";
+  const char* sep = "\n";
+  for (const auto& m : mechanisms()) {
+    std::string args;
+    for (const auto& a : m.args()) {
+      if (!args.empty()) args.push_back(',');
+      args.append(json_string(a));
+    }
+    const auto reason = unavailable_reason(m);
+    out += fmt::format(
+        "{}{{\"name\":{},\"binary\":{},\"args\":[{}],\"edge_triggered\":{},\"optional\":{},"
+        "\"available\":{},\"unavailable_reason\":{}}}",
+        sep, json_string(m.name), json_string(m.binary), args, m.edge_triggered, m.optional,
+        !reason, reason ? json_string(*reason) : "null");
+    sep = ",\n";
+  }
+  return out + "\n]";
+}
+
+}  // namespace mux

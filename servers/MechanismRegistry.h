@@ -1,0 +1,58 @@
+// The one list of mechanisms. The binaries, the tests and `chat-* --list-mechanisms` (which the
+// sweep and the plots read) all come from this table, so a mechanism is named in one place:
+// adding one is a backend file plus one line in MechanismRegistry.cpp.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "Poller.h"
+
+namespace mux {
+
+// A server that cannot build its mechanism's poller on this machine (io_uring refused by the
+// kernel or a seccomp filter) exits with this status (EX_UNAVAILABLE of sysexits.h) after one
+// line on stderr saying why; callers test the status, never the wording.
+inline constexpr int kExitUnavailable = 69;
+
+struct Mechanism {
+  std::string_view name;     // as in the listening line, /stats and runs.csv
+  std::string_view binary;   // "chat-epoll"
+  std::string_view summary;  // one line for --help
+  // How the binary's command line selects it: nothing (option empty: the binary's default), a
+  // flag (option "--edge", value empty), or an option's value (option "--fdset", value
+  // "dynamic"). A binary whose mechanisms differ by an option's value names its default's value
+  // too ("fixed"), with `is_default` set, so that the value can be given explicitly.
+  std::string_view option;
+  std::string_view value;
+  bool is_default;
+  bool edge_triggered;
+  bool optional;  // built only where its library was found; may be refused by the kernel
+  // Builds the poller; null (with the reason in *error) when this machine refuses it. Null
+  // itself when this build lacks the backend.
+  std::unique_ptr<Poller> (*make)(std::string* error);
+
+  // The arguments after the binary that select it: [] for a default, else option [value].
+  std::vector<std::string> args() const;
+};
+
+// Every mechanism, in the order the sweep runs them and the report first lists them.
+const std::vector<Mechanism>& mechanisms();
+
+// The mechanisms one binary serves (its default first), or empty when none.
+std::vector<const Mechanism*> mechanisms_of(std::string_view binary);
+
+const Mechanism* find_mechanism(std::string_view name);
+
+// Why this mechanism cannot run here (not built, or refused by this kernel), or nothing. Builds
+// and drops a poller to find out.
+std::optional<std::string> unavailable_reason(const Mechanism& m);
+
+// The table as JSON, one object per mechanism: name, binary, args, edge_triggered, optional,
+// available, unavailable_reason (null when available).
+std::string mechanisms_json();
+
+}  // namespace mux
