@@ -7,11 +7,17 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
+#include <fmt/format.h>
+
+#include "HistogramJson.h"
 #include "ProcessHarness.h"
 
 namespace mux::test {
@@ -38,6 +44,70 @@ std::uint64_t num(const std::map<std::string, std::string>& row, const std::stri
   return it == row.end() || it->second.empty() ? 0 : std::strtoull(it->second.c_str(), nullptr, 10);
 }
 
+// A fresh path for --histogram-out in a private directory, removed with it at scope exit.
+class TempPath {
+ public:
+  explicit TempPath(const std::string& name) {
+    char dir[] = "/tmp/loadgen-e2e-XXXXXX";
+    if (mkdtemp(dir)) dir_ = dir;
+    path_ = dir_ + "/" + name;
+  }
+  ~TempPath() {
+    std::remove(path_.c_str());
+    rmdir(dir_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string dir_, path_;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// As the row prints µs: three decimals, trailing zeros dropped.
+std::string us(std::uint64_t ns) {
+  std::string s = fmt::format("{:.3f}", static_cast<double>(ns) / 1000.0);
+  while (!s.empty() && s.back() == '0') s.pop_back();
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+// The --histogram-out file is the row's histogram: same identity, same percentiles.
+void expect_histogram_of_row(const std::string& path, std::map<std::string, std::string>& row) {
+  ParsedHistogram h;
+  const auto err = parse_histogram_json(read_file(path), h);
+  ASSERT_FALSE(err) << path << ": " << *err;
+  EXPECT_EQ(h.identity.mechanism, row["mechanism"]);
+  EXPECT_EQ(h.identity.mode, row["mode"]);
+  EXPECT_EQ(std::to_string(h.identity.idle), row["idle"]);
+  EXPECT_EQ(h.identity.label, row["label"]);
+  ASSERT_GT(h.histogram.count(), 0u);
+  EXPECT_EQ(us(h.histogram.percentile(0.5)), row["p50_us"]);
+  EXPECT_EQ(us(h.histogram.percentile(0.9)), row["p90_us"]);
+  EXPECT_EQ(us(h.histogram.percentile(0.99)), row["p99_us"]);
+  EXPECT_EQ(us(h.histogram.percentile(0.999)), row["p999_us"]);
+  EXPECT_EQ(us(h.histogram.max()), row["max_us"]);
+  const std::uint64_t msgs = std::strtoull(row["msgs"].c_str(), nullptr, 10);
+  const std::uint64_t n = h.histogram.count();
+  const std::string& mode = row["mode"];
+  if (mode == "pingpong") {
+    // One round trip per two deliveries: each pair's deliveries alternate, so the window holds
+    // as many answers as questions, give or take one per pair.
+    const std::uint64_t pairs = std::strtoull(row["active"].c_str(), nullptr, 10) / 2;
+    EXPECT_LE(2 * n, msgs + pairs) << "msgs " << msgs;
+    EXPECT_GE(2 * n + pairs, msgs) << "msgs " << msgs;
+  } else if (mode == "floor" || mode == "relay-floor") {
+    EXPECT_EQ(2 * n, msgs);
+  } else {
+    EXPECT_EQ(n, msgs);  // broadcast, flood, churn: one latency per counted delivery
+  }
+}
+
 class EveryServerEveryMode : public ::testing::TestWithParam<std::tuple<std::size_t, std::string>> {
 };
 
@@ -59,10 +129,13 @@ TEST_P(EveryServerEveryMode, DeliversEverythingIntactWithIdleConnections) {
                                    "--server-pid", std::to_string(server.pid()),
                                    "--csv-header", "--label",
                                    "e2e"};
+  const TempPath histogram("latency.json");
+  args.insert(args.end(), {"--histogram-out", histogram.path()});
   Result r = run_loadgen(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto row = parse_csv(r.out);
   ASSERT_FALSE(row.empty()) << r.out;
+  expect_histogram_of_row(histogram.path(), row);
   EXPECT_EQ(row["mechanism"], kind.mechanism);
   EXPECT_EQ(row["mode"], mode);
   EXPECT_TRUE(row["status"] == "ok" || row["status"] == "loadgen-bound") << row["status"];
@@ -250,8 +323,9 @@ TEST(EndToEnd, RelayFloorMeasuresAndLeavesNoPeerBehind) {
   // peer left running (or left a zombie) is seen as our child afterwards.
   ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
   ASSERT_TRUE(own_children().empty());
+  const TempPath histogram("relay-floor.json");
   Result r = run_loadgen({"--mode", "relay-floor", "--warmup", "0.1", "--duration", "0.5",
-                          "--label", "rf", "--csv-header"});
+                          "--label", "rf", "--csv-header", "--histogram-out", histogram.path()});
   const std::vector<pid_t> left = own_children();
   for (pid_t p : left) {
     kill(p, SIGKILL);
@@ -270,6 +344,39 @@ TEST(EndToEnd, RelayFloorMeasuresAndLeavesNoPeerBehind) {
   EXPECT_EQ(num(row, "msgs") % 2, 0u) << "two deliveries per round trip";
   EXPECT_GT(std::strtod(row["p50_us"].c_str(), nullptr), 0.0);
   EXPECT_EQ(row["corrupted"], "0");
+  expect_histogram_of_row(histogram.path(), row);
+}
+
+TEST(EndToEnd, HistogramOutFollowsTheFloorAndFailsClearly) {
+  const TempPath histogram("floor.json");
+  Result r = run_loadgen({"--mode", "floor", "--warmup", "0.1", "--duration", "0.3", "--csv-header",
+                          "--histogram-out", histogram.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto row = parse_csv(r.out);
+  expect_histogram_of_row(histogram.path(), row);
+
+  // A path that cannot be written is refused before the run: one line, exit 2, no row.
+  Result bad = run_loadgen(
+      {"--mode", "floor", "--duration", "0.3", "--histogram-out", "/nonexistent-dir/h.json"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.out, "");
+  EXPECT_NE(bad.err.find("--histogram-out /nonexistent-dir/h.json"), std::string::npos) << bad.err;
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+
+  // A write that fails at the end (a full disk): the row is printed, then one line, exit 1.
+  Result full = run_loadgen({"--mode", "floor", "--warmup", "0", "--duration", "0.2",
+                             "--csv-header", "--histogram-out", "/dev/full"});
+  EXPECT_EQ(full.exit_code, 1) << full.err;
+  EXPECT_FALSE(parse_csv(full.out).empty()) << full.out;
+  EXPECT_NE(full.err.find("loadgen: --histogram-out /dev/full: No space left on device"),
+            std::string::npos)
+      << full.err;
+}
+
+TEST(EndToEnd, HistogramOutNeedsARunNotAHold) {
+  Result r = run_loadgen({"--hold", "--idle", "3", "--histogram-out", "/tmp/never.json"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--histogram-out"), std::string::npos) << r.err;
 }
 
 TEST(EndToEnd, IdleHeldElsewhereLeavesIdleOpenEmpty) {
