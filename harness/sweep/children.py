@@ -143,7 +143,11 @@ def key_values(line):
 
 
 class StartError(Exception):
-    pass
+    """exit_code: the status of a server that exited before listening (None otherwise)."""
+
+    def __init__(self, message, exit_code=None):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 _LISTENING = re.compile(r"^listening (\S+):(\d+) mechanism=(\S+) fd_limit=(\d+)")
@@ -176,7 +180,8 @@ class Server:
                 why = tail(log_path) or "no output"
                 if code is None:
                     raise StartError("no listening line within {:.0f} s ({})".format(timeout_s, why))
-                raise StartError("exited with status {} before listening: {}".format(code, why))
+                raise StartError("exited with status {} before listening: {}".format(code, why),
+                                 exit_code=code)
             m = _LISTENING.match(line)
             if m:
                 self.host, self.port = m.group(1), int(m.group(2))

@@ -1,13 +1,19 @@
-"""The one table of known readiness mechanisms, and their discovery in a bin dir.
+"""The mechanisms to sweep, as the servers' registry lists them (`chat-* --list-mechanisms`).
 
-A mechanism is a server binary plus arguments. Any further `chat-*` binary found in the bin dir
-is swept too (under the name it gives itself in its listening line), so a new backend needs no
-change here to be measured.
+The table lives in one place, servers/MechanismRegistry.cpp; any chat-* binary prints all of it
+as JSON. A mechanism is swept when its binary is in the bin dir. Whether this machine allows it
+is the server's to say at start-up: it then exits with EXIT_UNAVAILABLE and the sweep records
+its points as unavailable.
 """
 
+import json
 import os
 import subprocess
 from dataclasses import dataclass, field
+
+# mux::kExitUnavailable (servers/MechanismRegistry.h), EX_UNAVAILABLE of sysexits.h: a server
+# whose mechanism this machine refuses (io_uring disabled, seccomp) exits with it.
+EXIT_UNAVAILABLE = 69
 
 
 @dataclass
@@ -15,22 +21,14 @@ class Mechanism:
     name: str  # as the server names itself in its listening line
     binary: str  # file name in the bin dir
     args: list = field(default_factory=list)
-    # Only swept when `binary --help` mentions this text (an optional feature of that binary).
-    needs_help_text: str = ""
+    edge_triggered: bool = False
+    optional: bool = False
+    # What the listing binary found on this machine (the sweep still trusts the exit status).
+    available: bool = True
+    unavailable_reason: str = None
 
     def command(self, bin_dir):
         return [os.path.join(bin_dir, self.binary)] + list(self.args)
-
-
-# Order is the order of the report's legends and of the first repeat.
-KNOWN = [
-    Mechanism("select", "chat-select"),
-    Mechanism("poll", "chat-poll"),
-    Mechanism("epoll-lt", "chat-epoll"),
-    Mechanism("epoll-et", "chat-epoll", ["--edge"]),
-    Mechanism("select-dynamic", "chat-select", ["--fdset", "dynamic"], needs_help_text="--fdset"),
-    Mechanism("uring", "chat-uring"),
-]
 
 
 def _is_executable(path):
@@ -46,30 +44,56 @@ def help_text(path):
         return ""
 
 
-def discover(bin_dir):
-    """Mechanisms whose binary exists in bin_dir, known ones first, then any other chat-*."""
-    found = []
-    help_cache = {}
-    for mech in KNOWN:
-        path = os.path.join(bin_dir, mech.binary)
-        if not _is_executable(path):
-            continue
-        if mech.needs_help_text:
-            if path not in help_cache:
-                help_cache[path] = help_text(path)
-            if mech.needs_help_text not in help_cache[path]:
-                continue
-        found.append(mech)
-    known_binaries = {m.binary for m in KNOWN}
+def _server_binaries(bin_dir):
     try:
         names = sorted(os.listdir(bin_dir))
     except OSError:
-        names = []
-    for name in names:
-        if name.startswith("chat-") and name not in known_binaries:
-            if _is_executable(os.path.join(bin_dir, name)):
-                found.append(Mechanism(name[len("chat-"):], name))
-    return found
+        return []
+    return [n for n in names if n.startswith("chat-") and _is_executable(os.path.join(bin_dir, n))]
+
+
+def parse_listing(text):
+    """The Mechanisms of a --list-mechanisms JSON text, in its order."""
+    table = json.loads(text)
+    if not isinstance(table, list):
+        raise ValueError("not a JSON array")
+    return [Mechanism(name=e["name"], binary=e["binary"], args=list(e.get("args", [])),
+                      edge_triggered=bool(e.get("edge_triggered")),
+                      optional=bool(e.get("optional")), available=bool(e.get("available", True)),
+                      unavailable_reason=e.get("unavailable_reason")) for e in table]
+
+
+def registry(bin_dir):
+    """Every mechanism of the registry, as the first chat-* binary of bin_dir lists it; [] when
+    bin_dir has no chat-* binary. Raises ValueError when none of them can list it (a build from
+    before --list-mechanisms), since guessing the table would bring back a second copy of it."""
+    binaries = _server_binaries(bin_dir)
+    problems = []
+    for name in binaries:
+        path = os.path.join(bin_dir, name)
+        try:
+            done = subprocess.run([path, "--list-mechanisms"], capture_output=True, text=True,
+                                  timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            problems.append("{}: {}".format(name, e))
+            continue
+        if done.returncode != 0:
+            problems.append("{}: exit {}: {}".format(name, done.returncode,
+                                                     done.stderr.strip()[:200]))
+            continue
+        try:
+            return parse_listing(done.stdout)
+        except (ValueError, KeyError, TypeError) as e:
+            problems.append("{}: unreadable --list-mechanisms output ({})".format(name, e))
+    if problems:
+        raise ValueError("no server in {} lists its mechanisms (rebuild them: ./bench build): {}"
+                         .format(bin_dir, "; ".join(problems)))
+    return []
+
+
+def discover(bin_dir):
+    """Mechanisms whose binary exists in bin_dir, in the registry's order."""
+    return [m for m in registry(bin_dir) if _is_executable(os.path.join(bin_dir, m.binary))]
 
 
 def select(mechanisms, wanted):

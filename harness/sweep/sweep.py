@@ -365,7 +365,7 @@ class Sweep:
                 t.name = t.server.name
             except children.StartError as e:
                 reason = str(e)
-                if "io_uring" in reason or "unavailable" in reason.lower():
+                if e.exit_code == mechanism_table.EXIT_UNAVAILABLE:
                     t.blocked = "unavailable"
                     self.unavailable[t.mech.name] = "unavailable"
                     self.note("{} is unavailable on this machine: {}".format(t.name, reason))

@@ -105,8 +105,22 @@ class PlanTest(unittest.TestCase):
         self.assertEqual(BENCH_COLUMNS[:7], ["run_id", "repeat", "placement", "server_cpu",
                                              "loadgen_cpu", "floor_p50_us", "bench_status"])
 
+    def test_the_mechanism_listing_of_a_server_is_read_in_its_order(self):
+        listing = ('[\n{"name":"poll","binary":"chat-poll","args":[],"edge_triggered":false,'
+                   '"optional":false,"available":true,"unavailable_reason":null},\n'
+                   '{"name":"epoll-et","binary":"chat-epoll","args":["--edge"],"edge_triggered":true,'
+                   '"optional":false,"available":true,"unavailable_reason":null},\n'
+                   '{"name":"uring","binary":"chat-uring","args":[],"edge_triggered":true,'
+                   '"optional":true,"available":false,"unavailable_reason":"refused"}\n]')
+        table = mechanisms.parse_listing(listing)
+        self.assertEqual([m.name for m in table], ["poll", "epoll-et", "uring"])
+        self.assertEqual(table[1].command("/b"), ["/b/chat-epoll", "--edge"])
+        self.assertTrue(table[1].edge_triggered)
+        self.assertEqual((table[2].optional, table[2].available, table[2].unavailable_reason),
+                         (True, False, "refused"))
+
     def test_mechanism_filter_names_what_is_missing(self):
-        found = [m for m in mechanisms.KNOWN if m.name in ("select", "poll")]
+        found = [mechanisms.Mechanism("select", "chat-select"), mechanisms.Mechanism("poll", "chat-poll")]
         self.assertEqual([m.name for m in mechanisms.select(found, ["poll"])], ["poll"])
         with self.assertRaises(ValueError) as e:
             mechanisms.select(found, ["kqueue"])

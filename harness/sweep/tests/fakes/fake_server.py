@@ -4,7 +4,8 @@
 Environment knobs (each test sets its own):
   FAKE_FD_SETSIZE=N  the select server refuses clients past N (as select does past 1024)
   FAKE_CRASH=MECH:K  server MECH dies of SIGKILL on its K-th /stats request
-  FAKE_UNAVAILABLE=1 the server says io_uring is unavailable and exits 1 (chat-uring)
+  FAKE_UNAVAILABLE=1 chat-uring exits 69, the servers' status for a refused mechanism (its
+                     text avoids the words a sweep could match instead of the status)
   FAKE_DROP_IDLE=MECH:K  server MECH closes every other client at its K-th /stats (idle
                      connections lost while the server lives on)
 
@@ -21,6 +22,18 @@ import socket
 import sys
 
 binary, args = sys.argv[1], sys.argv[2:]
+# The registry of the fakes: no select-dynamic, since the fake chat-select has no --fdset.
+REGISTRY = [("select", "chat-select", [], False, False), ("poll", "chat-poll", [], False, False),
+            ("epoll-lt", "chat-epoll", [], False, False),
+            ("epoll-et", "chat-epoll", ["--edge"], True, False),
+            ("uring", "chat-uring", [], True, True)]
+if "--list-mechanisms" in args:
+    refused = bool(os.environ.get("FAKE_UNAVAILABLE"))
+    print(json.dumps([{"name": n, "binary": b, "args": a, "edge_triggered": et, "optional": opt,
+                       "available": not (opt and refused),
+                       "unavailable_reason": "refused (fake)" if opt and refused else None}
+                      for n, b, a, et, opt in REGISTRY], indent=0))
+    sys.exit(0)
 if "--help" in args:
     print("usage: {} [--port N] [--quiet] [--cpu N]{}".format(
         binary, " [--edge]" if binary == "chat-epoll" else ""))
@@ -29,9 +42,8 @@ if "--version" in args:
     print(binary + " fake 0")
     sys.exit(0)
 if binary == "chat-uring" and os.environ.get("FAKE_UNAVAILABLE"):
-    print("chat-uring: io_uring is unavailable: io_uring_queue_init: Operation not permitted",
-          file=sys.stderr)
-    sys.exit(1)
+    print("chat-uring: setup refused: Operation not permitted", file=sys.stderr)
+    sys.exit(69)
 
 mechanism = {"chat-select": "select", "chat-poll": "poll", "chat-uring": "uring",
              "chat-epoll": "epoll-et" if "--edge" in args else "epoll-lt"}[binary]
