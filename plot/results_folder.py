@@ -10,8 +10,10 @@ import math
 import os
 import statistics
 
-# Known mechanisms first, in the order a reader meets them; anything new the servers grow later
-# (e.g. another backend) is appended after these, alphabetically, instead of being dropped.
+# An ordering hint only, not the list of mechanisms (that is the servers' registry,
+# `chat-* --list-mechanisms`): these come first, in the order a reader meets them. Any other
+# mechanism of a run follows in the order the sweep ran them (env.json "mechanisms"), then
+# alphabetically (folders written before env.json had that list).
 KNOWN_MECHANISMS = ["select", "select-dynamic", "poll", "epoll-lt", "epoll-et", "uring"]
 KNOWN_MODES = ["pingpong", "broadcast", "flood", "churn"]
 FLOOR = "floor"
@@ -29,9 +31,12 @@ REFUSED_FD_SETSIZE = "refused:FD_SETSIZE"
 DEFAULT_FD_SETSIZE = 1024  # glibc's fd_set size on Linux; probe.json overrides it when present
 
 
-def ordered(names, known):
+def ordered(names, known, then=()):
+    """names in the order of known, then of then, then alphabetically."""
     names = set(names)
-    return [n for n in known if n in names] + sorted(names - set(known))
+    first = [n for n in known if n in names]
+    second = [n for n in dict.fromkeys(then) if n in names and n not in first]
+    return first + second + sorted(names - set(first) - set(second))
 
 
 def number(text):
@@ -286,9 +291,18 @@ class ResultsFolder:
 
     # ---- runs.csv views -------------------------------------------------------------------
 
+    def sweep_mechanisms(self):
+        """The mechanisms in the order the sweep ran them (env.json), or [] for older folders."""
+        listed = self.raw_env.get("mechanisms")
+        if not isinstance(listed, list):
+            return []
+        names = [m.get("name") if isinstance(m, dict) else m for m in listed]
+        return [n for n in names if isinstance(n, str) and n]
+
     def mechanisms(self, runs=None):
         runs = self.runs if runs is None else runs
-        return ordered({r.mechanism for r in runs if r.mechanism and not r.is_floor}, KNOWN_MECHANISMS)
+        return ordered({r.mechanism for r in runs if r.mechanism and not r.is_floor}, KNOWN_MECHANISMS,
+                       self.sweep_mechanisms())
 
     def modes(self):
         return ordered({r.mode for r in self.runs if r.mode and not r.is_floor}, KNOWN_MODES)

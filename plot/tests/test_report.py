@@ -1,6 +1,7 @@
 """report.py and the claims on synthetic results folders: every claim gets a verdict, missing
 inputs give 'inconclusive' with a reason, never a crash."""
 
+import json
 import os
 import subprocess
 import sys
@@ -185,6 +186,29 @@ class NewColumns(unittest.TestCase):
 
     def tearDown(self):
         self.tmp.cleanup()
+
+    def test_a_mechanism_the_hint_does_not_know_follows_the_sweeps_order(self):
+        folder = synthetic.write_new(self.dir, states=("allow",))
+        runs = os.path.join(folder, "runs.csv")
+        with open(runs) as f:
+            lines = f.read().splitlines()
+        head, body = lines[0], lines[1:]
+        extra = [line.replace("poll,", "zz-new,", 1) for line in body if line.startswith("poll,")]
+        extra += [line.replace("poll,", "aa-new,", 1) for line in body if line.startswith("poll,")]
+        with open(runs, "w") as f:
+            f.write("\n".join([head] + body + extra) + "\n")
+        # A folder from before env.json listed them: alphabetical after the known ones.
+        self.assertEqual(ResultsFolder(folder).mechanisms()[-2:], ["aa-new", "zz-new"])
+        env_path = os.path.join(folder, "env.json")
+        with open(env_path) as f:
+            env = json.load(f)
+        env["mechanisms"] = [{"name": "zz-new", "command": ["chat-zz"]}, {"name": "poll", "command": []},
+                             {"name": "aa-new", "command": ["chat-aa"]}]
+        with open(env_path, "w") as f:
+            json.dump(env, f)
+        results = ResultsFolder(folder)
+        self.assertEqual(results.mechanisms()[-2:], ["zz-new", "aa-new"])
+        self.assertEqual(results.mechanisms()[0], "select")
 
     def test_floors_and_idle_states_never_make_modes_or_mix_curves(self):
         results = ResultsFolder(synthetic.write_new(self.dir, states=("allow", "block")))
