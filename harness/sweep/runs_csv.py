@@ -32,6 +32,8 @@ BENCH_COLUMNS = [
     "relay_floor_p50_us",
     # When this row's server started: every repeat has fresh servers and a fresh idle set.
     "server_started_utc",
+    # The run's exact latency histogram (loadgen --histogram-out), relative to the folder.
+    "histogram_file",
 ]
 
 

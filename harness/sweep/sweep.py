@@ -215,6 +215,7 @@ class Sweep:
         self.env = env
         self.states = states  # idle_states values to run, e.g. ["block"] or ["block", "allow"]
         self.loadgen_modes = set()  # optional loadgen modes found in its --help (relay-floor)
+        self.histograms = False  # loadgen --histogram-out, when its --help lists it
         self.latency_request = latency_request
         self.state = None
         self.csv = None
@@ -286,6 +287,16 @@ class Sweep:
             row["relay_floor_p50_us"] = self.floor_p50.get(("relay-floor", placement, self.state), "")
         return row
 
+    def histogram_args(self, row):
+        """One exact latency histogram per run (histograms/run-N.json), when loadgen writes them:
+        runs measured by several processes are merged from these by adding counts, never by
+        averaging percentiles (plot/histograms.py)."""
+        if not self.histograms:
+            return []
+        name = "run-{}.json".format(row["run_id"])
+        row["histogram_file"] = "histograms/" + name
+        return ["--histogram-out", os.path.join(self.out_dir, "histograms", name)]
+
     def loadgen_log(self):
         return os.path.join(self.logs, "loadgen.log")
 
@@ -318,6 +329,7 @@ class Sweep:
         cmd = [self.args.loadgen, "--mode", kind, "--cpu", str(loadgen_cpu),
                "--peer-cpu", str(server_cpu), "--warmup", str(self.args.warmup),
                "--duration", str(self.args.duration), "--csv-header", "--label", label]
+        cmd += self.histogram_args(row)
         result = children.run_loadgen(cmd, self.loadgen_log(), self.run_timeout())
         if result.row is not None:
             row = merge(result.row, row)
@@ -486,6 +498,7 @@ class Sweep:
         cmd += ["--idle-held", str(count)] if count else ["--idle", "0"]
         if mode == "flood" and self.args.flood_window:
             cmd += ["--window", self.args.flood_window]
+        cmd += self.histogram_args(row)
         if self.args.active is not None:
             cmd += ["--active", str(self.args.active)]
         cmd += self.args.loadgen_arg
@@ -878,6 +891,9 @@ def run(argv, latency_request):
     sweep = Sweep(args, mechs, counts, modes, placement, server_cpu, loadgen_cpu, out_dir, env,
                   states, latency_request)
     sweep.loadgen_modes = loadgen_modes
+    if "--histogram-out" in lg_help:
+        os.makedirs(os.path.join(out_dir, "histograms"), exist_ok=True)
+        sweep.histograms = True
     sweep.est_total = est
 
     def on_term(signum, frame):

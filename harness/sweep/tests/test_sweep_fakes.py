@@ -309,6 +309,10 @@ class IndependentRepeatsTest(unittest.TestCase):
                 (r["repeat"], r["server_started_utc"]))
         for key, seen in starts.items():
             self.assertEqual(len({s for _, s in seen}), 3, (key, seen))
+        # One histogram file per run, floors included, named in the row.
+        for r in run.rows:
+            self.assertEqual(r["histogram_file"], "histograms/run-{}.json".format(r["run_id"]))
+            self.assertTrue(os.path.exists(os.path.join(run.out_dir, r["histogram_file"])), r)
         records = self.servers(run)
         self.assertEqual(len(records), 2 * 2 * 3)
         self.assertEqual(len({r["pid"] for r in records}), len(records))

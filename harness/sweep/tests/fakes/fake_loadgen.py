@@ -44,9 +44,10 @@ p.add_argument("--cpu", type=int)
 p.add_argument("--peer-cpu", type=int)
 p.add_argument("--csv-header", action="store_true")
 p.add_argument("--label", default="")
+p.add_argument("--histogram-out")
 p.add_argument("--version", action="store_true")
 if "--help" in sys.argv:
-    print("usage: loadgen --mode {} ... | --hold --idle N".format("|".join(
+    print("usage: loadgen --mode {} ... [--histogram-out FILE] | --hold --idle N".format("|".join(
         ["pingpong", "broadcast", "flood", "floor", "relay-floor"] +
         [m for m in os.environ.get("FAKE_LOADGEN_HELP_MODES", "").split(",") if m])))
     sys.exit(0)
@@ -185,9 +186,14 @@ else:
                            server_cpu_us_per_msg=3.5, status="ok", server_wait_calls=200,
                            server_events=220, server_fds_passed=200 * (a.idle_held + 3),
                            server_ctl_calls=0, server_cpu_us=3500)
-    except OSError as e:
+    except OSError:
         row.update(status="server-died")
 w = csv.DictWriter(sys.stdout, fieldnames=COLUMNS)
 if a.csv_header:
     w.writeheader()
 w.writerow(row)
+if a.histogram_out:
+    with open(a.histogram_out, "w") as f:
+        json.dump({"format": "muxbench-histogram", "version": 1, "unit": "ns",
+                   "mechanism": row["mechanism"], "mode": a.mode, "total_count": 0,
+                   "buckets": []}, f)
