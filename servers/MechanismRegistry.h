@@ -26,14 +26,15 @@ struct Mechanism {
   // flag (option "--edge", value empty), or an option's value (option "--fdset", value
   // "dynamic"). A binary whose mechanisms differ by an option's value names its default's value
   // too ("fixed"), with `is_default` set, so that the value can be given explicitly.
-  std::string_view option;
-  std::string_view value;
-  bool is_default;
-  bool edge_triggered;
-  bool optional;  // built only where its library was found; may be refused by the kernel
+  std::string_view option = {};
+  std::string_view value = {};
+  bool is_default = false;
+  bool edge_triggered = false;
+  bool optional = false;  // built only where its library was found; may be refused by the kernel
+  std::string_view package = {};  // what an optional backend needs to be built: "liburing-dev"
   // Builds the poller; null (with the reason in *error) when this machine refuses it. Null
   // itself when this build lacks the backend.
-  std::unique_ptr<Poller> (*make)(std::string* error);
+  std::unique_ptr<Poller> (*make)(std::string* error) = nullptr;
 
   // The arguments after the binary that select it: [] for a default, else option [value].
   std::vector<std::string> args() const;
