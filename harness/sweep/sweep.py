@@ -345,7 +345,9 @@ class Sweep:
         p50 = fnum(row.get("p50_us"))
         if p50 is not None and row.get("status") == "ok" and starting:
             self.floor_start_p50s.setdefault(key, []).append(p50)
-            self.floor_p50[key] = "{:g}".format(statistics.median(self.floor_start_p50s[key]))
+            # Three decimals, as loadgen prints its figures (no float noise, no lost digits).
+            median = statistics.median(self.floor_start_p50s[key])
+            self.floor_p50[key] = "{:.3f}".format(median).rstrip("0").rstrip(".")
         row["floor_p50_us"] = self.floor_p50.get(("floor", placement, self.state), "")
         row["idle_open"] = row.get("idle_open") or 0
         self.csv.append(row)
