@@ -1,5 +1,7 @@
 #include "HistogramJson.h"
 
+#include "RunResult.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -20,21 +22,6 @@
 namespace mux {
 
 namespace {
-
-std::string quoted(std::string_view s) {
-  std::string q = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') {
-      q += '\\';
-      q += ch;
-    } else if (static_cast<unsigned char>(ch) < 0x20) {
-      q += fmt::format("\\u{:04x}", static_cast<int>(ch));
-    } else {
-      q += ch;
-    }
-  }
-  return q + "\"";
-}
 
 // A minimal JSON reader: enough for the documents histogram_json writes (objects, arrays,
 // strings, unsigned integers, true/false/null). Numbers are kept as their text.
@@ -218,10 +205,10 @@ std::optional<std::string> get_string(const Object& o, std::string_view key, std
 
 std::string histogram_json(const Histogram& h, const HistogramIdentity& id) {
   std::string s = "{\n";
-  s += fmt::format("\"format\": {}, \"version\": {}, \"unit\": \"ns\",\n", quoted(kHistogramFormat),
-                   kHistogramFormatVersion);
+  s += fmt::format("\"format\": {}, \"version\": {}, \"unit\": \"ns\",\n",
+                   json_quoted(kHistogramFormat), kHistogramFormatVersion);
   s += fmt::format("\"mechanism\": {}, \"mode\": {}, \"idle\": {}, \"label\": {},\n",
-                   quoted(id.mechanism), quoted(id.mode), id.idle, quoted(id.label));
+                   json_quoted(id.mechanism), json_quoted(id.mode), id.idle, json_quoted(id.label));
   s += fmt::format(
       "\"scheme\": {{\"name\": \"log-linear\", \"linear_below\": {}, \"sub_buckets\": {}, "
       "\"buckets\": {}, \"max_trackable\": {},\n"

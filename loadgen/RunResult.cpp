@@ -98,8 +98,14 @@ std::string json_cell(const Cell& c) {
   if (std::holds_alternative<std::monostate>(c)) return "null";
   if (auto* v = std::get_if<std::int64_t>(&c)) return fmt::format("{}", *v);
   if (auto* v = std::get_if<double>(&c)) return number(*v);
+  return json_quoted(std::get<std::string>(c));
+}
+
+}  // namespace
+
+std::string json_quoted(std::string_view s) {
   std::string q = "\"";
-  for (char ch : std::get<std::string>(c)) {
+  for (char ch : s) {
     if (ch == '"' || ch == '\\') {
       q += '\\';
       q += ch;
@@ -111,8 +117,6 @@ std::string json_cell(const Cell& c) {
   }
   return q + "\"";
 }
-
-}  // namespace
 
 double RunResult::throughput() const {
   if (mode == "churn") return conns_per_s.value_or(0.0);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "Histogram.h"
@@ -59,6 +60,9 @@ const std::vector<std::string>& result_columns();
 std::string csv_header();
 std::string csv_row(const RunResult& r);
 std::string json_object(const RunResult& r);
+// A JSON string literal (quotes, backslashes and control characters escaped): the one quoting
+// of every JSON document loadgen writes (the row, --histogram-out).
+std::string json_quoted(std::string_view s);
 // The human summary for stderr (several lines).
 std::string human_summary(const RunResult& r);
 
