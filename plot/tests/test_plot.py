@@ -31,14 +31,22 @@ class Render(unittest.TestCase):
                 self.assertTrue(os.path.isfile(path), path)
                 self.assertGreater(os.path.getsize(path), 1000, path)
 
+    def render_every_plot(self, folder):
+        """plot.py on a folder that has runs, micro and churn rows: every plot written; returns
+        the SVG text of each plot by stem."""
+        proc = run_plot(folder)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assert_plots(folder, RUNS_PLOTS + MICRO_PLOTS + ["churn"])
+        svgs = {}
+        for stem in ("latency", "throughput"):
+            with open(os.path.join(folder, f"{stem}.svg")) as f:
+                svgs[stem] = f.read()
+        return svgs
+
     def test_full_folder_renders_every_plot(self):
         with tempfile.TemporaryDirectory() as d:
             synthetic.write(d, churn=True, select_dynamic=True)
-            proc = run_plot(d)
-            self.assertEqual(proc.returncode, 0, proc.stderr)
-            self.assert_plots(d, RUNS_PLOTS + MICRO_PLOTS + ["churn"])
-            with open(os.path.join(d, "latency.svg")) as f:
-                svg = f.read()
+            svg = self.render_every_plot(d)["latency"]
             for label in ("FD_SETSIZE = 1024", "refused: FD_SETSIZE", "blocking ping-pong floor", "Synthetic CPU"):
                 self.assertIn(label, svg)
 
@@ -63,17 +71,12 @@ class Render(unittest.TestCase):
     def test_new_columns_render_their_conventions(self):
         with tempfile.TemporaryDirectory() as d:
             synthetic.write_new(d, churn=True, select_dynamic=True)
-            proc = run_plot(d)
-            self.assertEqual(proc.returncode, 0, proc.stderr)
-            self.assert_plots(d, RUNS_PLOTS + MICRO_PLOTS + ["churn"])
-            with open(os.path.join(d, "latency.svg")) as f:
-                latency = f.read()
+            svgs = self.render_every_plot(d)
+            latency, throughput = svgs["latency"], svgs["throughput"]
             for label in ("relay floor (4 hops, no multiplexer)", "blocking ping-pong floor",
                           "hollow marker: latency- or loadgen-bound point (filled: server-bound)",
                           "first row of each mode = idle states blocked", "idle states allowed"):
                 self.assertIn(label, latency)
-            with open(os.path.join(d, "throughput.svg")) as f:
-                throughput = f.read()
             for label in ("server capacity", "upper row = idle states blocked", "lower row = idle states allowed",
                           "hollow marker"):
                 self.assertIn(label, throughput)
@@ -82,11 +85,7 @@ class Render(unittest.TestCase):
         reference = os.path.join(os.path.dirname(PLOT), "results", "reference")
         with tempfile.TemporaryDirectory() as d:
             run = synthetic.without_new_columns(reference, os.path.join(d, "reference"))
-            proc = run_plot(run)
-            self.assertEqual(proc.returncode, 0, proc.stderr)
-            self.assert_plots(run, RUNS_PLOTS + MICRO_PLOTS + ["churn"])
-            with open(os.path.join(run, "latency.svg")) as f:
-                latency = f.read()
+            latency = self.render_every_plot(run)["latency"]
             self.assertIn("blocking ping-pong floor", latency)
             for absent in ("relay floor", "hollow marker", "idle states"):
                 self.assertNotIn(absent, latency)
