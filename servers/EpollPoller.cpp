@@ -50,13 +50,12 @@ class EpollPoller final : public Poller {
     // is closed; an explicit DEL keeps the interest set exact.
     epoll_event unused{};
     ++counters_.ctl_calls;
+    ++counters_.ctl_syscalls;
     epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &unused);
   }
 
-  std::optional<std::string> wait(std::vector<ReadyEvent>& ready, int timeout_ms) override {
-    ready.clear();
+  std::optional<std::string> do_wait(std::vector<ReadyEvent>& ready, int timeout_ms) override {
     const int n = epoll_wait(epfd_, events_.data(), static_cast<int>(events_.size()), timeout_ms);
-    ++counters_.wait_calls;
     if (n < 0)
       return errno == EINTR ? std::nullopt : std::optional(errno_text("epoll_wait", errno));
     for (int i = 0; i < n; ++i) {
@@ -68,7 +67,6 @@ class EpollPoller final : public Poller {
       if (e & EPOLLERR) what |= kError;
       ready.push_back({events_[i].data.fd, what});
     }
-    counters_.events_returned += n;
     // A full array means more may be ready: grow it so one call can return them all next time.
     if (static_cast<std::size_t>(n) == events_.size()) events_.resize(events_.size() * 2);
     return std::nullopt;
@@ -85,6 +83,7 @@ class EpollPoller final : public Poller {
           ((interest & kReadable) ? EPOLLIN : 0u) | ((interest & kWritable) ? EPOLLOUT : 0u);
     }
     ++counters_.ctl_calls;
+    ++counters_.ctl_syscalls;
     if (epoll_ctl(epfd_, op, fd, &ev) != 0) {
       return errno_text(
           fmt::format("epoll_ctl({}, descriptor {})", op == EPOLL_CTL_ADD ? "ADD" : "MOD", fd),

@@ -4,6 +4,7 @@
 
 #include "EpollPoller.h"
 #include "PollPoller.h"
+#include "ReadinessDriver.h"
 #include "SelectPoller.h"
 #ifdef MUXBENCH_HAVE_URING
 #include "UringPoller.h"
@@ -96,13 +97,27 @@ const Mechanism* find_mechanism(std::string_view name) {
   return nullptr;
 }
 
-std::optional<std::string> unavailable_reason(const Mechanism& m) {
+std::unique_ptr<Driver> make_server(const Mechanism& m, const ServerOptions& options,
+                                    std::uint64_t fd_limit, std::string* error) {
+  if (m.make_driver) return m.make_driver(options, fd_limit, error);
   if (!m.make) {
+    if (error) *error = *unavailable_reason(m);
+    return nullptr;
+  }
+  std::unique_ptr<Poller> poller = m.make(error);
+  if (!poller) return nullptr;
+  return std::make_unique<ReadinessDriver>(options, std::move(poller), fd_limit);
+}
+
+std::optional<std::string> unavailable_reason(const Mechanism& m) {
+  if (!m.make && !m.make_driver) {
     return fmt::format("not built: {} needs {}, which this build was configured without", m.binary,
                        m.package.empty() ? "a library" : m.package);
   }
   std::string error;
-  if (!m.make(&error)) return error.empty() ? "its poller could not be created" : error;
+  const bool made = m.make_driver ? m.make_driver(ServerOptions{}, 0, &error) != nullptr
+                                  : m.make(&error) != nullptr;
+  if (!made) return error.empty() ? "its I/O mechanism could not be created" : error;
   return std::nullopt;
 }
 

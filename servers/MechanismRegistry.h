@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ChatCore.h"
+#include "Driver.h"
 #include "Poller.h"
 
 namespace mux {
@@ -32,9 +34,13 @@ struct Mechanism {
   bool edge_triggered = false;
   bool optional = false;  // built only where its library was found; may be refused by the kernel
   std::string_view package = {};  // what an optional backend needs to be built: "liburing-dev"
-  // Builds the poller; null (with the reason in *error) when this machine refuses it. Null
-  // itself when this build lacks the backend.
+  // A readiness mechanism builds its Poller, which ReadinessDriver then runs: null (with the
+  // reason in *error) when this machine refuses it. A mechanism with its own I/O model (the
+  // completion model) builds its whole driver instead, through make_driver. Both null when this
+  // build lacks the backend.
   std::unique_ptr<Poller> (*make)(std::string* error) = nullptr;
+  std::unique_ptr<Driver> (*make_driver)(const ServerOptions& options, std::uint64_t fd_limit,
+                                         std::string* error) = nullptr;
 
   // The arguments after the binary that select it: [] for a default, else option [value].
   std::vector<std::string> args() const;
@@ -47,6 +53,11 @@ const std::vector<Mechanism>& mechanisms();
 std::vector<const Mechanism*> mechanisms_of(std::string_view binary);
 
 const Mechanism* find_mechanism(std::string_view name);
+
+// The server for this mechanism (a ReadinessDriver over its Poller, or its own driver), or null
+// with the reason in *error.
+std::unique_ptr<Driver> make_server(const Mechanism& m, const ServerOptions& options,
+                                    std::uint64_t fd_limit, std::string* error);
 
 // Why this mechanism cannot run here (not built, or refused by this kernel), or nothing. Builds
 // and drops a poller to find out.

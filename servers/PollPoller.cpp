@@ -49,10 +49,8 @@ class PollPoller final : public Poller {
     index_[fd] = -1;
   }
 
-  std::optional<std::string> wait(std::vector<ReadyEvent>& ready, int timeout_ms) override {
-    ready.clear();
+  std::optional<std::string> do_wait(std::vector<ReadyEvent>& ready, int timeout_ms) override {
     const int n = poll(fds_.data(), fds_.size(), timeout_ms);
-    ++counters_.wait_calls;
     counters_.fds_passed += fds_.size();
     if (n < 0) return errno == EINTR ? std::nullopt : std::optional(errno_text("poll", errno));
     // poll returns how many entries have non-zero revents: stop scanning once all are found.
@@ -66,7 +64,6 @@ class PollPoller final : public Poller {
       if (re & (POLLERR | POLLNVAL)) what |= kError;
       ready.push_back({fds_[i].fd, what});
     }
-    counters_.events_returned += ready.size();
     return std::nullopt;
   }
 

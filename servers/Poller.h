@@ -32,7 +32,11 @@ struct PollerCounters {
   std::uint64_t wait_calls = 0;       // select/poll/epoll_wait/io_uring_enter calls
   std::uint64_t events_returned = 0;  // ready descriptors reported to the core
   std::uint64_t fds_passed = 0;       // descriptors handed to the kernel by wait calls (epoll: 0)
-  std::uint64_t ctl_calls = 0;        // registration system calls (epoll_ctl; select/poll: 0)
+  std::uint64_t ctl_calls = 0;        // interest changes (epoll_ctl calls, io_uring poll SQEs)
+  // System calls besides the wait calls: epoll_ctl, an io_uring_enter made only because the
+  // submission ring was full. select and poll make none: their interest travels with each wait.
+  std::uint64_t ctl_syscalls = 0;
+  std::uint64_t sqes = 0;  // io_uring: requests queued (POLL_ADD, POLL_REMOVE)
 };
 
 class Poller {
@@ -57,12 +61,24 @@ class Poller {
   virtual void remove(int fd) = 0;
 
   // Waits until a watched descriptor is ready or timeout_ms passes (-1: forever), and replaces
-  // `ready` with what is ready. EINTR is not an error (it returns with no events).
-  virtual std::optional<std::string> wait(std::vector<ReadyEvent>& ready, int timeout_ms) = 0;
+  // `ready` with what is ready. EINTR is not an error (it returns with no events). Not virtual:
+  // the counters every backend shares are kept here, once, so that no backend can count its
+  // calls differently from another; the system call itself is do_wait's.
+  std::optional<std::string> wait(std::vector<ReadyEvent>& ready, int timeout_ms) {
+    ready.clear();
+    auto err = do_wait(ready, timeout_ms);
+    ++counters_.wait_calls;
+    counters_.events_returned += ready.size();
+    return err;
+  }
 
   const PollerCounters& counters() const { return counters_; }
 
  protected:
+  // The backend's wait system call: appends what is ready to `ready` (empty on entry). Counts
+  // fds_passed and ctl_calls itself; wait_calls and events_returned are counted by wait().
+  virtual std::optional<std::string> do_wait(std::vector<ReadyEvent>& ready, int timeout_ms) = 0;
+
   PollerCounters counters_;
 };
 

@@ -121,14 +121,12 @@ class SelectPoller final : public Poller {
     while (max_fd_ >= 0 && !watched_.test(max_fd_)) --max_fd_;
   }
 
-  std::optional<std::string> wait(std::vector<ReadyEvent>& ready, int timeout_ms) override {
-    ready.clear();
+  std::optional<std::string> do_wait(std::vector<ReadyEvent>& ready, int timeout_ms) override {
     const int nfds = max_fd_ + 1;
     read_.copy_to(rd_, nfds);
     write_.copy_to(wr_, nfds);
     timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     const int n = select(nfds, rd_.raw(), wr_.raw(), nullptr, timeout_ms < 0 ? nullptr : &tv);
-    ++counters_.wait_calls;
     counters_.fds_passed += count_;
     if (n < 0) return errno == EINTR ? std::nullopt : std::optional(errno_text("select", errno));
     int left = n;  // each ready descriptor counts once per set it is ready in
@@ -138,7 +136,6 @@ class SelectPoller final : public Poller {
       if (wr_.test(fd)) what |= kWritable, --left;
       if (what) ready.push_back({fd, what});
     }
-    counters_.events_returned += ready.size();
     return std::nullopt;
   }
 

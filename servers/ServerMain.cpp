@@ -9,7 +9,7 @@
 #include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
 
-#include "ChatServer.h"
+#include "Driver.h"
 #include "MechanismRegistry.h"
 #include "system.h"
 
@@ -20,7 +20,7 @@
 namespace mux {
 namespace {
 
-ChatServer* g_server = nullptr;
+Driver* g_server = nullptr;
 
 void on_stop_signal(int) {
   if (g_server) g_server->request_stop();
@@ -132,13 +132,12 @@ int server_main(int argc, char** argv, std::string_view program_name) {
     }
   }
   std::string error;
-  std::unique_ptr<Poller> poller = mechanism->make ? mechanism->make(&error) : nullptr;
-  if (!poller) {
-    if (!mechanism->make) error = *unavailable_reason(*mechanism);
+  std::unique_ptr<Driver> driver = make_server(*mechanism, opt, fd_limit, &error);
+  if (!driver) {
     fmt::print(stderr, "{}: {}\n", program, error);
     return mechanism->optional ? kExitUnavailable : 1;
   }
-  ChatServer server(opt, std::move(poller), fd_limit);
+  Driver& server = *driver;
   if (auto err = server.listen()) {
     fmt::print(stderr, "{}: {}\n", program, *err);
     return 1;

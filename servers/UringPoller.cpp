@@ -67,10 +67,10 @@ class UringPoller final : public Poller {
     io_uring_prep_poll_remove(sqe, user_data(fd, s.generation));
     io_uring_sqe_set_data64(sqe, kIgnored);
     ++counters_.ctl_calls;
+    ++counters_.sqes;
   }
 
-  std::optional<std::string> wait(std::vector<ReadyEvent>& ready, int timeout_ms) override {
-    ready.clear();
+  std::optional<std::string> do_wait(std::vector<ReadyEvent>& ready, int timeout_ms) override {
     io_uring_cqe* cqe = nullptr;
     int rc;
     if (timeout_ms < 0) {
@@ -79,7 +79,6 @@ class UringPoller final : public Poller {
       __kernel_timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000LL};
       rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
     }
-    ++counters_.wait_calls;
     if (rc < 0 && rc != -ETIME && rc != -EINTR) return errno_text("io_uring_enter", -rc);
 
     unsigned head, seen = 0;
@@ -89,7 +88,6 @@ class UringPoller final : public Poller {
     }
     io_uring_cq_advance(&ring_, seen);
     for (const ReadyEvent& ev : ready) state_[ev.fd].slot = -1;
-    counters_.events_returned += ready.size();
     return std::nullopt;
   }
 
@@ -109,6 +107,7 @@ class UringPoller final : public Poller {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (!sqe) {  // submission ring full (a burst of accepts): hand what we have to the kernel
       io_uring_submit(&ring_);
+      ++counters_.ctl_syscalls;
       sqe = io_uring_get_sqe(&ring_);
     }
     return sqe;
@@ -119,6 +118,7 @@ class UringPoller final : public Poller {
     io_uring_prep_poll_multishot(sqe, fd, POLLIN | POLLOUT | POLLRDHUP);
     io_uring_sqe_set_data64(sqe, user_data(fd, state_[fd].generation));
     ++counters_.ctl_calls;
+    ++counters_.sqes;
   }
 
   void collect(const io_uring_cqe& cqe, std::vector<ReadyEvent>& ready) {

@@ -1,0 +1,135 @@
+// The chat protocol with no system call in it: rooms, nicks, commands, line framing, bounded
+// output queues and the application's counters. Bytes come in (on_bytes, on_eof), lines and
+// closes go out (output(), take_dirty(), take_doomed()). The sockets belong to an I/O driver:
+// ReadinessDriver asks a Poller (select, poll, epoll, io_uring poll) which socket is ready and
+// calls recv/send itself; CompletionDriver hands io_uring recv/send requests and is told when
+// they are done. Both feed this one class, so every byte of behaviour is the same for all
+// mechanisms and the figures differ only by how the bytes reach it.
+//
+// A connection is named by its socket descriptor (ConnId), which is unique while it is open.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "LineFramer.h"
+#include "OutputQueue.h"
+#include "Rooms.h"
+#include "ServerCounters.h"
+
+namespace mux {
+
+using ConnId = int;
+
+struct ServerOptions {
+  std::string bind = "127.0.0.1";
+  std::uint16_t port = 8002;
+  bool quiet = false;
+  std::size_t max_line = 4096;
+  std::size_t max_outbuf = 1 << 20;
+};
+
+// What the core asks of its driver. Kept to what cannot be done without the kernel.
+class Transport {
+ public:
+  // The output of `id` has outgrown --max-outbuf: hand what the kernel takes now, so that only a
+  // peer that really stopped reading is dropped, not one merely behind within this iteration.
+  // The driver reports what it wrote through ChatCore::sent() before returning.
+  virtual void flush_now(ConnId id) = 0;
+  // The driver's side of /stats: mechanism, system calls, CPU time (a system call to read).
+  virtual DriverCounters driver_counters() const = 0;
+
+ protected:
+  ~Transport() = default;
+};
+
+class ChatCore {
+ public:
+  ChatCore(ServerOptions options, Transport& transport, std::uint64_t fd_limit);
+  ChatCore(const ChatCore&) = delete;
+  ChatCore& operator=(const ChatCore&) = delete;
+
+  const ServerOptions& options() const { return opt_; }
+
+  // A new connection, already accepted and watched: welcome line, "joined" notice.
+  void open(ConnId id);
+  // A connection the driver had to turn away before open() (select's FD_SETSIZE, EMFILE).
+  void count_refused() { ++n_.refused; }
+  bool is_open(ConnId id) const { return find(id) != nullptr; }
+
+  // What on_bytes did with the input, so the driver knows whether to read on.
+  enum class Input {
+    kFramed,     // lines went through; read on only where the mechanism requires it (ET)
+    kDiscarded,  // the connection is closing: input is read and thrown away
+    kStop,       // the connection is closing or doomed now: stop reading it
+  };
+  Input on_bytes(ConnId id, std::string_view bytes);
+  // The peer half-closed or closed: a last line without `\n` is still a message; then the
+  // connection leaves, after pending output is delivered.
+  void on_eof(ConnId id);
+  // The socket failed (ECONNRESET, EPIPE, ...): close at the end of the iteration.
+  void doom(ConnId id);
+
+  // Output waiting for the kernel. The driver writes from front() and reports with sent().
+  const OutputQueue& output(ConnId id) const { return find(id)->out; }
+  // `n` bytes of output reached the kernel. A closing connection whose output is all gone is
+  // doomed here.
+  void sent(ConnId id, std::size_t n);
+  // False once the connection is closing: the driver should stop asking for input (a
+  // level-triggered mechanism would otherwise report EOF on every call until the last flush).
+  bool reading(ConnId id) const;
+  bool doomed(ConnId id) const;
+
+  // The end of a loop iteration: output is written once per iteration, after every ready socket
+  // was served, so a burst of messages to one receiver costs one send. take_dirty() swaps out
+  // the connections with new output (to flush), take_doomed() those to close; closing one may
+  // queue "left" notices and a flush may find a dead peer, so the driver repeats until
+  // has_pending_work() is false. Swapping with the caller's vector keeps both allocations.
+  bool has_pending_work() const { return !dirty_.empty() || !doomed_.empty(); }
+  void take_dirty(std::vector<ConnId>& into);
+  void take_doomed(std::vector<ConnId>& into);
+  // The driver closed the socket of a doomed connection: it leaves its room ("left" notice).
+  void closed(ConnId id);
+
+  // The counters as one JSON line (no newline), as printed on exit and by /stats.
+  std::string stats_json() const;
+  const ServerCounters& counters() const { return n_; }
+
+ private:
+  struct Connection : Member {
+    ConnId id = -1;
+    LineFramer in;
+    OutputQueue out;
+    bool dirty = false;    // in dirty_, for a flush before the next wait
+    bool closing = false;  // close once `out` is flushed (/quit, line too long, EOF)
+    bool doomed = false;   // close at the end of this loop iteration
+    explicit Connection(std::size_t max_line) : in(max_line) {}
+  };
+
+  Connection* find(ConnId id) const {
+    return id >= 0 && static_cast<std::size_t>(id) < conns_.size() ? conns_[id].get() : nullptr;
+  }
+  bool on_line(Connection& c, std::string_view line);
+  void on_command(Connection& c, std::string_view cmd, std::string_view arg);
+  // Queues `bytes` (one or more whole lines) to every other member of from's room.
+  void broadcast(const Connection& from, std::string_view bytes, bool is_message);
+  void send_line(Connection& c, std::string_view line);
+  // Appends bytes then tail to c's output (one bound check for both), marking c for a flush.
+  void queue(Connection& c, std::string_view bytes, std::string_view tail = {});
+  void close_after_flush(Connection& c);
+  void doom(Connection& c);
+
+  ServerOptions opt_;
+  Transport& transport_;
+  std::uint64_t fd_limit_;
+  Rooms rooms_;
+  std::vector<std::unique_ptr<Connection>> conns_;  // indexed by ConnId
+  std::vector<ConnId> dirty_, doomed_;
+  std::string line_buf_;
+  ServerCounters n_;
+};
+
+}  // namespace mux

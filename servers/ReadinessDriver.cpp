@@ -1,0 +1,196 @@
+#include "ReadinessDriver.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "system.h"
+
+namespace mux {
+
+ReadinessDriver::ReadinessDriver(ServerOptions options, std::unique_ptr<Poller> poller,
+                                 std::uint64_t fd_limit)
+    : poller_(std::move(poller)), fd_limit_(fd_limit), core_(std::move(options), *this, fd_limit) {}
+
+ReadinessDriver::~ReadinessDriver() {
+  for (std::size_t fd = 0; fd < interest_.size(); ++fd)
+    if (core_.is_open(static_cast<ConnId>(fd))) close(static_cast<int>(fd));
+}
+
+std::optional<std::string> ReadinessDriver::listen() {
+  if (auto err = open_listener(core_.options(), listener_)) return err;
+  if (auto err = poller_->add(listener_.fd, kReadable))
+    return "watching the listening socket: " + *err;
+  if (auto err = poller_->add(listener_.wake_read, kReadable))
+    return "watching the wake-up pipe: " + *err;
+  return std::nullopt;
+}
+
+std::string ReadinessDriver::listening_line() const {
+  return mux::listening_line(listener_, poller_->name(), fd_limit_);
+}
+
+std::optional<std::string> ReadinessDriver::run() {
+  while (!stopping_) {
+    if (auto err = poller_->wait(ready_, -1)) return err;
+    for (const ReadyEvent& ev : ready_) {
+      if (ev.fd == listener_.fd) {
+        accept_all();
+      } else if (ev.fd == listener_.wake_read) {
+        stopping_ = true;
+      } else {
+        on_ready(ev);
+      }
+    }
+    settle();
+  }
+  return std::nullopt;
+}
+
+void ReadinessDriver::accept_all() {
+  // Accept until EAGAIN in every mode: edge-triggered epoll requires it, and for the
+  // level-triggered mechanisms it saves one wait call per queued connection.
+  for (;;) {
+    const int fd = accept4(listener_.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    ++sys_.accept;
+    if (fd < 0) {
+      const int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK) return;
+      if (err == EINTR || err == ECONNABORTED) continue;
+      if ((err == EMFILE || err == ENFILE) && listener_.reserve_fd >= 0) {
+        // Out of descriptors: the pending connection would keep the listening socket readable
+        // and a level-triggered loop would spin. Give up the spare descriptor, accept, refuse
+        // with a line that says which limit, and take the spare back.
+        close(listener_.reserve_fd);
+        const int victim = accept4(listener_.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        ++sys_.accept;
+        if (victim >= 0) {
+          core_.count_refused();
+          sys_.close +=
+              refuse(victim,
+                     fmt::format("! server full: out of file descriptors (limit {})\n", fd_limit_));
+        }
+        listener_.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        sys_.other += 2;
+        if (victim < 0) return;
+        continue;
+      }
+      fmt::print(stderr, "{}\n", errno_text("accept4", err));
+      return;
+    }
+    if (auto why = poller_->add(fd, kReadable)) {
+      core_.count_refused();
+      sys_.close += refuse(fd, fmt::format("! server full: {}\n", *why));
+      continue;
+    }
+    set_nodelay(fd);
+    ++sys_.other;
+    if (static_cast<std::size_t>(fd) >= interest_.size()) interest_.resize(fd + 1);
+    interest_[fd] = kReadable;
+    core_.open(fd);
+  }
+}
+
+void ReadinessDriver::on_ready(const ReadyEvent& ev) {
+  if (!core_.is_open(ev.fd) || core_.doomed(ev.fd)) return;
+  if ((ev.what & kWritable) && !core_.output(ev.fd).empty()) flush(ev.fd);
+  if (!core_.doomed(ev.fd) && (ev.what & (kReadable | kHangup | kError))) on_readable(ev.fd);
+}
+
+void ReadinessDriver::on_readable(ConnId id) {
+  for (;;) {
+    const ssize_t n = recv(id, read_buf_.data(), read_buf_.size(), 0);
+    ++sys_.recv;
+    if (n > 0) {
+      switch (core_.on_bytes(id, std::string_view(read_buf_.data(), n))) {
+        case ChatCore::Input::kDiscarded:
+          continue;
+        case ChatCore::Input::kStop:
+          return;
+        case ChatCore::Input::kFramed:
+          break;
+      }
+      // Level-triggered: one read per event; the mechanism reports the rest next call.
+      // Edge-triggered: read until EAGAIN. The shortcut epoll(7) allows (stop at a short read)
+      // loses an EOF that arrived together with the last data: both raise one edge, the short
+      // read consumes the data and no further edge ever reports the EOF (the half-close test
+      // caught it). The extra recv that returns EAGAIN is the price of edge-triggering.
+      if (!poller_->edge_triggered()) return;
+      continue;
+    }
+    if (n == 0) return core_.on_eof(id);
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) core_.doom(id);  // ECONNRESET and friends
+    return;
+  }
+}
+
+void ReadinessDriver::flush(ConnId id) {
+  while (!core_.output(id).empty()) {
+    const std::string_view data = core_.output(id).front();
+    const ssize_t n = send(id, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ++sys_.send;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return core_.doom(id);  // EPIPE, ECONNRESET
+      break;
+    }
+    const bool short_write = static_cast<std::size_t>(n) < data.size();
+    core_.sent(id, n);
+    if (short_write) break;  // send buffer full
+  }
+  if (!core_.doomed(id)) update_interest(id);
+}
+
+void ReadinessDriver::update_interest(ConnId id) {
+  // A closing connection stops reading: after EOF a level-triggered mechanism would otherwise
+  // report the socket readable on every call until the last bytes are flushed.
+  const std::uint8_t want =
+      (core_.reading(id) ? kReadable : 0) | (core_.output(id).empty() ? 0 : kWritable);
+  if (want == interest_[id]) return;
+  interest_[id] = want;
+  if (auto err = poller_->modify(id, want)) {
+    fmt::print(stderr, "{}: closing descriptor {}\n", *err, id);
+    core_.doom(id);
+  }
+}
+
+void ReadinessDriver::settle() {
+  while (core_.has_pending_work()) {
+    core_.take_dirty(batch_);
+    for (ConnId id : batch_)
+      if (!core_.doomed(id)) flush(id);
+    core_.take_doomed(batch_);
+    for (ConnId id : batch_)
+      if (core_.is_open(id)) close_connection(id);
+  }
+}
+
+void ReadinessDriver::close_connection(ConnId id) {
+  poller_->remove(id);
+  core_.closed(id);
+  sys_.close += graceful_close(id);
+}
+
+DriverCounters ReadinessDriver::driver_counters() const {
+  const PollerCounters& p = poller_->counters();
+  DriverCounters d;
+  d.mechanism = poller_->name();
+  d.wait_calls = p.wait_calls;
+  d.events = p.events_returned;
+  d.fds_passed = p.fds_passed;
+  d.ctl_calls = p.ctl_calls;
+  d.syscalls = sys_;
+  d.syscalls.wait = p.wait_calls;
+  d.syscalls.ctl = p.ctl_syscalls;
+  d.syscalls.other += ++stats_calls_;
+  d.sqes.poll = p.sqes;
+  d.cpu = self_cpu_times();
+  return d;
+}
+
+}  // namespace mux

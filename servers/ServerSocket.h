@@ -1,0 +1,45 @@
+// The socket chores every driver shares: the listening socket, the self-pipe that stop signals
+// write to, and closing a connection without losing its last line.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ChatCore.h"
+
+namespace mux {
+
+struct Listener {
+  int fd = -1;
+  std::string host;  // as bound: "127.0.0.1" or "[::1]"
+  std::uint16_t port = 0;
+  int wake_read = -1, wake_write = -1;  // the self-pipe (non-blocking, close-on-exec)
+  int reserve_fd = -1;                  // spare descriptor given up to accept-and-refuse on EMFILE
+  ~Listener();
+};
+
+// Binds, listens (non-blocking), opens the self-pipe and the spare descriptor. Returns a message
+// naming the address and errno on failure.
+std::optional<std::string> open_listener(const ServerOptions& opt, Listener& l);
+
+// "listening HOST:PORT mechanism=NAME fd_limit=N": the harness waits for this exact line.
+std::string listening_line(const Listener& l, std::string_view mechanism, std::uint64_t fd_limit);
+
+// Async-signal-safe; preserves errno.
+void wake(const Listener& l);
+
+// Closes a socket we are done with without turning our last line into a reset. Returns the
+// number of system calls it made (the drivers count them).
+int graceful_close(int fd);
+
+// Chat lines are small writes: with Nagle's algorithm on, a line sent while the previous one
+// is unacknowledged waits for the peer's delayed ACK (up to 40 ms on Linux), and broadcast
+// latency would measure that instead of the mechanism.
+void set_nodelay(int fd);
+
+// Sends a refusal line on a fresh socket and closes it. Returns the system calls made.
+int refuse(int fd, std::string_view line);
+
+}  // namespace mux
