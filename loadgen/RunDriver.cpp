@@ -273,7 +273,10 @@ void RunDriver::on_setup_closed(Conn& c, int err) {
 }
 
 std::optional<std::string> RunDriver::setup() {
-  if (auto err = mode_.on_setup()) return err;
+  if (auto err = mode_.on_setup()) {
+    fatal(*err);
+    return end_.fatal;
+  }
   const auto deadline = loop_.at(now_ns() + kSetupTimeoutMs * 1'000'000ULL, [this](std::uint64_t) {
     fatal(fmt::format("only {} of {} {} joined their room within {} s ({} refused)", joined_,
                       members_, mode_.members_noun(), kSetupTimeoutMs / 1000, end_.refused));
@@ -308,6 +311,7 @@ void RunDriver::poll_server(std::uint64_t now) {
 void RunDriver::begin_window(std::uint64_t now) {
   phase_ = Phase::kWindow;
   mode_.on_phase_change(Phase::kWindow, now);
+  if (phase_ != Phase::kWindow) return;  // the mode ended the run
   const std::uint64_t end = meter_.begin() + seconds_ns(o_.duration);
   loop_.at(end, [this](std::uint64_t t) { end_window(t); });
 }

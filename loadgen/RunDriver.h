@@ -122,6 +122,8 @@ class Mode {
  protected:
   RunDriver& driver() { return *driver_; }
   const RunDriver& driver() const { return *driver_; }
+  // A mode that wraps another (a test's observer, a composite mode) hands it the driver.
+  static void share_driver(Mode& inner, RunDriver& d) { inner.driver_ = &d; }
 
  private:
   friend class RunDriver;
