@@ -65,6 +65,27 @@ RunDriver::~RunDriver() {
 
 // ---- connections ----
 
+Conn& RunDriver::acquire() {
+  Conn* c = nullptr;
+  if (!free_.empty()) {
+    c = conns_[free_.back()].get();
+    free_.pop_back();
+  } else {
+    conns_.push_back(std::make_unique<Conn>());
+    c = conns_.back().get();
+    c->slot_ = static_cast<std::uint32_t>(conns_.size() - 1);
+  }
+  c->closed = c->released_ = false;
+  c->out.clear();
+  c->nick.clear();
+  c->room.clear();
+  c->member = c->joined = false;
+  c->in_.clear();
+  c->out_off_ = 0;
+  c->out_armed_ = false;
+  return *c;
+}
+
 RunDriver::Opened RunDriver::open(std::size_t tag) {
   Opened o;
   const int fd = start_connect(server_, nullptr);
@@ -82,25 +103,9 @@ RunDriver::Opened RunDriver::open(std::size_t tag) {
     ::close(fd);
     return o;
   }
-  Conn* c = nullptr;
-  if (!free_.empty()) {
-    c = conns_[free_.back()].get();
-    free_.pop_back();
-  } else {
-    conns_.push_back(std::make_unique<Conn>());
-    c = conns_.back().get();
-    c->slot_ = static_cast<std::uint32_t>(conns_.size() - 1);
-  }
+  Conn* c = &acquire();
   c->fd = fd;
   c->tag = tag;
-  c->closed = false;
-  c->out.clear();
-  c->nick.clear();
-  c->room.clear();
-  c->member = c->joined = false;
-  c->in_.clear();
-  c->out_off_ = 0;
-  c->out_armed_ = false;
   if (auto err = loop_.watch(fd, EPOLLIN, token(*c))) {
     o.err = errno;
     o.error = *err;
@@ -137,6 +142,8 @@ void RunDriver::shut(Conn& c) {
 
 void RunDriver::close(Conn& c) {
   shut(c);
+  if (c.released_) return;
+  c.released_ = true;
   // A later event of this batch may still name the old descriptor: the generation in the
   // token tells it apart, and the object is reused only from the next turn.
   ++c.generation_;

@@ -80,6 +80,7 @@ struct Conn {
   std::size_t out_off_ = 0;
   bool out_armed_ = false;
   bool dirty_ = false;
+  bool released_ = false;  // close() was called: the slot is free
   std::uint32_t slot_ = 0;
   std::uint32_t generation_ = 0;
 };
@@ -188,6 +189,7 @@ class RunDriver : private EventLoop::Dispatcher {
  private:
   void on_ready(std::uint64_t token, std::uint32_t events, std::uint64_t now) override;
   void on_ready_done() override;
+  Conn& acquire();
   std::optional<std::string> setup();
   void traffic();
   void watch_server();
