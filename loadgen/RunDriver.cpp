@@ -189,21 +189,20 @@ void RunDriver::flush(Conn& c) {
 }
 
 void RunDriver::flush_queued() {
-  // Indexing, not iterating: a failed send can end the run, but never queues more.
-  for (std::size_t i = 0; i < queued_.size(); ++i) flush(*queued_[i]);
+  for (Conn* c : queued_) flush(*c);
   queued_.clear();
 }
 
-void RunDriver::on_ready(std::uint64_t token_, std::uint32_t events, std::uint64_t) {
-  if (token_ == kWatchToken) {
+void RunDriver::on_ready(std::uint64_t tok, std::uint32_t events, std::uint64_t) {
+  if (tok == kWatchToken) {
     watch_.exited();
     server_gone(fmt::format("the server process {} is gone", o_.server_pid));
     return;
   }
-  const std::uint32_t slot = static_cast<std::uint32_t>(token_);
+  const std::uint32_t slot = static_cast<std::uint32_t>(tok);
   if (slot >= conns_.size()) return;
   Conn& c = *conns_[slot];
-  if (c.closed || token(c) != token_) return;
+  if (c.closed || token(c) != tok) return;  // an event of a descriptor closed in this batch
   if (events & EPOLLOUT) flush(c);
   if (!c.closed && (events & (EPOLLIN | EPOLLERR | EPOLLHUP))) read(c);
 }
@@ -225,7 +224,7 @@ void RunDriver::read(Conn& c) {
     } else {
       mode_.on_closed(c, err, now);
     }
-    return;  // c may have been closed and reused
+    return;  // the mode may have closed c
   }
   const auto framed = c.in_.feed(std::string_view(buf_.data(), static_cast<std::size_t>(n)),
                                  [&](std::string_view line) {
