@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -31,17 +32,6 @@ constexpr int kPeerTimeoutMs = 5000;
 // The connections between this process and the peer: one for the echo floor (A), two for the
 // relay floor (A, B).
 constexpr std::size_t kMaxLinks = 2;
-
-bool send_exact(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return false;
-    p += k;
-    n -= static_cast<std::size_t>(k);
-  }
-  return true;
-}
 
 bool recv_exact(int fd, char* p, std::size_t n) {
   while (n > 0) {
@@ -86,12 +76,11 @@ void set_recv_timeout(int fd) {
     }
     set_nodelay(fds[i]);
     const char index = static_cast<char>(i);
-    if (!send_exact(fds[i], &index, 1)) _exit(1);
+    if (write_all(fds[i], std::string_view(&index, 1))) _exit(1);
   }
   std::string buf(size, '\0');
   for (std::size_t i = 0;; i = (i + 1) % links) {
-    if (!recv_exact(fds[i], buf.data(), size) ||
-        !send_exact(fds[(i + 1) % links], buf.data(), size)) {
+    if (!recv_exact(fds[i], buf.data(), size) || write_all(fds[(i + 1) % links], buf)) {
       break;
     }
   }
@@ -169,15 +158,16 @@ std::optional<std::string> run_floor(const Options& o, RunResult& r) {
   std::uint64_t t0 = 0, t1 = 0;
   bool begun = false;
   std::optional<std::string> err;
+  std::optional<std::string> send_err;
   // One round trip: A sends; on the relay floor B receives and answers what it got at once (as
   // pingpong's responder does); A's receipt ends it. Timed like pingpong: from just before A's
   // send to just after A's receive.
   auto round_trip = [&]() -> bool {
-    if (!send_exact(fds[0], msg.data(), msg.size())) return false;
+    if ((send_err = write_all(fds[0], msg))) return false;
     for (std::size_t i = 1; i < links; ++i) {
       if (!recv_exact(fds[i], back.data(), back.size())) return false;
       if (back != msg) ++r.integrity.corrupted;
-      if (!send_exact(fds[i], back.data(), back.size())) return false;
+      if ((send_err = write_all(fds[i], back))) return false;
     }
     return recv_exact(fds[0], back.data(), back.size());
   };
@@ -191,10 +181,16 @@ std::optional<std::string> run_floor(const Options& o, RunResult& r) {
     if (s >= window_end) break;
     errno = 0;
     if (!round_trip()) {
-      err = errno == EAGAIN || errno == EWOULDBLOCK
-                ? fmt::format("floor: the {} did not answer within {} s", peer_name,
-                              kPeerTimeoutMs / 1000)
-                : fmt::format("floor: the {} went away", peer_name);
+      if (send_err) {
+        err = fmt::format("floor: the {} went away ({})", peer_name, *send_err);
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        err = fmt::format("floor: the {} did not answer within {} s", peer_name,
+                          kPeerTimeoutMs / 1000);
+      } else {
+        err = errno == 0 ? fmt::format("floor: the {} went away (end of file)", peer_name)
+                         : fmt::format("floor: the {} went away ({})", peer_name,
+                                       errno_text("recv", errno));
+      }
       break;
     }
     const std::uint64_t e = now_ns();

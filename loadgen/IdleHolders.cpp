@@ -36,16 +36,11 @@ struct Share {
   std::uint64_t addresses = 0;  // 0: no source binding
 };
 
+// A report line to the parent. When it cannot be written the parent is gone or its end is
+// closed; it will see our exit instead, but say why on the stderr we share.
 void write_line(int fd, const std::string& line) {
-  std::string s = line + "\n";
-  const char* p = s.data();
-  std::size_t left = s.size();
-  while (left > 0) {
-    const ssize_t n = write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    p += n;
-    left -= static_cast<std::size_t>(n);
+  if (auto err = write_all(fd, line + "\n")) {
+    fmt::print(stderr, "loadgen: idle helper {}: cannot report to loadgen: {}\n", getpid(), *err);
   }
 }
 
@@ -219,39 +214,28 @@ void IdleHolders::stop_all() {
 }
 
 std::optional<std::string> IdleHolders::read_report(Helper& h, std::string& line, int timeout_ms) {
-  const std::uint64_t deadline = now_ns() + static_cast<std::uint64_t>(timeout_ms) * 1'000'000;
-  for (;;) {
-    const auto nl = h.pending.find('\n');
-    if (nl != std::string::npos) {
-      line = h.pending.substr(0, nl);
-      h.pending.erase(0, nl + 1);
+  auto got = mux::read_line(h.report_fd, h.pending, timeout_ms);
+  switch (got.status) {
+    case LineRead::Status::kLine:
+      line = std::move(got.line);
       return std::nullopt;
-    }
-    const std::uint64_t now = now_ns();
-    if (now >= deadline) {
+    case LineRead::Status::kTimeout:
       return fmt::format("idle helper process {} did not report within {} s", h.pid,
                          timeout_ms / 1000);
-    }
-    pollfd p{h.report_fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>((deadline - now) / 1'000'000) + 1) <= 0) continue;
-    char buf[512];
-    const ssize_t n = read(h.report_fd, buf, sizeof buf);
-    if (n > 0) {
-      h.pending.append(buf, static_cast<std::size_t>(n));
-    } else if (n == 0) {
-      int st = 0;
-      waitpid(h.pid, &st, 0);
-      const pid_t pid = h.pid;
-      h.pid = -1;
-      return WIFSIGNALED(st)
-                 ? fmt::format("idle helper process {} was killed by signal {} ({})", pid,
-                               WTERMSIG(st), strsignal(WTERMSIG(st)))
-                 : fmt::format("idle helper process {} exited (status {}) without reporting", pid,
-                               WEXITSTATUS(st));
-    } else if (errno != EINTR) {
-      return errno_text("reading an idle helper's report", errno);
-    }
+    case LineRead::Status::kError:
+      return fmt::format("reading idle helper {}'s report: {}", h.pid, got.error);
+    case LineRead::Status::kEof:
+      break;
   }
+  int st = 0;
+  waitpid(h.pid, &st, 0);
+  const pid_t pid = h.pid;
+  h.pid = -1;
+  return WIFSIGNALED(st)
+             ? fmt::format("idle helper process {} was killed by signal {} ({})", pid, WTERMSIG(st),
+                           strsignal(WTERMSIG(st)))
+             : fmt::format("idle helper process {} exited (status {}) without reporting", pid,
+                           WEXITSTATUS(st));
 }
 
 std::optional<std::string> IdleHolders::open(const IdleOptions& o) {

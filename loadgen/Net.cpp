@@ -141,46 +141,64 @@ std::variant<int, std::string> connect_blocking(const Endpoint& to, int timeout_
   return fd;
 }
 
-std::optional<std::string> read_line(int fd, std::string& pending, int timeout_ms,
-                                     std::string* eof_or_error) {
+LineRead read_line(int fd, std::string& pending, int timeout_ms) {
   const std::uint64_t deadline = now_ns() + static_cast<std::uint64_t>(timeout_ms) * 1'000'000;
+  LineRead r;
   for (;;) {
     const auto nl = pending.find('\n');
     if (nl != std::string::npos) {
-      std::string line = pending.substr(0, nl);
+      r.status = LineRead::Status::kLine;
+      r.line = pending.substr(0, nl);
       pending.erase(0, nl + 1);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      return line;
+      if (!r.line.empty() && r.line.back() == '\r') r.line.pop_back();
+      return r;
     }
     const std::uint64_t now = now_ns();
-    if (now >= deadline) return std::nullopt;
+    if (now >= deadline) {
+      r.status = LineRead::Status::kTimeout;
+      return r;
+    }
     pollfd p{fd, POLLIN, 0};
-    const int n = poll(&p, 1, static_cast<int>((deadline - now) / 1'000'000) + 1);
-    if (n < 0 && errno == EINTR) continue;
+    // poll counts whole ms: round up, or the last turn would spin with a timeout of 0.
+    const int n = poll(&p, 1, static_cast<int>((deadline - now + 999'999) / 1'000'000));
+    if (n < 0 && errno != EINTR) {
+      r.status = LineRead::Status::kError;
+      r.error = errno_text("poll", errno);
+      return r;
+    }
     if (n <= 0) continue;
+    // read(), not recv(): the same reader serves the idle helpers' report pipes.
     char buf[4096];
-    const ssize_t got = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    const ssize_t got = read(fd, buf, sizeof buf);
     if (got > 0) {
       pending.append(buf, static_cast<std::size_t>(got));
     } else if (got == 0) {
-      if (eof_or_error) *eof_or_error = "the server closed the connection";
-      return std::nullopt;
+      r.status = LineRead::Status::kEof;
+      return r;
     } else if (errno != EAGAIN && errno != EINTR) {
-      if (eof_or_error) *eof_or_error = errno_text("recv", errno);
-      return std::nullopt;
+      r.status = LineRead::Status::kError;
+      r.error = errno_text("read", errno);
+      return r;
     }
   }
 }
 
-std::optional<std::string> write_all(int fd, const std::string& data) {
-  std::size_t off = 0;
-  while (off < data.size()) {
-    const ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+std::optional<std::string> write_all(int fd, std::string_view data) {
+  // send() with MSG_NOSIGNAL so that a peer gone away is an EPIPE to report, not a SIGPIPE that
+  // kills us; a pipe (ENOTSOCK) falls back to write().
+  bool socket = true;
+  while (!data.empty()) {
+    const ssize_t n = socket ? send(fd, data.data(), data.size(), MSG_NOSIGNAL)
+                             : write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return errno_text("send", errno);
+      if (errno == ENOTSOCK && socket) {
+        socket = false;
+        continue;
+      }
+      return errno_text(socket ? "send" : "write", errno);
     }
-    off += static_cast<std::size_t>(n);
+    data.remove_prefix(static_cast<std::size_t>(n));
   }
   return std::nullopt;
 }

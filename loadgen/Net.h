@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 namespace mux {
@@ -38,14 +39,21 @@ int start_connect(const Endpoint& to, const in_addr* from);
 // Blocking connect with a timeout; returns the descriptor or an error line.
 std::variant<int, std::string> connect_blocking(const Endpoint& to, int timeout_ms);
 
-// Reads one '\n'-terminated line from a blocking socket (buffered in `pending`), waiting at most
-// timeout_ms. Returns nullopt on timeout; an empty optional line "" never happens (EOF is
-// reported as error text in *eof_or_error).
-std::optional<std::string> read_line(int fd, std::string& pending, int timeout_ms,
-                                     std::string* eof_or_error);
+// One line from a blocking socket or pipe, with a deadline: the line, or why there is none.
+struct LineRead {
+  enum class Status { kLine, kTimeout, kEof, kError };
+  Status status = Status::kTimeout;
+  std::string line;   // kLine: without its '\n' (and a '\r' before it)
+  std::string error;  // kError: what failed, with its errno
+  bool ok() const { return status == Status::kLine; }
+};
 
-// Writes all of `data` to a blocking socket; returns an error line on failure.
-std::optional<std::string> write_all(int fd, const std::string& data);
+// Reads one '\n'-terminated line from fd (bytes after it stay buffered in `pending` for the next
+// call), waiting at most timeout_ms in all.
+LineRead read_line(int fd, std::string& pending, int timeout_ms);
+
+// Writes all of `data` to a blocking socket or pipe; returns an error line on failure.
+std::optional<std::string> write_all(int fd, std::string_view data);
 
 // The "what to do" hint for an errno from socket()/connect().
 std::string connect_hint(int err, const Endpoint& to);

@@ -77,6 +77,21 @@ std::optional<std::int64_t> StatsLine::number(const std::string& key) const {
   return v;
 }
 
+namespace {
+
+std::string why_no_line(const LineRead& r, int timeout_ms) {
+  switch (r.status) {
+    case LineRead::Status::kEof:
+      return "the server closed the connection";
+    case LineRead::Status::kError:
+      return r.error;
+    default:
+      return fmt::format("timed out after {} s", timeout_ms / 1000);
+  }
+}
+
+}  // namespace
+
 bool process_gone(pid_t pid) {
   std::ifstream in(fmt::format("/proc/{}/stat", pid));
   std::string line;
@@ -124,27 +139,27 @@ std::optional<std::string> ServerControl::open(const Endpoint& server, const std
   auto c = connect_blocking(server, 5000);
   if (auto* err = std::get_if<std::string>(&c)) return *err;
   fd_ = std::get<int>(c);
-  std::string why;
-  auto welcome = read_line(fd_, pending_, 5000, &why);
-  if (!welcome) {
+  auto welcome = read_line(fd_, pending_, 5000);
+  if (!welcome.ok()) {
     close(fd_);
     fd_ = -1;
-    return fmt::format("no welcome line from {}: {}", server.text,
-                       why.empty() ? "timed out after 5 s" : why);
+    return fmt::format("no welcome line from {}: {}", server.text, why_no_line(welcome, 5000));
   }
-  if (welcome->rfind("! ", 0) == 0) {
-    if (refused_line) *refused_line = *welcome;
+  if (welcome.line.rfind("! ", 0) == 0) {
+    if (refused_line) *refused_line = welcome.line;
     close(fd_);
     fd_ = -1;
-    return fmt::format("the server refused the control connection: {}", *welcome);
+    return fmt::format("the server refused the control connection: {}", welcome.line);
   }
   if (auto err = write_all(fd_, fmt::format("/join {}\n", room))) return *err;
   const std::string ack = fmt::format("* you joined {}", room);
   for (;;) {
-    auto line = read_line(fd_, pending_, 5000, &why);
-    if (!line) return fmt::format("no answer to /join from {}: {}", server.text, why);
-    if (*line == ack) return std::nullopt;
-    if (line->rfind("! ", 0) == 0) return fmt::format("/join {} failed: {}", room, *line);
+    auto got = read_line(fd_, pending_, 5000);
+    if (!got.ok()) {
+      return fmt::format("no answer to /join from {}: {}", server.text, why_no_line(got, 5000));
+    }
+    if (got.line == ack) return std::nullopt;
+    if (got.line.rfind("! ", 0) == 0) return fmt::format("/join {} failed: {}", room, got.line);
   }
 }
 
@@ -152,14 +167,14 @@ std::variant<StatsLine, std::string> ServerControl::stats(int timeout_ms) {
   if (fd_ < 0) return std::string("no control connection");
   if (auto err = write_all(fd_, "/stats\n")) return *err;
   for (;;) {
-    std::string why;
-    auto line = read_line(fd_, pending_, timeout_ms, &why);
-    if (!line) {
-      return why.empty() ? fmt::format("no answer to /stats within {} ms", timeout_ms) : why;
+    auto got = read_line(fd_, pending_, timeout_ms);
+    if (got.status == LineRead::Status::kTimeout) {
+      return fmt::format("no answer to /stats within {} ms", timeout_ms);
     }
-    if (!line->empty() && line->front() == '{') {
-      if (auto s = StatsLine::parse(*line)) return *s;
-      return fmt::format("unparseable /stats line: {}", *line);
+    if (!got.ok()) return why_no_line(got, timeout_ms);
+    if (!got.line.empty() && got.line.front() == '{') {
+      if (auto s = StatsLine::parse(got.line)) return *s;
+      return fmt::format("unparseable /stats line: {}", got.line);
     }
   }
 }

@@ -12,14 +12,15 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include "ActiveRun.h"
-#include "ChurnRun.h"
+#include "ChurnMode.h"
 #include "FloorRun.h"
 #include "HistogramJson.h"
 #include "IdleHolders.h"
 #include "MessageCodec.h"
+#include "MessageModes.h"
 #include "Net.h"
 #include "Options.h"
+#include "RunDriver.h"
 #include "RunResult.h"
 #include "ServerControl.h"
 #include "system.h"
@@ -216,8 +217,8 @@ int run_main(const Options& o, const Endpoint& server) {
     r.idle_open_s = holders.status().open_seconds;
   }
 
-  RunOutcome out =
-      o.mode == "churn" ? run_churn(o, server, control, r) : run_active(o, server, control, r);
+  const auto mode = o.mode == "churn" ? make_churn_mode(o) : make_message_mode(o);
+  const RunOutcome out = RunDriver(o, server, control, r, *mode).run();
 
   if (o.idle > 0) {
     const std::uint64_t established = holders.status().established;

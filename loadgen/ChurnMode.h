@@ -17,11 +17,13 @@
 // generator's ephemeral ports are not exhausted at thousands of connections per second.
 #pragma once
 
-#include "ActiveRun.h"
+#include <memory>
+
+#include "Options.h"
+#include "RunDriver.h"
 
 namespace mux {
 
-RunOutcome run_churn(const Options& o, const Endpoint& server, ServerControl& control,
-                     RunResult& r);
+std::unique_ptr<Mode> make_churn_mode(const Options& o);
 
 }  // namespace mux
