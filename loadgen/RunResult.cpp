@@ -68,6 +68,9 @@ std::vector<std::pair<std::string, Cell>> cells(const RunResult& r) {
       {"bound_by", r.bound_by()},
       {"server_capacity_msgs_s", opt(r.server_capacity_msgs_s())},
       {"window_chosen", opt(r.window_chosen)},
+      {"server_syscalls", opt(r.server_syscalls)},
+      {"server_sqes", opt(r.server_sqes)},
+      {"server_syscalls_per_msg", opt(r.server_syscalls_per_msg())},
   };
 }
 
@@ -132,6 +135,12 @@ std::optional<double> RunResult::server_cpu_us_per_msg() const {
   const std::uint64_t n = mode == "churn" ? churn_conns : msgs;
   if (!server_cpu_us || n == 0) return std::nullopt;
   return *server_cpu_us / static_cast<double>(n);
+}
+
+std::optional<double> RunResult::server_syscalls_per_msg() const {
+  const std::uint64_t n = mode == "churn" ? churn_conns : msgs;
+  if (!server_syscalls || n == 0) return std::nullopt;
+  return static_cast<double>(*server_syscalls) / static_cast<double>(n);
 }
 
 std::string RunResult::bound_by() const {

@@ -38,6 +38,9 @@ struct RunResult {
   std::optional<double> loadgen_cpu_pct;
   std::string status = "ok";
   std::optional<std::int64_t> server_wait_calls, server_events, server_fds_passed, server_ctl_calls;
+  // Every system call the server made in the window (its /stats "syscalls") and the io_uring
+  // requests (SQEs) that travelled in them.
+  std::optional<std::int64_t> server_syscalls, server_sqes;
   std::string label;
   std::optional<double> idle_open_s;           // time to establish the idle connections
   std::optional<double> conns_per_s;           // churn only
@@ -47,6 +50,8 @@ struct RunResult {
   double throughput() const;
   std::optional<double> server_cpu_pct() const;
   std::optional<double> server_cpu_us_per_msg() const;
+  // System calls per message delivered (the denominator of server_cpu_us_per_msg).
+  std::optional<double> server_syscalls_per_msg() const;
   // "server" or "loadgen" (whichever is saturated, the server first), "latency" when neither
   // is, "" when neither CPU figure is known.
   std::string bound_by() const;

@@ -47,6 +47,8 @@ void WindowMeter::fill(RunResult& r) const {
     r.server_events = delta("events");
     r.server_fds_passed = delta("fds_passed");
     r.server_ctl_calls = delta("ctl_calls");
+    r.server_syscalls = delta("syscalls");
+    r.server_sqes = delta("sqes");
     // The server's own getrusage figures come in µs; /proc/PID/stat counts clock ticks (10 ms at
     // USER_HZ=100), a 2 % error bar on a 0.5 s window at 100 % CPU. Both are the kernel's
     // accounting of the same process, so the finer one wins.

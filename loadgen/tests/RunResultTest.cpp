@@ -14,9 +14,9 @@ TEST(RunResult, ColumnsFollowTheContractInOrder) {
       "corrupted,server_cpu_us_per_msg,loadgen_cpu_pct,status,server_wait_calls,server_events,"
       "server_fds_passed,server_ctl_calls,server_cpu_us,label";
   EXPECT_EQ(csv_header().substr(0, contract.size()), contract);
-  EXPECT_EQ(
-      csv_header().substr(contract.size()),
-      ",server_cpu_pct,idle_open_s,conns_per_s,bound_by,server_capacity_msgs_s,window_chosen");
+  EXPECT_EQ(csv_header().substr(contract.size()),
+            ",server_cpu_pct,idle_open_s,conns_per_s,bound_by,server_capacity_msgs_s,window_chosen,"
+            "server_syscalls,server_sqes,server_syscalls_per_msg");
 }
 
 TEST(RunResult, RowHasOneCellPerColumnAndDerivedFigures) {
@@ -85,9 +85,21 @@ TEST(RunResult, NewColumnsAreFilledOrEmptyInTheRow) {
   EXPECT_NE(csv_row(r).find(",latency,500000,32"), std::string::npos) << csv_row(r);
   const std::string json = json_object(r);
   EXPECT_NE(json.find("\"bound_by\":\"latency\""), std::string::npos) << json;
-  EXPECT_NE(json.find("\"window_chosen\":32}"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"window_chosen\":32,"), std::string::npos) << json;
   const std::string empty = csv_row(RunResult{});
   EXPECT_EQ(empty.substr(empty.size() - 3), ",,,") << empty;
+}
+
+TEST(RunResult, SyscallsPerMessageUseTheDeliveriesOfTheWindow) {
+  RunResult r = one_second(80, 50);
+  EXPECT_FALSE(r.server_syscalls_per_msg().has_value());  // a server without the counter
+  r.server_syscalls = 1'200'000;
+  r.server_sqes = 7;
+  EXPECT_DOUBLE_EQ(*r.server_syscalls_per_msg(), 3.0);
+  EXPECT_NE(csv_row(r).find(",1200000,7,3"), std::string::npos) << csv_row(r);
+  r.mode = "churn";
+  r.churn_conns = 100'000;
+  EXPECT_DOUBLE_EQ(*r.server_syscalls_per_msg(), 12.0);
 }
 
 TEST(StatsLine, ParsesTheServersCounters) {
