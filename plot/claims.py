@@ -9,9 +9,9 @@ import json
 import os
 import statistics
 
-import rules
-from rules import CONFIRMED, INCONCLUSIVE, REFUTED, fmt
-from results_folder import FLOOR, number
+from plot import rules
+from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED, fmt
+from plot.results_folder import FLOOR, number
 
 CLAIMS = {
     1: "`select` cannot watch a descriptor ≥ 1024 (`FD_SETSIZE`) on Linux.",

@@ -7,8 +7,8 @@ whether the numbers match.
 
 import math
 
-import rules
-from rules import fmt
+from plot import rules
+from plot.rules import fmt
 
 OURS_EPOLL = "epoll-lt"  # the published epoll figures are level-triggered (the default)
 

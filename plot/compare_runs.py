@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Compare two bench results folders point by point: ./bench compare A B [--out DIR] [--threshold F]
 
 For every point (mechanism, mode, idle count, in one scenario: placement, active connections,
@@ -26,13 +25,12 @@ import statistics
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
-import claims  # noqa: E402
-import results_folder as rf  # noqa: E402
-import rules  # noqa: E402
-from results_folder import ResultsFolder, scenario_label  # noqa: E402
-from rules import fmt  # noqa: E402
+from plot import claims
+from plot import results_folder as rf
+from plot import rules
+from plot.results_folder import ResultsFolder, scenario_label
+from plot.rules import fmt
 
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(ROOT, "results")
@@ -594,7 +592,7 @@ def style(mechanism):
     """plot.py's colour, marker and dash of a mechanism, so the comparison reads like the run's plots."""
     if not STYLE:
         try:
-            import plot as plotmod
+            from plot import plot as plotmod
 
             STYLE.update({m: plotmod.style(m) for m in rf.KNOWN_MECHANISMS})
             STYLE["_style"] = plotmod.style

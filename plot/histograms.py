@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Read and merge the latency histograms that `loadgen --histogram-out FILE` writes.
 
 A histogram is bucket counts, so histograms of one measured point taken by several loadgen
@@ -6,12 +5,12 @@ processes (or hosts) merge exactly by adding counts; their percentiles are then 
 process that saw every sample. Averaging the processes' percentiles is wrong and is never done
 here. Standard library only.
 
-    import histograms
+    from plot import histograms                              # from the muxbench root
     h = histograms.merge([histograms.load(p) for p in paths])
     h.total_count, h.percentile(0.99), h.mean, h.max        # nanoseconds
 
-    /usr/bin/python3 plot/histograms.py A.json B.json        # merged count and percentiles (µs)
-    /usr/bin/python3 plot/histograms.py A.json B.json --out merged.json
+    /usr/bin/python3 -m plot.histograms A.json B.json        # merged count and percentiles (µs)
+    /usr/bin/python3 -m plot.histograms A.json B.json --out merged.json
 
 The file layout (format "muxbench-histogram", version 1) is documented in README "The load
 generator". percentile() is the C++ mux::Histogram::percentile (loadgen/Histogram.cpp) step by

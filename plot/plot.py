@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""Draw the plots of one bench run: plot/plot.py results/<run>
+"""Draw the plots of one bench run: python3 -m plot.plot results/<run> (from the muxbench root)
 
 Writes PNG and SVG files next to runs.csv (see figure_list.py for what each shows). Curves are
 medians over repeats with min-max bands; points that failed are never drawn as figures but
@@ -11,14 +10,12 @@ import os
 import sys
 import textwrap
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from figure_list import FIGURES  # noqa: E402
-import results_folder as rf  # noqa: E402
-from results_folder import ResultsFolder, number, scenario_label  # noqa: E402
+from plot.figure_list import FIGURES
+from plot.plotting_python import INSTALL_HINT
+from plot import results_folder as rf
+from plot.results_folder import ResultsFolder, number, scenario_label
 
-MATPLOTLIB_HINT = ("needs matplotlib: install it with `sudo apt-get install python3-matplotlib` and run "
-                   "with /usr/bin/python3, the interpreter that sees Debian's packages")
 
 STYLE = {  # colour-blind-safe colours; ET shares LT's family but not its dash, so both read apart in grey
     "select": ("#d62728", "o", "-"),
@@ -52,7 +49,7 @@ def import_pyplot():
         matplotlib.rcParams["svg.hashsalt"] = "muxbench"
         import matplotlib.pyplot as plt
     except ImportError:
-        sys.exit(f"plot.py: {sys.executable} has no matplotlib; this script {MATPLOTLIB_HINT}")
+        sys.exit(f"plot.py: {sys.executable} has no matplotlib; this script needs matplotlib: {INSTALL_HINT}")
     return plt
 
 

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Write results/<run>/report.md: plots, the claims of SPEC section 6 with verdicts, published figures.
 
-    plot/report.py results/<run>
+    python3 -m plot.report results/<run>        (from the muxbench root)
 
 Stdlib only: the report is written even by a Python without matplotlib (the plots are then
 missing and the report says how to draw them). Verdict rules live in rules.py, claims in claims.py.
@@ -11,18 +10,18 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import claims  # noqa: E402
-import compare  # noqa: E402
-import rules  # noqa: E402
-from figure_list import FIGURES  # noqa: E402
-import results_folder as rf  # noqa: E402
-from results_folder import ResultsFolder, scenario_label  # noqa: E402
-from rules import fmt  # noqa: E402
+from plot import claims
+from plot import compare
+from plot import rules
+from plot.figure_list import FIGURES
+from plot.plotting_python import INSTALL_HINT, has_matplotlib
+from plot import results_folder as rf
+from plot.results_folder import ResultsFolder, scenario_label
+from plot.rules import fmt
 
 # The report's own flags (drift, spread, the relay-floor target) are thresholds of rules.py.
-from rules import DRIFT_WARN_REL, RELAY_TARGET_RATIO, SPREAD_WARN_RATIO  # noqa: E402
+from plot.rules import DRIFT_WARN_REL, RELAY_TARGET_RATIO, SPREAD_WARN_RATIO
 
 # The figure a point is read by, per mode, besides server CPU per message (every mode).
 HEADLINE = {"pingpong": "p50_us", "flood": "throughput_msgs_s", "broadcast": "throughput_msgs_s",
@@ -30,21 +29,10 @@ HEADLINE = {"pingpong": "p50_us", "flood": "throughput_msgs_s", "broadcast": "th
 COST = "server_cpu_us_per_msg"
 FLOOR_NAMES = {rf.FLOOR: "floor (2 hops, no server)", rf.RELAY_FLOOR: "relay floor (4 hops, no multiplexer)"}
 
-MATPLOTLIB_HINT = ("matplotlib missing: install it with `sudo apt-get install python3-matplotlib` and run "
-                   "plot/plot.py with /usr/bin/python3, the interpreter that sees Debian's packages")
 
 
 def cell(text):
     return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def has_matplotlib():
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("matplotlib") is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def states_words(value):
@@ -431,8 +419,8 @@ def plots_section(results):
             if stem == "throughput":
                 out += throughput_bound_note(results)
     if not drawn:
-        out += [f"No plot found in this folder: run `/usr/bin/python3 plot/plot.py {results.path}` "
-                f"(needs python3-matplotlib) and then this script again.", ""]
+        out += [f"No plot found in this folder: run `/usr/bin/python3 -m plot.plot {results.path}` "
+                f"from the muxbench root (needs python3-matplotlib) and then this script again.", ""]
     others = results.other_scenarios()
     if others:
         out += ["Scenarios in runs.csv not plotted (each mode's most measured scenario is plotted and judged): "
@@ -520,7 +508,7 @@ def main():
     with open(path, "w") as f:
         f.write(text)
     if not has_matplotlib() and not any(os.path.isfile(os.path.join(results.path, f"{s}.png")) for s, _, _ in FIGURES):
-        print(f"report.py: {MATPLOTLIB_HINT}", file=sys.stderr)
+        print(f"report.py: matplotlib missing, so no plots: {INSTALL_HINT}", file=sys.stderr)
     print(path)
     for c in evaluated:
         print(f"claim {c.number}: {c.verdict}", file=sys.stderr)

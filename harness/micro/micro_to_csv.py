@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Converts mux-micro's Google Benchmark JSON into micro.csv (and micro_fit.csv beside it).
 
-    micro_to_csv.py micro.json micro.csv
+    python3 -m harness.micro.micro_to_csv micro.json micro.csv   (from the muxbench root)
 
 micro.csv: one row per benchmark instance, aggregated over its repetitions. Columns (a contract
 with the plots and the report; add at the end, rename none):

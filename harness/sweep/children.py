@@ -37,8 +37,8 @@ def _child_setup(cpu=None):
     return setup
 
 
-def spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None, cpu=None):
-    proc = subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=stderr,
+def spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None, cpu=None, env=None):
+    proc = subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=stderr, env=env,
                             start_new_session=True, preexec_fn=_child_setup(cpu))
     _live.add(proc)
     return proc

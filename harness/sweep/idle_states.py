@@ -17,7 +17,7 @@ import glob
 import os
 import struct
 
-from environment import read_text
+from harness.sweep.environment import read_text
 
 DEVICE = "/dev/cpu_dma_latency"
 BLOCK = "block"

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """muxbench's sweep: every server mechanism x idle-connection count x mode x repeat.
 
 For each idle count, one server per mechanism is started and a `loadgen --hold` gives each its
@@ -22,14 +21,14 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import children  # noqa: E402
-import environment  # noqa: E402
-import idle_states  # noqa: E402
-import mechanisms as mechanism_table  # noqa: E402
-import plan  # noqa: E402
-from runs_csv import RunsCsv, merged_columns  # noqa: E402
+from harness.sweep import children
+from harness.sweep import environment
+from harness.sweep import idle_states
+from harness.sweep import mechanisms as mechanism_table
+from harness.sweep import plan
+from harness.sweep.runs_csv import RunsCsv, merged_columns
+from plot.plotting_python import plotting_python
 
 EXIT_INTERRUPTED = 130
 
@@ -114,7 +113,7 @@ def parse_args(argv):
                         "one if it has matplotlib, else /usr/bin/python3)")
     args = p.parse_args(argv)
     args.root = os.path.abspath(args.root)
-    args.python = args.python or plotting_python()
+    args.python = args.python or plotting_python(args.root)
     args.bin = os.path.abspath(args.bin or os.path.join(args.root, "build", "bin"))
     args.loadgen = args.loadgen or os.path.join(args.bin, "loadgen")
     args.micro = args.micro or os.path.join(args.bin, "mux-micro")
@@ -136,19 +135,6 @@ def parse_args(argv):
     if args.warmup < 0 or args.duration <= 0:
         p.error("--warmup must be >= 0 and --duration > 0")
     return args
-
-
-def plotting_python():
-    """This interpreter if it has matplotlib; on Debian only /usr/bin/python3 sees
-    python3-matplotlib, so a pyenv or venv python3 earlier on PATH falls back to it."""
-    import importlib.util
-    if importlib.util.find_spec("matplotlib") is not None:
-        return sys.executable
-    system = "/usr/bin/python3"
-    if os.access(system, os.X_OK) and subprocess.run(
-            [system, "-c", "import matplotlib"], capture_output=True).returncode == 0:
-        return system
-    return sys.executable
 
 
 def fnum(value):
@@ -621,14 +607,14 @@ class Sweep:
         self.servers_log.close()
 
 
-def run_tool(cmd, log_path, timeout_s, cpu=None, stdout_path=None):
+def run_tool(cmd, log_path, timeout_s, cpu=None, stdout_path=None, env=None):
     """Runs a helper (probe, micro, plots). Returns None or why it failed."""
     with open(log_path, "ab") as log:
         log.write(("$ " + " ".join(cmd) + "\n").encode())
         log.flush()
         out = open(stdout_path, "wb") if stdout_path else log
         try:
-            proc = children.spawn(cmd, stdout=out, stderr=log, cpu=cpu)
+            proc = children.spawn(cmd, stdout=out, stderr=log, cpu=cpu, env=env)
             try:
                 proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
@@ -677,18 +663,28 @@ def micro_and_probe(args, out_dir, server_cpu, env, quick):
         say("mux-micro failed: {} (log logs/micro.log)".format(problem))
     if not os.path.exists(micro_json):
         return results
-    converter = next((c for c in (os.path.join(args.root, "harness", "micro", "micro_to_csv.py"),
-                                  os.path.join(args.root, "harness", "micro_to_csv.py"))
-                      if os.path.exists(c)), None)
-    if converter is None:
+    converter = os.path.join(args.root, "harness", "micro", "micro_to_csv.py")
+    if not os.path.exists(converter):
         results["micro_csv"] = "no micro_to_csv.py under {}/harness".format(args.root)
         return results
-    problem = run_tool([args.python, converter, micro_json, os.path.join(out_dir, "micro.csv")],
-                       os.path.join(logs, "micro.log"), 120)
+    problem = run_tool(python_module(args, "harness.micro.micro_to_csv") +
+                       [micro_json, os.path.join(out_dir, "micro.csv")],
+                       os.path.join(logs, "micro.log"), 120, env=root_on_path(args.root))
     results["micro_csv"] = problem or "ok"
     if problem:
         say("micro_to_csv.py failed: {} (log logs/micro.log)".format(problem))
     return results
+
+
+def python_module(args, module):
+    """The command that runs one module of the repository's packages (plot.report, ...)."""
+    return [args.python, "-m", module]
+
+
+def root_on_path(root):
+    """The environment for python_module: the repository root is the import root."""
+    path = os.environ.get("PYTHONPATH")
+    return dict(os.environ, PYTHONPATH=root + (os.pathsep + path if path else ""))
 
 
 def plots_and_report(args, out_dir):
@@ -700,7 +696,9 @@ def plots_and_report(args, out_dir):
             results[script] = "not found ({})".format(path)
             continue
         say("plot/{} {}".format(script, out_dir))
-        problem = run_tool([args.python, path, out_dir], os.path.join(logs, "plots.log"), 300)
+        module = "plot." + script[:-len(".py")]
+        problem = run_tool(python_module(args, module) + [out_dir],
+                           os.path.join(logs, "plots.log"), 300, env=root_on_path(args.root))
         results[script] = problem or "ok"
         if problem:
             say("plot/{} failed: {} (log logs/plots.log); runs.csv is complete".format(

@@ -15,12 +15,11 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLOT = os.path.dirname(HERE)
 ROOT = os.path.dirname(PLOT)
-sys.path.insert(0, PLOT)
 
-import compare_runs  # noqa: E402
-import rules  # noqa: E402
+from plot import compare_runs
+from plot import rules
 
-SCRIPT = os.path.join(PLOT, "compare_runs.py")
+SCRIPT = ["-m", "plot.compare_runs"]  # run with cwd=ROOT, the import root
 COLUMNS = ["mechanism", "mode", "idle", "repeat", "status", "bench_status", "placement", "active", "size", "rate",
            "p50_us", "p99_us", "throughput_msgs_s", "server_cpu_us_per_msg", "label"]
 MECHANISMS = ["select", "poll", "epoll-lt", "epoll-et"]
@@ -79,7 +78,7 @@ def write(folder, repeats=3, scale=None, states=None, probe=None):
 
 
 def run(*args):
-    p = subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True,
+    p = subprocess.run([sys.executable, *SCRIPT, *args], cwd=ROOT, capture_output=True, text=True,
                        env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
     return p.returncode, p.stdout, p.stderr
 

@@ -18,9 +18,8 @@ import unittest
 from contextlib import redirect_stdout
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
 
-import histograms  # noqa: E402
+from plot import histograms
 
 QUANTILES = [0.0, 1e-6, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999,
              0.99999, 1.0]
@@ -28,7 +27,6 @@ QUANTILES = [0.0, 1e-6, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.99
 
 def fixture_program():
     candidates = [os.environ.get("MUXBENCH_TESTS_BIN", ""),
-                  os.path.join(os.getcwd(), os.pardir, "tests"),
                   os.path.join(HERE, os.pardir, os.pardir, "build", "tests")]
     for d in candidates:
         path = os.path.join(d, "histogram_fixture")

@@ -8,17 +8,17 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
+ROOT = os.path.dirname(PLOT)
 
-import synthetic  # noqa: E402
+from plot.tests import synthetic
 
 RUNS_PLOTS = ["latency", "throughput", "cpu_per_msg", "fds_per_event"]
 MICRO_PLOTS = ["micro_wait", "micro_ready"]
 
 
 def run_plot(folder, env=None):
-    return subprocess.run([sys.executable, os.path.join(PLOT, "plot.py"), folder], capture_output=True, text=True,
-                          timeout=300, env=env)
+    return subprocess.run([sys.executable, "-m", "plot.plot", folder], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env=env)
 
 
 # No skip when matplotlib is missing: ctest runs this with MUXBENCH_PYTHON, which must have it,
@@ -95,9 +95,8 @@ class Markers(unittest.TestCase):
     """bound_by decides a marker's fill: hollow when most repeats were latency- or loadgen-bound."""
 
     def test_hollow_and_filled_markers_follow_bound_by(self):
-        sys.path.insert(0, PLOT)
-        import plot
-        from results_folder import Series
+        from plot import plot
+        from plot.results_folder import Series
 
         plt = plot.import_pyplot()
         s = Series("test")

@@ -11,13 +11,12 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLOT = os.path.dirname(HERE)
-sys.path.insert(0, PLOT)
-sys.path.insert(0, HERE)
+ROOT = os.path.dirname(PLOT)
 
-import claims  # noqa: E402
-import rules  # noqa: E402
-import synthetic  # noqa: E402
-from results_folder import ResultsFolder  # noqa: E402
+from plot import claims
+from plot import rules
+from plot.tests import synthetic
+from plot.results_folder import ResultsFolder
 
 VERDICTS = {rules.CONFIRMED, rules.REFUTED, rules.INCONCLUSIVE}
 
@@ -103,7 +102,7 @@ class Claims(unittest.TestCase):
 
 class ReportScript(unittest.TestCase):
     def run_report(self, folder):
-        return subprocess.run([sys.executable, os.path.join(PLOT, "report.py"), folder],
+        return subprocess.run([sys.executable, "-m", "plot.report", folder], cwd=ROOT,
                               capture_output=True, text=True, timeout=120)
 
     def test_report_has_a_verdict_for_every_claim(self):
@@ -166,7 +165,7 @@ REFERENCE = os.path.join(os.path.dirname(PLOT), "results", "reference")
 
 
 def report_text(folder):
-    import report
+    from plot import report
     return report.build(folder)[2]
 
 

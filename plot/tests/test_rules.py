@@ -6,13 +6,11 @@ import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import claims  # noqa: E402
-import rules  # noqa: E402
-import synthetic  # noqa: E402
-from results_folder import ResultsFolder, Series  # noqa: E402
+from plot import claims
+from plot import rules
+from plot.tests import synthetic
+from plot.results_folder import ResultsFolder, Series
 
 IDLE = [0, 100, 500, 1000, 2000, 5000, 10000]
 

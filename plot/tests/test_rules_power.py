@@ -23,9 +23,8 @@ import random
 import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import rules  # noqa: E402
+from plot import rules
 
 SWEEPS = 1000
 SEED = 20250109

@@ -1,7 +1,8 @@
 """ctest: mux-micro's smoke run and select refusal, micro_to_csv.py, and mux-probe's output.
 
 Run by ctest with MUXBENCH_BIN pointing at build/bin (see harness/micro/CMakeLists.txt), or by
-hand:  MUXBENCH_BIN=build/bin python3 -m unittest -v test_micro  (from this folder).
+hand:  MUXBENCH_BIN=build/bin python3 -m unittest -v harness.micro.tests.test_micro  (from the
+repository root).
 Standard library only. Tests assert behaviour (names, statuses, columns), never timings.
 """
 
@@ -15,7 +16,8 @@ import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CONVERTER = os.path.join(HERE, "..", "micro_to_csv.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+CONVERTER = ["-m", "harness.micro.micro_to_csv"]  # run with cwd=ROOT, the import root
 SAMPLE = os.path.join(HERE, "sample_micro.json")
 COLUMNS = ("benchmark,family,mechanism,watched,ready,repetitions,ns_per_call_median,"
            "ns_per_call_min,ns_per_call_max,ns_per_watched_fd,events_per_call,status").split(",")
@@ -29,11 +31,11 @@ def binary(name):
 
 
 def run(cmd, timeout=120):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
 def convert(json_path, csv_path):
-    r = run([sys.executable, CONVERTER, json_path, csv_path])
+    r = run([sys.executable, *CONVERTER, json_path, csv_path])
     if r.returncode != 0:
         raise AssertionError(f"micro_to_csv.py failed: {r.stderr}")
     with open(csv_path, newline="") as f:
@@ -204,7 +206,7 @@ class MicroToCsv(Tmp):
         path = os.path.join(self.dir, "bad.json")
         with open(path, "w") as f:
             f.write("not json")
-        r = run([sys.executable, CONVERTER, path, os.path.join(self.dir, "micro.csv")])
+        r = run([sys.executable, *CONVERTER, path, os.path.join(self.dir, "micro.csv")])
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("bad.json", r.stderr)
 

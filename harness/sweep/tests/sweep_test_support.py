@@ -8,12 +8,12 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SWEEP = os.path.join(os.path.dirname(HERE), "sweep.py")
 FAKES = os.path.join(HERE, "fakes")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+# The sweep as a module of the repository's packages: run with cwd=ROOT, the import root.
+SWEEP = ["-m", "harness.sweep"]
 
-sys.path.insert(0, os.path.dirname(HERE))
-from runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS  # noqa: E402,F401
+from harness.sweep.runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS  # noqa: F401
 
 
 def make_fake_bin(directory, servers=("chat-select", "chat-poll", "chat-epoll")):
@@ -69,9 +69,10 @@ def run_sweep(bin_dir, args, env=None, timeout=120, python=sys.executable, out_r
     open(stand_in, "ab").close()
     full_env["MUXBENCH_CPU_DMA_LATENCY"] = stand_in
     full_env.update(env or {})
-    cmd = [python, SWEEP, "--bin", bin_dir, "--root", ROOT, "--out", out_root, "--name", "run",
+    cmd = [python, *SWEEP, "--bin", bin_dir, "--root", ROOT, "--out", out_root, "--name", "run",
            "--no-plots"] + list(args)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env,
+                          cwd=ROOT)
     return SweepRun(proc, os.path.join(out_root, "run"))
 
 

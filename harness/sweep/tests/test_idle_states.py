@@ -5,8 +5,7 @@ import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import idle_states  # noqa: E402
+from harness.sweep import idle_states
 
 
 def value_in_force(device):

@@ -3,10 +3,9 @@ import os
 import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import mechanisms  # noqa: E402
-import plan  # noqa: E402
-from runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS, merged_columns  # noqa: E402
+from harness.sweep import mechanisms
+from harness.sweep import plan
+from harness.sweep.runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS, merged_columns
 
 
 class PlanTest(unittest.TestCase):

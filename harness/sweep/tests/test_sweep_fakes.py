@@ -10,7 +10,7 @@ import tempfile
 import time
 import unittest
 
-from sweep_test_support import (BENCH_COLUMNS, LOADGEN_COLUMNS, ROOT, SWEEP, SweepRun,
+from harness.sweep.tests.sweep_test_support import (BENCH_COLUMNS, LOADGEN_COLUMNS, ROOT, SWEEP, SweepRun,
                                 expected_keys, make_fake_bin, run_sweep)
 
 FAST = ["--warmup", "0.01", "--duration", "0.01", "--no-micro"]
@@ -168,10 +168,10 @@ class FakeSweepTest(unittest.TestCase):
         out = os.path.join(self.tmp, "out")
         env = dict(os.environ, FAKE_LOADGEN_SLEEP="0.3")
         proc = subprocess.Popen(
-            [sys.executable, SWEEP, "--bin", self.bin, "--root", ROOT, "--out", out,
+            [sys.executable, *SWEEP, "--bin", self.bin, "--root", ROOT, "--out", out,
              "--name", "run", "--no-plots", "--no-micro", "--mechanisms", "poll,epoll-lt",
              "--counts", "0,20", "--repeats", "5", "--warmup", "0.01", "--duration", "0.01"],
-            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
         runs = os.path.join(out, "run", "runs.csv")
         deadline = time.monotonic() + 60
         # Interrupt while idle connections are held: after a few runs at idle=20.
@@ -195,9 +195,10 @@ class FakeSweepTest(unittest.TestCase):
         """Starts a sweep, sends it SIGINT once ready(runs_csv_path) is true, returns the run."""
         out = os.path.join(self.tmp, "out")
         proc = subprocess.Popen(
-            [sys.executable, SWEEP, "--bin", self.bin, "--root", ROOT, "--out", out,
+            [sys.executable, *SWEEP, "--bin", self.bin, "--root", ROOT, "--out", out,
              "--name", "run", "--no-plots", "--no-micro"] + args,
-            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, **env))
+            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, **env),
+            cwd=ROOT)
         runs = os.path.join(out, "run", "runs.csv")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None and not ready(runs):

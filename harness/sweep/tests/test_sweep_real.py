@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """A tiny sweep with the real servers and loadgen: select and epoll-lt at 50 and 1100 idle
 connections, two repeats. Checks every expected row, the figures of ok rows, and select's
 refusal past FD_SETSIZE (one refused row per mode, then skipped repeats).
 
-  test_sweep_real.py --bin BUILD/bin [--require]
+  python3 -m harness.sweep.tests.test_sweep_real --bin BUILD/bin [--require]   (from the root)
 
 Without the binaries it exits 77 (skipped), unless --require says this build must have them.
 """
@@ -15,7 +14,7 @@ import sys
 import tempfile
 import unittest
 
-from sweep_test_support import LOADGEN_COLUMNS, expected_keys, run_sweep
+from harness.sweep.tests.sweep_test_support import LOADGEN_COLUMNS, expected_keys, run_sweep
 
 ARGS = None
 NEEDED = ("chat-select", "chat-epoll", "loadgen")
