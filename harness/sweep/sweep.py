@@ -46,71 +46,132 @@ def parse_args(argv):
     default_root = os.path.dirname(os.path.dirname(here))
     p = argparse.ArgumentParser(
         prog="bench",
-        description="Sweep every chat server mechanism over idle-connection counts that straddle "
-                    "select's FD_SETSIZE (1024), for pingpong latency and flood throughput, and "
-                    "write runs.csv, env.json, micro.csv, plots and report.md to a new results "
-                    "folder.",
-        epilog="Presets: default = counts 0,100,500,1000,2000,5000,10000,max, 3 repeats, "
-               "0.15 s warm-up + 0.5 s window (< 5 min on 2 cores); --quick = counts 100,2000, 1 "
-               "repeat, 0.1 + 0.3 s (< 1 min); --full = 14 counts, 5 repeats, 0.3 + 1 s, plus "
-               "broadcast and churn modes when loadgen offers them. Explicit options override "
-               "the preset. Ctrl-C stops cleanly: finished runs stay in runs.csv (exit 130).")
+        description=(
+            "Sweep every chat server mechanism over idle-connection counts that straddle select's "
+            "FD_SETSIZE (1024), for pingpong latency and flood throughput, and write runs.csv, "
+            "env.json, micro.csv, plots and report.md to a new results folder."
+        ),
+        epilog=(
+            "Presets: default = counts 0,100,500,1000,2000,5000,10000,max, 3 repeats, "
+            "0.15 s warm-up + 0.5 s window (< 5 min on 2 cores); --quick = counts 100,2000, 1 "
+            "repeat, 0.1 + 0.3 s (< 1 min); --full = 14 counts, 5 repeats, 0.3 + 1 s, plus "
+            "broadcast and churn modes when loadgen offers them. Explicit options override "
+            "the preset. Ctrl-C stops cleanly: finished runs stay in runs.csv (exit 130)."
+        ),
+    )
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true",
-                      help="every mechanism, one count each side of 1024, one repeat, short windows")
+    size.add_argument(
+        "--quick",
+        action="store_true",
+        help="every mechanism, one count each side of 1024, one repeat, short windows",
+    )
     size.add_argument("--full", action="store_true", help="more counts, repeats and modes")
-    p.add_argument("--mechanisms", metavar="LIST",
-                   help="comma-separated mechanisms to sweep (default: every server binary found: "
-                        "select, poll, epoll-lt, epoll-et, and any later one)")
-    p.add_argument("--counts", metavar="LIST",
-                   help="comma-separated idle-connection counts; 'max' = the largest the "
-                        "open-file limit allows")
-    p.add_argument("--max-idle", type=int, default=plan.DEFAULT_MAX_IDLE, metavar="N",
-                   help="ceiling for 'max' when the open-file limit is larger (default %(default)s)")
+    p.add_argument(
+        "--mechanisms",
+        metavar="LIST",
+        help=(
+            "comma-separated mechanisms to sweep (default: every server binary found: "
+            "select, poll, epoll-lt, epoll-et, and any later one)"
+        ),
+    )
+    p.add_argument(
+        "--counts",
+        metavar="LIST",
+        help=(
+            "comma-separated idle-connection counts; 'max' = the largest the open-file limit allows"
+        ),
+    )
+    p.add_argument(
+        "--max-idle",
+        type=int,
+        default=plan.DEFAULT_MAX_IDLE,
+        metavar="N",
+        help="ceiling for 'max' when the open-file limit is larger (default %(default)s)",
+    )
     p.add_argument("--repeats", type=int, metavar="R", help="runs per point (default 3)")
-    p.add_argument("--modes", metavar="LIST",
-                   help="comma-separated loadgen modes (default pingpong,flood)")
+    p.add_argument(
+        "--modes", metavar="LIST", help="comma-separated loadgen modes (default pingpong,flood)"
+    )
     p.add_argument("--warmup", type=float, metavar="S", help="warm-up seconds per run")
     p.add_argument("--duration", type=float, metavar="S", help="measuring window per run, seconds")
-    p.add_argument("--active", type=int, metavar="K",
-                   help="active connections per run (default: loadgen's per mode)")
+    p.add_argument(
+        "--active",
+        type=int,
+        metavar="K",
+        help="active connections per run (default: loadgen's per mode)",
+    )
     # Not `auto` by default: its doubling steps last warm-up/12 (12 ms in the default sweep),
     # too short to tell a gain from noise, so the chosen window (and with it the throughput)
     # varied tenfold between repeats of one point.
-    p.add_argument("--flood-window", metavar="W|auto",
-                   help="flood runs' messages in flight per sender (default: loadgen's, 16); "
-                        "auto lets loadgen grow it during the warm-up until a side saturates "
-                        "(use warm-ups of 1 s or more)")
-    p.add_argument("--loadgen-arg", action="append", default=[], metavar="ARG",
-                   help="extra argument passed to every measured loadgen run (repeatable, "
-                        "e.g. --loadgen-arg=--size=64)")
-    p.add_argument("--idle-states", default="block", metavar="LIST",
-                   help="block: hold /dev/cpu_dma_latency at 0 for the whole sweep so idle CPUs "
-                        "poll instead of halting (needs root; the default); allow: the machine's "
-                        "own idle behaviour; block,allow: both, interleaved per repeat, as the "
-                        "runs.csv column idle_states")
-    p.add_argument("--placement", choices=["split", "shared"], default="split",
-                   help="split: server and loadgen on different CPUs (default); shared: the same "
-                        "CPU (no cross-CPU wake-up in each round trip)")
+    p.add_argument(
+        "--flood-window",
+        metavar="W|auto",
+        help=(
+            "flood runs' messages in flight per sender (default: loadgen's, 16); auto lets loadgen "
+            "grow it during the warm-up until a side saturates (use warm-ups of 1 s or more)"
+        ),
+    )
+    p.add_argument(
+        "--loadgen-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help=(
+            "extra argument passed to every measured loadgen run (repeatable, "
+            "e.g. --loadgen-arg=--size=64)"
+        ),
+    )
+    p.add_argument(
+        "--idle-states",
+        default="block",
+        metavar="LIST",
+        help=(
+            "block: hold /dev/cpu_dma_latency at 0 for the whole sweep so idle CPUs poll instead "
+            "of halting (needs root; the default); allow: the machine's own idle behaviour; "
+            "block,allow: both, interleaved per repeat, as the runs.csv column idle_states"
+        ),
+    )
+    p.add_argument(
+        "--placement",
+        choices=["split", "shared"],
+        default="split",
+        help=(
+            "split: server and loadgen on different CPUs (default); shared: the same "
+            "CPU (no cross-CPU wake-up in each round trip)"
+        ),
+    )
     p.add_argument("--server-cpu", type=int, metavar="N", help="override the server's CPU")
     p.add_argument("--loadgen-cpu", type=int, metavar="N", help="override the loadgen's CPU")
     p.add_argument("--out", metavar="DIR", help="results root (default <root>/results)")
-    p.add_argument("--name", metavar="NAME",
-                   help="results folder name (default <UTC time>-<host>)")
-    p.add_argument("--no-micro", action="store_true",
-                   help="skip mux-probe and the mux-micro micro-benchmarks")
+    p.add_argument("--name", metavar="NAME", help="results folder name (default <UTC time>-<host>)")
+    p.add_argument(
+        "--no-micro", action="store_true", help="skip mux-probe and the mux-micro micro-benchmarks"
+    )
     p.add_argument("--no-plots", action="store_true", help="skip plot/plot.py and plot/report.py")
-    p.add_argument("--dry-run", action="store_true", help="print the plan and estimate, run nothing")
-    p.add_argument("--bin", metavar="DIR", help="directory of the built binaries "
-                                                "(default <root>/build/bin)")
-    p.add_argument("--root", metavar="DIR", default=default_root,
-                   help="the muxbench source tree (default: two levels above this script)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the plan and estimate, run nothing"
+    )
+    p.add_argument(
+        "--bin", metavar="DIR", help="directory of the built binaries (default <root>/build/bin)"
+    )
+    p.add_argument(
+        "--root",
+        metavar="DIR",
+        default=default_root,
+        help="the muxbench source tree (default: two levels above this script)",
+    )
     p.add_argument("--loadgen", metavar="PATH", help="loadgen binary (default <bin>/loadgen)")
     p.add_argument("--micro", metavar="PATH", help="mux-micro binary (default <bin>/mux-micro)")
     p.add_argument("--probe", metavar="PATH", help="mux-probe binary (default <bin>/mux-probe)")
-    p.add_argument("--python", metavar="PATH", default=None,
-                   help="Python with matplotlib for micro_to_csv.py and the plots (default: this "
-                        "one if it has matplotlib, else /usr/bin/python3)")
+    p.add_argument(
+        "--python",
+        metavar="PATH",
+        default=None,
+        help=(
+            "Python with matplotlib for micro_to_csv.py and the plots (default: this "
+            "one if it has matplotlib, else /usr/bin/python3)"
+        ),
+    )
     args = p.parse_args(argv)
     args.root = os.path.abspath(args.root)
     args.python = args.python or plotting_python(args.root)
@@ -150,14 +211,18 @@ def describe(row):
     parts = []
     if not fnum(row.get("msgs")):
         return status
-    p50, p99, tput = fnum(row.get("p50_us")), fnum(row.get("p99_us")), fnum(row.get("throughput_msgs_s"))
+    p50, p99, tput = (
+        fnum(row.get("p50_us")),
+        fnum(row.get("p99_us")),
+        fnum(row.get("throughput_msgs_s")),
+    )
     cpu = fnum(row.get("server_cpu_us_per_msg"))
     if row.get("mode") in ("pingpong", "floor", "relay-floor") and p50 is not None:
-        parts.append("p50 {:.1f} us".format(p50) + (" p99 {:.1f} us".format(p99) if p99 else ""))
+        parts.append(f"p50 {p50:.1f} us" + (f" p99 {p99:.1f} us" if p99 else ""))
     elif tput is not None:
-        parts.append("{:.0f} msg/s".format(tput))
+        parts.append(f"{tput:.0f} msg/s")
     if cpu is not None:
-        parts.append("server {:.2f} us/msg".format(cpu))
+        parts.append(f"server {cpu:.2f} us/msg")
     parts.append(status)
     return ", ".join(parts)
 
@@ -187,8 +252,20 @@ class Target:
 
 
 class Sweep:
-    def __init__(self, args, mechs, counts, modes, placement, server_cpu, loadgen_cpu, out_dir,
-                 env, states, latency_request):
+    def __init__(
+        self,
+        args,
+        mechs,
+        counts,
+        modes,
+        placement,
+        server_cpu,
+        loadgen_cpu,
+        out_dir,
+        env,
+        states,
+        latency_request,
+    ):
         self.args = args
         self.mechs = mechs
         self.counts = counts
@@ -213,8 +290,12 @@ class Sweep:
         self.active_targets = []
         self.current_count = 0
         self.current_repeat = 0
-        self.points_total = sum(len(plan.modes_at(modes, c)) for c in counts) * len(mechs) * \
-            args.repeats * len(states)
+        self.points_total = (
+            sum(len(plan.modes_at(modes, c)) for c in counts)
+            * len(mechs)
+            * args.repeats
+            * len(states)
+        )
         self.points_done = 0
         self.start = time.monotonic()
         self.est_total = 0.0
@@ -254,14 +335,19 @@ class Sweep:
             self.latency_request.allow()
         self.state = state
 
-    def base_row(self, mechanism, mode, idle, repeat, placement=None, server_cpu=None,
-                 loadgen_cpu=None):
+    def base_row(
+        self, mechanism, mode, idle, repeat, placement=None, server_cpu=None, loadgen_cpu=None
+    ):
         self.run_id += 1
         placement = placement or self.placement
         row = {
-            "mechanism": mechanism, "mode": mode, "idle": idle,
-            "warmup_s": self.args.warmup, "duration_s": self.args.duration,
-            "run_id": self.run_id, "repeat": repeat,
+            "mechanism": mechanism,
+            "mode": mode,
+            "idle": idle,
+            "warmup_s": self.args.warmup,
+            "duration_s": self.args.duration,
+            "run_id": self.run_id,
+            "repeat": repeat,
             "placement": placement,
             "server_cpu": self.server_cpu if server_cpu is None else server_cpu,
             "loadgen_cpu": self.loadgen_cpu if loadgen_cpu is None else loadgen_cpu,
@@ -270,7 +356,9 @@ class Sweep:
             "started_utc": utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         }
         if mode == "pingpong":
-            row["relay_floor_p50_us"] = self.floor_p50.get(("relay-floor", placement, self.state), "")
+            row["relay_floor_p50_us"] = self.floor_p50.get(
+                ("relay-floor", placement, self.state), ""
+            )
         return row
 
     def histogram_args(self, row):
@@ -279,7 +367,7 @@ class Sweep:
         averaging percentiles (plot/histograms.py)."""
         if not self.histograms:
             return []
-        name = "run-{}.json".format(row["run_id"])
+        name = f"run-{row['run_id']}.json"
         row["histogram_file"] = "histograms/" + name
         return ["--histogram-out", os.path.join(self.out_dir, "histograms", name)]
 
@@ -306,15 +394,35 @@ class Sweep:
                     for kind, prefix in (("floor", "floor"), ("relay-floor", "relay")):
                         if kind == "relay-floor" and "relay-floor" not in self.loadgen_modes:
                             continue
-                        self.floor(kind, "{}-{}".format(prefix, suffix), placement, server_cpu,
-                                   loadgen_cpu, n, starting=when == "start")
+                        self.floor(
+                            kind,
+                            f"{prefix}-{suffix}",
+                            placement,
+                            server_cpu,
+                            loadgen_cpu,
+                            n,
+                            starting=when == "start",
+                        )
 
     def floor(self, kind, label, placement, server_cpu, loadgen_cpu, repeat, starting=False):
         row = self.base_row("floor", kind, 0, repeat, placement, server_cpu, loadgen_cpu)
         row.pop("relay_floor_p50_us", None)
-        cmd = [self.args.loadgen, "--mode", kind, "--cpu", str(loadgen_cpu),
-               "--peer-cpu", str(server_cpu), "--warmup", str(self.args.warmup),
-               "--duration", str(self.args.duration), "--csv-header", "--label", label]
+        cmd = [
+            self.args.loadgen,
+            "--mode",
+            kind,
+            "--cpu",
+            str(loadgen_cpu),
+            "--peer-cpu",
+            str(server_cpu),
+            "--warmup",
+            str(self.args.warmup),
+            "--duration",
+            str(self.args.duration),
+            "--csv-header",
+            "--label",
+            label,
+        ]
         cmd += self.histogram_args(row)
         result = children.run_loadgen(cmd, self.loadgen_log(), self.run_timeout())
         if result.row is not None:
@@ -324,8 +432,9 @@ class Sweep:
         else:
             row.update(status="error:" + result.error, bench_status="error:" + result.error)
         if self.csv is None:
-            self.csv = RunsCsv(os.path.join(self.out_dir, "runs.csv"),
-                               merged_columns(result.header))
+            self.csv = RunsCsv(
+                os.path.join(self.out_dir, "runs.csv"), merged_columns(result.header)
+            )
             self.env["runs_csv_columns"] = self.csv.columns
         key = (kind, placement, self.state)
         p50 = fnum(row.get("p50_us"))
@@ -333,17 +442,28 @@ class Sweep:
             self.floor_start_p50s.setdefault(key, []).append(p50)
             # Three decimals, as loadgen prints its figures (no float noise, no lost digits).
             median = statistics.median(self.floor_start_p50s[key])
-            self.floor_p50[key] = "{:.3f}".format(median).rstrip("0").rstrip(".")
+            self.floor_p50[key] = f"{median:.3f}".rstrip("0").rstrip(".")
         row["floor_p50_us"] = self.floor_p50.get(("floor", placement, self.state), "")
         row["idle_open"] = row.get("idle_open") or 0
         self.csv.append(row)
         self.spend(plan.run_cost(self.args.warmup, self.args.duration))
         self.env.setdefault("floors", []).append(
-            {"label": label, "kind": kind, "idle_states": self.state, "placement": placement,
-             "server_cpu": server_cpu, "loadgen_cpu": loadgen_cpu, "p50_us": row.get("p50_us"),
-             "p99_us": row.get("p99_us"), "status": row.get("bench_status")})
-        say("{} ({}, {} placement, CPUs {}<->{}, idle states {}): {}".format(
-            kind, label, placement, loadgen_cpu, server_cpu, self.state, describe(row)))
+            {
+                "label": label,
+                "kind": kind,
+                "idle_states": self.state,
+                "placement": placement,
+                "server_cpu": server_cpu,
+                "loadgen_cpu": loadgen_cpu,
+                "p50_us": row.get("p50_us"),
+                "p99_us": row.get("p99_us"),
+                "status": row.get("bench_status"),
+            }
+        )
+        say(
+            f"{kind} ({label}, {placement} placement, CPUs {loadgen_cpu}<->{server_cpu}, idle"
+            f" states {self.state}): {describe(row)}"
+        )
 
     # -- one instance: fresh servers and a fresh idle set -----------------------------------
 
@@ -359,7 +479,7 @@ class Sweep:
             if t.mech.name in self.unavailable:
                 t.blocked = self.unavailable[t.mech.name]
                 continue
-            log = os.path.join(self.logs, "server-{}-idle{}.log".format(t.name, count))
+            log = os.path.join(self.logs, f"server-{t.name}-idle{count}.log")
             try:
                 t.server = children.Server(t.mech, self.args.bin, self.server_cpu, log)
                 t.name = t.server.name
@@ -368,17 +488,16 @@ class Sweep:
                 if e.exit_code == mechanism_table.EXIT_UNAVAILABLE:
                     t.blocked = "unavailable"
                     self.unavailable[t.mech.name] = "unavailable"
-                    self.note("{} is unavailable on this machine: {}".format(t.name, reason))
+                    self.note(f"{t.name} is unavailable on this machine: {reason}")
                 else:
                     t.blocked = "error:server-start"
-                    self.note("{} at idle={} did not start: {} (log {})".format(
-                        t.name, count, reason, log))
+                    self.note(f"{t.name} at idle={count} did not start: {reason} (log {log})")
             self.spend(plan.SERVER_START_S)
         if count == 0:
             return targets, None
         for t in targets:
             if t.server is not None:
-                log = os.path.join(self.logs, "hold-{}-idle{}.log".format(t.name, count))
+                log = os.path.join(self.logs, f"hold-{t.name}-idle{count}.log")
                 t.hold = children.Hold(self.args.loadgen, t.server, count, log)
         failure = None
         timeout = 30.0 + count * 2e-3
@@ -391,7 +510,7 @@ class Sweep:
             except children.StartError as e:
                 t.hold = None
                 t.blocked = "error:hold"
-                failure = failure or "{}: {}".format(t.name, e)
+                failure = failure or f"{t.name}: {e}"
             self.spend(count * plan.PER_IDLE_CONNECTION_S)
         return targets, failure
 
@@ -411,36 +530,40 @@ class Sweep:
 
     def instance(self, count, repeat):
         t0 = time.monotonic()
-        say("idle={} rep {}/{}{}: starting {} server(s){}".format(
-            count, repeat, self.args.repeats,
-            " idle states {}".format(self.state) if len(self.states) > 1 else "",
-            len(self.mechs), ", holding {} idle connections on each".format(count)
-            if count else ""))
+        states = f" idle states {self.state}" if len(self.states) > 1 else ""
+        holding = f", holding {count} idle connections on each" if count else ""
+        say(
+            f"idle={count} rep {repeat}/{self.args.repeats}{states}: starting "
+            f"{len(self.mechs)} server(s){holding}"
+        )
         targets, failure = self.start_targets(count, self.mechs)
         if failure and len(self.mechs) > 1:
             self.finish(count, targets, quiet=True)
-            self.note("idle={}: holding all {} servers' idle connections at once failed ({}); "
-                      "running one server at a time for this instance (its mechanisms then run "
-                      "one after another)".format(count, len(self.mechs), failure))
+            self.note(
+                f"idle={count}: holding all {len(self.mechs)} servers' idle connections at once"
+                f" failed ({failure}); running one server at a time for this instance (its"
+                " mechanisms then run one after another)"
+            )
             for mech in self.mechs:
                 targets, failure = self.start_targets(count, [mech])
                 if failure:
-                    self.note("idle={}: {}".format(count, failure))
+                    self.note(f"idle={count}: {failure}")
                 self.report_setup(count, targets, t0)
                 self.run_targets(count, repeat, targets)
                 self.finish(count, targets)
             return
         if failure:
-            self.note("idle={}: {}".format(count, failure))
+            self.note(f"idle={count}: {failure}")
         self.report_setup(count, targets, t0)
         self.run_targets(count, repeat, targets)
         self.finish(count, targets)
 
     def report_setup(self, count, targets, t0):
-        refusals = ["{} refused {}".format(t.name, t.hold_refused) for t in targets
-                    if t.hold_refused]
-        say("idle={}: ready in {:.1f} s{}".format(
-            count, time.monotonic() - t0, " (" + ", ".join(refusals) + ")" if refusals else ""))
+        refusals = [f"{t.name} refused {t.hold_refused}" for t in targets if t.hold_refused]
+        say(
+            f"idle={count}: ready in"
+            f" {time.monotonic() - t0:.1f} s{' (' + ', '.join(refusals) + ')' if refusals else ''}"
+        )
 
     def run_targets(self, count, repeat, targets):
         # The starting mechanism rotates with the repeat (as the order of the states does).
@@ -458,8 +581,10 @@ class Sweep:
             row["server_started_utc"] = t.server.started_utc
         if t.blocked is None and t.server is not None and not t.server.alive():
             t.blocked = "server-crashed"
-            self.note("{} at idle={} exited (status {}) between runs; its remaining rows say "
-                      "server-crashed".format(t.name, count, t.server.proc.returncode))
+            self.note(
+                f"{t.name} at idle={count} exited (status {t.server.proc.returncode}) between runs;"
+                " its remaining rows say server-crashed"
+            )
         if t.blocked is not None:
             row.update(status=t.blocked, bench_status=t.blocked)
         elif (t.mech.name, count, mode) in self.refused:
@@ -470,19 +595,36 @@ class Sweep:
         t.run_ids.append(row["run_id"])
         self.csv.append(row)
         self.points_done += 1
-        self.spend(plan.point_cost(t.mech.name, count, repeat, self.args.warmup, self.args.duration))
+        self.spend(
+            plan.point_cost(t.mech.name, count, repeat, self.args.warmup, self.args.duration)
+        )
         elapsed, left = self.eta()
-        say("[{:>{w}}/{}] idle={} rep {}/{}{} {} {}: {} | {} elapsed, ETA {}".format(
-            self.points_done, self.points_total, count, repeat, self.args.repeats,
-            " " + self.state if len(self.states) > 1 else "", t.name, mode,
-            describe(row), plan.fmt_duration(elapsed), plan.fmt_duration(left),
-            w=len(str(self.points_total))))
+        done = f"{self.points_done:>{len(str(self.points_total))}}/{self.points_total}"
+        state = " " + self.state if len(self.states) > 1 else ""
+        say(
+            f"[{done}] idle={count} rep {repeat}/{self.args.repeats}{state} {t.name} {mode}: "
+            f"{describe(row)} | {plan.fmt_duration(elapsed)} elapsed, ETA {plan.fmt_duration(left)}"
+        )
 
     def measure(self, count, t, mode, row):
-        cmd = [self.args.loadgen, "--mode", mode, "--host", t.server.host,
-               "--port", str(t.server.port), "--server-pid", str(t.server.pid),
-               "--cpu", str(self.loadgen_cpu), "--warmup", str(self.args.warmup),
-               "--duration", str(self.args.duration), "--csv-header"]
+        cmd = [
+            self.args.loadgen,
+            "--mode",
+            mode,
+            "--host",
+            t.server.host,
+            "--port",
+            str(t.server.port),
+            "--server-pid",
+            str(t.server.pid),
+            "--cpu",
+            str(self.loadgen_cpu),
+            "--warmup",
+            str(self.args.warmup),
+            "--duration",
+            str(self.args.duration),
+            "--csv-header",
+        ]
         cmd += ["--idle-held", str(count)] if count else ["--idle", "0"]
         if mode == "flood" and self.args.flood_window:
             cmd += ["--window", self.args.flood_window]
@@ -515,14 +657,16 @@ class Sweep:
             if t.hold_refused:
                 own = fnum(row.get("refused"))
                 row["refused"] = int(t.hold_refused + (own if own and own > 0 else 0))
-            calls, fds, events = (fnum(row.get("server_wait_calls")),
-                                  fnum(row.get("server_fds_passed")),
-                                  fnum(row.get("server_events")))
+            calls, fds, events = (
+                fnum(row.get("server_wait_calls")),
+                fnum(row.get("server_fds_passed")),
+                fnum(row.get("server_events")),
+            )
             if calls:
                 if fds is not None:
-                    row["server_fds_per_wait"] = "{:.1f}".format(fds / calls)
+                    row["server_fds_per_wait"] = f"{fds / calls:.1f}"
                 if events is not None:
-                    row["server_events_per_wait"] = "{:.3f}".format(events / calls)
+                    row["server_events_per_wait"] = f"{events / calls:.3f}"
         else:
             status = "server-crashed" if crashed else "error:" + result.error.replace(",", ";")
             row.update(status=status)
@@ -530,9 +674,11 @@ class Sweep:
         row["bench_status"] = bench_status
         if crashed and t.blocked is None:
             t.blocked = "server-crashed"
-            self.note("{} at idle={} crashed during a {} run (exit status {}; log {}); its "
-                      "remaining rows at this count say server-crashed".format(
-                          t.name, count, mode, t.server.proc.returncode, t.server.log_path))
+            self.note(
+                f"{t.name} at idle={count} crashed during a {mode} run (exit status"
+                f" {t.server.proc.returncode}; log {t.server.log_path}); its remaining rows at this"
+                " count say server-crashed"
+            )
         return row
 
     def finish(self, count, targets, quiet=False, timeout_s=30.0):
@@ -554,10 +700,11 @@ class Sweep:
                 # counted them, so the count says nothing about the finished runs. Alive now
                 # means alive when the hold counted.
                 if t.blocked is None and t.run_ids:
-                    self.note("{} at idle={} exited (status {}) before its idle connections "
-                              "were counted; idle_open of its runs at this count is unknown "
-                              "(log {})".format(t.name, count, t.server.proc.returncode,
-                                                t.server.log_path))
+                    self.note(
+                        f"{t.name} at idle={count} exited (status {t.server.proc.returncode})"
+                        " before its idle connections were counted; idle_open of its runs at this"
+                        f" count is unknown (log {t.server.log_path})"
+                    )
                 opened = None
             ids = set(t.run_ids)
 
@@ -566,27 +713,38 @@ class Sweep:
                 if not row.get("idle_open") or str(row.get("idle_open")) == "-1":
                     changes["idle_open"] = "" if opened is None else opened
                 if opened is not None and opened < expected and row.get("bench_status") == "ok":
-                    changes["bench_status"] = "idle-lost:{}".format(expected - opened)
+                    changes["bench_status"] = f"idle-lost:{expected - opened}"
                 return changes
 
             if ids and self.csv is not None:
                 self.csv.update(lambda row, ids=ids: row.get("run_id") in ids, fill)
             if count and t.server is not None and not released and not quiet:
-                self.note("{} at idle={}: the hold printed no released line (log {})".format(
-                    t.name, count, os.path.join(self.logs, "hold-{}-idle{}.log".format(
-                        t.name, count))))
-            record = {"idle": count, "repeat": self.current_repeat, "idle_states": self.state,
-                      "mechanism": t.name, "released": released,
-                      "hold_refused": t.hold_refused, "blocked": t.blocked}
+                log = os.path.join(self.logs, f"hold-{t.name}-idle{count}.log")
+                self.note(
+                    f"{t.name} at idle={count}: the hold printed no released line (log {log})"
+                )
+            record = {
+                "idle": count,
+                "repeat": self.current_repeat,
+                "idle_states": self.state,
+                "mechanism": t.name,
+                "released": released,
+                "hold_refused": t.hold_refused,
+                "blocked": t.blocked,
+            }
             if t.server is not None:
                 problem = t.server.stop(min(timeout_s, 10.0))
-                record.update(port=t.server.port, pid=t.server.pid, fd_limit=t.server.fd_limit,
-                              started_utc=t.server.started_utc,
-                              exit_code=t.server.exit_code, counters=t.server.final,
-                              stop_problem=problem)
+                record.update(
+                    port=t.server.port,
+                    pid=t.server.pid,
+                    fd_limit=t.server.fd_limit,
+                    started_utc=t.server.started_utc,
+                    exit_code=t.server.exit_code,
+                    counters=t.server.final,
+                    stop_problem=problem,
+                )
                 if problem and t.blocked is None and not quiet:
-                    self.note("{} at idle={}: {} (log {})".format(
-                        t.name, count, problem, t.server.log_path))
+                    self.note(f"{t.name} at idle={count}: {problem} (log {t.server.log_path})")
                 t.server = None
             if not quiet:
                 self.servers_log.write(json.dumps(record) + "\n")
@@ -600,7 +758,7 @@ class Sweep:
         try:
             self.finish(self.current_count, self.active_targets, quiet=True, timeout_s=5.0)
         except Exception as e:  # noqa: BLE001 - the children are killed below whatever happened
-            say("cleanup after interrupt: {}".format(e))
+            say(f"cleanup after interrupt: {e}")
         children.kill_all()
         if self.csv is not None:
             self.csv.close()
@@ -619,7 +777,7 @@ def run_tool(cmd, log_path, timeout_s, cpu=None, stdout_path=None, env=None):
                 proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 children.kill_group(proc)
-                return "no result within {:.0f} s".format(timeout_s)
+                return f"no result within {timeout_s:.0f} s"
             children.forget(proc)
         except OSError as e:
             return str(e)
@@ -628,7 +786,7 @@ def run_tool(cmd, log_path, timeout_s, cpu=None, stdout_path=None, env=None):
                 out.close()
     if proc.returncode != 0:
         why = children.tail(log_path, 2)
-        return "exit status {}{}".format(proc.returncode, ": " + why if why else "")
+        return f"exit status {proc.returncode}{': ' + why if why else ''}"
     return None
 
 
@@ -637,42 +795,53 @@ def micro_and_probe(args, out_dir, server_cpu, env, quick):
     results = {}
     if os.access(args.probe, os.X_OK):
         say("mux-probe -> probe.json")
-        problem = run_tool([args.probe], os.path.join(logs, "probe.log"), 60,
-                           stdout_path=os.path.join(out_dir, "probe.json"))
+        problem = run_tool(
+            [args.probe],
+            os.path.join(logs, "probe.log"),
+            60,
+            stdout_path=os.path.join(out_dir, "probe.json"),
+        )
         results["probe"] = problem or "ok"
         if problem:
-            say("mux-probe failed: {} (log logs/probe.log)".format(problem))
+            say(f"mux-probe failed: {problem} (log logs/probe.log)")
     else:
-        results["probe"] = "not built ({})".format(args.probe)
+        results["probe"] = f"not built ({args.probe})"
     if not os.access(args.micro, os.X_OK):
-        results["micro"] = "not built ({})".format(args.micro)
-        say("no micro-benchmarks: {} is not built".format(args.micro))
+        results["micro"] = f"not built ({args.micro})"
+        say(f"no micro-benchmarks: {args.micro} is not built")
         return results
     micro_json = os.path.join(out_dir, "micro.json")
-    cmd = [args.micro] + (["--quick"] if quick else []) + [
-        "--benchmark_out=" + micro_json, "--benchmark_out_format=json"]
-    say("mux-micro{} pinned to CPU {} -> micro.json (about {})".format(
-        " --quick" if quick else "", server_cpu,
-        plan.fmt_duration(plan.MICRO_QUICK_S if quick else plan.MICRO_FULL_S)))
+    cmd = (
+        [args.micro]
+        + (["--quick"] if quick else [])
+        + ["--benchmark_out=" + micro_json, "--benchmark_out_format=json"]
+    )
+    say(
+        f"mux-micro{' --quick' if quick else ''} pinned to CPU {server_cpu} -> micro.json (about"
+        f" {plan.fmt_duration(plan.MICRO_QUICK_S if quick else plan.MICRO_FULL_S)})"
+    )
     t0 = time.monotonic()
-    problem = run_tool(cmd, os.path.join(logs, "micro.log"), 600 if quick else 3600,
-                       cpu=server_cpu)
+    problem = run_tool(cmd, os.path.join(logs, "micro.log"), 600 if quick else 3600, cpu=server_cpu)
     results["micro"] = problem or "ok"
     results["micro_seconds"] = round(time.monotonic() - t0, 1)
     if problem:
-        say("mux-micro failed: {} (log logs/micro.log)".format(problem))
+        say(f"mux-micro failed: {problem} (log logs/micro.log)")
     if not os.path.exists(micro_json):
         return results
     converter = os.path.join(args.root, "harness", "micro", "micro_to_csv.py")
     if not os.path.exists(converter):
-        results["micro_csv"] = "no micro_to_csv.py under {}/harness".format(args.root)
+        results["micro_csv"] = f"no micro_to_csv.py under {args.root}/harness"
         return results
-    problem = run_tool(python_module(args, "harness.micro.micro_to_csv") +
-                       [micro_json, os.path.join(out_dir, "micro.csv")],
-                       os.path.join(logs, "micro.log"), 120, env=root_on_path(args.root))
+    problem = run_tool(
+        python_module(args, "harness.micro.micro_to_csv")
+        + [micro_json, os.path.join(out_dir, "micro.csv")],
+        os.path.join(logs, "micro.log"),
+        120,
+        env=root_on_path(args.root),
+    )
     results["micro_csv"] = problem or "ok"
     if problem:
-        say("micro_to_csv.py failed: {} (log logs/micro.log)".format(problem))
+        say(f"micro_to_csv.py failed: {problem} (log logs/micro.log)")
     return results
 
 
@@ -693,31 +862,34 @@ def plots_and_report(args, out_dir):
     for script in ("plot.py", "report.py"):
         path = os.path.join(args.root, "plot", script)
         if not os.path.exists(path):
-            results[script] = "not found ({})".format(path)
+            results[script] = f"not found ({path})"
             continue
-        say("plot/{} {}".format(script, out_dir))
-        module = "plot." + script[:-len(".py")]
-        problem = run_tool(python_module(args, module) + [out_dir],
-                           os.path.join(logs, "plots.log"), 300, env=root_on_path(args.root))
+        say(f"plot/{script} {out_dir}")
+        module = "plot." + script[: -len(".py")]
+        problem = run_tool(
+            python_module(args, module) + [out_dir],
+            os.path.join(logs, "plots.log"),
+            300,
+            env=root_on_path(args.root),
+        )
         results[script] = problem or "ok"
         if problem:
-            say("plot/{} failed: {} (log logs/plots.log); runs.csv is complete".format(
-                script, problem))
+            say(f"plot/{script} failed: {problem} (log logs/plots.log); runs.csv is complete")
     return results
 
 
 def results_dir(args, started):
     root = os.path.abspath(args.out or os.path.join(args.root, "results"))
-    name = args.name or "{}-{}".format(started.strftime("%Y-%m-%dT%H%M%SZ"),
-                                      os.uname().nodename.split(".")[0])
+    name = (
+        args.name or f"{started.strftime('%Y-%m-%dT%H%M%SZ')}-{os.uname().nodename.split('.')[0]}"
+    )
     path = os.path.join(root, name)
     if args.name is not None and os.path.exists(os.path.join(path, "runs.csv")):
-        raise FileExistsError("{} already holds a run: choose another --name or remove it".format(
-            path))
+        raise FileExistsError(f"{path} already holds a run: choose another --name or remove it")
     if args.name is None:
         suffix = 2
         while os.path.exists(path):
-            path = os.path.join(root, "{}-{}".format(name, suffix))
+            path = os.path.join(root, f"{name}-{suffix}")
             suffix += 1
     os.makedirs(os.path.join(path, "logs"), exist_ok=True)
     return path
@@ -746,28 +918,35 @@ def run(argv, latency_request):
     started = utc_now()
 
     if not os.access(args.loadgen, os.X_OK):
-        say("no loadgen at {}: build it (./bench build, or cmake --build build --target loadgen) "
-            "or point --loadgen at it".format(args.loadgen))
+        say(
+            f"no loadgen at {args.loadgen}: build it (./bench build, or cmake --build build"
+            " --target loadgen) or point --loadgen at it"
+        )
         return 2
     try:
         mechs = mechanism_table.select(
             mechanism_table.discover(args.bin),
-            [m.strip() for m in args.mechanisms.split(",")] if args.mechanisms else None)
+            [m.strip() for m in args.mechanisms.split(",")] if args.mechanisms else None,
+        )
     except ValueError as e:
         say(str(e))
         return 2
     if not mechs:
-        say("no server binaries (chat-select, chat-poll, chat-epoll, ...) in {}: build them "
-            "(./bench build) or point --bin at them".format(args.bin))
+        say(
+            f"no server binaries (chat-select, chat-poll, chat-epoll, ...) in {args.bin}: build"
+            " them (./bench build) or point --bin at them"
+        )
         return 2
 
     soft, hard = plan.raise_fd_limit()
     largest, cap = plan.largest_idle(soft, args.max_idle)
     counts, dropped = plan.resolve_counts(args.count_list, largest)
-    say("largest idle count {} ({})".format(largest, cap))
+    say(f"largest idle count {largest} ({cap})")
     if dropped:
-        say("idle count(s) {} dropped: above the largest this machine allows ({})".format(
-            ", ".join(map(str, dropped)), largest))
+        say(
+            f"idle count(s) {', '.join(map(str, dropped))} dropped: above the largest this machine"
+            f" allows ({largest})"
+        )
     if not counts:
         say("no idle count left to sweep")
         return 2
@@ -779,25 +958,27 @@ def run(argv, latency_request):
             if mode in lg_help:
                 modes.append(mode)
             else:
-                say("mode {} skipped: {} --help does not list it".format(mode, args.loadgen))
+                say(f"mode {mode} skipped: {args.loadgen} --help does not list it")
     sparse = {}
     if not args.mode_list:
         for mode, at in args.preset.sparse_modes.items():
             if mode not in lg_help:
-                say("mode {} skipped: {} --help does not list it".format(mode, args.loadgen))
+                say(f"mode {mode} skipped: {args.loadgen} --help does not list it")
                 continue
             for c in at:
                 c = largest if c == "max" else c
                 if c in counts:
                     sparse.setdefault(c, []).append(mode)
     if sparse:
-        say("mode(s) {} at idle {} only".format(
-            ",".join(sorted({m for ms in sparse.values() for m in ms})),
-            ",".join(str(c) for c in counts if c in sparse)))
+        say(
+            f"mode(s) {','.join(sorted({m for ms in sparse.values() for m in ms}))} at idle"
+            f" {','.join(str(c) for c in counts if c in sparse)} only"
+        )
         modes = {c: modes + sparse.get(c, []) for c in counts}
 
     placement, server_cpu, loadgen_cpu, cpu_note = plan.placement_cpus(
-        args.placement, args.server_cpu, args.loadgen_cpu)
+        args.placement, args.server_cpu, args.loadgen_cpu
+    )
     if cpu_note:
         say(cpu_note)
 
@@ -814,39 +995,66 @@ def run(argv, latency_request):
     if idle_states.BLOCK in states:
         if args.dry_run:
             can_block = os.access(latency_request.device, os.W_OK)
-            latency_request.why_not = None if can_block else "cannot open {} for writing; run as " \
-                "root to measure with idle states blocked".format(latency_request.device)
+            latency_request.why_not = (
+                None
+                if can_block
+                else (
+                    f"cannot open {latency_request.device} for writing; run as root to measure with"
+                    " idle states blocked"
+                )
+            )
         else:
             can_block = latency_request.block()
         if not can_block:
             states = [s for s in states if s != idle_states.BLOCK] or [idle_states.ALLOW]
-            idle_note = "CPU idle states NOT blocked: {}; measuring with the machine's own idle " \
-                        "behaviour (idle_states=allow), where low-load latency and CPU per " \
-                        "message include waking halted CPUs".format(latency_request.why_not)
+            idle_note = (
+                f"CPU idle states NOT blocked: {latency_request.why_not}; measuring with the"
+                " machine's own idle behaviour (idle_states=allow), where low-load latency and CPU"
+                " per message include waking halted CPUs"
+            )
             say(idle_note)
     loadgen_modes = {m for m in ("relay-floor",) if m in lg_help}
-    floors = len(states) * (2 * plan.FLOOR_REPEATS * (1 + len(loadgen_modes)) +
-                            (1 + len(loadgen_modes) if other_placement else 0))
-    est = plan.estimate([m.name for m in mechs], counts, modes, args.repeats * len(states),
-                        args.warmup, args.duration, floors, micro, quick_micro, plots)
-    runs = len(mechs) * sum(len(plan.modes_at(modes, c)) for c in counts) * args.repeats * \
-        len(states)
+    floors = len(states) * (
+        2 * plan.FLOOR_REPEATS * (1 + len(loadgen_modes))
+        + (1 + len(loadgen_modes) if other_placement else 0)
+    )
+    est = plan.estimate(
+        [m.name for m in mechs],
+        counts,
+        modes,
+        args.repeats * len(states),
+        args.warmup,
+        args.duration,
+        floors,
+        micro,
+        quick_micro,
+        plots,
+    )
+    runs = (
+        len(mechs) * sum(len(plan.modes_at(modes, c)) for c in counts) * args.repeats * len(states)
+    )
     all_modes = list(dict.fromkeys(m for c in counts for m in plan.modes_at(modes, c)))
     everywhere = [m for m in all_modes if all(m in plan.modes_at(modes, c) for c in counts)]
-    mode_text = "{} modes ({})".format(len(everywhere), ",".join(everywhere))
+    mode_text = f"{len(everywhere)} modes ({','.join(everywhere)})"
     for m in all_modes:
         if m not in everywhere:
-            mode_text += " + {} at idle {}".format(
-                m, ",".join(str(c) for c in counts if m in plan.modes_at(modes, c)))
-    say("plan: {} mechanisms ({}) x {} idle counts ({}) x {} x {} repeats{} = {} runs "
-        "of {:g} s warm-up + {:g} s window, + {} floor runs{}; server on CPU {}, loadgen on "
-        "CPU {} ({}); estimated {}".format(
-            len(mechs), ",".join(m.name for m in mechs), len(counts),
-            ",".join(map(str, counts)), mode_text, args.repeats,
-            " x idle states {}".format(",".join(states)) if len(states) > 1
-            else " (idle states {})".format(states[0]), runs,
-            args.warmup, args.duration, floors, " + micro-benchmarks" if micro else "",
-            server_cpu, loadgen_cpu, placement, plan.fmt_duration(est)))
+            mode_text += (
+                f" + {m} at idle {','.join(str(c) for c in counts if m in plan.modes_at(modes, c))}"
+            )
+    names = ",".join(m.name for m in mechs)
+    count_text = ",".join(map(str, counts))
+    if len(states) > 1:
+        state_text = " x idle states " + ",".join(states)
+    else:
+        state_text = f" (idle states {states[0]})"
+    micro_text = " + micro-benchmarks" if micro else ""
+    say(
+        f"plan: {len(mechs)} mechanisms ({names}) x {len(counts)} idle counts ({count_text}) x "
+        f"{mode_text} x {args.repeats} repeats{state_text} = {runs} runs of {args.warmup:g} s "
+        f"warm-up + {args.duration:g} s window, + {floors} floor runs{micro_text}; server on CPU "
+        f"{server_cpu}, loadgen on CPU {loadgen_cpu} ({placement}); estimated "
+        f"{plan.fmt_duration(est)}"
+    )
     if args.dry_run:
         return 0
 
@@ -855,7 +1063,7 @@ def run(argv, latency_request):
     except OSError as e:
         say(str(e))
         return 2
-    say("results in {}".format(out_dir))
+    say(f"results in {out_dir}")
     env = {
         "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command_line": [sys.argv[0]] + (sys.argv[1:] if argv is None else list(argv)),
@@ -863,33 +1071,62 @@ def run(argv, latency_request):
         "machine": environment.machine(),
         "build": environment.cmake_cache(os.path.dirname(args.bin)),
         "git": environment.git_state(args.root),
-        "placement": {"placement": placement, "server_cpu": server_cpu,
-                      "loadgen_cpu": loadgen_cpu, "note": cpu_note},
-        "largest_idle": largest, "largest_idle_cap": cap,
-        "counts": counts, "counts_dropped": dropped, "modes": all_modes,
+        "placement": {
+            "placement": placement,
+            "server_cpu": server_cpu,
+            "loadgen_cpu": loadgen_cpu,
+            "note": cpu_note,
+        },
+        "largest_idle": largest,
+        "largest_idle_cap": cap,
+        "counts": counts,
+        "counts_dropped": dropped,
+        "modes": all_modes,
         "modes_by_count": {str(c): plan.modes_at(modes, c) for c in counts},
         "mechanisms": [{"name": m.name, "command": m.command(args.bin)} for m in mechs],
-        "repeats": args.repeats, "warmup_s": args.warmup, "window_s": args.duration,
-        "active": args.active, "loadgen_args": args.loadgen_arg,
-        "tools": {"loadgen": {"path": args.loadgen,
-                              "version": environment.tool_version(args.loadgen)},
-                  **{m.binary: {"path": os.path.join(args.bin, m.binary),
-                                "version": environment.tool_version(
-                                    os.path.join(args.bin, m.binary))} for m in mechs}},
+        "repeats": args.repeats,
+        "warmup_s": args.warmup,
+        "window_s": args.duration,
+        "active": args.active,
+        "loadgen_args": args.loadgen_arg,
+        "tools": {
+            "loadgen": {"path": args.loadgen, "version": environment.tool_version(args.loadgen)},
+            **{
+                m.binary: {
+                    "path": os.path.join(args.bin, m.binary),
+                    "version": environment.tool_version(os.path.join(args.bin, m.binary)),
+                }
+                for m in mechs
+            },
+        },
         "estimated_s": round(est),
         "python_for_plots": args.python,
-        "idle_states": {"requested": list(args.idle_state_list), "run": states,
-                        "held": latency_request.held or None if idle_states.BLOCK in states
-                        else False,
-                        "why_not": latency_request.why_not, "device": latency_request.device,
-                        "cpuidle": idle_states.describe()},
+        "idle_states": {
+            "requested": list(args.idle_state_list),
+            "run": states,
+            "held": latency_request.held or None if idle_states.BLOCK in states else False,
+            "why_not": latency_request.why_not,
+            "device": latency_request.device,
+            "cpuidle": idle_states.describe(),
+        },
         "confounders": environment.confounders(),
         "notes": [n for n in (cpu_note, idle_note) if n],
     }
     write_env(out_dir, env)
 
-    sweep = Sweep(args, mechs, counts, modes, placement, server_cpu, loadgen_cpu, out_dir, env,
-                  states, latency_request)
+    sweep = Sweep(
+        args,
+        mechs,
+        counts,
+        modes,
+        placement,
+        server_cpu,
+        loadgen_cpu,
+        out_dir,
+        env,
+        states,
+        latency_request,
+    )
     sweep.loadgen_modes = loadgen_modes
     if "--histogram-out" in lg_help:
         os.makedirs(os.path.join(out_dir, "histograms"), exist_ok=True)
@@ -912,11 +1149,16 @@ def run(argv, latency_request):
         sweep.floors("end", [here])
     except KeyboardInterrupt:
         sweep.abort()
-        env.update(interrupted=True, finished_utc=utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-                   duration_s=round(time.monotonic() - sweep.start, 1))
+        env.update(
+            interrupted=True,
+            finished_utc=utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            duration_s=round(time.monotonic() - sweep.start, 1),
+        )
         write_env(out_dir, env)
-        say("interrupted: {} finished runs kept in {}".format(
-            len(sweep.csv.rows) if sweep.csv else 0, os.path.join(out_dir, "runs.csv")))
+        say(
+            f"interrupted: {len(sweep.csv.rows) if sweep.csv else 0} finished runs kept in"
+            f" {os.path.join(out_dir, 'runs.csv')}"
+        )
         return EXIT_INTERRUPTED
     finally:
         children.kill_all()
@@ -932,7 +1174,7 @@ def run(argv, latency_request):
         if micro:
             env["micro"] = micro_and_probe(args, out_dir, server_cpu, env, quick_micro)
         elif not args.no_micro:
-            env["micro"] = {"micro": "not built ({})".format(args.micro)}
+            env["micro"] = {"micro": f"not built ({args.micro})"}
         write_env(out_dir, env)
         if plots:
             env["plots"] = plots_and_report(args, out_dir)
@@ -940,15 +1182,16 @@ def run(argv, latency_request):
         children.kill_all()
         env["interrupted"] = True
         write_env(out_dir, env)
-        say("interrupted after the sweep: runs.csv is complete in {}".format(out_dir))
+        say(f"interrupted after the sweep: runs.csv is complete in {out_dir}")
         return EXIT_INTERRUPTED
     env["finished_utc"] = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
     env["duration_s"] = round(time.monotonic() - sweep.start, 1)
     write_env(out_dir, env)
     bad = [r for r in sweep.csv.rows if r.get("bench_status") != "ok"]
-    say("done in {}: {} rows ({} not ok) in {}".format(
-        plan.fmt_duration(env["duration_s"]), len(sweep.csv.rows), len(bad),
-        os.path.join(out_dir, "runs.csv")))
+    say(
+        f"done in {plan.fmt_duration(env['duration_s'])}: {len(sweep.csv.rows)} rows"
+        f" ({len(bad)} not ok) in {os.path.join(out_dir, 'runs.csv')}"
+    )
     report = os.path.join(out_dir, "report.md")
     print(report if os.path.exists(report) else os.path.join(out_dir, "runs.csv"))
     return 0
