@@ -42,8 +42,13 @@ def utc_now():
 
 
 def parse_args(argv):
-    here = os.path.dirname(os.path.abspath(__file__))
-    default_root = os.path.dirname(os.path.dirname(here))
+    p = argument_parser()
+    args = p.parse_args(argv)
+    resolve_args(p, args)
+    return args
+
+
+def argument_parser():
     p = argparse.ArgumentParser(
         prog="bench",
         description=(
@@ -59,6 +64,15 @@ def parse_args(argv):
             "the preset. Ctrl-C stops cleanly: finished runs stay in runs.csv (exit 130)."
         ),
     )
+    add_run_options(p)
+    add_machine_options(p)
+    add_output_options(p)
+    add_tool_options(p)
+    return p
+
+
+def add_run_options(p):
+    """What runs: the preset, mechanisms, counts, repeats, modes, windows, loadgen's options."""
     size = p.add_mutually_exclusive_group()
     size.add_argument(
         "--quick",
@@ -121,6 +135,10 @@ def parse_args(argv):
             "e.g. --loadgen-arg=--size=64)"
         ),
     )
+
+
+def add_machine_options(p):
+    """How the machine is set: CPU idle states and the CPUs of the server and the loadgen."""
     p.add_argument(
         "--idle-states",
         default="block",
@@ -142,6 +160,10 @@ def parse_args(argv):
     )
     p.add_argument("--server-cpu", type=int, metavar="N", help="override the server's CPU")
     p.add_argument("--loadgen-cpu", type=int, metavar="N", help="override the loadgen's CPU")
+
+
+def add_output_options(p):
+    """Where the results go and what besides runs.csv is written."""
     p.add_argument("--out", metavar="DIR", help="results root (default <root>/results)")
     p.add_argument("--name", metavar="NAME", help="results folder name (default <UTC time>-<host>)")
     p.add_argument(
@@ -154,6 +176,12 @@ def parse_args(argv):
     p.add_argument(
         "--bin", metavar="DIR", help="directory of the built binaries (default <root>/build/bin)"
     )
+
+
+def add_tool_options(p):
+    """Where the source tree, the binaries and the plotting Python are."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    default_root = os.path.dirname(os.path.dirname(here))
     p.add_argument(
         "--root",
         metavar="DIR",
@@ -172,7 +200,10 @@ def parse_args(argv):
             "one if it has matplotlib, else /usr/bin/python3)"
         ),
     )
-    args = p.parse_args(argv)
+
+
+def resolve_args(p, args):
+    """Fills in the defaults that depend on other options and the preset; exits on nonsense."""
     args.root = os.path.abspath(args.root)
     args.python = args.python or plotting_python(args.root)
     args.bin = os.path.abspath(args.bin or os.path.join(args.root, "build", "bin"))
@@ -195,7 +226,6 @@ def parse_args(argv):
         p.error("--repeats must be at least 1")
     if args.warmup < 0 or args.duration <= 0:
         p.error("--warmup must be >= 0 and --duration > 0")
-    return args
 
 
 def fnum(value):
@@ -913,31 +943,46 @@ def main(argv=None):
         latency_request.allow()
 
 
+class SweepPlan:
+    """What a sweep will run, decided before anything starts: mechanisms, counts, modes, CPUs,
+    idle states, floor runs and the estimate."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
 def run(argv, latency_request):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     started = utc_now()
-
-    if not os.access(args.loadgen, os.X_OK):
-        say(
-            f"no loadgen at {args.loadgen}: build it (./bench build, or cmake --build build"
-            " --target loadgen) or point --loadgen at it"
-        )
+    sweep_plan = make_plan(args, latency_request)
+    if sweep_plan is None:
         return 2
+    say_plan(args, sweep_plan)
+    if args.dry_run:
+        return 0
     try:
-        mechs = mechanism_table.select(
-            mechanism_table.discover(args.bin),
-            [m.strip() for m in args.mechanisms.split(",")] if args.mechanisms else None,
-        )
-    except ValueError as e:
+        out_dir = results_dir(args, started)
+    except OSError as e:
         say(str(e))
         return 2
-    if not mechs:
-        say(
-            f"no server binaries (chat-select, chat-poll, chat-epoll, ...) in {args.bin}: build"
-            " them (./bench build) or point --bin at them"
-        )
-        return 2
+    say(f"results in {out_dir}")
+    env = initial_env(args, argv, started, sweep_plan, latency_request)
+    write_env(out_dir, env)
+    sweep = new_sweep(args, sweep_plan, out_dir, env, latency_request)
+    interrupted = run_sweep(sweep, sweep_plan, env, out_dir)
+    if interrupted:
+        return interrupted
+    return after_runs(args, sweep_plan, sweep, env, out_dir)
 
+
+# -- planning ---------------------------------------------------------------------------------
+
+
+def make_plan(args, latency_request):
+    """The plan, after saying what was dropped and why; None (exit 2) when nothing can run."""
+    mechs = find_mechanisms(args)
+    if mechs is None:
+        return None
     soft, hard = plan.raise_fd_limit()
     largest, cap = plan.largest_idle(soft, args.max_idle)
     counts, dropped = plan.resolve_counts(args.count_list, largest)
@@ -949,75 +994,26 @@ def run(argv, latency_request):
         )
     if not counts:
         say("no idle count left to sweep")
-        return 2
-
+        return None
     lg_help = mechanism_table.help_text(args.loadgen)
-    modes = args.mode_list or list(args.preset.modes)
-    if not args.mode_list:
-        for mode in args.preset.optional_modes:
-            if mode in lg_help:
-                modes.append(mode)
-            else:
-                say(f"mode {mode} skipped: {args.loadgen} --help does not list it")
-    sparse = {}
-    if not args.mode_list:
-        for mode, at in args.preset.sparse_modes.items():
-            if mode not in lg_help:
-                say(f"mode {mode} skipped: {args.loadgen} --help does not list it")
-                continue
-            for c in at:
-                c = largest if c == "max" else c
-                if c in counts:
-                    sparse.setdefault(c, []).append(mode)
-    if sparse:
-        say(
-            f"mode(s) {','.join(sorted({m for ms in sparse.values() for m in ms}))} at idle"
-            f" {','.join(str(c) for c in counts if c in sparse)} only"
-        )
-        modes = {c: modes + sparse.get(c, []) for c in counts}
-
+    modes = choose_modes(args, lg_help, counts, largest)
     placement, server_cpu, loadgen_cpu, cpu_note = plan.placement_cpus(
         args.placement, args.server_cpu, args.loadgen_cpu
     )
     if cpu_note:
         say(cpu_note)
-
-    micro = not args.no_micro and os.access(args.micro, os.X_OK)
-    quick_micro = args.preset.micro_quick
-    plots = not args.no_plots
     other_placement = None
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) >= 2 and args.server_cpu is None and args.loadgen_cpu is None:
         other_placement = "shared" if placement == "split" else "split"
-    # Idle states: blocked by default when we may; otherwise say so once and measure "allow".
-    states = list(args.idle_state_list)
-    idle_note = None
-    if idle_states.BLOCK in states:
-        if args.dry_run:
-            can_block = os.access(latency_request.device, os.W_OK)
-            latency_request.why_not = (
-                None
-                if can_block
-                else (
-                    f"cannot open {latency_request.device} for writing; run as root to measure with"
-                    " idle states blocked"
-                )
-            )
-        else:
-            can_block = latency_request.block()
-        if not can_block:
-            states = [s for s in states if s != idle_states.BLOCK] or [idle_states.ALLOW]
-            idle_note = (
-                f"CPU idle states NOT blocked: {latency_request.why_not}; measuring with the"
-                " machine's own idle behaviour (idle_states=allow), where low-load latency and CPU"
-                " per message include waking halted CPUs"
-            )
-            say(idle_note)
+    states, idle_note = choose_idle_states(args, latency_request)
     loadgen_modes = {m for m in ("relay-floor",) if m in lg_help}
     floors = len(states) * (
         2 * plan.FLOOR_REPEATS * (1 + len(loadgen_modes))
         + (1 + len(loadgen_modes) if other_placement else 0)
     )
+    micro = not args.no_micro and os.access(args.micro, os.X_OK)
+    plots = not args.no_plots
     est = plan.estimate(
         [m.name for m in mechs],
         counts,
@@ -1027,44 +1023,150 @@ def run(argv, latency_request):
         args.duration,
         floors,
         micro,
-        quick_micro,
+        args.preset.micro_quick,
         plots,
     )
-    runs = (
-        len(mechs) * sum(len(plan.modes_at(modes, c)) for c in counts) * args.repeats * len(states)
+    return SweepPlan(
+        mechs=mechs,
+        largest=largest,
+        cap=cap,
+        counts=counts,
+        dropped=dropped,
+        lg_help=lg_help,
+        modes=modes,
+        all_modes=list(dict.fromkeys(m for c in counts for m in plan.modes_at(modes, c))),
+        placement=placement,
+        server_cpu=server_cpu,
+        loadgen_cpu=loadgen_cpu,
+        cpu_note=cpu_note,
+        other_placement=other_placement,
+        states=states,
+        idle_note=idle_note,
+        loadgen_modes=loadgen_modes,
+        floors=floors,
+        micro=micro,
+        quick_micro=args.preset.micro_quick,
+        plots=plots,
+        est=est,
     )
-    all_modes = list(dict.fromkeys(m for c in counts for m in plan.modes_at(modes, c)))
-    everywhere = [m for m in all_modes if all(m in plan.modes_at(modes, c) for c in counts)]
-    mode_text = f"{len(everywhere)} modes ({','.join(everywhere)})"
-    for m in all_modes:
-        if m not in everywhere:
-            mode_text += (
-                f" + {m} at idle {','.join(str(c) for c in counts if m in plan.modes_at(modes, c))}"
-            )
-    names = ",".join(m.name for m in mechs)
-    count_text = ",".join(map(str, counts))
-    if len(states) > 1:
-        state_text = " x idle states " + ",".join(states)
-    else:
-        state_text = f" (idle states {states[0]})"
-    micro_text = " + micro-benchmarks" if micro else ""
-    say(
-        f"plan: {len(mechs)} mechanisms ({names}) x {len(counts)} idle counts ({count_text}) x "
-        f"{mode_text} x {args.repeats} repeats{state_text} = {runs} runs of {args.warmup:g} s "
-        f"warm-up + {args.duration:g} s window, + {floors} floor runs{micro_text}; server on CPU "
-        f"{server_cpu}, loadgen on CPU {loadgen_cpu} ({placement}); estimated "
-        f"{plan.fmt_duration(est)}"
-    )
-    if args.dry_run:
-        return 0
 
+
+def find_mechanisms(args):
+    """The mechanisms to sweep, or None after saying what is missing."""
+    if not os.access(args.loadgen, os.X_OK):
+        say(
+            f"no loadgen at {args.loadgen}: build it (./bench build, or cmake --build build"
+            " --target loadgen) or point --loadgen at it"
+        )
+        return None
     try:
-        out_dir = results_dir(args, started)
-    except OSError as e:
+        mechs = mechanism_table.select(
+            mechanism_table.discover(args.bin),
+            [m.strip() for m in args.mechanisms.split(",")] if args.mechanisms else None,
+        )
+    except ValueError as e:
         say(str(e))
-        return 2
-    say(f"results in {out_dir}")
-    env = {
+        return None
+    if not mechs:
+        say(
+            f"no server binaries (chat-select, chat-poll, chat-epoll, ...) in {args.bin}: build"
+            " them (./bench build) or point --bin at them"
+        )
+        return None
+    return mechs
+
+
+def choose_modes(args, lg_help, counts, largest):
+    """The modes: a list for every count, or {count: modes} when a mode runs at some counts only.
+    Optional modes the loadgen does not list are skipped, and said."""
+    modes = args.mode_list or list(args.preset.modes)
+    if args.mode_list:
+        return modes
+    for mode in args.preset.optional_modes:
+        if mode in lg_help:
+            modes.append(mode)
+        else:
+            say(f"mode {mode} skipped: {args.loadgen} --help does not list it")
+    sparse = {}
+    for mode, at in args.preset.sparse_modes.items():
+        if mode not in lg_help:
+            say(f"mode {mode} skipped: {args.loadgen} --help does not list it")
+            continue
+        for c in at:
+            c = largest if c == "max" else c
+            if c in counts:
+                sparse.setdefault(c, []).append(mode)
+    if not sparse:
+        return modes
+    say(
+        f"mode(s) {','.join(sorted({m for ms in sparse.values() for m in ms}))} at idle"
+        f" {','.join(str(c) for c in counts if c in sparse)} only"
+    )
+    return {c: modes + sparse.get(c, []) for c in counts}
+
+
+def choose_idle_states(args, latency_request):
+    """The idle-states settings to run and the note when blocking was asked for but refused:
+    blocked by default when we may; otherwise say so once and measure "allow"."""
+    states = list(args.idle_state_list)
+    if idle_states.BLOCK not in states:
+        return states, None
+    if args.dry_run:
+        can_block = os.access(latency_request.device, os.W_OK)
+        latency_request.why_not = (
+            None
+            if can_block
+            else (
+                f"cannot open {latency_request.device} for writing; run as root to measure with"
+                " idle states blocked"
+            )
+        )
+    else:
+        can_block = latency_request.block()
+    if can_block:
+        return states, None
+    states = [s for s in states if s != idle_states.BLOCK] or [idle_states.ALLOW]
+    idle_note = (
+        f"CPU idle states NOT blocked: {latency_request.why_not}; measuring with the"
+        " machine's own idle behaviour (idle_states=allow), where low-load latency and CPU"
+        " per message include waking halted CPUs"
+    )
+    say(idle_note)
+    return states, idle_note
+
+
+def say_plan(args, p):
+    """One line: what will run, on which CPUs, and how long it should take."""
+    modes_at = [plan.modes_at(p.modes, c) for c in p.counts]
+    runs = len(p.mechs) * sum(map(len, modes_at)) * args.repeats * len(p.states)
+    everywhere = [m for m in p.all_modes if all(m in at for at in modes_at)]
+    mode_text = f"{len(everywhere)} modes ({','.join(everywhere)})"
+    for m in p.all_modes:
+        if m not in everywhere:
+            at_counts = ",".join(str(c) for c, at in zip(p.counts, modes_at) if m in at)
+            mode_text += f" + {m} at idle {at_counts}"
+    names = ",".join(m.name for m in p.mechs)
+    count_text = ",".join(map(str, p.counts))
+    if len(p.states) > 1:
+        state_text = " x idle states " + ",".join(p.states)
+    else:
+        state_text = f" (idle states {p.states[0]})"
+    micro_text = " + micro-benchmarks" if p.micro else ""
+    say(
+        f"plan: {len(p.mechs)} mechanisms ({names}) x {len(p.counts)} idle counts ({count_text}) x "
+        f"{mode_text} x {args.repeats} repeats{state_text} = {runs} runs of {args.warmup:g} s "
+        f"warm-up + {args.duration:g} s window, + {p.floors} floor runs{micro_text}; server on CPU "
+        f"{p.server_cpu}, loadgen on CPU {p.loadgen_cpu} ({p.placement}); estimated "
+        f"{plan.fmt_duration(p.est)}"
+    )
+
+
+# -- the environment --------------------------------------------------------------------------
+
+
+def initial_env(args, argv, started, p, latency_request):
+    """env.json as written before the first run: the machine, the build, the plan."""
+    return {
         "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command_line": [sys.argv[0]] + (sys.argv[1:] if argv is None else list(argv)),
         "preset": args.preset_name,
@@ -1072,78 +1174,87 @@ def run(argv, latency_request):
         "build": environment.cmake_cache(os.path.dirname(args.bin)),
         "git": environment.git_state(args.root),
         "placement": {
-            "placement": placement,
-            "server_cpu": server_cpu,
-            "loadgen_cpu": loadgen_cpu,
-            "note": cpu_note,
+            "placement": p.placement,
+            "server_cpu": p.server_cpu,
+            "loadgen_cpu": p.loadgen_cpu,
+            "note": p.cpu_note,
         },
-        "largest_idle": largest,
-        "largest_idle_cap": cap,
-        "counts": counts,
-        "counts_dropped": dropped,
-        "modes": all_modes,
-        "modes_by_count": {str(c): plan.modes_at(modes, c) for c in counts},
-        "mechanisms": [{"name": m.name, "command": m.command(args.bin)} for m in mechs],
+        "largest_idle": p.largest,
+        "largest_idle_cap": p.cap,
+        "counts": p.counts,
+        "counts_dropped": p.dropped,
+        "modes": p.all_modes,
+        "modes_by_count": {str(c): plan.modes_at(p.modes, c) for c in p.counts},
+        "mechanisms": [{"name": m.name, "command": m.command(args.bin)} for m in p.mechs],
         "repeats": args.repeats,
         "warmup_s": args.warmup,
         "window_s": args.duration,
         "active": args.active,
         "loadgen_args": args.loadgen_arg,
-        "tools": {
-            "loadgen": {"path": args.loadgen, "version": environment.tool_version(args.loadgen)},
-            **{
-                m.binary: {
-                    "path": os.path.join(args.bin, m.binary),
-                    "version": environment.tool_version(os.path.join(args.bin, m.binary)),
-                }
-                for m in mechs
-            },
-        },
-        "estimated_s": round(est),
+        "tools": tool_versions(args, p.mechs),
+        "estimated_s": round(p.est),
         "python_for_plots": args.python,
         "idle_states": {
             "requested": list(args.idle_state_list),
-            "run": states,
-            "held": latency_request.held or None if idle_states.BLOCK in states else False,
+            "run": p.states,
+            "held": latency_request.held or None if idle_states.BLOCK in p.states else False,
             "why_not": latency_request.why_not,
             "device": latency_request.device,
             "cpuidle": idle_states.describe(),
         },
         "confounders": environment.confounders(),
-        "notes": [n for n in (cpu_note, idle_note) if n],
+        "notes": [n for n in (p.cpu_note, p.idle_note) if n],
     }
-    write_env(out_dir, env)
 
+
+def tool_versions(args, mechs):
+    tools = {"loadgen": {"path": args.loadgen, "version": environment.tool_version(args.loadgen)}}
+    for m in mechs:
+        path = os.path.join(args.bin, m.binary)
+        tools[m.binary] = {"path": path, "version": environment.tool_version(path)}
+    return tools
+
+
+# -- the runs ---------------------------------------------------------------------------------
+
+
+def new_sweep(args, p, out_dir, env, latency_request):
     sweep = Sweep(
         args,
-        mechs,
-        counts,
-        modes,
-        placement,
-        server_cpu,
-        loadgen_cpu,
+        p.mechs,
+        p.counts,
+        p.modes,
+        p.placement,
+        p.server_cpu,
+        p.loadgen_cpu,
         out_dir,
         env,
-        states,
+        p.states,
         latency_request,
     )
-    sweep.loadgen_modes = loadgen_modes
-    if "--histogram-out" in lg_help:
+    sweep.loadgen_modes = p.loadgen_modes
+    if "--histogram-out" in p.lg_help:
         os.makedirs(os.path.join(out_dir, "histograms"), exist_ok=True)
         sweep.histograms = True
-    sweep.est_total = est
+    sweep.est_total = p.est
+    return sweep
+
+
+def run_sweep(sweep, p, env, out_dir):
+    """The floors at the start, every count, the floors at the end. Returns EXIT_INTERRUPTED
+    after a Ctrl-C or SIGTERM (finished rows kept), else None."""
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
     try:
-        here = (placement, server_cpu, loadgen_cpu)
+        here = (p.placement, p.server_cpu, p.loadgen_cpu)
         sweep.floors("start", [here])
-        if other_placement:
-            o_placement, o_server, o_loadgen, _ = plan.placement_cpus(other_placement)
+        if p.other_placement:
+            o_placement, o_server, o_loadgen, _ = plan.placement_cpus(p.other_placement)
             sweep.floors("start", [(o_placement, o_server, o_loadgen)])
-        for count in counts:
+        for count in p.counts:
             sweep.sweep_count(count)
         # Again at the end: the difference between the two floors is the machine's drift.
         sweep.floors("end", [here])
@@ -1167,16 +1278,23 @@ def run(argv, latency_request):
     env["sweep_s"] = round(time.monotonic() - sweep.start, 1)
     env["rows"] = len(sweep.csv.rows)
     write_env(out_dir, env)
+    return None
 
+
+# -- after the runs ---------------------------------------------------------------------------
+
+
+def after_runs(args, p, sweep, env, out_dir):
+    """The micro-benchmarks, the plots and the report, the final env.json and the summary."""
     try:
         # The micro-benchmarks run under the first setting (blocked when it could be).
-        sweep.use_idle_states(states[0])
-        if micro:
-            env["micro"] = micro_and_probe(args, out_dir, server_cpu, env, quick_micro)
+        sweep.use_idle_states(p.states[0])
+        if p.micro:
+            env["micro"] = micro_and_probe(args, out_dir, p.server_cpu, env, p.quick_micro)
         elif not args.no_micro:
             env["micro"] = {"micro": f"not built ({args.micro})"}
         write_env(out_dir, env)
-        if plots:
+        if p.plots:
             env["plots"] = plots_and_report(args, out_dir)
     except KeyboardInterrupt:
         children.kill_all()
