@@ -381,14 +381,27 @@ class Comparison:
     # ---- markdown ---------------------------------------------------------------------------
 
     def markdown(self, name_a, name_b, out_dir=None):
+        regs, series_regs = self.regressions(), self.series_regressions()
+        lines = self._head_lines(name_a, name_b, regs, series_regs)
+        lines += self._claim_lines()
+        lines += self._series_lines(series_regs)
+        lines += self._flag_lines(regs)
+        lines += self._point_lines()
+        lines += self._not_compared_lines()
+        lines += self._env_lines()
+        if out_dir:
+            lines += [f"Plot: `{os.path.join(out_dir, 'compare.png')}` (and `.svg`).", ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def _head_lines(self, name_a, name_b, regs, series_regs):
+        """The two folders, the exit status and why, how to read the tables, notes."""
         t, alpha, k = self.threshold, rules.COMPARE_ALPHA, rules.COMPARE_MIN_REPEATS
-        regs, tested = self.regressions(), self.tested()
+        tested = self.tested()
         lines = [f"# ./bench compare: {name_a} → {name_b}", ""]
         lines += [
             f"- **A** `{self.a.path}`: {self.a.machine_caption()}",
             f"- **B** `{self.b.path}`: {self.b.machine_caption()}",
         ]
-        series_regs = self.series_regressions()
         why = []
         if series_regs:
             why.append(f"{len(series_regs)} series regressed beyond {t:.0%}")
@@ -443,6 +456,10 @@ class Comparison:
             ]
         for note in self.claim_notes:
             lines += ["", f"Note: {note}."]
+        return lines
+
+    def _claim_lines(self):
+        lines = []
         lines += ["", "## Claims whose verdicts differ", ""]
         if self.verdict_diffs:
             lines += [
@@ -458,6 +475,12 @@ class Comparison:
             lines.append(f"None: all {len(self.claims_a)} claims have the same verdict in A and B.")
         else:
             lines.append("Not compared (see the note above).")
+        return lines
+
+    def _series_lines(self, series_regs):
+        """The series regressions: these set the exit status."""
+        t = self.threshold
+        lines = []
         lines += [
             "",
             f"## Series that regressed beyond {t:.0%} (these set the exit status)",
@@ -481,6 +504,12 @@ class Comparison:
                 )
         else:
             lines.append("None.")
+        return lines
+
+    def _flag_lines(self, regs):
+        """Single points worse beyond the threshold with a significant test: information."""
+        t, alpha = self.threshold, rules.COMPARE_ALPHA
+        lines = []
         lines += [
             "",
             f"## Point flags: single points worse beyond {t:.0%} with p ≤ {alpha:g} (information)",
@@ -502,6 +531,11 @@ class Comparison:
                 )
         else:
             lines.append("None.")
+        return lines
+
+    def _point_lines(self):
+        """One table per scenario: every point measured in both, every metric's cell."""
+        lines = []
         lines += ["", "## Every point measured in both", ""]
         if not self.points:
             lines.append(
@@ -526,6 +560,10 @@ class Comparison:
                     + " |"
                 )
             lines.append("")
+        return lines
+
+    def _not_compared_lines(self):
+        lines = []
         not_compared = []
         for title, keys in (
             ("ok in A, not in B (failed there)", self.lost),
@@ -537,6 +575,10 @@ class Comparison:
                 not_compared.append(f"- {title}: " + "; ".join(self._key_text(k) for k in keys))
         if not_compared:
             lines += ["## Points not compared", ""] + not_compared + [""]
+        return lines
+
+    def _env_lines(self):
+        lines = []
         env = self.env_differences()
         if env:
             lines += [
@@ -546,9 +588,7 @@ class Comparison:
                 "|---|---|---|",
             ]
             lines += [f"| {key} | {cell(va)} | {cell(vb)} |" for key, va, vb in env] + [""]
-        if out_dir:
-            lines += [f"Plot: `{os.path.join(out_dir, 'compare.png')}` (and `.svg`).", ""]
-        return "\n".join(lines).rstrip() + "\n"
+        return lines
 
     def _key_text(self, key):
         scenario, mechanism, idle = key
@@ -595,7 +635,6 @@ class Comparison:
             matplotlib.rcParams["svg.hashsalt"] = "muxbench"
             import matplotlib.pyplot as plt
             from matplotlib.lines import Line2D
-            from matplotlib.ticker import FuncFormatter, NullFormatter
         except ImportError:
             return (
                 None,
@@ -627,75 +666,17 @@ class Comparison:
         idles = sorted({p.idle for p in self.points if not p.is_floor})
         zero_at = min([i for i in idles if i > 0] or [1]) / 4.0
         for row, metric in enumerate(metrics):
-            worse = rules.COMPARE_WORSE[metric]
             for col, (scenario, is_floor) in enumerate(columns):
-                ax = axes[row][col]
-                pts = [
-                    p
-                    for p in self.points
-                    if (p.is_floor if is_floor else p.scenario == scenario)
-                    and metric in p.cells
-                    and p.cells[metric].ratio
-                ]
-                if row == 0:
-                    title = (
-                        "floors (the machine)"
-                        if is_floor
-                        else scenario_name(scenario, self.unrecorded)
-                    )
-                    ax.set_title(wrap(title, 40), fontsize=9)
-                if not pts:
-                    ax.set_axis_off()
-                    ax.text(
-                        0.5,
-                        0.5,
-                        f"{METRIC_WORDS[metric]}:\nnot measured in both",
-                        transform=ax.transAxes,
-                        ha="center",
-                        va="center",
-                        fontsize=8,
-                        color="0.4",
-                    )
-                    continue
-                ax.axhspan(1 - t, 1 + t, color="0.88", zorder=0)
-                ax.axhline(1, color="0.45", linewidth=0.8, zorder=1)
-                ax.axhline(
-                    1 + t if worse == HIGHER else 1 - t,
-                    color="#d62728",
-                    linestyle="--",
-                    linewidth=0.9,
-                    zorder=1,
+                self._draw_panel(
+                    axes[row][col],
+                    metric,
+                    scenario if not is_floor else None,
+                    floors if is_floor else None,
+                    idles,
+                    zero_at,
+                    first_row=row == 0,
+                    last_row=row == len(metrics) - 1,
                 )
-                ax.set_yscale("log")
-                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-                ax.yaxis.set_minor_formatter(NullFormatter())
-                ratios = [p.cells[metric].ratio for p in pts]
-                low = min(ratios + [1 - 1.5 * t])
-                high = max(ratios + [1 + 1.5 * t])
-                ax.set_ylim(low / 1.08, high * 1.08)
-                ax.set_yticks(
-                    spaced_ticks(
-                        [1.0, 1 - t, 1 + t, round(low, 2), round(high, 2)], low / 1.08, high * 1.08
-                    )
-                )
-                ax.set_ylabel(f"{METRIC_WORDS[metric]}\nB / A ({worse} is worse)", fontsize=8)
-                if is_floor:
-                    self._draw_floors(ax, pts, metric, floors)
-                else:
-                    self._draw_servers(ax, pts, metric, zero_at)
-                    ax.set_xscale("log")
-                    ax.set_xlim(zero_at / 1.6, max(idles + [10]) * 1.6)
-                    ticks = [zero_at] + [
-                        10.0**e
-                        for e in range(0, 8)
-                        if zero_at * 1.5 < 10.0**e <= max(idles + [10]) * 1.6
-                    ]
-                    ax.set_xticks(ticks)
-                    ax.set_xticklabels(["0"] + [human(v) for v in ticks[1:]], fontsize=7)
-                    ax.xaxis.set_minor_formatter(NullFormatter())
-                    if row == len(metrics) - 1:
-                        ax.set_xlabel("idle connections (log; 0 at the left)", fontsize=8)
-                ax.tick_params(axis="y", labelsize=7)
         handles = [
             Line2D([], [], color=style(m)[0], marker=style(m)[1], linestyle="-", label=m)
             for m in mechanisms_of(self.points)
@@ -741,6 +722,77 @@ class Comparison:
         )
         fig.tight_layout(rect=(0, 0, 1, 1 - 1.25 / height))
         return self._save(fig, plt, out_dir), None
+
+    def _draw_panel(self, ax, metric, scenario, floors, idles, zero_at, first_row, last_row):
+        """One metric's B / A in one scenario (or, with floors, the floors): the threshold band,
+        the points, the axes."""
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
+        t = self.threshold
+        worse = rules.COMPARE_WORSE[metric]
+        is_floor = floors is not None
+        pts = [
+            p
+            for p in self.points
+            if (p.is_floor if is_floor else p.scenario == scenario)
+            and metric in p.cells
+            and p.cells[metric].ratio
+        ]
+        if first_row:
+            title = "floors (the machine)" if is_floor else scenario_name(scenario, self.unrecorded)
+            ax.set_title(wrap(title, 40), fontsize=9)
+        if not pts:
+            ax.set_axis_off()
+            ax.text(
+                0.5,
+                0.5,
+                f"{METRIC_WORDS[metric]}:\nnot measured in both",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="0.4",
+            )
+            return
+        ax.axhspan(1 - t, 1 + t, color="0.88", zorder=0)
+        ax.axhline(1, color="0.45", linewidth=0.8, zorder=1)
+        ax.axhline(
+            1 + t if worse == HIGHER else 1 - t,
+            color="#d62728",
+            linestyle="--",
+            linewidth=0.9,
+            zorder=1,
+        )
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ratios = [p.cells[metric].ratio for p in pts]
+        low = min(ratios + [1 - 1.5 * t])
+        high = max(ratios + [1 + 1.5 * t])
+        ax.set_ylim(low / 1.08, high * 1.08)
+        ax.set_yticks(
+            spaced_ticks(
+                [1.0, 1 - t, 1 + t, round(low, 2), round(high, 2)], low / 1.08, high * 1.08
+            )
+        )
+        ax.set_ylabel(f"{METRIC_WORDS[metric]}\nB / A ({worse} is worse)", fontsize=8)
+        if is_floor:
+            self._draw_floors(ax, pts, metric, floors)
+        else:
+            self._draw_servers(ax, pts, metric, zero_at)
+            ax.set_xscale("log")
+            ax.set_xlim(zero_at / 1.6, max(idles + [10]) * 1.6)
+            ticks = [zero_at] + [
+                10.0**e
+                for e in range(0, 8)
+                if zero_at * 1.5 < 10.0**e <= max(idles + [10]) * 1.6
+            ]
+            ax.set_xticks(ticks)
+            ax.set_xticklabels(["0"] + [human(v) for v in ticks[1:]], fontsize=7)
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            if last_row:
+                ax.set_xlabel("idle connections (log; 0 at the left)", fontsize=8)
+        ax.tick_params(axis="y", labelsize=7)
 
     def _draw_servers(self, ax, pts, metric, zero_at):
         for mech in mechanisms_of(pts):
