@@ -27,6 +27,8 @@ import sys
 from plot import claims
 from plot import results_folder as rf
 from plot import rules
+from plot.markdown import cell
+from plot.plot import human
 from plot.results_folder import ResultsFolder, scenario_label
 from plot.rules import fmt
 
@@ -913,20 +915,10 @@ def floor_tick(scenario):
     return "\n".join(parts)
 
 
-def human(v):
-    if v >= 1e3 and v % 100 == 0:
-        return f"{v / 1e3:g}k"
-    return f"{v:g}"
-
-
 def wrap(text, width):
     import textwrap
 
     return "\n".join(textwrap.wrap(text, width)) or text
-
-
-def cell(text):
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 # ---- the command ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from plot import claims
 from plot import compare
 from plot import rules
 from plot.figure_list import FIGURES
+from plot.markdown import cell
 from plot.plotting_python import INSTALL_HINT, has_matplotlib
 from plot import results_folder as rf
 from plot.results_folder import ResultsFolder, scenario_label
@@ -36,10 +37,6 @@ FLOOR_NAMES = {
     rf.FLOOR: "floor (2 hops, no server)",
     rf.RELAY_FLOOR: "relay floor (4 hops, no multiplexer)",
 }
-
-
-def cell(text):
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def states_words(value):

@@ -3,7 +3,7 @@
 select/poll cost rising linearly with idle connections, epoll flat, select refused past
 FD_SETSIZE, an epoll_wait cost growing with ready descriptors. Deterministic (seeded), so
 that tests assert verdicts, never timings. Run directly to write one:
-    python3 plot/tests/synthetic.py /tmp/synthetic-run
+    python3 -m plot.tests.synthetic /tmp/synthetic-run      (from the muxbench root)
 """
 
 import csv
@@ -11,23 +11,30 @@ import json
 import os
 import shutil
 import random
+import subprocess
 import sys
 
-LOADGEN_COLUMNS = (
-    "mechanism,mode,idle,idle_open,refused,active,size,rate,warmup_s,duration_s,msgs,"
-    "throughput_msgs_s,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,lost,duplicated,reordered,"
-    "corrupted,server_cpu_us_per_msg,loadgen_cpu_pct,status,server_wait_calls,server_events,"
-    "server_fds_passed,server_ctl_calls,server_cpu_us,label"
-).split(",")
-BENCH_COLUMNS = [
-    "run_id",
-    "repeat",
-    "placement",
-    "server_cpu",
-    "loadgen_cpu",
-    "floor_p50_us",
-    "bench_status",
-]
+from harness.sweep import runs_csv
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_module(module, *args, timeout=300, env=None):
+    """`python -m module args...` from the repository root (the import root), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+# A sweep's columns before idle_states, bound_by and the relay floor: the loadgen's, then the
+# seven of the bench's contract.
+LOADGEN_COLUMNS = list(runs_csv.LOADGEN_COLUMNS)
+BENCH_COLUMNS = runs_csv.BENCH_COLUMNS[:7]
 EXTRA_COLUMNS = ["conns_per_s"]
 MICRO_COLUMNS = (
     "benchmark,family,mechanism,watched,ready,repetitions,ns_per_call_median,ns_per_call_min,"

@@ -15,13 +15,13 @@ import unittest
 
 from plot import compare_runs
 from plot import rules
+from plot.tests import synthetic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLOT = os.path.dirname(HERE)
 ROOT = os.path.dirname(PLOT)
 
 
-SCRIPT = ["-m", "plot.compare_runs"]  # run with cwd=ROOT, the import root
 COLUMNS = [
     "mechanism",
     "mode",
@@ -53,6 +53,10 @@ PROBE = dict(
 )
 
 
+# What every row of write() has in common: an ok run of the default shape.
+COMMON = dict(status="ok", placement="split", active=2, size=64, rate=0)
+
+
 def write(folder, repeats=3, scale=None, states=None, probe=None):
     """A results folder: floors plus pingpong and flood of four mechanisms at three idle counts.
 
@@ -71,11 +75,7 @@ def write(folder, repeats=3, scale=None, states=None, probe=None):
                     mode="floor",
                     idle=0,
                     repeat=r,
-                    status="ok",
-                    placement="split",
-                    active=2,
-                    size=64,
-                    rate=0,
+                    **COMMON,
                     p50_us=20 * NOISE[r],
                     p99_us=40 * NOISE[r],
                     throughput_msgs_s=100000 / NOISE[r],
@@ -100,11 +100,7 @@ def write(folder, repeats=3, scale=None, states=None, probe=None):
                             mode=mode,
                             idle=idle,
                             repeat=r,
-                            status="ok",
-                            placement="split",
-                            active=2,
-                            size=64,
-                            rate=0,
+                            **COMMON,
                             label="synthetic",
                             **extra,
                         )
@@ -140,12 +136,8 @@ def write(folder, repeats=3, scale=None, states=None, probe=None):
 
 
 def run(*args):
-    p = subprocess.run(
-        [sys.executable, *SCRIPT, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"),
+    p = synthetic.run_module(
+        "plot.compare_runs", *args, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     )
     return p.returncode, p.stdout, p.stderr
 

@@ -1,8 +1,6 @@
 """plot.py renders a small results folder; without matplotlib it says in one line how to get it."""
 
 import os
-import subprocess
-import sys
 import tempfile
 import unittest
 
@@ -10,7 +8,6 @@ from plot.tests import synthetic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLOT = os.path.dirname(HERE)
-ROOT = os.path.dirname(PLOT)
 
 
 RUNS_PLOTS = ["latency", "throughput", "cpu_per_msg", "fds_per_event"]
@@ -18,14 +15,7 @@ MICRO_PLOTS = ["micro_wait", "micro_ready"]
 
 
 def run_plot(folder, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "plot.plot", folder],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    return synthetic.run_module("plot.plot", folder, env=env)
 
 
 # No skip when matplotlib is missing: ctest runs this with MUXBENCH_PYTHON, which must have it,

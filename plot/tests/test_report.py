@@ -3,8 +3,6 @@ inputs give 'inconclusive' with a reason, never a crash."""
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import shutil
 import unittest
@@ -16,7 +14,6 @@ from plot.results_folder import ResultsFolder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLOT = os.path.dirname(HERE)
-ROOT = os.path.dirname(PLOT)
 
 
 VERDICTS = {rules.CONFIRMED, rules.REFUTED, rules.INCONCLUSIVE}
@@ -116,13 +113,7 @@ class Claims(unittest.TestCase):
 
 class ReportScript(unittest.TestCase):
     def run_report(self, folder):
-        return subprocess.run(
-            [sys.executable, "-m", "plot.report", folder],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return synthetic.run_module("plot.report", folder, timeout=120)
 
     def test_report_has_a_verdict_for_every_claim(self):
         with tempfile.TemporaryDirectory() as d:

@@ -44,16 +44,10 @@ class FakeSweepTest(unittest.TestCase):
         run = run_sweep(
             self.bin,
             FAST
-            + [
-                "--mechanisms",
-                "select,epoll-lt,uring",
-                "--counts",
-                "0,20,60",
-                "--repeats",
-                "2",
-                "--modes",
-                "pingpong,flood",
-            ],
+            + (
+                "--mechanisms select,epoll-lt,uring --counts 0,20,60 "
+                "--repeats 2 --modes pingpong,flood"
+            ).split(),
             env={"FAKE_UNAVAILABLE": "1", "FAKE_FD_SETSIZE": "40"},
         )
         self.assertEqual(run.returncode, 0, run.stderr)
@@ -108,16 +102,7 @@ class FakeSweepTest(unittest.TestCase):
         run = run_sweep(
             self.bin,
             FAST
-            + [
-                "--mechanisms",
-                "select,poll,epoll-lt",
-                "--counts",
-                "0",
-                "--repeats",
-                "3",
-                "--modes",
-                "pingpong",
-            ],
+            + "--mechanisms select,poll,epoll-lt --counts 0 --repeats 3 --modes pingpong".split(),
         )
         self.assertEqual(run.returncode, 0, run.stderr)
         order = [
@@ -134,16 +119,7 @@ class FakeSweepTest(unittest.TestCase):
         run = run_sweep(
             self.bin,
             FAST
-            + [
-                "--mechanisms",
-                "poll,epoll-lt",
-                "--counts",
-                "0,20",
-                "--repeats",
-                "2",
-                "--modes",
-                "pingpong,flood",
-            ],
+            + "--mechanisms poll,epoll-lt --counts 0,20 --repeats 2 --modes pingpong,flood".split(),
             env={"FAKE_CRASH": "poll:2"},
         )
         self.assertEqual(run.returncode, 0, run.stderr)
@@ -161,16 +137,9 @@ class FakeSweepTest(unittest.TestCase):
         run = run_sweep(
             self.bin,
             FAST
-            + [
-                "--mechanisms",
-                "select,epoll-lt",
-                "--counts",
-                "0,20",
-                "--repeats",
-                "1",
-                "--modes",
-                "pingpong,flood",
-            ],
+            + (
+                "--mechanisms select,epoll-lt --counts 0,20 --repeats 1 --modes pingpong,flood"
+            ).split(),
             env={"FAKE_LOADGEN_FAIL": "epoll-lt:flood"},
         )
         self.assertEqual(run.returncode, 0, run.stderr)
@@ -187,16 +156,7 @@ class FakeSweepTest(unittest.TestCase):
         run = run_sweep(
             self.bin,
             FAST
-            + [
-                "--mechanisms",
-                "poll,epoll-lt",
-                "--counts",
-                "0,20,30",
-                "--repeats",
-                "2",
-                "--modes",
-                "pingpong",
-            ],
+            + "--mechanisms poll,epoll-lt --counts 0,20,30 --repeats 2 --modes pingpong".split(),
             env={
                 "FAKE_HOLD_EXCLUSIVE": os.path.join(self.tmp, "hold.lock"),
                 "FAKE_HOLD_EXCLUSIVE_FROM": "30",
@@ -228,16 +188,7 @@ class FakeSweepTest(unittest.TestCase):
         self.assertIn("kqueue", run.stderr)
 
     def test_a_named_folder_is_never_overwritten(self):
-        args = FAST + [
-            "--mechanisms",
-            "poll",
-            "--counts",
-            "0",
-            "--repeats",
-            "1",
-            "--modes",
-            "pingpong",
-        ]
+        args = FAST + "--mechanisms poll --counts 0 --repeats 1 --modes pingpong".split()
         out = os.path.join(self.tmp, "out")
         first = run_sweep(self.bin, args, out_root=out)
         self.assertEqual(first.returncode, 0, first.stderr)
@@ -258,30 +209,13 @@ class FakeSweepTest(unittest.TestCase):
         out = os.path.join(self.tmp, "out")
         env = dict(os.environ, FAKE_LOADGEN_SLEEP="0.3")
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                *SWEEP,
-                "--bin",
-                self.bin,
-                "--root",
-                ROOT,
-                "--out",
+            self.sweep_command(
                 out,
-                "--name",
-                "run",
-                "--no-plots",
-                "--no-micro",
-                "--mechanisms",
-                "poll,epoll-lt",
-                "--counts",
-                "0,20",
-                "--repeats",
-                "5",
-                "--warmup",
-                "0.01",
-                "--duration",
-                "0.01",
-            ],
+                (
+                    "--mechanisms poll,epoll-lt --counts 0,20 --repeats 5 "
+                    "--warmup 0.01 --duration 0.01"
+                ).split(),
+            ),
             stderr=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -307,25 +241,19 @@ class FakeSweepTest(unittest.TestCase):
             self.assertEqual(r["idle_open"], r["idle"], r)
         self.assertTrue(run.env["interrupted"])
 
+    def sweep_command(self, out, args):
+        """The sweep on the fake programs into out/run, without plots and micro-benchmarks."""
+        return (
+            [sys.executable, *SWEEP, "--bin", self.bin, "--root", ROOT, "--out", out]
+            + ["--name", "run", "--no-plots", "--no-micro"]
+            + list(args)
+        )
+
     def interrupted_sweep(self, args, env, ready):
         """Starts a sweep, sends it SIGINT once ready(runs_csv_path) is true, returns the run."""
         out = os.path.join(self.tmp, "out")
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                *SWEEP,
-                "--bin",
-                self.bin,
-                "--root",
-                ROOT,
-                "--out",
-                out,
-                "--name",
-                "run",
-                "--no-plots",
-                "--no-micro",
-            ]
-            + args,
+            self.sweep_command(out, args),
             stderr=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -350,16 +278,7 @@ class FakeSweepTest(unittest.TestCase):
         stalled = os.path.join(self.tmp, "stalled")
         run = self.interrupted_sweep(
             FAST
-            + [
-                "--mechanisms",
-                "poll,epoll-lt",
-                "--counts",
-                "20",
-                "--repeats",
-                "2",
-                "--modes",
-                "pingpong,flood",
-            ],
+            + "--mechanisms poll,epoll-lt --counts 20 --repeats 2 --modes pingpong,flood".split(),
             {"FAKE_LOADGEN_STALL": "flood:" + stalled},
             lambda runs: os.path.exists(stalled),
         )
@@ -376,17 +295,7 @@ class FakeSweepTest(unittest.TestCase):
         # idle_open becomes unknown (not idle-lost), with a note saying why.
         stalled = os.path.join(self.tmp, "stalled")
         run = self.interrupted_sweep(
-            FAST
-            + [
-                "--mechanisms",
-                "poll",
-                "--counts",
-                "20",
-                "--repeats",
-                "2",
-                "--modes",
-                "pingpong,flood",
-            ],
+            FAST + "--mechanisms poll --counts 20 --repeats 2 --modes pingpong,flood".split(),
             {"FAKE_LOADGEN_STALL": "flood:" + stalled, "FAKE_LOADGEN_TERM_KILLS_SERVER": "1"},
             lambda runs: os.path.exists(stalled),
         )
@@ -404,17 +313,7 @@ class FakeSweepTest(unittest.TestCase):
         # its idle connections closed while the server still runs.
         run = run_sweep(
             self.bin,
-            FAST
-            + [
-                "--mechanisms",
-                "poll,epoll-lt",
-                "--counts",
-                "0,20",
-                "--repeats",
-                "1",
-                "--modes",
-                "pingpong",
-            ],
+            FAST + "--mechanisms poll,epoll-lt --counts 0,20 --repeats 1 --modes pingpong".split(),
             env={"FAKE_DROP_IDLE": "epoll-lt:1"},
         )
         self.assertEqual(run.returncode, 0, run.stderr)
@@ -427,16 +326,9 @@ class FakeSweepTest(unittest.TestCase):
 
     def test_sparse_modes_run_only_at_their_counts(self):
         # The default preset runs churn at idle 0, 1000 and max only, when loadgen offers it.
-        args = FAST + [
-            "--mechanisms",
-            "poll,epoll-lt",
-            "--counts",
-            "0,20,max",
-            "--max-idle",
-            "30",
-            "--repeats",
-            "1",
-        ]
+        args = (
+            FAST + "--mechanisms poll,epoll-lt --counts 0,20,max --max-idle 30 --repeats 1".split()
+        )
         run = run_sweep(self.bin, args, env={"FAKE_LOADGEN_HELP_MODES": "churn"})
         self.assertEqual(run.returncode, 0, run.stderr)
         mechs = ["poll", "epoll-lt"]
@@ -481,16 +373,7 @@ class IndependentRepeatsTest(unittest.TestCase):
         run = run_sweep(
             self.bin,
             FAST
-            + [
-                "--mechanisms",
-                "poll,epoll-lt",
-                "--counts",
-                "0,20",
-                "--repeats",
-                "3",
-                "--modes",
-                "pingpong,flood",
-            ],
+            + "--mechanisms poll,epoll-lt --counts 0,20 --repeats 3 --modes pingpong,flood".split(),
             env={"MUXBENCH_CPU_DMA_LATENCY": self.device},
         )
         self.assertEqual(run.returncode, 0, run.stderr)
@@ -520,18 +403,10 @@ class IndependentRepeatsTest(unittest.TestCase):
         run = run_sweep(
             self.bin,
             FAST
-            + [
-                "--mechanisms",
-                "poll",
-                "--counts",
-                "0",
-                "--repeats",
-                "2",
-                "--modes",
-                "pingpong",
-                "--idle-states",
-                "block,allow",
-            ],
+            + (
+                "--mechanisms poll --counts 0 --repeats 2 --modes pingpong "
+                "--idle-states block,allow"
+            ).split(),
             env={"MUXBENCH_CPU_DMA_LATENCY": self.device},
         )
         self.assertEqual(run.returncode, 0, run.stderr)
@@ -558,18 +433,9 @@ class IndependentRepeatsTest(unittest.TestCase):
         run = run_sweep(
             self.bin,
             FAST
-            + [
-                "--mechanisms",
-                "poll",
-                "--counts",
-                "0",
-                "--repeats",
-                "1",
-                "--modes",
-                "pingpong",
-                "--placement",
-                "shared",
-            ],
+            + (
+                "--mechanisms poll --counts 0 --repeats 1 --modes pingpong --placement shared"
+            ).split(),
             env={"FAKE_FLOOR_SEQUENCE": sequence},
         )
         self.assertEqual(run.returncode, 0, run.stderr)
@@ -581,8 +447,7 @@ class IndependentRepeatsTest(unittest.TestCase):
         missing = os.path.join(self.tmp, "no-such-dir", "cpu_dma_latency")
         run = run_sweep(
             self.bin,
-            FAST
-            + ["--mechanisms", "poll", "--counts", "0", "--repeats", "1", "--modes", "pingpong"],
+            FAST + "--mechanisms poll --counts 0 --repeats 1 --modes pingpong".split(),
             env={"MUXBENCH_CPU_DMA_LATENCY": missing},
         )
         self.assertEqual(run.returncode, 0, run.stderr)
