@@ -183,7 +183,12 @@ class Server:
         while True:
             line = self.out.readline(deadline - time.monotonic())
             if line is None:
-                code = self.proc.poll()
+                # At EOF the server may not have been reaped yet: wait a moment for its exit
+                # status (EXIT_UNAVAILABLE must not read as a failed start).
+                try:
+                    code = self.proc.wait(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+                except subprocess.TimeoutExpired:
+                    code = None
                 kill_group(self.proc)
                 self.log.close()
                 why = tail(log_path) or "no output"
