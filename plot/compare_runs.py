@@ -636,7 +636,6 @@ class Comparison:
             matplotlib.use("Agg")
             matplotlib.rcParams["svg.hashsalt"] = "muxbench"
             import matplotlib.pyplot as plt
-            from matplotlib.lines import Line2D
         except ImportError:
             return (
                 None,
@@ -645,7 +644,6 @@ class Comparison:
                     "python3-matplotlib and run with /usr/bin/python3)"
                 ),
             )
-        t = self.threshold
         metrics = [
             m
             for m in rules.COMPARE_WORSE
@@ -679,6 +677,30 @@ class Comparison:
                     first_row=row == 0,
                     last_row=row == len(metrics) - 1,
                 )
+        handles = self._legend_handles()
+        height = fig.get_figheight()
+        fig.suptitle(
+            f"B / A per point — A: {name_a}, B: {name_b} (medians of the ok repeats)",
+            fontsize=11,
+            y=1 - 0.1 / height,
+            va="top",
+        )
+        fig.legend(
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 1 - 0.45 / height),
+            ncol=min(5, len(handles)),
+            fontsize=8,
+            frameon=False,
+        )
+        fig.tight_layout(rect=(0, 0, 1, 1 - 1.25 / height))
+        return self._save(fig, plt, out_dir), None
+
+    def _legend_handles(self):
+        """One line per mechanism, then the markers and bands the panels use."""
+        from matplotlib.lines import Line2D
+
+        t = self.threshold
         handles = [
             Line2D([], [], color=style(m)[0], marker=style(m)[1], linestyle="-", label=m)
             for m in mechanisms_of(self.points)
@@ -707,23 +729,7 @@ class Comparison:
             Line2D([], [], color="0.75", linewidth=6, label=f"within ±{t:.0%}"),
             Line2D([], [], color="#d62728", linestyle="--", label="regression threshold"),
         ]
-        height = fig.get_figheight()
-        fig.suptitle(
-            f"B / A per point — A: {name_a}, B: {name_b} (medians of the ok repeats)",
-            fontsize=11,
-            y=1 - 0.1 / height,
-            va="top",
-        )
-        fig.legend(
-            handles=handles,
-            loc="upper center",
-            bbox_to_anchor=(0.5, 1 - 0.45 / height),
-            ncol=min(5, len(handles)),
-            fontsize=8,
-            frameon=False,
-        )
-        fig.tight_layout(rect=(0, 0, 1, 1 - 1.25 / height))
-        return self._save(fig, plt, out_dir), None
+        return handles
 
     def _draw_panel(self, ax, metric, scenario, floors, idles, zero_at, first_row, last_row):
         """One metric's B / A in one scenario (or, with floors, the floors): the threshold band,
