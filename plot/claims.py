@@ -9,17 +9,26 @@ import json
 import os
 import statistics
 
-import rules
-from rules import CONFIRMED, INCONCLUSIVE, REFUTED, fmt
-from results_folder import FLOOR, number
+from plot import rules
+from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED, fmt
+from plot.results_folder import FLOOR, number
 
 CLAIMS = {
     1: "`select` cannot watch a descriptor ≥ 1024 (`FD_SETSIZE`) on Linux.",
-    2: "The cost of `select` grows linearly with the number of watched descriptors, even idle ones.",
+    2: (
+        "The cost of `select` grows linearly with the number of watched descriptors, even idle"
+        " ones."
+    ),
     3: "`poll` has no maximum descriptor count.",
     4: "The cost of `poll` also grows linearly with the number of watched descriptors.",
-    5: "`select` and `poll` are level-triggered: a ready descriptor that is not serviced is reported again.",
-    6: "`epoll` supports both level- and edge-triggered notification; edge-triggered reports a readiness change once.",
+    5: (
+        "`select` and `poll` are level-triggered: a ready descriptor that is not serviced is"
+        " reported again."
+    ),
+    6: (
+        "`epoll` supports both level- and edge-triggered notification; edge-triggered reports a"
+        " readiness change once."
+    ),
     7: "Edge-triggered epoll is faster than level-triggered.",
     8: "`epoll_wait` cost depends on the number of *ready* descriptors, not the number watched.",
     9: "epoll avoids copying descriptors between kernel and user space by using mmap.",
@@ -60,7 +69,8 @@ def cost_mode(results):
 
 
 def growth_verdict(fit, want):
-    """want 'grows-linear', 'grows' or 'flat': the verdict a series' shape gives that expectation."""
+    """want 'grows-linear', 'grows' or 'flat': the verdict a series' shape gives that
+    expectation."""
     grows = fit.shape in (rules.GROWS_LINEAR, rules.GROWS)
     flat = fit.shape in (rules.FLAT, rules.FALLS)
     if want == "grows-linear":
@@ -89,7 +99,8 @@ def runs_cost_fit(results, mechanism):
 
 
 def micro_wait_fit(results, mechanism):
-    """ns per wait call against watched descriptors, one ready (or the most measured ready count)."""
+    """ns per wait call against watched descriptors, one ready (or the most measured ready
+    count)."""
     ready = results.micro_fixed_value("wait", mechanism, "ready", prefer=1.0)
     if ready is None:
         return None, None
@@ -110,8 +121,11 @@ def linear_cost_claim(results, number, mechanism):
     if fit is not None:
         v = growth_verdict(fit, "grows-linear")
         verdicts.append(v)
-        figures.append(f"runs.csv ({mode}), server CPU per message vs idle connections: "
-                       + fit.describe("µs", "idle conn.", 1000.0, "ns per idle connection per message") + f" [{v}]")
+        figures.append(
+            f"runs.csv ({mode}), server CPU per message vs idle connections: "
+            + fit.describe("µs", "idle conn.", 1000.0, "ns per idle connection per message")
+            + f" [{v}]"
+        )
     else:
         figures.append(f"runs.csv: no ok {mechanism} point with server CPU per message")
     if mechanism == "select":
@@ -119,8 +133,11 @@ def linear_cost_claim(results, number, mechanism):
         if dyn is not None:
             v = growth_verdict(dyn, "grows-linear")
             verdicts.append(v)
-            figures.append(f"runs.csv ({dyn_mode}), select-dynamic (fd_set sized past 1024): "
-                           + dyn.describe("µs", "idle conn.", 1000.0, "ns per idle connection per message") + f" [{v}]")
+            figures.append(
+                f"runs.csv ({dyn_mode}), select-dynamic (fd_set sized past 1024): "
+                + dyn.describe("µs", "idle conn.", 1000.0, "ns per idle connection per message")
+                + f" [{v}]"
+            )
     if results.micro is None:
         figures.append("micro.csv absent: the system call was not timed alone")
     else:
@@ -130,25 +147,38 @@ def linear_cost_claim(results, number, mechanism):
         else:
             v = growth_verdict(mfit, "grows-linear")
             verdicts.append(v)
-            figures.append(f"micro.csv, one {mechanism} call with {fmt(ready)} ready vs watched: "
-                           + mfit.describe("ns", "watched", 1.0, "ns per watched descriptor") + f" [{v}]")
+            figures.append(
+                f"micro.csv, one {mechanism} call with {fmt(ready)} ready vs watched: "
+                + mfit.describe("ns", "watched", 1.0, "ns per watched descriptor")
+                + f" [{v}]"
+            )
         build_ready = results.micro_fixed_value("build", mechanism, "ready", prefer=1.0)
         build = results.micro_series("build", mechanism, "watched", "ready", build_ready)
         if len(build.xs()) >= rules.MIN_POINTS:
             bfit = rules.Fit(build)
-            figures.append(f"micro.csv, building/copying the {mechanism} set per call (information): "
-                           + bfit.describe("ns", "watched", 1.0, "ns per watched descriptor"))
+            figures.append(
+                f"micro.csv, building/copying the {mechanism} set per call (information): "
+                + bfit.describe("ns", "watched", 1.0, "ns per watched descriptor")
+            )
     verdict = rules.combine(verdicts)
     name = "select" if mechanism == "select" else "poll"
     if verdict == CONFIRMED:
-        why = (f"Every {name} call hands the kernel the whole set and the kernel walks all of it, "
-               f"so each idle descriptor adds a fixed cost to every call.")
+        why = (
+            f"Every {name} call hands the kernel the whole set and the kernel walks all of it, "
+            "so each idle descriptor adds a fixed cost to every call."
+        )
     elif verdict == REFUTED:
-        why = (f"Within the measured range the cost of {name} did not rise with the watched count beyond "
-               f"the thresholds; per-call overheads dominated the scan here.")
+        why = (
+            f"Within the measured range the cost of {name} did not rise with the watched count"
+            " beyond the thresholds; per-call overheads dominated the scan here."
+        )
     else:
-        why = ("The evidence does not decide (too few points, too noisy, or sources disagree); "
-               "see the figures.") if verdicts else f"Neither runs.csv nor micro.csv measured the cost of {name}."
+        why = (
+            "The evidence does not decide (too few points, too noisy, or sources disagree); "
+            "see the figures."
+            if verdicts
+            else f"Neither runs.csv nor micro.csv measured the cost of {name}."
+        )
     return Claim(number, verdict, figures, why)
 
 
@@ -166,22 +196,36 @@ def claim1(results):
         figures.append("runs.csv: no select rows")
     else:
         if served:
-            figures.append(f"select served every connection up to {max(r.idle for r in served)} idle "
-                           f"(+{int(served[0].get('active') or 0)} active)")
+            figures.append(
+                f"select served every connection up to {max(r.idle for r in served)} idle "
+                f"(+{int(served[0].get('active') or 0)} active)"
+            )
         if refused:
             first = min(refused, key=lambda r: (r.idle, not r.status.startswith("refused")))
-            figures.append(f"first refusal at {first.idle} idle (status {first.status}, {int(first.refused_count)} "
-                           f"connection(s) refused); {len(refused)} select row(s) refused in all")
+            figures.append(
+                f"first refusal at {first.idle} idle (status {first.status},"
+                f" {int(first.refused_count)} connection(s) refused); {len(refused)} select row(s)"
+                " refused in all"
+            )
         below = [r for r in refused if needed(r) < limit - rules.FD_MARGIN]
-        beyond = [r for r in served if watched_idle(r) + int(r.get("active") or 0) >= limit + rules.FD_MARGIN]
+        beyond = [
+            r
+            for r in served
+            if watched_idle(r) + int(r.get("active") or 0) >= limit + rules.FD_MARGIN
+        ]
         if beyond:
             verdicts.append(REFUTED)
-            figures.append(f"plain select served {max(r.idle for r in beyond)} idle connections, past FD_SETSIZE")
+            figures.append(
+                f"plain select served {max(r.idle for r in beyond)} idle connections, past"
+                " FD_SETSIZE"
+            )
         elif refused and not below and any(needed(r) < limit - rules.FD_MARGIN for r in served):
             verdicts.append(CONFIRMED)
         elif below:
-            figures.append(f"refused already at {min(needed(r) for r in below)} descriptors, well below FD_SETSIZE "
-                           f"(another limit than FD_SETSIZE)")
+            figures.append(
+                f"refused already at {min(needed(r) for r in below)} descriptors, well below"
+                " FD_SETSIZE (another limit than FD_SETSIZE)"
+            )
             verdicts.append(INCONCLUSIVE)
         else:
             figures.append("the sweep did not take select past FD_SETSIZE")
@@ -196,8 +240,10 @@ def claim1(results):
     kernel_accepts = probe.get("select_syscall_accepts_fd_ge_fdsetsize")
     if kernel_accepts is not None:
         fd = probe.get("select_syscall_fd")
-        figures.append(f"probe: the select system call {'accepts' if kernel_accepts else 'rejects'} a descriptor ≥ "
-                       f"FD_SETSIZE{f' ({fd})' if fd else ''} in a larger hand-made bitmap")
+        figures.append(
+            f"probe: the select system call {'accepts' if kernel_accepts else 'rejects'} a"
+            f" descriptor ≥ FD_SETSIZE{f' ({fd})' if fd else ''} in a larger hand-made bitmap"
+        )
     mode, dyn = runs_cost_fit(results, "select-dynamic")
     dyn_rows = [r for r in results.runs if r.mechanism == "select-dynamic" and r.ok]
     if dyn_rows:
@@ -205,18 +251,29 @@ def claim1(results):
         cost = results.series(mode, "select-dynamic", COST_METRIC) if mode else None
         text = f"select-dynamic (fd_set allocated to size) served {top} idle connections"
         if cost is not None and cost.xs():
-            text += f"; server CPU {fmt(cost.median(cost.xs()[-1]))} µs/msg at {fmt(cost.xs()[-1])} idle ({mode})"
+            text += (
+                f"; server CPU {fmt(cost.median(cost.xs()[-1]))} µs/msg at"
+                f" {fmt(cost.xs()[-1])} idle ({mode})"
+            )
         figures.append(text)
     verdict = rules.combine(verdicts)
     if verdict == CONFIRMED:
-        why = ("glibc's `fd_set` is a fixed 1024-bit array, so a server using it must refuse descriptor 1024 and up")
+        why = (
+            "glibc's `fd_set` is a fixed 1024-bit array, so a server using it must refuse"
+            " descriptor 1024 and up"
+        )
         if kernel_accepts or dyn_rows:
-            why += ("; the limit is that type's, not the kernel's: the select system call takes larger bitmaps, "
-                    "at a cost that keeps following the highest descriptor.")
+            why += (
+                "; the limit is that type's, not the kernel's: the select system call takes larger"
+                " bitmaps, at a cost that keeps following the highest descriptor."
+            )
         else:
             why += "."
     elif verdict == REFUTED:
-        why = "A plain-select server watched descriptors past FD_SETSIZE: check how it sizes its sets."
+        why = (
+            "A plain-select server watched descriptors past FD_SETSIZE: check how it sizes its"
+            " sets."
+        )
     else:
         why = "The sweep did not show where select's limit lies."
     return Claim(1, verdict, figures, why)
@@ -245,40 +302,62 @@ def claim3(results):
         figures.append("runs.csv: no poll rows")
     elif served:
         top = max(r.idle for r in served)
-        figures.append(f"poll served {top} idle connections, all still open at the end "
-                       f"({top / limit:.1f} × FD_SETSIZE)")
+        figures.append(
+            f"poll served {top} idle connections, all still open at the end "
+            f"({top / limit:.1f} × FD_SETSIZE)"
+        )
         if top >= rules.POLL_BEYOND_FACTOR * limit:
             verdicts.append(CONFIRMED)
     failed = [r for r in polls if not r.ok]
     for r in failed:
-        others = [o for o in results.runs if o.mode == r.mode and o.idle == r.idle and o.ok and intact(o)
-                  and o.mechanism not in ("poll", "select", FLOOR)]
+        others = [
+            o
+            for o in results.runs
+            if o.mode == r.mode
+            and o.idle == r.idle
+            and o.ok
+            and intact(o)
+            and o.mechanism not in ("poll", "select", FLOOR)
+        ]
         if others and ("refused" in r.status or r.refused_count > 0):
             verdicts.append(REFUTED)
-            figures.append(f"poll refused connections at {r.idle} idle ({r.status}) where {others[0].mechanism} served them")
+            figures.append(
+                f"poll refused connections at {r.idle} idle ({r.status}) where"
+                f" {others[0].mechanism} served them"
+            )
             break
     probe = results.probe or {}
     if number(probe.get("poll_watched_max")):
         watched = int(number(probe["poll_watched_max"]))
-        figures.append(f"probe: one poll call watched {watched} descriptors"
-                       + (f" (RLIMIT_NOFILE {probe['rlimit_nofile']})" if "rlimit_nofile" in probe else ""))
+        figures.append(
+            f"probe: one poll call watched {watched} descriptors"
+            + (f" (RLIMIT_NOFILE {probe['rlimit_nofile']})" if "rlimit_nofile" in probe else "")
+        )
         if watched >= rules.POLL_BEYOND_FACTOR * limit:
             verdicts.append(CONFIRMED)
     if probe.get("poll_nfds_over_rlimit_errno"):
         at = probe.get("poll_nfds_at_rlimit_ok")
-        figures.append(f"probe: poll with nfds = RLIMIT_NOFILE {'accepted' if at else 'refused' if at is False else 'not tried'}; "
-                       f"nfds = RLIMIT_NOFILE + 1 → {probe['poll_nfds_over_rlimit_errno']}")
+        figures.append(
+            "probe: poll with nfds = RLIMIT_NOFILE"
+            f" {'accepted' if at else 'refused' if at is False else 'not tried'}; nfds ="
+            f" RLIMIT_NOFILE + 1 → {probe['poll_nfds_over_rlimit_errno']}"
+        )
     rlimit = probe.get("rlimit_nofile") or results.env.get("rlimit_nofile")
     if rlimit:
         figures.append(f"RLIMIT_NOFILE here: {rlimit}")
     verdict = rules.combine(verdicts)
     if verdict == CONFIRMED:
-        why = ("poll takes an array of any length; the bound it meets is the process's descriptor limit "
-               "(poll returns EINVAL past RLIMIT_NOFILE), not a limit of poll itself.")
+        why = (
+            "poll takes an array of any length; the bound it meets is the process's descriptor"
+            " limit (poll returns EINVAL past RLIMIT_NOFILE), not a limit of poll itself."
+        )
     elif verdict == REFUTED:
         why = "poll refused connections another mechanism served: a limit of its own showed."
     else:
-        why = f"Neither the sweep nor the probe took poll past {rules.POLL_BEYOND_FACTOR} × FD_SETSIZE."
+        why = (
+            f"Neither the sweep nor the probe took poll past {rules.POLL_BEYOND_FACTOR} ×"
+            " FD_SETSIZE."
+        )
     return Claim(3, verdict, figures, why)
 
 
@@ -302,38 +381,59 @@ def probe_flags(results, keys):
 
 
 def claim5(results):
-    verdict, figures = probe_flags(results, [
-        ("select_lt_reports_again", "select reports an unserviced ready descriptor again"),
-        ("poll_lt_reports_again", "poll reports an unserviced ready descriptor again"),
-    ])
-    why = {CONFIRMED: "Both return the current state of every descriptor at each call, so readiness that was "
-                      "not consumed is simply seen again.",
-           REFUTED: "The probe saw a ready descriptor that was not reported again.",
-           INCONCLUSIVE: "Level triggering is a behaviour, not a timing: only mux-probe observes it."}[verdict]
+    verdict, figures = probe_flags(
+        results,
+        [
+            ("select_lt_reports_again", "select reports an unserviced ready descriptor again"),
+            ("poll_lt_reports_again", "poll reports an unserviced ready descriptor again"),
+        ],
+    )
+    why = {
+        CONFIRMED: (
+            "Both return the current state of every descriptor at each call, so readiness that was "
+            "not consumed is simply seen again."
+        ),
+        REFUTED: "The probe saw a ready descriptor that was not reported again.",
+        INCONCLUSIVE: "Level triggering is a behaviour, not a timing: only mux-probe observes it.",
+    }[verdict]
     return Claim(5, verdict, figures, why, "probe.json")
 
 
 def claim6(results):
-    verdict, figures = probe_flags(results, [
-        ("epoll_lt_reports_again", "epoll (default, level-triggered) reports an unserviced descriptor again"),
-        ("epoll_et_reports_once", "epoll with EPOLLET reports it once"),
-    ])
+    verdict, figures = probe_flags(
+        results,
+        [
+            (
+                "epoll_lt_reports_again",
+                "epoll (default, level-triggered) reports an unserviced descriptor again",
+            ),
+            ("epoll_et_reports_once", "epoll with EPOLLET reports it once"),
+        ],
+    )
     probe = results.probe or {}
     if "epoll_et_reports_new_data" in probe:
-        figures.append(f"probe: EPOLLET reports again when new data arrive: {'yes' if probe['epoll_et_reports_new_data'] else 'no'}")
+        figures.append(
+            "probe: EPOLLET reports again when new data arrive:"
+            f" {'yes' if probe['epoll_et_reports_new_data'] else 'no'}"
+        )
     for mech in EPOLLS:
         n = sum(1 for r in results.runs if r.mechanism == mech and r.ok)
         if n:
             figures.append(f"runs.csv: {mech} served {n} ok point(s) end to end")
-    why = {CONFIRMED: "EPOLLET reports a transition to ready, so a server must drain each socket until EAGAIN; "
-                      "without it epoll behaves like poll.",
-           REFUTED: "The probe saw epoll behave otherwise than documented.",
-           INCONCLUSIVE: "Trigger modes are behaviours, not timings: only mux-probe observes them."}[verdict]
+    why = {
+        CONFIRMED: (
+            "EPOLLET reports a transition to ready, so a server must drain each socket until"
+            " EAGAIN; without it epoll behaves like poll."
+        ),
+        REFUTED: "The probe saw epoll behave otherwise than documented.",
+        INCONCLUSIVE: "Trigger modes are behaviours, not timings: only mux-probe observes them.",
+    }[verdict]
     return Claim(6, verdict, figures, why, "probe.json")
 
 
 def cost_points(results, mechanism, metric=COST_METRIC, skip_modes=("churn",)):
-    """{(mode, idle): [(repeat, value), ...]}: every ok point of a mechanism, in every mode's primary
+    """{(mode, idle): [(repeat, value), ...]}: every ok point of a mechanism, in every mode's
+    primary
     scenario but skip_modes (churn measures connections, not messages)."""
     points = {}
     for mode in results.modes():
@@ -345,38 +445,62 @@ def cost_points(results, mechanism, metric=COST_METRIC, skip_modes=("churn",)):
 
 
 def cheaper_than(results, a, b, metric=COST_METRIC):
-    """"a is cheaper than b" on server CPU per message: a rules.CostRatio and its figure lines.
+    """ "a is cheaper than b" on server CPU per message: a rules.CostRatio and its figure lines.
     Reusable by any such claim (e.g. io_uring completion against epoll)."""
     ratio = rules.CostRatio(cost_points(results, a, metric), cost_points(results, b, metric))
-    figures = [f"runs.csv, server CPU per message, every mode but churn: " + ratio.describe(a, b)]
+    figures = ["runs.csv, server CPU per message, every mode but churn: " + ratio.describe(a, b)]
     groups = ratio.group_ratios(lambda point: point[0])
     if len(groups) > 1:
-        figures.append("ratio per mode (information): " + ", ".join(f"{mode} {r:.3f}" for mode, r in groups.items()))
+        figures.append(
+            "ratio per mode (information): "
+            + ", ".join(f"{mode} {r:.3f}" for mode, r in groups.items())
+        )
     return ratio, figures
 
 
 def claim7(results):
     ratio, figures = cheaper_than(results, "epoll-et", "epoll-lt")
     if ratio.compared == 0:
-        return Claim(7, INCONCLUSIVE, ["runs.csv: epoll-lt and epoll-et were not both measured at any point"],
-                     "Nothing to compare.")
+        return Claim(
+            7,
+            INCONCLUSIVE,
+            ["runs.csv: epoll-lt and epoll-et were not both measured at any point"],
+            "Nothing to compare.",
+        )
     m = f"{rules.EQUIVALENCE_MARGIN:.0%}"
     why = {
-        rules.CHEAPER: (f"ET needed fewer wait calls and re-reports per message: over every point and repeat its "
-                        f"server CPU per message was lower than LT's by more than {m}, at {rules.CONFIDENCE:.0%} confidence."),
-        rules.EQUIVALENT: (f"ET and LT cost the same within ±{m}: with few ready descriptors per call, re-reporting "
-                           f"a descriptor costs little, so the trigger mode does not change what a message costs."),
-        rules.DEARER: ("LT was cheaper: with few ready descriptors per call re-reporting costs little, and ET's "
-                       "obligatory drain-until-EAGAIN read adds a system call."),
-        rules.UNDECIDED: (f"ET was cheaper, but not certainly by more than {m}: the interval is too wide to tell "
-                          f"(more repeats would narrow it)." if ratio.high is not None and ratio.high < 1 else
-                          f"The interval of the ratio is too wide to tell a saving of more than {m} from none "
-                          f"(more repeats would narrow it)."),
-        rules.TOO_FEW_REPEATS: (f"With fewer than {rules.MIN_REPEATS_COMPARE} repeats per point noise alone could "
-                                f"pick the winner: rerun with at least {rules.MIN_REPEATS_COMPARE} repeats (the "
-                                f"default sweep)."),
-        rules.TOO_FEW_COMPARED: (f"Too few points were measured with {rules.MIN_REPEATS_COMPARE} repeats of both "
-                                 f"to judge."),
+        rules.CHEAPER: (
+            "ET needed fewer wait calls and re-reports per message: over every point and repeat"
+            f" its server CPU per message was lower than LT's by more than {m}, at"
+            f" {rules.CONFIDENCE:.0%} confidence."
+        ),
+        rules.EQUIVALENT: (
+            f"ET and LT cost the same within ±{m}: with few ready descriptors per call,"
+            " re-reporting a descriptor costs little, so the trigger mode does not change what a"
+            " message costs."
+        ),
+        rules.DEARER: (
+            "LT was cheaper: with few ready descriptors per call re-reporting costs little, and"
+            " ET's obligatory drain-until-EAGAIN read adds a system call."
+        ),
+        rules.UNDECIDED: (
+            f"ET was cheaper, but not certainly by more than {m}: the interval is too wide to tell "
+            "(more repeats would narrow it)."
+            if ratio.high is not None and ratio.high < 1
+            else (
+                f"The interval of the ratio is too wide to tell a saving of more than {m} from none"
+                " (more repeats would narrow it)."
+            )
+        ),
+        rules.TOO_FEW_REPEATS: (
+            f"With fewer than {rules.MIN_REPEATS_COMPARE} repeats per point noise alone could "
+            f"pick the winner: rerun with at least {rules.MIN_REPEATS_COMPARE} repeats (the "
+            "default sweep)."
+        ),
+        rules.TOO_FEW_COMPARED: (
+            f"Too few points were measured with {rules.MIN_REPEATS_COMPARE} repeats of both "
+            "to judge."
+        ),
     }[ratio.outcome]
     return Claim(7, ratio.verdict, figures, why)
 
@@ -388,8 +512,11 @@ def claim8(results):
         if fit is not None:
             v = growth_verdict(fit, "flat")
             watched_verdicts.append(v)
-            figures.append(f"runs.csv ({mode}), {mech} server CPU per message vs idle: "
-                           + fit.describe("µs", "idle conn.", 1000.0, "ns per idle connection per message") + f" [flat? {v}]")
+            figures.append(
+                f"runs.csv ({mode}), {mech} server CPU per message vs idle: "
+                + fit.describe("µs", "idle conn.", 1000.0, "ns per idle connection per message")
+                + f" [flat? {v}]"
+            )
     if results.micro is None:
         figures.append("micro.csv absent: the dependence on ready descriptors was not measured")
     for mech in EPOLLS if results.micro is not None else []:
@@ -397,29 +524,45 @@ def claim8(results):
         if fit is not None:
             v = growth_verdict(fit, "flat")
             watched_verdicts.append(v)
-            figures.append(f"micro.csv, {mech} wait with {fmt(ready)} ready vs watched: "
-                           + fit.describe("ns", "watched", 1.0, "ns per watched descriptor") + f" [flat? {v}]")
+            figures.append(
+                f"micro.csv, {mech} wait with {fmt(ready)} ready vs watched: "
+                + fit.describe("ns", "watched", 1.0, "ns per watched descriptor")
+                + f" [flat? {v}]"
+            )
         watched, rfit = micro_ready_fit(results, mech)
         if rfit is not None:
             v = growth_verdict(rfit, "grows")
             ready_verdicts.append(v)
-            figures.append(f"micro.csv, {mech} wait with {fmt(watched)} watched vs ready: "
-                           + rfit.describe("ns", "ready", 1.0, "ns per ready descriptor") + f" [grows? {v}]")
+            figures.append(
+                f"micro.csv, {mech} wait with {fmt(watched)} watched vs ready: "
+                + rfit.describe("ns", "ready", 1.0, "ns per ready descriptor")
+                + f" [grows? {v}]"
+            )
     not_watched = rules.combine(watched_verdicts)
     on_ready = rules.combine(ready_verdicts)
     if REFUTED in (not_watched, on_ready):
         verdict = REFUTED
-        why = ("epoll's cost followed the watched count" if not_watched == REFUTED
-               else "epoll_wait did not get dearer with more ready descriptors") + " beyond the thresholds."
+        why = (
+            "epoll's cost followed the watched count"
+            if not_watched == REFUTED
+            else "epoll_wait did not get dearer with more ready descriptors"
+        ) + " beyond the thresholds."
     elif not_watched == CONFIRMED and on_ready == CONFIRMED:
         verdict = CONFIRMED
-        why = ("The interest list lives in the kernel and only the ready list is walked and copied out, "
-               "so idle descriptors cost nothing per call while each ready one does.")
+        why = (
+            "The interest list lives in the kernel and only the ready list is walked and copied"
+            " out, so idle descriptors cost nothing per call while each ready one does."
+        )
     else:
         verdict = INCONCLUSIVE
-        half = "independence from the watched count" if not_watched != CONFIRMED else "growth with the ready count"
+        half = (
+            "independence from the watched count"
+            if not_watched != CONFIRMED
+            else "growth with the ready count"
+        )
         why = f"Both halves are needed and {half} was not established" + (
-            " (micro.csv absent)." if results.micro is None else " (not measured, or unclear).")
+            " (micro.csv absent)." if results.micro is None else " (not measured, or unclear)."
+        )
     return Claim(8, verdict, figures, why)
 
 
@@ -435,8 +578,10 @@ def claim9(results, anchors):
             continue
         grows = fit.shape in (rules.GROWS, rules.GROWS_LINEAR)
         verdicts.append(REFUTED if grows else INCONCLUSIVE)
-        figures.append(f"micro.csv, {mech} epoll_wait with {fmt(watched)} watched vs ready: "
-                       + fit.describe("ns", "ready", 1.0, "ns per ready event"))
+        figures.append(
+            f"micro.csv, {mech} epoll_wait with {fmt(watched)} watched vs ready: "
+            + fit.describe("ns", "ready", 1.0, "ns per ready event")
+        )
     probe = results.probe or {}
     mapped = probe.get("epoll_fd_mmap_errno")
     if isinstance(mapped, str) and mapped:
@@ -445,33 +590,48 @@ def claim9(results, anchors):
             figures.append("probe: mmap of an epoll descriptor succeeded")
         else:
             verdicts.append(REFUTED)
-            figures.append(f"probe: mmap of an epoll descriptor fails with {mapped}: epoll has nothing to map")
+            figures.append(
+                f"probe: mmap of an epoll descriptor fails with {mapped}: epoll has nothing to map"
+            )
     readonly = probe.get("epoll_wait_readonly_buffer_errno")
     if isinstance(readonly, str) and readonly:
         if readonly == "EFAULT":
             verdicts.append(REFUTED)
-            figures.append("probe: epoll_wait into a read-only events buffer fails with EFAULT: the kernel writes "
-                           "(copies) each event into the caller's memory")
+            figures.append(
+                "probe: epoll_wait into a read-only events buffer fails with EFAULT: the kernel"
+                " writes (copies) each event into the caller's memory"
+            )
         else:
             figures.append(f"probe: epoll_wait into a read-only events buffer: {readonly}")
     if probe.get("io_uring_fd_mmap_ok") is not None:
-        figures.append(f"probe, for contrast: io_uring's rings {'can' if probe['io_uring_fd_mmap_ok'] else 'could not'} "
-                       f"be mapped with mmap")
+        figures.append(
+            "probe, for contrast: io_uring's rings"
+            f" {'can' if probe['io_uring_fd_mmap_ok'] else 'could not'} be mapped with mmap"
+        )
     if results.probe is None:
         figures.append("probe.json absent: mmap and the copy were not probed")
-    figures.append("kernel source: epoll_wait copies each ready event with __put_user / epoll_put_uevent "
-                   "(fs/eventpoll.c); no mapping is shared with user space")
+    figures.append(
+        "kernel source: epoll_wait copies each ready event with __put_user / epoll_put_uevent "
+        "(fs/eventpoll.c); no mapping is shared with user space"
+    )
     verdict = rules.combine(verdicts)
     if verdict == REFUTED:
-        why = ("Timing alone cannot see an mmap; the evidence is the probe (no mapping to be had, the kernel writing "
-               "into the caller's buffer) and/or a fixed cost per ready event (a copy per event), beside the kernel "
-               "source, which copies every ready event out.")
+        why = (
+            "Timing alone cannot see an mmap; the evidence is the probe (no mapping to be had, the"
+            " kernel writing into the caller's buffer) and/or a fixed cost per ready event (a copy"
+            " per event), beside the kernel source, which copies every ready event out."
+        )
     elif verdict == CONFIRMED:
-        why = "An epoll descriptor could be mapped here: check the kernel, whose source says epoll copies each event."
+        why = (
+            "An epoll descriptor could be mapped here: check the kernel, whose source says epoll"
+            " copies each event."
+        )
     else:
-        why = ("Timing alone cannot see an mmap, and neither the probe nor a per-ready-event cost was measured (or "
-               "they disagree); the kernel source says epoll copies each ready event, but this report gives a verdict "
-               "only with a measurement.")
+        why = (
+            "Timing alone cannot see an mmap, and neither the probe nor a per-ready-event cost was"
+            " measured (or they disagree); the kernel source says epoll copies each ready event,"
+            " but this report gives a verdict only with a measurement."
+        )
     return Claim(9, verdict, figures, why, fact)
 
 
@@ -486,16 +646,20 @@ def claim10(results):
             if rows:
                 ctl[op] = statistics.median(number(m["ns_per_call_median"]) for m in rows)
         if ctl:
-            figures.append("micro.csv, ns per epoll_ctl call (median over watched counts): "
-                           + ", ".join(f"{op} {fmt(v)}" for op, v in ctl.items()))
+            figures.append(
+                "micro.csv, ns per epoll_ctl call (median over watched counts): "
+                + ", ".join(f"{op} {fmt(v)}" for op, v in ctl.items())
+            )
         _, wait_fit = micro_wait_fit(results, "epoll-lt")
         wait_series = wait_fit.series if wait_fit is not None else None
         if "add" in ctl and "del" in ctl and wait_series is not None and wait_series.xs():
             x0 = wait_series.xs()[0]
             wait_ns = wait_series.median(x0)
             ratio = (ctl["add"] + ctl["del"]) / wait_ns
-            figures.append(f"add + del for one connection = {ratio:.2f} × one epoll_wait call "
-                           f"({fmt(wait_ns)} ns at {fmt(x0)} watched)")
+            figures.append(
+                f"add + del for one connection = {ratio:.2f} × one epoll_wait call "
+                f"({fmt(wait_ns)} ns at {fmt(x0)} watched)"
+            )
             if ratio >= rules.CTL_MATTERS_RATIO:
                 verdicts.append(CONFIRMED)
             elif ratio <= rules.CTL_NEGLIGIBLE_RATIO:
@@ -504,7 +668,9 @@ def claim10(results):
                 verdicts.append(INCONCLUSIVE)
         elif ctl:
             figures.append("no epoll_wait timing (or no add/del) to set the epoll_ctl cost against")
-    churn = [r for r in results.runs if r.mode == "churn" and r.ok and r.get("conns_per_s") is not None]
+    churn = [
+        r for r in results.runs if r.mode == "churn" and r.ok and r.get("conns_per_s") is not None
+    ]
     if churn:
         by_mech = {}
         for mech in results.mechanisms(churn):
@@ -512,37 +678,67 @@ def claim10(results):
             if s.xs():
                 x0 = s.xs()[0]
                 by_mech[mech] = (x0, s.values_at(x0))
-                ctl_per_conn = [r.get("server_ctl_calls") / (r.get("conns_per_s") * (r.get("duration_s") or 1))
-                                for r in churn if r.mechanism == mech and r.idle == x0
-                                and r.get("server_ctl_calls") is not None and r.get("conns_per_s")]
-                text = f"churn: {mech} {fmt(statistics.median(s.values_at(x0)))} connections/s at {fmt(x0)} idle"
+                ctl_per_conn = [
+                    r.get("server_ctl_calls") / (r.get("conns_per_s") * (r.get("duration_s") or 1))
+                    for r in churn
+                    if r.mechanism == mech
+                    and r.idle == x0
+                    and r.get("server_ctl_calls") is not None
+                    and r.get("conns_per_s")
+                ]
+                text = (
+                    f"churn: {mech} {fmt(statistics.median(s.values_at(x0)))} connections/s at"
+                    f" {fmt(x0)} idle"
+                )
                 if ctl_per_conn and mech.startswith("epoll"):
-                    text += f" ({fmt(statistics.median(ctl_per_conn))} epoll_ctl calls per connection)"
+                    text += (
+                        f" ({fmt(statistics.median(ctl_per_conn))} epoll_ctl calls per connection)"
+                    )
                 figures.append(text)
-        if "epoll-lt" in by_mech and "poll" in by_mech and by_mech["epoll-lt"][0] == by_mech["poll"][0]:
+        if (
+            "epoll-lt" in by_mech
+            and "poll" in by_mech
+            and by_mech["epoll-lt"][0] == by_mech["poll"][0]
+        ):
             # Higher is better for a rate: compare the negated figures. One point (the smallest idle
             # count, where poll's scan costs nothing) isolates registration, so this stays a
             # per-point min–max comparison, decided only with enough repeats a side.
-            side = rules.compare_lower_is_better([-v for v in by_mech["poll"][1]], [-v for v in by_mech["epoll-lt"][1]])
+            side = rules.compare_lower_is_better(
+                [-v for v in by_mech["poll"][1]], [-v for v in by_mech["epoll-lt"][1]]
+            )
             if side == rules.TOO_FEW_REPEATS:
                 verdicts.append(INCONCLUSIVE)
                 have = min(len(by_mech["poll"][1]), len(by_mech["epoll-lt"][1]))
-                figures.append(f"churn: poll against epoll-lt at {fmt(by_mech['poll'][0])} idle not compared: "
-                               + rules.needs_repeats(have))
+                figures.append(
+                    f"churn: poll against epoll-lt at {fmt(by_mech['poll'][0])} idle not compared: "
+                    + rules.needs_repeats(have)
+                )
             elif side == "a":
                 verdicts.append(CONFIRMED)
-                figures.append("with few idle connections poll accepts and closes faster than epoll beyond the spread: "
-                               "registration costs epoll what poll does not pay")
+                figures.append(
+                    "with few idle connections poll accepts and closes faster than epoll beyond the"
+                    " spread: registration costs epoll what poll does not pay"
+                )
             else:
-                figures.append("with few idle connections poll did not churn faster than epoll beyond the spread of "
-                               "repeats (no verdict from churn: epoll saves on the wait side what it pays in registration)")
+                figures.append(
+                    "with few idle connections poll did not churn faster than epoll beyond the"
+                    " spread of repeats (no verdict from churn: epoll saves on the wait side what"
+                    " it pays in registration)"
+                )
     elif not results.micro:
         figures.append("no churn rows in runs.csv")
     verdict = rules.combine(verdicts)
-    why = {CONFIRMED: "Every new or closed connection costs epoll one or two epoll_ctl system calls that select and poll "
-                      "never make, so a workload of short connections pays it on every one.",
-           REFUTED: "Registering a connection cost a negligible fraction of a wait call here.",
-           INCONCLUSIVE: "epoll_ctl was not timed against epoll_wait, or the comparison fell between the thresholds."}[verdict]
+    why = {
+        CONFIRMED: (
+            "Every new or closed connection costs epoll one or two epoll_ctl system calls that"
+            " select and poll never make, so a workload of short connections pays it on every one."
+        ),
+        REFUTED: "Registering a connection cost a negligible fraction of a wait call here.",
+        INCONCLUSIVE: (
+            "epoll_ctl was not timed against epoll_wait, or the comparison fell between the"
+            " thresholds."
+        ),
+    }[verdict]
     return Claim(10, verdict, figures, why)
 
 

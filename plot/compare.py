@@ -7,8 +7,8 @@ whether the numbers match.
 
 import math
 
-import rules
-from rules import fmt
+from plot import rules
+from plot.rules import fmt
 
 OURS_EPOLL = "epoll-lt"  # the published epoll figures are level-triggered (the default)
 
@@ -58,18 +58,32 @@ def words_shape(theirs, ours):
 
 
 def words_order(flag):
-    return {True: "same order of magnitude", False: "**differs by more than an order of magnitude**",
-            None: "not comparable"}[flag]
+    return {
+        True: "same order of magnitude",
+        False: "**differs by more than an order of magnitude**",
+        None: "not comparable",
+    }[flag]
 
 
 def kerrisk(results, anchors):
     a = anchors["kerrisk2006"]
-    lines = [f"**{a['source']}** — {a['what']}. Converted to µs per call (seconds × 10⁶ / {a['calls']:,}); ours: "
-             f"micro.csv, one wait call with one descriptor ready."]
+    lines = [
+        f"**{a['source']}** — {a['what']}. Converted to µs per call (seconds × 10⁶ /"
+        f" {a['calls']:,}); ours: micro.csv, one wait call with one descriptor ready."
+    ]
     if results.micro is None:
-        return lines + ["", "Not compared: micro.csv absent (the system calls were not timed alone)."]
-    rows = ["", "| mechanism | N (published / ours) | published µs per call | ours µs per call | ratio published ÷ ours |",
-            "|---|---|---|---|---|"]
+        return lines + [
+            "",
+            "Not compared: micro.csv absent (the system calls were not timed alone).",
+        ]
+    rows = [
+        "",
+        (
+            "| mechanism | N (published / ours) | published µs per call | ours µs per call | ratio"
+            " published ÷ ours |"
+        ),
+        "|---|---|---|---|---|",
+    ]
     verdicts = []
     for pub, ours_name in (("select", "select"), ("poll", "poll"), ("epoll", OURS_EPOLL)):
         ready = results.micro_fixed_value("wait", ours_name, "ready", prefer=1.0)
@@ -86,27 +100,41 @@ def kerrisk(results, anchors):
                 continue
             ours_us = series.median(x) / 1000.0
             pairs.append((n, theirs_us, ours_us))
-            rows.append(f"| {pub} | {n:,} / {fmt(x)} | {fmt(theirs_us)} | {fmt(ours_us)} | {fmt(theirs_us / ours_us)} |")
+            rows.append(
+                f"| {pub} | {n:,} / {fmt(x)} | {fmt(theirs_us)} | {fmt(ours_us)} |"
+                f" {fmt(theirs_us / ours_us)} |"
+            )
         fit = rules.Fit(series)
         theirs_shape = published_shape(a[pub])
         mine = our_shape(fit)
         growth_theirs = a[pub][-1] / a[pub][0]
-        text = (f"- {pub}: published {theirs_shape} (×{fmt(growth_theirs)} from N = {a['N'][0]} to {a['N'][-1]:,}); "
-                f"ours {mine} over N = {fmt(series.xs()[0]) if series.xs() else '–'}–{fmt(series.xs()[-1]) if series.xs() else '–'}"
-                f" → {words_shape(theirs_shape, mine)}")
+        first, last = (fmt(series.xs()[0]), fmt(series.xs()[-1])) if series.xs() else ("–", "–")
+        text = (
+            f"- {pub}: published {theirs_shape} (×{fmt(growth_theirs)} from N = {a['N'][0]} to"
+            f" {a['N'][-1]:,}); ours {mine} over N = {first}–{last} →"
+            f" {words_shape(theirs_shape, mine)}"
+        )
         if len(pairs) >= 2:
             growth_ours = pairs[-1][2] / pairs[0][2]
-            text += (f"; growth between N = {pairs[0][0]:,} and {pairs[-1][0]:,}: published ×{fmt(pairs[-1][1] / pairs[0][1])}, "
-                     f"ours ×{fmt(growth_ours)} ({words_order(same_order(pairs[-1][1] / pairs[0][1], growth_ours))})")
+            published_growth = pairs[-1][1] / pairs[0][1]
+            order = words_order(same_order(published_growth, growth_ours))
+            text += (
+                f"; growth between N = {pairs[0][0]:,} and {pairs[-1][0]:,}: published"
+                f" ×{fmt(published_growth)}, ours ×{fmt(growth_ours)} ({order})"
+            )
         if pairs:
-            text += f"; per-call time at N = {pairs[-1][0]:,}: {words_order(same_order(pairs[-1][1], pairs[-1][2]))}"
+            text += (
+                f"; per-call time at N = {pairs[-1][0]:,}:"
+                f" {words_order(same_order(pairs[-1][1], pairs[-1][2]))}"
+            )
         verdicts.append(text)
     return lines + rows + [""] + verdicts
 
 
 def throughput_at(results, mode, mech, idle_target):
     # A throughput is a capacity only where the server bound it: loadgen- and latency-bound rows
-    # (bound_by) measure a round-trip rate instead, and are left out (older runs record no bound_by).
+    # (bound_by) measure a round-trip rate instead, and are left out (older runs record no
+    # bound_by).
     s = results.series(mode, mech, "throughput_msgs_s", server_bound_only=True)
     x0 = s.xs()[0] if s.xs() else None
     x1 = nearest([x for x in s.xs() if x > 0], idle_target)
@@ -117,7 +145,10 @@ def throughput_at(results, mode, mech, idle_target):
 
 def gammo(results, anchors):
     a = anchors["gammo2004"]
-    lines = [f"**{a['source']}** — {a['setup']}: “{a['degradation_quote']}”; “{a['no_idle_comparable']}”."]
+    lines = [
+        f"**{a['source']}** — {a['setup']}: “{a['degradation_quote']}”;"
+        f" “{a['no_idle_comparable']}”."
+    ]
     candidates = [m for m in ("flood", "pingpong", "broadcast") if m in results.modes()]
     if not candidates:
         return lines + ["", "Not compared: no flood, pingpong or broadcast rows in runs.csv."]
@@ -127,24 +158,48 @@ def gammo(results, anchors):
 
     recorded = [m for m in candidates if results.has_bound_by(results.scenario_runs(m))]
     if recorded and not any(server_bound(m) for m in candidates):
-        return lines + ["", f"Not compared: no {' or '.join(candidates)} point was server-bound in this run (bound_by: "
-                            "latency or loadgen), so throughput here is a round-trip rate, not the server's capacity, "
-                            "and says nothing about what idle connections cost it."]
+        return lines + [
+            "",
+            (
+                f"Not compared: no {' or '.join(candidates)} point was server-bound in this run"
+                " (bound_by: latency or loadgen), so throughput here is a round-trip rate, not the"
+                " server's capacity, and says nothing about what idle connections cost it."
+            ),
+        ]
     mode = next((m for m in candidates if m not in recorded or server_bound(m)), candidates[0])
-    lines.append(f"Ours: {mode} throughput at the idle count nearest {a['idle']:,} against 0 idle "
-                 f"(median over repeats; range from the repeats' extremes)"
-                 + (", server-bound points only (bound_by = server): where the loadgen or the round trip bound a "
-                    "point, its throughput is not the server's capacity." if mode in recorded else "."))
-    rows = ["", "| mechanism | throughput at 0 idle (msg/s) | at N idle | loss | published loss |", "|---|---|---|---|---|"]
+    lines.append(
+        f"Ours: {mode} throughput at the idle count nearest {a['idle']:,} against 0 idle "
+        "(median over repeats; range from the repeats' extremes)"
+        + (
+            ", server-bound points only (bound_by = server): where the loadgen or the round trip"
+            " bound a point, its throughput is not the server's capacity."
+            if mode in recorded
+            else "."
+        )
+    )
+    rows = [
+        "",
+        "| mechanism | throughput at 0 idle (msg/s) | at N idle | loss | published loss |",
+        "|---|---|---|---|---|",
+    ]
     degrade = {}
     at_zero = {}
     for mech in results.mechanisms(results.scenario_runs(mode)):
         got = throughput_at(results, mode, mech, a["idle"])
         if got is None:
             refused = results.refused_idles(mode, mech)
-            why = ("refused: FD_SETSIZE" if refused else "not server-bound at 0 idle or near it"
-                   if mode in recorded and len(results.series(mode, mech, "throughput_msgs_s")) else "not measured")
-            rows.append(f"| {mech} | – | {why} | – | {'up to 79%' if mech in ('select', 'poll') else '–'} |")
+            why = (
+                "refused: FD_SETSIZE"
+                if refused
+                else (
+                    "not server-bound at 0 idle or near it"
+                    if mode in recorded and len(results.series(mode, mech, "throughput_msgs_s"))
+                    else "not measured"
+                )
+            )
+            rows.append(
+                f"| {mech} | – | {why} | – | {'up to 79%' if mech in ('select', 'poll') else '–'} |"
+            )
             continue
         s, x0, x1 = got
         t0, t1 = s.median(x0), s.median(x1)
@@ -153,36 +208,62 @@ def gammo(results, anchors):
         loss_lo = 1 - s.high(x1) / s.low(x0)
         loss_hi = 1 - s.low(x1) / s.high(x0)
         degrade[mech] = (loss, loss_lo, loss_hi)
-        published = f"up to {a['select_poll_throughput_degradation_max']:.0%}" if mech in ("select", "poll", "select-dynamic") else "–"
-        rows.append(f"| {mech} | {fmt(t0)} | {fmt(t1)} at {fmt(x1)} | {loss:.0%} ({loss_lo:.0%} … {loss_hi:.0%}) | {published} |")
+        published = (
+            f"up to {a['select_poll_throughput_degradation_max']:.0%}"
+            if mech in ("select", "poll", "select-dynamic")
+            else "–"
+        )
+        rows.append(
+            f"| {mech} | {fmt(t0)} | {fmt(t1)} at {fmt(x1)} | {loss:.0%} ({loss_lo:.0%} …"
+            f" {loss_hi:.0%}) | {published} |"
+        )
     findings = []
     scanners = [m for m in ("select", "select-dynamic", "poll") if m in degrade]
     for mech in scanners:
         loss, lo, _ = degrade[mech]
         degrades = lo >= rules.DEGRADES_REL
-        findings.append(f"- {mech} {'degrades' if degrades else 'does not clearly degrade'} (loss {loss:.0%}, "
-                        f"low end {lo:.0%}) → {'**same shape**' if degrades else '**differs**'} as the published "
-                        f"select/poll; magnitude against 79%: {words_order(same_order(max(loss, 1e-9), a['select_poll_throughput_degradation_max']))}")
+        published = a["select_poll_throughput_degradation_max"]
+        findings.append(
+            f"- {mech} {'degrades' if degrades else 'does not clearly degrade'} (loss {loss:.0%}, "
+            f"low end {lo:.0%}) → {'**same shape**' if degrades else '**differs**'} as the"
+            " published select/poll; magnitude against 79%:"
+            f" {words_order(same_order(max(loss, 1e-9), published))}"
+        )
     for mech in ("epoll-lt", "epoll-et"):
         if mech in degrade:
             loss, lo, hi = degrade[mech]
-            findings.append(f"- {mech}: loss {loss:.0%} ({lo:.0%} … {hi:.0%}): "
-                            + ("stays within the threshold, as the paper's epoll" if hi < rules.DEGRADES_REL
-                               else "degrades too" if lo >= rules.DEGRADES_REL else "unclear"))
+            findings.append(
+                f"- {mech}: loss {loss:.0%} ({lo:.0%} … {hi:.0%}): "
+                + (
+                    "stays within the threshold, as the paper's epoll"
+                    if hi < rules.DEGRADES_REL
+                    else "degrades too"
+                    if lo >= rules.DEGRADES_REL
+                    else "unclear"
+                )
+            )
     if OURS_EPOLL in at_zero:
         for mech in ("select", "poll"):
             if mech in at_zero:
                 ratio = at_zero[mech] / at_zero[OURS_EPOLL]
                 comparable = abs(ratio - 1) <= rules.DEGRADES_REL
-                findings.append(f"- at 0 idle {mech} delivers {ratio:.2f} × epoll-lt's throughput: "
-                                + ("comparable, as published" if comparable else "not comparable, unlike the paper"))
+                findings.append(
+                    f"- at 0 idle {mech} delivers {ratio:.2f} × epoll-lt's throughput: "
+                    + (
+                        "comparable, as published"
+                        if comparable
+                        else "not comparable, unlike the paper"
+                    )
+                )
     return lines + rows + [""] + findings
 
 
 def coroio(results, anchors):
     a = anchors["coroio_libevent_bench"]
-    lines = [f"**{a['source']}**. Ours: micro.csv, one wait call with one descriptor ready; the ratio to epoll "
-             f"removes most of the machine's speed from the comparison."]
+    lines = [
+        f"**{a['source']}**. Ours: micro.csv, one wait call with one descriptor ready; the ratio to"
+        " epoll removes most of the machine's speed from the comparison."
+    ]
     if results.micro is None:
         return lines + ["", "Not compared: micro.csv absent."]
     epoll_ready = results.micro_fixed_value("wait", OURS_EPOLL, "ready", prefer=1.0)
@@ -202,15 +283,23 @@ def coroio(results, anchors):
                 continue
             pairs.append((n, x, theirs / theirs_epoll, s.median(x) / epoll.median(x)))
         if not pairs:
-            findings.append(f"- {mech}: no measurement near N = {', '.join(f'{n:,}' for n in a['N'])}"
-                            + (" (select stops at FD_SETSIZE)" if mech == "select" else ""))
+            findings.append(
+                f"- {mech}: no measurement near N = {', '.join(f'{n:,}' for n in a['N'])}"
+                + (" (select stops at FD_SETSIZE)" if mech == "select" else "")
+            )
             continue
         text = f"- {mech} ÷ epoll: " + "; ".join(
-            f"N = {n:,}: published ×{fmt(p)}, ours ×{fmt(o)} at {fmt(x)} ({words_order(same_order(p, o))})"
-            for n, x, p, o in pairs)
+            f"N = {n:,}: published ×{fmt(p)}, ours ×{fmt(o)} at"
+            f" {fmt(x)} ({words_order(same_order(p, o))})"
+            for n, x, p, o in pairs
+        )
         if len(pairs) >= 2:
             theirs_grows = pairs[-1][2] >= 2 * pairs[0][2]
             ours_grows = pairs[-1][3] >= 2 * pairs[0][3]
-            text += " → " + ("**same shape** (the gap widens with N)" if theirs_grows == ours_grows else "**differs**")
+            text += " → " + (
+                "**same shape** (the gap widens with N)"
+                if theirs_grows == ours_grows
+                else "**differs**"
+            )
         findings.append(text)
     return lines + [""] + findings

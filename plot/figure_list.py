@@ -5,33 +5,74 @@ report never links a plot under another name than the one drawn.
 """
 
 FIGURES = [
-    ("latency", "Latency vs idle connections",
-     "p50 and p99 round-trip latency of the active connections while N idle ones are held open. "
-     "The dashed line is the blocking ping-pong floor (no chat server, no multiplexer): what loopback "
-     "TCP costs by itself. select and poll climb away from it as idle connections grow; epoll stays near it. When the run measured it, "
-     "the dash-dot line on pingpong panels is the relay floor: a blocking relay over a chat ping-pong's 4 hops "
-     "and CPUs, no multiplexer."),
-    ("throughput", "Throughput vs idle connections",
-     "Messages delivered per second. A mechanism that scans every watched descriptor on each call loses "
-     "throughput as idle connections are added; one that keeps the interest list in the kernel does not. When the "
-     "run recorded bound_by, hollow markers are points the round trip or the loadgen bound (a rate, not a "
-     "capacity), filled ones server-bound, and a dotted line in each mechanism's colour is its server capacity "
-     "(10⁶ ÷ server CPU µs per message)."),
-    ("cpu_per_msg", "Server CPU per message vs idle connections",
-     "Server user + system CPU (kernel accounting over the measuring window) divided by messages. "
-     "The slope of this line is the cost of one idle descriptor per message, the figure claims 2, 4 and 8 use."),
-    ("fds_per_event", "Descriptors handed to the kernel per ready event",
-     "Descriptors passed to the wait call divided by events it returned: how much scanning buys one useful "
-     "event. select and poll pass every watched descriptor on every call; epoll passes none "
-     "(its interest list lives in the kernel), so its line lies on 0 of the symlog axis."),
-    ("micro_wait", "One wait call vs watched descriptors (micro-benchmark)",
-     "Google Benchmark timing of a single select / poll / epoll_wait call with N descriptors watched and "
-     "one ready (log-log). A slope of 1 on this plot is linear growth; a flat line is cost independent of N."),
-    ("micro_ready", "Wait call vs ready descriptors, and epoll_ctl",
-     "Left: one wait call with N watched fixed and k of them ready. epoll_wait's cost grows with k, because "
-     "each ready event is copied out to user space; select's and poll's stay dominated by N. Right: the cost "
-     "of one epoll_ctl registration call (add, modify, delete) against the number already registered."),
-    ("churn", "Connection churn vs idle connections",
-     "Connections opened, used and closed per second. epoll pays epoll_ctl for every connection; select "
-     "and poll pay their scan on every call instead."),
+    (
+        "latency",
+        "Latency vs idle connections",
+        (
+            "p50 and p99 round-trip latency of the active connections while N idle ones are held"
+            " open. The dashed line is the blocking ping-pong floor (no chat server, no"
+            " multiplexer): what loopback TCP costs by itself. select and poll climb away from it"
+            " as idle connections grow; epoll stays near it. When the run measured it, the dash-dot"
+            " line on pingpong panels is the relay floor: a blocking relay over a chat ping-pong's"
+            " 4 hops and CPUs, no multiplexer."
+        ),
+    ),
+    (
+        "throughput",
+        "Throughput vs idle connections",
+        (
+            "Messages delivered per second. A mechanism that scans every watched descriptor on each"
+            " call loses throughput as idle connections are added; one that keeps the interest list"
+            " in the kernel does not. When the run recorded bound_by, hollow markers are points the"
+            " round trip or the loadgen bound (a rate, not a capacity), filled ones server-bound,"
+            " and a dotted line in each mechanism's colour is its server capacity (10⁶ ÷ server CPU"
+            " µs per message)."
+        ),
+    ),
+    (
+        "cpu_per_msg",
+        "Server CPU per message vs idle connections",
+        (
+            "Server user + system CPU (kernel accounting over the measuring window) divided by"
+            " messages. The slope of this line is the cost of one idle descriptor per message, the"
+            " figure claims 2, 4 and 8 use."
+        ),
+    ),
+    (
+        "fds_per_event",
+        "Descriptors handed to the kernel per ready event",
+        (
+            "Descriptors passed to the wait call divided by events it returned: how much scanning"
+            " buys one useful event. select and poll pass every watched descriptor on every call;"
+            " epoll passes none (its interest list lives in the kernel), so its line lies on 0 of"
+            " the symlog axis."
+        ),
+    ),
+    (
+        "micro_wait",
+        "One wait call vs watched descriptors (micro-benchmark)",
+        (
+            "Google Benchmark timing of a single select / poll / epoll_wait call with N descriptors"
+            " watched and one ready (log-log). A slope of 1 on this plot is linear growth; a flat"
+            " line is cost independent of N."
+        ),
+    ),
+    (
+        "micro_ready",
+        "Wait call vs ready descriptors, and epoll_ctl",
+        (
+            "Left: one wait call with N watched fixed and k of them ready. epoll_wait's cost grows"
+            " with k, because each ready event is copied out to user space; select's and poll's"
+            " stay dominated by N. Right: the cost of one epoll_ctl registration call (add, modify,"
+            " delete) against the number already registered."
+        ),
+    ),
+    (
+        "churn",
+        "Connection churn vs idle connections",
+        (
+            "Connections opened, used and closed per second. epoll pays epoll_ctl for every"
+            " connection; select and poll pay their scan on every call instead."
+        ),
+    ),
 ]

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Read and merge the latency histograms that `loadgen --histogram-out FILE` writes.
 
 A histogram is bucket counts, so histograms of one measured point taken by several loadgen
@@ -6,12 +5,12 @@ processes (or hosts) merge exactly by adding counts; their percentiles are then 
 process that saw every sample. Averaging the processes' percentiles is wrong and is never done
 here. Standard library only.
 
-    import histograms
+    from plot import histograms                              # from the muxbench root
     h = histograms.merge([histograms.load(p) for p in paths])
     h.total_count, h.percentile(0.99), h.mean, h.max        # nanoseconds
 
-    /usr/bin/python3 plot/histograms.py A.json B.json        # merged count and percentiles (µs)
-    /usr/bin/python3 plot/histograms.py A.json B.json --out merged.json
+    /usr/bin/python3 -m plot.histograms A.json B.json        # merged count and percentiles (µs)
+    /usr/bin/python3 -m plot.histograms A.json B.json --out merged.json
 
 The file layout (format "muxbench-histogram", version 1) is documented in README "The load
 generator". percentile() is the C++ mux::Histogram::percentile (loadgen/Histogram.cpp) step by
@@ -119,19 +118,25 @@ class Histogram:
         doc = {"format": FORMAT, "version": VERSION, "unit": "ns"}
         for key in IDENTITY:
             doc[key] = self.identity.get(key)
-        doc["scheme"] = {"name": "log-linear", "linear_below": LINEAR_BELOW,
-                         "sub_buckets": SUB_BUCKETS, "buckets": BUCKETS,
-                         "max_trackable": MAX_TRACKABLE}
+        doc["scheme"] = {
+            "name": "log-linear",
+            "linear_below": LINEAR_BELOW,
+            "sub_buckets": SUB_BUCKETS,
+            "buckets": BUCKETS,
+            "max_trackable": MAX_TRACKABLE,
+        }
         doc.update(total_count=self.total_count, min=self.min, max=self.max, sum=self.sum)
-        doc["buckets"] = [dict(zip(("index", "low", "high"), (i, *bucket_bounds(i))),
-                               count=self.counts[i]) for i in sorted(self.counts)]
+        doc["buckets"] = [
+            dict(zip(("index", "low", "high"), (i, *bucket_bounds(i))), count=self.counts[i])
+            for i in sorted(self.counts)
+        ]
         return doc
 
 
 def _require(doc, key, kind, where):
     value = doc.get(key)
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise HistogramError(f"{where}: \"{key}\" missing or not {kind.__name__}")
+        raise HistogramError(f'{where}: "{key}" missing or not {kind.__name__}')
     return value
 
 
@@ -140,7 +145,9 @@ def from_json(doc, where="histogram"):
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise HistogramError(f"{where}: not a {FORMAT} document")
     if doc.get("version") != VERSION:
-        raise HistogramError(f"{where}: version {doc.get('version')!r}: this reader knows {VERSION}")
+        raise HistogramError(
+            f"{where}: version {doc.get('version')!r}: this reader knows {VERSION}"
+        )
     if doc.get("unit") != "ns":
         raise HistogramError(f"{where}: unit {doc.get('unit')!r}: expected ns")
     counts = {}
@@ -149,17 +156,25 @@ def from_json(doc, where="histogram"):
             raise HistogramError(f"{where}: a bucket is not an object")
         index, count = _require(b, "index", int, where), _require(b, "count", int, where)
         if bucket_bounds(index) != (b.get("low"), b.get("high")):
-            raise HistogramError(f"{where}: bucket {index}: bounds [{b.get('low')}, "
-                                 f"{b.get('high')}) disagree with the scheme")
+            raise HistogramError(
+                f"{where}: bucket {index}: bounds [{b.get('low')}, "
+                f"{b.get('high')}) disagree with the scheme"
+            )
         if count < 0:
             raise HistogramError(f"{where}: bucket {index}: negative count")
         counts[index] = counts.get(index, 0) + count
-    h = Histogram(counts, _require(doc, "min", int, where), _require(doc, "max", int, where),
-                  _require(doc, "sum", int, where),
-                  {k: doc.get(k) for k in IDENTITY}, [where])
+    h = Histogram(
+        counts,
+        _require(doc, "min", int, where),
+        _require(doc, "max", int, where),
+        _require(doc, "sum", int, where),
+        {k: doc.get(k) for k in IDENTITY},
+        [where],
+    )
     if h.total_count != _require(doc, "total_count", int, where):
-        raise HistogramError(f"{where}: total_count {doc['total_count']} but the buckets hold "
-                             f"{h.total_count}")
+        raise HistogramError(
+            f"{where}: total_count {doc['total_count']} but the buckets hold {h.total_count}"
+        )
     return h
 
 
@@ -191,8 +206,9 @@ def merge(histograms):
     for key in IDENTITY:
         values = {h.identity.get(key) for h in histograms}
         identity[key] = values.pop() if len(values) == 1 else None
-    return Histogram(counts, min(lows, default=0), max(highs, default=0), total_sum, identity,
-                     sources)
+    return Histogram(
+        counts, min(lows, default=0), max(highs, default=0), total_sum, identity, sources
+    )
 
 
 def _us(ns):
@@ -202,16 +218,24 @@ def _us(ns):
 
 def summary(h):
     """The merged count and percentiles in µs, keyed like loadgen's row columns."""
-    return {"count": h.total_count,
-            "p50_us": _us(h.percentile(0.5)), "p90_us": _us(h.percentile(0.9)),
-            "p99_us": _us(h.percentile(0.99)), "p999_us": _us(h.percentile(0.999)),
-            "max_us": _us(h.max), "mean_us": _us(h.mean)}
+    return {
+        "count": h.total_count,
+        "p50_us": _us(h.percentile(0.5)),
+        "p90_us": _us(h.percentile(0.9)),
+        "p99_us": _us(h.percentile(0.99)),
+        "p999_us": _us(h.percentile(0.999)),
+        "max_us": _us(h.max),
+        "mean_us": _us(h.mean),
+    }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        description="Merge loadgen --histogram-out files by adding counts; print the merged "
-                    "count and p50/p90/p99/p99.9/max/mean in µs, one 'key value' per line.")
+        description=(
+            "Merge loadgen --histogram-out files by adding counts; print the merged "
+            "count and p50/p90/p99/p99.9/max/mean in µs, one 'key value' per line."
+        )
+    )
     parser.add_argument("files", nargs="+", metavar="FILE")
     parser.add_argument("--out", metavar="FILE", help="also write the merged histogram here")
     args = parser.parse_args(argv)

@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""Draw the plots of one bench run: plot/plot.py results/<run>
+"""Draw the plots of one bench run: python3 -m plot.plot results/<run> (from the muxbench root)
 
 Writes PNG and SVG files next to runs.csv (see figure_list.py for what each shows). Curves are
 medians over repeats with min-max bands; points that failed are never drawn as figures but
@@ -11,16 +10,15 @@ import os
 import sys
 import textwrap
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from figure_list import FIGURES  # noqa: E402
-import results_folder as rf  # noqa: E402
-from results_folder import ResultsFolder, number, scenario_label  # noqa: E402
+from plot.figure_list import FIGURES
+from plot.plotting_python import INSTALL_HINT
+from plot import results_folder as rf
+from plot.results_folder import ResultsFolder, number, scenario_label
 
-MATPLOTLIB_HINT = ("needs matplotlib: install it with `sudo apt-get install python3-matplotlib` and run "
-                   "with /usr/bin/python3, the interpreter that sees Debian's packages")
 
-STYLE = {  # colour-blind-safe colours; ET shares LT's family but not its dash, so both read apart in grey
+# colour-blind-safe colours; ET shares LT's family but not its dash, so both read apart in grey
+STYLE = {
     "select": ("#d62728", "o", "-"),
     "select-dynamic": ("#ff7f0e", "D", "--"),
     "poll": ("#9467bd", "s", "-"),
@@ -52,7 +50,10 @@ def import_pyplot():
         matplotlib.rcParams["svg.hashsalt"] = "muxbench"
         import matplotlib.pyplot as plt
     except ImportError:
-        sys.exit(f"plot.py: {sys.executable} has no matplotlib; this script {MATPLOTLIB_HINT}")
+        sys.exit(
+            f"plot.py: {sys.executable} has no matplotlib; this script needs matplotlib:"
+            f" {INSTALL_HINT}"
+        )
     return plt
 
 
@@ -72,14 +73,21 @@ class IdleAxis:
         from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
         ax.set_xscale("log")
-        ax.set_xlim(self.zero_at / 1.6 if self.has_zero else self.zero_at * ZERO_FACTOR / 1.6, self.top * 1.6)
-        ticks = [10.0 ** k for k in range(0, 8) if self.zero_at * 1.5 < 10.0 ** k <= self.top * 1.6]
+        ax.set_xlim(
+            self.zero_at / 1.6 if self.has_zero else self.zero_at * ZERO_FACTOR / 1.6,
+            self.top * 1.6,
+        )
+        ticks = [10.0**k for k in range(0, 8) if self.zero_at * 1.5 < 10.0**k <= self.top * 1.6]
         if self.has_zero:
             ticks = [self.zero_at] + ticks
         ax.xaxis.set_major_locator(FixedLocator(ticks))
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: "0" if self.has_zero and v == self.zero_at else human(v)))
-        ax.set_xlabel(label + (" (log scale; 0 drawn at the left)" if self.has_zero else " (log scale)"))
+        ax.xaxis.set_major_formatter(
+            FuncFormatter(lambda v, _: "0" if self.has_zero and v == self.zero_at else human(v))
+        )
+        ax.set_xlabel(
+            label + (" (log scale; 0 drawn at the left)" if self.has_zero else " (log scale)")
+        )
 
 
 def human(v):
@@ -95,7 +103,8 @@ def plain_log(ax, which):
     from matplotlib.ticker import FuncFormatter, LogFormatter
 
     class PlainMinor(LogFormatter):
-        # LogFormatter picks which minor ticks deserve a label on a short axis; we only change how it reads.
+        # LogFormatter picks which minor ticks deserve a label on a short axis; we only change how
+        # it reads.
         def __call__(self, x, pos=None):
             return human(x) if super().__call__(x, pos) else ""
 
@@ -116,16 +125,40 @@ def draw_series(ax, series, mechanism, xpos=lambda x: x, label=None):
     order = list(STYLE).index(mechanism)
     zorder = 3 + 0.1 * (len(STYLE) - order)
     filled = [series.server_bound(x) is not False for x in xs]
-    ax.plot(px, medians, color=colour, marker=marker, linestyle=dash, linewidth=1.6, markersize=5,
-            label=label or mechanism, zorder=zorder,
-            markevery=None if all(filled) else [i for i, f in enumerate(filled) if f])
+    ax.plot(
+        px,
+        medians,
+        color=colour,
+        marker=marker,
+        linestyle=dash,
+        linewidth=1.6,
+        markersize=5,
+        label=label or mechanism,
+        zorder=zorder,
+        markevery=None if all(filled) else [i for i, f in enumerate(filled) if f],
+    )
     hollow = [i for i, f in enumerate(filled) if not f]
     if hollow:
-        ax.plot([px[i] for i in hollow], [medians[i] for i in hollow], linestyle="none", marker=marker,
-                markersize=5, markerfacecolor="white", markeredgecolor=colour, markeredgewidth=1.3,
-                zorder=zorder + 0.05, label="_hollow")
-    ax.fill_between(px, [series.low(x) for x in xs], [series.high(x) for x in xs], color=colour, alpha=0.18,
-                    linewidth=0)
+        ax.plot(
+            [px[i] for i in hollow],
+            [medians[i] for i in hollow],
+            linestyle="none",
+            marker=marker,
+            markersize=5,
+            markerfacecolor="white",
+            markeredgecolor=colour,
+            markeredgewidth=1.3,
+            zorder=zorder + 0.05,
+            label="_hollow",
+        )
+    ax.fill_between(
+        px,
+        [series.low(x) for x in xs],
+        [series.high(x) for x in xs],
+        color=colour,
+        alpha=0.18,
+        linewidth=0,
+    )
     return True
 
 
@@ -135,21 +168,40 @@ def legend_note(ax, label, **kw):
 
 
 def mark_failures(ax, results, mode, mechanism, axis, idle_states=None):
-    """Refused points as an x at the top of the axes, other failures as a hollow circle at the bottom."""
+    """Refused points as an x at the top of the axes, other failures as a hollow circle at the
+    bottom."""
     import matplotlib.transforms as transforms
 
     colour = style(mechanism)[0]
     trans = transforms.blended_transform_factory(ax.transData, ax.transAxes)
     refused = results.refused_idles(mode, mechanism, idle_states)
     if refused:
-        ax.plot([axis.pos(x) for x in refused], [0.96] * len(refused), transform=trans, linestyle="none",
-                marker="x", markersize=9, markeredgewidth=2, color=colour, clip_on=False,
-                label=f"{mechanism} refused: FD_SETSIZE")
+        ax.plot(
+            [axis.pos(x) for x in refused],
+            [0.96] * len(refused),
+            transform=trans,
+            linestyle="none",
+            marker="x",
+            markersize=9,
+            markeredgewidth=2,
+            color=colour,
+            clip_on=False,
+            label=f"{mechanism} refused: FD_SETSIZE",
+        )
     failed = results.failed_idles(mode, mechanism, idle_states)
     if failed:
-        ax.plot([axis.pos(x) for x in failed], [0.04] * len(failed), transform=trans, linestyle="none",
-                marker="o", markerfacecolor="none", markersize=8, color=colour, clip_on=False,
-                label=f"{mechanism} failed (see report)")
+        ax.plot(
+            [axis.pos(x) for x in failed],
+            [0.04] * len(failed),
+            transform=trans,
+            linestyle="none",
+            marker="o",
+            markerfacecolor="none",
+            markersize=8,
+            color=colour,
+            clip_on=False,
+            label=f"{mechanism} failed (see report)",
+        )
 
 
 def fd_setsize_line(ax, results):
@@ -166,7 +218,14 @@ def idle_panel(ax, results, mode, metric, axis, idle_states=None):
         bound |= bool(series.bound)
         mark_failures(ax, results, mode, mech, axis, idle_states)
     if bound:
-        legend_note(ax, HOLLOW_NOTE, linestyle="none", marker="o", markerfacecolor="white", markeredgecolor="0.3")
+        legend_note(
+            ax,
+            HOLLOW_NOTE,
+            linestyle="none",
+            marker="o",
+            markerfacecolor="white",
+            markeredgecolor="0.3",
+        )
     fd_setsize_line(ax, results)
     axis.apply(ax)
     ax.grid(True, which="major", alpha=0.3)
@@ -175,7 +234,9 @@ def idle_panel(ax, results, mode, metric, axis, idle_states=None):
 
 def caption(results, extra="", micro=False):
     if micro:
-        how = ("micro.csv: lines are the median of Google Benchmark repetitions; bands their min–max. ")
+        how = (
+            "micro.csv: lines are the median of Google Benchmark repetitions; bands their min–max. "
+        )
     else:
         repeats = max((r.repeat for r in results.runs), default=0)
         how = f"runs.csv: lines are the median of {repeats} repeat(s); bands their min–max. "
@@ -183,10 +244,11 @@ def caption(results, extra="", micro=False):
 
 
 def legend_width(labels, columns):
-    """Inches a legend of 9 pt labels takes in `columns` columns, filled column by column as matplotlib
+    """Inches a legend of 9 pt labels takes in `columns` columns, filled column by column as
+    matplotlib
     does (about 0.075 in per character, plus the handle and the gap, 0.75 in, per column)."""
     rows = -(-len(labels) // columns)
-    chunks = [labels[i:i + rows] for i in range(0, len(labels), rows)]
+    chunks = [labels[i : i + rows] for i in range(0, len(labels), rows)]
     return sum(0.075 * max(len(lab) for lab in chunk) + 0.75 for chunk in chunks if chunk)
 
 
@@ -199,22 +261,36 @@ def finish(fig, plt, results, stem, text, written):
                 handles.append(h)
                 labels.append(lab)
     width, height = fig.get_size_inches()
-    # About 15 characters of 8 pt text per inch: wrap the caption to the figure instead of clipping it.
-    lines = [part for line in text.split("\n") for part in textwrap.wrap(line, int(width * 15)) or [""]]
+    # About 15 characters of 8 pt text per inch: wrap the caption to the figure instead of clipping
+    # it.
+    lines = [
+        part for line in text.split("\n") for part in textwrap.wrap(line, int(width * 15)) or [""]
+    ]
     caption_in = 0.14 * len(lines) + 0.08
     columns = max(2, min(4, int(width / 3.2)))
     while columns > 1 and legend_width(labels, columns) > width * 0.98:
         columns -= 1  # long notes (the conventions) would run off the figure's edges
     legend_in = 0.24 * -(-len(handles) // columns) + 0.1 if handles else 0.0
     if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=9, frameon=False,
-                   bbox_to_anchor=(0.5, caption_in / height))
+        fig.legend(
+            handles,
+            labels,
+            loc="lower center",
+            ncol=columns,
+            fontsize=9,
+            frameon=False,
+            bbox_to_anchor=(0.5, caption_in / height),
+        )
     fig.text(0.01, 0.01, "\n".join(lines), fontsize=8, va="bottom", ha="left", color="0.25")
     fig.tight_layout(rect=(0, (caption_in + legend_in + 0.1) / height, 1.0, 0.95))
     for ext in ("png", "svg"):
         path = os.path.join(results.path, f"{stem}.{ext}")
         # No date in the SVG and fixed element ids: re-plotting a committed run changes no byte.
-        fig.savefig(path, dpi=110 if ext == "png" else None, metadata={"Date": None} if ext == "svg" else None)
+        fig.savefig(
+            path,
+            dpi=110 if ext == "png" else None,
+            metadata={"Date": None} if ext == "svg" else None,
+        )
         written.append(path)
     plt.close(fig)
 
@@ -228,7 +304,10 @@ def modes_with(results, metric, skip=("churn",)):
     for mode in results.modes():
         if mode in skip:
             continue
-        if any(len(results.series(mode, m, metric)) for m in results.mechanisms(results.scenario_runs(mode))) or any(
+        if any(
+            len(results.series(mode, m, metric))
+            for m in results.mechanisms(results.scenario_runs(mode))
+        ) or any(
             results.refused_idles(mode, m) for m in results.mechanisms(results.scenario_runs(mode))
         ):
             out.append(mode)
@@ -236,11 +315,17 @@ def modes_with(results, metric, skip=("churn",)):
 
 
 def all_idles(results, modes):
-    return {r.idle for mode in modes for s in results.idle_states_of(mode) for r in results.scenario_runs(mode, s)}
+    return {
+        r.idle
+        for mode in modes
+        for s in results.idle_states_of(mode)
+        for r in results.scenario_runs(mode, s)
+    }
 
 
 def states_of(results, modes):
-    """The idle-states settings to draw, primary first: one row of panels each (block above allow)."""
+    """The idle-states settings to draw, primary first: one row of panels each (block above
+    allow)."""
     seen = []
     for mode in modes:
         for s in results.idle_states_of(mode):
@@ -253,13 +338,21 @@ def states_note(ax, states, each_mode=False):
     """Says in the legend which row of panels holds which idle-states setting."""
     if len(states) > 1:
         if each_mode:
-            words = [f"{'first' if i == 0 else 'second' if i == 1 else f'row {i + 1}'} row of each mode"
-                     for i in range(len(states))]
+            words = [
+                f"{'first' if i == 0 else 'second' if i == 1 else f'row {i + 1}'} row of each mode"
+                for i in range(len(states))
+            ]
         else:
-            words = [f"{'upper' if i == 0 else 'lower' if i == len(states) - 1 else f'row {i + 1}'} row"
-                     for i in range(len(states))]
-        legend_note(ax, "panels: " + "; ".join(f"{w} = {rf.idle_states_words(s)}" for w, s in zip(words, states)),
-                    linestyle="none")
+            words = [
+                f"{'upper' if i == 0 else 'lower' if i == len(states) - 1 else f'row {i + 1}'} row"
+                for i in range(len(states))
+            ]
+        legend_note(
+            ax,
+            "panels: "
+            + "; ".join(f"{w} = {rf.idle_states_words(s)}" for w, s in zip(words, states)),
+            linestyle="none",
+        )
 
 
 def panel_title(scenario, prefix=""):
@@ -281,8 +374,16 @@ def same_ylim(axes):
 
 
 def not_measured(ax, mode, state):
-    ax.text(0.5, 0.5, f"{mode}: not measured with {rf.idle_states_words(state)}", ha="center", va="center",
-            transform=ax.transAxes, fontsize=9, color="0.4")
+    ax.text(
+        0.5,
+        0.5,
+        f"{mode}: not measured with {rf.idle_states_words(state)}",
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        fontsize=9,
+        color="0.4",
+    )
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -303,13 +404,28 @@ def plot_latency(plt, results, written):
             idle_panel(ax, results, mode, metric, axis, state)
             floor = results.floor(metric, placement, rf.FLOOR, state)
             if floor is not None:
-                ax.axhline(floor, color="black", linestyle="--", linewidth=1.2,
-                           label=f"blocking ping-pong floor ({placement or 'same'} placement, same percentile)")
-            # The relay floor makes a ping-pong's 4 hops: a reference for round trips, not for one-way latency.
-            relay = results.floor(metric, placement, rf.RELAY_FLOOR, state) if mode == "pingpong" else None
+                ax.axhline(
+                    floor,
+                    color="black",
+                    linestyle="--",
+                    linewidth=1.2,
+                    label=(
+                        f"blocking ping-pong floor ({placement or 'same'} placement, same"
+                        " percentile)"
+                    ),
+                )
+            # The relay floor makes a ping-pong's 4 hops: a reference for round trips, not for one-
+            # way latency.
+            relay = (
+                results.floor(metric, placement, rf.RELAY_FLOOR, state)
+                if mode == "pingpong"
+                else None
+            )
             if relay is not None:
                 relay_drawn = True
-                ax.axhline(relay, color="0.35", linestyle="-.", linewidth=1.3, label=RELAY_FLOOR_LABEL)
+                ax.axhline(
+                    relay, color="0.35", linestyle="-.", linewidth=1.3, label=RELAY_FLOOR_LABEL
+                )
             ax.set_yscale("log")
             plain_log(ax, "y")
             ax.set_ylabel(f"{name} latency (µs, log scale)")
@@ -319,24 +435,50 @@ def plot_latency(plt, results, written):
             same_ylim([axes[i][col] for i, (m, _) in enumerate(panels) if m == mode])
     states_note(axes[0][0], states_of(results, modes), each_mode=True)
     fig.suptitle(title_of("latency"), fontsize=13)
-    extra = ("Dash-dot line (pingpong panels): the relay floor, a blocking relay over the same 4 hops and CPUs as "
-             "a chat ping-pong (same percentile). " if relay_drawn else "")
-    finish(fig, plt, results, "latency",
-           caption(results, extra + "Refused or failed points are marked, never plotted as figures."), written)
+    extra = (
+        "Dash-dot line (pingpong panels): the relay floor, a blocking relay over the same 4 hops"
+        " and CPUs as a chat ping-pong (same percentile). "
+        if relay_drawn
+        else ""
+    )
+    finish(
+        fig,
+        plt,
+        results,
+        "latency",
+        caption(results, extra + "Refused or failed points are marked, never plotted as figures."),
+        written,
+    )
 
 
-def plot_simple(plt, results, written, stem, metric, ylabel, log_y=False, zero_y=True,
-                style_y=None, note=None, extra=None):
+def plot_simple(
+    plt,
+    results,
+    written,
+    stem,
+    metric,
+    ylabel,
+    log_y=False,
+    zero_y=True,
+    style_y=None,
+    note=None,
+    extra=None,
+):
     """One panel per mode of `metric` against idle connections (a row per idle-states setting when
     the run measured several). style_y(ax, mode), when given, replaces the default y axis (log or
-    from zero); extra(ax, mode, state, axis) draws more into a panel; note is added to the caption."""
+    from zero); extra(ax, mode, state, axis) draws more into a panel; note is added to the caption.
+    """
     modes = modes_with(results, metric)
     if not modes:
         return
     axis = IdleAxis(all_idles(results, modes))
     states = states_of(results, modes)
-    fig, axes = plt.subplots(len(states), len(modes), figsize=(6.2 * len(modes) + 0.6, 6.0 + 4.4 * (len(states) - 1)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(states),
+        len(modes),
+        figsize=(6.2 * len(modes) + 0.6, 6.0 + 4.4 * (len(states) - 1)),
+        squeeze=False,
+    )
     for i, mode in enumerate(modes):
         for j, state in enumerate(states):
             ax = axes[j][i]
@@ -355,8 +497,13 @@ def plot_simple(plt, results, written, stem, metric, ylabel, log_y=False, zero_y
                 ax.set_ylim(bottom=0)
             ax.set_ylabel(ylabel)
             ax.set_title(panel_title(results.scenario_with(mode, state)), fontsize=10)
-        same_ylim([axes[j][i] for j, state in enumerate(states)
-                   if state is None or state in results.idle_states_of(mode)])
+        same_ylim(
+            [
+                axes[j][i]
+                for j, state in enumerate(states)
+                if state is None or state in results.idle_states_of(mode)
+            ]
+        )
     states_note(axes[0][0], states)
     fig.suptitle(title_of(stem), fontsize=13)
     finish(fig, plt, results, stem, caption(results, note or ""), written)
@@ -365,6 +512,7 @@ def plot_simple(plt, results, written, stem, metric, ylabel, log_y=False, zero_y
 def capacity_lines(results):
     """extra= for the throughput plot: each mechanism's server capacity (server_capacity_msgs_s,
     10⁶ / server CPU µs per message) beside what it delivered, dotted in the same colour."""
+
     def draw(ax, mode, state, axis):
         drawn = False
         for mech in results.mechanisms(results.scenario_runs(mode, state)):
@@ -372,10 +520,18 @@ def capacity_lines(results):
             xs = s.xs()
             if xs:
                 drawn = True
-                ax.plot([axis.pos(x) for x in xs], [s.median(x) for x in xs], color=style(mech)[0], linestyle=":",
-                        linewidth=1.3, label="_capacity", zorder=2.5)
+                ax.plot(
+                    [axis.pos(x) for x in xs],
+                    [s.median(x) for x in xs],
+                    color=style(mech)[0],
+                    linestyle=":",
+                    linewidth=1.3,
+                    label="_capacity",
+                    zorder=2.5,
+                )
         if drawn:
             legend_note(ax, CAPACITY_NOTE, color="0.3", linestyle=":", linewidth=1.3)
+
     return draw
 
 
@@ -387,14 +543,28 @@ def plot_fds_per_event(plt, results, written):
         ax.set_yscale("symlog", linthresh=1.0)
         ax.set_ylim(0, max(2.0, ax.get_ylim()[1] * 2.5))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: human(v)))
-        epolls = [m for m in results.mechanisms(results.scenario_runs(mode)) if m.startswith("epoll")]
+        epolls = [
+            m for m in results.mechanisms(results.scenario_runs(mode)) if m.startswith("epoll")
+        ]
         if epolls:
-            ax.annotate("epoll hands no descriptors per call:\nits interest list lives in the kernel",
-                        xy=(0.03, 0.06), xycoords="axes fraction", fontsize=8, color=style(epolls[0])[0])
+            ax.annotate(
+                "epoll hands no descriptors per call:\nits interest list lives in the kernel",
+                xy=(0.03, 0.06),
+                xycoords="axes fraction",
+                fontsize=8,
+                color=style(epolls[0])[0],
+            )
 
-    plot_simple(plt, results, written, "fds_per_event", "fds_per_event",
-                "descriptors passed per ready event (symlog)", style_y=symlog_y,
-                note="y: symlog (linear from 0 to 1, logarithmic above) so that 0 stays on the axis.")
+    plot_simple(
+        plt,
+        results,
+        written,
+        "fds_per_event",
+        "fds_per_event",
+        "descriptors passed per ready event (symlog)",
+        style_y=symlog_y,
+        note="y: symlog (linear from 0 to 1, logarithmic above) so that 0 stays on the axis.",
+    )
 
 
 def log_log(ax, xlabel, ylabel):
@@ -418,34 +588,73 @@ def plot_micro_wait(plt, results, written):
         readies.add(ready)
         draw_series(ax, results.micro_series("wait", mech, "watched", "ready", ready), mech)
         # Skipped instances (e.g. select past FD_SETSIZE) are marked where they would have been.
-        skipped = sorted({number(m.get("watched")) for m in results.micro or []
-                          if (m.get("family") or "").strip() == "wait" and (m.get("mechanism") or "").strip() == mech
-                          and (m.get("status") or "ok").strip() not in ("ok", "") and number(m.get("watched"))})
+        skipped = sorted(
+            {
+                number(m.get("watched"))
+                for m in results.micro or []
+                if (m.get("family") or "").strip() == "wait"
+                and (m.get("mechanism") or "").strip() == mech
+                and (m.get("status") or "ok").strip() not in ("ok", "")
+                and number(m.get("watched"))
+            }
+        )
         if skipped:
             import matplotlib.transforms as transforms
 
             trans = transforms.blended_transform_factory(ax.transData, ax.transAxes)
-            ax.plot(skipped, [0.96] * len(skipped), transform=trans, linestyle="none", marker="x", markersize=9,
-                    markeredgewidth=2, color=style(mech)[0], clip_on=False, label=f"{mech} not measurable (skipped)")
+            ax.plot(
+                skipped,
+                [0.96] * len(skipped),
+                transform=trans,
+                linestyle="none",
+                marker="x",
+                markersize=9,
+                markeredgewidth=2,
+                color=style(mech)[0],
+                clip_on=False,
+                label=f"{mech} not measurable (skipped)",
+            )
     for mech in results.micro_mechanisms("build"):
         ready = results.micro_fixed_value("build", mech, "ready", prefer=1.0)
         s = results.micro_series("build", mech, "watched", "ready", ready)
         colour = style(mech)[0]
         if s.xs():
-            ax.plot(s.xs(), [s.median(x) for x in s.xs()], color=colour, linestyle=":", marker=".",
-                    label=f"{mech}: building the set (user space)")
+            ax.plot(
+                s.xs(),
+                [s.median(x) for x in s.xs()],
+                color=colour,
+                linestyle=":",
+                marker=".",
+                label=f"{mech}: building the set (user space)",
+            )
     for mech in results.micro_mechanisms("uring"):
         ready = results.micro_fixed_value("uring", mech, "ready", prefer=1.0)
-        draw_series(ax, results.micro_series("uring", mech, "watched", "ready", ready), mech,
-                    label=f"{mech} (io_uring, armed polls)")
+        draw_series(
+            ax,
+            results.micro_series("uring", mech, "watched", "ready", ready),
+            mech,
+            label=f"{mech} (io_uring, armed polls)",
+        )
     fd_setsize_line(ax, results)
     log_log(ax, "watched descriptors (log scale)", "ns per call (log scale)")
     ready_text = ", ".join(human(r) for r in sorted(x for x in readies if x is not None))
     ax.set_title(f"one wait call with {ready_text} descriptor(s) ready", fontsize=10)
     fig.suptitle(title_of("micro_wait"), fontsize=13)
-    finish(fig, plt, results, "micro_wait",
-           caption(results, "Log-log: a line of slope 1 is linear growth; x marks instances the benchmark "
-                            "skipped (select past FD_SETSIZE).", micro=True), written)
+    finish(
+        fig,
+        plt,
+        results,
+        "micro_wait",
+        caption(
+            results,
+            (
+                "Log-log: a line of slope 1 is linear growth; x marks instances the benchmark "
+                "skipped (select past FD_SETSIZE)."
+            ),
+            micro=True,
+        ),
+        written,
+    )
 
 
 def plot_micro_ready(plt, results, written):
@@ -465,8 +674,12 @@ def plot_micro_ready(plt, results, written):
             watched_values.add(watched)
             draw_series(ax, results.micro_series("ready", mech, "ready", "watched", watched), mech)
         log_log(ax, "ready descriptors per call (log scale)", "ns per wait call (log scale)")
-        ax.set_title("one wait call, " + ", ".join(human(w) for w in sorted(watched_values)) + " watched, k ready",
-                     fontsize=10)
+        ax.set_title(
+            "one wait call, "
+            + ", ".join(human(w) for w in sorted(watched_values))
+            + " watched, k ready",
+            fontsize=10,
+        )
     if ctl_mechs:
         ax = axes[0][i]
         for mech in ctl_mechs:
@@ -479,8 +692,7 @@ def plot_micro_ready(plt, results, written):
         ax.grid(True, which="major", alpha=0.3)
         ax.set_title("registration: one epoll_ctl call", fontsize=10)
     fig.suptitle(title_of("micro_ready"), fontsize=13)
-    finish(fig, plt, results, "micro_ready",
-           caption(results, micro=True), written)
+    finish(fig, plt, results, "micro_ready", caption(results, micro=True), written)
 
 
 def plot_churn(plt, results, written):
@@ -494,7 +706,9 @@ def plot_churn(plt, results, written):
         fig, ax = plt.subplots(figsize=(10.5, 6.6))
         axes = [ax]
     else:
-        fig, grid = plt.subplots(1, len(states), figsize=(6.2 * len(states) + 0.6, 6.6), squeeze=False)
+        fig, grid = plt.subplots(
+            1, len(states), figsize=(6.2 * len(states) + 0.6, 6.6), squeeze=False
+        )
         axes = list(grid[0])
     for ax, state in zip(axes, states):
         idle_panel(ax, results, "churn", "conns_per_s", axis, state)
@@ -503,9 +717,16 @@ def plot_churn(plt, results, written):
         ax.set_title(panel_title(results.scenario_with("churn", state)), fontsize=10)
     same_ylim(axes)
     if len(states) > 1:
-        legend_note(axes[0], "panels: " + "; ".join(f"{'left' if i == 0 else 'right' if i == len(states) - 1 else f'panel {i + 1}'}"
-                                                   f" = {rf.idle_states_words(s)}" for i, s in enumerate(states)),
-                    linestyle="none")
+        legend_note(
+            axes[0],
+            "panels: "
+            + "; ".join(
+                f"{'left' if i == 0 else 'right' if i == len(states) - 1 else f'panel {i + 1}'}"
+                f" = {rf.idle_states_words(s)}"
+                for i, s in enumerate(states)
+            ),
+            linestyle="none",
+        )
     fig.suptitle(title_of("churn"), fontsize=13)
     finish(fig, plt, results, "churn", caption(results), written)
 
@@ -517,10 +738,25 @@ def render(folder):
     plot_latency(plt, results, written)
     # Log y: with thousands of idle connections select/poll fall (or rise) by orders of magnitude,
     # and on a linear axis epoll's line would be flattened into the x axis.
-    plot_simple(plt, results, written, "throughput", "throughput_msgs_s", "messages per second (log scale)", log_y=True,
-                extra=capacity_lines(results))
-    plot_simple(plt, results, written, "cpu_per_msg", "server_cpu_us_per_msg", "server CPU per message (µs, log scale)",
-                log_y=True)
+    plot_simple(
+        plt,
+        results,
+        written,
+        "throughput",
+        "throughput_msgs_s",
+        "messages per second (log scale)",
+        log_y=True,
+        extra=capacity_lines(results),
+    )
+    plot_simple(
+        plt,
+        results,
+        written,
+        "cpu_per_msg",
+        "server_cpu_us_per_msg",
+        "server CPU per message (µs, log scale)",
+        log_y=True,
+    )
     plot_fds_per_event(plt, results, written)
     plot_micro_wait(plt, results, written)
     plot_micro_ready(plt, results, written)
@@ -529,8 +765,13 @@ def render(folder):
 
 
 def main():
-    parser = argparse.ArgumentParser(description="Draw the plots of one bench run into its folder (PNG and SVG).")
-    parser.add_argument("folder", help="a results/<run>/ folder holding runs.csv (and env.json, micro.csv, probe.json)")
+    parser = argparse.ArgumentParser(
+        description="Draw the plots of one bench run into its folder (PNG and SVG)."
+    )
+    parser.add_argument(
+        "folder",
+        help="a results/<run>/ folder holding runs.csv (and env.json, micro.csv, probe.json)",
+    )
     args = parser.parse_args()
     written = render(args.folder)
     if not written:

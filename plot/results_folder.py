@@ -61,10 +61,20 @@ def normalize_env(raw):
     The sweep may write them flat or grouped (machine / build / git / placement objects); both
     are read, flat keys winning, so the report does not depend on the driver's layout."""
     env = {}
-    groups = {"machine": ["kernel", "cpu_model", "cores", "rlimit_nofile", "hostname", "arch",
-                          "cpu_governor", "virtualization"],
-              "build": ["build_type"],
-              "placement": ["placement", "server_cpu", "loadgen_cpu"]}
+    groups = {
+        "machine": [
+            "kernel",
+            "cpu_model",
+            "cores",
+            "rlimit_nofile",
+            "hostname",
+            "arch",
+            "cpu_governor",
+            "virtualization",
+        ],
+        "build": ["build_type"],
+        "placement": ["placement", "server_cpu", "loadgen_cpu"],
+    }
     for group, keys in groups.items():
         inner = raw.get(group)
         if isinstance(inner, dict):
@@ -80,7 +90,9 @@ def normalize_env(raw):
         env["flags"] = flags
     git = raw.get("git") if isinstance(raw.get("git"), dict) else {}
     if git.get("commit"):
-        env["git_commit"] = str(git["commit"]) + (" (with uncommitted changes)" if git.get("dirty") else "")
+        env["git_commit"] = str(git["commit"]) + (
+            " (with uncommitted changes)" if git.get("dirty") else ""
+        )
     for key, value in raw.items():
         if not isinstance(value, (dict, list)) or key == "command_line":
             env[key] = value
@@ -148,22 +160,26 @@ class Run:
 
     @property
     def bound_by(self):
-        """"server", "loadgen", "latency", or "" when the run did not record it."""
+        """ "server", "loadgen", "latency", or "" when the run did not record it."""
         return self.text("bound_by")
 
     @property
     def refused_fd_setsize(self):
         # "skipped:refused at this count": the sweep does not retry a mode a server already refused.
-        return any(s.startswith(("refused", "skipped:refused")) for s in (self.status, self.text("status")))
+        return any(
+            s.startswith(("refused", "skipped:refused")) for s in (self.status, self.text("status"))
+        )
 
     @property
     def refused_count(self):
-        """Connections the server turned away: the row's own, or the idle hold's when the bench kept it apart."""
+        """Connections the server turned away: the row's own, or the idle hold's when the bench kept
+        it apart."""
         return max(self.get("refused") or 0, self.get("idle_refused") or 0)
 
     @property
     def scenario(self):
-        """What else, besides mechanism and idle, shapes a point: curves only join equal scenarios."""
+        """What else, besides mechanism and idle, shapes a point: curves only join equal
+        scenarios."""
         return (
             self.mode,
             self.text("placement"),
@@ -203,7 +219,9 @@ def scenario_label(scenario):
 
 
 def idle_states_words(value):
-    return {BLOCK: "idle states blocked", ALLOW: "idle states allowed"}.get(value, f"idle states {value}")
+    return {BLOCK: "idle states blocked", ALLOW: "idle states allowed"}.get(
+        value, f"idle states {value}"
+    )
 
 
 class Series:
@@ -244,7 +262,8 @@ class Series:
         return max(self.values_at(x))
 
     def server_bound(self, x):
-        """True when most repeats at x were server-bound, False when most were not, None when unrecorded."""
+        """True when most repeats at x were server-bound, False when most were not, None when
+        unrecorded."""
         bounds = self.bound.get(float(x))
         if not bounds:
             return None
@@ -264,7 +283,9 @@ class ResultsFolder:
             raise SystemExit(f"{path}: not a directory (expected results/<run>/ holding runs.csv)")
         runs_csv = os.path.join(self.path, "runs.csv")
         if not os.path.isfile(runs_csv):
-            raise SystemExit(f"{runs_csv}: missing; run ./bench first, or point at a results/<run>/ folder")
+            raise SystemExit(
+                f"{runs_csv}: missing; run ./bench first, or point at a results/<run>/ folder"
+            )
         self.runs = [Run(row) for row in self._read_csv(runs_csv)]
         self.raw_env = self._read_json("env.json") or {}
         self.env = normalize_env(self.raw_env)
@@ -275,7 +296,9 @@ class ResultsFolder:
     @staticmethod
     def _read_csv(path):
         with open(path, newline="") as f:
-            return [row for row in csv.DictReader(f) if any((v or "").strip() for v in row.values())]
+            return [
+                row for row in csv.DictReader(f) if any((v or "").strip() for v in row.values())
+            ]
 
     def _read_json(self, name):
         path = os.path.join(self.path, name)
@@ -301,8 +324,11 @@ class ResultsFolder:
 
     def mechanisms(self, runs=None):
         runs = self.runs if runs is None else runs
-        return ordered({r.mechanism for r in runs if r.mechanism and not r.is_floor}, KNOWN_MECHANISMS,
-                       self.sweep_mechanisms())
+        return ordered(
+            {r.mechanism for r in runs if r.mechanism and not r.is_floor},
+            KNOWN_MECHANISMS,
+            self.sweep_mechanisms(),
+        )
 
     def modes(self):
         return ordered({r.mode for r in self.runs if r.mode and not r.is_floor}, KNOWN_MODES)
@@ -335,11 +361,14 @@ class ResultsFolder:
         primary = self.primary_scenario(mode)
         if primary is None:
             return []
-        found = {r.idle_states for r in self.runs if not r.is_floor and r.scenario[:5] == primary[:5]}
+        found = {
+            r.idle_states for r in self.runs if not r.is_floor and r.scenario[:5] == primary[:5]
+        }
         return [primary[5]] + ordered(found - {primary[5]}, KNOWN_IDLE_STATES)
 
     def idle_states_values(self):
-        """Every idle_states value in runs.csv (floors included), known ones first; [] when unrecorded."""
+        """Every idle_states value in runs.csv (floors included), known ones first; [] when
+        unrecorded."""
         return ordered({r.idle_states for r in self.runs if r.idle_states}, KNOWN_IDLE_STATES)
 
     def other_scenarios(self):
@@ -384,20 +413,32 @@ class ResultsFolder:
         return counts
 
     def refused_idles(self, mode, mechanism, idle_states=None):
-        return sorted({r.idle for r in self.scenario_runs(mode, idle_states)
-                       if r.mechanism == mechanism and r.refused_fd_setsize})
+        return sorted(
+            {
+                r.idle
+                for r in self.scenario_runs(mode, idle_states)
+                if r.mechanism == mechanism and r.refused_fd_setsize
+            }
+        )
 
     def failed_idles(self, mode, mechanism, idle_states=None):
-        """Points that failed for another reason than FD_SETSIZE (marked, never plotted as figures)."""
-        return sorted({r.idle for r in self.scenario_runs(mode, idle_states)
-                       if r.mechanism == mechanism and not r.ok and not r.refused_fd_setsize})
+        """Points that failed for another reason than FD_SETSIZE (marked, never plotted as
+        figures)."""
+        return sorted(
+            {
+                r.idle
+                for r in self.scenario_runs(mode, idle_states)
+                if r.mechanism == mechanism and not r.ok and not r.refused_fd_setsize
+            }
+        )
 
     # ---- the floors -----------------------------------------------------------------------
 
     def floor_rows(self, kind=FLOOR, label=None, idle_states=None, placement=None, ok=True):
         """Floor rows of one kind: "floor" (2-hop blocking ping-pong) or "relay-floor" (4-hop
         relay, a chat ping-pong's hops and CPUs without the multiplexer). label: the exact label
-        ("floor-start") or a suffix ("-start", "-end"); idle_states and placement filter when given."""
+        ("floor-start") or a suffix ("-start", "-end"); idle_states and placement filter when given.
+        """
         out = []
         for r in self.runs:
             if not r.is_floor:
@@ -424,23 +465,30 @@ class ResultsFolder:
         (the other placement's floor, labelled -shared/-split, is never a start or an end)."""
         rows = self.floor_rows(kind, label=f"-{when}", idle_states=idle_states)
         if not rows:
-            rows = [r for r in self.floor_rows(kind, idle_states=idle_states)
-                    if not r.text("label").endswith(("-shared", "-split"))
-                    and r.repeat == (1 if when == "start" else 2)]
+            rows = [
+                r
+                for r in self.floor_rows(kind, idle_states=idle_states)
+                if not r.text("label").endswith(("-shared", "-split"))
+                and r.repeat == (1 if when == "start" else 2)
+            ]
         values = [r.get("p50_us") for r in rows if r.get("p50_us") is not None]
         return statistics.median(values) if values else None
 
     def floor(self, key="p50_us", placement=None, kind=FLOOR, idle_states=None):
         """A blocking floor (kind "floor" or "relay-floor"): its rows when present, else the
         floor_p50_us / relay_floor_p50_us column of the measured rows (p50 only)."""
-        values = [r.get(key) for r in self.floor_rows(kind, idle_states=idle_states, placement=placement)
-                  if r.get(key) is not None]
+        values = [
+            r.get(key)
+            for r in self.floor_rows(kind, idle_states=idle_states, placement=placement)
+            if r.get(key) is not None
+        ]
         column = "floor_p50_us" if kind == FLOOR else "relay_floor_p50_us"
         if not values and key == "p50_us":
             values = [
                 r.get(column)
                 for r in self.runs
-                if r.get(column) is not None and not r.is_floor
+                if r.get(column) is not None
+                and not r.is_floor
                 and (idle_states is None or r.idle_states == idle_states)
                 and (placement is None or r.text("placement") == placement)
             ]
@@ -478,7 +526,9 @@ class ResultsFolder:
         if not self.micro:
             return []
         names = {(m.get("mechanism") or "").strip() for m in self.micro_rows(family)}
-        return ordered(names - {""}, KNOWN_MECHANISMS + ["epoll-ctl-add", "epoll-ctl-mod", "epoll-ctl-del"])
+        return ordered(
+            names - {""}, KNOWN_MECHANISMS + ["epoll-ctl-add", "epoll-ctl-mod", "epoll-ctl-del"]
+        )
 
     def micro_series(self, family, mechanism, x_key, fixed_key=None, fixed_value=None):
         """ns per call against x_key (watched or ready), at one value of the other parameter.
@@ -502,7 +552,8 @@ class ResultsFolder:
         return s
 
     def micro_fixed_value(self, family, mechanism, key, prefer=None):
-        """Which value of `key` to hold fixed: `prefer` when measured, else the most measured one."""
+        """Which value of `key` to hold fixed: `prefer` when measured, else the most measured
+        one."""
         counts = {}
         for m in self.micro_rows(family, mechanism):
             v = number(m.get(key))
@@ -521,7 +572,10 @@ class ResultsFolder:
         cpu = e.get("cpu_model") or "unknown CPU"
         cores = e.get("cores")
         kernel = e.get("kernel") or "unknown kernel"
-        parts = [f"{cpu}" + (f" ({cores} cores)" if cores else ""), f"Linux {kernel}" if not str(kernel).lower().startswith("linux") else kernel]
+        parts = [
+            f"{cpu}" + (f" ({cores} cores)" if cores else ""),
+            f"Linux {kernel}" if not str(kernel).lower().startswith("linux") else kernel,
+        ]
         placement = e.get("placement")
         if placement:
             pin = f"placement {placement}"

@@ -13,9 +13,13 @@ import statistics
 
 CONFIDENCE = 0.95  # two-sided confidence of the slope interval
 MIN_POINTS = 3  # distinct x values a series needs before its shape is judged
-MIN_REL_GROWTH = 0.5  # "grows": even the low end of the slope interval adds >= 50 % of the starting value over the range
-MAX_REL_FLAT = 0.25  # "flat": the whole slope interval changes the value by <= 25 % of the start over the range
-MIN_R2 = 0.9  # "linear": a straight line through the medians explains >= 90 % of their variance (a cubic over the idle sweep reaches ~0.87)
+# "grows": even the low end of the slope interval adds >= 50 % of the starting value over the range
+MIN_REL_GROWTH = 0.5
+# "flat": the whole slope interval changes the value by <= 25 % of the start over the range
+MAX_REL_FLAT = 0.25
+# "linear": a straight line through the medians explains >= 90 % of their variance (a cubic over
+# the idle sweep reaches ~0.87)
+MIN_R2 = 0.9
 # Comparisons between mechanisms ("A is cheaper than B").
 # Repeats per point before two mechanisms are compared at all. With 3 independent repeats a side,
 # one side's whole min-max range falls below the other's by chance alone 1 time in 20 (3!·3!/6!,
@@ -29,21 +33,31 @@ EQUIVALENT_REL = EQUIVALENCE_MARGIN  # the former name, kept for callers that st
 # Points (mode × idle count) with MIN_REPEATS_COMPARE repeats a comparison needs: the interval is
 # a Student t over points, and fewer than 3 leave it at most 1 degree of freedom (t = 12.7).
 MIN_POINTS_COMPARE = 3
-FD_MARGIN = 64  # descriptors the server holds besides the idle ones (listener, stdio, active, control): refusal counts as "at FD_SETSIZE" within this margin
-POLL_BEYOND_FACTOR = 2  # poll "has no maximum" when it served at least 2 x FD_SETSIZE idle connections intact
-CTL_MATTERS_RATIO = 0.5  # epoll_ctl add+del per connection >= half an epoll_wait call: registration matters under churn
+# descriptors the server holds besides the idle ones (listener, stdio, active, control): refusal
+# counts as "at FD_SETSIZE" within this margin
+FD_MARGIN = 64
+# poll "has no maximum" when it served at least 2 x FD_SETSIZE idle connections intact
+POLL_BEYOND_FACTOR = 2
+# epoll_ctl add+del per connection >= half an epoll_wait call: registration matters under churn
+CTL_MATTERS_RATIO = 0.5
 CTL_NEGLIGIBLE_RATIO = 0.1  # ... <= a tenth of a call: it does not
-ORDER_OF_MAGNITUDE = 10.0  # our figure and a published one are "the same order of magnitude" within this factor
-PUBLISHED_GROWS_RATIO = 10.0  # a published series "grows" when its last value is >= 10 x its first ...
+# our figure and a published one are "the same order of magnitude" within this factor
+ORDER_OF_MAGNITUDE = 10.0
+# a published series "grows" when its last value is >= 10 x its first ...
+PUBLISHED_GROWS_RATIO = 10.0
 PUBLISHED_FLAT_RATIO = 2.0  # ... and is "flat" when within 2 x
 DEGRADES_REL = 0.2  # throughput "degrades" with idle connections when it loses >= 20 %
 
 # Two-sided 95 % Student t quantiles by degrees of freedom; between entries the smaller df is
 # used, which widens the interval (the cautious side).
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-        11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093,
-        20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060, 26: 2.056, 27: 2.052, 28: 2.048,
-        29: 2.045, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
+# fmt: off
+_T95 = {
+    1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+    10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110,
+    18: 2.101, 19: 2.093, 20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060,
+    26: 2.056, 27: 2.052, 28: 2.048, 29: 2.045, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980,
+}
+# fmt: on
 
 CONFIRMED = "confirmed"
 REFUTED = "refuted"
@@ -131,7 +145,8 @@ class Fit:
         return self.xs[-1] - self.xs[0]
 
     def rise_interval(self):
-        """The 95 % interval of the fitted change across the measured range, relative to the start."""
+        """The 95 % interval of the fitted change across the measured range, relative to the
+        start."""
         if self.base is None or self.base == 0:
             return None
         return self.slope_low * self.span / self.base, self.slope_high * self.span / self.base
@@ -156,14 +171,22 @@ class Fit:
         if self.shape == TOO_FEW:
             return f"{len(self.xs)} measured point(s), need {MIN_POINTS}"
         unit = unit_slope or f"{unit_y} per {unit_x}"
-        text = f"slope {fmt(self.slope * scale)} {unit} (95% CI {fmt(self.slope_low * scale)} … {fmt(self.slope_high * scale)}"
+        text = (
+            f"slope {fmt(self.slope * scale)} {unit} (95% CI {fmt(self.slope_low * scale)} …"
+            f" {fmt(self.slope_high * scale)}"
+        )
         if self.repeat_slopes:
-            text += f"; per-repeat {fmt(min(self.repeat_slopes) * scale)} … {fmt(max(self.repeat_slopes) * scale)}"
+            text += (
+                f"; per-repeat {fmt(min(self.repeat_slopes) * scale)} …"
+                f" {fmt(max(self.repeat_slopes) * scale)}"
+            )
         text += f"), R² {self.r2:.2f}"
         rise = self.rise_interval()
         if rise:
-            text += (f", change over {fmt(self.xs[0])}–{fmt(self.xs[-1])} {unit_x}: {change(rise[0])} … {change(rise[1])} "
-                     f"of {fmt(self.base)} {unit_y}")
+            text += (
+                f", change over {fmt(self.xs[0])}–{fmt(self.xs[-1])} {unit_x}: {change(rise[0])} …"
+                f" {change(rise[1])} of {fmt(self.base)} {unit_y}"
+            )
         return text + f" → {self.shape}"
 
 
@@ -203,7 +226,7 @@ TOO_FEW_COMPARED = "too few points compared"
 
 
 class CostRatio:
-    """"A is cheaper than B", decided on every point and repeat together.
+    """ "A is cheaper than B", decided on every point and repeat together.
 
     a and b: {point: [(repeat, cost), ...]}, a point being whatever the sweep varies (mode, idle
     count), the repeat the number of the run. The estimate is the ratio cost_A / cost_B, with a
@@ -223,7 +246,8 @@ class CostRatio:
          runs as if independent (df = runs − 1) would count a point's repeats as separate
          evidence and ignore how the ratio varies over points: too narrow an interval.
     Deterministic (no resampling), stdlib only. Points with fewer than MIN_REPEATS_COMPARE pairs
-    (a repeat that failed) are left out and counted; values ≤ 0 have no logarithm and are dropped."""
+    (a repeat that failed) are left out and counted; values ≤ 0 have no logarithm and are dropped.
+    """
 
     def __init__(self, a, b):
         self.left_out = 0
@@ -250,7 +274,11 @@ class CostRatio:
             values = list(self.d.values())
             mean = sum(values) / len(values)
             half = t95(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-            self.ratio, self.low, self.high = math.exp(mean), math.exp(mean - half), math.exp(mean + half)
+            self.ratio, self.low, self.high = (
+                math.exp(mean),
+                math.exp(mean - half),
+                math.exp(mean + half),
+            )
             self.outcome = self._outcome()
 
     def _outcome(self):
@@ -284,31 +312,47 @@ class CostRatio:
         if self.outcome == TOO_FEW_REPEATS:
             return needs_repeats(self.run_repeats)
         if self.outcome == TOO_FEW_COMPARED:
-            return (f"needs ≥ {MIN_POINTS_COMPARE} points with ≥ {MIN_REPEATS_COMPARE} repeats of both, "
-                    f"this run has {self.points}")
+            return (
+                f"needs ≥ {MIN_POINTS_COMPARE} points with ≥ {MIN_REPEATS_COMPARE} repeats of both,"
+                f" this run has {self.points}"
+            )
         if self.outcome == CHEAPER:
             return f"the whole interval is below {1 - m:.2f}: {name_a} saves more than {m:.0%}"
         if self.outcome == EQUIVALENT:
-            return f"the whole interval lies within {1 - m:.2f} … {1 + m:.2f}: as cheap within ±{m:.0%}"
+            return (
+                f"the whole interval lies within {1 - m:.2f} … {1 + m:.2f}: as cheap within"
+                f" ±{m:.0%}"
+            )
         if self.outcome == DEARER:
             return f"the whole interval is above 1: {name_b} is cheaper"
         if self.high < 1:
-            return (f"the interval is below 1 but reaches above {1 - m:.2f}: a saving of more than {m:.0%} "
-                    f"is not established")
-        return f"the interval holds 1 and reaches beyond ±{m:.0%}: neither a saving nor equivalence is established"
+            return (
+                f"the interval is below 1 but reaches above {1 - m:.2f}: a saving of more than"
+                f" {m:.0%} is not established"
+            )
+        return (
+            f"the interval holds 1 and reaches beyond ±{m:.0%}: neither a saving nor equivalence is"
+            " established"
+        )
 
     def describe(self, name_a="A", name_b="B", what="cost"):
-        """One line of figures: the ratio and its interval, points and repeats, the deciding rule."""
+        """One line of figures: the ratio and its interval, points and repeats, the deciding
+        rule."""
         if self.ratio is None:
             text = f"{name_a} / {name_b} {what}: {self.compared} point(s) where both were measured"
         else:
             reps = sorted(set(self.pairs.values()))
             reps = str(reps[0]) if len(reps) == 1 else f"{reps[0]}–{reps[-1]}"
-            text = (f"{name_a} / {name_b} {what}: ratio {self.ratio:.3f} ({CONFIDENCE:.0%} CI {self.low:.3f} … "
-                    f"{self.high:.3f}, i.e. {name_a} {saving(self.ratio)}), over {self.points} points × {reps} repeats "
-                    f"paired by repeat number")
+            text = (
+                f"{name_a} / {name_b} {what}: ratio {self.ratio:.3f} ({CONFIDENCE:.0%} CI"
+                f" {self.low:.3f} … {self.high:.3f}, i.e. {name_a} {saving(self.ratio)}), over"
+                f" {self.points} points × {reps} repeats paired by repeat number"
+            )
         if self.left_out and self.outcome != TOO_FEW_REPEATS:
-            text += f"; {self.left_out} point(s) with fewer than {MIN_REPEATS_COMPARE} repeats of both left out"
+            text += (
+                f"; {self.left_out} point(s) with fewer than {MIN_REPEATS_COMPARE} repeats of both"
+                " left out"
+            )
         return text + f"; rule: {self.rule(name_a, name_b)} → {self.verdict}"
 
 
@@ -332,7 +376,8 @@ def saving(ratio):
 
 def combine(verdicts):
     """Several independent pieces of evidence for one claim: confirmed when at least one confirms
-    and none refutes, refuted in the mirror case, inconclusive when they disagree or none decides."""
+    and none refutes, refuted in the mirror case, inconclusive when they disagree or none decides.
+    """
     decided = {v for v in verdicts if v in (CONFIRMED, REFUTED)}
     if decided == {CONFIRMED}:
         return CONFIRMED
@@ -371,59 +416,102 @@ def pct(value):
 def rules_text():
     """The rules in plain words, with their thresholds, for the report."""
     return [
-        f"**Shape of a series** (cost against idle connections, watched or ready descriptors). A least-squares "
-        f"line is fitted through every repeat's point (for micro.csv, through the per-N medians of its "
-        f"repetitions), with the {CONFIDENCE:.0%} Student-t interval of its slope. The fitted change across "
-        f"the measured range is divided by the value at the smallest x.",
-        f"- *grows linearly*: even the low end of the interval adds at least {MIN_REL_GROWTH:.0%} of the starting value "
-        f"over the range, and a straight line through the medians explains at least R² = {MIN_R2} of their variance "
-        f"(*grows, not linearly* when R² is lower);",
-        f"- *flat*: the whole interval changes the value by at most ±{MAX_REL_FLAT:.0%} over the range;",
-        f"- *unclear* otherwise (the data are too noisy to tell), and *too few points* below {MIN_POINTS} distinct x values.",
+        (
+            "**Shape of a series** (cost against idle connections, watched or ready descriptors)."
+            " A least-squares line is fitted through every repeat's point (for micro.csv, through"
+            f" the per-N medians of its repetitions), with the {CONFIDENCE:.0%} Student-t interval"
+            " of its slope. The fitted change across the measured range is divided by the value at"
+            " the smallest x."
+        ),
+        (
+            "- *grows linearly*: even the low end of the interval adds at least"
+            f" {MIN_REL_GROWTH:.0%} of the starting value over the range, and a straight line"
+            f" through the medians explains at least R² = {MIN_R2} of their variance (*grows, not"
+            " linearly* when R² is lower);"
+        ),
+        (
+            f"- *flat*: the whole interval changes the value by at most ±{MAX_REL_FLAT:.0%} over"
+            " the range;"
+        ),
+        (
+            "- *unclear* otherwise (the data are too noisy to tell), and *too few points* below"
+            f" {MIN_POINTS} distinct x values."
+        ),
         "",
-        "**Growth claims (2, 4)**: confirmed when the series grows linearly, refuted when it is flat (or falls), "
-        "inconclusive otherwise.",
-        "**Claim 8**: two halves. epoll's cost against the watched count (server CPU per message against idle "
-        "connections; one epoll_wait against N watched) must be *flat*, and one epoll_wait against k ready "
-        "descriptors must *grow*. Confirmed when both hold, refuted when the watched series grows or the ready "
-        "series is flat, inconclusive otherwise (e.g. no micro.csv: the ready half is not measured).",
-        "**Claim 9**: each piece of evidence refutes it: the probe's mmap of an epoll descriptor failing, the "
-        "probe's epoll_wait into a read-only buffer failing with EFAULT (the kernel copies into user memory), and "
-        "one epoll_wait's cost *growing* with the number of ready events (a cost per event, as a copy per event "
-        "predicts); a successful mmap would count for the claim. The kernel source is cited beside them, never "
-        "used as a verdict by itself.",
-        f"**Comparisons between mechanisms (7, 10)** need at least {MIN_REPEATS_COMPARE} repeats of each point: "
-        f"with fewer, noise alone could pick the winner, so the comparison is *inconclusive* and its figures say "
-        f"\"needs ≥ {MIN_REPEATS_COMPARE} repeats, this run has N\".",
-        f"**A cheaper than B (7)**: decided once, on every point and repeat together, from server CPU per message "
-        f"in every mode but churn. At each point (mode × idle count) the cost ratio A / B is taken within each "
-        f"repeat pair (repeat r of A and of B ran back to back) and averaged on a log scale; the {CONFIDENCE:.0%} "
-        f"Student-t interval of the ratio is computed over the points, so it holds both the noise of repeats and "
-        f"how the ratio varies from point to point. Confirmed when the whole interval is below "
-        f"{1 - EQUIVALENCE_MARGIN:.2f} (A saves more than {EQUIVALENCE_MARGIN:.0%}); refuted when it lies within "
-        f"±{EQUIVALENCE_MARGIN:.0%} ({1 - EQUIVALENCE_MARGIN:.2f} … {1 + EQUIVALENCE_MARGIN:.2f}: as cheap) or wholly "
-        f"above 1 (B cheaper); inconclusive otherwise, and with fewer than {MIN_POINTS_COMPARE} points of "
-        f"{MIN_REPEATS_COMPARE} repeats. A point with fewer repeats (one failed) is left out and counted.",
-        f"**Limits (1, 3)**: select's limit is confirmed when select was refused only once its descriptors "
-        f"reached FD_SETSIZE − {FD_MARGIN} or more (the server holds a few descriptors besides the idle ones) and served every "
-        f"point below; refuted if plain select served a point needing descriptors ≥ FD_SETSIZE + {FD_MARGIN}. "
-        f"poll has no maximum of its own when it served at least {POLL_BEYOND_FACTOR} × FD_SETSIZE idle "
-        f"connections with every one still open (the bound it meets is RLIMIT_NOFILE, a per-process limit).",
-        "**Observed behaviour (5, 6)**: from `probe.json` (written by `mux-probe`, which makes a descriptor ready, "
-        "does not service it and waits again): confirmed when every observation the claim needs is yes, refuted "
-        "when one is no, inconclusive when the probe was not run.",
-        f"**Registration (10)**: epoll_ctl add + del for one connection against one epoll_wait call: "
-        f"confirmed when ≥ {CTL_MATTERS_RATIO} of a call, refuted when ≤ {CTL_NEGLIGIBLE_RATIO}, inconclusive between. "
-        f"With churn rows and at least {MIN_REPEATS_COMPARE} repeats, also confirmed when poll opens and closes "
-        f"connections faster than epoll-lt at the smallest idle count with every repeat of poll above every repeat "
-        f"of epoll-lt (by chance alone at most 1 time in 20); otherwise churn gives no verdict (epoll saves on the "
-        f"wait side).",
-        "**Several pieces of evidence** for one claim: confirmed when at least one confirms and none refutes, "
-        "refuted in the mirror case, inconclusive when they disagree or none decides.",
-        f"**Published figures**: a published series *grows* when its last value is ≥ {PUBLISHED_GROWS_RATIO:g} × its first "
-        f"and is *flat* within {PUBLISHED_FLAT_RATIO:g} ×; ours by the shape rule above. *Same shape* when both agree; "
-        f"*same order of magnitude* when two figures are within a factor {ORDER_OF_MAGNITUDE:g}; throughput *degrades* "
-        f"when it loses at least {DEGRADES_REL:.0%}.",
+        (
+            "**Growth claims (2, 4)**: confirmed when the series grows linearly, refuted when it is"
+            " flat (or falls), inconclusive otherwise."
+        ),
+        (
+            "**Claim 8**: two halves. epoll's cost against the watched count (server CPU per"
+            " message against idle connections; one epoll_wait against N watched) must be *flat*,"
+            " and one epoll_wait against k ready descriptors must *grow*. Confirmed when both hold,"
+            " refuted when the watched series grows or the ready series is flat, inconclusive"
+            " otherwise (e.g. no micro.csv: the ready half is not measured)."
+        ),
+        (
+            "**Claim 9**: each piece of evidence refutes it: the probe's mmap of an epoll"
+            " descriptor failing, the probe's epoll_wait into a read-only buffer failing with"
+            " EFAULT (the kernel copies into user memory), and one epoll_wait's cost *growing* with"
+            " the number of ready events (a cost per event, as a copy per event predicts); a"
+            " successful mmap would count for the claim. The kernel source is cited beside them,"
+            " never used as a verdict by itself."
+        ),
+        (
+            "**Comparisons between mechanisms (7, 10)** need at least"
+            f" {MIN_REPEATS_COMPARE} repeats of each point: with fewer, noise alone could pick the"
+            ' winner, so the comparison is *inconclusive* and its figures say "needs ≥'
+            f' {MIN_REPEATS_COMPARE} repeats, this run has N".'
+        ),
+        (
+            "**A cheaper than B (7)**: decided once, on every point and repeat together, from "
+            "server CPU per message in every mode but churn. At each point (mode × idle count) "
+            "the cost ratio A / B is taken within each repeat pair (repeat r of A and of B ran "
+            f"back to back) and averaged on a log scale; the {CONFIDENCE:.0%} Student-t interval "
+            "of the ratio is computed over the points, so it holds both the noise of repeats and "
+            "how the ratio varies from point to point. Confirmed when the whole interval is below "
+            f"{1 - EQUIVALENCE_MARGIN:.2f} (A saves more than {EQUIVALENCE_MARGIN:.0%}); refuted "
+            f"when it lies within ±{EQUIVALENCE_MARGIN:.0%} ({1 - EQUIVALENCE_MARGIN:.2f} … "
+            f"{1 + EQUIVALENCE_MARGIN:.2f}: as cheap) or wholly above 1 (B cheaper); inconclusive "
+            f"otherwise, and with fewer than {MIN_POINTS_COMPARE} points of {MIN_REPEATS_COMPARE} "
+            "repeats. A point with fewer repeats (one failed) is left out and counted."
+        ),
+        (
+            "**Limits (1, 3)**: select's limit is confirmed when select was refused only once its"
+            f" descriptors reached FD_SETSIZE − {FD_MARGIN} or more (the server holds a few"
+            " descriptors besides the idle ones) and served every point below; refuted if plain"
+            f" select served a point needing descriptors ≥ FD_SETSIZE + {FD_MARGIN}. poll has no"
+            f" maximum of its own when it served at least {POLL_BEYOND_FACTOR} × FD_SETSIZE idle"
+            " connections with every one still open (the bound it meets is RLIMIT_NOFILE, a"
+            " per-process limit)."
+        ),
+        (
+            "**Observed behaviour (5, 6)**: from `probe.json` (written by `mux-probe`, which makes"
+            " a descriptor ready, does not service it and waits again): confirmed when every"
+            " observation the claim needs is yes, refuted when one is no, inconclusive when the"
+            " probe was not run."
+        ),
+        (
+            "**Registration (10)**: epoll_ctl add + del for one connection against one epoll_wait"
+            f" call: confirmed when ≥ {CTL_MATTERS_RATIO} of a call, refuted when ≤"
+            f" {CTL_NEGLIGIBLE_RATIO}, inconclusive between. With churn rows and at least"
+            f" {MIN_REPEATS_COMPARE} repeats, also confirmed when poll opens and closes connections"
+            " faster than epoll-lt at the smallest idle count with every repeat of poll above"
+            " every repeat of epoll-lt (by chance alone at most 1 time in 20); otherwise churn"
+            " gives no verdict (epoll saves on the wait side)."
+        ),
+        (
+            "**Several pieces of evidence** for one claim: confirmed when at least one confirms and"
+            " none refutes, refuted in the mirror case, inconclusive when they disagree or none"
+            " decides."
+        ),
+        (
+            "**Published figures**: a published series *grows* when its last value is ≥ "
+            f"{PUBLISHED_GROWS_RATIO:g} × its first and is *flat* within {PUBLISHED_FLAT_RATIO:g} "
+            "×; ours by the shape rule above. *Same shape* when both agree; *same order of "
+            f"magnitude* when two figures are within a factor {ORDER_OF_MAGNITUDE:g}; throughput "
+            f"*degrades* when it loses at least {DEGRADES_REL:.0%}."
+        ),
     ]
 
 
@@ -465,7 +553,8 @@ COMPARE_MIN_REPEATS = 3
 # Beyond this many splits of the pooled repeats (10 + 10 is 184,756) the normal approximation of
 # U, with tie and continuity corrections, replaces enumeration.
 COMPARE_EXACT_MAX_SPLITS = 200_000
-# The metrics compared, each with the direction that is worse; a metric absent from a point is skipped.
+# The metrics compared, each with the direction that is worse; a metric absent from a point is
+# skipped.
 COMPARE_WORSE = {
     "p50_us": "higher",
     "p99_us": "higher",

@@ -42,7 +42,11 @@ def main():
 
         tutorial = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "tutorial_client.py"), host, port],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
         read_until(tutorial.stdout.readline, "* welcome", "tutorial client welcome")
 
         peer = socket.create_connection((host, int(port)), timeout=DEADLINE_S)

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Converts mux-micro's Google Benchmark JSON into micro.csv (and micro_fit.csv beside it).
 
-    micro_to_csv.py micro.json micro.csv
+    python3 -m harness.micro.micro_to_csv micro.json micro.csv   (from the muxbench root)
 
 micro.csv: one row per benchmark instance, aggregated over its repetitions. Columns (a contract
 with the plots and the report; add at the end, rename none):
@@ -25,17 +24,40 @@ import os
 import statistics
 import sys
 
-COLUMNS = ["benchmark", "family", "mechanism", "watched", "ready", "repetitions",
-           "ns_per_call_median", "ns_per_call_min", "ns_per_call_max", "ns_per_watched_fd",
-           "events_per_call", "status"]
-FIT_COLUMNS = ["family", "mechanism", "fixed", "fit_over", "big_o", "coefficient_ns", "rms_pct",
-               "ols_slope_ns", "ols_intercept_ns", "points", "benchmark"]
+COLUMNS = [
+    "benchmark",
+    "family",
+    "mechanism",
+    "watched",
+    "ready",
+    "repetitions",
+    "ns_per_call_median",
+    "ns_per_call_min",
+    "ns_per_call_max",
+    "ns_per_watched_fd",
+    "events_per_call",
+    "status",
+]
+FIT_COLUMNS = [
+    "family",
+    "mechanism",
+    "fixed",
+    "fit_over",
+    "big_o",
+    "coefficient_ns",
+    "rms_pct",
+    "ols_slope_ns",
+    "ols_intercept_ns",
+    "points",
+    "benchmark",
+]
 KEYS = ("watched", "ready")
 TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
 def parse_name(run_name):
-    """'wait/select/ready:1/watched:10/manual_time' -> ('wait', 'select', {'ready': 1, 'watched': 10})."""
+    """'wait/select/ready:1/watched:10/manual_time' -> ('wait', 'select', {'ready': 1, 'watched':
+    10})."""
     parts = run_name.split("/")
     family = parts[0]
     mechanism = parts[1] if len(parts) > 1 else ""
@@ -65,7 +87,7 @@ def load(path):
         if cut < 0:
             raise ValueError(f"{path}: not Google Benchmark JSON (and nothing recoverable)")
         try:
-            return json.loads(text[:cut + 1] + "]}"), True
+            return json.loads(text[: cut + 1] + "]}"), True
         except json.JSONDecodeError:
             continue
 
@@ -109,9 +131,15 @@ def instance_rows(benchmarks):
         reps = runs.get(name, [])
         errors = [r.get("error_message") or "error" for r in reps if r.get("error_occurred")]
         ok = [r for r in reps if not r.get("error_occurred")]
-        row = {"benchmark": name, "family": family, "mechanism": mechanism,
-               "watched": keys.get("watched"), "ready": keys.get("ready"),
-               "repetitions": len(ok), "status": errors[0] if errors else "ok"}
+        row = {
+            "benchmark": name,
+            "family": family,
+            "mechanism": mechanism,
+            "watched": keys.get("watched"),
+            "ready": keys.get("ready"),
+            "repetitions": len(ok),
+            "status": errors[0] if errors else "ok",
+        }
         if ok:
             calls = [ns(r, "ns_per_call") for r in ok]
             row["ns_per_call_median"] = median_or_none(calls)
@@ -126,8 +154,12 @@ def instance_rows(benchmarks):
             row["ns_per_call_median"] = ns(agg, "ns_per_call")
             row["ns_per_watched_fd"] = ns(agg, "ns_per_watched_fd")
             row["events_per_call"] = ns(agg, "events_per_call")
-        if row.get("ns_per_watched_fd") is None and row.get("ns_per_call_median") is not None \
-                and family != "ctl" and row["watched"]:
+        if (
+            row.get("ns_per_watched_fd") is None
+            and row.get("ns_per_call_median") is not None
+            and family != "ctl"
+            and row["watched"]
+        ):
             row["ns_per_watched_fd"] = row["ns_per_call_median"] / row["watched"]
         rows.append(row)
     return rows
@@ -174,10 +206,19 @@ def fit_rows(benchmarks, rows):
             if r.get(over) is not None and r.get("ns_per_call_median") is not None:
                 points.append((float(r[over]), r["ns_per_call_median"]))
         slope, intercept = ols(points)
-        out.append({"family": family, "mechanism": mechanism,
-                    "fixed": "/".join(f"{k}:{v}" for k, v in fixed.items()), "fit_over": over,
-                    "ols_slope_ns": slope, "ols_intercept_ns": intercept, "points": len(points),
-                    "benchmark": prefix, **fits[prefix]})
+        out.append(
+            {
+                "family": family,
+                "mechanism": mechanism,
+                "fixed": "/".join(f"{k}:{v}" for k, v in fixed.items()),
+                "fit_over": over,
+                "ols_slope_ns": slope,
+                "ols_intercept_ns": intercept,
+                "points": len(points),
+                "benchmark": prefix,
+                **fits[prefix],
+            }
+        )
     return out
 
 
@@ -206,8 +247,13 @@ def main(argv):
     write_csv(fit_path, FIT_COLUMNS, fit_rows(benchmarks, rows))
     skipped = sum(1 for r in rows if r["status"] != "ok")
     note = " (the JSON was cut short: recovered the complete entries)" if truncated else ""
-    print(f"micro_to_csv.py: {len(rows)} instances ({skipped} skipped) -> {dst}, fits -> "
-          f"{fit_path}{note}", file=sys.stderr)
+    print(
+        (
+            f"micro_to_csv.py: {len(rows)} instances ({skipped} skipped) -> {dst}, fits -> "
+            f"{fit_path}{note}"
+        ),
+        file=sys.stderr,
+    )
     return 0
 
 

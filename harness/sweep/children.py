@@ -34,12 +34,20 @@ def _child_setup(cpu=None):
             _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if cpu is not None:
             os.sched_setaffinity(0, {cpu})
+
     return setup
 
 
-def spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None, cpu=None):
-    proc = subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=stderr,
-                            start_new_session=True, preexec_fn=_child_setup(cpu))
+def spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None, cpu=None, env=None):
+    proc = subprocess.Popen(
+        cmd,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        env=env,
+        start_new_session=True,
+        preexec_fn=_child_setup(cpu),
+    )
     _live.add(proc)
     return proc
 
@@ -104,7 +112,7 @@ class LineReader:
         while True:
             nl = self.buf.find(b"\n")
             if nl >= 0:
-                line, self.buf = self.buf[:nl], self.buf[nl + 1:]
+                line, self.buf = self.buf[:nl], self.buf[nl + 1 :]
                 return line.decode("utf-8", "replace")
             if self.eof:
                 return None
@@ -134,7 +142,7 @@ def tail(path, lines=3):
     # Only what the last command wrote: the logs are shared by successive commands.
     starts = [i for i, line in enumerate(kept) if line.startswith("$ ")]
     if starts:
-        kept = kept[starts[-1] + 1:]
+        kept = kept[starts[-1] + 1 :]
     return " | ".join(kept[-lines:])
 
 
@@ -163,7 +171,8 @@ class Server:
         self.final = None  # the JSON counters printed at SIGTERM
         self.exit_code = None
         self.started_utc = datetime.datetime.now(datetime.timezone.utc).strftime(
-            "%Y-%m-%dT%H:%M:%S.%fZ")
+            "%Y-%m-%dT%H:%M:%S.%fZ"
+        )
         cmd = mech.command(bin_dir) + ["--port", "0", "--quiet", "--cpu", str(cpu)]
         self.log = open(log_path, "ab")
         self.log.write(("$ " + " ".join(cmd) + "\n").encode())
@@ -174,14 +183,20 @@ class Server:
         while True:
             line = self.out.readline(deadline - time.monotonic())
             if line is None:
-                code = self.proc.poll()
+                # At EOF the server may not have been reaped yet: wait a moment for its exit
+                # status (EXIT_UNAVAILABLE must not read as a failed start).
+                try:
+                    code = self.proc.wait(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+                except subprocess.TimeoutExpired:
+                    code = None
                 kill_group(self.proc)
                 self.log.close()
                 why = tail(log_path) or "no output"
                 if code is None:
-                    raise StartError("no listening line within {:.0f} s ({})".format(timeout_s, why))
-                raise StartError("exited with status {} before listening: {}".format(code, why),
-                                 exit_code=code)
+                    raise StartError(f"no listening line within {timeout_s:.0f} s ({why})")
+                raise StartError(
+                    f"exited with status {code} before listening: {why}", exit_code=code
+                )
             m = _LISTENING.match(line)
             if m:
                 self.host, self.port = m.group(1), int(m.group(2))
@@ -205,7 +220,7 @@ class Server:
         """SIGTERM, then the JSON counters line. Returns None, or why the stop was not clean."""
         problem = None
         if self.proc.poll() is not None:
-            problem = "had already exited with status {}".format(self.proc.returncode)
+            problem = f"had already exited with status {self.proc.returncode}"
         else:
             self.proc.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + timeout_s
@@ -223,11 +238,11 @@ class Server:
             try:
                 self.proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
-                problem = problem or "did not exit within {:.0f} s of SIGTERM".format(timeout_s)
+                problem = problem or f"did not exit within {timeout_s:.0f} s of SIGTERM"
         kill_group(self.proc)
         self.exit_code = self.proc.returncode
         if problem is None and self.exit_code != 0:
-            problem = "exited with status {}".format(self.exit_code)
+            problem = f"exited with status {self.exit_code}"
         self.log.close()
         return problem
 
@@ -240,8 +255,16 @@ class Hold:
         self.log_path = log_path
         self.held = {}
         self.released = None
-        cmd = [loadgen, "--hold", "--idle", str(idle), "--host", server.host,
-               "--port", str(server.port)] + list(extra_args)
+        cmd = [
+            loadgen,
+            "--hold",
+            "--idle",
+            str(idle),
+            "--host",
+            server.host,
+            "--port",
+            str(server.port),
+        ] + list(extra_args)
         self.log = open(log_path, "ab")
         self.log.write(("$ " + " ".join(cmd) + "\n").encode())
         self.log.flush()
@@ -258,9 +281,10 @@ class Hold:
                 why = tail(self.log_path) or "no output"
                 self.abandon()
                 if code is None:
-                    raise StartError("hold of {} not established within {:.0f} s ({})".format(
-                        self.idle, timeout_s, why))
-                raise StartError("hold of {} exited with status {}: {}".format(self.idle, code, why))
+                    raise StartError(
+                        f"hold of {self.idle} not established within {timeout_s:.0f} s ({why})"
+                    )
+                raise StartError(f"hold of {self.idle} exited with status {code}: {why}")
             if line.startswith("holding"):
                 self.held = key_values(line)
                 return self.held
@@ -315,8 +339,10 @@ def run_loadgen(cmd, log_path, timeout_s, cpu=None):
             out, _ = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             kill_group(proc)
-            return RunResult(error="timeout: no result within {:.0f} s".format(timeout_s),
-                             seconds=time.monotonic() - start)
+            return RunResult(
+                error=f"timeout: no result within {timeout_s:.0f} s",
+                seconds=time.monotonic() - start,
+            )
         finally:
             if proc.poll() is None:
                 kill_group(proc)
@@ -327,11 +353,12 @@ def run_loadgen(cmd, log_path, timeout_s, cpu=None):
     header_at = next((i for i, line in enumerate(lines) if line.startswith("mechanism,")), None)
     if proc.returncode != 0:
         why = tail(log_path, 1)
-        return RunResult(error="loadgen exit {}{}".format(proc.returncode, ": " + why if why else ""),
-                         seconds=seconds)
+        return RunResult(
+            error=f"loadgen exit {proc.returncode}{': ' + why if why else ''}", seconds=seconds
+        )
     if header_at is None or header_at + 1 >= len(lines):
         return RunResult(error="loadgen printed no CSV row", seconds=seconds)
-    reader = csv.DictReader(io.StringIO("\n".join(lines[header_at:header_at + 2])))
+    reader = csv.DictReader(io.StringIO("\n".join(lines[header_at : header_at + 2])))
     row = next(reader, None)
     if row is None:
         return RunResult(error="loadgen printed no CSV row", seconds=seconds)

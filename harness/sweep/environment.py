@@ -36,8 +36,14 @@ def cpu_model():
 
 def cmake_cache(build_dir):
     """The build's compiler and flags, from CMakeCache.txt (None entries when unknown)."""
-    wanted = ["CMAKE_CXX_COMPILER", "CMAKE_BUILD_TYPE", "CMAKE_CXX_FLAGS",
-              "CMAKE_CXX_FLAGS_RELEASE", "MUXBENCH_SANITIZE", "MUXBENCH_WERROR"]
+    wanted = [
+        "CMAKE_CXX_COMPILER",
+        "CMAKE_BUILD_TYPE",
+        "CMAKE_CXX_FLAGS",
+        "CMAKE_CXX_FLAGS_RELEASE",
+        "MUXBENCH_SANITIZE",
+        "MUXBENCH_WERROR",
+    ]
     found = {k: None for k in wanted}
     text = read_text(os.path.join(build_dir, "CMakeCache.txt")) if build_dir else None
     for line in (text or "").splitlines():
@@ -76,7 +82,7 @@ def machine():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     return {
         "hostname": socket.gethostname(),
-        "kernel": "{} {} {}".format(uname.sysname, uname.release, uname.version),
+        "kernel": f"{uname.sysname} {uname.release} {uname.version}",
         "arch": uname.machine,
         "cpu_model": cpu_model(),
         "cores": os.cpu_count(),
@@ -118,10 +124,15 @@ def confounders():
         "cpufreq_driver": read_text("/sys/devices/system/cpu/cpu0/cpufreq/scaling_driver"),
         "no_turbo": read_text("/sys/devices/system/cpu/intel_pstate/no_turbo"),
         "thp": read_text("/sys/kernel/mm/transparent_hugepage/enabled"),
-        "clocksource": read_text("/sys/devices/system/clocksource/clocksource0/current_clocksource"),
-        "isolation": {"isolcpus": kernel_arg("isolcpus"), "nohz_full": kernel_arg("nohz_full"),
-                      "rcu_nocbs": kernel_arg("rcu_nocbs"),
-                      "sys_isolated": read_text("/sys/devices/system/cpu/isolated")},
+        "clocksource": read_text(
+            "/sys/devices/system/clocksource/clocksource0/current_clocksource"
+        ),
+        "isolation": {
+            "isolcpus": kernel_arg("isolcpus"),
+            "nohz_full": kernel_arg("nohz_full"),
+            "rcu_nocbs": kernel_arg("rcu_nocbs"),
+            "sys_isolated": read_text("/sys/devices/system/cpu/isolated"),
+        },
         "virtualization": _run(["systemd-detect-virt"]),
         "kernel_cmdline": cmdline,
     }

@@ -17,7 +17,7 @@ import glob
 import os
 import struct
 
-from environment import read_text
+from harness.sweep.environment import read_text
 
 DEVICE = "/dev/cpu_dma_latency"
 BLOCK = "block"
@@ -33,7 +33,9 @@ def parse(text):
         if not item:
             continue
         if item not in CHOICES:
-            raise ValueError("--idle-states takes block, allow or both (block,allow), not {!r}".format(item))
+            raise ValueError(
+                f"--idle-states takes block, allow or both (block,allow), not {item!r}"
+            )
         if item not in states:
             states.append(item)
     if not states:
@@ -44,16 +46,22 @@ def parse(text):
 def describe(cpu_root="/sys/devices/system/cpu"):
     """The cpuidle driver, governor and states (of cpu0; the others match on the VMs we know)."""
     states = []
-    for path in sorted(glob.glob(os.path.join(cpu_root, "cpu0", "cpuidle", "state*")),
-                       key=lambda p: int(p.rsplit("state", 1)[1])):
-        latency, residency = read_text(os.path.join(path, "latency")), read_text(os.path.join(path, "residency"))
-        states.append({
-            "name": read_text(os.path.join(path, "name")),
-            "desc": read_text(os.path.join(path, "desc")),
-            "latency_us": int(latency) if latency and latency.isdigit() else None,
-            "residency_us": int(residency) if residency and residency.isdigit() else None,
-            "disabled": read_text(os.path.join(path, "disable")) == "1",
-        })
+    for path in sorted(
+        glob.glob(os.path.join(cpu_root, "cpu0", "cpuidle", "state*")),
+        key=lambda p: int(p.rsplit("state", 1)[1]),
+    ):
+        latency, residency = read_text(os.path.join(path, "latency")), read_text(
+            os.path.join(path, "residency")
+        )
+        states.append(
+            {
+                "name": read_text(os.path.join(path, "name")),
+                "desc": read_text(os.path.join(path, "desc")),
+                "latency_us": int(latency) if latency and latency.isdigit() else None,
+                "residency_us": int(residency) if residency and residency.isdigit() else None,
+                "disabled": read_text(os.path.join(path, "disable")) == "1",
+            }
+        )
     return {
         "driver": read_text(os.path.join(cpu_root, "cpuidle", "current_driver")),
         "governor": read_text(os.path.join(cpu_root, "cpuidle", "current_governor"))
@@ -83,19 +91,23 @@ class LatencyRequest:
             # O_CLOEXEC: a server or loadgen must not inherit (and outlive us with) the request.
             fd = os.open(self.device, os.O_RDWR | os.O_CLOEXEC)
         except OSError as e:
-            self.why_not = "cannot open {} ({}); run as root to measure with idle states blocked".format(
-                self.device, e.strerror)
+            self.why_not = (
+                f"cannot open {self.device} ({e.strerror}); run as root to measure with idle states"
+                " blocked"
+            )
             return False
         try:
             os.write(fd, struct.pack("i", 0))
             # Reading back gives the value now in force for the whole system.
             now = os.read(fd, 4)
             if len(now) == 4 and struct.unpack("i", now)[0] != 0:
-                raise OSError(0, "the kernel reports {} µs in force after writing 0".format(
-                    struct.unpack("i", now)[0]))
+                raise OSError(
+                    0,
+                    f"the kernel reports {struct.unpack('i', now)[0]} µs in force after writing 0",
+                )
         except OSError as e:
             os.close(fd)
-            self.why_not = "{}: {}".format(self.device, e.strerror or e)
+            self.why_not = f"{self.device}: {e.strerror or e}"
             return False
         self.fd = fd
         self.why_not = None

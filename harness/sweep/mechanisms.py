@@ -57,10 +57,18 @@ def parse_listing(text):
     table = json.loads(text)
     if not isinstance(table, list):
         raise ValueError("not a JSON array")
-    return [Mechanism(name=e["name"], binary=e["binary"], args=list(e.get("args", [])),
-                      edge_triggered=bool(e.get("edge_triggered")),
-                      optional=bool(e.get("optional")), available=bool(e.get("available", True)),
-                      unavailable_reason=e.get("unavailable_reason")) for e in table]
+    return [
+        Mechanism(
+            name=e["name"],
+            binary=e["binary"],
+            args=list(e.get("args", [])),
+            edge_triggered=bool(e.get("edge_triggered")),
+            optional=bool(e.get("optional")),
+            available=bool(e.get("available", True)),
+            unavailable_reason=e.get("unavailable_reason"),
+        )
+        for e in table
+    ]
 
 
 def registry(bin_dir):
@@ -72,22 +80,24 @@ def registry(bin_dir):
     for name in binaries:
         path = os.path.join(bin_dir, name)
         try:
-            done = subprocess.run([path, "--list-mechanisms"], capture_output=True, text=True,
-                                  timeout=30)
+            done = subprocess.run(
+                [path, "--list-mechanisms"], capture_output=True, text=True, timeout=30
+            )
         except (OSError, subprocess.TimeoutExpired) as e:
-            problems.append("{}: {}".format(name, e))
+            problems.append(f"{name}: {e}")
             continue
         if done.returncode != 0:
-            problems.append("{}: exit {}: {}".format(name, done.returncode,
-                                                     done.stderr.strip()[:200]))
+            problems.append(f"{name}: exit {done.returncode}: {done.stderr.strip()[:200]}")
             continue
         try:
             return parse_listing(done.stdout)
         except (ValueError, KeyError, TypeError) as e:
-            problems.append("{}: unreadable --list-mechanisms output ({})".format(name, e))
+            problems.append(f"{name}: unreadable --list-mechanisms output ({e})")
     if problems:
-        raise ValueError("no server in {} lists its mechanisms (rebuild them: ./bench build): {}"
-                         .format(bin_dir, "; ".join(problems)))
+        raise ValueError(
+            f"no server in {bin_dir} lists its mechanisms (rebuild them: ./bench build):"
+            f" {'; '.join(problems)}"
+        )
     return []
 
 
@@ -104,6 +114,7 @@ def select(mechanisms, wanted):
     missing = [w for w in wanted if w not in by_name]
     if missing:
         raise ValueError(
-            "unknown or unbuilt mechanism(s): {}; available here: {}".format(
-                ", ".join(missing), ", ".join(by_name) or "none"))
+            f"unknown or unbuilt mechanism(s): {', '.join(missing)}; available here:"
+            f" {', '.join(by_name) or 'none'}"
+        )
     return [by_name[w] for w in wanted]

@@ -40,13 +40,26 @@ PRESETS = {
     # 4m20s, too close to the 5-minute budget.
     # Connection churn (claim 10: what epoll_ctl costs when connections come and go) at three
     # counts, below and above FD_SETSIZE: ~30 s more.
-    "default": Preset([0, 100, 500, 1000, 2000, 5000, 10000, "max"], 3, 0.15, 0.5,
-                      ["pingpong", "flood"], True, sparse_modes={"churn": [0, 1000, "max"]}),
+    "default": Preset(
+        [0, 100, 500, 1000, 2000, 5000, 10000, "max"],
+        3,
+        0.15,
+        0.5,
+        ["pingpong", "flood"],
+        True,
+        sparse_modes={"churn": [0, 1000, "max"]},
+    ),
     # One count on each side of FD_SETSIZE, one repeat: < 1 min with the micro-benchmarks.
     "quick": Preset([100, 2000], 1, 0.1, 0.3, ["pingpong", "flood"], True),
-    "full": Preset([0, 100, 250, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 15000,
-                    "max"], 5, 0.3, 1.0, ["pingpong", "flood"], False,
-                   optional_modes=["broadcast", "churn"]),
+    "full": Preset(
+        [0, 100, 250, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 15000, "max"],
+        5,
+        0.3,
+        1.0,
+        ["pingpong", "flood"],
+        False,
+        optional_modes=["broadcast", "churn"],
+    ),
 }
 
 
@@ -75,11 +88,12 @@ def largest_idle(fd_limit, ceiling):
     if usable >= 2000:
         usable = usable // 1000 * 1000  # a round figure reads better on a plot's axis
     usable = max(usable, 0)
-    why = "capped by RLIMIT_NOFILE={} of the server process, minus {} for its own descriptors " \
-          "and the active connections".format(fd_limit, SERVER_FD_MARGIN)
+    why = (
+        f"capped by RLIMIT_NOFILE={fd_limit} of the server process, minus {SERVER_FD_MARGIN} for"
+        " its own descriptors and the active connections"
+    )
     if ceiling and usable > ceiling:
-        why = "capped by --max-idle {} (RLIMIT_NOFILE={} would allow {})".format(
-            ceiling, fd_limit, usable)
+        why = f"capped by --max-idle {ceiling} (RLIMIT_NOFILE={fd_limit} would allow {usable})"
         usable = ceiling
     return usable, why
 
@@ -107,7 +121,7 @@ def parse_counts(text):
         else:
             value = int(item)
             if value < 0:
-                raise ValueError("idle counts are >= 0, got {}".format(value))
+                raise ValueError(f"idle counts are >= 0, got {value}")
             out.append(value)
     return out
 
@@ -117,8 +131,10 @@ def placement_cpus(placement, server_cpu=None, loadgen_cpu=None):
     cpus = sorted(os.sched_getaffinity(0))
     note = None
     if placement == "split" and len(cpus) < 2 and (server_cpu is None or loadgen_cpu is None):
-        note = "only CPU {} is available to this process: server and loadgen share it " \
-               "(placement shared)".format(cpus[0])
+        note = (
+            f"only CPU {cpus[0]} is available to this process: server and loadgen share it"
+            " (placement shared)"
+        )
         placement = "shared"
     if placement == "split":
         # The loadgen takes the first CPU (which also takes most interrupts on small VMs).
@@ -168,8 +184,9 @@ def modes_at(modes, count):
     return modes.get(count, []) if isinstance(modes, dict) else modes
 
 
-def estimate(mechanisms, counts, modes, repeats, warmup_s, duration_s, floors, micro, quick_micro,
-             plots):
+def estimate(
+    mechanisms, counts, modes, repeats, warmup_s, duration_s, floors, micro, quick_micro, plots
+):
     """Seconds the sweep should take, from the cost model above (repeats: instances per point,
     i.e. repeats x idle-states settings)."""
     total = floors * run_cost(warmup_s, duration_s)
@@ -178,8 +195,9 @@ def estimate(mechanisms, counts, modes, repeats, warmup_s, duration_s, floors, m
             for repeat in range(1, repeats + 1):
                 # Every repeat is a fresh instance: its own server start and idle set.
                 total += setup_cost(count)
-                total += len(modes_at(modes, count)) * point_cost(mech, count, repeat, warmup_s,
-                                                                  duration_s)
+                total += len(modes_at(modes, count)) * point_cost(
+                    mech, count, repeat, warmup_s, duration_s
+                )
     if micro:
         total += MICRO_QUICK_S if quick_micro else MICRO_FULL_S
     if plots:
@@ -190,5 +208,5 @@ def estimate(mechanisms, counts, modes, repeats, warmup_s, duration_s, floors, m
 def fmt_duration(seconds):
     seconds = int(round(seconds))
     if seconds >= 3600:
-        return "{}h{:02d}m".format(seconds // 3600, seconds % 3600 // 60)
-    return "{}m{:02d}s".format(seconds // 60, seconds % 60)
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"

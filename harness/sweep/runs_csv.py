@@ -11,20 +11,53 @@ import os
 
 # The loadgen's row (a contract: loadgen may add columns at the end, never rename these).
 LOADGEN_COLUMNS = [
-    "mechanism", "mode", "idle", "idle_open", "refused", "active", "size", "rate", "warmup_s",
-    "duration_s", "msgs", "throughput_msgs_s", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
-    "mean_us", "lost", "duplicated", "reordered", "corrupted", "server_cpu_us_per_msg",
-    "loadgen_cpu_pct", "status", "server_wait_calls", "server_events", "server_fds_passed",
-    "server_ctl_calls", "server_cpu_us", "label",
+    "mechanism",
+    "mode",
+    "idle",
+    "idle_open",
+    "refused",
+    "active",
+    "size",
+    "rate",
+    "warmup_s",
+    "duration_s",
+    "msgs",
+    "throughput_msgs_s",
+    "p50_us",
+    "p90_us",
+    "p99_us",
+    "p999_us",
+    "max_us",
+    "mean_us",
+    "lost",
+    "duplicated",
+    "reordered",
+    "corrupted",
+    "server_cpu_us_per_msg",
+    "loadgen_cpu_pct",
+    "status",
+    "server_wait_calls",
+    "server_events",
+    "server_fds_passed",
+    "server_ctl_calls",
+    "server_cpu_us",
+    "label",
 ]
 
 # Added by the bench. The first seven are the contract; the rest are derived for the report.
 BENCH_COLUMNS = [
-    "run_id", "repeat", "placement", "server_cpu", "loadgen_cpu", "floor_p50_us", "bench_status",
+    "run_id",
+    "repeat",
+    "placement",
+    "server_cpu",
+    "loadgen_cpu",
+    "floor_p50_us",
+    "bench_status",
     # The idle connections' own refusals, as the hold reported them (select past FD_SETSIZE).
     "idle_refused",
     # Per wait call over the window: the figure that separates select/poll from epoll.
-    "server_fds_per_wait", "server_events_per_wait",
+    "server_fds_per_wait",
+    "server_events_per_wait",
     "started_utc",
     # block: the sweep held /dev/cpu_dma_latency at 0 (idle CPUs poll); allow: they may halt.
     "idle_states",
@@ -57,7 +90,7 @@ class RunsCsv:
         self._file.flush()
 
     def append(self, row):
-        clean = {k: ("" if v is None else v) for k, v in row.items()}
+        clean = {k: "" if v is None else v for k, v in row.items()}
         self.rows.append(clean)
         self._writer.writerow(clean)
         self._file.flush()

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """muxbench's sweep: every server mechanism x idle-connection count x mode x repeat.
 
 For each idle count, one server per mechanism is started and a `loadgen --hold` gives each its
@@ -22,14 +21,14 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import children  # noqa: E402
-import environment  # noqa: E402
-import idle_states  # noqa: E402
-import mechanisms as mechanism_table  # noqa: E402
-import plan  # noqa: E402
-from runs_csv import RunsCsv, merged_columns  # noqa: E402
+from harness.sweep import children
+from harness.sweep import environment
+from harness.sweep import idle_states
+from harness.sweep import mechanisms as mechanism_table
+from harness.sweep import plan
+from harness.sweep.runs_csv import RunsCsv, merged_columns
+from plot.plotting_python import plotting_python
 
 EXIT_INTERRUPTED = 130
 
@@ -43,78 +42,170 @@ def utc_now():
 
 
 def parse_args(argv):
-    here = os.path.dirname(os.path.abspath(__file__))
-    default_root = os.path.dirname(os.path.dirname(here))
+    p = argument_parser()
+    args = p.parse_args(argv)
+    resolve_args(p, args)
+    return args
+
+
+def argument_parser():
     p = argparse.ArgumentParser(
         prog="bench",
-        description="Sweep every chat server mechanism over idle-connection counts that straddle "
-                    "select's FD_SETSIZE (1024), for pingpong latency and flood throughput, and "
-                    "write runs.csv, env.json, micro.csv, plots and report.md to a new results "
-                    "folder.",
-        epilog="Presets: default = counts 0,100,500,1000,2000,5000,10000,max, 3 repeats, "
-               "0.15 s warm-up + 0.5 s window (< 5 min on 2 cores); --quick = counts 100,2000, 1 "
-               "repeat, 0.1 + 0.3 s (< 1 min); --full = 14 counts, 5 repeats, 0.3 + 1 s, plus "
-               "broadcast and churn modes when loadgen offers them. Explicit options override "
-               "the preset. Ctrl-C stops cleanly: finished runs stay in runs.csv (exit 130).")
+        description=(
+            "Sweep every chat server mechanism over idle-connection counts that straddle select's "
+            "FD_SETSIZE (1024), for pingpong latency and flood throughput, and write runs.csv, "
+            "env.json, micro.csv, plots and report.md to a new results folder."
+        ),
+        epilog=(
+            "Presets: default = counts 0,100,500,1000,2000,5000,10000,max, 3 repeats, "
+            "0.15 s warm-up + 0.5 s window (< 5 min on 2 cores); --quick = counts 100,2000, 1 "
+            "repeat, 0.1 + 0.3 s (< 1 min); --full = 14 counts, 5 repeats, 0.3 + 1 s, plus "
+            "broadcast and churn modes when loadgen offers them. Explicit options override "
+            "the preset. Ctrl-C stops cleanly: finished runs stay in runs.csv (exit 130)."
+        ),
+    )
+    add_run_options(p)
+    add_machine_options(p)
+    add_output_options(p)
+    add_tool_options(p)
+    return p
+
+
+def add_run_options(p):
+    """What runs: the preset, mechanisms, counts, repeats, modes, windows, loadgen's options."""
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true",
-                      help="every mechanism, one count each side of 1024, one repeat, short windows")
+    size.add_argument(
+        "--quick",
+        action="store_true",
+        help="every mechanism, one count each side of 1024, one repeat, short windows",
+    )
     size.add_argument("--full", action="store_true", help="more counts, repeats and modes")
-    p.add_argument("--mechanisms", metavar="LIST",
-                   help="comma-separated mechanisms to sweep (default: every server binary found: "
-                        "select, poll, epoll-lt, epoll-et, and any later one)")
-    p.add_argument("--counts", metavar="LIST",
-                   help="comma-separated idle-connection counts; 'max' = the largest the "
-                        "open-file limit allows")
-    p.add_argument("--max-idle", type=int, default=plan.DEFAULT_MAX_IDLE, metavar="N",
-                   help="ceiling for 'max' when the open-file limit is larger (default %(default)s)")
+    p.add_argument(
+        "--mechanisms",
+        metavar="LIST",
+        help=(
+            "comma-separated mechanisms to sweep (default: every server binary found: "
+            "select, poll, epoll-lt, epoll-et, and any later one)"
+        ),
+    )
+    p.add_argument(
+        "--counts",
+        metavar="LIST",
+        help=(
+            "comma-separated idle-connection counts; 'max' = the largest the open-file limit allows"
+        ),
+    )
+    p.add_argument(
+        "--max-idle",
+        type=int,
+        default=plan.DEFAULT_MAX_IDLE,
+        metavar="N",
+        help="ceiling for 'max' when the open-file limit is larger (default %(default)s)",
+    )
     p.add_argument("--repeats", type=int, metavar="R", help="runs per point (default 3)")
-    p.add_argument("--modes", metavar="LIST",
-                   help="comma-separated loadgen modes (default pingpong,flood)")
+    p.add_argument(
+        "--modes", metavar="LIST", help="comma-separated loadgen modes (default pingpong,flood)"
+    )
     p.add_argument("--warmup", type=float, metavar="S", help="warm-up seconds per run")
     p.add_argument("--duration", type=float, metavar="S", help="measuring window per run, seconds")
-    p.add_argument("--active", type=int, metavar="K",
-                   help="active connections per run (default: loadgen's per mode)")
+    p.add_argument(
+        "--active",
+        type=int,
+        metavar="K",
+        help="active connections per run (default: loadgen's per mode)",
+    )
     # Not `auto` by default: its doubling steps last warm-up/12 (12 ms in the default sweep),
     # too short to tell a gain from noise, so the chosen window (and with it the throughput)
     # varied tenfold between repeats of one point.
-    p.add_argument("--flood-window", metavar="W|auto",
-                   help="flood runs' messages in flight per sender (default: loadgen's, 16); "
-                        "auto lets loadgen grow it during the warm-up until a side saturates "
-                        "(use warm-ups of 1 s or more)")
-    p.add_argument("--loadgen-arg", action="append", default=[], metavar="ARG",
-                   help="extra argument passed to every measured loadgen run (repeatable, "
-                        "e.g. --loadgen-arg=--size=64)")
-    p.add_argument("--idle-states", default="block", metavar="LIST",
-                   help="block: hold /dev/cpu_dma_latency at 0 for the whole sweep so idle CPUs "
-                        "poll instead of halting (needs root; the default); allow: the machine's "
-                        "own idle behaviour; block,allow: both, interleaved per repeat, as the "
-                        "runs.csv column idle_states")
-    p.add_argument("--placement", choices=["split", "shared"], default="split",
-                   help="split: server and loadgen on different CPUs (default); shared: the same "
-                        "CPU (no cross-CPU wake-up in each round trip)")
+    p.add_argument(
+        "--flood-window",
+        metavar="W|auto",
+        help=(
+            "flood runs' messages in flight per sender (default: loadgen's, 16); auto lets loadgen "
+            "grow it during the warm-up until a side saturates (use warm-ups of 1 s or more)"
+        ),
+    )
+    p.add_argument(
+        "--loadgen-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help=(
+            "extra argument passed to every measured loadgen run (repeatable, "
+            "e.g. --loadgen-arg=--size=64)"
+        ),
+    )
+
+
+def add_machine_options(p):
+    """How the machine is set: CPU idle states and the CPUs of the server and the loadgen."""
+    p.add_argument(
+        "--idle-states",
+        default="block",
+        metavar="LIST",
+        help=(
+            "block: hold /dev/cpu_dma_latency at 0 for the whole sweep so idle CPUs poll instead "
+            "of halting (needs root; the default); allow: the machine's own idle behaviour; "
+            "block,allow: both, interleaved per repeat, as the runs.csv column idle_states"
+        ),
+    )
+    p.add_argument(
+        "--placement",
+        choices=["split", "shared"],
+        default="split",
+        help=(
+            "split: server and loadgen on different CPUs (default); shared: the same "
+            "CPU (no cross-CPU wake-up in each round trip)"
+        ),
+    )
     p.add_argument("--server-cpu", type=int, metavar="N", help="override the server's CPU")
     p.add_argument("--loadgen-cpu", type=int, metavar="N", help="override the loadgen's CPU")
+
+
+def add_output_options(p):
+    """Where the results go and what besides runs.csv is written."""
     p.add_argument("--out", metavar="DIR", help="results root (default <root>/results)")
-    p.add_argument("--name", metavar="NAME",
-                   help="results folder name (default <UTC time>-<host>)")
-    p.add_argument("--no-micro", action="store_true",
-                   help="skip mux-probe and the mux-micro micro-benchmarks")
+    p.add_argument("--name", metavar="NAME", help="results folder name (default <UTC time>-<host>)")
+    p.add_argument(
+        "--no-micro", action="store_true", help="skip mux-probe and the mux-micro micro-benchmarks"
+    )
     p.add_argument("--no-plots", action="store_true", help="skip plot/plot.py and plot/report.py")
-    p.add_argument("--dry-run", action="store_true", help="print the plan and estimate, run nothing")
-    p.add_argument("--bin", metavar="DIR", help="directory of the built binaries "
-                                                "(default <root>/build/bin)")
-    p.add_argument("--root", metavar="DIR", default=default_root,
-                   help="the muxbench source tree (default: two levels above this script)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the plan and estimate, run nothing"
+    )
+    p.add_argument(
+        "--bin", metavar="DIR", help="directory of the built binaries (default <root>/build/bin)"
+    )
+
+
+def add_tool_options(p):
+    """Where the source tree, the binaries and the plotting Python are."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    default_root = os.path.dirname(os.path.dirname(here))
+    p.add_argument(
+        "--root",
+        metavar="DIR",
+        default=default_root,
+        help="the muxbench source tree (default: two levels above this script)",
+    )
     p.add_argument("--loadgen", metavar="PATH", help="loadgen binary (default <bin>/loadgen)")
     p.add_argument("--micro", metavar="PATH", help="mux-micro binary (default <bin>/mux-micro)")
     p.add_argument("--probe", metavar="PATH", help="mux-probe binary (default <bin>/mux-probe)")
-    p.add_argument("--python", metavar="PATH", default=None,
-                   help="Python with matplotlib for micro_to_csv.py and the plots (default: this "
-                        "one if it has matplotlib, else /usr/bin/python3)")
-    args = p.parse_args(argv)
+    p.add_argument(
+        "--python",
+        metavar="PATH",
+        default=None,
+        help=(
+            "Python with matplotlib for micro_to_csv.py and the plots (default: this "
+            "one if it has matplotlib, else /usr/bin/python3)"
+        ),
+    )
+
+
+def resolve_args(p, args):
+    """Fills in the defaults that depend on other options and the preset; exits on nonsense."""
     args.root = os.path.abspath(args.root)
-    args.python = args.python or plotting_python()
+    args.python = args.python or plotting_python(args.root)
     args.bin = os.path.abspath(args.bin or os.path.join(args.root, "build", "bin"))
     args.loadgen = args.loadgen or os.path.join(args.bin, "loadgen")
     args.micro = args.micro or os.path.join(args.bin, "mux-micro")
@@ -135,20 +226,6 @@ def parse_args(argv):
         p.error("--repeats must be at least 1")
     if args.warmup < 0 or args.duration <= 0:
         p.error("--warmup must be >= 0 and --duration > 0")
-    return args
-
-
-def plotting_python():
-    """This interpreter if it has matplotlib; on Debian only /usr/bin/python3 sees
-    python3-matplotlib, so a pyenv or venv python3 earlier on PATH falls back to it."""
-    import importlib.util
-    if importlib.util.find_spec("matplotlib") is not None:
-        return sys.executable
-    system = "/usr/bin/python3"
-    if os.access(system, os.X_OK) and subprocess.run(
-            [system, "-c", "import matplotlib"], capture_output=True).returncode == 0:
-        return system
-    return sys.executable
 
 
 def fnum(value):
@@ -164,14 +241,18 @@ def describe(row):
     parts = []
     if not fnum(row.get("msgs")):
         return status
-    p50, p99, tput = fnum(row.get("p50_us")), fnum(row.get("p99_us")), fnum(row.get("throughput_msgs_s"))
+    p50, p99, tput = (
+        fnum(row.get("p50_us")),
+        fnum(row.get("p99_us")),
+        fnum(row.get("throughput_msgs_s")),
+    )
     cpu = fnum(row.get("server_cpu_us_per_msg"))
     if row.get("mode") in ("pingpong", "floor", "relay-floor") and p50 is not None:
-        parts.append("p50 {:.1f} us".format(p50) + (" p99 {:.1f} us".format(p99) if p99 else ""))
+        parts.append(f"p50 {p50:.1f} us" + (f" p99 {p99:.1f} us" if p99 else ""))
     elif tput is not None:
-        parts.append("{:.0f} msg/s".format(tput))
+        parts.append(f"{tput:.0f} msg/s")
     if cpu is not None:
-        parts.append("server {:.2f} us/msg".format(cpu))
+        parts.append(f"server {cpu:.2f} us/msg")
     parts.append(status)
     return ", ".join(parts)
 
@@ -201,8 +282,20 @@ class Target:
 
 
 class Sweep:
-    def __init__(self, args, mechs, counts, modes, placement, server_cpu, loadgen_cpu, out_dir,
-                 env, states, latency_request):
+    def __init__(
+        self,
+        args,
+        mechs,
+        counts,
+        modes,
+        placement,
+        server_cpu,
+        loadgen_cpu,
+        out_dir,
+        env,
+        states,
+        latency_request,
+    ):
         self.args = args
         self.mechs = mechs
         self.counts = counts
@@ -227,8 +320,12 @@ class Sweep:
         self.active_targets = []
         self.current_count = 0
         self.current_repeat = 0
-        self.points_total = sum(len(plan.modes_at(modes, c)) for c in counts) * len(mechs) * \
-            args.repeats * len(states)
+        self.points_total = (
+            sum(len(plan.modes_at(modes, c)) for c in counts)
+            * len(mechs)
+            * args.repeats
+            * len(states)
+        )
         self.points_done = 0
         self.start = time.monotonic()
         self.est_total = 0.0
@@ -268,14 +365,19 @@ class Sweep:
             self.latency_request.allow()
         self.state = state
 
-    def base_row(self, mechanism, mode, idle, repeat, placement=None, server_cpu=None,
-                 loadgen_cpu=None):
+    def base_row(
+        self, mechanism, mode, idle, repeat, placement=None, server_cpu=None, loadgen_cpu=None
+    ):
         self.run_id += 1
         placement = placement or self.placement
         row = {
-            "mechanism": mechanism, "mode": mode, "idle": idle,
-            "warmup_s": self.args.warmup, "duration_s": self.args.duration,
-            "run_id": self.run_id, "repeat": repeat,
+            "mechanism": mechanism,
+            "mode": mode,
+            "idle": idle,
+            "warmup_s": self.args.warmup,
+            "duration_s": self.args.duration,
+            "run_id": self.run_id,
+            "repeat": repeat,
             "placement": placement,
             "server_cpu": self.server_cpu if server_cpu is None else server_cpu,
             "loadgen_cpu": self.loadgen_cpu if loadgen_cpu is None else loadgen_cpu,
@@ -284,7 +386,9 @@ class Sweep:
             "started_utc": utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         }
         if mode == "pingpong":
-            row["relay_floor_p50_us"] = self.floor_p50.get(("relay-floor", placement, self.state), "")
+            row["relay_floor_p50_us"] = self.floor_p50.get(
+                ("relay-floor", placement, self.state), ""
+            )
         return row
 
     def histogram_args(self, row):
@@ -293,7 +397,7 @@ class Sweep:
         averaging percentiles (plot/histograms.py)."""
         if not self.histograms:
             return []
-        name = "run-{}.json".format(row["run_id"])
+        name = f"run-{row['run_id']}.json"
         row["histogram_file"] = "histograms/" + name
         return ["--histogram-out", os.path.join(self.out_dir, "histograms", name)]
 
@@ -320,15 +424,35 @@ class Sweep:
                     for kind, prefix in (("floor", "floor"), ("relay-floor", "relay")):
                         if kind == "relay-floor" and "relay-floor" not in self.loadgen_modes:
                             continue
-                        self.floor(kind, "{}-{}".format(prefix, suffix), placement, server_cpu,
-                                   loadgen_cpu, n, starting=when == "start")
+                        self.floor(
+                            kind,
+                            f"{prefix}-{suffix}",
+                            placement,
+                            server_cpu,
+                            loadgen_cpu,
+                            n,
+                            starting=when == "start",
+                        )
 
     def floor(self, kind, label, placement, server_cpu, loadgen_cpu, repeat, starting=False):
         row = self.base_row("floor", kind, 0, repeat, placement, server_cpu, loadgen_cpu)
         row.pop("relay_floor_p50_us", None)
-        cmd = [self.args.loadgen, "--mode", kind, "--cpu", str(loadgen_cpu),
-               "--peer-cpu", str(server_cpu), "--warmup", str(self.args.warmup),
-               "--duration", str(self.args.duration), "--csv-header", "--label", label]
+        cmd = [
+            self.args.loadgen,
+            "--mode",
+            kind,
+            "--cpu",
+            str(loadgen_cpu),
+            "--peer-cpu",
+            str(server_cpu),
+            "--warmup",
+            str(self.args.warmup),
+            "--duration",
+            str(self.args.duration),
+            "--csv-header",
+            "--label",
+            label,
+        ]
         cmd += self.histogram_args(row)
         result = children.run_loadgen(cmd, self.loadgen_log(), self.run_timeout())
         if result.row is not None:
@@ -338,8 +462,9 @@ class Sweep:
         else:
             row.update(status="error:" + result.error, bench_status="error:" + result.error)
         if self.csv is None:
-            self.csv = RunsCsv(os.path.join(self.out_dir, "runs.csv"),
-                               merged_columns(result.header))
+            self.csv = RunsCsv(
+                os.path.join(self.out_dir, "runs.csv"), merged_columns(result.header)
+            )
             self.env["runs_csv_columns"] = self.csv.columns
         key = (kind, placement, self.state)
         p50 = fnum(row.get("p50_us"))
@@ -347,17 +472,28 @@ class Sweep:
             self.floor_start_p50s.setdefault(key, []).append(p50)
             # Three decimals, as loadgen prints its figures (no float noise, no lost digits).
             median = statistics.median(self.floor_start_p50s[key])
-            self.floor_p50[key] = "{:.3f}".format(median).rstrip("0").rstrip(".")
+            self.floor_p50[key] = f"{median:.3f}".rstrip("0").rstrip(".")
         row["floor_p50_us"] = self.floor_p50.get(("floor", placement, self.state), "")
         row["idle_open"] = row.get("idle_open") or 0
         self.csv.append(row)
         self.spend(plan.run_cost(self.args.warmup, self.args.duration))
         self.env.setdefault("floors", []).append(
-            {"label": label, "kind": kind, "idle_states": self.state, "placement": placement,
-             "server_cpu": server_cpu, "loadgen_cpu": loadgen_cpu, "p50_us": row.get("p50_us"),
-             "p99_us": row.get("p99_us"), "status": row.get("bench_status")})
-        say("{} ({}, {} placement, CPUs {}<->{}, idle states {}): {}".format(
-            kind, label, placement, loadgen_cpu, server_cpu, self.state, describe(row)))
+            {
+                "label": label,
+                "kind": kind,
+                "idle_states": self.state,
+                "placement": placement,
+                "server_cpu": server_cpu,
+                "loadgen_cpu": loadgen_cpu,
+                "p50_us": row.get("p50_us"),
+                "p99_us": row.get("p99_us"),
+                "status": row.get("bench_status"),
+            }
+        )
+        say(
+            f"{kind} ({label}, {placement} placement, CPUs {loadgen_cpu}<->{server_cpu}, idle"
+            f" states {self.state}): {describe(row)}"
+        )
 
     # -- one instance: fresh servers and a fresh idle set -----------------------------------
 
@@ -373,7 +509,7 @@ class Sweep:
             if t.mech.name in self.unavailable:
                 t.blocked = self.unavailable[t.mech.name]
                 continue
-            log = os.path.join(self.logs, "server-{}-idle{}.log".format(t.name, count))
+            log = os.path.join(self.logs, f"server-{t.name}-idle{count}.log")
             try:
                 t.server = children.Server(t.mech, self.args.bin, self.server_cpu, log)
                 t.name = t.server.name
@@ -382,17 +518,16 @@ class Sweep:
                 if e.exit_code == mechanism_table.EXIT_UNAVAILABLE:
                     t.blocked = "unavailable"
                     self.unavailable[t.mech.name] = "unavailable"
-                    self.note("{} is unavailable on this machine: {}".format(t.name, reason))
+                    self.note(f"{t.name} is unavailable on this machine: {reason}")
                 else:
                     t.blocked = "error:server-start"
-                    self.note("{} at idle={} did not start: {} (log {})".format(
-                        t.name, count, reason, log))
+                    self.note(f"{t.name} at idle={count} did not start: {reason} (log {log})")
             self.spend(plan.SERVER_START_S)
         if count == 0:
             return targets, None
         for t in targets:
             if t.server is not None:
-                log = os.path.join(self.logs, "hold-{}-idle{}.log".format(t.name, count))
+                log = os.path.join(self.logs, f"hold-{t.name}-idle{count}.log")
                 t.hold = children.Hold(self.args.loadgen, t.server, count, log)
         failure = None
         timeout = 30.0 + count * 2e-3
@@ -405,7 +540,7 @@ class Sweep:
             except children.StartError as e:
                 t.hold = None
                 t.blocked = "error:hold"
-                failure = failure or "{}: {}".format(t.name, e)
+                failure = failure or f"{t.name}: {e}"
             self.spend(count * plan.PER_IDLE_CONNECTION_S)
         return targets, failure
 
@@ -425,36 +560,40 @@ class Sweep:
 
     def instance(self, count, repeat):
         t0 = time.monotonic()
-        say("idle={} rep {}/{}{}: starting {} server(s){}".format(
-            count, repeat, self.args.repeats,
-            " idle states {}".format(self.state) if len(self.states) > 1 else "",
-            len(self.mechs), ", holding {} idle connections on each".format(count)
-            if count else ""))
+        states = f" idle states {self.state}" if len(self.states) > 1 else ""
+        holding = f", holding {count} idle connections on each" if count else ""
+        say(
+            f"idle={count} rep {repeat}/{self.args.repeats}{states}: starting "
+            f"{len(self.mechs)} server(s){holding}"
+        )
         targets, failure = self.start_targets(count, self.mechs)
         if failure and len(self.mechs) > 1:
             self.finish(count, targets, quiet=True)
-            self.note("idle={}: holding all {} servers' idle connections at once failed ({}); "
-                      "running one server at a time for this instance (its mechanisms then run "
-                      "one after another)".format(count, len(self.mechs), failure))
+            self.note(
+                f"idle={count}: holding all {len(self.mechs)} servers' idle connections at once"
+                f" failed ({failure}); running one server at a time for this instance (its"
+                " mechanisms then run one after another)"
+            )
             for mech in self.mechs:
                 targets, failure = self.start_targets(count, [mech])
                 if failure:
-                    self.note("idle={}: {}".format(count, failure))
+                    self.note(f"idle={count}: {failure}")
                 self.report_setup(count, targets, t0)
                 self.run_targets(count, repeat, targets)
                 self.finish(count, targets)
             return
         if failure:
-            self.note("idle={}: {}".format(count, failure))
+            self.note(f"idle={count}: {failure}")
         self.report_setup(count, targets, t0)
         self.run_targets(count, repeat, targets)
         self.finish(count, targets)
 
     def report_setup(self, count, targets, t0):
-        refusals = ["{} refused {}".format(t.name, t.hold_refused) for t in targets
-                    if t.hold_refused]
-        say("idle={}: ready in {:.1f} s{}".format(
-            count, time.monotonic() - t0, " (" + ", ".join(refusals) + ")" if refusals else ""))
+        refusals = [f"{t.name} refused {t.hold_refused}" for t in targets if t.hold_refused]
+        say(
+            f"idle={count}: ready in"
+            f" {time.monotonic() - t0:.1f} s{' (' + ', '.join(refusals) + ')' if refusals else ''}"
+        )
 
     def run_targets(self, count, repeat, targets):
         # The starting mechanism rotates with the repeat (as the order of the states does).
@@ -472,8 +611,10 @@ class Sweep:
             row["server_started_utc"] = t.server.started_utc
         if t.blocked is None and t.server is not None and not t.server.alive():
             t.blocked = "server-crashed"
-            self.note("{} at idle={} exited (status {}) between runs; its remaining rows say "
-                      "server-crashed".format(t.name, count, t.server.proc.returncode))
+            self.note(
+                f"{t.name} at idle={count} exited (status {t.server.proc.returncode}) between runs;"
+                " its remaining rows say server-crashed"
+            )
         if t.blocked is not None:
             row.update(status=t.blocked, bench_status=t.blocked)
         elif (t.mech.name, count, mode) in self.refused:
@@ -484,19 +625,36 @@ class Sweep:
         t.run_ids.append(row["run_id"])
         self.csv.append(row)
         self.points_done += 1
-        self.spend(plan.point_cost(t.mech.name, count, repeat, self.args.warmup, self.args.duration))
+        self.spend(
+            plan.point_cost(t.mech.name, count, repeat, self.args.warmup, self.args.duration)
+        )
         elapsed, left = self.eta()
-        say("[{:>{w}}/{}] idle={} rep {}/{}{} {} {}: {} | {} elapsed, ETA {}".format(
-            self.points_done, self.points_total, count, repeat, self.args.repeats,
-            " " + self.state if len(self.states) > 1 else "", t.name, mode,
-            describe(row), plan.fmt_duration(elapsed), plan.fmt_duration(left),
-            w=len(str(self.points_total))))
+        done = f"{self.points_done:>{len(str(self.points_total))}}/{self.points_total}"
+        state = " " + self.state if len(self.states) > 1 else ""
+        say(
+            f"[{done}] idle={count} rep {repeat}/{self.args.repeats}{state} {t.name} {mode}: "
+            f"{describe(row)} | {plan.fmt_duration(elapsed)} elapsed, ETA {plan.fmt_duration(left)}"
+        )
 
     def measure(self, count, t, mode, row):
-        cmd = [self.args.loadgen, "--mode", mode, "--host", t.server.host,
-               "--port", str(t.server.port), "--server-pid", str(t.server.pid),
-               "--cpu", str(self.loadgen_cpu), "--warmup", str(self.args.warmup),
-               "--duration", str(self.args.duration), "--csv-header"]
+        cmd = [
+            self.args.loadgen,
+            "--mode",
+            mode,
+            "--host",
+            t.server.host,
+            "--port",
+            str(t.server.port),
+            "--server-pid",
+            str(t.server.pid),
+            "--cpu",
+            str(self.loadgen_cpu),
+            "--warmup",
+            str(self.args.warmup),
+            "--duration",
+            str(self.args.duration),
+            "--csv-header",
+        ]
         cmd += ["--idle-held", str(count)] if count else ["--idle", "0"]
         if mode == "flood" and self.args.flood_window:
             cmd += ["--window", self.args.flood_window]
@@ -529,14 +687,16 @@ class Sweep:
             if t.hold_refused:
                 own = fnum(row.get("refused"))
                 row["refused"] = int(t.hold_refused + (own if own and own > 0 else 0))
-            calls, fds, events = (fnum(row.get("server_wait_calls")),
-                                  fnum(row.get("server_fds_passed")),
-                                  fnum(row.get("server_events")))
+            calls, fds, events = (
+                fnum(row.get("server_wait_calls")),
+                fnum(row.get("server_fds_passed")),
+                fnum(row.get("server_events")),
+            )
             if calls:
                 if fds is not None:
-                    row["server_fds_per_wait"] = "{:.1f}".format(fds / calls)
+                    row["server_fds_per_wait"] = f"{fds / calls:.1f}"
                 if events is not None:
-                    row["server_events_per_wait"] = "{:.3f}".format(events / calls)
+                    row["server_events_per_wait"] = f"{events / calls:.3f}"
         else:
             status = "server-crashed" if crashed else "error:" + result.error.replace(",", ";")
             row.update(status=status)
@@ -544,9 +704,11 @@ class Sweep:
         row["bench_status"] = bench_status
         if crashed and t.blocked is None:
             t.blocked = "server-crashed"
-            self.note("{} at idle={} crashed during a {} run (exit status {}; log {}); its "
-                      "remaining rows at this count say server-crashed".format(
-                          t.name, count, mode, t.server.proc.returncode, t.server.log_path))
+            self.note(
+                f"{t.name} at idle={count} crashed during a {mode} run (exit status"
+                f" {t.server.proc.returncode}; log {t.server.log_path}); its remaining rows at this"
+                " count say server-crashed"
+            )
         return row
 
     def finish(self, count, targets, quiet=False, timeout_s=30.0):
@@ -568,10 +730,11 @@ class Sweep:
                 # counted them, so the count says nothing about the finished runs. Alive now
                 # means alive when the hold counted.
                 if t.blocked is None and t.run_ids:
-                    self.note("{} at idle={} exited (status {}) before its idle connections "
-                              "were counted; idle_open of its runs at this count is unknown "
-                              "(log {})".format(t.name, count, t.server.proc.returncode,
-                                                t.server.log_path))
+                    self.note(
+                        f"{t.name} at idle={count} exited (status {t.server.proc.returncode})"
+                        " before its idle connections were counted; idle_open of its runs at this"
+                        f" count is unknown (log {t.server.log_path})"
+                    )
                 opened = None
             ids = set(t.run_ids)
 
@@ -580,27 +743,38 @@ class Sweep:
                 if not row.get("idle_open") or str(row.get("idle_open")) == "-1":
                     changes["idle_open"] = "" if opened is None else opened
                 if opened is not None and opened < expected and row.get("bench_status") == "ok":
-                    changes["bench_status"] = "idle-lost:{}".format(expected - opened)
+                    changes["bench_status"] = f"idle-lost:{expected - opened}"
                 return changes
 
             if ids and self.csv is not None:
                 self.csv.update(lambda row, ids=ids: row.get("run_id") in ids, fill)
             if count and t.server is not None and not released and not quiet:
-                self.note("{} at idle={}: the hold printed no released line (log {})".format(
-                    t.name, count, os.path.join(self.logs, "hold-{}-idle{}.log".format(
-                        t.name, count))))
-            record = {"idle": count, "repeat": self.current_repeat, "idle_states": self.state,
-                      "mechanism": t.name, "released": released,
-                      "hold_refused": t.hold_refused, "blocked": t.blocked}
+                log = os.path.join(self.logs, f"hold-{t.name}-idle{count}.log")
+                self.note(
+                    f"{t.name} at idle={count}: the hold printed no released line (log {log})"
+                )
+            record = {
+                "idle": count,
+                "repeat": self.current_repeat,
+                "idle_states": self.state,
+                "mechanism": t.name,
+                "released": released,
+                "hold_refused": t.hold_refused,
+                "blocked": t.blocked,
+            }
             if t.server is not None:
                 problem = t.server.stop(min(timeout_s, 10.0))
-                record.update(port=t.server.port, pid=t.server.pid, fd_limit=t.server.fd_limit,
-                              started_utc=t.server.started_utc,
-                              exit_code=t.server.exit_code, counters=t.server.final,
-                              stop_problem=problem)
+                record.update(
+                    port=t.server.port,
+                    pid=t.server.pid,
+                    fd_limit=t.server.fd_limit,
+                    started_utc=t.server.started_utc,
+                    exit_code=t.server.exit_code,
+                    counters=t.server.final,
+                    stop_problem=problem,
+                )
                 if problem and t.blocked is None and not quiet:
-                    self.note("{} at idle={}: {} (log {})".format(
-                        t.name, count, problem, t.server.log_path))
+                    self.note(f"{t.name} at idle={count}: {problem} (log {t.server.log_path})")
                 t.server = None
             if not quiet:
                 self.servers_log.write(json.dumps(record) + "\n")
@@ -614,26 +788,26 @@ class Sweep:
         try:
             self.finish(self.current_count, self.active_targets, quiet=True, timeout_s=5.0)
         except Exception as e:  # noqa: BLE001 - the children are killed below whatever happened
-            say("cleanup after interrupt: {}".format(e))
+            say(f"cleanup after interrupt: {e}")
         children.kill_all()
         if self.csv is not None:
             self.csv.close()
         self.servers_log.close()
 
 
-def run_tool(cmd, log_path, timeout_s, cpu=None, stdout_path=None):
+def run_tool(cmd, log_path, timeout_s, cpu=None, stdout_path=None, env=None):
     """Runs a helper (probe, micro, plots). Returns None or why it failed."""
     with open(log_path, "ab") as log:
         log.write(("$ " + " ".join(cmd) + "\n").encode())
         log.flush()
         out = open(stdout_path, "wb") if stdout_path else log
         try:
-            proc = children.spawn(cmd, stdout=out, stderr=log, cpu=cpu)
+            proc = children.spawn(cmd, stdout=out, stderr=log, cpu=cpu, env=env)
             try:
                 proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 children.kill_group(proc)
-                return "no result within {:.0f} s".format(timeout_s)
+                return f"no result within {timeout_s:.0f} s"
             children.forget(proc)
         except OSError as e:
             return str(e)
@@ -642,7 +816,7 @@ def run_tool(cmd, log_path, timeout_s, cpu=None, stdout_path=None):
                 out.close()
     if proc.returncode != 0:
         why = children.tail(log_path, 2)
-        return "exit status {}{}".format(proc.returncode, ": " + why if why else "")
+        return f"exit status {proc.returncode}{': ' + why if why else ''}"
     return None
 
 
@@ -651,44 +825,65 @@ def micro_and_probe(args, out_dir, server_cpu, env, quick):
     results = {}
     if os.access(args.probe, os.X_OK):
         say("mux-probe -> probe.json")
-        problem = run_tool([args.probe], os.path.join(logs, "probe.log"), 60,
-                           stdout_path=os.path.join(out_dir, "probe.json"))
+        problem = run_tool(
+            [args.probe],
+            os.path.join(logs, "probe.log"),
+            60,
+            stdout_path=os.path.join(out_dir, "probe.json"),
+        )
         results["probe"] = problem or "ok"
         if problem:
-            say("mux-probe failed: {} (log logs/probe.log)".format(problem))
+            say(f"mux-probe failed: {problem} (log logs/probe.log)")
     else:
-        results["probe"] = "not built ({})".format(args.probe)
+        results["probe"] = f"not built ({args.probe})"
     if not os.access(args.micro, os.X_OK):
-        results["micro"] = "not built ({})".format(args.micro)
-        say("no micro-benchmarks: {} is not built".format(args.micro))
+        results["micro"] = f"not built ({args.micro})"
+        say(f"no micro-benchmarks: {args.micro} is not built")
         return results
     micro_json = os.path.join(out_dir, "micro.json")
-    cmd = [args.micro] + (["--quick"] if quick else []) + [
-        "--benchmark_out=" + micro_json, "--benchmark_out_format=json"]
-    say("mux-micro{} pinned to CPU {} -> micro.json (about {})".format(
-        " --quick" if quick else "", server_cpu,
-        plan.fmt_duration(plan.MICRO_QUICK_S if quick else plan.MICRO_FULL_S)))
+    cmd = (
+        [args.micro]
+        + (["--quick"] if quick else [])
+        + ["--benchmark_out=" + micro_json, "--benchmark_out_format=json"]
+    )
+    say(
+        f"mux-micro{' --quick' if quick else ''} pinned to CPU {server_cpu} -> micro.json (about"
+        f" {plan.fmt_duration(plan.MICRO_QUICK_S if quick else plan.MICRO_FULL_S)})"
+    )
     t0 = time.monotonic()
-    problem = run_tool(cmd, os.path.join(logs, "micro.log"), 600 if quick else 3600,
-                       cpu=server_cpu)
+    problem = run_tool(cmd, os.path.join(logs, "micro.log"), 600 if quick else 3600, cpu=server_cpu)
     results["micro"] = problem or "ok"
     results["micro_seconds"] = round(time.monotonic() - t0, 1)
     if problem:
-        say("mux-micro failed: {} (log logs/micro.log)".format(problem))
+        say(f"mux-micro failed: {problem} (log logs/micro.log)")
     if not os.path.exists(micro_json):
         return results
-    converter = next((c for c in (os.path.join(args.root, "harness", "micro", "micro_to_csv.py"),
-                                  os.path.join(args.root, "harness", "micro_to_csv.py"))
-                      if os.path.exists(c)), None)
-    if converter is None:
-        results["micro_csv"] = "no micro_to_csv.py under {}/harness".format(args.root)
+    converter = os.path.join(args.root, "harness", "micro", "micro_to_csv.py")
+    if not os.path.exists(converter):
+        results["micro_csv"] = f"no micro_to_csv.py under {args.root}/harness"
         return results
-    problem = run_tool([args.python, converter, micro_json, os.path.join(out_dir, "micro.csv")],
-                       os.path.join(logs, "micro.log"), 120)
+    problem = run_tool(
+        python_module(args, "harness.micro.micro_to_csv")
+        + [micro_json, os.path.join(out_dir, "micro.csv")],
+        os.path.join(logs, "micro.log"),
+        120,
+        env=root_on_path(args.root),
+    )
     results["micro_csv"] = problem or "ok"
     if problem:
-        say("micro_to_csv.py failed: {} (log logs/micro.log)".format(problem))
+        say(f"micro_to_csv.py failed: {problem} (log logs/micro.log)")
     return results
+
+
+def python_module(args, module):
+    """The command that runs one module of the repository's packages (plot.report, ...)."""
+    return [args.python, "-m", module]
+
+
+def root_on_path(root):
+    """The environment for python_module: the repository root is the import root."""
+    path = os.environ.get("PYTHONPATH")
+    return dict(os.environ, PYTHONPATH=root + (os.pathsep + path if path else ""))
 
 
 def plots_and_report(args, out_dir):
@@ -697,29 +892,34 @@ def plots_and_report(args, out_dir):
     for script in ("plot.py", "report.py"):
         path = os.path.join(args.root, "plot", script)
         if not os.path.exists(path):
-            results[script] = "not found ({})".format(path)
+            results[script] = f"not found ({path})"
             continue
-        say("plot/{} {}".format(script, out_dir))
-        problem = run_tool([args.python, path, out_dir], os.path.join(logs, "plots.log"), 300)
+        say(f"plot/{script} {out_dir}")
+        module = "plot." + script[: -len(".py")]
+        problem = run_tool(
+            python_module(args, module) + [out_dir],
+            os.path.join(logs, "plots.log"),
+            300,
+            env=root_on_path(args.root),
+        )
         results[script] = problem or "ok"
         if problem:
-            say("plot/{} failed: {} (log logs/plots.log); runs.csv is complete".format(
-                script, problem))
+            say(f"plot/{script} failed: {problem} (log logs/plots.log); runs.csv is complete")
     return results
 
 
 def results_dir(args, started):
     root = os.path.abspath(args.out or os.path.join(args.root, "results"))
-    name = args.name or "{}-{}".format(started.strftime("%Y-%m-%dT%H%M%SZ"),
-                                      os.uname().nodename.split(".")[0])
+    name = (
+        args.name or f"{started.strftime('%Y-%m-%dT%H%M%SZ')}-{os.uname().nodename.split('.')[0]}"
+    )
     path = os.path.join(root, name)
     if args.name is not None and os.path.exists(os.path.join(path, "runs.csv")):
-        raise FileExistsError("{} already holds a run: choose another --name or remove it".format(
-            path))
+        raise FileExistsError(f"{path} already holds a run: choose another --name or remove it")
     if args.name is None:
         suffix = 2
         while os.path.exists(path):
-            path = os.path.join(root, "{}-{}".format(name, suffix))
+            path = os.path.join(root, f"{name}-{suffix}")
             suffix += 1
     os.makedirs(os.path.join(path, "logs"), exist_ok=True)
     return path
@@ -743,182 +943,333 @@ def main(argv=None):
         latency_request.allow()
 
 
+class SweepPlan:
+    """What a sweep will run, decided before anything starts: mechanisms, counts, modes, CPUs,
+    idle states, floor runs and the estimate."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
 def run(argv, latency_request):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     started = utc_now()
-
-    if not os.access(args.loadgen, os.X_OK):
-        say("no loadgen at {}: build it (./bench build, or cmake --build build --target loadgen) "
-            "or point --loadgen at it".format(args.loadgen))
+    sweep_plan = make_plan(args, latency_request)
+    if sweep_plan is None:
         return 2
-    try:
-        mechs = mechanism_table.select(
-            mechanism_table.discover(args.bin),
-            [m.strip() for m in args.mechanisms.split(",")] if args.mechanisms else None)
-    except ValueError as e:
-        say(str(e))
-        return 2
-    if not mechs:
-        say("no server binaries (chat-select, chat-poll, chat-epoll, ...) in {}: build them "
-            "(./bench build) or point --bin at them".format(args.bin))
-        return 2
-
-    soft, hard = plan.raise_fd_limit()
-    largest, cap = plan.largest_idle(soft, args.max_idle)
-    counts, dropped = plan.resolve_counts(args.count_list, largest)
-    say("largest idle count {} ({})".format(largest, cap))
-    if dropped:
-        say("idle count(s) {} dropped: above the largest this machine allows ({})".format(
-            ", ".join(map(str, dropped)), largest))
-    if not counts:
-        say("no idle count left to sweep")
-        return 2
-
-    lg_help = mechanism_table.help_text(args.loadgen)
-    modes = args.mode_list or list(args.preset.modes)
-    if not args.mode_list:
-        for mode in args.preset.optional_modes:
-            if mode in lg_help:
-                modes.append(mode)
-            else:
-                say("mode {} skipped: {} --help does not list it".format(mode, args.loadgen))
-    sparse = {}
-    if not args.mode_list:
-        for mode, at in args.preset.sparse_modes.items():
-            if mode not in lg_help:
-                say("mode {} skipped: {} --help does not list it".format(mode, args.loadgen))
-                continue
-            for c in at:
-                c = largest if c == "max" else c
-                if c in counts:
-                    sparse.setdefault(c, []).append(mode)
-    if sparse:
-        say("mode(s) {} at idle {} only".format(
-            ",".join(sorted({m for ms in sparse.values() for m in ms})),
-            ",".join(str(c) for c in counts if c in sparse)))
-        modes = {c: modes + sparse.get(c, []) for c in counts}
-
-    placement, server_cpu, loadgen_cpu, cpu_note = plan.placement_cpus(
-        args.placement, args.server_cpu, args.loadgen_cpu)
-    if cpu_note:
-        say(cpu_note)
-
-    micro = not args.no_micro and os.access(args.micro, os.X_OK)
-    quick_micro = args.preset.micro_quick
-    plots = not args.no_plots
-    other_placement = None
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) >= 2 and args.server_cpu is None and args.loadgen_cpu is None:
-        other_placement = "shared" if placement == "split" else "split"
-    # Idle states: blocked by default when we may; otherwise say so once and measure "allow".
-    states = list(args.idle_state_list)
-    idle_note = None
-    if idle_states.BLOCK in states:
-        if args.dry_run:
-            can_block = os.access(latency_request.device, os.W_OK)
-            latency_request.why_not = None if can_block else "cannot open {} for writing; run as " \
-                "root to measure with idle states blocked".format(latency_request.device)
-        else:
-            can_block = latency_request.block()
-        if not can_block:
-            states = [s for s in states if s != idle_states.BLOCK] or [idle_states.ALLOW]
-            idle_note = "CPU idle states NOT blocked: {}; measuring with the machine's own idle " \
-                        "behaviour (idle_states=allow), where low-load latency and CPU per " \
-                        "message include waking halted CPUs".format(latency_request.why_not)
-            say(idle_note)
-    loadgen_modes = {m for m in ("relay-floor",) if m in lg_help}
-    floors = len(states) * (2 * plan.FLOOR_REPEATS * (1 + len(loadgen_modes)) +
-                            (1 + len(loadgen_modes) if other_placement else 0))
-    est = plan.estimate([m.name for m in mechs], counts, modes, args.repeats * len(states),
-                        args.warmup, args.duration, floors, micro, quick_micro, plots)
-    runs = len(mechs) * sum(len(plan.modes_at(modes, c)) for c in counts) * args.repeats * \
-        len(states)
-    all_modes = list(dict.fromkeys(m for c in counts for m in plan.modes_at(modes, c)))
-    everywhere = [m for m in all_modes if all(m in plan.modes_at(modes, c) for c in counts)]
-    mode_text = "{} modes ({})".format(len(everywhere), ",".join(everywhere))
-    for m in all_modes:
-        if m not in everywhere:
-            mode_text += " + {} at idle {}".format(
-                m, ",".join(str(c) for c in counts if m in plan.modes_at(modes, c)))
-    say("plan: {} mechanisms ({}) x {} idle counts ({}) x {} x {} repeats{} = {} runs "
-        "of {:g} s warm-up + {:g} s window, + {} floor runs{}; server on CPU {}, loadgen on "
-        "CPU {} ({}); estimated {}".format(
-            len(mechs), ",".join(m.name for m in mechs), len(counts),
-            ",".join(map(str, counts)), mode_text, args.repeats,
-            " x idle states {}".format(",".join(states)) if len(states) > 1
-            else " (idle states {})".format(states[0]), runs,
-            args.warmup, args.duration, floors, " + micro-benchmarks" if micro else "",
-            server_cpu, loadgen_cpu, placement, plan.fmt_duration(est)))
+    say_plan(args, sweep_plan)
     if args.dry_run:
         return 0
-
     try:
         out_dir = results_dir(args, started)
     except OSError as e:
         say(str(e))
         return 2
-    say("results in {}".format(out_dir))
-    env = {
+    say(f"results in {out_dir}")
+    env = initial_env(args, argv, started, sweep_plan, latency_request)
+    write_env(out_dir, env)
+    sweep = new_sweep(args, sweep_plan, out_dir, env, latency_request)
+    interrupted = run_sweep(sweep, sweep_plan, env, out_dir)
+    if interrupted:
+        return interrupted
+    return after_runs(args, sweep_plan, sweep, env, out_dir)
+
+
+# -- planning ---------------------------------------------------------------------------------
+
+
+def make_plan(args, latency_request):
+    """The plan, after saying what was dropped and why; None (exit 2) when nothing can run."""
+    mechs = find_mechanisms(args)
+    if mechs is None:
+        return None
+    soft, hard = plan.raise_fd_limit()
+    largest, cap = plan.largest_idle(soft, args.max_idle)
+    counts, dropped = plan.resolve_counts(args.count_list, largest)
+    say(f"largest idle count {largest} ({cap})")
+    if dropped:
+        say(
+            f"idle count(s) {', '.join(map(str, dropped))} dropped: above the largest this machine"
+            f" allows ({largest})"
+        )
+    if not counts:
+        say("no idle count left to sweep")
+        return None
+    lg_help = mechanism_table.help_text(args.loadgen)
+    modes = choose_modes(args, lg_help, counts, largest)
+    placement, server_cpu, loadgen_cpu, cpu_note = plan.placement_cpus(
+        args.placement, args.server_cpu, args.loadgen_cpu
+    )
+    if cpu_note:
+        say(cpu_note)
+    other_placement = None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) >= 2 and args.server_cpu is None and args.loadgen_cpu is None:
+        other_placement = "shared" if placement == "split" else "split"
+    states, idle_note = choose_idle_states(args, latency_request)
+    loadgen_modes = {m for m in ("relay-floor",) if m in lg_help}
+    floors = len(states) * (
+        2 * plan.FLOOR_REPEATS * (1 + len(loadgen_modes))
+        + (1 + len(loadgen_modes) if other_placement else 0)
+    )
+    micro = not args.no_micro and os.access(args.micro, os.X_OK)
+    plots = not args.no_plots
+    est = plan.estimate(
+        [m.name for m in mechs],
+        counts,
+        modes,
+        args.repeats * len(states),
+        args.warmup,
+        args.duration,
+        floors,
+        micro,
+        args.preset.micro_quick,
+        plots,
+    )
+    return SweepPlan(
+        mechs=mechs,
+        largest=largest,
+        cap=cap,
+        counts=counts,
+        dropped=dropped,
+        lg_help=lg_help,
+        modes=modes,
+        all_modes=list(dict.fromkeys(m for c in counts for m in plan.modes_at(modes, c))),
+        placement=placement,
+        server_cpu=server_cpu,
+        loadgen_cpu=loadgen_cpu,
+        cpu_note=cpu_note,
+        other_placement=other_placement,
+        states=states,
+        idle_note=idle_note,
+        loadgen_modes=loadgen_modes,
+        floors=floors,
+        micro=micro,
+        quick_micro=args.preset.micro_quick,
+        plots=plots,
+        est=est,
+    )
+
+
+def find_mechanisms(args):
+    """The mechanisms to sweep, or None after saying what is missing."""
+    if not os.access(args.loadgen, os.X_OK):
+        say(
+            f"no loadgen at {args.loadgen}: build it (./bench build, or cmake --build build"
+            " --target loadgen) or point --loadgen at it"
+        )
+        return None
+    try:
+        mechs = mechanism_table.select(
+            mechanism_table.discover(args.bin),
+            [m.strip() for m in args.mechanisms.split(",")] if args.mechanisms else None,
+        )
+    except ValueError as e:
+        say(str(e))
+        return None
+    if not mechs:
+        say(
+            f"no server binaries (chat-select, chat-poll, chat-epoll, ...) in {args.bin}: build"
+            " them (./bench build) or point --bin at them"
+        )
+        return None
+    return mechs
+
+
+def choose_modes(args, lg_help, counts, largest):
+    """The modes: a list for every count, or {count: modes} when a mode runs at some counts only.
+    Optional modes the loadgen does not list are skipped, and said."""
+    modes = args.mode_list or list(args.preset.modes)
+    if args.mode_list:
+        return modes
+    for mode in args.preset.optional_modes:
+        if mode in lg_help:
+            modes.append(mode)
+        else:
+            say(f"mode {mode} skipped: {args.loadgen} --help does not list it")
+    sparse = {}
+    for mode, at in args.preset.sparse_modes.items():
+        if mode not in lg_help:
+            say(f"mode {mode} skipped: {args.loadgen} --help does not list it")
+            continue
+        for c in at:
+            c = largest if c == "max" else c
+            if c in counts:
+                sparse.setdefault(c, []).append(mode)
+    if not sparse:
+        return modes
+    say(
+        f"mode(s) {','.join(sorted({m for ms in sparse.values() for m in ms}))} at idle"
+        f" {','.join(str(c) for c in counts if c in sparse)} only"
+    )
+    return {c: modes + sparse.get(c, []) for c in counts}
+
+
+def choose_idle_states(args, latency_request):
+    """The idle-states settings to run and the note when blocking was asked for but refused:
+    blocked by default when we may; otherwise say so once and measure "allow"."""
+    states = list(args.idle_state_list)
+    if idle_states.BLOCK not in states:
+        return states, None
+    if args.dry_run:
+        can_block = os.access(latency_request.device, os.W_OK)
+        latency_request.why_not = (
+            None
+            if can_block
+            else (
+                f"cannot open {latency_request.device} for writing; run as root to measure with"
+                " idle states blocked"
+            )
+        )
+    else:
+        can_block = latency_request.block()
+    if can_block:
+        return states, None
+    states = [s for s in states if s != idle_states.BLOCK] or [idle_states.ALLOW]
+    idle_note = (
+        f"CPU idle states NOT blocked: {latency_request.why_not}; measuring with the"
+        " machine's own idle behaviour (idle_states=allow), where low-load latency and CPU"
+        " per message include waking halted CPUs"
+    )
+    say(idle_note)
+    return states, idle_note
+
+
+def say_plan(args, p):
+    """One line: what will run, on which CPUs, and how long it should take."""
+    modes_at = [plan.modes_at(p.modes, c) for c in p.counts]
+    runs = len(p.mechs) * sum(map(len, modes_at)) * args.repeats * len(p.states)
+    everywhere = [m for m in p.all_modes if all(m in at for at in modes_at)]
+    mode_text = f"{len(everywhere)} modes ({','.join(everywhere)})"
+    for m in p.all_modes:
+        if m not in everywhere:
+            at_counts = ",".join(str(c) for c, at in zip(p.counts, modes_at) if m in at)
+            mode_text += f" + {m} at idle {at_counts}"
+    names = ",".join(m.name for m in p.mechs)
+    count_text = ",".join(map(str, p.counts))
+    if len(p.states) > 1:
+        state_text = " x idle states " + ",".join(p.states)
+    else:
+        state_text = f" (idle states {p.states[0]})"
+    micro_text = " + micro-benchmarks" if p.micro else ""
+    say(
+        f"plan: {len(p.mechs)} mechanisms ({names}) x {len(p.counts)} idle counts ({count_text}) x "
+        f"{mode_text} x {args.repeats} repeats{state_text} = {runs} runs of {args.warmup:g} s "
+        f"warm-up + {args.duration:g} s window, + {p.floors} floor runs{micro_text}; server on CPU "
+        f"{p.server_cpu}, loadgen on CPU {p.loadgen_cpu} ({p.placement}); estimated "
+        f"{plan.fmt_duration(p.est)}"
+    )
+
+
+# -- the environment --------------------------------------------------------------------------
+
+
+def initial_env(args, argv, started, p, latency_request):
+    """env.json as written before the first run: the machine, the build, the plan."""
+    return {
         "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command_line": [sys.argv[0]] + (sys.argv[1:] if argv is None else list(argv)),
         "preset": args.preset_name,
         "machine": environment.machine(),
         "build": environment.cmake_cache(os.path.dirname(args.bin)),
         "git": environment.git_state(args.root),
-        "placement": {"placement": placement, "server_cpu": server_cpu,
-                      "loadgen_cpu": loadgen_cpu, "note": cpu_note},
-        "largest_idle": largest, "largest_idle_cap": cap,
-        "counts": counts, "counts_dropped": dropped, "modes": all_modes,
-        "modes_by_count": {str(c): plan.modes_at(modes, c) for c in counts},
-        "mechanisms": [{"name": m.name, "command": m.command(args.bin)} for m in mechs],
-        "repeats": args.repeats, "warmup_s": args.warmup, "window_s": args.duration,
-        "active": args.active, "loadgen_args": args.loadgen_arg,
-        "tools": {"loadgen": {"path": args.loadgen,
-                              "version": environment.tool_version(args.loadgen)},
-                  **{m.binary: {"path": os.path.join(args.bin, m.binary),
-                                "version": environment.tool_version(
-                                    os.path.join(args.bin, m.binary))} for m in mechs}},
-        "estimated_s": round(est),
+        "placement": {
+            "placement": p.placement,
+            "server_cpu": p.server_cpu,
+            "loadgen_cpu": p.loadgen_cpu,
+            "note": p.cpu_note,
+        },
+        "largest_idle": p.largest,
+        "largest_idle_cap": p.cap,
+        "counts": p.counts,
+        "counts_dropped": p.dropped,
+        "modes": p.all_modes,
+        "modes_by_count": {str(c): plan.modes_at(p.modes, c) for c in p.counts},
+        "mechanisms": [{"name": m.name, "command": m.command(args.bin)} for m in p.mechs],
+        "repeats": args.repeats,
+        "warmup_s": args.warmup,
+        "window_s": args.duration,
+        "active": args.active,
+        "loadgen_args": args.loadgen_arg,
+        "tools": tool_versions(args, p.mechs),
+        "estimated_s": round(p.est),
         "python_for_plots": args.python,
-        "idle_states": {"requested": list(args.idle_state_list), "run": states,
-                        "held": latency_request.held or None if idle_states.BLOCK in states
-                        else False,
-                        "why_not": latency_request.why_not, "device": latency_request.device,
-                        "cpuidle": idle_states.describe()},
+        "idle_states": {
+            "requested": list(args.idle_state_list),
+            "run": p.states,
+            "held": latency_request.held or None if idle_states.BLOCK in p.states else False,
+            "why_not": latency_request.why_not,
+            "device": latency_request.device,
+            "cpuidle": idle_states.describe(),
+        },
         "confounders": environment.confounders(),
-        "notes": [n for n in (cpu_note, idle_note) if n],
+        "notes": [n for n in (p.cpu_note, p.idle_note) if n],
     }
-    write_env(out_dir, env)
 
-    sweep = Sweep(args, mechs, counts, modes, placement, server_cpu, loadgen_cpu, out_dir, env,
-                  states, latency_request)
-    sweep.loadgen_modes = loadgen_modes
-    if "--histogram-out" in lg_help:
+
+def tool_versions(args, mechs):
+    tools = {"loadgen": {"path": args.loadgen, "version": environment.tool_version(args.loadgen)}}
+    for m in mechs:
+        path = os.path.join(args.bin, m.binary)
+        tools[m.binary] = {"path": path, "version": environment.tool_version(path)}
+    return tools
+
+
+# -- the runs ---------------------------------------------------------------------------------
+
+
+def new_sweep(args, p, out_dir, env, latency_request):
+    sweep = Sweep(
+        args,
+        p.mechs,
+        p.counts,
+        p.modes,
+        p.placement,
+        p.server_cpu,
+        p.loadgen_cpu,
+        out_dir,
+        env,
+        p.states,
+        latency_request,
+    )
+    sweep.loadgen_modes = p.loadgen_modes
+    if "--histogram-out" in p.lg_help:
         os.makedirs(os.path.join(out_dir, "histograms"), exist_ok=True)
         sweep.histograms = True
-    sweep.est_total = est
+    sweep.est_total = p.est
+    return sweep
+
+
+def run_sweep(sweep, p, env, out_dir):
+    """The floors at the start, every count, the floors at the end. Returns EXIT_INTERRUPTED
+    after a Ctrl-C or SIGTERM (finished rows kept), else None."""
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
     try:
-        here = (placement, server_cpu, loadgen_cpu)
+        here = (p.placement, p.server_cpu, p.loadgen_cpu)
         sweep.floors("start", [here])
-        if other_placement:
-            o_placement, o_server, o_loadgen, _ = plan.placement_cpus(other_placement)
+        if p.other_placement:
+            o_placement, o_server, o_loadgen, _ = plan.placement_cpus(p.other_placement)
             sweep.floors("start", [(o_placement, o_server, o_loadgen)])
-        for count in counts:
+        for count in p.counts:
             sweep.sweep_count(count)
         # Again at the end: the difference between the two floors is the machine's drift.
         sweep.floors("end", [here])
     except KeyboardInterrupt:
         sweep.abort()
-        env.update(interrupted=True, finished_utc=utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-                   duration_s=round(time.monotonic() - sweep.start, 1))
+        env.update(
+            interrupted=True,
+            finished_utc=utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            duration_s=round(time.monotonic() - sweep.start, 1),
+        )
         write_env(out_dir, env)
-        say("interrupted: {} finished runs kept in {}".format(
-            len(sweep.csv.rows) if sweep.csv else 0, os.path.join(out_dir, "runs.csv")))
+        say(
+            f"interrupted: {len(sweep.csv.rows) if sweep.csv else 0} finished runs kept in"
+            f" {os.path.join(out_dir, 'runs.csv')}"
+        )
         return EXIT_INTERRUPTED
     finally:
         children.kill_all()
@@ -927,30 +1278,38 @@ def run(argv, latency_request):
     env["sweep_s"] = round(time.monotonic() - sweep.start, 1)
     env["rows"] = len(sweep.csv.rows)
     write_env(out_dir, env)
+    return None
 
+
+# -- after the runs ---------------------------------------------------------------------------
+
+
+def after_runs(args, p, sweep, env, out_dir):
+    """The micro-benchmarks, the plots and the report, the final env.json and the summary."""
     try:
         # The micro-benchmarks run under the first setting (blocked when it could be).
-        sweep.use_idle_states(states[0])
-        if micro:
-            env["micro"] = micro_and_probe(args, out_dir, server_cpu, env, quick_micro)
+        sweep.use_idle_states(p.states[0])
+        if p.micro:
+            env["micro"] = micro_and_probe(args, out_dir, p.server_cpu, env, p.quick_micro)
         elif not args.no_micro:
-            env["micro"] = {"micro": "not built ({})".format(args.micro)}
+            env["micro"] = {"micro": f"not built ({args.micro})"}
         write_env(out_dir, env)
-        if plots:
+        if p.plots:
             env["plots"] = plots_and_report(args, out_dir)
     except KeyboardInterrupt:
         children.kill_all()
         env["interrupted"] = True
         write_env(out_dir, env)
-        say("interrupted after the sweep: runs.csv is complete in {}".format(out_dir))
+        say(f"interrupted after the sweep: runs.csv is complete in {out_dir}")
         return EXIT_INTERRUPTED
     env["finished_utc"] = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
     env["duration_s"] = round(time.monotonic() - sweep.start, 1)
     write_env(out_dir, env)
     bad = [r for r in sweep.csv.rows if r.get("bench_status") != "ok"]
-    say("done in {}: {} rows ({} not ok) in {}".format(
-        plan.fmt_duration(env["duration_s"]), len(sweep.csv.rows), len(bad),
-        os.path.join(out_dir, "runs.csv")))
+    say(
+        f"done in {plan.fmt_duration(env['duration_s'])}: {len(sweep.csv.rows)} rows"
+        f" ({len(bad)} not ok) in {os.path.join(out_dir, 'runs.csv')}"
+    )
     report = os.path.join(out_dir, "report.md")
     print(report if os.path.exists(report) else os.path.join(out_dir, "runs.csv"))
     return 0

@@ -3,7 +3,7 @@
 select/poll cost rising linearly with idle connections, epoll flat, select refused past
 FD_SETSIZE, an epoll_wait cost growing with ready descriptors. Deterministic (seeded), so
 that tests assert verdicts, never timings. Run directly to write one:
-    python3 plot/tests/synthetic.py /tmp/synthetic-run
+    python3 -m plot.tests.synthetic /tmp/synthetic-run      (from the muxbench root)
 """
 
 import csv
@@ -11,17 +11,35 @@ import json
 import os
 import shutil
 import random
+import subprocess
 import sys
 
-LOADGEN_COLUMNS = (
-    "mechanism,mode,idle,idle_open,refused,active,size,rate,warmup_s,duration_s,msgs,throughput_msgs_s,"
-    "p50_us,p90_us,p99_us,p999_us,max_us,mean_us,lost,duplicated,reordered,corrupted,server_cpu_us_per_msg,"
-    "loadgen_cpu_pct,status,server_wait_calls,server_events,server_fds_passed,server_ctl_calls,server_cpu_us,label"
-).split(",")
-BENCH_COLUMNS = ["run_id", "repeat", "placement", "server_cpu", "loadgen_cpu", "floor_p50_us", "bench_status"]
+from harness.sweep import runs_csv
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_module(module, *args, timeout=300, env=None):
+    """`python -m module args...` from the repository root (the import root), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+# A sweep's columns before idle_states, bound_by and the relay floor: the loadgen's, then the
+# seven of the bench's contract.
+LOADGEN_COLUMNS = list(runs_csv.LOADGEN_COLUMNS)
+BENCH_COLUMNS = runs_csv.BENCH_COLUMNS[:7]
 EXTRA_COLUMNS = ["conns_per_s"]
-MICRO_COLUMNS = ("benchmark,family,mechanism,watched,ready,repetitions,ns_per_call_median,ns_per_call_min,"
-                 "ns_per_call_max,ns_per_watched_fd,events_per_call,status").split(",")
+MICRO_COLUMNS = (
+    "benchmark,family,mechanism,watched,ready,repetitions,ns_per_call_median,ns_per_call_min,"
+    "ns_per_call_max,ns_per_watched_fd,events_per_call,status"
+).split(",")
 
 IDLE = [0, 100, 500, 1000, 2000, 5000, 10000]
 FD_SETSIZE = 1024
@@ -35,15 +53,29 @@ PER_IDLE_NS = {"select": 4.0, "select-dynamic": 4.5, "poll": 5.0, "epoll-lt": 0.
 BASE_US = {"select": 6.0, "select-dynamic": 6.2, "poll": 6.0, "epoll-lt": 6.5, "epoll-et": 6.3}
 
 
-def write(folder, micro=True, probe=True, churn=False, noise=0.03, seed=7, select_dynamic=False, scan=1.0,
-          env=True, select_limit=FD_SETSIZE, nested_env=False, repeats=3):
+def write(
+    folder,
+    micro=True,
+    probe=True,
+    churn=False,
+    noise=0.03,
+    seed=7,
+    select_dynamic=False,
+    scan=1.0,
+    env=True,
+    select_limit=FD_SETSIZE,
+    nested_env=False,
+    repeats=3,
+):
     """scan scales what each idle descriptor costs select/poll (0 = flat); select_limit moves the
     refusal (a server that watches past FD_SETSIZE, to test the refutation); repeats: repeats of
     every measured point (1 = a --quick run; the floors keep theirs)."""
     os.makedirs(folder, exist_ok=True)
     rng = random.Random(seed)
     rows, run_id = [], 0
-    mechanisms = ["select", "poll", "epoll-lt", "epoll-et"] + (["select-dynamic"] if select_dynamic else [])
+    mechanisms = ["select", "poll", "epoll-lt", "epoll-et"] + (
+        ["select-dynamic"] if select_dynamic else []
+    )
 
     def jitter(value):
         return value * (1.0 + rng.uniform(-noise, noise))
@@ -52,8 +84,19 @@ def write(folder, micro=True, probe=True, churn=False, noise=0.03, seed=7, selec
         nonlocal run_id
         run_id += 1
         base = {c: "" for c in LOADGEN_COLUMNS + BENCH_COLUMNS + EXTRA_COLUMNS}
-        base.update(run_id=run_id, placement="split", server_cpu=1, loadgen_cpu=0, floor_p50_us=FLOOR_P50,
-                    active=ACTIVE, size=64, rate=0, warmup_s=1, duration_s=DURATION, label="synthetic")
+        base.update(
+            run_id=run_id,
+            placement="split",
+            server_cpu=1,
+            loadgen_cpu=0,
+            floor_p50_us=FLOOR_P50,
+            active=ACTIVE,
+            size=64,
+            rate=0,
+            warmup_s=1,
+            duration_s=DURATION,
+            label="synthetic",
+        )
         base.update(kw)
         base.setdefault("bench_status", base.get("status", ""))
         if not base["bench_status"]:
@@ -61,8 +104,18 @@ def write(folder, micro=True, probe=True, churn=False, noise=0.03, seed=7, selec
         rows.append(base)
 
     for repeat in (1, 2, 3):
-        row(mechanism="floor", mode="floor", idle=0, idle_open=0, refused=0, active=1, repeat=repeat,
-            p50_us=jitter(FLOOR_P50), p99_us=jitter(FLOOR_P50 * 1.8), status="ok")
+        row(
+            mechanism="floor",
+            mode="floor",
+            idle=0,
+            idle_open=0,
+            refused=0,
+            active=1,
+            repeat=repeat,
+            p50_us=jitter(FLOOR_P50),
+            p99_us=jitter(FLOOR_P50 * 1.8),
+            status="ok",
+        )
     modes = ["pingpong", "flood"] + (["churn"] if churn else [])
     for mode in modes:
         for mech in mechanisms:
@@ -71,13 +124,22 @@ def write(folder, micro=True, probe=True, churn=False, noise=0.03, seed=7, selec
                     fds = idle + ACTIVE + SERVER_FDS
                     if mech == "select" and fds >= select_limit:
                         open_ = select_limit - SERVER_FDS - 1
-                        row(mechanism=mech, mode=mode, idle=idle, idle_open=open_, refused=idle - open_,
-                            repeat=repeat, status="refused:FD_SETSIZE")
+                        row(
+                            mechanism=mech,
+                            mode=mode,
+                            idle=idle,
+                            idle_open=open_,
+                            refused=idle - open_,
+                            repeat=repeat,
+                            status="refused:FD_SETSIZE",
+                        )
                         continue
                     per_idle = PER_IDLE_NS[mech] * scan
                     cpu = jitter(BASE_US[mech] + per_idle * idle / 1000.0)
                     if mode == "flood":
-                        cpu = jitter(BASE_US[mech] / 6.0 + per_idle * idle / 1000.0 / 4)  # several messages per wait call
+                        cpu = jitter(
+                            BASE_US[mech] / 6.0 + per_idle * idle / 1000.0 / 4
+                        )  # several messages per wait call
                     p50 = jitter(FLOOR_P50 + 2 * cpu)
                     tput = 1e6 / p50 * ACTIVE if mode != "flood" else 1e6 / cpu
                     msgs = int(tput * DURATION)
@@ -87,67 +149,153 @@ def write(folder, micro=True, probe=True, churn=False, noise=0.03, seed=7, selec
                     extra = {}
                     if mode == "churn":
                         ctl_per_conn = 2 if mech.startswith("epoll") else 0
-                        conns = jitter(20000.0 / (1 + PER_IDLE_NS[mech] * idle / 20000.0) * (0.9 if ctl_per_conn else 1.0))
-                        extra = dict(conns_per_s=f"{conns:.1f}", server_ctl_calls=int(conns * DURATION * ctl_per_conn))
-                    row(mechanism=mech, mode=mode, idle=idle, idle_open=idle, refused=0, repeat=repeat, msgs=msgs,
-                        throughput_msgs_s=f"{tput:.1f}", p50_us=f"{p50:.2f}", p90_us=f"{p50 * 1.3:.2f}",
-                        p99_us=f"{jitter(p50 * 2):.2f}", p999_us=f"{p50 * 3:.2f}", max_us=f"{p50 * 5:.2f}",
-                        mean_us=f"{p50 * 1.1:.2f}", lost=0, duplicated=0, reordered=0, corrupted=0,
-                        server_cpu_us_per_msg=f"{cpu:.3f}", loadgen_cpu_pct="40.0", status="ok",
-                        server_wait_calls=calls, server_events=events, server_fds_passed=passed,
-                        server_ctl_calls=extra.pop("server_ctl_calls", 0), server_cpu_us=f"{cpu * msgs:.0f}", **extra)
+                        conns = jitter(
+                            20000.0
+                            / (1 + PER_IDLE_NS[mech] * idle / 20000.0)
+                            * (0.9 if ctl_per_conn else 1.0)
+                        )
+                        extra = dict(
+                            conns_per_s=f"{conns:.1f}",
+                            server_ctl_calls=int(conns * DURATION * ctl_per_conn),
+                        )
+                    row(
+                        mechanism=mech,
+                        mode=mode,
+                        idle=idle,
+                        idle_open=idle,
+                        refused=0,
+                        repeat=repeat,
+                        msgs=msgs,
+                        throughput_msgs_s=f"{tput:.1f}",
+                        p50_us=f"{p50:.2f}",
+                        p90_us=f"{p50 * 1.3:.2f}",
+                        p99_us=f"{jitter(p50 * 2):.2f}",
+                        p999_us=f"{p50 * 3:.2f}",
+                        max_us=f"{p50 * 5:.2f}",
+                        mean_us=f"{p50 * 1.1:.2f}",
+                        lost=0,
+                        duplicated=0,
+                        reordered=0,
+                        corrupted=0,
+                        server_cpu_us_per_msg=f"{cpu:.3f}",
+                        loadgen_cpu_pct="40.0",
+                        status="ok",
+                        server_wait_calls=calls,
+                        server_events=events,
+                        server_fds_passed=passed,
+                        server_ctl_calls=extra.pop("server_ctl_calls", 0),
+                        server_cpu_us=f"{cpu * msgs:.0f}",
+                        **extra,
+                    )
     # One point that failed for another reason, to be counted and marked.
     rows[-1]["status"] = rows[-1]["bench_status"] = "server-died"
     for key in ("msgs", "throughput_msgs_s", "p50_us", "p99_us", "server_cpu_us_per_msg"):
         rows[-1][key] = ""
     with open(os.path.join(folder, "runs.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=LOADGEN_COLUMNS + BENCH_COLUMNS + (EXTRA_COLUMNS if churn else []),
-                                extrasaction="ignore")
+        writer = csv.DictWriter(
+            f,
+            fieldnames=LOADGEN_COLUMNS + BENCH_COLUMNS + (EXTRA_COLUMNS if churn else []),
+            extrasaction="ignore",
+        )
         writer.writeheader()
         writer.writerows(rows)
 
-    env_fields = dict(kernel="6.1.0-synthetic", cpu_model="Synthetic CPU @ 3.0GHz", cores=2, rlimit_nofile=20000,
-               compiler="g++ 12.2.0", flags="-O2", git_commit="0123456789abcdef", command_line="./bench --synthetic",
-               placement="split", server_cpu=1, loadgen_cpu=0, hostname="testhost",
-               started_utc="2025-01-01T00:00:00Z", duration_s=600)
+    env_fields = dict(
+        kernel="6.1.0-synthetic",
+        cpu_model="Synthetic CPU @ 3.0GHz",
+        cores=2,
+        rlimit_nofile=20000,
+        compiler="g++ 12.2.0",
+        flags="-O2",
+        git_commit="0123456789abcdef",
+        command_line="./bench --synthetic",
+        placement="split",
+        server_cpu=1,
+        loadgen_cpu=0,
+        hostname="testhost",
+        started_utc="2025-01-01T00:00:00Z",
+        duration_s=600,
+    )
     if nested_env:
         # The sweep driver's layout: groups instead of flat keys.
-        env_fields = dict(started_utc=env_fields["started_utc"], command_line=["sweep.py", "--synthetic"],
-                          machine=dict(hostname="testhost", kernel="Linux 6.1.0-synthetic #1 SMP", arch="x86_64",
-                                       cpu_model="Nested Synthetic CPU", cores=2,
-                                       rlimit_nofile=dict(soft=20000, hard=20000)),
-                          build=dict(compiler="/usr/bin/c++", compiler_version="c++ (Debian 12.2.0-14) 12.2.0",
-                                     build_type="Release", cxx_flags="", cxx_flags_release="-O3 -DNDEBUG"),
-                          git=dict(commit="fedcba9876543210", dirty=True),
-                          placement=dict(placement="split", server_cpu=1, loadgen_cpu=0, note=None),
-                          repeats=3, warmup_s=1, duration_s=5, sweep_s=321.0)
+        env_fields = dict(
+            started_utc=env_fields["started_utc"],
+            command_line=["sweep.py", "--synthetic"],
+            machine=dict(
+                hostname="testhost",
+                kernel="Linux 6.1.0-synthetic #1 SMP",
+                arch="x86_64",
+                cpu_model="Nested Synthetic CPU",
+                cores=2,
+                rlimit_nofile=dict(soft=20000, hard=20000),
+            ),
+            build=dict(
+                compiler="/usr/bin/c++",
+                compiler_version="c++ (Debian 12.2.0-14) 12.2.0",
+                build_type="Release",
+                cxx_flags="",
+                cxx_flags_release="-O3 -DNDEBUG",
+            ),
+            git=dict(commit="fedcba9876543210", dirty=True),
+            placement=dict(placement="split", server_cpu=1, loadgen_cpu=0, note=None),
+            repeats=3,
+            warmup_s=1,
+            duration_s=5,
+            sweep_s=321.0,
+        )
     if env:
         with open(os.path.join(folder, "env.json"), "w") as f:
             json.dump(env_fields, f, indent=2)
 
     if probe:
         with open(os.path.join(folder, "probe.json"), "w") as f:
-            json.dump(dict(fd_setsize=FD_SETSIZE, select_lt_reports_again=True, poll_lt_reports_again=True,
-                           epoll_lt_reports_again=True, epoll_et_reports_once=True, epoll_et_reports_new_data=True,
-                           select_syscall_accepts_fd_ge_fdsetsize=True, select_syscall_fd=1536,
-                           fd_set_macro_ge_fdsetsize="killed by SIGABRT: *** bit out of range 0 - FD_SETSIZE on fd_set ***",
-                           poll_nfds_at_rlimit_ok=True, poll_nfds_over_rlimit_errno="EINVAL",
-                           epoll_fd_mmap_errno="ENODEV", epoll_wait_readonly_buffer_errno="EFAULT",
-                           io_uring_fd_mmap_ok=True, poll_watched_max=19000,
-                           rlimit_nofile=20000, kernel="6.1.0-synthetic", io_uring_available=True), f)
+            json.dump(
+                dict(
+                    fd_setsize=FD_SETSIZE,
+                    select_lt_reports_again=True,
+                    poll_lt_reports_again=True,
+                    epoll_lt_reports_again=True,
+                    epoll_et_reports_once=True,
+                    epoll_et_reports_new_data=True,
+                    select_syscall_accepts_fd_ge_fdsetsize=True,
+                    select_syscall_fd=1536,
+                    fd_set_macro_ge_fdsetsize=(
+                        "killed by SIGABRT: *** bit out of range 0 - FD_SETSIZE on fd_set ***"
+                    ),
+                    poll_nfds_at_rlimit_ok=True,
+                    poll_nfds_over_rlimit_errno="EINVAL",
+                    epoll_fd_mmap_errno="ENODEV",
+                    epoll_wait_readonly_buffer_errno="EFAULT",
+                    io_uring_fd_mmap_ok=True,
+                    poll_watched_max=19000,
+                    rlimit_nofile=20000,
+                    kernel="6.1.0-synthetic",
+                    io_uring_available=True,
+                ),
+                f,
+            )
 
     if micro:
         mrows = []
 
         def m(family, mech, watched, ready, ns, status="ok"):
             med = jitter(ns) if ns else ""
-            mrows.append(dict(benchmark=f"BM_{family}/{mech}/{watched}/{ready}", family=family, mechanism=mech,
-                              watched=watched, ready=ready, repetitions=5,
-                              ns_per_call_median=f"{med:.1f}" if ns else "",
-                              ns_per_call_min=f"{med * 0.97:.1f}" if ns else "",
-                              ns_per_call_max=f"{med * 1.04:.1f}" if ns else "",
-                              ns_per_watched_fd=f"{med / watched:.3f}" if ns else "",
-                              events_per_call=ready if ns else "", status=status))
+            mrows.append(
+                dict(
+                    benchmark=f"BM_{family}/{mech}/{watched}/{ready}",
+                    family=family,
+                    mechanism=mech,
+                    watched=watched,
+                    ready=ready,
+                    repetitions=5,
+                    ns_per_call_median=f"{med:.1f}" if ns else "",
+                    ns_per_call_min=f"{med * 0.97:.1f}" if ns else "",
+                    ns_per_call_max=f"{med * 1.04:.1f}" if ns else "",
+                    ns_per_watched_fd=f"{med / watched:.3f}" if ns else "",
+                    events_per_call=ready if ns else "",
+                    status=status,
+                )
+            )
 
         for watched in (8, 64, 512, 1000, 4096, 16384):
             if watched < FD_SETSIZE:
@@ -176,21 +324,38 @@ if __name__ == "__main__":
     print(write(sys.argv[1], churn=True, select_dynamic=True))
 
 
-# ---- runs with idle-states control, bound_by and relay floors (appended helpers) ------------------
+# ---- runs with idle-states control, bound_by and relay floors (appended helpers)
+# ------------------
 
-NEW_COLUMNS = ["idle_states", "bound_by", "server_capacity_msgs_s", "relay_floor_p50_us", "server_started_utc",
-               "window_chosen"]
+NEW_COLUMNS = [
+    "idle_states",
+    "bound_by",
+    "server_capacity_msgs_s",
+    "relay_floor_p50_us",
+    "server_started_utc",
+    "window_chosen",
+]
 RELAY_FLOOR_P50 = 30.0
 
 
-def write_new(folder, states=("block", "allow"), drift=1.0, spread=None, held=True, allow_factor=2.5,
-              flood_bound="server", **kw):
+def write_new(
+    folder,
+    states=("block", "allow"),
+    drift=1.0,
+    spread=None,
+    held=True,
+    allow_factor=2.5,
+    flood_bound="server",
+    **kw,
+):
     """write(), then what a sweep with idle-states control adds: every measured row once per
     idle_states value (allow: latency and server CPU x allow_factor), bound_by (pingpong and churn
     latency-bound; flood flood_bound, but epoll-et at 0 idle loadgen-bound), server_capacity_msgs_s,
     relay_floor_p50_us, server_started_utc, window_chosen; floors and relay floors at the start and
     the end per setting (end = start x drift); env.json's idle_states and confounders.
-    spread=(mechanism, mode, idle): that point's third blocked repeat gets twice its headline figure."""
+    spread=(mechanism, mode, idle): that point's third blocked repeat gets twice its headline
+    figure.
+    """
     write(folder, **kw)
     path = os.path.join(folder, "runs.csv")
     with open(path, newline="") as f:
@@ -206,13 +371,33 @@ def write_new(folder, states=("block", "allow"), drift=1.0, spread=None, held=Tr
 
     def floors(state, when, repeat):
         scale = 1.0 if state == "block" else allow_factor
-        for kind, prefix, p50 in (("floor", "floor", FLOOR_P50), ("relay-floor", "relay", RELAY_FLOOR_P50)):
+        for kind, prefix, p50 in (
+            ("floor", "floor", FLOOR_P50),
+            ("relay-floor", "relay", RELAY_FLOOR_P50),
+        ):
             value = p50 * scale * (drift if when == "end" else 1.0)
             r = {c: "" for c in header + NEW_COLUMNS}
-            r.update(mechanism="floor", mode=kind, idle=0, idle_open=0, refused=0, active=2, size=64, rate=0,
-                     repeat=repeat, placement="split", server_cpu=1, loadgen_cpu=0, p50_us=f"{value:.2f}",
-                     p99_us=f"{value * 1.8:.2f}", status="ok", bench_status="ok", label=f"{prefix}-{when}",
-                     idle_states=state, floor_p50_us=f"{FLOOR_P50 * scale:.2f}")
+            r.update(
+                mechanism="floor",
+                mode=kind,
+                idle=0,
+                idle_open=0,
+                refused=0,
+                active=2,
+                size=64,
+                rate=0,
+                repeat=repeat,
+                placement="split",
+                server_cpu=1,
+                loadgen_cpu=0,
+                p50_us=f"{value:.2f}",
+                p99_us=f"{value * 1.8:.2f}",
+                status="ok",
+                bench_status="ok",
+                label=f"{prefix}-{when}",
+                idle_states=state,
+                floor_p50_us=f"{FLOOR_P50 * scale:.2f}",
+            )
             add(r)
 
     for state in states:
@@ -230,14 +415,24 @@ def write_new(folder, states=("block", "allow"), drift=1.0, spread=None, held=Tr
                 for key in ("p50_us", "p90_us", "p99_us", "server_cpu_us_per_msg"):
                     if number_or_none(r.get(key)) is not None:
                         r[key] = f"{float(r[key]) * scale:.3f}"
-                if (spread and state == "block" and (r["mechanism"], mode, int(r["idle"])) == spread
-                        and int(r["repeat"]) == 3):
-                    key = {"pingpong": "p50_us", "churn": "conns_per_s"}.get(mode, "throughput_msgs_s")
+                if (
+                    spread
+                    and state == "block"
+                    and (r["mechanism"], mode, int(r["idle"])) == spread
+                    and int(r["repeat"]) == 3
+                ):
+                    key = {"pingpong": "p50_us", "churn": "conns_per_s"}.get(
+                        mode, "throughput_msgs_s"
+                    )
                     r[key] = f"{float(r[key]) * 2:.3f}"
                 cpu = number_or_none(r.get("server_cpu_us_per_msg"))
                 r["server_capacity_msgs_s"] = f"{1e6 / cpu:.1f}" if cpu else ""
                 if mode == "flood":
-                    r["bound_by"] = "loadgen" if (r["mechanism"] == "epoll-et" and r["idle"] == "0") else flood_bound
+                    r["bound_by"] = (
+                        "loadgen"
+                        if (r["mechanism"] == "epoll-et" and r["idle"] == "0")
+                        else flood_bound
+                    )
                 else:
                     r["bound_by"] = "latency"
             if mode == "pingpong":
@@ -257,17 +452,35 @@ def write_new(folder, states=("block", "allow"), drift=1.0, spread=None, held=Tr
         with open(env_path) as f:
             env = json.load(f)
         env["idle_states"] = {
-            "requested": list(states) if held else ["block"], "held": held and "block" in states,
-            "why_not": None if held else "cannot open /dev/cpu_dma_latency (Permission denied); run as root",
-            "cpuidle": {"driver": "haltpoll", "governor": "haltpoll",
-                        "states": [{"name": "POLL", "latency_us": 0, "residency_us": 0, "disabled": False},
-                                   {"name": "haltpoll", "latency_us": 1, "residency_us": 1, "disabled": False}]}}
+            "requested": list(states) if held else ["block"],
+            "held": held and "block" in states,
+            "why_not": (
+                None
+                if held
+                else "cannot open /dev/cpu_dma_latency (Permission denied); run as root"
+            ),
+            "cpuidle": {
+                "driver": "haltpoll",
+                "governor": "haltpoll",
+                "states": [
+                    {"name": "POLL", "latency_us": 0, "residency_us": 0, "disabled": False},
+                    {"name": "haltpoll", "latency_us": 1, "residency_us": 1, "disabled": False},
+                ],
+            },
+        }
         env["confounders"] = {
-            "vulnerabilities": {"meltdown": "Not affected", "spectre_v1": "Mitigation: usercopy/swapgs barriers",
-                                "spectre_v2": "Mitigation: Enhanced / Automatic IBRS; IBPB: conditional",
-                                "mds": "Vulnerable: Clear CPU buffers attempted, no microcode"},
-            "cpufreq_governor": None, "thp": "always [madvise] never", "clocksource": "tsc",
-            "isolation": {"isolcpus": None, "nohz_full": None}, "virtualization": "kvm"}
+            "vulnerabilities": {
+                "meltdown": "Not affected",
+                "spectre_v1": "Mitigation: usercopy/swapgs barriers",
+                "spectre_v2": "Mitigation: Enhanced / Automatic IBRS; IBPB: conditional",
+                "mds": "Vulnerable: Clear CPU buffers attempted, no microcode",
+            },
+            "cpufreq_governor": None,
+            "thp": "always [madvise] never",
+            "clocksource": "tsc",
+            "isolation": {"isolcpus": None, "nohz_full": None},
+            "virtualization": "kvm",
+        }
         with open(env_path, "w") as f:
             json.dump(env, f, indent=2)
     return folder
@@ -284,8 +497,14 @@ def without_new_columns(src, dst):
     """A copy of a results folder as a sweep from before idle_states, bound_by and the relay floor
     wrote it: those columns, the relay-floor rows and the new env.json keys removed."""
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.png", "*.svg", "logs"))
-    new = {"idle_states", "bound_by", "server_capacity_msgs_s", "relay_floor_p50_us",
-           "server_started_utc", "window_chosen"}
+    new = {
+        "idle_states",
+        "bound_by",
+        "server_capacity_msgs_s",
+        "relay_floor_p50_us",
+        "server_started_utc",
+        "window_chosen",
+    }
     with open(os.path.join(dst, "runs.csv"), newline="") as f:
         reader = csv.DictReader(f)
         columns = [c for c in reader.fieldnames if c not in new]

@@ -1,4 +1,5 @@
-"""./bench compare (plot/compare_runs.py) on small synthetic results folders: behaviour, never timing.
+"""./bench compare (plot/compare_runs.py) on small synthetic results folders: behaviour, never
+timing.
 
 Identical folders exit 0; a metric clearly worse in every repeat at one point exits 1 and names
 that point; one repeat a side is never a regression; a differing claim verdict exits 1 and is
@@ -12,23 +13,48 @@ import sys
 import tempfile
 import unittest
 
+from plot import compare_runs
+from plot import rules
+from plot.tests import synthetic
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLOT = os.path.dirname(HERE)
 ROOT = os.path.dirname(PLOT)
-sys.path.insert(0, PLOT)
 
-import compare_runs  # noqa: E402
-import rules  # noqa: E402
 
-SCRIPT = os.path.join(PLOT, "compare_runs.py")
-COLUMNS = ["mechanism", "mode", "idle", "repeat", "status", "bench_status", "placement", "active", "size", "rate",
-           "p50_us", "p99_us", "throughput_msgs_s", "server_cpu_us_per_msg", "label"]
+COLUMNS = [
+    "mechanism",
+    "mode",
+    "idle",
+    "repeat",
+    "status",
+    "bench_status",
+    "placement",
+    "active",
+    "size",
+    "rate",
+    "p50_us",
+    "p99_us",
+    "throughput_msgs_s",
+    "server_cpu_us_per_msg",
+    "label",
+]
 MECHANISMS = ["select", "poll", "epoll-lt", "epoll-et"]
 IDLE = [0, 100, 1000]
 NOISE = [0.98, 1.0, 1.02, 0.99, 1.01]  # repeat r's factor: deterministic spread
 PER_IDLE_US = {"select": 0.004, "poll": 0.005, "epoll-lt": 0.0, "epoll-et": 0.0}
-PROBE = dict(fd_setsize=1024, select_lt_reports_again=True, poll_lt_reports_again=True,
-             epoll_lt_reports_again=True, epoll_et_reports_once=True, epoll_et_reports_new_data=True)
+PROBE = dict(
+    fd_setsize=1024,
+    select_lt_reports_again=True,
+    poll_lt_reports_again=True,
+    epoll_lt_reports_again=True,
+    epoll_et_reports_once=True,
+    epoll_et_reports_new_data=True,
+)
+
+
+# What every row of write() has in common: an ok run of the default shape.
+COMMON = dict(status="ok", placement="split", active=2, size=64, rate=0)
 
 
 def write(folder, repeats=3, scale=None, states=None, probe=None):
@@ -43,20 +69,41 @@ def write(folder, repeats=3, scale=None, states=None, probe=None):
     for state in states or [None]:
         extra = {} if state is None else {"idle_states": state}
         for r in (1, 2):  # the floor at the start and the end of the sweep
-            rows.append(dict(mechanism="floor", mode="floor", idle=0, repeat=r, status="ok", placement="split",
-                             active=2, size=64, rate=0, p50_us=20 * NOISE[r], p99_us=40 * NOISE[r],
-                             throughput_msgs_s=100000 / NOISE[r], label="floor-start" if r == 1 else "floor-end",
-                             **extra))
+            rows.append(
+                dict(
+                    mechanism="floor",
+                    mode="floor",
+                    idle=0,
+                    repeat=r,
+                    **COMMON,
+                    p50_us=20 * NOISE[r],
+                    p99_us=40 * NOISE[r],
+                    throughput_msgs_s=100000 / NOISE[r],
+                    label="floor-start" if r == 1 else "floor-end",
+                    **extra,
+                )
+            )
         for mode in ("pingpong", "flood"):
             for mech in MECHANISMS:
                 for idle in IDLE:
                     for r in range(1, repeats + 1):
                         f = NOISE[r - 1]
                         cpu = (6.0 if mode == "pingpong" else 1.0) + PER_IDLE_US[mech] * idle
-                        values = dict(p50_us=20 + 2 * cpu, p99_us=40 + 4 * cpu, throughput_msgs_s=1e6 / cpu,
-                                      server_cpu_us_per_msg=cpu)
-                        row = dict(mechanism=mech, mode=mode, idle=idle, repeat=r, status="ok", placement="split",
-                                   active=2, size=64, rate=0, label="synthetic", **extra)
+                        values = dict(
+                            p50_us=20 + 2 * cpu,
+                            p99_us=40 + 4 * cpu,
+                            throughput_msgs_s=1e6 / cpu,
+                            server_cpu_us_per_msg=cpu,
+                        )
+                        row = dict(
+                            mechanism=mech,
+                            mode=mode,
+                            idle=idle,
+                            repeat=r,
+                            **COMMON,
+                            label="synthetic",
+                            **extra,
+                        )
                         for metric, v in values.items():
                             k = scale.get((mech, mode, idle, metric), 1.0)
                             if state is not None:
@@ -71,16 +118,27 @@ def write(folder, repeats=3, scale=None, states=None, probe=None):
             row.setdefault("bench_status", row["status"])
             writer.writerow(row)
     with open(os.path.join(folder, "env.json"), "w") as f:
-        json.dump(dict(kernel="6.1.0-synthetic", cpu_model="Synthetic CPU", cores=2, hostname="testhost",
-                       placement="split", server_cpu=1, loadgen_cpu=0), f)
+        json.dump(
+            dict(
+                kernel="6.1.0-synthetic",
+                cpu_model="Synthetic CPU",
+                cores=2,
+                hostname="testhost",
+                placement="split",
+                server_cpu=1,
+                loadgen_cpu=0,
+            ),
+            f,
+        )
     with open(os.path.join(folder, "probe.json"), "w") as f:
         json.dump(PROBE if probe is None else probe, f)
     return folder
 
 
 def run(*args):
-    p = subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True,
-                       env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+    p = synthetic.run_module(
+        "plot.compare_runs", *args, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    )
     return p.returncode, p.stdout, p.stderr
 
 
@@ -97,7 +155,9 @@ class MannWhitney(unittest.TestCase):
 
     def test_direction_follows_the_metric(self):
         a, b = [10, 11, 12], [20, 21, 22]
-        self.assertLessEqual(compare_runs.p_worse(a, b, "higher"), rules.COMPARE_ALPHA)  # latency up: worse
+        self.assertLessEqual(
+            compare_runs.p_worse(a, b, "higher"), rules.COMPARE_ALPHA
+        )  # latency up: worse
         self.assertEqual(compare_runs.p_worse(a, b, "lower"), 1.0)  # throughput up: not worse
 
     def test_normal_approximation_is_close_to_the_exact_value(self):
@@ -145,28 +205,46 @@ class Compare(unittest.TestCase):
         code, out, err = run(a, b, "--out", self.path("out"))
         self.assertEqual(code, 0, err)
         self.assertIn("**1.50 regressed** (p 0.05)", out)
-        self.assertIn("| pingpong, 2 active, 64 B, closed loop, split CPUs | poll | 1000 | server CPU per message", out)
+        self.assertIn(
+            (
+                "| pingpong, 2 active, 64 B, closed loop, split CPUs | poll | 1000 | server CPU per"
+                " message"
+            ),
+            out,
+        )
 
     def test_a_metric_worse_across_its_series_exits_1_and_names_the_series(self):
         scale = {("poll", "pingpong", idle, "server_cpu_us_per_msg"): 1.5 for idle in IDLE}
         a, b = write(self.path("a")), write(self.path("b"), scale=scale)
         c = compare_runs.Comparison(a, b)
-        self.assertEqual([k[1:] for k, _ in c.series_regressions()], [("poll", "server_cpu_us_per_msg")])
+        self.assertEqual(
+            [k[1:] for k, _ in c.series_regressions()], [("poll", "server_cpu_us_per_msg")]
+        )
         self.assertEqual(c.exit_status, 1)
         code, out, err = run(a, b, "--out", self.path("out"))
         self.assertEqual(code, 1, err)
-        self.assertIn("| poll | server CPU per message (µs) | **1.50 (95% CI 1.50 … 1.50, 3 points)** |", out)
+        self.assertIn(
+            "| poll | server CPU per message (µs) | **1.50 (95% CI 1.50 … 1.50, 3 points)** |", out
+        )
 
     def test_lower_throughput_is_worse_and_higher_is_an_improvement(self):
         a = write(self.path("a"))
         down = write(self.path("down"), scale={("epoll-et", "flood", 0, "throughput_msgs_s"): 0.7})
         up = write(self.path("up"), scale={("epoll-et", "flood", 0, "throughput_msgs_s"): 1.5})
-        self.assertEqual([cell.metric for _, cell in compare_runs.Comparison(a, down).regressions()],
-                         ["throughput_msgs_s"])
+        self.assertEqual(
+            [cell.metric for _, cell in compare_runs.Comparison(a, down).regressions()],
+            ["throughput_msgs_s"],
+        )
         better = compare_runs.Comparison(a, up)
         self.assertEqual(better.regressions(), [])
-        outcomes = {cell.outcome for p, cell in better.cells() if p.mechanism == "epoll-et" and p.idle == 0
-                    and cell.metric == "throughput_msgs_s" and p.scenario[0] == "flood"}
+        outcomes = {
+            cell.outcome
+            for p, cell in better.cells()
+            if p.mechanism == "epoll-et"
+            and p.idle == 0
+            and cell.metric == "throughput_msgs_s"
+            and p.scenario[0] == "flood"
+        }
         self.assertEqual(outcomes, {compare_runs.IMPROVED})
 
     def test_a_significant_change_within_the_threshold_is_no_regression(self):
@@ -186,7 +264,8 @@ class Compare(unittest.TestCase):
         self.assertEqual(code, 0, err)
         self.assertIn("1.50, not tested (n=1/1)", out)
         self.assertNotIn("regressed** (p", out)
-        # Three repeats against one: still not tested (the claims that need 3 repeats may differ, not the metrics).
+        # Three repeats against one: still not tested (the claims that need 3 repeats may differ,
+        # not the metrics).
         c = compare_runs.Comparison(write(self.path("a3")), b)
         self.assertEqual(c.regressions(), [])
         self.assertIn("1.47, not tested (n=3/1)", c.markdown("a3", "b"))  # 1.5 × 0.98 / 1.0
@@ -195,8 +274,10 @@ class Compare(unittest.TestCase):
         a = write(self.path("a"))
         b = write(self.path("b"), probe=dict(PROBE, select_lt_reports_again=False))
         c = compare_runs.Comparison(a, b)
-        self.assertEqual([(x.number, x.verdict, y.verdict) for x, y in c.verdict_diffs],
-                         [(5, rules.CONFIRMED, rules.REFUTED)])
+        self.assertEqual(
+            [(x.number, x.verdict, y.verdict) for x, y in c.verdict_diffs],
+            [(5, rules.CONFIRMED, rules.REFUTED)],
+        )
         self.assertEqual(c.regressions(), [])
         code, out, err = run(a, b, "--out", self.path("out"))
         self.assertEqual(code, 1, err)
@@ -228,7 +309,9 @@ class Compare(unittest.TestCase):
         c = compare_runs.Comparison(a, b)
         floors = [p for p in c.points if p.is_floor]
         self.assertEqual(len(floors), 1)
-        self.assertEqual(floors[0].cells["p50_us"].outcome, compare_runs.NOT_TESTED)  # start and end: n = 2
+        self.assertEqual(
+            floors[0].cells["p50_us"].outcome, compare_runs.NOT_TESTED
+        )  # start and end: n = 2
         self.assertIn("machine's floor", c.markdown("a", "b"))
 
     def test_each_idle_states_setting_is_its_own_scenario(self):
@@ -236,13 +319,18 @@ class Compare(unittest.TestCase):
         a = write(self.path("a"), states=["block", "allow"])
         b = write(self.path("b"), states=["block", "allow"], scale={key: 2.0})
         regs = compare_runs.Comparison(a, b).regressions()
-        self.assertEqual([(p.mechanism, p.scenario[5], cell.metric) for p, cell in regs],
-                         [("epoll-lt", "allow", "p99_us")])
+        self.assertEqual(
+            [(p.mechanism, p.scenario[5], cell.metric) for p, cell in regs],
+            [("epoll-lt", "allow", "p99_us")],
+        )
 
     def test_a_folder_without_idle_states_meets_the_other_folders_allow_rows(self):
         old = write(self.path("old"))
-        new = write(self.path("new"), states=["block", "allow"],
-                    scale={("poll", "pingpong", 0, "p50_us", "block"): 0.5})
+        new = write(
+            self.path("new"),
+            states=["block", "allow"],
+            scale={("poll", "pingpong", 0, "p50_us", "block"): 0.5},
+        )
         c = compare_runs.Comparison(old, new)
         self.assertEqual(c.unrecorded, "A")
         self.assertEqual({p.scenario[5] for p in c.points}, {"allow"})
@@ -270,9 +358,14 @@ class Compare(unittest.TestCase):
 
     def test_bench_compare_goes_straight_to_the_comparison(self):
         missing = self.path("nowhere")
-        p = subprocess.run([os.path.join(ROOT, "bench"), "compare", missing, missing], capture_output=True,
-                           text=True, env=dict(os.environ, MUXBENCH_PYTHON=sys.executable,
-                                               MUXBENCH_BUILD=self.path("no-build")))
+        p = subprocess.run(
+            [os.path.join(ROOT, "bench"), "compare", missing, missing],
+            capture_output=True,
+            text=True,
+            env=dict(
+                os.environ, MUXBENCH_PYTHON=sys.executable, MUXBENCH_BUILD=self.path("no-build")
+            ),
+        )
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn(missing, p.stderr)
         self.assertFalse(os.path.exists(self.path("no-build")))  # nothing configured or built
@@ -282,8 +375,10 @@ class Compare(unittest.TestCase):
         out = compare_runs.default_out_dir("results/reference", "/x/2026-01-01T00-host", root=root)
         self.assertEqual(out, os.path.join(root, "compare-reference-vs-2026-01-01T00-host"))
         write(out)  # a folder holding a run is never written into
-        self.assertEqual(compare_runs.default_out_dir("results/reference", "/x/2026-01-01T00-host", root=root),
-                         out + "-2")
+        self.assertEqual(
+            compare_runs.default_out_dir("results/reference", "/x/2026-01-01T00-host", root=root),
+            out + "-2",
+        )
 
     def test_reference_against_itself_exits_0(self):
         reference = os.path.join(ROOT, "results", "reference")

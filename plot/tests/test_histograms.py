@@ -12,37 +12,60 @@ import json
 import os
 import random
 import subprocess
-import sys
 import tempfile
 import unittest
 from contextlib import redirect_stdout
 
+from plot import histograms
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
 
-import histograms  # noqa: E402
 
-QUANTILES = [0.0, 1e-6, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999,
-             0.99999, 1.0]
+QUANTILES = [
+    0.0,
+    1e-6,
+    0.001,
+    0.01,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    0.9,
+    0.95,
+    0.99,
+    0.995,
+    0.999,
+    0.9999,
+    0.99999,
+    1.0,
+]
 
 
 def fixture_program():
-    candidates = [os.environ.get("MUXBENCH_TESTS_BIN", ""),
-                  os.path.join(os.getcwd(), os.pardir, "tests"),
-                  os.path.join(HERE, os.pardir, os.pardir, "build", "tests")]
+    candidates = [
+        os.environ.get("MUXBENCH_TESTS_BIN", ""),
+        os.path.join(HERE, os.pardir, os.pardir, "build", "tests"),
+    ]
     for d in candidates:
         path = os.path.join(d, "histogram_fixture")
         if d and os.access(path, os.X_OK):
             return os.path.abspath(path)
-    raise AssertionError("histogram_fixture not found: build it (cmake --build <build>) or set "
-                         "MUXBENCH_TESTS_BIN to <build>/tests; looked in " + ", ".join(candidates))
+    raise AssertionError(
+        "histogram_fixture not found: build it (cmake --build <build>) or set "
+        "MUXBENCH_TESTS_BIN to <build>/tests; looked in " + ", ".join(candidates)
+    )
 
 
 def cpp_histogram(values, path, quantiles=QUANTILES):
     """Writes values as one C++ Histogram to path; returns {q: C++ percentile(q)}."""
-    out = subprocess.run([fixture_program(), path] + [repr(q) for q in quantiles],
-                         input=" ".join(str(v) for v in values), capture_output=True, text=True,
-                         check=True, timeout=60).stdout
+    out = subprocess.run(
+        [fixture_program(), path] + [repr(q) for q in quantiles],
+        input=" ".join(str(v) for v in values),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     return {float(q): int(v) for q, v in (line.split() for line in out.splitlines())}
 
 
@@ -84,8 +107,10 @@ class MergeEqualsOneProcess(unittest.TestCase):
         self.assertFalse(set(a) & set(b))
         merged = self.check_merge(a, b)
         # Why merging adds counts: the average of the two p99s is not the p99 of all samples.
-        averaged = (histograms.load(self.path("a.json")).percentile(0.99)
-                    + histograms.load(self.path("b.json")).percentile(0.99)) / 2
+        averaged = (
+            histograms.load(self.path("a.json")).percentile(0.99)
+            + histograms.load(self.path("b.json")).percentile(0.99)
+        ) / 2
         self.assertGreater(abs(averaged - merged.percentile(0.99)), 0.05 * merged.percentile(0.99))
 
     def test_exact_buckets_the_overflow_bucket_and_a_lone_sample(self):
@@ -123,30 +148,48 @@ class Layout(unittest.TestCase):
             cpp_histogram([100, 100, 5_000], path, [])
             with open(path) as f:
                 doc = json.load(f)
-        self.assertEqual((doc["format"], doc["version"], doc["unit"]),
-                         ("muxbench-histogram", 1, "ns"))
+        self.assertEqual(
+            (doc["format"], doc["version"], doc["unit"]), ("muxbench-histogram", 1, "ns")
+        )
         scheme = doc["scheme"]
-        self.assertEqual((scheme["linear_below"], scheme["sub_buckets"], scheme["buckets"],
-                          scheme["max_trackable"]),
-                         (histograms.LINEAR_BELOW, histograms.SUB_BUCKETS, histograms.BUCKETS,
-                          histograms.MAX_TRACKABLE))
-        self.assertEqual((doc["total_count"], doc["min"], doc["max"], doc["sum"]),
-                         (3, 100, 5_000, 5_200))
+        self.assertEqual(
+            (
+                scheme["linear_below"],
+                scheme["sub_buckets"],
+                scheme["buckets"],
+                scheme["max_trackable"],
+            ),
+            (
+                histograms.LINEAR_BELOW,
+                histograms.SUB_BUCKETS,
+                histograms.BUCKETS,
+                histograms.MAX_TRACKABLE,
+            ),
+        )
+        self.assertEqual(
+            (doc["total_count"], doc["min"], doc["max"], doc["sum"]), (3, 100, 5_000, 5_200)
+        )
         self.assertEqual(doc["buckets"][0], {"index": 100, "low": 100, "high": 101, "count": 2})
         self.assertEqual(len(doc["buckets"]), 2)
         for key in histograms.IDENTITY:
             self.assertIn(key, doc)
         # What the reader writes back is what it read.
-        self.assertEqual({k: v for k, v in histograms.from_json(doc).to_json().items()
-                          if k not in ("scheme",)},
-                         {k: v for k, v in doc.items() if k not in ("scheme",)})
+        self.assertEqual(
+            {k: v for k, v in histograms.from_json(doc).to_json().items() if k not in ("scheme",)},
+            {k: v for k, v in doc.items() if k not in ("scheme",)},
+        )
 
     def test_files_that_are_not_histograms_are_refused(self):
         h = histograms.Histogram({histograms.bucket_of(5_000): 2}, 4_990, 5_010, 10_000)
         good = h.to_json()
         histograms.from_json(good)
-        for change in ({"format": "other"}, {"version": 2}, {"unit": "us"}, {"total_count": 3},
-                       {"buckets": [dict(good["buckets"][0], low=1)]}):
+        for change in (
+            {"format": "other"},
+            {"version": 2},
+            {"unit": "us"},
+            {"total_count": 3},
+            {"buckets": [dict(good["buckets"][0], low=1)]},
+        ):
             with self.subTest(change=change), self.assertRaises(histograms.HistogramError):
                 histograms.from_json(dict(good, **change))
 

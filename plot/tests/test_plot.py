@@ -1,24 +1,21 @@
 """plot.py renders a small results folder; without matplotlib it says in one line how to get it."""
 
 import os
-import subprocess
-import sys
 import tempfile
 import unittest
 
+from plot.tests import synthetic
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
 
-import synthetic  # noqa: E402
 
 RUNS_PLOTS = ["latency", "throughput", "cpu_per_msg", "fds_per_event"]
 MICRO_PLOTS = ["micro_wait", "micro_ready"]
 
 
 def run_plot(folder, env=None):
-    return subprocess.run([sys.executable, os.path.join(PLOT, "plot.py"), folder], capture_output=True, text=True,
-                          timeout=300, env=env)
+    return synthetic.run_module("plot.plot", folder, env=env)
 
 
 # No skip when matplotlib is missing: ctest runs this with MUXBENCH_PYTHON, which must have it,
@@ -47,7 +44,12 @@ class Render(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             synthetic.write(d, churn=True, select_dynamic=True)
             svg = self.render_every_plot(d)["latency"]
-            for label in ("FD_SETSIZE = 1024", "refused: FD_SETSIZE", "blocking ping-pong floor", "Synthetic CPU"):
+            for label in (
+                "FD_SETSIZE = 1024",
+                "refused: FD_SETSIZE",
+                "blocking ping-pong floor",
+                "Synthetic CPU",
+            ):
                 self.assertIn(label, svg)
 
     def test_runs_only_folder_renders_the_runs_plots(self):
@@ -73,12 +75,20 @@ class Render(unittest.TestCase):
             synthetic.write_new(d, churn=True, select_dynamic=True)
             svgs = self.render_every_plot(d)
             latency, throughput = svgs["latency"], svgs["throughput"]
-            for label in ("relay floor (4 hops, no multiplexer)", "blocking ping-pong floor",
-                          "hollow marker: latency- or loadgen-bound point (filled: server-bound)",
-                          "first row of each mode = idle states blocked", "idle states allowed"):
+            for label in (
+                "relay floor (4 hops, no multiplexer)",
+                "blocking ping-pong floor",
+                "hollow marker: latency- or loadgen-bound point (filled: server-bound)",
+                "first row of each mode = idle states blocked",
+                "idle states allowed",
+            ):
                 self.assertIn(label, latency)
-            for label in ("server capacity", "upper row = idle states blocked", "lower row = idle states allowed",
-                          "hollow marker"):
+            for label in (
+                "server capacity",
+                "upper row = idle states blocked",
+                "lower row = idle states allowed",
+                "hollow marker",
+            ):
                 self.assertIn(label, throughput)
 
     def test_reference_folder_still_renders_without_the_new_columns(self):
@@ -95,13 +105,16 @@ class Markers(unittest.TestCase):
     """bound_by decides a marker's fill: hollow when most repeats were latency- or loadgen-bound."""
 
     def test_hollow_and_filled_markers_follow_bound_by(self):
-        sys.path.insert(0, PLOT)
-        import plot
-        from results_folder import Series
+        from plot import plot
+        from plot.results_folder import Series
 
         plt = plot.import_pyplot()
         s = Series("test")
-        for x, bounds in ((0, ["latency"] * 3), (100, ["server"] * 3), (1000, ["server", "loadgen", "loadgen"])):
+        for x, bounds in (
+            (0, ["latency"] * 3),
+            (100, ["server"] * 3),
+            (1000, ["server", "loadgen", "loadgen"]),
+        ):
             for repeat, b in enumerate(bounds, 1):
                 s.add(x, 10.0 + x / 100, repeat, bound_by=b)
         fig, ax = plt.subplots()

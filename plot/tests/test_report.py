@@ -3,21 +3,18 @@ inputs give 'inconclusive' with a reason, never a crash."""
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import shutil
 import unittest
 
+from plot import claims
+from plot import rules
+from plot.tests import synthetic
+from plot.results_folder import ResultsFolder
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLOT = os.path.dirname(HERE)
-sys.path.insert(0, PLOT)
-sys.path.insert(0, HERE)
 
-import claims  # noqa: E402
-import rules  # noqa: E402
-import synthetic  # noqa: E402
-from results_folder import ResultsFolder  # noqa: E402
 
 VERDICTS = {rules.CONFIRMED, rules.REFUTED, rules.INCONCLUSIVE}
 
@@ -37,9 +34,17 @@ class Claims(unittest.TestCase):
     def test_textbook_shapes_give_textbook_verdicts(self):
         v = verdicts(synthetic.write(self.dir, churn=True))
         self.assertEqual(sorted(v), list(range(1, 11)))
-        expected = {1: rules.CONFIRMED, 2: rules.CONFIRMED, 3: rules.CONFIRMED, 4: rules.CONFIRMED,
-                    5: rules.CONFIRMED, 6: rules.CONFIRMED, 8: rules.CONFIRMED, 9: rules.REFUTED,
-                    10: rules.CONFIRMED}
+        expected = {
+            1: rules.CONFIRMED,
+            2: rules.CONFIRMED,
+            3: rules.CONFIRMED,
+            4: rules.CONFIRMED,
+            5: rules.CONFIRMED,
+            6: rules.CONFIRMED,
+            8: rules.CONFIRMED,
+            9: rules.REFUTED,
+            10: rules.CONFIRMED,
+        }
         for number, verdict in expected.items():
             self.assertEqual(v[number].verdict, verdict, f"claim {number}: {v[number].figures}")
         self.assertIn(v[7].verdict, VERDICTS)
@@ -61,6 +66,7 @@ class Claims(unittest.TestCase):
 
     def test_a_mappable_epoll_descriptor_and_a_per_event_cost_disagree(self):
         import json
+
         synthetic.write(self.dir)
         path = os.path.join(self.dir, "probe.json")
         with open(path) as f:
@@ -81,10 +87,14 @@ class Claims(unittest.TestCase):
         v = verdicts(synthetic.write(self.dir, micro=False, probe=False, env=False))
         for number in (5, 6):
             self.assertEqual(v[number].verdict, rules.INCONCLUSIVE)
-            self.assertTrue(any("probe.json absent" in f for f in v[number].figures), v[number].figures)
+            self.assertTrue(
+                any("probe.json absent" in f for f in v[number].figures), v[number].figures
+            )
         for number in (8, 9, 10):
             self.assertEqual(v[number].verdict, rules.INCONCLUSIVE, v[number].figures)
-            self.assertTrue(any("micro.csv absent" in f for f in v[number].figures), v[number].figures)
+            self.assertTrue(
+                any("micro.csv absent" in f for f in v[number].figures), v[number].figures
+            )
         # The runs alone still decide the claims they can.
         self.assertEqual(v[1].verdict, rules.CONFIRMED)
         self.assertEqual(v[2].verdict, rules.CONFIRMED)
@@ -103,8 +113,7 @@ class Claims(unittest.TestCase):
 
 class ReportScript(unittest.TestCase):
     def run_report(self, folder):
-        return subprocess.run([sys.executable, os.path.join(PLOT, "report.py"), folder],
-                              capture_output=True, text=True, timeout=120)
+        return synthetic.run_module("plot.report", folder, timeout=120)
 
     def test_report_has_a_verdict_for_every_claim(self):
         with tempfile.TemporaryDirectory() as d:
@@ -118,10 +127,20 @@ class ReportScript(unittest.TestCase):
             self.assertEqual([int(r.split("|")[1]) for r in claim_rows], list(range(1, 11)))
             for r in claim_rows:
                 self.assertRegex(r.split("|")[3], r"\*\*(confirmed|refuted|inconclusive)\*\*")
-            for section in ("## The machine and the run", "## How to read this", "## The claims",
-                            "## Our figures beside the published ones", "## How verdicts are decided",
-                            "## Failed points", "Synthetic CPU", "./bench --synthetic", "server-died",
-                            "refused:FD_SETSIZE", "Kerrisk", "79%"):
+            for section in (
+                "## The machine and the run",
+                "## How to read this",
+                "## The claims",
+                "## Our figures beside the published ones",
+                "## How verdicts are decided",
+                "## Failed points",
+                "Synthetic CPU",
+                "./bench --synthetic",
+                "server-died",
+                "refused:FD_SETSIZE",
+                "Kerrisk",
+                "79%",
+            ):
                 self.assertIn(section, text)
 
     def test_report_without_optional_inputs_or_plots_still_writes(self):
@@ -141,8 +160,14 @@ class ReportScript(unittest.TestCase):
             self.assertEqual(proc.returncode, 0, proc.stderr)
             with open(os.path.join(d, "report.md")) as f:
                 text = f.read()
-            for expected in ("Nested Synthetic CPU", "soft 20000, hard 20000", "sweep.py --synthetic",
-                             "fedcba9876543210 (with uncommitted changes)", "12.2.0", "-O3 -DNDEBUG"):
+            for expected in (
+                "Nested Synthetic CPU",
+                "soft 20000, hard 20000",
+                "sweep.py --synthetic",
+                "fedcba9876543210 (with uncommitted changes)",
+                "12.2.0",
+                "-O3 -DNDEBUG",
+            ):
                 self.assertIn(expected, text)
 
     def test_report_on_header_only_runs_csv_is_all_inconclusive(self):
@@ -166,7 +191,8 @@ REFERENCE = os.path.join(os.path.dirname(PLOT), "results", "reference")
 
 
 def report_text(folder):
-    import report
+    from plot import report
+
     return report.build(folder)[2]
 
 
@@ -202,8 +228,11 @@ class NewColumns(unittest.TestCase):
         env_path = os.path.join(folder, "env.json")
         with open(env_path) as f:
             env = json.load(f)
-        env["mechanisms"] = [{"name": "zz-new", "command": ["chat-zz"]}, {"name": "poll", "command": []},
-                             {"name": "aa-new", "command": ["chat-aa"]}]
+        env["mechanisms"] = [
+            {"name": "zz-new", "command": ["chat-zz"]},
+            {"name": "poll", "command": []},
+            {"name": "aa-new", "command": ["chat-aa"]},
+        ]
         with open(env_path, "w") as f:
             json.dump(env, f)
         results = ResultsFolder(folder)
@@ -217,16 +246,20 @@ class NewColumns(unittest.TestCase):
         self.assertEqual(results.primary_scenario("pingpong")[5], "block")
         self.assertEqual(results.idle_states_of("pingpong"), ["block", "allow"])
         self.assertEqual({r.idle_states for r in results.scenario_runs("pingpong")}, {"block"})
-        self.assertEqual({r.idle_states for r in results.scenario_runs("pingpong", "allow")}, {"allow"})
+        self.assertEqual(
+            {r.idle_states for r in results.scenario_runs("pingpong", "allow")}, {"allow"}
+        )
         # One curve point per repeat, never block and allow together.
         self.assertEqual(len(results.series("pingpong", "poll", "p50_us").values_at(0)), 3)
-        self.assertEqual(len(results.floor_rows("relay-floor", label="-start", idle_states="allow")), 1)
+        self.assertEqual(
+            len(results.floor_rows("relay-floor", label="-start", idle_states="allow")), 1
+        )
         self.assertAlmostEqual(results.floor_at("floor", "start", "block"), synthetic.FLOOR_P50)
         self.assertEqual(results.other_scenarios(), [])
 
     def test_a_drift_beyond_10_percent_is_a_warning_at_the_top(self):
         text = report_text(synthetic.write_new(self.dir, drift=1.12))
-        top = text[:text.index("## Drift and spread")]
+        top = text[: text.index("## Drift and spread")]
         self.assertIn("**Warning: the machine drifted during this run.**", top)
         self.assertIn("relay floor (4 hops, no multiplexer)", top)
         self.assertIn("+12.0% **drift**", section(text, "## Drift and spread"))
@@ -241,12 +274,17 @@ class NewColumns(unittest.TestCase):
 
     def test_the_reference_drift_is_warned(self):
         text = report_text(REFERENCE)
-        self.assertIn("**Warning: the machine drifted during this run.**", text[:text.index("## Drift and spread")])
+        self.assertIn(
+            "**Warning: the machine drifted during this run.**",
+            text[: text.index("## Drift and spread")],
+        )
 
     def test_a_point_whose_repeats_spread_is_listed_with_its_values(self):
         text = report_text(synthetic.write_new(self.dir, spread=("poll", "pingpong", 500)))
         spread = section(text, "## Drift and spread")
-        rows = [line for line in spread.splitlines() if line.startswith("| poll | pingpong | 500 |")]
+        rows = [
+            line for line in spread.splitlines() if line.startswith("| poll | pingpong | 500 |")
+        ]
         self.assertEqual(len(rows), 1, spread)
         self.assertIn("p50_us", rows[0])
         self.assertIn("idle states blocked", rows[0])
@@ -276,22 +314,32 @@ class NewColumns(unittest.TestCase):
 
     def test_idle_states_not_held_is_said_near_the_top(self):
         text = report_text(synthetic.write_new(self.dir, states=("allow",), held=False))
-        top = text[:text.index("## Drift and spread")]
-        self.assertIn("**CPU idle states could not be blocked**: cannot open /dev/cpu_dma_latency", top)
+        top = text[: text.index("## Drift and spread")]
+        self.assertIn(
+            "**CPU idle states could not be blocked**: cannot open /dev/cpu_dma_latency", top
+        )
 
     def test_environment_lists_the_confounders(self):
         machine = section(report_text(synthetic.write_new(self.dir)), "## The machine and the run")
-        for expected in ("| CPU vulnerabilities | 4 listed: 1 not affected, 2 mitigated, 1 vulnerable",
-                         "| cpufreq governor | none exposed", "| transparent huge pages | always [madvise] never |",
-                         "| clocksource | tsc |", "| CPU isolation | none", "| virtualization | kvm |",
-                         "| cpuidle driver / governor | haltpoll / haltpoll |", "POLL (exit 0 µs"):
+        for expected in (
+            "| CPU vulnerabilities | 4 listed: 1 not affected, 2 mitigated, 1 vulnerable",
+            "| cpufreq governor | none exposed",
+            "| transparent huge pages | always [madvise] never |",
+            "| clocksource | tsc |",
+            "| CPU isolation | none",
+            "| virtualization | kvm |",
+            "| cpuidle driver / governor | haltpoll / haltpoll |",
+            "POLL (exit 0 µs",
+        ):
             self.assertIn(expected, machine)
 
     def test_what_bound_each_point_and_throughput_from_server_bound_points_only(self):
         text = report_text(synthetic.write_new(self.dir, states=("block",)))
         bound = section(text, "## What bound each point")
         self.assertIn("| mechanism | mode | server | loadgen | latency |", bound)
-        self.assertIn("| epoll-et | flood | 17 | 3 | 0 |", bound)  # its last repeat at 10000 died: no bound_by
+        self.assertIn(
+            "| epoll-et | flood | 17 | 3 | 0 |", bound
+        )  # its last repeat at 10000 died: no bound_by
         self.assertIn("| poll | pingpong | 0 | 0 | 21 |", bound)
         gammo = section(text, "## Our figures beside the published ones")
         self.assertIn("server-bound points only", gammo)
@@ -308,7 +356,10 @@ class NewColumns(unittest.TestCase):
     def test_chat_epoll_against_the_relay_floor(self):
         text = report_text(synthetic.write_new(self.dir))
         floors = section(text, "## Latency against the floors")
-        self.assertRegex(floors, r"chat-epoll \(epoll-lt\) p50 at 0 idle: [\d.]+ µs = \*\*[\d.]+ × the relay floor\*\*")
+        self.assertRegex(
+            floors,
+            r"chat-epoll \(epoll-lt\) p50 at 0 idle: [\d.]+ µs = \*\*[\d.]+ × the relay floor\*\*",
+        )
         self.assertIn("within 1.10 ×", floors)
 
 
@@ -321,8 +372,14 @@ class Reference(unittest.TestCase):
         self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
         old = synthetic.without_new_columns(REFERENCE, os.path.join(tmp, "old"))
         text = report_text(old)
-        for heading in ("## Drift and spread", "## CPU idle states", "## Latency against the floors",
-                        "## What bound each point", "## The claims", "## Failed points"):
+        for heading in (
+            "## Drift and spread",
+            "## CPU idle states",
+            "## Latency against the floors",
+            "## What bound each point",
+            "## The claims",
+            "## Failed points",
+        ):
             self.assertIn(heading, text)
         self.assertIn("does not record idle_states", text)
         self.assertIn("does not record bound_by", text)

@@ -1,18 +1,14 @@
 """The verdict rules on synthetic series: linear is confirmed, flat refuted, noisy inconclusive."""
 
-import os
 import random
-import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import claims  # noqa: E402
-import rules  # noqa: E402
-import synthetic  # noqa: E402
-from results_folder import ResultsFolder, Series  # noqa: E402
+from plot import claims
+from plot import rules
+from plot.tests import synthetic
+from plot.results_folder import ResultsFolder, Series
 
 IDLE = [0, 100, 500, 1000, 2000, 5000, 10000]
 
@@ -88,14 +84,16 @@ class OtherRules(unittest.TestCase):
 
     def test_comparison_needs_three_repeats_a_side(self):
         self.assertEqual(rules.compare_lower_is_better([1.0], [2.0]), rules.TOO_FEW_REPEATS)
-        self.assertEqual(rules.compare_lower_is_better([1.0, 1.1], [2.0, 2.1, 2.2]), rules.TOO_FEW_REPEATS)
+        self.assertEqual(
+            rules.compare_lower_is_better([1.0, 1.1], [2.0, 2.1, 2.2]), rules.TOO_FEW_REPEATS
+        )
 
     def test_combine_needs_agreement(self):
-        C, R, I = rules.CONFIRMED, rules.REFUTED, rules.INCONCLUSIVE
-        self.assertEqual(rules.combine([C, I]), C)
-        self.assertEqual(rules.combine([R, I, R]), R)
-        self.assertEqual(rules.combine([C, R]), I)
-        self.assertEqual(rules.combine([]), I)
+        C, R, N = rules.CONFIRMED, rules.REFUTED, rules.INCONCLUSIVE
+        self.assertEqual(rules.combine([C, N]), C)
+        self.assertEqual(rules.combine([R, N, R]), R)
+        self.assertEqual(rules.combine([C, R]), N)
+        self.assertEqual(rules.combine([]), N)
 
     def test_t_quantiles_shrink_with_degrees_of_freedom(self):
         values = [rules.t95(df) for df in (1, 2, 5, 10, 31, 50, 200, 5000)]
@@ -104,13 +102,26 @@ class OtherRules(unittest.TestCase):
 
     def test_rules_text_names_every_threshold(self):
         text = "\n".join(rules.rules_text())
-        for value in ("50%", "25%", "0.9", "5%", "64", "0.5", "0.1", "0.95", "1.05", "needs ≥ 3 repeats"):
+        for value in (
+            "50%",
+            "25%",
+            "0.9",
+            "5%",
+            "64",
+            "0.5",
+            "0.1",
+            "0.95",
+            "1.05",
+            "needs ≥ 3 repeats",
+        ):
             self.assertIn(value, text)
 
 
 def sweep(ratio, noise, repeats=3, seed=1, modes=("pingpong", "flood"), idle=IDLE, shared=0.0):
     """{(mode, idle): [(repeat, cost)]} for A and B: B's cost rises with idle connections, A costs
-    ratio × B, each run has uniform ±noise, and `shared` is a factor both runs of one repeat pair get."""
+    ratio × B, each run has uniform ±noise, and `shared` is a factor both runs of one repeat pair
+    get.
+    """
     rng = random.Random(seed)
     a, b = {}, {}
     for m, mode in enumerate(modes):
@@ -118,8 +129,12 @@ def sweep(ratio, noise, repeats=3, seed=1, modes=("pingpong", "flood"), idle=IDL
             base = (20.0 if m == 0 else 1.0) * (1 + x / 5000.0)
             for r in range(1, repeats + 1):
                 both = 1 + rng.uniform(-shared, shared)
-                a.setdefault((mode, x), []).append((r, ratio * base * both * (1 + rng.uniform(-noise, noise))))
-                b.setdefault((mode, x), []).append((r, base * both * (1 + rng.uniform(-noise, noise))))
+                a.setdefault((mode, x), []).append(
+                    (r, ratio * base * both * (1 + rng.uniform(-noise, noise)))
+                )
+                b.setdefault((mode, x), []).append(
+                    (r, base * both * (1 + rng.uniform(-noise, noise)))
+                )
     return a, b
 
 
@@ -132,7 +147,13 @@ class CostRatioRule(unittest.TestCase):
         self.assertLess(c.ratio, c.high)
         self.assertEqual((c.points, c.run_repeats), (2 * len(IDLE), 3))
         line = c.describe("ET", "LT")
-        for words in ("ratio 0.8", "95% CI", f"{2 * len(IDLE)} points × 3 repeats", "below 0.95", "confirmed"):
+        for words in (
+            "ratio 0.8",
+            "95% CI",
+            f"{2 * len(IDLE)} points × 3 repeats",
+            "below 0.95",
+            "confirmed",
+        ):
             self.assertIn(words, line)
 
     def test_the_same_cost_is_equivalent_and_refutes(self):
@@ -195,7 +216,10 @@ class Claim7And10(unittest.TestCase):
         self.tmp.cleanup()
 
     def claims(self, **kw):
-        return {c.number: c for c in claims.evaluate(ResultsFolder(synthetic.write(self.tmp.name, **kw)))}
+        return {
+            c.number: c
+            for c in claims.evaluate(ResultsFolder(synthetic.write(self.tmp.name, **kw)))
+        }
 
     def test_a_quick_run_cannot_confirm_et_however_cheap(self):
         synthetic.BASE_US["epoll-et"] = self.saved["epoll-lt"] * 0.7

@@ -1,4 +1,5 @@
-"""How often the "A is cheaper than B" rule (rules.CostRatio, claim 7) errs, on 1000 synthetic sweeps.
+"""How often the "A is cheaper than B" rule (rules.CostRatio, claim 7) errs, on 1000 synthetic
+sweeps.
 
 Each sweep is shaped like the default one: 2 modes (ping-pong ~28 µs a message, flood ~1 µs) ×
 8 idle counts (0 … 19000), 3 repeats, and for each point
@@ -18,14 +19,11 @@ is never tuned to pass this test.
 """
 
 import math
-import os
 import random
-import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import rules  # noqa: E402
+from plot import rules
 
 SWEEPS = 1000
 SEED = 20250109
@@ -63,7 +61,13 @@ def sweep(rng, ratio, repeats=3, noise="lognormal", ratio_sigma=0.0):
 def rates(ratio, repeats=3, noise="lognormal", ratio_sigma=0.0, seed=SEED):
     """Fractions of SWEEPS sweeps the rule confirmed, refuted and left inconclusive."""
     rng = random.Random(seed)
-    counts = {rules.CONFIRMED: 0, rules.REFUTED: 0, rules.INCONCLUSIVE: 0, rules.EQUIVALENT: 0, rules.DEARER: 0}
+    counts = {
+        rules.CONFIRMED: 0,
+        rules.REFUTED: 0,
+        rules.INCONCLUSIVE: 0,
+        rules.EQUIVALENT: 0,
+        rules.DEARER: 0,
+    }
     for _ in range(SWEEPS):
         c = rules.CostRatio(*sweep(rng, ratio, repeats, noise, ratio_sigma))
         counts[c.verdict] += 1
@@ -73,17 +77,24 @@ def rates(ratio, repeats=3, noise="lognormal", ratio_sigma=0.0, seed=SEED):
 
 
 def show(label, r):
-    print(f"  {label}: confirmed {r[rules.CONFIRMED]:.1%}, refuted {r[rules.REFUTED]:.1%} "
-          f"(as cheap within the margin {r[rules.EQUIVALENT]:.1%}, B cheaper {r[rules.DEARER]:.1%}), "
-          f"inconclusive {r[rules.INCONCLUSIVE]:.1%}", flush=True)
+    print(
+        (
+            f"  {label}: confirmed {r[rules.CONFIRMED]:.1%}, refuted {r[rules.REFUTED]:.1%} (as"
+            f" cheap within the margin {r[rules.EQUIVALENT]:.1%}, B cheaper {r[rules.DEARER]:.1%}),"
+            f" inconclusive {r[rules.INCONCLUSIVE]:.1%}"
+        ),
+        flush=True,
+    )
 
 
 class Power(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        print(f"\nCostRatio on {SWEEPS} synthetic sweeps ({len(MODES)} modes × {len(IDLE)} idle counts; "
-              f"run noise lognormal sigma {RUN_SIGMA}, shared per pair sigma {SHARED_SIGMA}, "
-              f"point effects sigma {POINT_SIGMA}; margin ±{rules.EQUIVALENCE_MARGIN:.0%}):")
+        print(
+            f"\nCostRatio on {SWEEPS} synthetic sweeps ({len(MODES)} modes × {len(IDLE)} idle"
+            f" counts; run noise lognormal sigma {RUN_SIGMA}, shared per pair sigma {SHARED_SIGMA},"
+            f" point effects sigma {POINT_SIGMA}; margin ±{rules.EQUIVALENCE_MARGIN:.0%}):"
+        )
 
     def test_a_no_true_difference_is_rarely_confirmed(self):
         r = rates(1.0)

@@ -1,7 +1,8 @@
 """ctest: mux-micro's smoke run and select refusal, micro_to_csv.py, and mux-probe's output.
 
 Run by ctest with MUXBENCH_BIN pointing at build/bin (see harness/micro/CMakeLists.txt), or by
-hand:  MUXBENCH_BIN=build/bin python3 -m unittest -v test_micro  (from this folder).
+hand:  MUXBENCH_BIN=build/bin python3 -m unittest -v harness.micro.tests.test_micro  (from the
+repository root).
 Standard library only. Tests assert behaviour (names, statuses, columns), never timings.
 """
 
@@ -15,10 +16,13 @@ import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CONVERTER = os.path.join(HERE, "..", "micro_to_csv.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+CONVERTER = ["-m", "harness.micro.micro_to_csv"]  # run with cwd=ROOT, the import root
 SAMPLE = os.path.join(HERE, "sample_micro.json")
-COLUMNS = ("benchmark,family,mechanism,watched,ready,repetitions,ns_per_call_median,"
-           "ns_per_call_min,ns_per_call_max,ns_per_watched_fd,events_per_call,status").split(",")
+COLUMNS = (
+    "benchmark,family,mechanism,watched,ready,repetitions,ns_per_call_median,"
+    "ns_per_call_min,ns_per_call_max,ns_per_watched_fd,events_per_call,status"
+).split(",")
 
 
 def binary(name):
@@ -29,11 +33,11 @@ def binary(name):
 
 
 def run(cmd, timeout=120):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
 def convert(json_path, csv_path):
-    r = run([sys.executable, CONVERTER, json_path, csv_path])
+    r = run([sys.executable, *CONVERTER, json_path, csv_path])
     if r.returncode != 0:
         raise AssertionError(f"micro_to_csv.py failed: {r.stderr}")
     with open(csv_path, newline="") as f:
@@ -50,28 +54,39 @@ class Tmp(unittest.TestCase):
 class MicroSmoke(Tmp):
     """Each family once, at a tiny N, for a minimal time: the output parses and says ok."""
 
-    FILTER = ("^(wait/[a-z-]+/ready:1/watched:4/"
-              "|ready/[a-z-]+/watched:1000/ready:2/"
-              "|build/[a-z-]+/ready:1/watched:4$"
-              "|ctl/[a-z-]+/watched:4/"
-              "|uring/uring/ready:1/watched:4/)")
+    FILTER = (
+        "^(wait/[a-z-]+/ready:1/watched:4/|ready/[a-z-]+/watched:1000/ready:2/"
+        "|build/[a-z-]+/ready:1/watched:4$|ctl/[a-z-]+/watched:4/|uring/uring/ready:1/watched:4/)"
+    )
 
     def test_every_family_runs_and_converts(self):
         out = os.path.join(self.dir, "micro.json")
-        r = run([binary("mux-micro"), "--watched=4", "--ready=2", "--benchmark_min_time=0.001",
-                 "--benchmark_repetitions=1",
-                 "--benchmark_filter=" + self.FILTER, "--benchmark_out=" + out,
-                 "--benchmark_out_format=json"])
+        r = run(
+            [
+                binary("mux-micro"),
+                "--watched=4",
+                "--ready=2",
+                "--benchmark_min_time=0.001",
+                "--benchmark_repetitions=1",
+                "--benchmark_filter=" + self.FILTER,
+                "--benchmark_out=" + out,
+                "--benchmark_out_format=json",
+            ]
+        )
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(out) as f:
             doc = json.load(f)
         self.assertIn("max_watched_limited_by", doc["context"])
         self.assertIn("RLIMIT_NOFILE", doc["context"]["max_watched_limited_by"])
         runs = {b["run_name"]: b for b in doc["benchmarks"] if b.get("run_type") == "iteration"}
-        expected = [f"wait/{m}/ready:1/watched:4/manual_time"
-                    for m in ("select", "poll", "epoll-lt", "epoll-et")]
-        expected += [f"ready/{m}/watched:1000/ready:2/manual_time"
-                     for m in ("select", "poll", "epoll-lt", "epoll-et")]
+        expected = [
+            f"wait/{m}/ready:1/watched:4/manual_time"
+            for m in ("select", "poll", "epoll-lt", "epoll-et")
+        ]
+        expected += [
+            f"ready/{m}/watched:1000/ready:2/manual_time"
+            for m in ("select", "poll", "epoll-lt", "epoll-et")
+        ]
         expected += [f"build/{m}/ready:1/watched:4" for m in ("select", "poll", "poll-rebuild")]
         expected += [f"ctl/epoll-ctl-{op}/watched:4/manual_time" for op in ("add", "mod", "del")]
         for name in expected:
@@ -99,11 +114,15 @@ class MicroSmoke(Tmp):
             self.assertEqual(row["repetitions"], "1", name)
             self.assertGreater(float(row["ns_per_call_median"]), 0, name)
         row = by_name["wait/epoll-et/ready:1/watched:4/manual_time"]
-        self.assertEqual((row["family"], row["mechanism"], row["watched"], row["ready"]),
-                         ("wait", "epoll-et", "4", "1"))
+        self.assertEqual(
+            (row["family"], row["mechanism"], row["watched"], row["ready"]),
+            ("wait", "epoll-et", "4", "1"),
+        )
         row = by_name["ready/poll/watched:1000/ready:2/manual_time"]
-        self.assertEqual((row["family"], row["mechanism"], row["watched"], row["ready"]),
-                         ("ready", "poll", "1000", "2"))
+        self.assertEqual(
+            (row["family"], row["mechanism"], row["watched"], row["ready"]),
+            ("ready", "poll", "1000", "2"),
+        )
 
     def test_own_flags_are_validated(self):
         r = run([binary("mux-micro"), "--watched=10,x"])
@@ -116,10 +135,17 @@ class SelectRefusal(Tmp):
 
     def run_select(self, watched):
         out = os.path.join(self.dir, "micro.json")
-        r = run([binary("mux-micro"), f"--watched={watched}", "--benchmark_min_time=0.001",
-                 "--benchmark_repetitions=1",
-                 "--benchmark_filter=^(wait|build)/select/ready:1/", "--benchmark_out=" + out,
-                 "--benchmark_out_format=json"])
+        r = run(
+            [
+                binary("mux-micro"),
+                f"--watched={watched}",
+                "--benchmark_min_time=0.001",
+                "--benchmark_repetitions=1",
+                "--benchmark_filter=^(wait|build)/select/ready:1/",
+                "--benchmark_out=" + out,
+                "--benchmark_out_format=json",
+            ]
+        )
         self.assertEqual(r.returncode, 0, f"mux-micro died (status {r.returncode}): {r.stderr}")
         with open(out) as f:
             return json.load(f)
@@ -156,35 +182,54 @@ class MicroToCsv(Tmp):
         self.assertEqual(header, COLUMNS)
         self.assertEqual(len(rows), 5)
         r = rows[0]
-        self.assertEqual((r["family"], r["mechanism"], r["watched"], r["ready"]),
-                         ("wait", "poll", "10", "1"))
+        self.assertEqual(
+            (r["family"], r["mechanism"], r["watched"], r["ready"]), ("wait", "poll", "10", "1")
+        )
         self.assertEqual(r["repetitions"], "3")
-        self.assertEqual((float(r["ns_per_call_median"]), float(r["ns_per_call_min"]),
-                          float(r["ns_per_call_max"])), (1000.0, 900.0, 1200.0))
+        self.assertEqual(
+            (
+                float(r["ns_per_call_median"]),
+                float(r["ns_per_call_min"]),
+                float(r["ns_per_call_max"]),
+            ),
+            (1000.0, 900.0, 1200.0),
+        )
         self.assertEqual(float(r["ns_per_watched_fd"]), 100.0)
         self.assertEqual(r["status"], "ok")
         r = rows[1]  # no counters: real_time in microseconds, converted
-        self.assertEqual((float(r["ns_per_call_median"]), float(r["ns_per_call_min"]),
-                          float(r["ns_per_call_max"])), (8500.0, 8000.0, 9000.0))
+        self.assertEqual(
+            (
+                float(r["ns_per_call_median"]),
+                float(r["ns_per_call_min"]),
+                float(r["ns_per_call_max"]),
+            ),
+            (8500.0, 8000.0, 9000.0),
+        )
         self.assertEqual(float(r["ns_per_watched_fd"]), 85.0)
         r = rows[2]
         self.assertEqual((r["mechanism"], r["watched"], r["repetitions"]), ("select", "2000", "0"))
         self.assertIn("FD_SETSIZE is 1024", r["status"])
         self.assertEqual(r["ns_per_call_median"], "")
         r = rows[3]
-        self.assertEqual((r["family"], r["mechanism"], r["watched"], r["ready"]),
-                         ("ready", "epoll-lt", "1000", "16"))
+        self.assertEqual(
+            (r["family"], r["mechanism"], r["watched"], r["ready"]),
+            ("ready", "epoll-lt", "1000", "16"),
+        )
         r = rows[4]
-        self.assertEqual((r["family"], r["mechanism"], r["watched"], r["ready"]),
-                         ("ctl", "epoll-ctl-add", "10", ""))
+        self.assertEqual(
+            (r["family"], r["mechanism"], r["watched"], r["ready"]),
+            ("ctl", "epoll-ctl-add", "10", ""),
+        )
         self.assertEqual(r["ns_per_watched_fd"], "")
 
         with open(os.path.join(self.dir, "micro_fit.csv"), newline="") as f:
             fits = list(csv.DictReader(f))
         self.assertEqual(len(fits), 1)
         fit = fits[0]
-        self.assertEqual((fit["family"], fit["mechanism"], fit["fixed"], fit["fit_over"],
-                          fit["big_o"]), ("wait", "poll", "ready:1", "watched", "N"))
+        self.assertEqual(
+            (fit["family"], fit["mechanism"], fit["fixed"], fit["fit_over"], fit["big_o"]),
+            ("wait", "poll", "ready:1", "watched", "N"),
+        )
         self.assertAlmostEqual(float(fit["coefficient_ns"]), 85.0)
         self.assertAlmostEqual(float(fit["rms_pct"]), 5.0)
         self.assertAlmostEqual(float(fit["ols_slope_ns"]), 7500 / 90, places=3)
@@ -196,7 +241,7 @@ class MicroToCsv(Tmp):
         cut = text.index('{"name": "wait/select/ready:1/watched:2000')
         path = os.path.join(self.dir, "cut.json")
         with open(path, "w") as f:
-            f.write(text[:cut + 40])
+            f.write(text[: cut + 40])
         _, rows = convert(path, os.path.join(self.dir, "micro.csv"))
         self.assertEqual([r["watched"] for r in rows], ["10", "100"])
 
@@ -204,7 +249,7 @@ class MicroToCsv(Tmp):
         path = os.path.join(self.dir, "bad.json")
         with open(path, "w") as f:
             f.write("not json")
-        r = run([sys.executable, CONVERTER, path, os.path.join(self.dir, "micro.csv")])
+        r = run([sys.executable, *CONVERTER, path, os.path.join(self.dir, "micro.csv")])
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("bad.json", r.stderr)
 
@@ -218,8 +263,13 @@ class Probe(unittest.TestCase):
         p = json.loads(lines[0])
         self.assertEqual(p["errors"], [])
         self.assertEqual(p["fd_setsize"], 1024)
-        for key in ("select_lt_reports_again", "poll_lt_reports_again", "epoll_lt_reports_again",
-                    "epoll_et_reports_once", "epoll_et_reports_new_data"):
+        for key in (
+            "select_lt_reports_again",
+            "poll_lt_reports_again",
+            "epoll_lt_reports_again",
+            "epoll_et_reports_once",
+            "epoll_et_reports_new_data",
+        ):
             self.assertIs(p[key], True, key)
         self.assertEqual(p["poll_nfds_over_rlimit_errno"], "EINVAL")
         self.assertEqual(p["epoll_fd_mmap_errno"], "ENODEV")

@@ -7,28 +7,32 @@ import subprocess
 import sys
 import tempfile
 
+from harness.sweep.runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS  # noqa: F401
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-SWEEP = os.path.join(os.path.dirname(HERE), "sweep.py")
 FAKES = os.path.join(HERE, "fakes")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-
-sys.path.insert(0, os.path.dirname(HERE))
-from runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS  # noqa: E402,F401
+# The sweep as a module of the repository's packages: run with cwd=ROOT, the import root.
+SWEEP = ["-m", "harness.sweep"]
 
 
 def make_fake_bin(directory, servers=("chat-select", "chat-poll", "chat-epoll")):
     os.makedirs(directory, exist_ok=True)
     for name in servers:
-        _wrapper(os.path.join(directory, name),
-                 [sys.executable, os.path.join(FAKES, "fake_server.py"), name])
-    _wrapper(os.path.join(directory, "loadgen"),
-             [sys.executable, os.path.join(FAKES, "fake_loadgen.py")])
+        _wrapper(
+            os.path.join(directory, name),
+            [sys.executable, os.path.join(FAKES, "fake_server.py"), name],
+        )
+    _wrapper(
+        os.path.join(directory, "loadgen"), [sys.executable, os.path.join(FAKES, "fake_loadgen.py")]
+    )
     return directory
 
 
 def _wrapper(path, argv):
     with open(path, "w") as f:
-        f.write("#!/bin/sh\nexec {} \"$@\"\n".format(" ".join("'{}'".format(a) for a in argv)))
+        quoted = " ".join(f"'{a}'" for a in argv)
+        f.write(f'#!/bin/sh\nexec {quoted} "$@"\n')
     os.chmod(path, 0o755)
 
 
@@ -55,8 +59,9 @@ class SweepRun:
         return [r for r in self.rows if r["mechanism"] != "floor"]
 
     def keys(self):
-        return sorted((r["mechanism"], int(r["idle"]), r["mode"], int(r["repeat"]))
-                      for r in self.measured())
+        return sorted(
+            (r["mechanism"], int(r["idle"]), r["mode"], int(r["repeat"])) for r in self.measured()
+        )
 
 
 def run_sweep(bin_dir, args, env=None, timeout=120, python=sys.executable, out_root=None):
@@ -69,12 +74,30 @@ def run_sweep(bin_dir, args, env=None, timeout=120, python=sys.executable, out_r
     open(stand_in, "ab").close()
     full_env["MUXBENCH_CPU_DMA_LATENCY"] = stand_in
     full_env.update(env or {})
-    cmd = [python, SWEEP, "--bin", bin_dir, "--root", ROOT, "--out", out_root, "--name", "run",
-           "--no-plots"] + list(args)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env)
+    cmd = [
+        python,
+        *SWEEP,
+        "--bin",
+        bin_dir,
+        "--root",
+        ROOT,
+        "--out",
+        out_root,
+        "--name",
+        "run",
+        "--no-plots",
+    ] + list(args)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT
+    )
     return SweepRun(proc, os.path.join(out_root, "run"))
 
 
 def expected_keys(mechanisms, counts, modes, repeats):
-    return sorted((m, c, mode, r) for m in mechanisms for c in counts for mode in modes
-                  for r in range(1, repeats + 1))
+    return sorted(
+        (m, c, mode, r)
+        for m in mechanisms
+        for c in counts
+        for mode in modes
+        for r in range(1, repeats + 1)
+    )

@@ -1,12 +1,10 @@
 """The PM QoS request behind --idle-states, and what env.json records about idle states."""
 import os
 import struct
-import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import idle_states  # noqa: E402
+from harness.sweep import idle_states
 
 
 def value_in_force(device):
@@ -25,8 +23,9 @@ class IdleStatesTest(unittest.TestCase):
             with self.assertRaises(ValueError):
                 idle_states.parse(bad)
 
-    @unittest.skipUnless(os.access(idle_states.DEVICE, os.W_OK),
-                         "needs write access to /dev/cpu_dma_latency (root)")
+    @unittest.skipUnless(
+        os.access(idle_states.DEVICE, os.W_OK), "needs write access to /dev/cpu_dma_latency (root)"
+    )
     def test_the_request_holds_while_blocked_and_is_gone_after_allow(self):
         request = idle_states.LatencyRequest(idle_states.DEVICE)
         before = value_in_force(idle_states.DEVICE)
@@ -52,17 +51,24 @@ class IdleStatesTest(unittest.TestCase):
             with open(os.path.join(root, "cpuidle", name), "w") as f:
                 f.write(value + "\n")
         for i, (name, latency) in enumerate((("POLL", 0), ("haltpoll", 1))):
-            d = os.path.join(root, "cpu0", "cpuidle", "state{}".format(i))
+            d = os.path.join(root, "cpu0", "cpuidle", f"state{i}")
             os.makedirs(d)
-            for key, value in (("name", name), ("latency", latency), ("residency", latency),
-                               ("disable", 0), ("desc", name)):
+            for key, value in (
+                ("name", name),
+                ("latency", latency),
+                ("residency", latency),
+                ("disable", 0),
+                ("desc", name),
+            ):
                 with open(os.path.join(d, key), "w") as f:
-                    f.write("{}\n".format(value))
+                    f.write(f"{value}\n")
         got = idle_states.describe(root)
         self.assertEqual(got["driver"], "haltpoll")
         self.assertEqual(got["governor"], "haltpoll")
-        self.assertEqual([(s["name"], s["latency_us"], s["disabled"]) for s in got["states"]],
-                         [("POLL", 0, False), ("haltpoll", 1, False)])
+        self.assertEqual(
+            [(s["name"], s["latency_us"], s["disabled"]) for s in got["states"]],
+            [("POLL", 0, False), ("haltpoll", 1, False)],
+        )
 
 
 if __name__ == "__main__":

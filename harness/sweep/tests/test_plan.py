@@ -1,12 +1,10 @@
 """The sweep's planning: idle counts, the largest count and what caps it, placement, presets."""
 import os
-import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import mechanisms  # noqa: E402
-import plan  # noqa: E402
-from runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS, merged_columns  # noqa: E402
+from harness.sweep import mechanisms
+from harness.sweep import plan
+from harness.sweep.runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS, merged_columns
 
 
 class PlanTest(unittest.TestCase):
@@ -60,10 +58,18 @@ class PlanTest(unittest.TestCase):
         # With its sparse modes too (churn at 0, 1000 and max), as sweep.py plans them.
         sparse_at = {19000 if c == "max" else c for c in preset.sparse_modes["churn"]}
         modes = {c: preset.modes + (["churn"] if c in sparse_at else []) for c in counts}
-        est = plan.estimate(["select", "poll", "epoll-lt", "epoll-et", "select-dynamic", "uring"],
-                            counts, modes,
-                            preset.repeats, preset.warmup_s, preset.duration_s, 3, True, True,
-                            True)
+        est = plan.estimate(
+            ["select", "poll", "epoll-lt", "epoll-et", "select-dynamic", "uring"],
+            counts,
+            modes,
+            preset.repeats,
+            preset.warmup_s,
+            preset.duration_s,
+            3,
+            True,
+            True,
+            True,
+        )
         self.assertLess(est, 300)
 
     def test_modes_at_takes_a_list_or_a_dict_by_count(self):
@@ -77,8 +83,9 @@ class PlanTest(unittest.TestCase):
         args = (3, 0.2, 0.6, 0, False, True, False)
         both = plan.estimate(["epoll-lt"], [0, 100], ["pingpong", "churn"], *args)
         listed = plan.estimate(["epoll-lt"], [0, 100], ["pingpong"], *args)
-        sparse = plan.estimate(["epoll-lt"], [0, 100], {0: ["pingpong", "churn"],
-                                                         100: ["pingpong"]}, *args)
+        sparse = plan.estimate(
+            ["epoll-lt"], [0, 100], {0: ["pingpong", "churn"], 100: ["pingpong"]}, *args
+        )
         one_run = plan.run_cost(0.2, 0.6)
         self.assertAlmostEqual(sparse - listed, 3 * one_run)
         self.assertAlmostEqual(both - sparse, 3 * one_run)
@@ -99,28 +106,45 @@ class PlanTest(unittest.TestCase):
 
     def test_columns_keep_the_contract_order_and_the_loadgen_extras(self):
         cols = merged_columns(LOADGEN_COLUMNS + ["new_col"])
-        self.assertEqual(cols[:len(LOADGEN_COLUMNS)], LOADGEN_COLUMNS)
+        self.assertEqual(cols[: len(LOADGEN_COLUMNS)], LOADGEN_COLUMNS)
         self.assertEqual(cols[len(LOADGEN_COLUMNS)], "new_col")
-        self.assertEqual(cols[-len(BENCH_COLUMNS):], BENCH_COLUMNS)
-        self.assertEqual(BENCH_COLUMNS[:7], ["run_id", "repeat", "placement", "server_cpu",
-                                             "loadgen_cpu", "floor_p50_us", "bench_status"])
+        self.assertEqual(cols[-len(BENCH_COLUMNS) :], BENCH_COLUMNS)
+        self.assertEqual(
+            BENCH_COLUMNS[:7],
+            [
+                "run_id",
+                "repeat",
+                "placement",
+                "server_cpu",
+                "loadgen_cpu",
+                "floor_p50_us",
+                "bench_status",
+            ],
+        )
 
     def test_the_mechanism_listing_of_a_server_is_read_in_its_order(self):
-        listing = ('[\n{"name":"poll","binary":"chat-poll","args":[],"edge_triggered":false,'
-                   '"optional":false,"available":true,"unavailable_reason":null},\n'
-                   '{"name":"epoll-et","binary":"chat-epoll","args":["--edge"],"edge_triggered":true,'
-                   '"optional":false,"available":true,"unavailable_reason":null},\n'
-                   '{"name":"uring","binary":"chat-uring","args":[],"edge_triggered":true,'
-                   '"optional":true,"available":false,"unavailable_reason":"refused"}\n]')
+        listing = (
+            '[\n{"name":"poll","binary":"chat-poll","args":[],"edge_triggered":false,'
+            '"optional":false,"available":true,"unavailable_reason":null},\n'
+            '{"name":"epoll-et","binary":"chat-epoll","args":["--edge"],"edge_triggered":true,'
+            '"optional":false,"available":true,"unavailable_reason":null},\n'
+            '{"name":"uring","binary":"chat-uring","args":[],"edge_triggered":true,'
+            '"optional":true,"available":false,"unavailable_reason":"refused"}\n]'
+        )
         table = mechanisms.parse_listing(listing)
         self.assertEqual([m.name for m in table], ["poll", "epoll-et", "uring"])
         self.assertEqual(table[1].command("/b"), ["/b/chat-epoll", "--edge"])
         self.assertTrue(table[1].edge_triggered)
-        self.assertEqual((table[2].optional, table[2].available, table[2].unavailable_reason),
-                         (True, False, "refused"))
+        self.assertEqual(
+            (table[2].optional, table[2].available, table[2].unavailable_reason),
+            (True, False, "refused"),
+        )
 
     def test_mechanism_filter_names_what_is_missing(self):
-        found = [mechanisms.Mechanism("select", "chat-select"), mechanisms.Mechanism("poll", "chat-poll")]
+        found = [
+            mechanisms.Mechanism("select", "chat-select"),
+            mechanisms.Mechanism("poll", "chat-poll"),
+        ]
         self.assertEqual([m.name for m in mechanisms.select(found, ["poll"])], ["poll"])
         with self.assertRaises(ValueError) as e:
             mechanisms.select(found, ["kqueue"])

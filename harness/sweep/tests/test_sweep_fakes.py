@@ -10,8 +10,16 @@ import tempfile
 import time
 import unittest
 
-from sweep_test_support import (BENCH_COLUMNS, LOADGEN_COLUMNS, ROOT, SWEEP, SweepRun,
-                                expected_keys, make_fake_bin, run_sweep)
+from harness.sweep.tests.sweep_test_support import (
+    BENCH_COLUMNS,
+    LOADGEN_COLUMNS,
+    ROOT,
+    SWEEP,
+    SweepRun,
+    expected_keys,
+    make_fake_bin,
+    run_sweep,
+)
 
 FAST = ["--warmup", "0.01", "--duration", "0.01", "--no-micro"]
 
@@ -19,27 +27,38 @@ FAST = ["--warmup", "0.01", "--duration", "0.01", "--no-micro"]
 class FakeSweepTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="sweep-test-")
-        self.bin = make_fake_bin(os.path.join(self.tmp, "bin"),
-                                 ("chat-select", "chat-poll", "chat-epoll", "chat-uring"))
+        self.bin = make_fake_bin(
+            os.path.join(self.tmp, "bin"), ("chat-select", "chat-poll", "chat-epoll", "chat-uring")
+        )
 
     def tearDown(self):
-        leftovers = [pid for pid in os.listdir("/proc") if pid.isdigit() and
-                     self.tmp.encode() in _cmdline(pid)]
+        leftovers = [
+            pid
+            for pid in os.listdir("/proc")
+            if pid.isdigit() and self.tmp.encode() in _cmdline(pid)
+        ]
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.assertEqual(leftovers, [], "processes of the test still running")
 
     def test_tiny_sweep_writes_every_expected_row(self):
-        run = run_sweep(self.bin, FAST + ["--mechanisms", "select,epoll-lt,uring",
-                                          "--counts", "0,20,60", "--repeats", "2",
-                                          "--modes", "pingpong,flood"],
-                        env={"FAKE_UNAVAILABLE": "1", "FAKE_FD_SETSIZE": "40"})
+        run = run_sweep(
+            self.bin,
+            FAST
+            + (
+                "--mechanisms select,epoll-lt,uring --counts 0,20,60 "
+                "--repeats 2 --modes pingpong,flood"
+            ).split(),
+            env={"FAKE_UNAVAILABLE": "1", "FAKE_FD_SETSIZE": "40"},
+        )
         self.assertEqual(run.returncode, 0, run.stderr)
         # Contract columns first and in order, the loadgen's extra column kept, then the bench's.
-        self.assertEqual(run.header[:len(LOADGEN_COLUMNS)], LOADGEN_COLUMNS)
+        self.assertEqual(run.header[: len(LOADGEN_COLUMNS)], LOADGEN_COLUMNS)
         self.assertEqual(run.header[len(LOADGEN_COLUMNS)], "fake_extra")
-        self.assertEqual(run.header[len(LOADGEN_COLUMNS) + 1:], BENCH_COLUMNS)
-        self.assertEqual(run.keys(), expected_keys(["select", "epoll-lt", "uring"], [0, 20, 60],
-                                                   ["pingpong", "flood"], 2))
+        self.assertEqual(run.header[len(LOADGEN_COLUMNS) + 1 :], BENCH_COLUMNS)
+        self.assertEqual(
+            run.keys(),
+            expected_keys(["select", "epoll-lt", "uring"], [0, 20, 60], ["pingpong", "flood"], 2),
+        )
         floors = [r for r in run.rows if r["mechanism"] == "floor"]
         self.assertEqual([r["label"] for r in floors][:2], ["floor-start", "relay-start"])
         self.assertEqual([r["label"] for r in floors][-2:], ["floor-end", "relay-end"])
@@ -49,10 +68,12 @@ class FakeSweepTest(unittest.TestCase):
         for label in ("floor-start", "relay-start", "floor-end", "relay-end"):
             self.assertEqual(labels.count(label), 3, labels)
         self.assertEqual(labels[:6], ["floor-start", "relay-start"] * 3)
-        self.assertEqual(sorted(int(r["run_id"]) for r in run.rows),
-                         list(range(1, len(run.rows) + 1)))
-        by = {(r["mechanism"], int(r["idle"]), r["mode"], int(r["repeat"])): r
-              for r in run.measured()}
+        self.assertEqual(
+            sorted(int(r["run_id"]) for r in run.rows), list(range(1, len(run.rows) + 1))
+        )
+        by = {
+            (r["mechanism"], int(r["idle"]), r["mode"], int(r["repeat"])): r for r in run.measured()
+        }
         for mode in ("pingpong", "flood"):
             for count in (0, 20, 60):
                 for repeat in (1, 2):
@@ -62,8 +83,9 @@ class FakeSweepTest(unittest.TestCase):
                     self.assertEqual(ok["floor_p50_us"], "12.5")
                     self.assertEqual(ok["placement"], run.env["placement"]["placement"])
                     self.assertEqual(float(ok["server_fds_per_wait"]), count + 3)
-                    self.assertEqual(by["uring", count, mode, repeat]["bench_status"],
-                                     "unavailable")
+                    self.assertEqual(
+                        by["uring", count, mode, repeat]["bench_status"], "unavailable"
+                    )
             # select past its (fake) FD_SETSIZE: one refused run, then skipped repeats.
             self.assertEqual(by["select", 20, mode, 2]["bench_status"], "ok")
             refused = by["select", 60, mode, 1]
@@ -77,11 +99,16 @@ class FakeSweepTest(unittest.TestCase):
         self.assertIn("commit", run.env["git"])
 
     def test_repeats_rotate_the_first_mechanism(self):
-        run = run_sweep(self.bin, FAST + ["--mechanisms", "select,poll,epoll-lt", "--counts", "0",
-                                          "--repeats", "3", "--modes", "pingpong"])
+        run = run_sweep(
+            self.bin,
+            FAST
+            + "--mechanisms select,poll,epoll-lt --counts 0 --repeats 3 --modes pingpong".split(),
+        )
         self.assertEqual(run.returncode, 0, run.stderr)
-        order = [(int(r["repeat"]), r["mechanism"]) for r in
-                 sorted(run.measured(), key=lambda r: int(r["run_id"]))]
+        order = [
+            (int(r["repeat"]), r["mechanism"])
+            for r in sorted(run.measured(), key=lambda r: int(r["run_id"]))
+        ]
         firsts = [m for i, (rep, m) in enumerate(order) if i % 3 == 0]
         self.assertEqual(firsts, ["select", "poll", "epoll-lt"])
 
@@ -89,12 +116,16 @@ class FakeSweepTest(unittest.TestCase):
         # Every poll server dies at its 2nd /stats: the flood run after its pingpong run. Each
         # repeat starts a fresh server, so a crash ends its own instance only, and the pingpong
         # run of the next repeat is ok again.
-        run = run_sweep(self.bin, FAST + ["--mechanisms", "poll,epoll-lt", "--counts", "0,20",
-                                          "--repeats", "2", "--modes", "pingpong,flood"],
-                        env={"FAKE_CRASH": "poll:2"})
+        run = run_sweep(
+            self.bin,
+            FAST
+            + "--mechanisms poll,epoll-lt --counts 0,20 --repeats 2 --modes pingpong,flood".split(),
+            env={"FAKE_CRASH": "poll:2"},
+        )
         self.assertEqual(run.returncode, 0, run.stderr)
-        self.assertEqual(run.keys(), expected_keys(["poll", "epoll-lt"], [0, 20],
-                                                   ["pingpong", "flood"], 2))
+        self.assertEqual(
+            run.keys(), expected_keys(["poll", "epoll-lt"], [0, 20], ["pingpong", "flood"], 2)
+        )
         for r in run.measured():
             if r["mechanism"] == "epoll-lt" or r["mode"] == "pingpong":
                 self.assertEqual(r["bench_status"], "ok", r)
@@ -103,9 +134,14 @@ class FakeSweepTest(unittest.TestCase):
         self.assertIn("crashed", run.stderr)
 
     def test_failing_loadgen_becomes_a_status_row(self):
-        run = run_sweep(self.bin, FAST + ["--mechanisms", "select,epoll-lt", "--counts", "0,20",
-                                          "--repeats", "1", "--modes", "pingpong,flood"],
-                        env={"FAKE_LOADGEN_FAIL": "epoll-lt:flood"})
+        run = run_sweep(
+            self.bin,
+            FAST
+            + (
+                "--mechanisms select,epoll-lt --counts 0,20 --repeats 1 --modes pingpong,flood"
+            ).split(),
+            env={"FAKE_LOADGEN_FAIL": "epoll-lt:flood"},
+        )
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertEqual(len(run.measured()), 8)
         for r in run.measured():
@@ -117,13 +153,19 @@ class FakeSweepTest(unittest.TestCase):
                 self.assertEqual(r["bench_status"], "ok", r)
 
     def test_holds_that_fail_together_fall_back_to_one_server_at_a_time(self):
-        run = run_sweep(self.bin, FAST + ["--mechanisms", "poll,epoll-lt", "--counts", "0,20,30",
-                                          "--repeats", "2", "--modes", "pingpong"],
-                        env={"FAKE_HOLD_EXCLUSIVE": os.path.join(self.tmp, "hold.lock"),
-                             "FAKE_HOLD_EXCLUSIVE_FROM": "30"})
+        run = run_sweep(
+            self.bin,
+            FAST
+            + "--mechanisms poll,epoll-lt --counts 0,20,30 --repeats 2 --modes pingpong".split(),
+            env={
+                "FAKE_HOLD_EXCLUSIVE": os.path.join(self.tmp, "hold.lock"),
+                "FAKE_HOLD_EXCLUSIVE_FROM": "30",
+            },
+        )
         self.assertEqual(run.returncode, 0, run.stderr)
-        self.assertEqual(run.keys(), expected_keys(["poll", "epoll-lt"], [0, 20, 30],
-                                                   ["pingpong"], 2))
+        self.assertEqual(
+            run.keys(), expected_keys(["poll", "epoll-lt"], [0, 20, 30], ["pingpong"], 2)
+        )
         for r in run.measured():
             self.assertEqual(r["bench_status"], "ok", r)
             self.assertEqual(r["idle_open"], r["idle"], r)
@@ -146,8 +188,7 @@ class FakeSweepTest(unittest.TestCase):
         self.assertIn("kqueue", run.stderr)
 
     def test_a_named_folder_is_never_overwritten(self):
-        args = FAST + ["--mechanisms", "poll", "--counts", "0", "--repeats", "1",
-                       "--modes", "pingpong"]
+        args = FAST + "--mechanisms poll --counts 0 --repeats 1 --modes pingpong".split()
         out = os.path.join(self.tmp, "out")
         first = run_sweep(self.bin, args, out_root=out)
         self.assertEqual(first.returncode, 0, first.stderr)
@@ -168,10 +209,19 @@ class FakeSweepTest(unittest.TestCase):
         out = os.path.join(self.tmp, "out")
         env = dict(os.environ, FAKE_LOADGEN_SLEEP="0.3")
         proc = subprocess.Popen(
-            [sys.executable, SWEEP, "--bin", self.bin, "--root", ROOT, "--out", out,
-             "--name", "run", "--no-plots", "--no-micro", "--mechanisms", "poll,epoll-lt",
-             "--counts", "0,20", "--repeats", "5", "--warmup", "0.01", "--duration", "0.01"],
-            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+            self.sweep_command(
+                out,
+                (
+                    "--mechanisms poll,epoll-lt --counts 0,20 --repeats 5 "
+                    "--warmup 0.01 --duration 0.01"
+                ).split(),
+            ),
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
         runs = os.path.join(out, "run", "runs.csv")
         deadline = time.monotonic() + 60
         # Interrupt while idle connections are held: after a few runs at idle=20.
@@ -183,7 +233,7 @@ class FakeSweepTest(unittest.TestCase):
         _, err = proc.communicate(timeout=60)
         self.assertEqual(proc.returncode, 130, err)
         run = SweepRun(subprocess.CompletedProcess([], 130, "", err), os.path.join(out, "run"))
-        self.assertEqual(run.header[:len(LOADGEN_COLUMNS)], LOADGEN_COLUMNS)
+        self.assertEqual(run.header[: len(LOADGEN_COLUMNS)], LOADGEN_COLUMNS)
         self.assertGreaterEqual(len(run.measured()), 23)
         self.assertLess(len(run.measured()), 40)
         for r in run.measured():
@@ -191,13 +241,25 @@ class FakeSweepTest(unittest.TestCase):
             self.assertEqual(r["idle_open"], r["idle"], r)
         self.assertTrue(run.env["interrupted"])
 
+    def sweep_command(self, out, args):
+        """The sweep on the fake programs into out/run, without plots and micro-benchmarks."""
+        return (
+            [sys.executable, *SWEEP, "--bin", self.bin, "--root", ROOT, "--out", out]
+            + ["--name", "run", "--no-plots", "--no-micro"]
+            + list(args)
+        )
+
     def interrupted_sweep(self, args, env, ready):
         """Starts a sweep, sends it SIGINT once ready(runs_csv_path) is true, returns the run."""
         out = os.path.join(self.tmp, "out")
         proc = subprocess.Popen(
-            [sys.executable, SWEEP, "--bin", self.bin, "--root", ROOT, "--out", out,
-             "--name", "run", "--no-plots", "--no-micro"] + args,
-            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, **env))
+            self.sweep_command(out, args),
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, **env),
+            cwd=ROOT,
+        )
         runs = os.path.join(out, "run", "runs.csv")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None and not ready(runs):
@@ -215,9 +277,11 @@ class FakeSweepTest(unittest.TestCase):
         # this count keep their ok and the hold's count of open idle connections.
         stalled = os.path.join(self.tmp, "stalled")
         run = self.interrupted_sweep(
-            FAST + ["--mechanisms", "poll,epoll-lt", "--counts", "20", "--repeats", "2",
-                    "--modes", "pingpong,flood"],
-            {"FAKE_LOADGEN_STALL": "flood:" + stalled}, lambda runs: os.path.exists(stalled))
+            FAST
+            + "--mechanisms poll,epoll-lt --counts 20 --repeats 2 --modes pingpong,flood".split(),
+            {"FAKE_LOADGEN_STALL": "flood:" + stalled},
+            lambda runs: os.path.exists(stalled),
+        )
         self.assertEqual(run.keys(), [("poll", 20, "pingpong", 1)])
         row = run.measured()[0]
         self.assertEqual(row["bench_status"], "ok", row)
@@ -231,23 +295,27 @@ class FakeSweepTest(unittest.TestCase):
         # idle_open becomes unknown (not idle-lost), with a note saying why.
         stalled = os.path.join(self.tmp, "stalled")
         run = self.interrupted_sweep(
-            FAST + ["--mechanisms", "poll", "--counts", "20", "--repeats", "2",
-                    "--modes", "pingpong,flood"],
+            FAST + "--mechanisms poll --counts 20 --repeats 2 --modes pingpong,flood".split(),
             {"FAKE_LOADGEN_STALL": "flood:" + stalled, "FAKE_LOADGEN_TERM_KILLS_SERVER": "1"},
-            lambda runs: os.path.exists(stalled))
+            lambda runs: os.path.exists(stalled),
+        )
         self.assertEqual(run.keys(), [("poll", 20, "pingpong", 1)])
         row = run.measured()[0]
         self.assertEqual(row["bench_status"], "ok", row)
         self.assertEqual(row["idle_open"], "", row)
-        self.assertTrue(any("poll at idle=20 exited" in n and "unknown" in n
-                            for n in run.env["notes"]), run.env["notes"])
+        self.assertTrue(
+            any("poll at idle=20 exited" in n and "unknown" in n for n in run.env["notes"]),
+            run.env["notes"],
+        )
 
     def test_idle_connections_lost_by_a_live_server_are_reported(self):
         # epoll-lt closes every other client at its first /stats of each count: the hold finds
         # its idle connections closed while the server still runs.
-        run = run_sweep(self.bin, FAST + ["--mechanisms", "poll,epoll-lt", "--counts", "0,20",
-                                          "--repeats", "1", "--modes", "pingpong"],
-                        env={"FAKE_DROP_IDLE": "epoll-lt:1"})
+        run = run_sweep(
+            self.bin,
+            FAST + "--mechanisms poll,epoll-lt --counts 0,20 --repeats 1 --modes pingpong".split(),
+            env={"FAKE_DROP_IDLE": "epoll-lt:1"},
+        )
         self.assertEqual(run.returncode, 0, run.stderr)
         by = {(r["mechanism"], int(r["idle"])): r for r in run.measured()}
         self.assertEqual(by["epoll-lt", 20]["bench_status"], "idle-lost:20")
@@ -258,14 +326,19 @@ class FakeSweepTest(unittest.TestCase):
 
     def test_sparse_modes_run_only_at_their_counts(self):
         # The default preset runs churn at idle 0, 1000 and max only, when loadgen offers it.
-        args = FAST + ["--mechanisms", "poll,epoll-lt", "--counts", "0,20,max", "--max-idle",
-                       "30", "--repeats", "1"]
+        args = (
+            FAST + "--mechanisms poll,epoll-lt --counts 0,20,max --max-idle 30 --repeats 1".split()
+        )
         run = run_sweep(self.bin, args, env={"FAKE_LOADGEN_HELP_MODES": "churn"})
         self.assertEqual(run.returncode, 0, run.stderr)
         mechs = ["poll", "epoll-lt"]
-        self.assertEqual(run.keys(), sorted(
-            expected_keys(mechs, [0, 20, 30], ["pingpong", "flood"], 1) +
-            expected_keys(mechs, [0, 30], ["churn"], 1)))
+        self.assertEqual(
+            run.keys(),
+            sorted(
+                expected_keys(mechs, [0, 20, 30], ["pingpong", "flood"], 1)
+                + expected_keys(mechs, [0, 30], ["churn"], 1)
+            ),
+        )
         for r in run.measured():
             self.assertEqual(r["bench_status"], "ok", r)
         self.assertEqual(run.env["modes"], ["pingpong", "flood", "churn"])
@@ -297,21 +370,25 @@ class IndependentRepeatsTest(unittest.TestCase):
             return [json.loads(line) for line in f]
 
     def test_every_repeat_has_its_own_servers_and_idle_set(self):
-        run = run_sweep(self.bin, FAST + ["--mechanisms", "poll,epoll-lt", "--counts", "0,20",
-                                          "--repeats", "3", "--modes", "pingpong,flood"],
-                        env={"MUXBENCH_CPU_DMA_LATENCY": self.device})
+        run = run_sweep(
+            self.bin,
+            FAST
+            + "--mechanisms poll,epoll-lt --counts 0,20 --repeats 3 --modes pingpong,flood".split(),
+            env={"MUXBENCH_CPU_DMA_LATENCY": self.device},
+        )
         self.assertEqual(run.returncode, 0, run.stderr)
         starts = {}
         for r in run.measured():
             self.assertEqual(r["bench_status"], "ok", r)
             self.assertEqual(r["idle_states"], "block", r)
             starts.setdefault((r["mechanism"], r["idle"], r["mode"]), set()).add(
-                (r["repeat"], r["server_started_utc"]))
+                (r["repeat"], r["server_started_utc"])
+            )
         for key, seen in starts.items():
             self.assertEqual(len({s for _, s in seen}), 3, (key, seen))
         # One histogram file per run, floors included, named in the row.
         for r in run.rows:
-            self.assertEqual(r["histogram_file"], "histograms/run-{}.json".format(r["run_id"]))
+            self.assertEqual(r["histogram_file"], f"histograms/run-{r['run_id']}.json")
             self.assertTrue(os.path.exists(os.path.join(run.out_dir, r["histogram_file"])), r)
         records = self.servers(run)
         self.assertEqual(len(records), 2 * 2 * 3)
@@ -323,22 +400,28 @@ class IndependentRepeatsTest(unittest.TestCase):
         self.assertEqual(run.env["idle_states"]["run"], ["block"])
 
     def test_block_and_allow_are_both_measured_with_their_own_floors(self):
-        run = run_sweep(self.bin, FAST + ["--mechanisms", "poll", "--counts", "0",
-                                          "--repeats", "2", "--modes", "pingpong",
-                                          "--idle-states", "block,allow"],
-                        env={"MUXBENCH_CPU_DMA_LATENCY": self.device})
+        run = run_sweep(
+            self.bin,
+            FAST
+            + (
+                "--mechanisms poll --counts 0 --repeats 2 --modes pingpong "
+                "--idle-states block,allow"
+            ).split(),
+            env={"MUXBENCH_CPU_DMA_LATENCY": self.device},
+        )
         self.assertEqual(run.returncode, 0, run.stderr)
         got = sorted((r["repeat"], r["idle_states"]) for r in run.measured())
         self.assertEqual(got, [("1", "allow"), ("1", "block"), ("2", "allow"), ("2", "block")])
         # The order of the two settings alternates with the repeat (drift shows as spread).
         order = [r["idle_states"] for r in sorted(run.measured(), key=lambda r: int(r["run_id"]))]
         self.assertEqual(order, ["block", "allow", "allow", "block"])
-        floors = {(r["mode"], r["label"], r["idle_states"]) for r in run.rows
-                  if r["mechanism"] == "floor"}
+        floors = {
+            (r["mode"], r["label"], r["idle_states"]) for r in run.rows if r["mechanism"] == "floor"
+        }
         for state in ("block", "allow"):
             for kind, prefix in (("floor", "floor"), ("relay-floor", "relay")):
                 for when in ("start", "end"):
-                    self.assertIn((kind, "{}-{}".format(prefix, when), state), floors)
+                    self.assertIn((kind, f"{prefix}-{when}", state), floors)
         for r in run.measured():
             self.assertEqual(r["relay_floor_p50_us"], "25", r)
         self.assertEqual(run.env["idle_states"]["run"], ["block", "allow"])
@@ -347,10 +430,14 @@ class IndependentRepeatsTest(unittest.TestCase):
         sequence = os.path.join(self.tmp, "floors")
         with open(sequence, "w") as f:
             f.write("30,10,20,99,99,99")  # start: 30, 10, 20 (median 20); end: 99 x 3
-        run = run_sweep(self.bin, FAST + ["--mechanisms", "poll", "--counts", "0",
-                                          "--repeats", "1", "--modes", "pingpong",
-                                          "--placement", "shared"],
-                        env={"FAKE_FLOOR_SEQUENCE": sequence})
+        run = run_sweep(
+            self.bin,
+            FAST
+            + (
+                "--mechanisms poll --counts 0 --repeats 1 --modes pingpong --placement shared"
+            ).split(),
+            env={"FAKE_FLOOR_SEQUENCE": sequence},
+        )
         self.assertEqual(run.returncode, 0, run.stderr)
         starts = [float(r["p50_us"]) for r in run.rows if r["label"] == "floor-start"]
         self.assertEqual(starts[:3], [30, 10, 20])
@@ -358,9 +445,11 @@ class IndependentRepeatsTest(unittest.TestCase):
 
     def test_without_permission_the_sweep_says_so_and_measures_allow(self):
         missing = os.path.join(self.tmp, "no-such-dir", "cpu_dma_latency")
-        run = run_sweep(self.bin, FAST + ["--mechanisms", "poll", "--counts", "0",
-                                          "--repeats", "1", "--modes", "pingpong"],
-                        env={"MUXBENCH_CPU_DMA_LATENCY": missing})
+        run = run_sweep(
+            self.bin,
+            FAST + "--mechanisms poll --counts 0 --repeats 1 --modes pingpong".split(),
+            env={"MUXBENCH_CPU_DMA_LATENCY": missing},
+        )
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertEqual({r["idle_states"] for r in run.rows}, {"allow"})
         lines = [line for line in run.stderr.splitlines() if "NOT blocked" in line]
@@ -381,7 +470,7 @@ def _count_rows(path, mechanisms):
 
 def _cmdline(pid):
     try:
-        with open("/proc/{}/cmdline".format(pid), "rb") as f:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
             return f.read()
     except OSError:
         return b""

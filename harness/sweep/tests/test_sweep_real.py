@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """A tiny sweep with the real servers and loadgen: select and epoll-lt at 50 and 1100 idle
 connections, two repeats. Checks every expected row, the figures of ok rows, and select's
 refusal past FD_SETSIZE (one refused row per mode, then skipped repeats).
 
-  test_sweep_real.py --bin BUILD/bin [--require]
+  python3 -m harness.sweep.tests.test_sweep_real --bin BUILD/bin [--require]   (from the root)
 
 Without the binaries it exits 77 (skipped), unless --require says this build must have them.
 """
@@ -15,7 +14,7 @@ import sys
 import tempfile
 import unittest
 
-from sweep_test_support import LOADGEN_COLUMNS, expected_keys, run_sweep
+from harness.sweep.tests.sweep_test_support import LOADGEN_COLUMNS, expected_keys, run_sweep
 
 ARGS = None
 NEEDED = ("chat-select", "chat-epoll", "loadgen")
@@ -27,14 +26,32 @@ class RealSweepTest(unittest.TestCase):
         try:
             link = os.path.join(tmp, "bin")
             os.symlink(ARGS.bin, link)
-            run = run_sweep(link, ["--mechanisms", "select,epoll-lt", "--counts", "50,1100",
-                                   "--repeats", "2", "--modes", "pingpong,flood",
-                                   "--warmup", "0.05", "--duration", "0.2", "--no-micro"],
-                            timeout=200)
+            run = run_sweep(
+                link,
+                [
+                    "--mechanisms",
+                    "select,epoll-lt",
+                    "--counts",
+                    "50,1100",
+                    "--repeats",
+                    "2",
+                    "--modes",
+                    "pingpong,flood",
+                    "--warmup",
+                    "0.05",
+                    "--duration",
+                    "0.2",
+                    "--no-micro",
+                ],
+                timeout=200,
+            )
             self.assertEqual(run.returncode, 0, run.stderr)
-            self.assertEqual(run.header[:len(LOADGEN_COLUMNS)], LOADGEN_COLUMNS)
-            self.assertEqual(run.keys(), expected_keys(["select", "epoll-lt"], [50, 1100],
-                                                       ["pingpong", "flood"], 2), run.stderr)
+            self.assertEqual(run.header[: len(LOADGEN_COLUMNS)], LOADGEN_COLUMNS)
+            self.assertEqual(
+                run.keys(),
+                expected_keys(["select", "epoll-lt"], [50, 1100], ["pingpong", "flood"], 2),
+                run.stderr,
+            )
             floors = [r for r in run.rows if r["mechanism"] == "floor"]
             self.assertGreaterEqual(len(floors), 2)
             for r in floors:
@@ -42,10 +59,14 @@ class RealSweepTest(unittest.TestCase):
                 self.assertGreater(float(r["p50_us"]), 0)
             # Every row carries the median of the start floors in its placement.
             start_floor = statistics.median(
-                float(r["p50_us"]) for r in floors
-                if r["mode"] == "floor" and r["label"] == "floor-start")
-            by = {(r["mechanism"], int(r["idle"]), r["mode"], int(r["repeat"])): r
-                  for r in run.measured()}
+                float(r["p50_us"])
+                for r in floors
+                if r["mode"] == "floor" and r["label"] == "floor-start"
+            )
+            by = {
+                (r["mechanism"], int(r["idle"]), r["mode"], int(r["repeat"])): r
+                for r in run.measured()
+            }
             for key, r in by.items():
                 mech, idle, mode, repeat = key
                 if mech == "select" and idle == 1100:
@@ -84,7 +105,7 @@ if __name__ == "__main__":
     ARGS.bin = os.path.abspath(ARGS.bin)
     missing = [n for n in NEEDED if not os.access(os.path.join(ARGS.bin, n), os.X_OK)]
     if missing:
-        message = "real sweep test: {} not built in {}".format(", ".join(missing), ARGS.bin)
+        message = f"real sweep test: {', '.join(missing)} not built in {ARGS.bin}"
         if ARGS.require:
             print(message + " although this build defines them", file=sys.stderr)
             sys.exit(1)

@@ -23,11 +23,12 @@ import socket
 import sys
 import time
 
-COLUMNS = ("mechanism,mode,idle,idle_open,refused,active,size,rate,warmup_s,duration_s,msgs,"
-           "throughput_msgs_s,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,lost,duplicated,"
-           "reordered,corrupted,server_cpu_us_per_msg,loadgen_cpu_pct,status,server_wait_calls,"
-           "server_events,server_fds_passed,server_ctl_calls,server_cpu_us,label,"
-           "fake_extra").split(",")
+COLUMNS = (
+    "mechanism,mode,idle,idle_open,refused,active,size,rate,warmup_s,duration_s,msgs,"
+    "throughput_msgs_s,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,lost,duplicated,"
+    "reordered,corrupted,server_cpu_us_per_msg,loadgen_cpu_pct,status,server_wait_calls,"
+    "server_events,server_fds_passed,server_ctl_calls,server_cpu_us,label,fake_extra"
+).split(",")
 
 p = argparse.ArgumentParser()
 p.add_argument("--host", default="127.0.0.1")
@@ -47,9 +48,9 @@ p.add_argument("--label", default="")
 p.add_argument("--histogram-out")
 p.add_argument("--version", action="store_true")
 if "--help" in sys.argv:
-    print("usage: loadgen --mode {} ... [--histogram-out FILE] | --hold --idle N".format("|".join(
-        ["pingpong", "broadcast", "flood", "floor", "relay-floor"] +
-        [m for m in os.environ.get("FAKE_LOADGEN_HELP_MODES", "").split(",") if m])))
+    extra = [m for m in os.environ.get("FAKE_LOADGEN_HELP_MODES", "").split(",") if m]
+    modes = "|".join(["pingpong", "broadcast", "flood", "floor", "relay-floor"] + extra)
+    print(f"usage: loadgen --mode {modes} ... [--histogram-out FILE] | --hold --idle N")
     sys.exit(0)
 a = p.parse_args()
 if a.version:
@@ -77,8 +78,7 @@ if a.hold:
         try:
             os.close(os.open(exclusive, os.O_CREAT | os.O_EXCL))
         except FileExistsError:
-            print("loadgen: connect: Cannot assign requested address (simulated)",
-                  file=sys.stderr)
+            print("loadgen: connect: Cannot assign requested address (simulated)", file=sys.stderr)
             sys.exit(1)
     else:
         exclusive = None
@@ -90,7 +90,7 @@ if a.hold:
             s.close()
         else:
             held.append(s)
-    print("holding idle={} open={} refused={}".format(a.idle, len(held), refused), flush=True)
+    print(f"holding idle={a.idle} open={len(held)} refused={refused}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: None)
     sys.stdin.read()
     still = 0
@@ -104,16 +104,15 @@ if a.hold:
             pass
     if exclusive:
         os.unlink(exclusive)
-    print("released idle={} open={} refused={}".format(a.idle, still, refused), flush=True)
+    print(f"released idle={a.idle} open={still} refused={refused}", flush=True)
     sys.exit(0)
-
 
 
 def server_gone(pid):
     """True once pid has exited (a zombie: its parent, the sweep, reaps it; its sockets are
     closed by then)."""
     try:
-        with open("/proc/{}/stat".format(pid)) as f:
+        with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
     except (OSError, IndexError):
         return True
@@ -143,9 +142,19 @@ def stall(sock):
 
 
 row = {c: "" for c in COLUMNS}
-row.update(mode=a.mode, idle=a.idle_held or a.idle, idle_open=-1, refused=0, active=a.active,
-           size=32, rate=0, warmup_s=a.warmup, duration_s=a.duration, label=a.label,
-           fake_extra="x")
+row.update(
+    mode=a.mode,
+    idle=a.idle_held or a.idle,
+    idle_open=-1,
+    refused=0,
+    active=a.active,
+    size=32,
+    rate=0,
+    warmup_s=a.warmup,
+    duration_s=a.duration,
+    label=a.label,
+    fake_extra="x",
+)
 time.sleep(float(os.environ.get("FAKE_LOADGEN_SLEEP", "0")))
 if a.mode == "floor":
     p50 = 12.5
@@ -179,13 +188,22 @@ else:
             else:
                 stats = json.loads(reply)
                 row["mechanism"] = stats["mechanism"]
-                if os.environ.get("FAKE_LOADGEN_FAIL") == "{}:{}".format(stats["mechanism"], a.mode):
+                if os.environ.get("FAKE_LOADGEN_FAIL") == f"{stats['mechanism']}:{a.mode}":
                     print("loadgen: forced failure for the test", file=sys.stderr)
                     sys.exit(3)
-                row.update(msgs=1000, throughput_msgs_s=5000, p50_us=50, p99_us=90,
-                           server_cpu_us_per_msg=3.5, status="ok", server_wait_calls=200,
-                           server_events=220, server_fds_passed=200 * (a.idle_held + 3),
-                           server_ctl_calls=0, server_cpu_us=3500)
+                row.update(
+                    msgs=1000,
+                    throughput_msgs_s=5000,
+                    p50_us=50,
+                    p99_us=90,
+                    server_cpu_us_per_msg=3.5,
+                    status="ok",
+                    server_wait_calls=200,
+                    server_events=220,
+                    server_fds_passed=200 * (a.idle_held + 3),
+                    server_ctl_calls=0,
+                    server_cpu_us=3500,
+                )
     except OSError:
         row.update(status="server-died")
 w = csv.DictWriter(sys.stdout, fieldnames=COLUMNS)
@@ -194,6 +212,15 @@ if a.csv_header:
 w.writerow(row)
 if a.histogram_out:
     with open(a.histogram_out, "w") as f:
-        json.dump({"format": "muxbench-histogram", "version": 1, "unit": "ns",
-                   "mechanism": row["mechanism"], "mode": a.mode, "total_count": 0,
-                   "buckets": []}, f)
+        json.dump(
+            {
+                "format": "muxbench-histogram",
+                "version": 1,
+                "unit": "ns",
+                "mechanism": row["mechanism"],
+                "mode": a.mode,
+                "total_count": 0,
+                "buckets": [],
+            },
+            f,
+        )

@@ -23,20 +23,38 @@ import sys
 
 binary, args = sys.argv[1], sys.argv[2:]
 # The registry of the fakes: no select-dynamic, since the fake chat-select has no --fdset.
-REGISTRY = [("select", "chat-select", [], False, False), ("poll", "chat-poll", [], False, False),
-            ("epoll-lt", "chat-epoll", [], False, False),
-            ("epoll-et", "chat-epoll", ["--edge"], True, False),
-            ("uring", "chat-uring", [], True, True)]
+REGISTRY = [
+    ("select", "chat-select", [], False, False),
+    ("poll", "chat-poll", [], False, False),
+    ("epoll-lt", "chat-epoll", [], False, False),
+    ("epoll-et", "chat-epoll", ["--edge"], True, False),
+    ("uring", "chat-uring", [], True, True),
+]
 if "--list-mechanisms" in args:
     refused = bool(os.environ.get("FAKE_UNAVAILABLE"))
-    print(json.dumps([{"name": n, "binary": b, "args": a, "edge_triggered": et, "optional": opt,
-                       "available": not (opt and refused),
-                       "unavailable_reason": "refused (fake)" if opt and refused else None}
-                      for n, b, a, et, opt in REGISTRY], indent=0))
+    print(
+        json.dumps(
+            [
+                {
+                    "name": n,
+                    "binary": b,
+                    "args": a,
+                    "edge_triggered": et,
+                    "optional": opt,
+                    "available": not (opt and refused),
+                    "unavailable_reason": "refused (fake)" if opt and refused else None,
+                }
+                for n, b, a, et, opt in REGISTRY
+            ],
+            indent=0,
+        )
+    )
     sys.exit(0)
 if "--help" in args:
-    print("usage: {} [--port N] [--quiet] [--cpu N]{}".format(
-        binary, " [--edge]" if binary == "chat-epoll" else ""))
+    print(
+        f"usage: {binary} [--port N] [--quiet] [--cpu"
+        f" N]{' [--edge]' if binary == 'chat-epoll' else ''}"
+    )
     sys.exit(0)
 if "--version" in args:
     print(binary + " fake 0")
@@ -45,8 +63,12 @@ if binary == "chat-uring" and os.environ.get("FAKE_UNAVAILABLE"):
     print("chat-uring: setup refused: Operation not permitted", file=sys.stderr)
     sys.exit(69)
 
-mechanism = {"chat-select": "select", "chat-poll": "poll", "chat-uring": "uring",
-             "chat-epoll": "epoll-et" if "--edge" in args else "epoll-lt"}[binary]
+mechanism = {
+    "chat-select": "select",
+    "chat-poll": "poll",
+    "chat-uring": "uring",
+    "chat-epoll": "epoll-et" if "--edge" in args else "epoll-lt",
+}[binary]
 port = int(args[args.index("--port") + 1]) if "--port" in args else 8002
 fd_setsize = int(os.environ.get("FAKE_FD_SETSIZE", "40"))
 crash = os.environ.get("FAKE_CRASH", "")
@@ -54,10 +76,26 @@ crash_at = int(crash.split(":")[1]) if crash.split(":")[0] == mechanism else 0
 drop = os.environ.get("FAKE_DROP_IDLE", "")
 drop_at = int(drop.split(":")[1]) if drop.split(":")[0] == mechanism else 0
 
-counters = {"mechanism": mechanism, "accepted": 0, "refused": 0, "current": 0, "peak": 0,
-            "msgs_in": 0, "msgs_out": 0, "bytes_in": 0, "bytes_out": 0, "wait_calls": 0,
-            "events": 0, "fds_passed": 0, "ctl_calls": 0, "slow_dropped": 0,
-            "overlong_dropped": 0, "cpu_user_us": 0, "cpu_sys_us": 0, "fd_limit": 20000}
+counters = {
+    "mechanism": mechanism,
+    "accepted": 0,
+    "refused": 0,
+    "current": 0,
+    "peak": 0,
+    "msgs_in": 0,
+    "msgs_out": 0,
+    "bytes_in": 0,
+    "bytes_out": 0,
+    "wait_calls": 0,
+    "events": 0,
+    "fds_passed": 0,
+    "ctl_calls": 0,
+    "slow_dropped": 0,
+    "overlong_dropped": 0,
+    "cpu_user_us": 0,
+    "cpu_sys_us": 0,
+    "fd_limit": 20000,
+}
 stats_requests = 0
 
 
@@ -73,8 +111,10 @@ listener = socket.socket()
 listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 listener.bind(("127.0.0.1", port))
 listener.listen(1024)
-print("listening 127.0.0.1:{} mechanism={} fd_limit=20000".format(
-    listener.getsockname()[1], mechanism), flush=True)
+print(
+    f"listening 127.0.0.1:{listener.getsockname()[1]} mechanism={mechanism} fd_limit=20000",
+    flush=True,
+)
 
 clients = {}
 
@@ -105,8 +145,10 @@ while True:
             conn, _ = listener.accept()
             if mechanism == "select" and len(clients) >= fd_setsize:
                 try:
-                    conn.sendall(b"! server full: select() cannot watch descriptor 1024 "
-                                 b"(FD_SETSIZE is 1024)\n")
+                    conn.sendall(
+                        b"! server full: select() cannot watch descriptor 1024 "
+                        b"(FD_SETSIZE is 1024)\n"
+                    )
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 conn.close()
@@ -116,8 +158,8 @@ while True:
             clients[conn] = b""
             counters["current"] = len(clients)
             counters["peak"] = max(counters["peak"], len(clients))
-            send(conn, "* welcome guest{} (room lobby; /help for commands)\n".format(
-                counters["accepted"]).encode())
+            welcome = f"* welcome guest{counters['accepted']} (room lobby; /help for commands)\n"
+            send(conn, welcome.encode())
             continue
         if s not in clients:
             continue  # dropped earlier in this round

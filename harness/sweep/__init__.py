@@ -1,0 +1,1 @@
+"""The sweep driver: `python3 -m harness.sweep` (what `./bench` runs)."""

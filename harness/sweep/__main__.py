@@ -1,0 +1,7 @@
+"""`python3 -m harness.sweep [options]` from the repository root: the sweep (what ./bench runs)."""
+
+import sys
+
+from harness.sweep.sweep import main
+
+sys.exit(main())
