@@ -82,15 +82,77 @@ def raise_fd_limit():
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
-def largest_idle(fd_limit, ceiling):
-    """The largest idle count a server can hold, and a sentence saying what capped it."""
-    usable = fd_limit - SERVER_FD_MARGIN
+@dataclass(frozen=True)
+class Variant:
+    """What else a point runs with besides mechanism, mode and idle count: the active connections
+    and the message size (None: the loadgen's default)."""
+
+    active: int = None
+    size: int = None
+
+    def loadgen_args(self):
+        out = []
+        if self.active is not None:
+            out += ["--active", str(self.active)]
+        if self.size is not None:
+            out += ["--size", str(self.size)]
+        return out
+
+    def label(self):
+        parts = ([f"active={self.active}"] if self.active is not None else []) + (
+            [f"size={self.size}"] if self.size is not None else []
+        )
+        return " " + " ".join(parts) if parts else ""
+
+
+def parse_positive_list(text, option, minimum=1):
+    values = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        value = int(item)
+        if value < minimum:
+            raise ValueError(f"{option}: values are >= {minimum}, got {value}")
+        values.append(value)
+    if not values:
+        raise ValueError(f"{option}: no value given")
+    return list(dict.fromkeys(values))
+
+
+def variants(active, active_counts, sizes):
+    """Every (active, size) a point runs with: the product of --active-counts (or --active) and
+    --sizes, or one default variant."""
+    if active is not None and active_counts:
+        raise ValueError("--active and --active-counts cannot be combined")
+    actives = (
+        parse_positive_list(active_counts, "--active-counts", 2)
+        if active_counts
+        else [active]
+        if active is not None
+        else [None]
+    )
+    size_list = parse_positive_list(sizes, "--sizes", 49) if sizes else [None]
+    return [Variant(a, s) for a in actives for s in size_list]
+
+
+def most_active(variant_list):
+    """The most active connections any variant asks for (0: the loadgen's defaults, which
+    SERVER_FD_MARGIN covers)."""
+    return max((v.active or 0 for v in variant_list), default=0)
+
+
+def largest_idle(fd_limit, ceiling, active=0):
+    """The largest idle count a server can hold, and a sentence saying what capped it. `active`:
+    the most active connections a run adds beside the idle ones."""
+    usable = fd_limit - SERVER_FD_MARGIN - active
     if usable >= 2000:
         usable = usable // 1000 * 1000  # a round figure reads better on a plot's axis
     usable = max(usable, 0)
     why = (
         f"capped by RLIMIT_NOFILE={fd_limit} of the server process, minus {SERVER_FD_MARGIN} for"
         " its own descriptors and the active connections"
+        + (f" and {active} more for --active-counts" if active else "")
     )
     if ceiling and usable > ceiling:
         why = f"capped by --max-idle {ceiling} (RLIMIT_NOFILE={fd_limit} would allow {usable})"
@@ -185,18 +247,30 @@ def modes_at(modes, count):
 
 
 def estimate(
-    mechanisms, counts, modes, repeats, warmup_s, duration_s, floors, micro, quick_micro, plots
+    mechanisms,
+    counts,
+    modes,
+    repeats,
+    warmup_s,
+    duration_s,
+    floors,
+    micro,
+    quick_micro,
+    plots,
+    variants=1,
 ):
     """Seconds the sweep should take, from the cost model above (repeats: instances per point,
-    i.e. repeats x idle-states settings)."""
+    i.e. repeats x idle-states settings; variants: runs per mode in each instance)."""
     total = floors * run_cost(warmup_s, duration_s)
     for count in counts:
         for mech in mechanisms:
             for repeat in range(1, repeats + 1):
                 # Every repeat is a fresh instance: its own server start and idle set.
                 total += setup_cost(count)
-                total += len(modes_at(modes, count)) * point_cost(
-                    mech, count, repeat, warmup_s, duration_s
+                total += (
+                    len(modes_at(modes, count))
+                    * variants
+                    * point_cost(mech, count, repeat, warmup_s, duration_s)
                 )
     if micro:
         total += MICRO_QUICK_S if quick_micro else MICRO_FULL_S

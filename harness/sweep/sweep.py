@@ -114,6 +114,21 @@ def add_run_options(p):
         metavar="K",
         help="active connections per run (default: loadgen's per mode)",
     )
+    p.add_argument(
+        "--active-counts",
+        metavar="LIST",
+        help=(
+            "comma-separated active connection counts: every point runs once per count (e.g."
+            " 2,64,512 for where batching pays: claim 11); the largest is kept free of the idle"
+            " count's descriptor budget"
+        ),
+    )
+    p.add_argument(
+        "--sizes",
+        metavar="LIST",
+        help="comma-separated message sizes in bytes (loadgen --size, >= 49): every point runs"
+        " once per size (e.g. 64,4096)",
+    )
     # Not `auto` by default: its doubling steps last warm-up/12 (12 ms in the default sweep),
     # too short to tell a gain from noise, so the chosen window (and with it the throughput)
     # varied tenfold between repeats of one point.
@@ -217,6 +232,10 @@ def resolve_args(p, args):
     args.warmup = args.warmup if args.warmup is not None else preset.warmup_s
     args.duration = args.duration if args.duration is not None else preset.duration_s
     args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else None
+    try:
+        args.variants = plan.variants(args.active, args.active_counts, args.sizes)
+    except ValueError as e:
+        p.error(str(e))
     args.preset = preset
     try:
         args.idle_state_list = idle_states.parse(args.idle_states)
@@ -322,6 +341,7 @@ class Sweep:
         self.current_repeat = 0
         self.points_total = (
             sum(len(plan.modes_at(modes, c)) for c in counts)
+            * len(args.variants)
             * len(mechs)
             * args.repeats
             * len(states)
@@ -331,8 +351,9 @@ class Sweep:
         self.est_total = 0.0
         self.est_done = 0.0
         self.unavailable = {}  # mechanism -> status, for mechanisms that can never run here
-        # (mechanism, count, mode) that the server refused once (select past FD_SETSIZE): the
-        # refusal does not depend on the instance, so later repeats skip instead of re-asking.
+        # (mechanism, count, mode, variant) that the server refused once (select past
+        # FD_SETSIZE): the refusal does not depend on the instance, so later repeats skip instead
+        # of re-asking.
         self.refused = set()
         self.notes = env.setdefault("notes", [])
         self.servers_log = open(os.path.join(out_dir, "servers.jsonl"), "a")
@@ -602,9 +623,10 @@ class Sweep:
         order = names[shift:] + names[:shift]
         for t in sorted(targets, key=lambda t: order.index(t.mech.name)):
             for mode in plan.modes_at(self.modes, count):
-                self.point(count, t, repeat, mode)
+                for variant in self.args.variants:
+                    self.point(count, t, repeat, mode, variant)
 
-    def point(self, count, t, repeat, mode):
+    def point(self, count, t, repeat, mode, variant=plan.Variant()):
         row = self.base_row(t.name, mode, count, repeat)
         row["idle_refused"] = t.hold_refused if t.hold_refused is not None else ""
         if t.server is not None:
@@ -617,11 +639,11 @@ class Sweep:
             )
         if t.blocked is not None:
             row.update(status=t.blocked, bench_status=t.blocked)
-        elif (t.mech.name, count, mode) in self.refused:
+        elif (t.mech.name, count, mode, variant) in self.refused:
             why = "skipped:refused at this count"
             row.update(status=why, bench_status=why)
         else:
-            row = self.measure(count, t, mode, row)
+            row = self.measure(count, t, mode, row, variant)
         t.run_ids.append(row["run_id"])
         self.csv.append(row)
         self.points_done += 1
@@ -632,11 +654,12 @@ class Sweep:
         done = f"{self.points_done:>{len(str(self.points_total))}}/{self.points_total}"
         state = " " + self.state if len(self.states) > 1 else ""
         say(
-            f"[{done}] idle={count} rep {repeat}/{self.args.repeats}{state} {t.name} {mode}: "
+            f"[{done}] idle={count} rep {repeat}/{self.args.repeats}{state} {t.name} {mode}"
+            f"{variant.label()}: "
             f"{describe(row)} | {plan.fmt_duration(elapsed)} elapsed, ETA {plan.fmt_duration(left)}"
         )
 
-    def measure(self, count, t, mode, row):
+    def measure(self, count, t, mode, row, variant=plan.Variant()):
         cmd = [
             self.args.loadgen,
             "--mode",
@@ -659,8 +682,7 @@ class Sweep:
         if mode == "flood" and self.args.flood_window:
             cmd += ["--window", self.args.flood_window]
         cmd += self.histogram_args(row)
-        if self.args.active is not None:
-            cmd += ["--active", str(self.args.active)]
+        cmd += variant.loadgen_args()
         cmd += self.args.loadgen_arg
         result = children.run_loadgen(cmd, self.loadgen_log(), self.run_timeout())
         crashed = not t.server.alive()
@@ -681,7 +703,7 @@ class Sweep:
             else:
                 bench_status = status
             if status.startswith("refused"):
-                self.refused.add((t.mech.name, count, mode))
+                self.refused.add((t.mech.name, count, mode, variant))
             # The hold's refusals are the idle connections the server turned away; the row's
             # own are its active connections'.
             if t.hold_refused:
@@ -984,7 +1006,7 @@ def make_plan(args, latency_request):
     if mechs is None:
         return None
     soft, hard = plan.raise_fd_limit()
-    largest, cap = plan.largest_idle(soft, args.max_idle)
+    largest, cap = plan.largest_idle(soft, args.max_idle, plan.most_active(args.variants))
     counts, dropped = plan.resolve_counts(args.count_list, largest)
     say(f"largest idle count {largest} ({cap})")
     if dropped:
@@ -1025,6 +1047,7 @@ def make_plan(args, latency_request):
         micro,
         args.preset.micro_quick,
         plots,
+        variants=len(args.variants),
     )
     return SweepPlan(
         mechs=mechs,
@@ -1138,7 +1161,9 @@ def choose_idle_states(args, latency_request):
 def say_plan(args, p):
     """One line: what will run, on which CPUs, and how long it should take."""
     modes_at = [plan.modes_at(p.modes, c) for c in p.counts]
-    runs = len(p.mechs) * sum(map(len, modes_at)) * args.repeats * len(p.states)
+    runs = (
+        len(p.mechs) * sum(map(len, modes_at)) * len(args.variants) * args.repeats * len(p.states)
+    )
     everywhere = [m for m in p.all_modes if all(m in at for at in modes_at)]
     mode_text = f"{len(everywhere)} modes ({','.join(everywhere)})"
     for m in p.all_modes:
@@ -1152,6 +1177,9 @@ def say_plan(args, p):
     else:
         state_text = f" (idle states {p.states[0]})"
     micro_text = " + micro-benchmarks" if p.micro else ""
+    if len(args.variants) > 1:
+        labels = ";".join(v.label().strip() for v in args.variants)
+        mode_text += f" x {len(args.variants)} variants ({labels})"
     say(
         f"plan: {len(p.mechs)} mechanisms ({names}) x {len(p.counts)} idle counts ({count_text}) x "
         f"{mode_text} x {args.repeats} repeats{state_text} = {runs} runs of {args.warmup:g} s "
@@ -1190,6 +1218,8 @@ def initial_env(args, argv, started, p, latency_request):
         "warmup_s": args.warmup,
         "window_s": args.duration,
         "active": args.active,
+        "active_counts": [v.active for v in args.variants if v.active is not None] or None,
+        "sizes": sorted({v.size for v in args.variants if v.size is not None}) or None,
         "loadgen_args": args.loadgen_arg,
         "tools": tool_versions(args, p.mechs),
         "estimated_s": round(p.est),

@@ -17,6 +17,33 @@ class PlanTest(unittest.TestCase):
         self.assertIn("--max-idle 50000", why)
         self.assertEqual(plan.largest_idle(1024, 0)[0], 924)
 
+    def test_the_most_active_connections_come_off_the_idle_budget(self):
+        largest, why = plan.largest_idle(
+            1024, 0, plan.most_active(plan.variants(None, "2,512", None))
+        )
+        self.assertEqual(largest, 1024 - plan.SERVER_FD_MARGIN - 512)
+        self.assertIn("512 more for --active-counts", why)
+        self.assertEqual(plan.most_active(plan.variants(None, None, None)), 0)
+
+    def test_variants_are_the_product_of_active_counts_and_sizes(self):
+        vs = plan.variants(None, "2,64,2", "64,4096")
+        self.assertEqual(
+            [(v.active, v.size) for v in vs], [(2, 64), (2, 4096), (64, 64), (64, 4096)]
+        )
+        self.assertEqual(vs[1].loadgen_args(), ["--active", "2", "--size", "4096"])
+        self.assertEqual(vs[1].label(), " active=2 size=4096")
+        self.assertEqual(plan.variants(8, None, None)[0].loadgen_args(), ["--active", "8"])
+        default = plan.variants(None, None, None)
+        self.assertEqual((len(default), default[0].loadgen_args(), default[0].label()), (1, [], ""))
+        for bad in ((4, "2,4", None), (None, "1", None), (None, None, "48"), (None, ",", None)):
+            with self.assertRaises(ValueError, msg=bad):
+                plan.variants(*bad)
+
+    def test_the_estimate_counts_every_variant_run(self):
+        args = (["poll"], [0], ["pingpong"], 1, 1.0, 1.0, 0, False, False, False)
+        one, three = plan.estimate(*args), plan.estimate(*args, variants=3)
+        self.assertAlmostEqual(three - one, 2 * plan.run_cost(1.0, 1.0))
+
     def test_counts_resolve_max_and_report_what_is_dropped(self):
         counts, dropped = plan.resolve_counts(plan.parse_counts("0,max,100,30000,100"), 19000)
         self.assertEqual(counts, [0, 100, 19000])
