@@ -5,7 +5,7 @@ message size, rate, CPU idle states) measured in both folders, the ratio of medi
 key metric (rules.COMPARE_WORSE) over the ok repeats, and an exact one-sided Mann–Whitney U test
 of the repeats in the metric's "worse" direction (why that test: the `# ./bench compare` block of
 rules.py). Floor rows (mechanism "floor": the blocking ping-pong and relay floors, no chat server)
-are compared too, as the machine's floor. Then the ten claims are evaluated on both folders
+are compared too, as the machine's floor. Then every claim is evaluated on both folders
 (claims.evaluate) and the ones whose verdicts differ are listed.
 
 Writes a markdown table to stdout and to DIR/compare.md, and DIR/compare.png and .svg (B / A per

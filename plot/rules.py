@@ -458,7 +458,7 @@ def rules_text():
             " never used as a verdict by itself."
         ),
         (
-            "**Comparisons between mechanisms (7, 10)** need at least"
+            "**Comparisons between mechanisms (7, 10, 11)** need at least"
             f" {MIN_REPEATS_COMPARE} repeats of each point: with fewer, noise alone could pick the"
             ' winner, so the comparison is *inconclusive* and its figures say "needs ≥'
             f' {MIN_REPEATS_COMPARE} repeats, this run has N".'
@@ -475,6 +475,17 @@ def rules_text():
             f"{1 + EQUIVALENCE_MARGIN:.2f}: as cheap) or wholly above 1 (B cheaper); inconclusive "
             f"otherwise, and with fewer than {MIN_POINTS_COMPARE} points of {MIN_REPEATS_COMPARE} "
             "repeats. A point with fewer repeats (one failed) is left out and counted."
+        ),
+        (
+            "**Fewer calls, cheaper server (11)**: uring-completion against epoll-lt, two"
+            " decisions by the rule of claim 7 over every regime measured for both (mode × active"
+            " connections × message size × idle count, in the primary placement and idle states;"
+            " churn left out): first on the server's system calls per message, then on its CPU"
+            " per message. Confirmed when both are *cheaper*; refuted when the system calls are"
+            " not fewer (as many within the margin, or more), or fewer while the CPU is as cheap"
+            " or dearer (the calls saved did not make the server cheaper); inconclusive otherwise."
+            " Which model wins in each regime (ratio of medians beyond"
+            f" ±{EQUIVALENCE_MARGIN:.0%}) is listed for information and never decides."
         ),
         (
             "**Limits (1, 3)**: select's limit is confirmed when select was refused only once its"

@@ -1,11 +1,13 @@
 """The verdict rules on synthetic series: linear is confirmed, flat refuted, noisy inconclusive."""
 
+import csv
+import os
 import random
 import tempfile
 import unittest
 
-
 from plot import claims
+from plot import report
 from plot import rules
 from plot.tests import synthetic
 from plot.results_folder import ResultsFolder, Series
@@ -249,6 +251,88 @@ class Claim7And10(unittest.TestCase):
         c = self.claims(churn=True, repeats=1, micro=False)[10]
         self.assertEqual(c.verdict, rules.INCONCLUSIVE, c.figures)
         self.assertTrue(any("needs ≥ 3 repeats, this run has 1" in f for f in c.figures), c.figures)
+
+
+class Claim11(unittest.TestCase):
+    """uring-completion against epoll-lt: rows derived from the synthetic epoll-lt ones, at two
+    active counts, with system calls per message."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def folder(self, calls, cpu, repeats=3, calls_epoll=3.0):
+        """calls, cpu: {active: factor} of uring-completion against epoll-lt."""
+        folder = synthetic.write(self.tmp.name, micro=False, probe=False, repeats=repeats)
+        path = os.path.join(folder, "runs.csv")
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            header = list(reader.fieldnames) + ["server_syscalls_per_msg"]
+            rows = list(reader)
+        out = [r for r in rows if r["mechanism"] != "epoll-lt"]
+        for r in rows:
+            if r["mechanism"] != "epoll-lt" or r["status"] != "ok":
+                continue
+            for active in calls:
+                base = dict(r, active=active, server_syscalls_per_msg=calls_epoll)
+                out.append(base)
+                cost = float(r["server_cpu_us_per_msg"]) * cpu[active]
+                out.append(
+                    dict(
+                        base,
+                        mechanism=claims.COMPLETION,
+                        server_cpu_us_per_msg=f"{cost:.4f}",
+                        server_syscalls_per_msg=calls_epoll * calls[active],
+                    )
+                )
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=header)
+            writer.writeheader()
+            writer.writerows(out)
+        return ResultsFolder(folder)
+
+    def claim(self, *args, **kw):
+        return claims.claim11(self.folder(*args, **kw))
+
+    def test_fewer_calls_and_a_cheaper_server_confirm(self):
+        c = self.claim({2: 0.5, 64: 0.3}, {2: 0.8, 64: 0.6})
+        self.assertEqual(c.verdict, rules.CONFIRMED, c.figures)
+        self.assertIn("system calls", c.figures[0])
+        self.assertIn("pingpong active=2 size=64 (idle 0–10000, 7 of 7)", c.explanation)
+        self.assertIn("epoll-lt at no regime", c.explanation)
+
+    def test_fewer_calls_without_a_cheaper_server_refute(self):
+        c = self.claim({2: 0.5, 64: 0.3}, {2: 1.0, 64: 1.0})
+        self.assertEqual(c.verdict, rules.REFUTED, c.figures)
+        self.assertIn("fewer system calls per message, but the server was not", c.explanation)
+
+    def test_as_many_calls_refute(self):
+        c = self.claim({2: 1.0, 64: 1.0}, {2: 0.7, 64: 0.7})
+        self.assertEqual(c.verdict, rules.REFUTED, c.figures)
+        self.assertIn("did not make fewer system calls", c.explanation)
+
+    def test_one_repeat_decides_nothing(self):
+        c = self.claim({2: 0.5, 64: 0.3}, {2: 0.8, 64: 0.6}, repeats=1)
+        self.assertEqual(c.verdict, rules.INCONCLUSIVE, c.figures)
+
+    def test_the_regimes_say_who_wins_where(self):
+        results = self.folder({2: 1.0, 64: 0.3}, {2: 1.3, 64: 0.6})
+        regimes = claims.completion_regimes(results)
+        winners = {(r["point"][0], r["point"][1]): r["winner"] for r in regimes}
+        self.assertEqual(winners[("pingpong", "2")], claims.COMPLETION_BASELINE)
+        self.assertEqual(winners[("pingpong", "64")], claims.COMPLETION)
+        self.assertTrue(all(r["repeats"] == 3 for r in regimes))
+        self.assertEqual({r["calls_epoll"] for r in regimes}, {3.0})
+        section = "\n".join(report.completion_section(results))
+        self.assertIn("## Where each I/O model wins (claim 11)", section)
+        self.assertIn("| pingpong active=64 size=", section)
+
+    def test_no_completion_rows_is_inconclusive_and_no_section(self):
+        results = ResultsFolder(synthetic.write(self.tmp.name, micro=False, probe=False))
+        self.assertEqual(claims.claim11(results).verdict, rules.INCONCLUSIVE)
+        self.assertEqual(report.completion_section(results), [])
 
 
 if __name__ == "__main__":
