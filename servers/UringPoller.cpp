@@ -154,7 +154,9 @@ class UringPoller final : public Poller {
   std::vector<State> state_;  // indexed by descriptor
 };
 
-std::string why_unavailable(int err) {
+}  // namespace
+
+std::string uring_setup_failure(int err) {
   std::string why = errno_text("io_uring unavailable: io_uring_setup", err);
   std::ifstream disabled("/proc/sys/kernel/io_uring_disabled");
   int value = 0;
@@ -171,8 +173,6 @@ std::string why_unavailable(int err) {
   return why;
 }
 
-}  // namespace
-
 std::unique_ptr<Poller> make_uring_poller(std::string* error) {
   io_uring ring;
   io_uring_params params{};
@@ -186,7 +186,7 @@ std::unique_ptr<Poller> make_uring_poller(std::string* error) {
     rc = io_uring_queue_init_params(kSubmissionEntries, &ring, &params);
   }
   if (rc < 0) {
-    if (error) *error = why_unavailable(-rc);
+    if (error) *error = uring_setup_failure(-rc);
     return nullptr;
   }
   return std::make_unique<UringPoller>(ring);
