@@ -1,5 +1,7 @@
 #include "ChatCore.h"
 
+#include <cassert>
+
 #include <fmt/format.h>
 
 namespace mux {
@@ -68,11 +70,22 @@ void ChatCore::doom(ConnId id) {
   if (Connection* c = find(id)) doom(*c);
 }
 
+void ChatCore::take_output(ConnId id, std::string& into) {
+  Connection& c = *find(id);
+  c.out.take(into);
+  c.in_flight += into.size();
+}
+
 void ChatCore::sent(ConnId id, std::size_t n) {
   Connection& c = *find(id);
   n_.bytes_out += n;
-  c.out.consume(n);
-  if (c.closing && c.out.empty()) doom(c);
+  if (c.in_flight > 0) {
+    assert(n <= c.in_flight);
+    c.in_flight -= n;
+  } else {
+    c.out.consume(n);
+  }
+  if (c.closing && c.out.empty() && c.in_flight == 0) doom(c);
 }
 
 bool ChatCore::reading(ConnId id) const {
@@ -199,7 +212,7 @@ void ChatCore::close_after_flush(Connection& c) {
   c.closing = true;
   // The last lines go out with this iteration's flush; the connection closes as soon as they
   // are all sent (sent() dooms it). Nothing to send: close now.
-  if (c.out.empty()) return doom(c);
+  if (c.out.empty() && c.in_flight == 0) return doom(c);
   if (!c.dirty) {
     c.dirty = true;
     dirty_.push_back(c.id);
@@ -222,12 +235,12 @@ std::string ChatCore::stats_json() const {
       R"("ctl_calls":{},"slow_dropped":{},"overlong_dropped":{},"cpu_user_us":{},"cpu_sys_us":{},)"
       R"("fd_limit":{},"syscalls":{},"sys_wait":{},"sys_ctl":{},"sys_accept":{},"sys_recv":{},)"
       R"("sys_send":{},"sys_close":{},"sys_other":{},"sqes":{},"sqe_poll":{},"sqe_accept":{},)"
-      R"("sqe_recv":{},"sqe_send":{},"sqe_close":{},"sqe_other":{}}})",
+      R"("sqe_recv":{},"sqe_send":{},"sqe_close":{},"sqe_other":{},"recv_nobufs":{}}})",
       d.mechanism, n_.accepted, n_.refused, n_.current, n_.peak, n_.msgs_in, n_.msgs_out,
       n_.bytes_in, n_.bytes_out, d.wait_calls, d.events, d.fds_passed, d.ctl_calls, n_.slow_dropped,
       n_.overlong_dropped, d.cpu.user_us, d.cpu.system_us, fd_limit_, s.total(), s.wait, s.ctl,
       s.accept, s.recv, s.send, s.close, s.other, q.total(), q.poll, q.accept, q.recv, q.send,
-      q.close, q.other);
+      q.close, q.other, d.recv_nobufs);
 }
 
 }  // namespace mux

@@ -30,6 +30,9 @@ struct ServerOptions {
   bool quiet = false;
   std::size_t max_line = 4096;
   std::size_t max_outbuf = 1 << 20;
+  // uring-completion only: buffers in its provided-buffer ring, a power of two (0: its default).
+  // A hidden option, so that a test can make the ring run dry.
+  unsigned uring_buffers = 0;
 };
 
 // What the core asks of its driver. Kept to what cannot be done without the kernel.
@@ -37,7 +40,9 @@ class Transport {
  public:
   // The output of `id` has outgrown --max-outbuf: hand what the kernel takes now, so that only a
   // peer that really stopped reading is dropped, not one merely behind within this iteration.
-  // The driver reports what it wrote through ChatCore::sent() before returning.
+  // A readiness driver sends and reports what it wrote through ChatCore::sent() before
+  // returning; the completion driver, whose sends finish later, take_output()s the queue into a
+  // send request when none is in flight (see ChatCore::take_output).
   virtual void flush_now(ConnId id) = 0;
   // The driver's side of /stats: mechanism, system calls, CPU time (a system call to read).
   virtual DriverCounters driver_counters() const = 0;
@@ -75,8 +80,14 @@ class ChatCore {
 
   // Output waiting for the kernel. The driver writes from front() and reports with sent().
   const OutputQueue& output(ConnId id) const { return find(id)->out; }
-  // `n` bytes of output reached the kernel. A closing connection whose output is all gone is
-  // doomed here.
+  // For a driver whose sends complete later (io_uring): moves the queued output into `into`, a
+  // buffer the driver keeps unchanged until the kernel has taken it all, and counts those bytes
+  // in flight. sent() then reports in-flight bytes. --max-outbuf bounds the bytes queued behind
+  // the send in flight (so a connection holds at most about twice the bound), and a closing
+  // connection closes only once nothing is queued or in flight.
+  void take_output(ConnId id, std::string& into);
+  // `n` bytes of output reached the kernel (taken bytes first, if any are in flight). A closing
+  // connection whose output is all gone is doomed here.
   void sent(ConnId id, std::size_t n);
   // False once the connection is closing: the driver should stop asking for input (a
   // level-triggered mechanism would otherwise report EOF on every call until the last flush).
@@ -103,9 +114,10 @@ class ChatCore {
     ConnId id = -1;
     LineFramer in;
     OutputQueue out;
-    bool dirty = false;    // in dirty_, for a flush before the next wait
-    bool closing = false;  // close once `out` is flushed (/quit, line too long, EOF)
-    bool doomed = false;   // close at the end of this loop iteration
+    std::size_t in_flight = 0;  // taken by take_output(), not yet reported by sent()
+    bool dirty = false;         // in dirty_, for a flush before the next wait
+    bool closing = false;       // close once `out` is flushed (/quit, line too long, EOF)
+    bool doomed = false;        // close at the end of this loop iteration
     explicit Connection(std::size_t max_line) : in(max_line) {}
   };
 

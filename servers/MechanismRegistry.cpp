@@ -7,6 +7,7 @@
 #include "ReadinessDriver.h"
 #include "SelectPoller.h"
 #ifdef MUXBENCH_HAVE_URING
+#include "CompletionDriver.h"
 #include "UringPoller.h"
 #endif
 
@@ -25,10 +26,15 @@ constexpr Factory kSelectDynamic = [](std::string*) {
 constexpr Factory kPoll = [](std::string*) { return make_poll_poller(); };
 constexpr Factory kEpollLevel = [](std::string* error) { return make_epoll_poller(false, error); };
 constexpr Factory kEpollEdge = [](std::string* error) { return make_epoll_poller(true, error); };
+using DriverFactory = std::unique_ptr<Driver> (*)(const ServerOptions&, std::uint64_t,
+                                                  std::string*);
+
 #ifdef MUXBENCH_HAVE_URING
 constexpr Factory kUring = [](std::string* error) { return make_uring_poller(error); };
+constexpr DriverFactory kUringCompletion = make_completion_driver;
 #else
 constexpr Factory kUring = nullptr;  // configured without liburing-dev
+constexpr DriverFactory kUringCompletion = nullptr;
 #endif
 
 std::string json_string(std::string_view text) {
@@ -69,8 +75,14 @@ const std::vector<Mechanism>& mechanisms() {
        .summary = "select(2) with a heap bitmap sized to the highest descriptor",
        .option = "--fdset", .value = "dynamic", .make = kSelectDynamic},
       {.name = "uring", .binary = "chat-uring",
-       .summary = "io_uring multishot poll (edge-triggered)", .is_default = true,
-       .edge_triggered = true, .optional = true, .package = "liburing-dev", .make = kUring},
+       .summary = "io_uring multishot poll (edge-triggered) feeding recv/send",
+       .option = "--model", .value = "poll", .is_default = true, .edge_triggered = true,
+       .optional = true, .package = "liburing-dev", .make = kUring},
+      {.name = "uring-completion", .binary = "chat-uring",
+       .summary = "io_uring completion model: multishot accept and recv, sends and closes as "
+                  "requests",
+       .option = "--model", .value = "completion", .optional = true, .package = "liburing-dev",
+       .model = "completion", .make_driver = kUringCompletion},
   };
   // clang-format on
   return table;
@@ -132,10 +144,10 @@ std::string mechanisms_json() {
     }
     const auto reason = unavailable_reason(m);
     out += fmt::format(
-        "{}{{\"name\":{},\"binary\":{},\"args\":[{}],\"edge_triggered\":{},\"optional\":{},"
-        "\"available\":{},\"unavailable_reason\":{}}}",
-        sep, json_string(m.name), json_string(m.binary), args, m.edge_triggered, m.optional,
-        !reason, reason ? json_string(*reason) : "null");
+        "{}{{\"name\":{},\"binary\":{},\"args\":[{}],\"model\":{},\"edge_triggered\":{},"
+        "\"optional\":{},\"available\":{},\"unavailable_reason\":{}}}",
+        sep, json_string(m.name), json_string(m.binary), args, json_string(m.model),
+        m.edge_triggered, m.optional, !reason, reason ? json_string(*reason) : "null");
     sep = ",\n";
   }
   return out + "\n]";

@@ -34,6 +34,9 @@ struct Mechanism {
   bool edge_triggered = false;
   bool optional = false;  // built only where its library was found; may be refused by the kernel
   std::string_view package = {};  // what an optional backend needs to be built: "liburing-dev"
+  // "readiness": a Poller says which socket is ready and ReadinessDriver calls recv/send;
+  // "completion": the kernel performs recv/send as requests and reports them done.
+  std::string_view model = "readiness";
   // A readiness mechanism builds its Poller, which ReadinessDriver then runs: null (with the
   // reason in *error) when this machine refuses it. A mechanism with its own I/O model (the
   // completion model) builds its whole driver instead, through make_driver. Both null when this
@@ -63,8 +66,8 @@ std::unique_ptr<Driver> make_server(const Mechanism& m, const ServerOptions& opt
 // and drops a poller to find out.
 std::optional<std::string> unavailable_reason(const Mechanism& m);
 
-// The table as JSON, one object per mechanism: name, binary, args, edge_triggered, optional,
-// available, unavailable_reason (null when available).
+// The table as JSON, one object per mechanism: name, binary, args, model, edge_triggered,
+// optional, available, unavailable_reason (null when available).
 std::string mechanisms_json();
 
 }  // namespace mux

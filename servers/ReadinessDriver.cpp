@@ -1,6 +1,5 @@
 #include "ReadinessDriver.h"
 
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,20 +62,9 @@ void ReadinessDriver::accept_all() {
       if (err == EINTR || err == ECONNABORTED) continue;
       if ((err == EMFILE || err == ENFILE) && listener_.reserve_fd >= 0) {
         // Out of descriptors: the pending connection would keep the listening socket readable
-        // and a level-triggered loop would spin. Give up the spare descriptor, accept, refuse
-        // with a line that says which limit, and take the spare back.
-        close(listener_.reserve_fd);
-        const int victim = accept4(listener_.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        ++sys_.accept;
-        if (victim >= 0) {
-          core_.count_refused();
-          sys_.close +=
-              refuse(victim,
-                     fmt::format("! server full: out of file descriptors (limit {})\n", fd_limit_));
-        }
-        listener_.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        sys_.other += 2;
-        if (victim < 0) return;
+        // and a level-triggered loop would spin. Refuse it with the spare descriptor.
+        if (!refuse_for_want_of_descriptors(listener_, fd_limit_, sys_)) return;
+        core_.count_refused();
         continue;
       }
       fmt::print(stderr, "{}\n", errno_text("accept4", err));

@@ -32,9 +32,12 @@ struct SyscallCounts {
 // one io_uring_enter, which is the completion model's whole argument; counting them shows what
 // each enter carried.
 struct SqeCounts {
-  std::uint64_t poll = 0;  // POLL_ADD (multishot) and POLL_REMOVE
-  std::uint64_t accept = 0, recv = 0, send = 0, close = 0;
-  std::uint64_t other = 0;  // cancels, the wake-up read
+  std::uint64_t poll = 0;    // POLL_ADD (multishot) and POLL_REMOVE of a connection or listener
+  std::uint64_t accept = 0;  // multishot ACCEPT (armed once, again only when the kernel ends it)
+  std::uint64_t recv = 0;    // multishot RECV (likewise), and the drain RECV before a close
+  std::uint64_t send = 0;    // SEND, one per batch of output, one more per short send
+  std::uint64_t close = 0;   // SHUTDOWN and CLOSE
+  std::uint64_t other = 0;   // ASYNC_CANCEL, the POLL_ADD on the stop signal's pipe
   std::uint64_t total() const { return poll + accept + recv + send + close + other; }
 };
 
@@ -44,6 +47,9 @@ struct DriverCounters {
   std::uint64_t events = 0;      // readiness events or completions handed to the core's loop
   std::uint64_t fds_passed = 0;  // descriptors handed to the kernel by wait calls (select, poll)
   std::uint64_t ctl_calls = 0;   // interest changes: epoll_ctl calls, io_uring poll SQEs
+  // Completion model: multishot recvs the kernel ended with ENOBUFS because the provided-buffer
+  // ring was empty (each is re-armed once buffers are back; no data is lost). 0 elsewhere.
+  std::uint64_t recv_nobufs = 0;
   SyscallCounts syscalls;
   SqeCounts sqes;
   CpuTimes cpu;

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include <fmt/format.h>
@@ -65,6 +66,14 @@ int server_main(int argc, char** argv, std::string_view program_name) {
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
   app.add_option("--cpu", cpu, "pin the server to this CPU");
+  // Hidden (group ""): a test shrinks uring-completion's buffer ring until the kernel runs out.
+  app.add_option("--uring-buffers", opt.uring_buffers,
+                 "uring-completion: provided recv buffers of 4 KiB, a power of two")
+      ->check([](const std::string& text) -> std::string {
+        const unsigned long n = std::strtoul(text.c_str(), nullptr, 10);
+        return n >= 1 && n <= 32768 && (n & (n - 1)) == 0 ? "" : "a power of two from 1 to 32768";
+      })
+      ->group("");
   app.add_flag("--list-mechanisms", list,
                "print every muxbench mechanism (of all chat-* binaries) as JSON: its binary and "
                "arguments, and whether this machine can run it, and exit");

@@ -116,4 +116,18 @@ int refuse(int fd, std::string_view line) {
   return 1 + graceful_close(fd);
 }
 
+bool refuse_for_want_of_descriptors(Listener& l, std::uint64_t fd_limit, SyscallCounts& sys) {
+  if (l.reserve_fd < 0) return false;
+  close(l.reserve_fd);
+  const int victim = accept4(l.fd, nullptr, nullptr, SOCK_CLOEXEC);
+  ++sys.accept;
+  if (victim >= 0) {
+    sys.close += refuse(
+        victim, fmt::format("! server full: out of file descriptors (limit {})\n", fd_limit));
+  }
+  l.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  sys.other += 2;
+  return victim >= 0;
+}
+
 }  // namespace mux

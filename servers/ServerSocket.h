@@ -42,4 +42,12 @@ void set_nodelay(int fd);
 // Sends a refusal line on a fresh socket and closes it. Returns the system calls made.
 int refuse(int fd, std::string_view line);
 
+// accept failed with EMFILE or ENFILE: a pending connection would stay in the backlog (and a
+// level-triggered loop would spin on the listening socket). Gives up the spare descriptor,
+// accepts the next pending connection, refuses it with "! server full: out of file descriptors
+// (limit N)" and takes the spare back. Returns true when it refused one (the caller counts it
+// and tries again), false when the backlog was empty or there is no spare. Counts its system
+// calls in `sys`.
+bool refuse_for_want_of_descriptors(Listener& l, std::uint64_t fd_limit, SyscallCounts& sys);
+
 }  // namespace mux

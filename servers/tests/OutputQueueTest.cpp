@@ -20,3 +20,24 @@ TEST(OutputQueue, ConsumesInOrderAcrossCompaction) {
   q.consume(q.size());
   EXPECT_TRUE(q.empty());
 }
+
+TEST(OutputQueue, TakeMovesTheUnsentBytesAndLeavesTheQueueEmpty) {
+  mux::OutputQueue q;
+  q.append("first line\n");
+  q.consume(6);
+  std::string in_flight = "stale";
+  q.take(in_flight);
+  EXPECT_EQ(in_flight, "line\n");
+  EXPECT_TRUE(q.empty());
+  // Appends after a take do not touch the taken bytes, and a take without a consumed prefix
+  // hands over the queue's own buffer.
+  const char* taken = in_flight.data();
+  q.append("second\n");
+  EXPECT_EQ(in_flight, "line\n");
+  EXPECT_EQ(in_flight.data(), taken);
+  q.take(in_flight);
+  EXPECT_EQ(in_flight, "second\n");
+  EXPECT_TRUE(q.empty());
+  q.append("third\n");
+  EXPECT_EQ(q.front(), "third\n");
+}

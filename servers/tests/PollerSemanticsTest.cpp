@@ -16,7 +16,8 @@
 
 namespace {
 
-// Every mechanism of the registry, so that a new one is tested without a line here.
+// Every readiness mechanism of the registry, so that a new one is tested without a line here.
+// A completion-model mechanism has no Poller to test: it is left out, not skipped.
 struct Factory {
   std::string name;  // a test-name form of the mechanism's name: epoll_lt
   const mux::Mechanism* mechanism;
@@ -33,6 +34,7 @@ std::ostream& operator<<(std::ostream& os, const Factory& f) {
 std::vector<Factory> factories() {
   std::vector<Factory> out;
   for (const auto& m : mux::mechanisms()) {
+    if (m.model != "readiness") continue;
     std::string name(m.name);
     std::replace(name.begin(), name.end(), '-', '_');
     out.push_back({name, &m, m.edge_triggered});
