@@ -17,7 +17,8 @@ from plot import results_folder as rf
 from plot.results_folder import ResultsFolder, number, scenario_label
 
 
-# colour-blind-safe colours; ET shares LT's family but not its dash, so both read apart in grey
+# colour-blind-safe colours; ET shares LT's family but not its dash, and io_uring's completion
+# model its poll model's, so both of a pair read apart in grey
 STYLE = {
     "select": ("#d62728", "o", "-"),
     "select-dynamic": ("#ff7f0e", "D", "--"),
@@ -25,6 +26,7 @@ STYLE = {
     "epoll-lt": ("#1f77b4", "^", "-"),
     "epoll-et": ("#17becf", "v", "--"),
     "uring": ("#2ca02c", "P", "-"),
+    "uring-completion": ("#2ca02c", "X", "--"),
     "epoll-ctl-add": ("#8c564b", "o", "-"),
     "epoll-ctl-mod": ("#e377c2", "s", "--"),
     "epoll-ctl-del": ("#7f7f7f", "v", ":"),

@@ -14,7 +14,15 @@ import statistics
 # `chat-* --list-mechanisms`): these come first, in the order a reader meets them. Any other
 # mechanism of a run follows in the order the sweep ran them (env.json "mechanisms"), then
 # alphabetically (folders written before env.json had that list).
-KNOWN_MECHANISMS = ["select", "select-dynamic", "poll", "epoll-lt", "epoll-et", "uring"]
+KNOWN_MECHANISMS = [
+    "select",
+    "select-dynamic",
+    "poll",
+    "epoll-lt",
+    "epoll-et",
+    "uring",
+    "uring-completion",
+]
 KNOWN_MODES = ["pingpong", "broadcast", "flood", "churn"]
 FLOOR = "floor"
 RELAY_FLOOR = "relay-floor"  # mode of the 4-hop relay floor (rows of mechanism "floor")
