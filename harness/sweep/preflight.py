@@ -150,6 +150,27 @@ def human_bytes(n):
     return f"{n:.0f} B"
 
 
+def port_check(n, port_range):
+    """Ports and addresses: information (loopback has addresses enough), with the command that
+    widens the range."""
+    low, high = port_range
+    ports = high - low + 1
+    per_address = max(1, ports // 2)
+    addresses = math.ceil(n / per_address)
+    return Check(
+        "net.ipv4.ip_local_port_range (source ports x addresses)",
+        True,
+        f"{low}-{high}: {ports} ports per source address",
+        f"{addresses} source address(es) at {per_address} connections each",
+        "one 4-tuple per connection: one source address reaches one server address and"
+        " port once per ephemeral port; loadgen uses half the range per address and"
+        " takes 127.0.0.2, .3, ... on loopback (127.0.0.0/8 has 16M). Across a network,"
+        f" the holders need {addresses} source addresses (or the server that many"
+        " address:port pairs); a wider range needs fewer",
+        ['sysctl -w net.ipv4.ip_local_port_range="1024 65535"   # optional'],
+    )
+
+
 def advise(m, n):
     """The checks for n idle connections on machine m, in the order a user raises them."""
     fds = n + plan.SERVER_FD_MARGIN
@@ -197,28 +218,7 @@ def advise(m, n):
             )
         )
     if m.port_range is not None:
-        low, high = m.port_range
-        ports = high - low + 1
-        per_address = max(1, ports // 2)
-        addresses = math.ceil(n / per_address)
-        checks.append(
-            Check(
-                "net.ipv4.ip_local_port_range (source ports x addresses)",
-                True,
-                f"{low}-{high}: {ports} ports per source address",
-                f"{addresses} source address(es) at {per_address} connections each",
-                "one 4-tuple per connection: one source address reaches one server address and"
-                " port once per ephemeral port; loadgen uses half the range per address and"
-                " takes 127.0.0.2, .3, ... on loopback (127.0.0.0/8 has 16M). Across a network,"
-                f" the holders need {addresses} source addresses (or the server that many"
-                " address:port pairs); a wider range needs fewer",
-                (
-                    ['sysctl -w net.ipv4.ip_local_port_range="1024 65535"   # optional']
-                    if ports < 64512
-                    else []
-                ),
-            )
-        )
+        checks.append(port_check(n, m.port_range))
     if m.somaxconn is not None:
         checks.append(
             Check(
@@ -278,6 +278,22 @@ def advise(m, n):
             )
         )
     return checks
+
+
+def requirements(n):
+    """What n idle connections need of any machine, with the commands (the report's projection):
+    the checks of a machine that has none of it. Memory is left out (the report projects it from
+    measured bytes)."""
+    none = Machine(
+        nofile_hard=0,
+        nr_open=0,
+        file_max=0,
+        port_range=(32768, 60999),
+        somaxconn=0,
+        syn_backlog=0,
+        conntrack_max=0,
+    )
+    return [c for c in advise(none, n) if c.commands and not c.name.startswith("net.ipv4.ip_")]
 
 
 def render(checks, n):

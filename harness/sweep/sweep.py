@@ -302,6 +302,7 @@ class Target:
         self.run_ids = []
         self.hold_refused = None
         self.kernel = None  # what its idle connections cost the kernel (kernel_memory.py)
+        self.idle_open_s = None  # from starting its hold to the `holding` line
 
 
 class Sweep:
@@ -440,6 +441,7 @@ class Sweep:
         and after, with t's server running): returns the `holding` line's values."""
         kernel = self.kernel
         before = kernel.snapshot() if kernel else None
+        t0 = time.monotonic()
         t.hold = children.Hold(
             self.args.loadgen,
             t.server,
@@ -448,6 +450,7 @@ class Sweep:
             cgroup_procs=kernel.procs_file("holders") if kernel else None,
         )
         held = t.hold.wait_holding(30.0 + count * 2e-3)
+        t.idle_open_s = round(time.monotonic() - t0, 3)
         if kernel:
             t.kernel = kernel.measure(before, held.get("open"))
         return held
@@ -663,6 +666,8 @@ class Sweep:
         row["idle_refused"] = t.hold_refused if t.hold_refused is not None else ""
         if count:
             row.update(kernel_memory.csv_columns(t.kernel))
+            # The loadgen's column is empty with --idle-held: the hold's own opening time.
+            row["idle_open_s"] = "" if t.idle_open_s is None else t.idle_open_s
         if t.server is not None:
             row["server_started_utc"] = t.server.started_utc
         if t.blocked is None and t.server is not None and not t.server.alive():
@@ -819,6 +824,7 @@ class Sweep:
                 "hold_refused": t.hold_refused,
                 "blocked": t.blocked,
                 "kernel_memory": t.kernel,
+                "idle_open_s": t.idle_open_s,
             }
             if t.server is not None:
                 problem = t.server.stop(min(timeout_s, 10.0))
