@@ -67,6 +67,25 @@ std::optional<std::string> Histogram::restore(
   return std::nullopt;
 }
 
+Histogram Histogram::since(const Histogram& earlier) const {
+  Histogram d;
+  std::size_t first = kBuckets, last = 0;
+  for (std::size_t i = 0; i < kBuckets; ++i) {
+    const std::uint64_t n = counts_[i] >= earlier.counts_[i] ? counts_[i] - earlier.counts_[i] : 0;
+    d.counts_[i] = n;
+    d.count_ += n;
+    if (n > 0) {
+      first = std::min(first, i);
+      last = i;
+    }
+  }
+  if (d.count_ == 0) return Histogram{};
+  d.sum_ = sum_ >= earlier.sum_ ? sum_ - earlier.sum_ : 0;
+  d.min_ = std::max(lowest_in(first), min_);
+  d.max_ = last == kBuckets - 1 ? max_ : std::min(lowest_in(last) + width_of(last) - 1, max_);
+  return d;
+}
+
 void Histogram::reset() {
   *this = Histogram{};
 }

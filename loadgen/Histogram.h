@@ -26,6 +26,12 @@ class Histogram {
   void record(std::uint64_t ns);
   void merge(const Histogram& other);
   void reset();
+  // The values recorded since `earlier`, an earlier copy of this histogram (the per-interval
+  // series cuts the row's histogram at each interval's edge instead of recording every value
+  // twice). Counts and the sum subtract exactly; min and max become the edges of the lowest and
+  // highest non-empty bucket (within this histogram's own min and max), as a copy cannot tell
+  // which extreme came after it.
+  Histogram since(const Histogram& earlier) const;
 
   std::uint64_t count() const { return count_; }
   std::uint64_t max() const { return max_; }

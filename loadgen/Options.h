@@ -27,6 +27,8 @@ struct Options {
   std::string label;
   bool hold = false;
   std::string histogram_out;  // --histogram-out FILE: the window's latency histogram as JSON
+  double interval = 0;        // --interval S: the per-interval series (0 = none)
+  std::string series_out;     // --series-out FILE: where the series goes (CSV)
   // Hidden, for tests and unusual machines.
   std::uint64_t idle_per_process = 0;
   std::uint64_t idle_per_address = 0;

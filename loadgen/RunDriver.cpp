@@ -17,8 +17,12 @@ namespace mux {
 
 namespace {
 
-// epoll token of the server's pidfd; connections use (generation << 32) | slot.
+// epoll tokens of the server's pidfd and of the control connection (--interval); connections
+// use (generation << 32) | slot.
 constexpr std::uint64_t kWatchToken = UINT64_MAX;
+constexpr std::uint64_t kControlToken = UINT64_MAX - 1;
+// An edge this close to the window's end would leave a sliver of an interval that says nothing.
+constexpr std::uint64_t kMinIntervalNs = 1'000'000;
 constexpr std::uint64_t kSecond = 1'000'000'000ULL;
 
 std::uint64_t seconds_ns(double s) {
@@ -55,6 +59,7 @@ RunDriver::RunDriver(const Options& o, const Endpoint& server, ServerControl& co
       meter_(o, control),
       watch_(o.server_pid) {
   mode_.driver_ = this;
+  if (o.interval > 0) series_.emplace(seconds_ns(o.interval));
 }
 
 RunDriver::~RunDriver() {
@@ -194,6 +199,10 @@ void RunDriver::flush_queued() {
 }
 
 void RunDriver::on_ready(std::uint64_t tok, std::uint32_t events, std::uint64_t) {
+  if (tok == kControlToken) {
+    read_control();
+    return;
+  }
   if (tok == kWatchToken) {
     watch_.exited();
     server_gone(fmt::format("the server process {} is gone", o_.server_pid));
@@ -320,16 +329,81 @@ void RunDriver::begin_window(std::uint64_t now) {
   if (phase_ != Phase::kWindow) return;  // the mode ended the run
   const std::uint64_t end = meter_.begin() + seconds_ns(o_.duration);
   loop_.at(end, [this](std::uint64_t t) { end_window(t); });
+  if (series_) open_series(end);
 }
 
 void RunDriver::end_window(std::uint64_t now) {
   if (phase_ != Phase::kWindow) return;
   meter_.end(!end_.died);
+  close_series();
   phase_ = Phase::kDrain;
   mode_.on_phase_change(Phase::kDrain, now);
   loop_.at(now + seconds_ns(o_.drain_timeout), [this](std::uint64_t) {
     if (phase_ == Phase::kDrain) done();
   });
+}
+
+// ---- the per-interval series (IntervalSeries.h says what each reading costs) ----
+
+void RunDriver::open_series(std::uint64_t window_end_ns) {
+  window_end_ns_ = window_end_ns;
+  series_->open(meter_.begin_ns(), mode_.progress().count, r_.latency, self_cpu_times());
+  if (auto s = meter_.server_cpu_us_at_begin()) series_->server_at(0, *s, meter_.begin_ns());
+  // The /stats answers are read when epoll reports them, never waited for.
+  if (control_.connected() && !loop_.watch(control_.fd(), EPOLLIN, kControlToken)) {
+    control_watched_ = true;
+  }
+  schedule_series_edge();
+}
+
+void RunDriver::schedule_series_edge() {
+  const std::uint64_t next = series_->next_edge_ns();
+  if (next + kMinIntervalNs >= window_end_ns_) return;  // the window's end closes the last one
+  loop_.at(next, [this](std::uint64_t) { series_edge(); });
+}
+
+void RunDriver::series_edge() {
+  if (phase_ != Phase::kWindow) return;
+  const std::uint64_t now = now_ns();
+  const std::size_t edge = series_->cut(now, mode_.progress().count, r_.latency, self_cpu_times());
+  if (control_watched_) {
+    if (!control_.request_stats()) series_owed_.push_back(edge);
+  } else if (o_.server_pid > 0) {
+    if (auto t = process_cpu_times(o_.server_pid)) {
+      series_->server_at(edge, static_cast<double>(t->total_us()), now_ns());
+    }
+  }
+  schedule_series_edge();
+}
+
+void RunDriver::read_control() {
+  auto got = control_.take_answers();
+  for (const auto& a : got.answers) {
+    if (series_owed_.empty()) break;
+    const std::size_t edge = series_owed_.front();
+    series_owed_.pop_front();
+    auto u = a.stats.number("cpu_user_us"), s = a.stats.number("cpu_sys_us");
+    if (series_ && u && s) series_->server_at(edge, static_cast<double>(*u + *s), a.at_ns);
+  }
+  // Level-triggered: a closed connection would be reported on every turn.
+  if (got.closed) unwatch_control();
+}
+
+void RunDriver::unwatch_control() {
+  if (!control_watched_) return;
+  loop_.unwatch(control_.fd());
+  control_watched_ = false;
+}
+
+void RunDriver::close_series() {
+  if (!series_ || !series_->opened() || series_closed_) return;
+  series_closed_ = true;
+  if (control_watched_) read_control();  // answers the window's closing /stats read past
+  unwatch_control();
+  series_owed_.clear();
+  const std::uint64_t end = meter_.ended() ? meter_.end_ns() : now_ns();
+  const std::size_t edge = series_->cut(end, mode_.progress().count, r_.latency, self_cpu_times());
+  if (auto s = meter_.server_cpu_us_at_end()) series_->server_at(edge, *s, end);
 }
 
 void RunDriver::progress(std::uint64_t now) {
@@ -375,6 +449,7 @@ void RunDriver::traffic() {
     if (phase_ == Phase::kDrain && mode_.drained()) done();
   }
   meter_.end(!end_.died);
+  close_series();  // a window cut short (the server died) still gets its last interval
 }
 
 RunOutcome RunDriver::run() {

@@ -11,7 +11,9 @@
 //     sent, or --drain-timeout), each edge a timer at its exact deadline;
 //   - the server-death probe: the server's pidfd in the loop, and for a lost connection the
 //     question whether the server died or dropped just that connection;
-//   - the status rules (decide_status).
+//   - the status rules (decide_status);
+//   - with --interval, the per-interval series (IntervalSeries.h): an edge timer inside the
+//     window and the control connection in the loop for the /stats answers.
 //
 // A Mode (pingpong, broadcast, flood, churn, ...) is hooks: it opens its connections, starts
 // traffic, handles each line, keeps its own timers on loop(), says when it is drained, and
@@ -20,6 +22,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +30,7 @@
 #include <vector>
 
 #include "EventLoop.h"
+#include "IntervalSeries.h"
 #include "LineFramer.h"
 #include "MessageCodec.h"
 #include "Net.h"
@@ -145,6 +149,8 @@ class RunDriver : private EventLoop::Dispatcher {
 
   // Runs set-up, warm-up, window and drain; fills r (status included).
   RunOutcome run();
+  // The per-interval series (--interval), or nullptr.
+  const IntervalSeries* series() const { return series_ ? &*series_ : nullptr; }
 
   // --- for modes ---
   const Options& options() const { return o_; }
@@ -197,6 +203,12 @@ class RunDriver : private EventLoop::Dispatcher {
   void begin_window(std::uint64_t now);
   void end_window(std::uint64_t now);
   void progress(std::uint64_t now);
+  void open_series(std::uint64_t window_end_ns);
+  void schedule_series_edge();
+  void series_edge();
+  void close_series();
+  void read_control();
+  void unwatch_control();
   void done();
   void read(Conn& c);
   void on_setup_line(Conn& c, std::string_view line);
@@ -227,6 +239,11 @@ class RunDriver : private EventLoop::Dispatcher {
   std::vector<std::uint32_t> freed_;          // closed this turn: reused from the next one
   std::vector<Conn*> queued_;
   std::size_t members_ = 0, joined_ = 0;
+
+  std::optional<IntervalSeries> series_;
+  std::deque<std::size_t> series_owed_;  // edges whose /stats answer has not arrived yet
+  std::uint64_t window_end_ns_ = 0;
+  bool series_closed_ = false, control_watched_ = false;
 
   RunEnd end_;
   std::string last_server_error_;

@@ -106,6 +106,10 @@ std::string json_cell(const Cell& c) {
 
 }  // namespace
 
+std::string csv_number(double v) {
+  return number(v);
+}
+
 std::string json_quoted(std::string_view s) {
   std::string q = "\"";
   for (char ch : s) {

@@ -68,6 +68,8 @@ std::string json_object(const RunResult& r);
 // A JSON string literal (quotes, backslashes and control characters escaped): the one quoting
 // of every JSON document loadgen writes (the row, --histogram-out).
 std::string json_quoted(std::string_view s);
+// A figure as the row prints it: at most three decimals, trailing zeros dropped.
+std::string csv_number(double v);
 // The human summary for stderr (several lines).
 std::string human_summary(const RunResult& r);
 

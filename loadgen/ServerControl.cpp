@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <fstream>
 
@@ -173,10 +174,54 @@ std::variant<StatsLine, std::string> ServerControl::stats(int timeout_ms) {
     }
     if (!got.ok()) return why_no_line(got, timeout_ms);
     if (!got.line.empty() && got.line.front() == '{') {
+      if (owed_ > 0) {
+        keep_owed(got.line);
+        continue;
+      }
       if (auto s = StatsLine::parse(got.line)) return *s;
       return fmt::format("unparseable /stats line: {}", got.line);
     }
   }
+}
+
+std::optional<std::string> ServerControl::request_stats() {
+  if (fd_ < 0) return std::string("no control connection");
+  // Seven bytes into an empty socket buffer: the send never waits.
+  if (auto err = write_all(fd_, "/stats\n")) return err;
+  ++owed_;
+  return std::nullopt;
+}
+
+void ServerControl::keep_owed(const std::string& line) {
+  --owed_;
+  // An unparsable answer is dropped: its interval's server CPU stays empty.
+  if (auto s = StatsLine::parse(line)) answers_.push_back(Answer{*s, now_ns()});
+}
+
+ServerControl::Answers ServerControl::take_answers() {
+  Answers out;
+  if (fd_ >= 0) {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        pending_.append(buf, static_cast<std::size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      out.closed = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+      break;
+    }
+    for (std::size_t nl; owed_ > 0 && (nl = pending_.find('\n')) != std::string::npos;) {
+      std::string line = pending_.substr(0, nl);
+      pending_.erase(0, nl + 1);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty() && line.front() == '{') keep_owed(line);
+    }
+  }
+  out.answers.assign(answers_.begin(), answers_.end());
+  answers_.clear();
+  return out;
 }
 
 }  // namespace mux

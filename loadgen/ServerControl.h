@@ -7,10 +7,12 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "Net.h"
 
@@ -78,11 +80,33 @@ class ServerControl {
   // a dying server's kernel sends at once).
   bool peer_closed(int wait_ms);
   // Sends /stats and waits for the JSON line (skipping `* ` lines). Error text on failure.
+  // Answers still owed to request_stats() arrive first: they are kept for take_answers().
   std::variant<StatsLine, std::string> stats(int timeout_ms = 5000);
 
+  // /stats without waiting (the per-interval series, IntervalSeries.h): request_stats() sends the
+  // command; when fd() turns readable, take_answers() reads what has arrived without blocking and
+  // returns the answers in the order they were asked for. Error text when the send failed.
+  std::optional<std::string> request_stats();
+  struct Answer {
+    StatsLine stats;
+    std::uint64_t at_ns = 0;  // when it was read (now_ns clock)
+  };
+  struct Answers {
+    std::vector<Answer> answers;
+    bool closed = false;  // the server closed the connection, or reading it failed
+  };
+  Answers take_answers();
+  int fd() const { return fd_; }
+  std::size_t owed() const { return owed_; }
+
  private:
+  // A line read for an answer still owed to request_stats(): kept for take_answers().
+  void keep_owed(const std::string& line);
+
   int fd_ = -1;
   std::string pending_;
+  std::size_t owed_ = 0;
+  std::deque<Answer> answers_;
 };
 
 }  // namespace mux

@@ -16,6 +16,15 @@ WindowMeter::Snapshot WindowMeter::take(bool with_stats) {
   return s;
 }
 
+std::optional<double> WindowMeter::server_us(const Snapshot& s) {
+  if (s.stats) {
+    auto u = s.stats->number("cpu_user_us"), sys = s.stats->number("cpu_sys_us");
+    if (u && sys) return static_cast<double>(*u + *sys);
+  }
+  if (s.server_proc) return static_cast<double>(s.server_proc->total_us());
+  return std::nullopt;
+}
+
 std::uint64_t WindowMeter::begin() {
   begin_ = take(true);
   begun_ = true;

@@ -25,6 +25,11 @@ class WindowMeter {
   bool begun() const { return begun_; }
   bool ended() const { return ended_; }
   std::uint64_t begin_ns() const { return begin_.t_ns; }
+  std::uint64_t end_ns() const { return end_.t_ns; }
+  // The server's cumulative CPU (µs) at the window's start and end, as the row's figure takes
+  // it: its /stats, else /proc/PID/stat.
+  std::optional<double> server_cpu_us_at_begin() const { return server_us(begin_); }
+  std::optional<double> server_cpu_us_at_end() const { return server_us(end_); }
 
   // Window length, CPU figures and server counter deltas into r (when the window began).
   void fill(RunResult& r) const;
@@ -40,6 +45,7 @@ class WindowMeter {
     std::optional<StatsLine> stats;
   };
   Snapshot take(bool with_stats);
+  static std::optional<double> server_us(const Snapshot& s);
 
   const Options& o_;
   ServerControl& control_;

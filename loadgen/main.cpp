@@ -16,6 +16,7 @@
 #include "FloorRun.h"
 #include "HistogramJson.h"
 #include "IdleHolders.h"
+#include "IntervalSeries.h"
 #include "MessageCodec.h"
 #include "MessageModes.h"
 #include "Net.h"
@@ -46,6 +47,7 @@ std::optional<std::string> validate(const Options& o) {
   if (o.hold) {
     if (o.idle == 0) return "--hold needs --idle N (N > 0)";
     if (!o.histogram_out.empty()) return "--histogram-out needs a run (--mode), not --hold";
+    if (!o.series_out.empty()) return "--series-out needs a run (--mode), not --hold";
     return std::nullopt;
   }
   if (o.mode.empty()) {
@@ -54,7 +56,14 @@ std::optional<std::string> validate(const Options& o) {
   if (o.idle > 0 && o.idle_held > 0) return "--idle and --idle-held exclude each other";
   if (o.duration <= 0) return fmt::format("--duration {}: must be > 0 seconds", o.duration);
   if (o.warmup < 0) return fmt::format("--warmup {}: must be >= 0 seconds", o.warmup);
+  if (o.interval < 0) return fmt::format("--interval {}: must be > 0 seconds", o.interval);
+  if (o.interval > 0 && o.series_out.empty()) {
+    return "--interval S writes a series: name its file with --series-out FILE";
+  }
   if (is_floor(o.mode)) {
+    if (!o.series_out.empty()) {
+      return "--series-out needs a server mode (pingpong, broadcast, flood or churn)";
+    }
     if (o.size < 1) return "--size must be at least 1 byte";
     return std::nullopt;
   }
@@ -115,6 +124,16 @@ int write_histogram(const Options& o, const RunResult& r, int code) {
   const HistogramIdentity id{r.mechanism, r.mode, r.idle, r.label};
   if (auto err = write_histogram_file(o.histogram_out, r.latency, id)) {
     return fatal(fmt::format("--histogram-out {}: {}", o.histogram_out, *err));
+  }
+  return code;
+}
+
+// Writes --series-out after the row is printed, like write_histogram.
+int write_series(const Options& o, const RunResult& r, const IntervalSeries* series, int code) {
+  if (o.series_out.empty() || !series) return code;
+  const HistogramIdentity id{r.mechanism, r.mode, r.idle, r.label};
+  if (auto err = write_text_file(o.series_out, series->csv(id))) {
+    return fatal(fmt::format("--series-out {}: {}", o.series_out, *err));
   }
   return code;
 }
@@ -218,7 +237,8 @@ int run_main(const Options& o, const Endpoint& server) {
   }
 
   const auto mode = o.mode == "churn" ? make_churn_mode(o) : make_message_mode(o);
-  const RunOutcome out = RunDriver(o, server, control, r, *mode).run();
+  RunDriver driver(o, server, control, r, *mode);
+  const RunOutcome out = driver.run();
 
   if (o.idle > 0) {
     const std::uint64_t established = holders.status().established;
@@ -235,7 +255,7 @@ int run_main(const Options& o, const Endpoint& server) {
   emit(o, r);
   if (out.server_died) {
     fmt::print(stderr, "loadgen: {} (the row holds partial figures)\n", *out.server_died);
-    return write_histogram(o, r, kExitServerDied);
+    return write_series(o, r, driver.series(), write_histogram(o, r, kExitServerDied));
   }
   if (r.integrity.total() > 0) {
     fmt::print(stderr,
@@ -244,7 +264,7 @@ int run_main(const Options& o, const Endpoint& server) {
                r.integrity.lost, r.integrity.duplicated, r.integrity.reordered,
                r.integrity.corrupted);
   }
-  return write_histogram(o, r, 0);
+  return write_series(o, r, driver.series(), write_histogram(o, r, 0));
 }
 
 }  // namespace
@@ -292,6 +312,14 @@ int main(int argc, char** argv) {
                  "write the window's latency histogram (the row's percentiles) to FILE as JSON "
                  "bucket counts that merge exactly by addition (README; plot/histograms.py)")
       ->type_name("FILE");
+  app.add_option("--interval", o.interval,
+                 "cut the measuring window into intervals of S seconds and write, per interval, "
+                 "messages, p50 and p99, loadgen CPU and server CPU (from /stats, asked without "
+                 "waiting) to --series-out (default 1 when --series-out is given)")
+      ->type_name("S");
+  app.add_option("--series-out", o.series_out,
+                 "write the per-interval series to FILE as CSV (README: The load generator)")
+      ->type_name("FILE");
   app.add_flag("--hold", o.hold,
                "hold --idle N connections: print 'holding ...' when all are up, release on "
                "stdin EOF or SIGTERM, print 'released ...'");
@@ -315,10 +343,16 @@ int main(int argc, char** argv) {
     return fatal(fmt::format("{} (see loadgen --help)", e.what()), kExitUsage);
   }
   if (auto err = parse_window(window_arg, o)) return fatal(*err, kExitUsage);
+  if (!o.series_out.empty() && o.interval == 0) o.interval = 1;
   if (auto err = validate(o)) return fatal(*err, kExitUsage);
   if (!o.histogram_out.empty()) {
     if (auto err = check_writable(o.histogram_out)) {
       return fatal(fmt::format("--histogram-out {}: {}", o.histogram_out, *err), kExitUsage);
+    }
+  }
+  if (!o.series_out.empty()) {
+    if (auto err = check_writable(o.series_out)) {
+      return fatal(fmt::format("--series-out {}: {}", o.series_out, *err), kExitUsage);
     }
   }
 

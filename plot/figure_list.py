@@ -75,4 +75,15 @@ FIGURES = [
             " connection; select and poll pay their scan on every call instead."
         ),
     ),
+    (
+        "series",
+        "Per-second series at the largest idle count",
+        (
+            "Messages per second (top) and the p99 of each interval (bottom) through the measuring"
+            " window, one line per run, at the largest idle count whose runs kept a series"
+            " (series/run-N.csv: `--full`, windows longer than 10 s, or `--interval`). A flat line"
+            " is a steady server; steps or spikes inside a window are drift the window's median"
+            " hides."
+        ),
+    ),
 ]

@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 
+from plot import series
 from plot.figure_list import FIGURES
 from plot.plotting_python import INSTALL_HINT
 from plot import results_folder as rf
@@ -763,6 +764,7 @@ def render(folder):
     plot_micro_wait(plt, results, written)
     plot_micro_ready(plt, results, written)
     plot_churn(plt, results, written)
+    series.plot_series(plt, results, written, style, finish, title_of)
     return written
 
 

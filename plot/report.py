@@ -15,6 +15,7 @@ import sys
 from plot import claims
 from plot import compare
 from plot import rules
+from plot import projection
 from plot.figure_list import FIGURES
 from plot.markdown import cell
 from plot.plotting_python import INSTALL_HINT, has_matplotlib
@@ -826,6 +827,7 @@ def build(folder):
     lines += claims_section(evaluated)
     lines += completion_section(results)
     lines += plots_section(results)
+    lines += projection.section(results)
     lines += anchors_section(results, anchors)
     lines += rules_section()
     lines += failures_section(results)

@@ -28,17 +28,30 @@ except OSError:
 _live = set()
 
 
-def _child_setup(cpu=None):
+def _child_setup(cpu=None, cgroup_procs=None):
     def setup():
         if _libc is not None:
             _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if cpu is not None:
             os.sched_setaffinity(0, {cpu})
+        if cgroup_procs is not None:
+            # Before exec, so that everything the child allocates is charged to its side
+            # (harness/sweep/kernel_memory.py).
+            with open(cgroup_procs, "w") as f:
+                f.write(str(os.getpid()))
 
     return setup
 
 
-def spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None, cpu=None, env=None):
+def spawn(
+    cmd,
+    stdin=subprocess.DEVNULL,
+    stdout=subprocess.PIPE,
+    stderr=None,
+    cpu=None,
+    env=None,
+    cgroup_procs=None,
+):
     proc = subprocess.Popen(
         cmd,
         stdin=stdin,
@@ -46,7 +59,7 @@ def spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None, cp
         stderr=stderr,
         env=env,
         start_new_session=True,
-        preexec_fn=_child_setup(cpu),
+        preexec_fn=_child_setup(cpu, cgroup_procs),
     )
     _live.add(proc)
     return proc
@@ -164,7 +177,7 @@ _LISTENING = re.compile(r"^listening (\S+):(\d+) mechanism=(\S+) fd_limit=(\d+)"
 class Server:
     """One chat server on an ephemeral port, pinned to a CPU."""
 
-    def __init__(self, mech, bin_dir, cpu, log_path, timeout_s=10.0):
+    def __init__(self, mech, bin_dir, cpu, log_path, timeout_s=10.0, cgroup_procs=None):
         self.mech = mech
         self.name = mech.name
         self.log_path = log_path
@@ -177,7 +190,7 @@ class Server:
         self.log = open(log_path, "ab")
         self.log.write(("$ " + " ".join(cmd) + "\n").encode())
         self.log.flush()
-        self.proc = spawn(cmd, stderr=self.log)
+        self.proc = spawn(cmd, stderr=self.log, cgroup_procs=cgroup_procs)
         self.out = LineReader(self.proc.stdout)
         deadline = time.monotonic() + timeout_s
         while True:
@@ -250,7 +263,7 @@ class Server:
 class Hold:
     """`loadgen --hold`: N idle connections held open against one server until released."""
 
-    def __init__(self, loadgen, server, idle, log_path, extra_args=()):
+    def __init__(self, loadgen, server, idle, log_path, extra_args=(), cgroup_procs=None):
         self.idle = idle
         self.log_path = log_path
         self.held = {}
@@ -268,7 +281,7 @@ class Hold:
         self.log = open(log_path, "ab")
         self.log.write(("$ " + " ".join(cmd) + "\n").encode())
         self.log.flush()
-        self.proc = spawn(cmd, stdin=subprocess.PIPE, stderr=self.log)
+        self.proc = spawn(cmd, stdin=subprocess.PIPE, stderr=self.log, cgroup_procs=cgroup_procs)
         self.out = LineReader(self.proc.stdout)
 
     def wait_holding(self, timeout_s):

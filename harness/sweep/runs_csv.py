@@ -67,6 +67,15 @@ BENCH_COLUMNS = [
     "server_started_utc",
     # The run's exact latency histogram (loadgen --histogram-out), relative to the folder.
     "histogram_file",
+    # The run's per-interval series (loadgen --series-out), relative to the folder.
+    "series_file",
+    # Kernel memory per idle connection of this row's hold, in bytes (kernel_memory.py): each
+    # side (from cgroup v2, empty where the sides cannot be told apart), both sides together
+    # (machine-wide counters), and how they were measured.
+    "kernel_bytes_per_idle_server",
+    "kernel_bytes_per_idle_holders",
+    "kernel_bytes_per_idle_both",
+    "kernel_bytes_method",
 ]
 
 

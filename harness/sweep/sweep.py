@@ -25,8 +25,10 @@ import time
 from harness.sweep import children
 from harness.sweep import environment
 from harness.sweep import idle_states
+from harness.sweep import kernel_memory
 from harness.sweep import mechanisms as mechanism_table
 from harness.sweep import plan
+from harness.sweep import preflight
 from harness.sweep.runs_csv import RunsCsv, merged_columns
 from plot.plotting_python import plotting_python
 
@@ -141,6 +143,24 @@ def add_run_options(p):
         ),
     )
     p.add_argument(
+        "--interval",
+        type=float,
+        metavar="S",
+        help=(
+            "write every run's per-interval series (series/run-N.csv: messages, p50, p99, loadgen"
+            " and server CPU per S seconds); default: 1 s intervals for --full and for windows"
+            " longer than 10 s only"
+        ),
+    )
+    p.add_argument(
+        "--preflight",
+        action="store_true",
+        help=(
+            "check this machine against --max-idle N idle connections and print what to raise,"
+            " with the commands (changes nothing, runs nothing)"
+        ),
+    )
+    p.add_argument(
         "--loadgen-arg",
         action="append",
         default=[],
@@ -245,6 +265,8 @@ def resolve_args(p, args):
         p.error("--repeats must be at least 1")
     if args.warmup < 0 or args.duration <= 0:
         p.error("--warmup must be >= 0 and --duration > 0")
+    if args.interval is not None and args.interval <= 0:
+        p.error("--interval must be > 0 seconds")
 
 
 def fnum(value):
@@ -298,6 +320,8 @@ class Target:
         self.blocked = None  # the status of every remaining row, when nothing can run
         self.run_ids = []
         self.hold_refused = None
+        self.kernel = None  # what its idle connections cost the kernel (kernel_memory.py)
+        self.idle_open_s = None  # from starting its hold to the `holding` line
 
 
 class Sweep:
@@ -328,6 +352,8 @@ class Sweep:
         self.states = states  # idle_states values to run, e.g. ["block"] or ["block", "allow"]
         self.loadgen_modes = set()  # optional loadgen modes found in its --help (relay-floor)
         self.histograms = False  # loadgen --histogram-out, when its --help lists it
+        self.series_interval = None  # loadgen --interval S --series-out, when on (new_sweep)
+        self.kernel = None  # kernel_memory.KernelMeter: bytes per idle connection per side
         self.latency_request = latency_request
         self.state = None
         self.csv = None
@@ -421,6 +447,34 @@ class Sweep:
         name = f"run-{row['run_id']}.json"
         row["histogram_file"] = "histograms/" + name
         return ["--histogram-out", os.path.join(self.out_dir, "histograms", name)]
+
+    def series_args(self, row):
+        """The run's per-interval series (series/run-N.csv), when the sweep asks for them."""
+        if not self.series_interval:
+            return []
+        name = f"run-{row['run_id']}.csv"
+        row["series_file"] = "series/" + name
+        path = os.path.join(self.out_dir, "series", name)
+        return ["--interval", f"{self.series_interval:g}", "--series-out", path]
+
+    def hold(self, t, count, log):
+        """Opens t's idle connections and measures what they cost the kernel (snapshots before
+        and after, with t's server running): returns the `holding` line's values."""
+        kernel = self.kernel
+        before = kernel.snapshot() if kernel else None
+        t0 = time.monotonic()
+        t.hold = children.Hold(
+            self.args.loadgen,
+            t.server,
+            count,
+            log,
+            cgroup_procs=kernel.procs_file("holders") if kernel else None,
+        )
+        held = t.hold.wait_holding(30.0 + count * 2e-3)
+        t.idle_open_s = round(time.monotonic() - t0, 3)
+        if kernel:
+            t.kernel = kernel.measure(before, held.get("open"))
+        return held
 
     def loadgen_log(self):
         return os.path.join(self.logs, "loadgen.log")
@@ -532,7 +586,13 @@ class Sweep:
                 continue
             log = os.path.join(self.logs, f"server-{t.name}-idle{count}.log")
             try:
-                t.server = children.Server(t.mech, self.args.bin, self.server_cpu, log)
+                t.server = children.Server(
+                    t.mech,
+                    self.args.bin,
+                    self.server_cpu,
+                    log,
+                    cgroup_procs=self.kernel.procs_file("server") if self.kernel else None,
+                )
                 t.name = t.server.name
             except children.StartError as e:
                 reason = str(e)
@@ -546,17 +606,14 @@ class Sweep:
             self.spend(plan.SERVER_START_S)
         if count == 0:
             return targets, None
-        for t in targets:
-            if t.server is not None:
-                log = os.path.join(self.logs, f"hold-{t.name}-idle{count}.log")
-                t.hold = children.Hold(self.args.loadgen, t.server, count, log)
         failure = None
-        timeout = 30.0 + count * 2e-3
+        # One hold after another, each between two kernel-memory snapshots.
         for t in targets:
-            if t.hold is None:
+            if t.server is None:
                 continue
+            log = os.path.join(self.logs, f"hold-{t.name}-idle{count}.log")
             try:
-                held = t.hold.wait_holding(timeout)
+                held = self.hold(t, count, log)
                 t.hold_refused = held.get("refused")
             except children.StartError as e:
                 t.hold = None
@@ -629,6 +686,10 @@ class Sweep:
     def point(self, count, t, repeat, mode, variant=plan.Variant()):
         row = self.base_row(t.name, mode, count, repeat)
         row["idle_refused"] = t.hold_refused if t.hold_refused is not None else ""
+        if count:
+            row.update(kernel_memory.csv_columns(t.kernel))
+            # The loadgen's column is empty with --idle-held: the hold's own opening time.
+            row["idle_open_s"] = "" if t.idle_open_s is None else t.idle_open_s
         if t.server is not None:
             row["server_started_utc"] = t.server.started_utc
         if t.blocked is None and t.server is not None and not t.server.alive():
@@ -682,6 +743,7 @@ class Sweep:
         if mode == "flood" and self.args.flood_window:
             cmd += ["--window", self.args.flood_window]
         cmd += self.histogram_args(row)
+        cmd += self.series_args(row)
         cmd += variant.loadgen_args()
         cmd += self.args.loadgen_arg
         result = children.run_loadgen(cmd, self.loadgen_log(), self.run_timeout())
@@ -783,6 +845,8 @@ class Sweep:
                 "released": released,
                 "hold_refused": t.hold_refused,
                 "blocked": t.blocked,
+                "kernel_memory": t.kernel,
+                "idle_open_s": t.idle_open_s,
             }
             if t.server is not None:
                 problem = t.server.stop(min(timeout_s, 10.0))
@@ -812,6 +876,8 @@ class Sweep:
         except Exception as e:  # noqa: BLE001 - the children are killed below whatever happened
             say(f"cleanup after interrupt: {e}")
         children.kill_all()
+        if self.kernel:
+            self.kernel.close()
         if self.csv is not None:
             self.csv.close()
         self.servers_log.close()
@@ -975,6 +1041,8 @@ class SweepPlan:
 
 def run(argv, latency_request):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.preflight:
+        return preflight.main(args.max_idle)
     started = utc_now()
     sweep_plan = make_plan(args, latency_request)
     if sweep_plan is None:
@@ -1266,8 +1334,34 @@ def new_sweep(args, p, out_dir, env, latency_request):
     if "--histogram-out" in p.lg_help:
         os.makedirs(os.path.join(out_dir, "histograms"), exist_ok=True)
         sweep.histograms = True
+    interval = series_interval(args)
+    if interval and "--series-out" in p.lg_help:
+        os.makedirs(os.path.join(out_dir, "series"), exist_ok=True)
+        sweep.series_interval = interval
+    env["series_interval_s"] = sweep.series_interval
+    if any(c > 0 for c in p.counts):
+        sweep.kernel = kernel_memory.KernelMeter()
+        env["kernel_memory"] = {
+            "method": kernel_memory.METHOD_CGROUP if sweep.kernel.cgroups else "global",
+            "how": sweep.kernel.describe(),
+        }
+        say(f"kernel memory per idle connection: {sweep.kernel.describe()}")
     sweep.est_total = p.est
     return sweep
+
+
+# Runs whose window is longer than this get a per-interval series even without --interval.
+SERIES_WINDOW_S = 10.0
+
+
+def series_interval(args):
+    """Seconds per interval of the runs' series, or None: --interval, else 1 s for --full and
+    for windows longer than SERIES_WINDOW_S."""
+    if args.interval:
+        return args.interval
+    if args.preset_name == "full" or args.duration > SERIES_WINDOW_S:
+        return 1.0
+    return None
 
 
 def run_sweep(sweep, p, env, out_dir):
@@ -1303,6 +1397,8 @@ def run_sweep(sweep, p, env, out_dir):
         return EXIT_INTERRUPTED
     finally:
         children.kill_all()
+        if sweep.kernel:
+            sweep.kernel.close()
     sweep.csv.close()
     sweep.servers_log.close()
     env["sweep_s"] = round(time.monotonic() - sweep.start, 1)

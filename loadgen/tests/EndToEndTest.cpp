@@ -401,5 +401,98 @@ TEST(EndToEnd, IdleHeldElsewhereLeavesIdleOpenEmpty) {
   EXPECT_NE(rel.out.find("released idle=200 open=200 refused=0"), std::string::npos) << rel.out;
 }
 
+// Splits the lines of a --series-out file into rows of column -> value (no quoted cells: the
+// label is empty).
+std::vector<std::map<std::string, std::string>> read_series(const std::string& path) {
+  std::istringstream in(read_file(path));
+  std::vector<std::map<std::string, std::string>> rows;
+  std::vector<std::string> header;
+  std::string line;
+  auto split = [](const std::string& l) {
+    std::vector<std::string> cells;
+    std::stringstream ss(l);
+    std::string cell;
+    while (std::getline(ss, cell, ',')) cells.push_back(cell);
+    if (!l.empty() && l.back() == ',') cells.push_back("");
+    return cells;
+  };
+  if (std::getline(in, line)) header = split(line);
+  while (std::getline(in, line)) {
+    const auto cells = split(line);
+    std::map<std::string, std::string> row;
+    for (std::size_t i = 0; i < header.size() && i < cells.size(); ++i) row[header[i]] = cells[i];
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+class SeriesEveryMode : public ::testing::TestWithParam<std::tuple<std::size_t, std::string>> {};
+
+// --interval 0.25 over a 1 s window: four intervals, edge to edge, whose messages add up to the
+// row's (the last edge is the window's own end), each with the server's CPU from /stats.
+TEST_P(SeriesEveryMode, IntervalsTileTheWindowAndAddUpToTheRow) {
+  const auto& kind = servers()[std::get<0>(GetParam())];
+  const std::string mode = std::get<1>(GetParam());
+  std::vector<std::string> server_args = kind.extra;
+  server_args.push_back("--quiet");
+  ServerProcess server(kind.binary, server_args);
+  ASSERT_TRUE(server.ok());
+  const TempPath series("series.csv");
+  Result r = run_loadgen({"--port", std::to_string(server.port()), "--mode", mode, "--idle", "100",
+                          "--active", "4", "--rate", "2000", "--warmup", "0.1", "--duration", "1",
+                          "--interval", "0.25", "--series-out", series.path(), "--csv-header"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto row = parse_csv(r.out);
+  const auto rows = read_series(series.path());
+  ASSERT_EQ(rows.size(), 4u) << read_file(series.path());
+  std::uint64_t msgs = 0;
+  std::string previous_end = "0";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    auto iv = rows[i];
+    EXPECT_EQ(iv["mechanism"], kind.mechanism);
+    EXPECT_EQ(iv["mode"], mode);
+    EXPECT_EQ(iv["idle"], "100");
+    EXPECT_EQ(iv["interval"], std::to_string(i + 1));
+    EXPECT_EQ(iv["start_s"], previous_end) << "intervals must tile the window";
+    previous_end = iv["end_s"];
+    msgs += num(iv, "msgs");
+    EXPECT_FALSE(iv["loadgen_cpu_pct"].empty());
+    EXPECT_FALSE(iv["server_cpu_us"].empty()) << "interval " << i + 1 << ": no /stats answer";
+    EXPECT_FALSE(iv["server_lag_us"].empty());
+    if (num(iv, "latencies") > 0) {
+      EXPECT_LE(std::strtod(iv["p50_us"].c_str(), nullptr),
+                std::strtod(iv["p99_us"].c_str(), nullptr));
+    }
+  }
+  EXPECT_EQ(msgs, num(row, "msgs"));
+  // The last interval runs from the third edge to the window's end, never empty.
+  EXPECT_GT(std::strtod(previous_end.c_str(), nullptr),
+            std::strtod(rows.back().at("start_s").c_str(), nullptr));
+}
+
+INSTANTIATE_TEST_SUITE_P(Loopback, SeriesEveryMode,
+                         ::testing::Combine(::testing::Values<std::size_t>(1, 2),
+                                            ::testing::Values("pingpong", "flood", "churn")),
+                         [](const auto& info) {
+                           const auto& k = servers()[std::get<0>(info.param)];
+                           std::string name = k.mechanism + "_" + std::get<1>(info.param);
+                           for (auto& c : name) {
+                             if (c == '-') c = '_';
+                           }
+                           return name;
+                         });
+
+TEST(EndToEnd, SeriesOptionsAreCheckedBeforeTheRun) {
+  Result no_file = run_loadgen({"--mode", "pingpong", "--interval", "1"});
+  EXPECT_EQ(no_file.exit_code, 2);
+  EXPECT_NE(no_file.err.find("--series-out"), std::string::npos) << no_file.err;
+  Result floor = run_loadgen({"--mode", "floor", "--series-out", "/tmp/never.csv"});
+  EXPECT_EQ(floor.exit_code, 2);
+  EXPECT_NE(floor.err.find("--series-out needs a server mode"), std::string::npos) << floor.err;
+  Result bad = run_loadgen({"--mode", "pingpong", "--series-out", "/nonexistent-dir/s.csv"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--series-out /nonexistent-dir/s.csv"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace mux::test

@@ -520,3 +520,42 @@ def without_new_columns(src, dst):
     with open(os.path.join(dst, "env.json"), "w") as f:
         json.dump(env, f)
     return dst
+
+
+# ---- the scale columns of issue 11: kernel bytes per idle connection and idle_open_s
+# ------------------
+
+SCALE_COLUMNS = [
+    "idle_open_s",
+    "series_file",
+    "kernel_bytes_per_idle_server",
+    "kernel_bytes_per_idle_holders",
+    "kernel_bytes_per_idle_both",
+    "kernel_bytes_method",
+]
+
+
+def with_scale_columns(folder, server=None, holders=None, both=7000.0, open_per_conn_s=5e-5):
+    """Adds the kernel-memory columns (the same bytes at every idle count; server/holders None:
+    a machine that cannot tell the sides apart) and idle_open_s (open_per_conn_s per connection)
+    to every measured row of folder/runs.csv with idle > 0."""
+    path = os.path.join(folder, "runs.csv")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        columns = list(reader.fieldnames) + [c for c in SCALE_COLUMNS if c not in reader.fieldnames]
+        rows = list(reader)
+    sides = server is not None and holders is not None
+    for r in rows:
+        idle = int(float(r.get("idle") or 0))
+        if r.get("mechanism") == "floor" or idle == 0:
+            continue
+        r["idle_open_s"] = idle * open_per_conn_s
+        r["kernel_bytes_per_idle_server"] = server if sides else ""
+        r["kernel_bytes_per_idle_holders"] = holders if sides else ""
+        r["kernel_bytes_per_idle_both"] = both
+        r["kernel_bytes_method"] = "cgroup" if sides else "global: synthetic, no cgroup v2"
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder
