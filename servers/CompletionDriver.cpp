@@ -46,7 +46,7 @@
 //    a spin. So the pending connections are refused with the spare descriptor, as the readiness
 //    servers do, and the accept is armed again only once a POLL_ADD says a connection waits.
 //  - Nagle is off on every connection without a system call per connection: an accepted socket
-//    inherits TCP_NODELAY from the listening socket.
+//    inherits TCP_NODELAY from the listening socket (as in the readiness servers).
 //  - SIGTERM ends the wait: a POLL_ADD on the stop signal's self-pipe completes.
 //
 // The counters in this model (/stats):
@@ -56,8 +56,8 @@
 //  fds_passed   0: no descriptor crosses per call. ctl_calls: 0: there is no interest to change.
 //  syscalls     ctl: io_uring_enter calls that only submit, when the SQ fills mid-iteration;
 //               accept, close, send: only the out-of-descriptors refusal (accept4 with the spare
-//               descriptor, then the refusal line and its close); recv: 0; other: TCP_NODELAY
-//               on the listener, the spare descriptor, getrusage for /stats.
+//               descriptor, then the refusal line and its close); recv: 0; other: the spare
+//               descriptor, getrusage for /stats.
 //  sqes         the requests by opcode (SqeCounts): what the enters carried.
 //  recv_nobufs  recvs ended for want of a provided buffer (see above).
 //
@@ -309,8 +309,6 @@ std::optional<std::string> CompletionDriver::probe_multishot_recv() {
 
 std::optional<std::string> CompletionDriver::listen() {
   if (auto err = open_listener(core_.options(), listener_)) return err;
-  set_nodelay(listener_.fd);  // inherited by every accepted socket
-  ++sys_.other;
   if (!setup_note_.empty()) fmt::print(stderr, "uring-completion: {}\n", setup_note_);
   arm_accept();
   io_uring_sqe* sqe = next_sqe();

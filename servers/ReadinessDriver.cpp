@@ -75,8 +75,6 @@ void ReadinessDriver::accept_all() {
       sys_.close += refuse(fd, fmt::format("! server full: {}\n", *why));
       continue;
     }
-    set_nodelay(fd);
-    ++sys_.other;
     if (static_cast<std::size_t>(fd) >= interest_.size()) interest_.resize(fd + 1);
     interest_[fd] = kReadable;
     core_.open(fd);

@@ -24,7 +24,7 @@ struct SyscallCounts {
   std::uint64_t recv = 0;    // recv, including the one that returns EAGAIN (edge-triggered)
   std::uint64_t send = 0;
   std::uint64_t close = 0;  // shutdown and close of a connection, refused ones included
-  std::uint64_t other = 0;  // setsockopt(TCP_NODELAY), the wake-up pipe, getrusage for /stats
+  std::uint64_t other = 0;  // the spare descriptor, the wake-up pipe, getrusage for /stats
   std::uint64_t total() const { return wait + ctl + accept + recv + send + close + other; }
 };
 

@@ -40,6 +40,10 @@ std::optional<std::string> open_listener(const ServerOptions& opt, Listener& l) 
   }
   int one = 1;
   setsockopt(l.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // Chat lines are small writes: with Nagle's algorithm on, a line sent while the previous one
+  // is unacknowledged waits for the peer's delayed ACK (up to 40 ms on Linux), and broadcast
+  // latency would measure that instead of the mechanism. Accepted sockets inherit the option.
+  setsockopt(l.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   const int brc = bind(l.fd, res->ai_addr, res->ai_addrlen);
   const int berr = errno;
   freeaddrinfo(res);
@@ -103,11 +107,6 @@ int graceful_close(int fd) {
   }
   close(fd);
   return calls;
-}
-
-void set_nodelay(int fd) {
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 int refuse(int fd, std::string_view line) {

@@ -21,7 +21,9 @@ struct Listener {
 };
 
 // Binds, listens (non-blocking), opens the self-pipe and the spare descriptor. Returns a message
-// naming the address and errno on failure.
+// naming the address and errno on failure. TCP_NODELAY is set on the listening socket, and every
+// accepted socket inherits it: no driver pays a setsockopt per connection, so connection churn
+// costs every mechanism the same calls beside its own.
 std::optional<std::string> open_listener(const ServerOptions& opt, Listener& l);
 
 // "listening HOST:PORT mechanism=NAME fd_limit=N": the harness waits for this exact line.
@@ -33,11 +35,6 @@ void wake(const Listener& l);
 // Closes a socket we are done with without turning our last line into a reset. Returns the
 // number of system calls it made (the drivers count them).
 int graceful_close(int fd);
-
-// Chat lines are small writes: with Nagle's algorithm on, a line sent while the previous one
-// is unacknowledged waits for the peer's delayed ACK (up to 40 ms on Linux), and broadcast
-// latency would measure that instead of the mechanism.
-void set_nodelay(int fd);
 
 // Sends a refusal line on a fresh socket and closes it. Returns the system calls made.
 int refuse(int fd, std::string_view line);
