@@ -337,7 +337,7 @@ std::optional<double> Loop::server_cpu_us() {
     auto st = control_.stats(1000);
     if (auto* line = std::get_if<StatsLine>(&st)) {
       auto u = line->number("cpu_user_us"), s = line->number("cpu_sys_us");
-      if (u && s && *u >= 0 && *s >= 0) return static_cast<double>(*u + *s);
+      if (u && s && *u >= 0 && *s >= 0) return static_cast<double>(*u) + static_cast<double>(*s);
     }
   }
   if (o_.server_pid > 0) {

@@ -77,6 +77,14 @@ std::optional<std::int64_t> StatsLine::number(const std::string& key) const {
   return v;
 }
 
+std::optional<std::int64_t> StatsLine::minus(const StatsLine& before,
+                                             const std::string& key) const {
+  const auto b = number(key), a = before.number(key);
+  std::int64_t d = 0;
+  if (!a || !b || __builtin_sub_overflow(*b, *a, &d)) return std::nullopt;
+  return d;
+}
+
 bool process_gone(pid_t pid) {
   std::ifstream in(fmt::format("/proc/{}/stat", pid));
   std::string line;

@@ -65,7 +65,21 @@ def chat_core_seeds():
     }
 
 
-# server_output: byte 0 picks the message size, byte 1 the mode; the rest is what a server sent.
+def encoded_message(size, sender, seq, ns):
+    """loadgen/MessageCodec.cpp's encoding, so that a seed holds messages that decode."""
+    mask = (1 << 64) - 1
+    h = 0x243F6A8885A308D3 ^ size
+    for w in (sender, seq, ns):
+        h = ((h ^ w) * 0x9E3779B97F4A7C15) & mask
+        h ^= h >> 29
+    check = (h ^ (h >> 32)) & 0xFFFFFFFF
+    header = 49
+    pad = "".join(chr(ord("a") + (seq + header + i) % 26) for i in range(size - header))
+    return ("m%08x%016x%016x%08x" % (sender, seq, ns, check) + pad).encode()
+
+
+# server_output: byte 0 picks the message size (49 + b % 64), byte 1 the line limit (0: loadgen's
+# own, else 16 * b); the rest is what a server sent.
 def server_output_seeds():
     stats = (b'{"mechanism":"epoll","accepted":3,"refused":0,"current":2,"peak":3,"msgs_in":10,'
              b'"msgs_out":20,"wait_calls":7,"events":9,"fds_passed":0,"ctl_calls":4,'
@@ -80,8 +94,9 @@ def server_output_seeds():
         b"! server full: select() cannot watch descriptor 1024 (FD_SETSIZE is 1024)\n"
         b"! server full: out of file descriptors (limit 64)\n* welcome guest1 (room lobby; /help for commands)\n"
         b"* you joined bench\n",
-        "seed-messages": bytes([3, 0]) + b"<guest1> m0000000100000000000000050000000000000007zzzz\n"
-        b"<x> m\n<guest2> \n<> \n<guest3>no space\n",
+        "seed-messages": bytes([3, 0]) + b"".join(
+            b"<a%d> " % s + encoded_message(52, s % 2, s // 2, 1000 + s) + b"\n" for s in (0, 1, 2, 5, 3, 2))
+        + b"<x> m\n<guest2> \n<> \n<guest3>no space\n",
     }
 
 
