@@ -26,7 +26,8 @@ std::vector<std::filesystem::path> corpus_files() {
   return files;
 }
 
-TEST(FuzzReplay, EveryCorpusFileKeepsTheInvariants) {
+// The suite is named after the target (fuzz_line_framer, ...), so ctest shows which one ran.
+TEST(MUXBENCH_FUZZ_SUITE, EveryCorpusFileKeepsTheInvariants) {
   const auto files = corpus_files();
   ASSERT_FALSE(files.empty()) << "no corpus files in " << MUXBENCH_FUZZ_CORPUS_DIR;
   for (const auto& f : files) {

@@ -47,6 +47,6 @@ function(muxbench_fuzzer name)
     target_include_directories(fuzz_replay_${name} PRIVATE ${F_INCLUDES}
                                ${MUXBENCH_FUZZ_SUPPORT})
     target_compile_definitions(fuzz_replay_${name} PRIVATE
-                               MUXBENCH_FUZZ_CORPUS_DIR="${corpus}")
+                               MUXBENCH_FUZZ_CORPUS_DIR="${corpus}" MUXBENCH_FUZZ_SUITE=fuzz_${name})
   endif()
 endfunction()
