@@ -368,6 +368,7 @@ void World::flush_now(ConnId id) {
   if (!core_.doomed(id) && core_.output(id).size() > opt_.max_outbuf) {
     ++slow_;
     c->slow_dropped = true;
+    trace("  {} dropped: {} bytes queued", c->nick, core_.output(id).size());
   }
 }
 
