@@ -249,10 +249,8 @@ std::optional<double> Flood::server_cpu_us() {
   ServerControl& control = driver().control();
   if (control.connected()) {
     auto st = control.stats(1000);
-    if (auto* line = std::get_if<StatsLine>(&st)) {
-      auto u = line->number("cpu_user_us"), s = line->number("cpu_sys_us");
-      if (u && s && *u >= 0 && *s >= 0) return static_cast<double>(*u + *s);
-    }
+    if (auto* line = std::get_if<StatsLine>(&st))
+      if (auto cpu = line->cpu_us()) return cpu;
   }
   if (o_.server_pid > 0) {
     if (auto t = process_cpu_times(o_.server_pid)) return static_cast<double>(t->total_us());

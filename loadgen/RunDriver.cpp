@@ -382,8 +382,7 @@ void RunDriver::read_control() {
     if (series_owed_.empty()) break;
     const std::size_t edge = series_owed_.front();
     series_owed_.pop_front();
-    auto u = a.stats.number("cpu_user_us"), s = a.stats.number("cpu_sys_us");
-    if (series_ && u && s) series_->server_at(edge, static_cast<double>(*u + *s), a.at_ns);
+    if (auto cpu = a.stats.cpu_us(); series_ && cpu) series_->server_at(edge, *cpu, a.at_ns);
   }
   // Level-triggered: a closed connection would be reported on every turn.
   if (got.closed) unwatch_control();

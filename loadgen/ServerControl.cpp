@@ -78,6 +78,14 @@ std::optional<std::int64_t> StatsLine::number(const std::string& key) const {
   return v;
 }
 
+std::optional<std::int64_t> StatsLine::minus(const StatsLine& before,
+                                             const std::string& key) const {
+  const auto b = number(key), a = before.number(key);
+  std::int64_t d = 0;
+  if (!a || !b || __builtin_sub_overflow(*b, *a, &d)) return std::nullopt;
+  return d;
+}
+
 namespace {
 
 std::string why_no_line(const LineRead& r, int timeout_ms) {
@@ -92,6 +100,12 @@ std::string why_no_line(const LineRead& r, int timeout_ms) {
 }
 
 }  // namespace
+
+std::optional<double> StatsLine::cpu_us() const {
+  const auto u = number("cpu_user_us"), s = number("cpu_sys_us");
+  if (!u || !s || *u < 0 || *s < 0) return std::nullopt;
+  return static_cast<double>(*u) + static_cast<double>(*s);
+}
 
 bool process_gone(pid_t pid) {
   std::ifstream in(fmt::format("/proc/{}/stat", pid));

@@ -25,6 +25,13 @@ class StatsLine {
   static std::optional<StatsLine> parse(const std::string& line);
   std::optional<std::string> text(const std::string& key) const;
   std::optional<std::int64_t> number(const std::string& key) const;
+  // This line's counter minus the same counter in `before` (a delta over a window). nullopt
+  // when either is missing or not a number, or when the difference does not fit: a garbage
+  // line is reported as a missing figure, never signed overflow.
+  std::optional<std::int64_t> minus(const StatsLine& before, const std::string& key) const;
+  // The server's CPU time so far in µs (its getrusage: cpu_user_us + cpu_sys_us), summed as
+  // doubles so that garbage counters cannot overflow; nullopt when either is missing or < 0.
+  std::optional<double> cpu_us() const;
 
  private:
   std::map<std::string, std::string> values_;

@@ -17,10 +17,8 @@ WindowMeter::Snapshot WindowMeter::take(bool with_stats) {
 }
 
 std::optional<double> WindowMeter::server_us(const Snapshot& s) {
-  if (s.stats) {
-    auto u = s.stats->number("cpu_user_us"), sys = s.stats->number("cpu_sys_us");
-    if (u && sys) return static_cast<double>(*u + *sys);
-  }
+  if (s.stats)
+    if (auto cpu = s.stats->cpu_us()) return cpu;
   if (s.server_proc) return static_cast<double>(s.server_proc->total_us());
   return std::nullopt;
 }
@@ -47,11 +45,7 @@ void WindowMeter::fill(RunResult& r) const {
         static_cast<double>(end_.self.total_us() - begin_.self.total_us()) / window_us * 100;
   }
   if (begin_.stats && end_.stats) {
-    auto delta = [&](const char* key) -> std::optional<std::int64_t> {
-      auto a = begin_.stats->number(key), b = end_.stats->number(key);
-      if (!a || !b) return std::nullopt;
-      return *b - *a;
-    };
+    auto delta = [&](const char* key) { return end_.stats->minus(*begin_.stats, key); };
     r.server_wait_calls = delta("wait_calls");
     r.server_events = delta("events");
     r.server_fds_passed = delta("fds_passed");
@@ -62,7 +56,7 @@ void WindowMeter::fill(RunResult& r) const {
     // USER_HZ=100), a 2 % error bar on a 0.5 s window at 100 % CPU. Both are the kernel's
     // accounting of the same process, so the finer one wins.
     auto u = delta("cpu_user_us"), s = delta("cpu_sys_us");
-    if (u && s) r.server_cpu_us = static_cast<double>(*u + *s);
+    if (u && s) r.server_cpu_us = static_cast<double>(*u) + static_cast<double>(*s);
   }
   if (!r.server_cpu_us && begin_.server_proc && end_.server_proc) {
     r.server_cpu_us =

@@ -18,6 +18,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "ListeningLine.h"
+
 namespace muxtest {
 
 using Clock = std::chrono::steady_clock;
@@ -85,11 +87,9 @@ ServerProcess::ServerProcess(const std::string& binary, std::vector<std::string>
   }
   listening_ = pending_.substr(0, nl);
   pending_.erase(0, nl + 1);
-  const auto colon = listening_.find(':');
-  const auto space = listening_.find(' ', colon);
-  if (listening_.rfind("listening ", 0) == 0 && colon != std::string::npos) {
-    port_ = static_cast<std::uint16_t>(std::stoi(listening_.substr(colon + 1, space - colon - 1)));
-  }
+  // parse_listening_line, not std::stoi after the first ':', which threw (ending the test
+  // binary) on "[::1]:PORT" or a garbage port; the server_output fuzz target checks the parser.
+  if (auto l = mux::parse_listening_line(listening_)) port_ = l->port;
 }
 
 ServerProcess::~ServerProcess() {

@@ -61,6 +61,19 @@ TEST(LineFramer, LineOfExactlyMaxIsAccepted) {
   EXPECT_EQ(lines.size(), 1u);
 }
 
+// Regression (fuzz target line_framer, tests/fuzz-corpus/line_framer/crash-cr-split-at-max-line):
+// a line of exactly max_line bytes whose CRLF was split between two reads was refused.
+TEST(LineFramer, LineOfExactlyMaxWithCarriageReturnSplitFromNewlineIsAccepted) {
+  LineFramer f(3);
+  LineFramer::Result r;
+  auto lines = feed_all(f, {"abc\r", "\n"}, &r);
+  EXPECT_EQ(r, LineFramer::Result::kOk);
+  EXPECT_EQ(lines, (std::vector<std::string>{"abc"}));
+  LineFramer g(3);
+  feed_all(g, {"abc\r", "x"}, &r);
+  EXPECT_EQ(r, LineFramer::Result::kTooLong);
+}
+
 TEST(LineFramer, OverlongLineInOneReadIsRejected) {
   LineFramer f(8);
   LineFramer::Result r;
