@@ -685,6 +685,9 @@ class Sweep:
 
     def point(self, count, t, repeat, mode, variant=plan.Variant()):
         row = self.base_row(t.name, mode, count, repeat)
+        # A row the sweep writes itself (skipped, blocked) says which variant it stands for; a
+        # measured row gets these from the loadgen.
+        row.update({k: v for k, v in vars(variant).items() if v is not None})
         row["idle_refused"] = t.hold_refused if t.hold_refused is not None else ""
         if count:
             row.update(kernel_memory.csv_columns(t.kernel))

@@ -98,6 +98,27 @@ class FakeSweepTest(unittest.TestCase):
         self.assertIn("rlimit_nofile", run.env["machine"])
         self.assertIn("commit", run.env["git"])
 
+    def test_every_active_count_is_a_point_and_skipped_rows_say_which(self):
+        run = run_sweep(
+            self.bin,
+            FAST
+            + "--mechanisms select,epoll-lt --counts 0,60 --repeats 2 --modes pingpong".split()
+            + ["--active-counts", "2,8"],
+            env={"FAKE_FD_SETSIZE": "40"},
+        )
+        self.assertEqual(run.returncode, 0, run.stderr)
+        by = {
+            (r["mechanism"], int(r["idle"]), r["active"], int(r["repeat"])): r["bench_status"]
+            for r in run.measured()
+        }
+        self.assertEqual(len(by), len(run.measured()))  # one row per (point, active, repeat)
+        for active in ("2", "8"):
+            for count in (0, 60):
+                self.assertEqual(by["epoll-lt", count, active, 2], "ok")
+            self.assertEqual(by["select", 60, active, 1], "refused:FD_SETSIZE")
+            self.assertTrue(by["select", 60, active, 2].startswith("skipped:"))
+        self.assertEqual(run.env["active_counts"], [2, 8])
+
     def test_repeats_rotate_the_first_mechanism(self):
         run = run_sweep(
             self.bin,
