@@ -105,7 +105,12 @@ class Variant:
         return " " + " ".join(parts) if parts else ""
 
 
-def parse_positive_list(text, option, minimum=1):
+# The largest message loadgen sends: the servers' default --max-line (4096) less the "<nick> "
+# prefix the relay adds (loadgen refuses more, with this reason).
+MAX_SIZE = 4000
+
+
+def parse_positive_list(text, option, minimum=1, maximum=None):
     values = []
     for item in text.split(","):
         item = item.strip()
@@ -114,6 +119,11 @@ def parse_positive_list(text, option, minimum=1):
         value = int(item)
         if value < minimum:
             raise ValueError(f"{option}: values are >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise ValueError(
+                f"{option}: values are <= {maximum} (the servers' 4096-byte line limit less the"
+                f" nick prefix), got {value}"
+            )
         values.append(value)
     if not values:
         raise ValueError(f"{option}: no value given")
@@ -132,7 +142,7 @@ def variants(active, active_counts, sizes):
         if active is not None
         else [None]
     )
-    size_list = parse_positive_list(sizes, "--sizes", 49) if sizes else [None]
+    size_list = parse_positive_list(sizes, "--sizes", 49, MAX_SIZE) if sizes else [None]
     return [Variant(a, s) for a in actives for s in size_list]
 
 

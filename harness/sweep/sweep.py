@@ -128,8 +128,8 @@ def add_run_options(p):
     p.add_argument(
         "--sizes",
         metavar="LIST",
-        help="comma-separated message sizes in bytes (loadgen --size, >= 49): every point runs"
-        " once per size (e.g. 64,4096)",
+        help="comma-separated message sizes in bytes (loadgen --size, 49 to 4000): every point"
+        " runs once per size (e.g. 64,4000)",
     )
     # Not `auto` by default: its doubling steps last warm-up/12 (12 ms in the default sweep),
     # too short to tell a gain from noise, so the chosen window (and with it the throughput)

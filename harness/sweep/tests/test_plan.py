@@ -35,7 +35,13 @@ class PlanTest(unittest.TestCase):
         self.assertEqual(plan.variants(8, None, None)[0].loadgen_args(), ["--active", "8"])
         default = plan.variants(None, None, None)
         self.assertEqual((len(default), default[0].loadgen_args(), default[0].label()), (1, [], ""))
-        for bad in ((4, "2,4", None), (None, "1", None), (None, None, "48"), (None, ",", None)):
+        for bad in (
+            (4, "2,4", None),
+            (None, "1", None),
+            (None, None, "48"),
+            (None, None, "4096"),
+            (None, ",", None),
+        ):
             with self.assertRaises(ValueError, msg=bad):
                 plan.variants(*bad)
 
