@@ -26,12 +26,12 @@ class PlanTest(unittest.TestCase):
         self.assertEqual(plan.most_active(plan.variants(None, None, None)), 0)
 
     def test_variants_are_the_product_of_active_counts_and_sizes(self):
-        vs = plan.variants(None, "2,64,2", "64,4096")
+        vs = plan.variants(None, "2,64,2", "64,4000")
         self.assertEqual(
-            [(v.active, v.size) for v in vs], [(2, 64), (2, 4096), (64, 64), (64, 4096)]
+            [(v.active, v.size) for v in vs], [(2, 64), (2, 4000), (64, 64), (64, 4000)]
         )
-        self.assertEqual(vs[1].loadgen_args(), ["--active", "2", "--size", "4096"])
-        self.assertEqual(vs[1].label(), " active=2 size=4096")
+        self.assertEqual(vs[1].loadgen_args(), ["--active", "2", "--size", "4000"])
+        self.assertEqual(vs[1].label(), " active=2 size=4000")
         self.assertEqual(plan.variants(8, None, None)[0].loadgen_args(), ["--active", "8"])
         default = plan.variants(None, None, None)
         self.assertEqual((len(default), default[0].loadgen_args(), default[0].label()), (1, [], ""))
