@@ -1345,7 +1345,7 @@ def new_sweep(args, p, out_dir, env, latency_request):
     if any(c > 0 for c in p.counts):
         sweep.kernel = kernel_memory.KernelMeter()
         env["kernel_memory"] = {
-            "method": kernel_memory.METHOD_CGROUP if sweep.kernel.cgroups else "global",
+            "method": sweep.kernel.method,
             "how": sweep.kernel.describe(),
         }
         say(f"kernel memory per idle connection: {sweep.kernel.describe()}")

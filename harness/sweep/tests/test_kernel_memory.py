@@ -43,18 +43,27 @@ def proc_tree(root, mem_pages, slabs, avail_kb):
         f.write(MEMINFO.format(avail=avail_kb))
 
 
-class FakeCgroups:
-    def __init__(self, base):
-        self.base = base
-        for side in ("server", "holders"):
-            os.makedirs(os.path.join(base, side), exist_ok=True)
+class FakeCgroups(km.SideCgroups):
+    """cgroup v2 side cgroups made in a plain directory; the test writes their memory.stat."""
 
-    def paths(self):
-        return {side: os.path.join(self.base, side) for side in ("server", "holders")}
+    def __init__(self, base):
+        super().__init__(os.path.dirname(base), os.path.basename(base))
 
     def write(self, side, sock, slab, kernel):
         with open(os.path.join(self.base, side, "memory.stat"), "w") as f:
             f.write(f"anon 4096\nfile 0\nkernel {kernel}\nsock {sock}\nslab {slab}\nslab_x 1\n")
+
+
+class FakeCgroupsV1(km.SideCgroupsV1):
+    """cgroup v1 side cgroups made in a plain directory; the test writes their kmem counters."""
+
+    def __init__(self, base):
+        super().__init__(os.path.dirname(base), os.path.basename(base))
+
+    def write(self, side, kmem, tcp):
+        for name, value in (("kmem.usage_in_bytes", kmem), ("kmem.tcp.usage_in_bytes", tcp)):
+            with open(os.path.join(self.base, side, "memory." + name), "w") as f:
+                f.write(f"{value}\n")
 
 
 class ParsingTest(unittest.TestCase):
@@ -135,6 +144,50 @@ class PerConnectionTest(unittest.TestCase):
         self.assertEqual(cols["kernel_bytes_per_idle_holders"], 4100.0)
         self.assertEqual(cols["kernel_bytes_method"], "cgroup")
 
+    def test_cgroup_v1_sides_are_kmem_plus_tcp(self):
+        cg = FakeCgroupsV1(os.path.join(self.proc, "cg"))
+        cg.write("server", kmem=1_000_000, tcp=0)
+        cg.write("holders", kmem=2_000_000, tcp=4096)
+        before = self.snapshot(0, (10, 20, 30, 40), 2_000_000, cgroups=cg)
+        cg.write("server", kmem=4_000_000, tcp=409_600)
+        cg.write("holders", kmem=6_500_000, tcp=4096)
+        after = self.snapshot(0, (610, 120, 530, 90), 1_990_000, cgroups=cg)
+        rec = km.per_connection(before, after, 1000)
+        self.assertEqual(rec["method"], km.METHOD_CGROUP_V1)
+        self.assertEqual(rec["server"], {"kmem": 3000.0, "tcp": 409.6, "total": 3409.6})
+        self.assertEqual(rec["holders"], {"kmem": 4500.0, "tcp": 0.0, "total": 4500.0})
+        self.assertAlmostEqual(rec["unattributed"], rec["both"] - 3409.6 - 4500.0, places=1)
+        cols = km.csv_columns(rec)
+        self.assertEqual(cols["kernel_bytes_per_idle_server"], 3409.6)
+        self.assertEqual(cols["kernel_bytes_per_idle_holders"], 4500.0)
+        self.assertEqual(cols["kernel_bytes_method"], "cgroup-v1")
+
+    def test_cgroup_v1_without_tcp_accounting_counts_kmem_alone(self):
+        cg = FakeCgroupsV1(os.path.join(self.proc, "cg"))
+        cg.tcp_active = False
+        cg.write("server", kmem=0, tcp=999)
+        cg.write("holders", kmem=0, tcp=999)
+        before = self.snapshot(0, (1, 1, 1, 1), 1, cgroups=cg)
+        cg.write("server", kmem=2_000_000, tcp=999_999)
+        cg.write("holders", kmem=3_000_000, tcp=999_999)
+        after = self.snapshot(0, (1, 1, 1, 1), 1, cgroups=cg)
+        rec = km.per_connection(before, after, 1000)
+        self.assertEqual(rec["server"], {"kmem": 2000.0, "total": 2000.0})
+        self.assertIn("could not be turned on", cg.describe())
+
+    def test_cgroup_v1_kmem_that_did_not_move_means_no_sides(self):
+        cg = FakeCgroupsV1(os.path.join(self.proc, "cg"))
+        for side in ("server", "holders"):
+            cg.write(side, kmem=0, tcp=0)
+        before = self.snapshot(0, (10, 20, 30, 40), 2_000_000, cgroups=cg)
+        cg.write("server", kmem=0, tcp=409_600)  # sockets accounted, kernel objects not
+        after = self.snapshot(0, (610, 120, 530, 90), 1_990_000, cgroups=cg)
+        rec = km.per_connection(before, after, 1000)
+        self.assertEqual(rec["method"], km.METHOD_GLOBAL)
+        self.assertIsNone(rec["server"])
+        self.assertIn("kmem counters did not move", rec["why_no_sides"])
+        self.assertIn("nokmem", km.csv_columns(rec)["kernel_bytes_method"])
+
     def test_nothing_held_is_no_record(self):
         s = self.snapshot(0, (1, 1, 1, 1), 1)
         self.assertIsNone(km.per_connection(s, s, 0))
@@ -154,6 +207,70 @@ class CgroupRootTest(unittest.TestCase):
                 f.write("cpu memory pids\n")
             self.assertEqual(km.cgroup2_root(mounts), (root, None))
         self.assertIn("no cgroup v2", km.cgroup2_root("proc /proc proc rw 0 0\n")[1])
+
+
+V1_MOUNTS = (
+    "tmpfs /sys/fs/cgroup tmpfs rw,relatime,mode=755 0 0\n"
+    "cgroup {root}/cpu cgroup rw,relatime,cpu 0 0\n"
+    "cgroup {root}/memory cgroup rw,relatime,memory 0 0\n"
+    "cgroup2 {root}/unified cgroup2 rw,relatime 0 0\n"
+)
+V1_SELF = "5:devices:/\n4:memory:{own}\n1:cpu:/\n0::/\n"
+
+
+class CgroupV1Test(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.root = self.tmp.name
+        self.mounts = V1_MOUNTS.format(root=self.root)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def cgroup_dir(self, rel):
+        path = os.path.join(self.root, "memory", rel)
+        os.makedirs(path, exist_ok=True)
+        open(os.path.join(path, "memory.kmem.usage_in_bytes"), "w").close()
+        return path
+
+    def parent(self, own, cmdline="quiet"):
+        return km.cgroup1_memory_parent(self.mounts, V1_SELF.format(own=own), cmdline)
+
+    def test_the_parent_is_the_sweeps_own_memory_cgroup(self):
+        self.cgroup_dir("")
+        own = self.cgroup_dir("process_api/abc")
+        self.assertEqual(self.parent("/process_api/abc"), (own, None))
+        self.assertEqual(self.parent("/"), (os.path.join(self.root, "memory"), None))
+
+    def test_a_cgroup_outside_the_mount_falls_back_to_the_mount(self):
+        # A container's mount whose root is its own cgroup: /proc/self/cgroup names a path the
+        # mount does not show.
+        self.cgroup_dir("")
+        self.assertEqual(self.parent("/docker/xyz"), (os.path.join(self.root, "memory"), None))
+
+    def test_why_not(self):
+        self.cgroup_dir("")
+        self.assertIn("nokmem", self.parent("/", "quiet cgroup.memory=nosocket,nokmem")[1])
+        self.assertIsNone(self.parent("/", "cgroup.memory=nosocket")[1])
+        os.remove(os.path.join(self.root, "memory", "memory.kmem.usage_in_bytes"))
+        self.assertIn("no kmem counters", self.parent("/")[1])
+        no_v1 = f"cgroup2 {self.root}/unified cgroup2 rw 0 0\n"
+        self.assertIn("no cgroup v1 memory", km.cgroup1_memory_parent(no_v1, "", "")[1])
+
+    def test_sides_turn_tcp_accounting_on_and_are_removed_once_empty(self):
+        parent = self.cgroup_dir("")
+        cg = km.SideCgroupsV1(parent, "muxbench-1")
+        self.assertTrue(cg.tcp_active)
+        for side, path in cg.paths().items():
+            with open(os.path.join(path, "memory.kmem.tcp.limit_in_bytes")) as f:
+                self.assertEqual(f.read(), "-1")
+        self.assertEqual(cg.procs_file("server"), os.path.join(cg.base, "server", "cgroup.procs"))
+        # A plain directory keeps its files, where cgroupfs drops them: not empty, left.
+        self.assertEqual(len(cg.close(wait_s=0)), 3)
+        for path in cg.paths().values():
+            os.remove(os.path.join(path, "memory.kmem.tcp.limit_in_bytes"))
+        self.assertEqual(cg.close(wait_s=0), [])
+        self.assertFalse(os.path.exists(cg.base))
 
 
 if __name__ == "__main__":
