@@ -103,8 +103,8 @@ def memory_lines(kb):
     if kb["server"] is None:
         out.append(
             "  Per side: not separable on the machine of this run (both ends of a loopback"
-            " connection live in one kernel, and it had no cgroup v2 memory controller): only the"
-            " sum is projected."
+            " connection live in one kernel, and the run could use no cgroup memory accounting;"
+            " kernel_bytes_method says why): only the sum is projected."
         )
     return out
 

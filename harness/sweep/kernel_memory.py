@@ -377,7 +377,8 @@ class SideCgroupsV1(SideCgroups):
     """cgroup v1: the same two cgroups in the v1 memory hierarchy, read from their kmem
     counters. v1 charges socket buffers (and, on accept, the accepted socket) to a cgroup only
     once its memory.kmem.tcp.limit_in_bytes has been written (Documentation/admin-guide/
-    cgroup-v1/memory.rst, 2.7.1; any value turns it on): each side gets "-1", no limit."""
+    cgroup-v1/memory.rst; any value turns it on, checked on Linux 6.18): each side gets "-1",
+    no limit."""
 
     method = METHOD_CGROUP_V1
 

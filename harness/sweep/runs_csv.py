@@ -70,7 +70,7 @@ BENCH_COLUMNS = [
     # The run's per-interval series (loadgen --series-out), relative to the folder.
     "series_file",
     # Kernel memory per idle connection of this row's hold, in bytes (kernel_memory.py): each
-    # side (from cgroup v2, empty where the sides cannot be told apart), both sides together
+    # side (from cgroup v2 or v1, empty where the sides cannot be told apart), both sides together
     # (machine-wide counters), and how they were measured.
     "kernel_bytes_per_idle_server",
     "kernel_bytes_per_idle_holders",
