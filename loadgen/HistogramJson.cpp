@@ -1,5 +1,6 @@
 #include "HistogramJson.h"
 
+#include "Net.h"
 #include "RunResult.h"
 
 #include <fcntl.h>
@@ -314,13 +315,7 @@ std::optional<std::string> check_writable(const std::string& path) {
 
 std::optional<std::string> write_histogram_file(const std::string& path, const Histogram& h,
                                                 const HistogramIdentity& id) {
-  const std::string text = histogram_json(h, id);
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  if (!f) return std::strerror(errno);
-  const bool wrote = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  const int write_errno = errno;
-  if (std::fclose(f) != 0 || !wrote) return std::strerror(wrote ? errno : write_errno);
-  return std::nullopt;
+  return write_text_file(path, histogram_json(h, id));
 }
 
 }  // namespace mux

@@ -112,13 +112,4 @@ std::string IntervalSeries::csv(const HistogramIdentity& id) const {
   return out;
 }
 
-std::optional<std::string> write_text_file(const std::string& path, const std::string& text) {
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  if (!f) return std::strerror(errno);
-  const bool wrote = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  const int write_errno = errno;
-  if (std::fclose(f) != 0 || !wrote) return std::strerror(wrote ? errno : write_errno);
-  return std::nullopt;
-}
-
 }  // namespace mux

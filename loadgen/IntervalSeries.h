@@ -84,7 +84,4 @@ class IntervalSeries {
 // The series file's header line (no newline).
 std::string series_csv_header();
 
-// Writes `text` to path (replacing it): nullopt, or why not.
-std::optional<std::string> write_text_file(const std::string& path, const std::string& text);
-
 }  // namespace mux

@@ -58,4 +58,8 @@ std::optional<std::string> write_all(int fd, std::string_view data);
 // The "what to do" hint for an errno from socket()/connect().
 std::string connect_hint(int err, const Endpoint& to);
 
+// Writes `text` to path (replacing it), for the files loadgen leaves beside its row (histogram,
+// series): nullopt, or why not.
+std::optional<std::string> write_text_file(const std::string& path, const std::string& text);
+
 }  // namespace mux

@@ -95,10 +95,23 @@ class ChatCore {
   bool doomed(ConnId id) const;
 
   // The end of a loop iteration: output is written once per iteration, after every ready socket
-  // was served, so a burst of messages to one receiver costs one send. take_dirty() swaps out
-  // the connections with new output (to flush), take_doomed() those to close; closing one may
-  // queue "left" notices and a flush may find a dead peer, so the driver repeats until
-  // has_pending_work() is false. Swapping with the caller's vector keeps both allocations.
+  // was served, so a burst of messages to one receiver costs one send. settle() calls
+  // flush(id) for every connection with new output that is not doomed, then close(id) for every
+  // doomed one still open (the driver closes its socket and calls closed()); closing one may
+  // queue "left" notices and a flush may find a dead peer, so it repeats until nothing is left.
+  // Every driver runs this one loop; take_dirty()/take_doomed() are its steps (a test driver may
+  // take them one by one), swapping with the caller's vector so that both keep their allocation.
+  template <class Flush, class Close>
+  void settle(Flush&& flush, Close&& close) {
+    while (has_pending_work()) {
+      take_dirty(settle_batch_);
+      for (ConnId id : settle_batch_)
+        if (!doomed(id)) flush(id);
+      take_doomed(settle_batch_);
+      for (ConnId id : settle_batch_)
+        if (is_open(id)) close(id);
+    }
+  }
   bool has_pending_work() const { return !dirty_.empty() || !doomed_.empty(); }
   void take_dirty(std::vector<ConnId>& into);
   void take_doomed(std::vector<ConnId>& into);
@@ -140,6 +153,7 @@ class ChatCore {
   Rooms rooms_;
   std::vector<std::unique_ptr<Connection>> conns_;  // indexed by ConnId
   std::vector<ConnId> dirty_, doomed_;
+  std::vector<ConnId> settle_batch_;  // settle()'s scratch list: no allocation per iteration
   std::string line_buf_;
   ServerCounters n_;
 };

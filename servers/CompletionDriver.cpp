@@ -201,7 +201,6 @@ class CompletionDriver final : public Driver, private Transport {
   std::deque<Connection> slots_;  // a deque: references stay valid as it grows
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> slot_of_;  // by descriptor: the open connection's slot
-  std::vector<ConnId> batch_;           // settle()'s scratch list
 
   SyscallCounts sys_;
   SqeCounts sqes_;
@@ -511,14 +510,7 @@ void CompletionDriver::flush(ConnId id) {
 }
 
 void CompletionDriver::settle() {
-  while (core_.has_pending_work()) {
-    core_.take_dirty(batch_);
-    for (ConnId id : batch_)
-      if (!core_.doomed(id)) flush(id);
-    core_.take_doomed(batch_);
-    for (ConnId id : batch_)
-      if (core_.is_open(id)) close_connection(id);
-  }
+  core_.settle([this](ConnId id) { flush(id); }, [this](ConnId id) { close_connection(id); });
 }
 
 void CompletionDriver::close_connection(ConnId id) {

@@ -146,14 +146,7 @@ void ReadinessDriver::update_interest(ConnId id) {
 }
 
 void ReadinessDriver::settle() {
-  while (core_.has_pending_work()) {
-    core_.take_dirty(batch_);
-    for (ConnId id : batch_)
-      if (!core_.doomed(id)) flush(id);
-    core_.take_doomed(batch_);
-    for (ConnId id : batch_)
-      if (core_.is_open(id)) close_connection(id);
-  }
+  core_.settle([this](ConnId id) { flush(id); }, [this](ConnId id) { close_connection(id); });
 }
 
 void ReadinessDriver::close_connection(ConnId id) {

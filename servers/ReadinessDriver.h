@@ -43,7 +43,6 @@ class ReadinessDriver final : public Driver, private Transport {
   bool stopping_ = false;
   std::vector<std::uint8_t> interest_;  // by descriptor: what the poller is asked to watch
   std::vector<ReadyEvent> ready_;
-  std::vector<ConnId> batch_;  // settle()'s scratch list, kept to avoid an allocation per loop
   std::vector<char> read_buf_ = std::vector<char>(64 * 1024);
   SyscallCounts sys_;  // accept, recv, send, close, other: the wait and ctl calls are the poller's
   mutable std::uint64_t stats_calls_ = 0;  // getrusage for /stats
