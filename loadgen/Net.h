@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace mux {
 
@@ -23,6 +24,14 @@ struct Endpoint {
 
 // Resolves an IPv4 host name or address; returns the endpoint or an error line.
 std::variant<Endpoint, std::string> resolve(const std::string& host, int port);
+
+// IPv4 addresses from a comma-separated list of addresses and inclusive ranges `A-B`, as
+// --idle-sources and --idle-destinations take them ("198.18.1.1-198.18.1.40,198.18.2.1"), in the
+// order given. An error names the bad item; `option` prefixes it.
+std::variant<std::vector<in_addr>, std::string> parse_ipv4_list(std::string_view list,
+                                                                std::string_view option);
+// One address as text ("127.0.0.2").
+std::string ipv4_text(in_addr a);
 
 // The kernel's ephemeral port range (net.ipv4.ip_local_port_range): how many connections one
 // source address can open to one server port.
