@@ -139,20 +139,24 @@ PortRange ephemeral_ports() {
   return r;
 }
 
+int bind_source(int fd, const in_addr& from) {
+  // Without IP_BIND_ADDRESS_NO_PORT, bind() would pick a port unique on its own, limiting the
+  // address to one connection per port whatever the destination; with it the kernel picks the
+  // port at connect() time, where only the 4-tuple has to be unique: each destination gets the
+  // whole port range again.
+  const int one = 1;
+  if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0) return errno;
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  src.sin_addr = from;
+  return bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) == 0 ? 0 : errno;
+}
+
 int start_connect(const Endpoint& to, const in_addr* from) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   if (from != nullptr) {
-    // Without IP_BIND_ADDRESS_NO_PORT, bind() would pick a port unique on its own, limiting the
-    // address to one connection per port whatever the destination; with it the kernel picks the
-    // port at connect() time, where only the 4-tuple has to be unique.
-    const int one = 1;
-    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    sockaddr_in src{};
-    src.sin_family = AF_INET;
-    src.sin_addr = *from;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
-      const int err = errno;
+    if (const int err = bind_source(fd, *from); err != 0) {
       close(fd);
       return -err;
     }

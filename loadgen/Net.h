@@ -41,6 +41,10 @@ struct PortRange {
 };
 PortRange ephemeral_ports();
 
+// Binds fd to source address `from` with the port left to connect() (IP_BIND_ADDRESS_NO_PORT);
+// 0 or the errno of bind().
+int bind_source(int fd, const in_addr& from);
+
 // A non-blocking TCP socket connecting to `to`, optionally from source address `from` (port
 // chosen at connect time). Returns the descriptor (connect may still be in progress) or -errno.
 int start_connect(const Endpoint& to, const in_addr* from);
