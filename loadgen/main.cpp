@@ -354,9 +354,6 @@ int main(int argc, char** argv) {
   app.add_flag("--hold", o.hold,
                "hold --idle N connections: print 'holding ...' when all are up, release on "
                "stdin EOF or SIGTERM, print 'released ...'");
-  app.add_option("--idle-per-process", o.idle_per_process,
-                 "most idle connections per helper process (default: the open-file limit)")
-      ->group("");
   app.add_option("--idle-sources", o.idle_sources,
                  "source addresses of the idle connections: comma-separated IPv4 addresses and "
                  "ranges A-B, every one used (default: 127.0.0.2, 127.0.0.3, ... as many as "
@@ -367,6 +364,9 @@ int main(int argc, char** argv) {
                  "server binds 0.0.0.0 or each of them): a LIST as for --idle-sources (default: "
                  "--host). Active connections always use --host")
       ->type_name("LIST");
+  app.add_option("--idle-per-process", o.idle_per_process,
+                 "most idle connections per helper process (default: the open-file limit)")
+      ->group("");
   app.add_option("--idle-per-pair", o.idle_per_pair,
                  "most idle connections per (source, destination) address pair (default: half "
                  "the ephemeral port range)")

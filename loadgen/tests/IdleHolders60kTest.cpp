@@ -13,7 +13,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +26,7 @@
 namespace mux {
 namespace {
 
+using test::children_of;
 using test::HoldProcess;
 using test::PipedProcess;
 
@@ -82,14 +82,6 @@ class Listener {
   PipedProcess process_;
   std::optional<ListeningLine> line_;
 };
-
-std::vector<std::string> children_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
-  std::vector<std::string> v;
-  std::string s;
-  while (in >> s) v.push_back(s);
-  return v;
-}
 
 Counts total(std::vector<std::unique_ptr<Listener>>& listeners, std::vector<Counts>* each) {
   Counts sum;

@@ -18,6 +18,7 @@
 namespace mux {
 namespace {
 
+using test::children_of;
 using test::HoldProcess;
 using test::ServerProcess;
 
@@ -76,14 +77,6 @@ std::vector<Endpoint> endpoints(const std::string& list, int port) {
   std::vector<Endpoint> out;
   for (in_addr a : addresses(list)) out.push_back(std::get<Endpoint>(resolve(ipv4_text(a), port)));
   return out;
-}
-
-std::vector<std::string> children_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
-  std::vector<std::string> v;
-  std::string s;
-  while (in >> s) v.push_back(s);
-  return v;
 }
 
 TEST(IdleHolders, SpreadOverProcessesAndSourceAddresses) {

@@ -114,6 +114,14 @@ Result run_loadgen(const std::vector<std::string>& args, int timeout_s) {
   return r;
 }
 
+std::vector<std::string> children_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::vector<std::string> v;
+  std::string s;
+  while (in >> s) v.push_back(s);
+  return v;
+}
+
 std::map<std::string, std::string> parse_csv(const std::string& out) {
   std::map<std::string, std::string> m;
   std::istringstream in(out);

@@ -27,6 +27,9 @@ struct Result {
 // Runs loadgen with args, waits at most timeout_s, captures stdout and stderr.
 Result run_loadgen(const std::vector<std::string>& args, int timeout_s = 60);
 
+// The process ids of pid's children (/proc/PID/task/PID/children), e.g. a hold's helpers.
+std::vector<std::string> children_of(pid_t pid);
+
 // Parses `header\nrow\n` (what --csv-header prints) into column -> value.
 std::map<std::string, std::string> parse_csv(const std::string& out);
 
