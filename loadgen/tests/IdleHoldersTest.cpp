@@ -223,5 +223,14 @@ TEST(IdleHolders, ASourceThatIsNotLocalIsNamed) {
             "addr`)");
 }
 
+TEST(IdleHolders, ABadAddressListIsAUsageErrorNamingTheItem) {
+  auto r = test::run_loadgen(
+      {"--hold", "--idle", "10", "--idle-destinations", "127.0.0.1,127.0.0.9-127.0.0.2"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err,
+            "loadgen: --idle-destinations 127.0.0.9-127.0.0.2: the range is reversed (write it as "
+            "127.0.0.2-127.0.0.9)\n");
+}
+
 }  // namespace
 }  // namespace mux
