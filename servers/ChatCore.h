@@ -29,6 +29,12 @@ using ConnId = int;
 // descriptor limit allows a million connections (65536 rooms of 32-character names: ~10 MiB).
 constexpr std::size_t kDefaultMaxRooms = 65536;
 
+// uring-completion's provided receive buffers. A chat line is far shorter than a page, and 1024
+// buffers let that many connections deliver a full buffer within one iteration before the ring
+// runs dry. The memory is touched only as the kernel fills it; idle connections hold none of it.
+constexpr unsigned kDefaultUringBuffers = 1024;
+constexpr unsigned kUringBufferBytes = 4096;
+
 struct ServerOptions {
   std::string bind = "127.0.0.1";
   std::uint16_t port = 8002;

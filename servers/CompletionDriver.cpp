@@ -91,11 +91,10 @@ constexpr unsigned kSubmissionEntries = 1024;
 // Multishot requests post many CQEs per SQE: a large CQ keeps the kernel off its overflow list
 // (which would also end multishot requests).
 constexpr unsigned kCompletionEntries = 32768;
-// Provided buffers: 1024 of 4 KiB. A chat line is far shorter than a page, and 1024 lets that
-// many connections deliver a full buffer within one iteration before the ring runs dry. The
-// memory is touched only as the kernel fills it; idle connections hold none of it.
-constexpr unsigned kDefaultBuffers = 1024;
-constexpr unsigned kBufferSize = 4096;
+// Provided buffers: kDefaultUringBuffers of kUringBufferBytes (ChatCore.h, where the memory
+// bound reads them too).
+constexpr unsigned kDefaultBuffers = kDefaultUringBuffers;
+constexpr unsigned kBufferSize = kUringBufferBytes;
 constexpr unsigned kBufferGroup = 0;
 // What the close chain's RECV drains: input the multishot recv has not already taken.
 constexpr std::size_t kDrainBytes = 64 * 1024;

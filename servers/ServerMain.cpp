@@ -13,6 +13,7 @@
 
 #include "Driver.h"
 #include "MechanismRegistry.h"
+#include "MemoryBound.h"
 #include "system.h"
 
 #ifndef MUXBENCH_VERSION
@@ -74,6 +75,24 @@ std::optional<std::string> resolve_max_conns(std::optional<std::uint64_t> reques
   return std::nullopt;
 }
 
+// The --help footer: the memory bound (MemoryBound.h) as a formula, and its value with the
+// default options on this machine.
+std::string memory_footer(std::uint64_t fd_limit) {
+  ServerOptions defaults;
+  std::uint64_t max_conns = 0;
+  if (resolve_max_conns(std::nullopt, fd_limit, max_conns)) return "";
+  defaults.max_conns = max_conns;
+  const auto gib = [](std::uint64_t bytes) { return static_cast<double>(bytes) / (1 << 30); };
+  return fmt::format(
+      "Memory (user space, worst case: every connection with a full output queue): at most "
+      "{} MiB + --max-conns x ({} + 2 x (--max-line + 1) + 2 x (--max-outbuf + --max-line + {})) "
+      "bytes; uring-completion counts the queue term twice (the send in flight) and adds "
+      "--uring-buffers x {} bytes. With the defaults here (--max-conns {}): {:.1f} GiB "
+      "(uring-completion {:.1f} GiB); lower --max-outbuf or --max-conns to lower it.",
+      kBaseBytes >> 20, kConnectionBytes, kLineSlackBytes, kUringBufferBytes, max_conns,
+      gib(worst_case_memory_bytes(defaults, false)), gib(worst_case_memory_bytes(defaults, true)));
+}
+
 }  // namespace
 
 int server_main(int argc, char** argv, std::string_view program_name) {
@@ -87,6 +106,9 @@ int server_main(int argc, char** argv, std::string_view program_name) {
                            "on SIGINT/SIGTERM prints its counters as one JSON line and exits 0.",
                            program, describe(served)),
                program};
+  // Before the options: --help states the default --max-conns this limit gives.
+  const std::uint64_t fd_limit = raise_fd_limit();
+  app.footer(memory_footer(fd_limit));
   ServerOptions opt;
   int cpu = -1;
   bool list = false;
@@ -181,7 +203,6 @@ int server_main(int argc, char** argv, std::string_view program_name) {
   // A peer that disconnects while we write must cost an EPIPE, not the process.
   signal(SIGPIPE, SIG_IGN);
 
-  const std::uint64_t fd_limit = raise_fd_limit();
   if (auto err = resolve_max_conns(
           max_conns_option->count() ? std::optional<std::uint64_t>(max_conns) : std::nullopt,
           fd_limit, opt.max_conns)) {
