@@ -65,11 +65,13 @@ std::optional<std::string> resolve_max_conns(std::optional<std::uint64_t> reques
     return std::nullopt;
   }
   if (*requested > allowed) {
+    const std::uint64_t need =
+        *requested > UINT64_MAX - kFdMargin ? UINT64_MAX : *requested + kFdMargin;
     return fmt::format(
         "--max-conns {}: the open-file limit is {}, which allows {} connections beside the "
         "server's own {} descriptors; raise it (ulimit -n {}, as root ulimit -Hn first), or "
         "give --max-conns {}",
-        *requested, fd_limit, allowed, kFdMargin, *requested + kFdMargin, allowed);
+        *requested, fd_limit, allowed, kFdMargin, need, allowed);
   }
   max_conns = *requested;
   return std::nullopt;
