@@ -1,5 +1,6 @@
 // Reading the line a server prints once it listens (SPEC §3):
-//   listening HOST:PORT mechanism=NAME fd_limit=N
+//   listening HOST:PORT mechanism=NAME fd_limit=N max_conns=M
+// (max_conns: the server's --max-conns, 0 for no cap; absent from servers older than it).
 // servers/ServerSocket.cpp writes it; the test harnesses read it with this. HOST may be an IPv6
 // address in brackets ("[::1]"), so the port follows the last ':'. A line that does not have
 // this shape, or whose numbers do not fit, is no listening line (nullopt), never an exception.
@@ -18,6 +19,7 @@ struct ListeningLine {
   std::uint16_t port = 0;
   std::string mechanism;
   std::uint64_t fd_limit = 0;
+  std::optional<std::uint64_t> max_conns;
   bool operator==(const ListeningLine&) const = default;
 };
 
@@ -37,10 +39,11 @@ inline std::string_view field(std::string_view& rest) {
 }
 }  // namespace listening_detail
 
-// Text after the four fields is ignored, as the harness's regular expressions do.
+// Text after these fields is ignored, as the harness's regular expressions do.
 inline std::optional<ListeningLine> parse_listening_line(std::string_view line) {
   using namespace listening_detail;
-  constexpr std::string_view kStart = "listening ", kMech = "mechanism=", kLimit = "fd_limit=";
+  constexpr std::string_view kStart = "listening ",
+                             kMech = "mechanism=", kLimit = "fd_limit=", kMaxConns = "max_conns=";
   if (line.substr(0, kStart.size()) != kStart) return std::nullopt;
   std::string_view rest = line.substr(kStart.size());
   const std::string_view addr = field(rest), mech = field(rest), limit = field(rest);
@@ -51,6 +54,9 @@ inline std::optional<ListeningLine> parse_listening_line(std::string_view line) 
   ListeningLine l;
   if (!number(addr.substr(colon + 1), l.port) || !number(limit.substr(kLimit.size()), l.fd_limit))
     return std::nullopt;
+  if (const std::string_view cap = field(rest); cap.substr(0, kMaxConns.size()) == kMaxConns) {
+    if (!number(cap.substr(kMaxConns.size()), l.max_conns.emplace())) return std::nullopt;
+  }
   l.host = std::string(addr.substr(0, colon));
   l.mechanism = std::string(mech.substr(kMech.size()));
   return l;

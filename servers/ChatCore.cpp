@@ -17,6 +17,9 @@ constexpr std::string_view kHelp[] = {
     "*   any other line is sent to the other members of your room",
 };
 
+// What " (+N more)" can take, N being a 64-bit count: kept free at the end of a /who list.
+constexpr std::size_t kWhoMoreBytes = 30;
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -26,7 +29,12 @@ std::string_view trim(std::string_view s) {
 }  // namespace
 
 ChatCore::ChatCore(ServerOptions options, Transport& transport, std::uint64_t fd_limit)
-    : opt_(std::move(options)), transport_(transport), fd_limit_(fd_limit) {}
+    : opt_(std::move(options)),
+      transport_(transport),
+      fd_limit_(fd_limit),
+      max_conns_(opt_.max_conns ? opt_.max_conns : UINT64_MAX),
+      full_line_(fmt::format("! server full: {0} connections (--max-conns {0})\n", max_conns_)),
+      rooms_(opt_.max_rooms) {}
 
 void ChatCore::open(ConnId id) {
   if (static_cast<std::size_t>(id) >= conns_.size()) conns_.resize(id + 1);
@@ -150,6 +158,8 @@ void ChatCore::on_command(Connection& c, std::string_view cmd, std::string_view 
         broadcast(c, fmt::format("* {} is now {}\n", old, name), false);
     } else {
       if (name != c.room) {
+        if (!rooms_.may_join(c, name))
+          return send_line(c, fmt::format("! too many rooms (max {})", opt_.max_rooms));
         if (!opt_.quiet) broadcast(c, fmt::format("* {} left\n", c.nick), false);
         rooms_.join(c, name);
         if (!opt_.quiet) broadcast(c, fmt::format("* {} joined\n", c.nick), false);
@@ -157,12 +167,20 @@ void ChatCore::on_command(Connection& c, std::string_view cmd, std::string_view 
       send_line(c, fmt::format("* you joined {}", name));
     }
   } else if (cmd == "/who") {
+    // The list stops at --max-line bytes. Unbounded, lobby's reply would grow with the room:
+    // with many idle connections it outgrows --max-outbuf (and the asker is dropped as a slow
+    // reader), and each /who would cost memory in proportion to the room.
     const auto& members = rooms_.members(c.room);
     std::string line = fmt::format("* members of {} ({}):", c.room, members.size());
+    std::size_t listed = 0;
     for (const Member* m : members) {
+      if (line.size() + 1 + m->nick.size() + kWhoMoreBytes > opt_.max_line) break;
       line += ' ';
       line += m->nick;
+      ++listed;
     }
+    if (listed < members.size())
+      fmt::format_to(std::back_inserter(line), " (+{} more)", members.size() - listed);
     send_line(c, line);
   } else if (cmd == "/stats") {
     send_line(c, stats_json());

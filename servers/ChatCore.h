@@ -24,12 +24,29 @@ namespace mux {
 
 using ConnId = int;
 
+// --max-rooms by default: far above what a benchmark makes (a pingpong or flood run of K active
+// connections uses K/2 rooms, K ≤ 512 in the sweep, plus lobby), yet a bound on a machine whose
+// descriptor limit allows a million connections (65536 rooms of 32-character names: ~10 MiB).
+constexpr std::size_t kDefaultMaxRooms = 65536;
+
+// uring-completion's provided receive buffers. A chat line is far shorter than a page, and 1024
+// buffers let that many connections deliver a full buffer within one iteration before the ring
+// runs dry. The memory is touched only as the kernel fills it; idle connections hold none of it.
+constexpr unsigned kDefaultUringBuffers = 1024;
+constexpr unsigned kUringBufferBytes = 4096;
+
 struct ServerOptions {
   std::string bind = "127.0.0.1";
   std::uint16_t port = 8002;
   bool quiet = false;
   std::size_t max_line = 4096;
   std::size_t max_outbuf = 1 << 20;
+  // Connections served at once; one accepted beyond is refused with full_line(). 0: no cap of
+  // the server's own (accept then stops only at the descriptor limit, with EMFILE's refusal).
+  // ServerMain sets it from the descriptor limit unless --max-conns says otherwise.
+  std::uint64_t max_conns = 0;
+  // Rooms at once, lobby included: a /join that would create one more is refused.
+  std::size_t max_rooms = kDefaultMaxRooms;
   // uring-completion only: buffers in its provided-buffer ring, a power of two (0: its default).
   // A hidden option, so that a test can make the ring run dry.
   unsigned uring_buffers = 0;
@@ -61,8 +78,15 @@ class ChatCore {
 
   // A new connection, already accepted and watched: welcome line, "joined" notice.
   void open(ConnId id);
-  // A connection the driver had to turn away before open() (select's FD_SETSIZE, EMFILE).
+  // A connection the driver had to turn away before open() (select's FD_SETSIZE, EMFILE,
+  // --max-conns).
   void count_refused() { ++n_.refused; }
+  // --max-conns is reached: the driver refuses the connection it has just accepted with
+  // full_line() instead of open()ing it. One comparison per accept, nothing per message.
+  bool full() const { return n_.current >= max_conns_; }
+  // "! server full: N connections (--max-conns N)\n". Lives as long as the core, so that an
+  // asynchronous send (uring-completion) may point at it.
+  std::string_view full_line() const { return full_line_; }
   bool is_open(ConnId id) const { return find(id) != nullptr; }
 
   // What on_bytes did with the input, so the driver knows whether to read on.
@@ -121,6 +145,7 @@ class ChatCore {
   // The counters as one JSON line (no newline), as printed on exit and by /stats.
   std::string stats_json() const;
   const ServerCounters& counters() const { return n_; }
+  std::size_t room_count() const { return rooms_.room_count(); }
 
  private:
   struct Connection : Member {
@@ -150,6 +175,8 @@ class ChatCore {
   ServerOptions opt_;
   Transport& transport_;
   std::uint64_t fd_limit_;
+  std::uint64_t max_conns_;  // opt_.max_conns, or "no cap" as the largest count
+  std::string full_line_;
   Rooms rooms_;
   std::vector<std::unique_ptr<Connection>> conns_;  // indexed by ConnId
   std::vector<ConnId> dirty_, doomed_;

@@ -36,7 +36,8 @@
 //    RECV that drains input already queued (close() of a socket with unread input sends RST, and
 //    a peer that receives RST may discard our last line unread), then CLOSE. A connection's slot
 //    is reused only after its last CQE, so a late CQE never reaches a newer connection, even one
-//    that got the same descriptor number.
+//    that got the same descriptor number. A connection past --max-conns gets the same chain
+//    behind a SEND of the refusal line, and no slot.
 //  - Completions run in our thread, inside io_uring_enter: IORING_SETUP_SINGLE_ISSUER (6.0)
 //    promises one submitting thread and IORING_SETUP_DEFER_TASKRUN (6.1) holds the kernel's
 //    completion work until we wait for events, so it never interrupts the loop mid-batch. A
@@ -90,11 +91,10 @@ constexpr unsigned kSubmissionEntries = 1024;
 // Multishot requests post many CQEs per SQE: a large CQ keeps the kernel off its overflow list
 // (which would also end multishot requests).
 constexpr unsigned kCompletionEntries = 32768;
-// Provided buffers: 1024 of 4 KiB. A chat line is far shorter than a page, and 1024 lets that
-// many connections deliver a full buffer within one iteration before the ring runs dry. The
-// memory is touched only as the kernel fills it; idle connections hold none of it.
-constexpr unsigned kDefaultBuffers = 1024;
-constexpr unsigned kBufferSize = 4096;
+// Provided buffers: kDefaultUringBuffers of kUringBufferBytes (ChatCore.h, where the memory
+// bound reads them too).
+constexpr unsigned kDefaultBuffers = kDefaultUringBuffers;
+constexpr unsigned kBufferSize = kUringBufferBytes;
 constexpr unsigned kBufferGroup = 0;
 // What the close chain's RECV drains: input the multishot recv has not already taken.
 constexpr std::size_t kDrainBytes = 64 * 1024;
@@ -135,7 +135,7 @@ class CompletionDriver final : public Driver, private Transport {
 
   std::optional<std::string> listen() override;
   std::string listening_line() const override {
-    return mux::listening_line(listener_, "uring-completion", fd_limit_);
+    return mux::listening_line(listener_, "uring-completion", fd_limit_, core_.options().max_conns);
   }
   std::uint16_t port() const override { return listener_.port; }
   std::optional<std::string> run() override;
@@ -181,6 +181,10 @@ class CompletionDriver final : public Driver, private Transport {
   void flush(ConnId id);
   void settle();
   void close_connection(ConnId id);
+  void refuse_connection(int fd);
+  void make_room_for_chain();
+  // SHUTDOWN → drain RECV → CLOSE, linked; the CLOSE's CQE carries close_tag.
+  void queue_graceful_close(int fd, std::uint64_t close_tag);
   void release_if_done(std::uint32_t slot);
 
   std::uint64_t fd_limit_;
@@ -449,6 +453,7 @@ void CompletionDriver::accept_while_out_of_descriptors() {
 }
 
 void CompletionDriver::open_connection(int fd) {
+  if (core_.full()) return refuse_connection(fd);
   std::uint32_t slot;
   if (free_slots_.empty()) {
     slot = static_cast<std::uint32_t>(slots_.size());
@@ -519,32 +524,54 @@ void CompletionDriver::close_connection(ConnId id) {
   core_.closed(id);
   slot_of_[id] = kNoSlot;
   c.closing = true;
-  // A linked chain must not be split across two submits.
-  if (io_uring_sq_space_left(&ring_) < 4) {
-    io_uring_submit(&ring_);
-    ++sys_.ctl;
-  }
-  io_uring_sqe* sqe;
+  make_room_for_chain();
   if (c.recv_armed || c.send_in_flight) {
-    sqe = next_sqe();
+    io_uring_sqe* sqe = next_sqe();
     io_uring_prep_cancel_fd(sqe, c.fd, IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data64(sqe, tag(Op::kIgnored));
     sqe->flags |= IOSQE_IO_HARDLINK;
     ++sqes_.other;
   }
-  sqe = next_sqe();
-  io_uring_prep_shutdown(sqe, c.fd, SHUT_WR);
+  queue_graceful_close(c.fd, tag(Op::kClose, slot));
+}
+
+void CompletionDriver::refuse_connection(int fd) {
+  // Past --max-conns: the refusal line, then the close chain, with no slot and nothing armed,
+  // so the connection costs nothing once its CQEs are in. MSG_DONTWAIT: a fresh socket's send
+  // buffer takes the line at once, and the chain must never wait on a peer.
+  core_.count_refused();
+  make_room_for_chain();
+  io_uring_sqe* sqe = next_sqe();
+  const std::string_view line = core_.full_line();
+  io_uring_prep_send(sqe, fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  io_uring_sqe_set_data64(sqe, tag(Op::kIgnored));
+  sqe->flags |= IOSQE_IO_HARDLINK;
+  ++sqes_.send;
+  queue_graceful_close(fd, tag(Op::kIgnored));
+}
+
+void CompletionDriver::make_room_for_chain() {
+  // A linked chain must not be split across two submits.
+  if (io_uring_sq_space_left(&ring_) < 4) {
+    io_uring_submit(&ring_);
+    ++sys_.ctl;
+  }
+}
+
+void CompletionDriver::queue_graceful_close(int fd, std::uint64_t close_tag) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_shutdown(sqe, fd, SHUT_WR);
   io_uring_sqe_set_data64(sqe, tag(Op::kIgnored));
   sqe->flags |= IOSQE_IO_HARDLINK;
   // Whatever the drains write is never read: one sink serves every connection.
   static char sink[kDrainBytes];
   sqe = next_sqe();
-  io_uring_prep_recv(sqe, c.fd, sink, sizeof sink, MSG_DONTWAIT);
+  io_uring_prep_recv(sqe, fd, sink, sizeof sink, MSG_DONTWAIT);
   io_uring_sqe_set_data64(sqe, tag(Op::kIgnored));
   sqe->flags |= IOSQE_IO_HARDLINK;
   sqe = next_sqe();
-  io_uring_prep_close(sqe, c.fd);
-  io_uring_sqe_set_data64(sqe, tag(Op::kClose, slot));
+  io_uring_prep_close(sqe, fd);
+  io_uring_sqe_set_data64(sqe, close_tag);
   sqes_.close += 2;
   ++sqes_.recv;
 }

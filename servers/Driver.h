@@ -17,7 +17,7 @@ class Driver {
 
   // Binds and listens. Returns a message naming the address and errno on failure.
   virtual std::optional<std::string> listen() = 0;
-  // "listening 127.0.0.1:PORT mechanism=NAME fd_limit=N"
+  // "listening 127.0.0.1:PORT mechanism=NAME fd_limit=N max_conns=M"
   virtual std::string listening_line() const = 0;
   virtual std::uint16_t port() const = 0;
 

@@ -30,7 +30,7 @@ std::optional<std::string> ReadinessDriver::listen() {
 }
 
 std::string ReadinessDriver::listening_line() const {
-  return mux::listening_line(listener_, poller_->name(), fd_limit_);
+  return mux::listening_line(listener_, poller_->name(), fd_limit_, core_.options().max_conns);
 }
 
 std::optional<std::string> ReadinessDriver::run() {
@@ -69,6 +69,11 @@ void ReadinessDriver::accept_all() {
       }
       fmt::print(stderr, "{}\n", errno_text("accept4", err));
       return;
+    }
+    if (core_.full()) {
+      core_.count_refused();
+      sys_.close += refuse(fd, core_.full_line());
+      continue;
     }
     if (auto why = poller_->add(fd, kReadable)) {
       core_.count_refused();

@@ -25,7 +25,7 @@ void Rooms::admit(Member& m) {
   } while (by_nick_.count(m.nick));
   by_nick_.emplace(m.nick, &m);
   m.room.clear();
-  join(m, "lobby");
+  join(m, std::string(kLobby));
 }
 
 void Rooms::forget(Member& m) {
@@ -33,12 +33,24 @@ void Rooms::forget(Member& m) {
   by_nick_.erase(m.nick);
 }
 
-void Rooms::join(Member& m, const std::string& room) {
+bool Rooms::join(Member& m, const std::string& room) {
+  if (!may_join(m, room)) return false;
   leave_room(m);
   auto& list = rooms_[room];
   m.room = room;
   m.index_in_room = list.size();
   list.push_back(&m);
+  return true;
+}
+
+bool Rooms::may_create(const Member& m, const std::string& room) const {
+  if (room == kLobby) return true;
+  std::size_t after = rooms_.size() + 1;
+  // Lobby's place is kept even while it is empty, so that admit() never exceeds the cap.
+  if (!rooms_.count(std::string(kLobby))) ++after;
+  // The last member leaving a room deletes it: moving on from there creates nothing in total.
+  if (!m.room.empty() && m.room != kLobby && members(m.room).size() == 1) --after;
+  return after <= max_rooms_;
 }
 
 bool Rooms::rename(Member& m, const std::string& nick) {

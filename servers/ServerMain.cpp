@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -12,6 +13,7 @@
 
 #include "Driver.h"
 #include "MechanismRegistry.h"
+#include "MemoryBound.h"
 #include "system.h"
 
 #ifndef MUXBENCH_VERSION
@@ -39,6 +41,60 @@ std::string describe(const std::vector<const Mechanism*>& served) {
   return out;
 }
 
+// Descriptors a server holds besides its connections: stdin, stdout and stderr (3), the
+// listening socket (1), the stop signal's self-pipe (2), the spare kept to refuse a connection
+// on EMFILE (1), the mechanism's own (an epoll or io_uring instance: 1; uring-completion's probe
+// opens a socket pair, 2, before it listens), 9 in all. The rest is slack for descriptors that
+// outlive their connection's count: uring-completion releases a closed connection's descriptor
+// only when its CLOSE request completes, after the core has let a new connection in. Should
+// the slack run out, accept meets EMFILE and the spare refuses the connection: never a spin.
+constexpr std::uint64_t kFdMargin = 16;
+
+// --max-conns as given (nullopt: not given) against the descriptor limit: the value to serve
+// with, or why it cannot be served.
+std::optional<std::string> resolve_max_conns(std::optional<std::uint64_t> requested,
+                                             std::uint64_t fd_limit, std::uint64_t& max_conns) {
+  const std::uint64_t allowed = fd_limit > kFdMargin ? fd_limit - kFdMargin : 0;
+  if (!requested) {
+    if (allowed == 0)
+      return fmt::format(
+          "the open-file limit is {}, which leaves no descriptor for a connection beside the "
+          "server's own {}: raise it (ulimit -n {}, as root ulimit -Hn)",
+          fd_limit, kFdMargin, kFdMargin + 1024);
+    max_conns = allowed;
+    return std::nullopt;
+  }
+  if (*requested > allowed) {
+    const std::uint64_t need =
+        *requested > UINT64_MAX - kFdMargin ? UINT64_MAX : *requested + kFdMargin;
+    return fmt::format(
+        "--max-conns {}: the open-file limit is {}, which allows {} connections beside the "
+        "server's own {} descriptors; raise it (ulimit -n {}, as root ulimit -Hn first), or "
+        "give --max-conns {}",
+        *requested, fd_limit, allowed, kFdMargin, need, allowed);
+  }
+  max_conns = *requested;
+  return std::nullopt;
+}
+
+// The --help footer: the memory bound (MemoryBound.h) as a formula, and its value with the
+// default options on this machine.
+std::string memory_footer(std::uint64_t fd_limit) {
+  ServerOptions defaults;
+  std::uint64_t max_conns = 0;
+  if (resolve_max_conns(std::nullopt, fd_limit, max_conns)) return "";
+  defaults.max_conns = max_conns;
+  const auto gib = [](std::uint64_t bytes) { return static_cast<double>(bytes) / (1 << 30); };
+  return fmt::format(
+      "Memory (user space, worst case: every connection with a full output queue): at most "
+      "{} MiB + --max-conns x ({} + 2 x (--max-line + 1) + 2 x (--max-outbuf + --max-line + {})) "
+      "bytes; uring-completion counts the queue term twice (the send in flight) and adds "
+      "--uring-buffers x {} bytes. With the defaults here (--max-conns {}): {:.1f} GiB "
+      "(uring-completion {:.1f} GiB); lower --max-outbuf or --max-conns to lower it.",
+      kBaseBytes >> 20, kConnectionBytes, kLineSlackBytes, kUringBufferBytes, max_conns,
+      gib(worst_case_memory_bytes(defaults, false)), gib(worst_case_memory_bytes(defaults, true)));
+}
+
 }  // namespace
 
 int server_main(int argc, char** argv, std::string_view program_name) {
@@ -52,6 +108,9 @@ int server_main(int argc, char** argv, std::string_view program_name) {
                            "on SIGINT/SIGTERM prints its counters as one JSON line and exits 0.",
                            program, describe(served)),
                program};
+  // Before the options: --help states the default --max-conns this limit gives.
+  const std::uint64_t fd_limit = raise_fd_limit();
+  app.footer(memory_footer(fd_limit));
   ServerOptions opt;
   int cpu = -1;
   bool list = false;
@@ -63,6 +122,19 @@ int server_main(int argc, char** argv, std::string_view program_name) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
   app.add_option("--max-outbuf", opt.max_outbuf,
                  "bytes queued for a client that does not read before it is dropped")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
+  std::uint64_t max_conns = 0;
+  auto* max_conns_option = app.add_option(
+      "--max-conns", max_conns,
+      fmt::format("connections served at once; one more gets `! server full: N connections "
+                  "(--max-conns N)` and is closed. Default: the open-file limit minus {} for the "
+                  "server's own descriptors. 0: no cap but the open-file limit's. Each connection "
+                  "has one nick, so this bounds nicks too",
+                  kFdMargin));
+  app.add_option("--max-rooms", opt.max_rooms,
+                 "rooms at once, lobby included; a /join that would create one more gets "
+                 "`! too many rooms (max N)`")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
   app.add_option("--cpu", cpu, "pin the server to this CPU");
@@ -133,7 +205,12 @@ int server_main(int argc, char** argv, std::string_view program_name) {
   // A peer that disconnects while we write must cost an EPIPE, not the process.
   signal(SIGPIPE, SIG_IGN);
 
-  const std::uint64_t fd_limit = raise_fd_limit();
+  if (auto err = resolve_max_conns(
+          max_conns_option->count() ? std::optional<std::uint64_t>(max_conns) : std::nullopt,
+          fd_limit, opt.max_conns)) {
+    fmt::print(stderr, "{}: {}\n", program, *err);
+    return 2;
+  }
   if (cpu >= 0) {
     if (auto err = pin_to_cpu(cpu)) {
       fmt::print(stderr, "{}: {}\n", program, *err);

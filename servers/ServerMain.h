@@ -8,7 +8,9 @@
 namespace mux {
 
 // Exits 0 after SIGINT/SIGTERM, kExitUnavailable (69) when this machine refuses the mechanism,
-// CLI11's status on a bad command line, 2 when --cpu cannot be honoured, 1 on any other failure.
+// CLI11's status on a bad command line, 2 when --cpu or --max-conns cannot be honoured (a CPU
+// that does not exist; more connections than the open-file limit leaves room for), 1 on any
+// other failure.
 int server_main(int argc, char** argv, std::string_view program);
 
 }  // namespace mux

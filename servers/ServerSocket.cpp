@@ -82,9 +82,12 @@ std::optional<std::string> open_listener(const ServerOptions& opt, Listener& l) 
   return std::nullopt;
 }
 
-std::string listening_line(const Listener& l, std::string_view mechanism, std::uint64_t fd_limit) {
-  return fmt::format("listening {}:{} mechanism={} fd_limit={}", l.host, l.port, mechanism,
-                     fd_limit);
+std::string listening_line(const Listener& l, std::string_view mechanism, std::uint64_t fd_limit,
+                           std::optional<std::uint64_t> max_conns) {
+  std::string line =
+      fmt::format("listening {}:{} mechanism={} fd_limit={}", l.host, l.port, mechanism, fd_limit);
+  if (max_conns) fmt::format_to(std::back_inserter(line), " max_conns={}", *max_conns);
+  return line;
 }
 
 void wake(const Listener& l) {

@@ -26,8 +26,11 @@ struct Listener {
 // costs every mechanism the same calls beside its own.
 std::optional<std::string> open_listener(const ServerOptions& opt, Listener& l);
 
-// "listening HOST:PORT mechanism=NAME fd_limit=N": the harness waits for this exact line.
-std::string listening_line(const Listener& l, std::string_view mechanism, std::uint64_t fd_limit);
+// "listening HOST:PORT mechanism=NAME fd_limit=N max_conns=M": the harness waits for this line
+// (common/ListeningLine.h reads it). max_conns 0 means no cap but the descriptor limit; nullopt
+// leaves the field out (a line of a server older than --max-conns, written back by a test).
+std::string listening_line(const Listener& l, std::string_view mechanism, std::uint64_t fd_limit,
+                           std::optional<std::uint64_t> max_conns);
 
 // Async-signal-safe; preserves errno.
 void wake(const Listener& l);

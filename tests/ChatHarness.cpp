@@ -16,6 +16,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <limits>
 #include <stdexcept>
 
 #include "ListeningLine.h"
@@ -40,6 +42,37 @@ bool read_some(int fd, std::string& into, Clock::time_point deadline) {
   return false;
 }
 
+// Starts bin_dir()/binary with args, its stdout (and stderr too, when merge_stderr) into a
+// pipe whose read end goes to *out_fd. Returns the child's pid, or -1.
+pid_t spawn_server(const std::string& binary, std::vector<std::string> args,
+                   std::uint64_t fd_hard_limit, bool merge_stderr, int* out_fd) {
+  int out[2];
+  if (pipe(out) != 0) return -1;
+  const std::string path = bin_dir() + "/" + binary;
+  args.insert(args.begin(), path);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    if (merge_stderr) dup2(out[1], STDERR_FILENO);
+    close(out[0]);
+    close(out[1]);
+    // Only the standard descriptors: anything inherited would shift the server's fd numbers.
+    for (int fd = 3; fd < 1024; ++fd) close(fd);
+    if (fd_hard_limit) {
+      rlimit lim{fd_hard_limit, fd_hard_limit};
+      setrlimit(RLIMIT_NOFILE, &lim);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(path.c_str(), argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  *out_fd = out[0];
+  return pid;
+}
+
 }  // namespace
 
 std::string bin_dir() {
@@ -56,29 +89,9 @@ void raise_own_fd_limit() {
 
 ServerProcess::ServerProcess(const std::string& binary, std::vector<std::string> args,
                              std::uint64_t fd_hard_limit) {
-  int out[2];
-  if (pipe(out) != 0) return;
-  const std::string path = bin_dir() + "/" + binary;
-  args.insert(args.begin(), {path, "--port", "0"});
-  pid_ = fork();
-  if (pid_ == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    close(out[0]);
-    close(out[1]);
-    // Only the standard descriptors: anything inherited would shift the server's fd numbers.
-    for (int fd = 3; fd < 1024; ++fd) close(fd);
-    if (fd_hard_limit) {
-      rlimit lim{fd_hard_limit, fd_hard_limit};
-      setrlimit(RLIMIT_NOFILE, &lim);
-    }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(path.c_str(), argv.data());
-    _exit(127);
-  }
-  close(out[1]);
-  out_fd_ = out[0];
+  args.insert(args.begin(), {"--port", "0"});
+  pid_ = spawn_server(binary, std::move(args), fd_hard_limit, false, &out_fd_);
+  if (pid_ < 0) return;
   // Wait for the listening line (the harness contract, SPEC §3).
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   std::size_t nl;
@@ -127,6 +140,35 @@ ServerProcess::Exit ServerProcess::stop() {
   const auto brace = all.find('{');
   if (brace != std::string::npos) e.json = all.substr(brace, all.find('\n', brace) - brace);
   return e;
+}
+
+Finished run_server(const std::string& binary, std::vector<std::string> args,
+                    std::uint64_t fd_hard_limit) {
+  Finished f;
+  args.insert(args.begin(), {"--port", "0"});
+  int out_fd = -1;
+  const pid_t pid = spawn_server(binary, std::move(args), fd_hard_limit, true, &out_fd);
+  if (pid < 0) return f;
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (read_some(out_fd, f.output, deadline)) {
+  }
+  close(out_fd);
+  if (Clock::now() >= deadline) kill(pid, SIGKILL);  // it served instead of exiting
+  int status = 0;
+  waitpid(pid, &status, 0);
+  f.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return f;
+}
+
+std::optional<long long> peak_rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  long long kib = 0;
+  while (in >> key) {
+    if (key == "VmHWM:" && in >> kib) return kib;
+    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return std::nullopt;
 }
 
 Client::Client(std::uint16_t port) {

@@ -50,6 +50,18 @@ class ServerProcess {
   std::string pending_;
 };
 
+// A server run that is expected to exit by itself (a refused command line): its status and
+// everything it printed, stdout and stderr together. Killed after 10 s if it does not exit.
+struct Finished {
+  int status = -1;  // exit code, or 128+signal
+  std::string output;
+};
+Finished run_server(const std::string& binary, std::vector<std::string> args,
+                    std::uint64_t fd_hard_limit = 0);
+
+// The peak resident set of a running process (VmHWM of /proc/PID/status), KiB.
+std::optional<long long> peak_rss_kib(pid_t pid);
+
 class Client {
  public:
   explicit Client(std::uint16_t port);

@@ -16,77 +16,20 @@
 #include <gtest/gtest.h>
 
 #include "ChatHarness.h"
-#include "MechanismRegistry.h"
+#include "ChatServerFixture.h"
 
+using muxtest::ChatServer;
 using muxtest::Client;
 using muxtest::ServerProcess;
 
 namespace {
 
-// One per mechanism of the registry, so that a new one is tested without a line here.
-struct ServerKind {
-  std::string label, binary;
-  std::vector<std::string> args;
-  std::string mechanism;
-  bool fdsetsize_limited;
-  const mux::Mechanism* entry;
-};
-
-std::ostream& operator<<(std::ostream& os, const ServerKind& k) {
-  return os << k.label;
-}
-
-std::vector<ServerKind> server_kinds() {
-  std::vector<ServerKind> out;
-  for (const auto& m : mux::mechanisms()) {
-    std::string label(m.name);
-    std::replace(label.begin(), label.end(), '-', '_');
-    // Only glibc's fd_set has the FD_SETSIZE wall; select-dynamic exists to get past it.
-    out.push_back(
-        {label, std::string(m.binary), m.args(), std::string(m.name), m.name == "select", &m});
-  }
-  return out;
-}
-
-class ChatServer : public ::testing::TestWithParam<ServerKind> {
- protected:
-  static void SetUpTestSuite() { muxtest::raise_own_fd_limit(); }
-
-  void SetUp() override {
-    // An optional mechanism may be missing from the build or refused by this machine (io_uring:
-    // kernel.io_uring_disabled, seccomp): its server then exits with kExitUnavailable, and its
-    // tests are skipped with the reason instead of failing.
-    if (GetParam().entry->optional) {
-      if (auto why = mux::unavailable_reason(*GetParam().entry)) GTEST_SKIP() << *why;
-    }
-  }
-
-  std::unique_ptr<ServerProcess> start(std::vector<std::string> extra = {"--quiet"},
-                                       std::uint64_t fd_limit = 0) {
-    auto args = GetParam().args;
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto s = std::make_unique<ServerProcess>(GetParam().binary, args, fd_limit);
-    EXPECT_TRUE(s->started()) << GetParam().binary << " did not print its listening line";
-    return s;
-  }
-
-  // A connected client whose welcome line has been read and that sits in `room` as `nick`.
-  std::unique_ptr<Client> member(const ServerProcess& s, const std::string& nick,
-                                 const std::string& room) {
-    auto c = std::make_unique<Client>(s.port());
-    EXPECT_TRUE(c->connected());
-    EXPECT_EQ(c->welcome().rfind("* welcome guest", 0), 0u);
-    EXPECT_EQ(c->command("/nick " + nick), "* you are now " + nick);
-    EXPECT_EQ(c->command("/join " + room), "* you joined " + room);
-    return c;
-  }
-};
-
 TEST_P(ChatServer, ListeningLineNamesTheMechanismAndLimit) {
   auto s = start();
   EXPECT_EQ(s->mechanism(), GetParam().mechanism);
   EXPECT_TRUE(std::regex_match(
-      s->listening_line(), std::regex(R"(listening 127\.0\.0\.1:\d+ mechanism=\S+ fd_limit=\d+)")))
+      s->listening_line(),
+      std::regex(R"(listening 127\.0\.0\.1:\d+ mechanism=\S+ fd_limit=\d+ max_conns=\d+)")))
       << s->listening_line();
   auto exit = s->stop();
   EXPECT_EQ(exit.status, 0);
@@ -298,8 +241,9 @@ TEST_P(ChatServer, BurstOfConnectsIsServed) {
 TEST_P(ChatServer, OutOfDescriptorsRefusesWithoutSpinning) {
   // With RLIMIT_NOFILE = 64 the server runs out of descriptors after ~58 clients. The pending
   // connections must be refused with a line, not left in the backlog where a level-triggered
-  // loop would see the listening socket readable forever.
-  auto s = start({"--quiet"}, 64);
+  // loop would see the listening socket readable forever. --max-conns 0: without it the
+  // connection cap (64 - 16) would refuse them before the descriptors run out.
+  auto s = start({"--quiet", "--max-conns", "0"}, 64);
   std::vector<std::unique_ptr<Client>> clients;
   int welcomed = 0, refused = 0;
   for (int i = 0; i < 100; ++i) {
@@ -460,7 +404,7 @@ TEST_P(ChatServer, QuitWithUnreadInputStillEndsInAFinNotAReset) {
   EXPECT_EQ(n, 0) << (n < 0 ? std::strerror(errno) : "more data after * bye");
 }
 
-INSTANTIATE_TEST_SUITE_P(Servers, ChatServer, ::testing::ValuesIn(server_kinds()),
+INSTANTIATE_TEST_SUITE_P(Servers, ChatServer, ::testing::ValuesIn(muxtest::server_kinds()),
                          [](const auto& info) { return info.param.label; });
 
 }  // namespace

@@ -80,7 +80,7 @@ class Reader {
     mux::Listener w;
     w.host = l->host;
     w.port = l->port;
-    const std::string again = mux::listening_line(w, l->mechanism, l->fd_limit);
+    const std::string again = mux::listening_line(w, l->mechanism, l->fd_limit, l->max_conns);
     const auto back = mux::parse_listening_line(again);
     check(back && *back == *l, "listening line '{}' written back as '{}' reads differently", line,
           again);

@@ -5,7 +5,8 @@
 //
 // Script: three header bytes, then events.
 //   byte 0: max_line = 8 + b % 56           byte 1: max_outbuf = 64 + 8 * b
-//   byte 2: bit 0 quiet; bits 1-5: the kernel send buffer (16 * n bytes) of a client not reading
+//   byte 2: bit 0 quiet; bits 1-5: the kernel send buffer (16 * n bytes) of a client not reading;
+//           bits 6-7: --max-rooms n (1-3; 0: the default), so that the room cap is reached
 //   event: one byte, client slot = b >> 4 (0-15), kind = (b & 15) % 9:
 //     0 connect        (a free slot only; the descriptor is the lowest free one, as the kernel's)
 //     1 bytes          next byte n, then n raw bytes (partial lines, any byte)
@@ -24,6 +25,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -152,6 +154,11 @@ class World : public mux::Transport {
   void settle();
   void close_connection(ConnId id);
   void model_line(Client& c, std::string_view line);
+  // The rooms of the clients open in the core: the rooms that exist.
+  std::set<std::string> rooms() const;
+  // --max-rooms as the protocol states it: lobby included and always joinable; a room whose
+  // last member leaves is gone.
+  bool may_join(const Client& c, std::string_view room) const;
   void receive(Client& c, std::string_view bytes);
   void check_line(Client& c, std::string_view line);
   void check_stats(const Client& c, std::string_view line);
@@ -316,7 +323,7 @@ void World::model_line(Client& c, std::string_view line) {
       for (const Client& o : clients_) taken |= o.present && &o != &c && o.nick == arg;
       if (!taken) c.nick = std::string(arg);
     } else if (cmd == "/join" && valid_name(arg)) {
-      c.room = std::string(arg);
+      if (may_join(c, arg)) c.room = std::string(arg);
     } else if (cmd == "/quit") {
       c.closing = c.graceful = true;
       c.owed_at_close = c.owed.size();
@@ -330,6 +337,23 @@ void World::model_line(Client& c, std::string_view line) {
     r.owed.push_back(text);
     ++owed_total_;
   }
+}
+
+std::set<std::string> World::rooms() const {
+  std::set<std::string> out;
+  for (const Client& c : clients_)
+    if (c.present) out.insert(c.room);
+  return out;
+}
+
+bool World::may_join(const Client& c, std::string_view room) const {
+  const std::set<std::string> now = rooms();
+  if (room == c.room || room == "lobby" || now.count(std::string(room))) return true;
+  std::size_t after = now.size() + 1 + (now.count("lobby") ? 0 : 1);
+  std::size_t others_in_mine = 0;
+  for (const Client& o : clients_) others_in_mine += o.present && &o != &c && o.room == c.room;
+  if (c.room != "lobby" && others_in_mine == 0) --after;
+  return after <= opt_.max_rooms;
 }
 
 void World::eof(Client& c) {
@@ -504,6 +528,11 @@ void World::check_all() {
   check(received_msgs_ <= n.msgs_out && n.msgs_out <= owed_total_,
         "msgs_out {} is not between the {} chat lines received and the {} sent to rooms",
         n.msgs_out, received_msgs_, owed_total_);
+  const std::size_t rooms_now = rooms().size();
+  check(core_.room_count() <= opt_.max_rooms, "{} rooms exist, over --max-rooms {}",
+        core_.room_count(), opt_.max_rooms);
+  check(core_.room_count() == rooms_now, "the core has {} rooms, its clients are in {}",
+        core_.room_count(), rooms_now);
   for (Client& c : clients_) {
     if (!c.present) continue;
     check(core_.is_open(c.id), "{} is open for the driver but not for the core", c.nick);
@@ -547,6 +576,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   o.max_outbuf = 64 + 8 * static_cast<std::size_t>(in.byte());
   const unsigned char flags = in.byte();
   o.quiet = flags & 1;
+  if (flags >> 6) o.max_rooms = flags >> 6;
   World world(o, 16 * ((flags >> 1) % 32));
   world.run(in);
   return 0;

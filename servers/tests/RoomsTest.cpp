@@ -84,3 +84,31 @@ TEST(Rooms, ForgetKeepsTheOtherMembersReachable) {
   rooms.forget(m[2]);
   EXPECT_EQ(rooms.room_count(), 0u);
 }
+
+TEST(Rooms, AtMaxRoomsANewRoomIsRefusedAndTheMemberStays) {
+  Rooms rooms(2);  // lobby and one more
+  Member a, b;
+  rooms.admit(a);
+  rooms.admit(b);
+  EXPECT_TRUE(rooms.join(a, "red"));
+  EXPECT_FALSE(rooms.may_join(b, "blue"));
+  EXPECT_FALSE(rooms.join(b, "blue"));
+  EXPECT_EQ(b.room, "lobby");
+  EXPECT_EQ(rooms.members("lobby").size(), 1u);
+  EXPECT_TRUE(rooms.join(b, "red"));  // an existing room
+  EXPECT_EQ(rooms.room_count(), 1u);  // lobby emptied, but its place is kept
+  EXPECT_FALSE(rooms.join(b, "blue"));
+  Member c;
+  rooms.admit(c);  // lobby is never refused
+  EXPECT_EQ(rooms.room_count(), 2u);
+}
+
+TEST(Rooms, TheLastMemberOfARoomMayMoveToANewOneAtTheCap) {
+  Rooms rooms(2);
+  Member a;
+  rooms.admit(a);
+  ASSERT_TRUE(rooms.join(a, "red"));
+  EXPECT_TRUE(rooms.join(a, "blue"));  // red goes as blue comes
+  EXPECT_EQ(rooms.room_count(), 1u);
+  EXPECT_TRUE(rooms.members("red").empty());
+}

@@ -13,6 +13,16 @@ TEST(ListeningLine, ReadsEveryField) {
   EXPECT_EQ(l->port, 8002);
   EXPECT_EQ(l->mechanism, "epoll-et");
   EXPECT_EQ(l->fd_limit, 1024u);
+  EXPECT_FALSE(l->max_conns);  // a server older than --max-conns
+}
+
+TEST(ListeningLine, ReadsTheConnectionCap) {
+  const auto l = parse_listening_line(
+      "listening 127.0.0.1:8002 mechanism=poll fd_limit=20000 max_conns=19984 later=1");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->max_conns, 19984u);
+  EXPECT_EQ(parse_listening_line("listening x:80 mechanism=a fd_limit=1 max_conns=0")->max_conns,
+            0u);
 }
 
 // Regression: the harness took the port after the first ':' with std::stoi, which threw here.
@@ -27,8 +37,9 @@ TEST(ListeningLine, GarbageIsNoListeningLine) {
   for (const char* bad :
        {"", "listening", "listening x:99999 mechanism=a fd_limit=1",
         "listening x:abc mechanism=a fd_limit=1", "listening :80 mechanism=a fd_limit=1",
-        "listening x:80 mechanism= fd_limit=1",
-        "listening x:80 mechanism=a fd_limit=", "listening x:80 fd_limit=1 mechanism=a",
-        "listen x:80 mechanism=a fd_limit=1", "listening x:-1 mechanism=a fd_limit=1"})
+        "listening x:80 mechanism= fd_limit=1", "listening x:80 mechanism=a fd_limit=",
+        "listening x:80 fd_limit=1 mechanism=a", "listen x:80 mechanism=a fd_limit=1",
+        "listening x:-1 mechanism=a fd_limit=1", "listening x:80 mechanism=a fd_limit=1 max_conns=",
+        "listening x:80 mechanism=a fd_limit=1 max_conns=-5"})
     EXPECT_FALSE(parse_listening_line(bad)) << bad;
 }

@@ -51,9 +51,11 @@ def raw(slot, data):
     return ev(slot, BYTES, len(data)) + data
 
 
-def header(max_line=56, max_outbuf_steps=60, quiet=False, kernel_steps=4):
-    # max_line = 8 + b % 56, max_outbuf = 64 + 8 * b, kernel buffer = 16 * n
-    return bytes([(max_line - 8) % 56, max_outbuf_steps, int(quiet) | kernel_steps << 1])
+def header(max_line=56, max_outbuf_steps=60, quiet=False, kernel_steps=4, max_rooms=0):
+    # max_line = 8 + b % 56, max_outbuf = 64 + 8 * b, kernel buffer = 16 * n, max_rooms 1-3 (0:
+    # the default)
+    flags = int(quiet) | kernel_steps << 1 | max_rooms << 6
+    return bytes([(max_line - 8) % 56, max_outbuf_steps, flags])
 
 
 def chat_core_seeds():
@@ -90,6 +92,20 @@ def chat_core_seeds():
         + line(0, "hello")
         + line(1, "/join red")
         + line(1, "hello"),
+        "seed-room-cap": header(max_rooms=2)
+        + three
+        + line(0, "/join red")
+        + line(1, "/join blue")
+        + line(1, "hello")
+        + line(0, "/join blue")
+        + line(1, "/join red")
+        + line(2, "/join red")
+        + line(0, "/join lobby")
+        + line(1, "/join red")
+        + line(1, "hello")
+        + ev(2, RESET)
+        + ev(3, CONNECT)
+        + line(3, "/join blue"),
         "seed-slow-reader": header(max_outbuf_steps=8, kernel_steps=2)
         + three
         + ev(1, STOP)
@@ -174,6 +190,11 @@ def server_output_seeds():
         + b"listening 127.0.0.1:8002 mechanism=epoll fd_limit=1024\n"
         b"listening [::1]:0 mechanism=select fd_limit=1\n"
         b"listening x:99999999 mechanism= fd_limit=\n",
+        "seed-listening-max-conns": bytes([0, 0])
+        + b"listening 127.0.0.1:8002 mechanism=poll fd_limit=20000 max_conns=19984\n"
+        b"listening 127.0.0.1:8002 mechanism=poll fd_limit=64 max_conns=0\n"
+        b"listening 127.0.0.1:8002 mechanism=poll fd_limit=64 max_conns=x\n"
+        b"! server full: 5 connections (--max-conns 5)\n",
         "seed-refusal": bytes([0, 0])
         + b"! server full: select() cannot watch descriptor 1024 (FD_SETSIZE is 1024)\n"
         b"! server full: out of file descriptors (limit 64)\n"
