@@ -1,7 +1,5 @@
 """The soak's pass/fail rules on synthetic samples, and the mix's bounds (no server, no loadgen)."""
 
-import os
-import tempfile
 import unittest
 
 from harness.soak import mix
@@ -182,21 +180,6 @@ class MixTest(unittest.TestCase):
     def test_select_stays_below_fd_setsize(self):
         # Listener, stdio and the soak's own connections on top still leave a wide margin.
         self.assertLess(mix.peak_connections(mix.round_plan(60.0, True)), mix.FD_SETSIZE - 500)
-
-
-class PlotTest(unittest.TestCase):
-    def test_the_plot_is_drawn_from_a_soak_csv(self):
-        from plot import soak as soak_plot
-
-        with tempfile.TemporaryDirectory() as d:
-            with open(os.path.join(d, "soak.csv"), "w") as f:
-                f.write("sample,phase,round,elapsed_s,mechanism,fds,rss_kib\n")
-                for i, (phase, fds) in enumerate([("baseline", 5), ("load", 400), ("end", 5)]):
-                    for mech in ("poll", "epoll-lt"):
-                        f.write(f"{i + 1},{phase},{i},{i * 30},{mech},{fds},{3000 + i}\n")
-            written = soak_plot.render(d)
-            self.assertEqual(sorted(os.path.basename(p) for p in written), ["soak.png", "soak.svg"])
-            self.assertGreater(os.path.getsize(os.path.join(d, "soak.png")), 1000)
 
 
 if __name__ == "__main__":
