@@ -1,9 +1,9 @@
 """The soak plot: python3 -m plot.soak OUT (from the muxbench root), OUT holding soak.csv.
 
-Writes OUT/soak.png and OUT/soak.svg: each server's descriptors (top) and RSS (bottom) against
-the minutes of the soak. The solid line joins the quiet samples (the baseline, the end of each
-round, the end once every client is gone), where a leak shows as a line that keeps rising; the
-hollow markers are the samples taken in the middle of a round, under load.
+Writes OUT/soak.png and OUT/soak.svg against the minutes of the soak, one line per server: its
+descriptors above the baseline at the quiet samples (the baseline, the end of each round, the end
+once every client is gone), where a leak shows as a line that keeps rising; its descriptors under
+load (30 % into each round); and its RSS (quiet samples joined, samples under load hollow).
 """
 
 import argparse
@@ -34,38 +34,38 @@ def load(path):
 def render(folder):
     series = load(os.path.join(folder, "soak.csv"))
     plt = import_pyplot()
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 8), sharex=True)
-    for mechanism, rows in series.items():
+    fig, (leak, busy, rss) = plt.subplots(3, 1, figsize=(9, 10), sharex=True)
+    span = max((r["elapsed_s"] or 0) / 60 for rows in series.values() for r in rows) or 1.0
+    for i, (mechanism, rows) in enumerate(series.items()):
         color, marker, dash = style(mechanism)
-        for ax, key, scale in ((top, "fds", 1), (bottom, "rss_kib", 1 / 1024)):
-            quiet = [r for r in rows if r["phase"] in QUIET_PHASES and r[key] is not None]
-            load_ = [r for r in rows if r["phase"] == "load" and r[key] is not None]
-            ax.plot(
-                [r["elapsed_s"] / 60 for r in quiet],
-                [r[key] * scale for r in quiet],
-                color=color,
-                marker=marker,
-                ls=dash,
-                lw=1.2,
-                ms=4,
-                label=mechanism if ax is top else "_" + mechanism,
-            )
-            ax.plot(
-                [r["elapsed_s"] / 60 for r in load_],
-                [r[key] * scale for r in load_],
-                color=color,
-                marker=marker,
-                ls="none",
-                ms=5,
-                mfc="none",
-                label="_load",
-            )
-    top.set_ylabel("descriptors (/proc/PID/fd, log scale)")
-    top.set_yscale("log")
-    bottom.set_ylabel("RSS (MiB)")
-    bottom.set_ylim(bottom=0)
-    bottom.set_xlabel("minutes into the soak")
-    for ax in (top, bottom):
+        # Servers whose figures are equal would hide each other: each is drawn a little apart.
+        dodge = (i - (len(series) - 1) / 2) * span * 0.004
+        quiet = [r for r in rows if r["phase"] in QUIET_PHASES and r["fds"] is not None]
+        loaded = [r for r in rows if r["phase"] == "load"]
+        base = quiet[0]["fds"] if quiet and quiet[0]["phase"] == "baseline" else None
+        line = dict(color=color, marker=marker, ls=dash, lw=1.2, ms=4)
+        hollow = dict(color=color, marker=marker, ls="none", ms=5, mfc="none")
+        minutes = lambda rows: [r["elapsed_s"] / 60 + dodge for r in rows]  # noqa: E731
+        if base is not None:
+            leak.plot(minutes(quiet), [r["fds"] - base for r in quiet], label=mechanism, **line)
+        with_fds = [r for r in loaded if r["fds"] is not None]
+        busy.plot(minutes(with_fds), [r["fds"] for r in with_fds], **line)
+        quiet_rss = [r for r in rows if r["phase"] in QUIET_PHASES and r["rss_kib"] is not None]
+        loaded_rss = [r for r in loaded if r["rss_kib"] is not None]
+        rss.plot(minutes(quiet_rss), [r["rss_kib"] / 1024 for r in quiet_rss], **line)
+        rss.plot(minutes(loaded_rss), [r["rss_kib"] / 1024 for r in loaded_rss], **hollow)
+    from matplotlib.ticker import MaxNLocator
+
+    leak.set_ylabel("descriptors above the baseline\n(quiet samples)")
+    low, high = leak.get_ylim()
+    leak.set_ylim(min(low, -1.5), max(high, 3.5))  # room to see a leak of one descriptor
+    leak.yaxis.set_major_locator(MaxNLocator(integer=True))
+    busy.set_ylabel("descriptors under load\n(30 % into each round)")
+    busy.set_ylim(0, busy.get_ylim()[1] * 1.15)
+    rss.set_ylabel("RSS (MiB)")
+    rss.set_ylim(bottom=0)
+    rss.set_xlabel("minutes into the soak")
+    for ax in (leak, busy, rss):
         ax.grid(True, alpha=0.3)
     fig.suptitle("Soak: descriptors and RSS of every server over time", fontsize=13)
     written = []
@@ -74,9 +74,10 @@ def render(folder):
         plt,
         SimpleNamespace(path=folder),
         "soak",
-        "soak.csv: filled markers joined by a line are quiet samples (baseline, the end of each"
-        " round, the end with every client gone); hollow markers are samples in the middle of a"
-        " round, under load.",
+        "soak.csv (/proc/PID/fd, VmRSS). Quiet samples (filled, joined): the baseline, the end of"
+        " each round, the end with every client gone; a leak is a line that keeps rising. Samples"
+        " under load: 30 % into each round (hollow on the RSS panel). Servers are drawn slightly"
+        " apart in time so that equal figures stay visible.",
         written,
     )
     return written
