@@ -356,14 +356,40 @@ def find_mechanisms(args):
     return mechs
 
 
-def write_summary(args, out_dir, checks, info):
+def figures_row(name, samples, runs):
+    """One server's headline figures for soak.md: descriptors, RSS, load served."""
+    base = next((s for s in samples if s["phase"] == "baseline"), {})
+    after = next((s for s in samples if s["phase"] == "round" and s["round"] == 1), {})
+    end = next((s for s in samples if s["phase"] == "end"), {})
+    msgs = sum(int(float(r["row"].get("msgs") or 0)) for r in runs if r.get("row"))
+
+    def mib(s, key="rss_kib"):
+        return f"{s[key] / 1024:.2f}" if s.get(key) else "?"
+
+    growth = "?"
+    if after.get("rss_kib") and end.get("rss_kib"):
+        growth = f"{verdict.rss_growth(after['rss_kib'], end['rss_kib']) * 100:+.1f} %"
+    cells = [name, f"{base.get('fds', '?')} → {end.get('fds', '?')}", mib(base), mib(after)]
+    cells += [mib(end), growth, mib(end, "rss_peak_kib"), f"{end.get('accepted') or 0:,}"]
+    return "| " + " | ".join(cells + [f"{msgs:,}"]) + " |"
+
+
+def write_summary(args, run, checks, info):
+    hostile = (
+        f"yes (--hostile {mix.HOSTILE})" if info["hostile"] else "no (loadgen has no --hostile)"
+    )
     lines = ["# Soak run", ""]
     lines.append(
         f"{info['started_utc']}, {args.total_s:g} s in {args.rounds} rounds of"
         f" {args.round_s:g} s, {len(info['servers'])} servers at once; loads per round:"
-        f" {', '.join(info['kinds'])}. Hostile clients: {info['hostile']}."
-        f" Settled {info['settle_s']:.1f} s after the last round. Wall time {info['wall_s']:.0f} s."
+        f" {', '.join(info['kinds'])}. Hostile clients: {hostile}. Settled"
+        f" {info['settle_s']:.1f} s after the last round. Wall time {info['wall_s']:.0f} s."
     )
+    lines += ["", "| server | descriptors baseline → end | RSS baseline (MiB) | after round 1 |"]
+    lines[-1] += " end | growth | peak | connections accepted | messages checked |"
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+    for name in info["servers"]:
+        lines.append(figures_row(name, run.samples[name], run.records[name]))
     lines += ["", "| server | check | verdict | figures |", "|---|---|---|---|"]
     for c in checks:
         lines.append(
@@ -377,7 +403,7 @@ def write_summary(args, out_dir, checks, info):
         f"FAIL {n} start: {why}" for n, why in info["failed"].items()
     ]
     lines += ["", f"**{'FAILED' if failures else 'PASSED'}**", ""]
-    with open(os.path.join(out_dir, "soak.md"), "w") as f:
+    with open(os.path.join(args.out, "soak.md"), "w") as f:
         f.write("\n".join(lines))
     return failures
 
@@ -421,21 +447,8 @@ def soak(args, mechs, logs):
     started = utc_now()
     hostile = "--hostile" in mechanism_table.help_text(args.loadgen)
     plan = mix.round_plan(args.round_s, hostile)
-    if not hostile:
-        say(
-            f"{args.loadgen} has no --hostile: the soak runs without slow readers, garbage and"
-            " over-long lines (they come from loadgen --hostile)"
-        )
     servers, skipped, failed = start_servers(args, mechs, logs)
-    for name, why in skipped.items():
-        say(f"{name} skipped: unavailable on this machine ({why})")
-    for name, why in failed.items():
-        say(f"{name} did not start: {why}")
-    say(
-        f"{len(servers)} servers, {args.rounds} rounds of {args.round_s:g} s, each round per"
-        f" server: {', '.join(mix.kinds(plan))}; at most {mix.peak_connections(plan)} connections"
-        f" per server at once (chat-select's limit is {mix.FD_SETSIZE} descriptors); out {args.out}"
-    )
+    say_start(args, plan, hostile, servers, skipped, failed)
     info = {"started_utc": started.strftime("%Y-%m-%d %H:%M UTC"), "hostile": hostile}
     info |= {"kinds": mix.kinds(plan), "skipped": skipped, "failed": failed}
     info["servers"] = [s.name for s in servers]
@@ -450,19 +463,45 @@ def soak(args, mechs, logs):
         run.abandon()
         run.close()
     info["wall_s"] = run.elapsed()
+    stop_servers(run, servers)
+    return judge(args, plan, run, info)
+
+
+def say_start(args, plan, hostile, servers, skipped, failed):
+    if not hostile:
+        say(
+            f"{args.loadgen} has no --hostile: the soak runs without slow readers, garbage and"
+            " over-long lines (they come from loadgen --hostile)"
+        )
+    for name, why in skipped.items():
+        say(f"{name} skipped: unavailable on this machine ({why})")
+    for name, why in failed.items():
+        say(f"{name} did not start: {why}")
+    say(
+        f"{len(servers)} servers, {args.rounds} rounds of {args.round_s:g} s, each round per"
+        f" server: {', '.join(mix.kinds(plan))}; at most {mix.peak_connections(plan)} connections"
+        f" per server at once (chat-select's limit is {mix.FD_SETSIZE} descriptors); out {args.out}"
+    )
+
+
+def stop_servers(run, servers):
+    """SIGTERM and the counters line; a server that does not stop cleanly fails its integrity."""
     for server in servers:
         problem = server.stop()
         if problem:
             run.records[server.name].append(
-                {"round": args.rounds, "server": server.name, "kind": "server-stop"}
+                {"round": run.args.rounds, "server": server.name, "kind": "server-stop"}
                 | {"error": f"server stop: {problem}", "row": None, "seconds": 0}
             )
-    checks = [
-        c for s in servers for c in verdict.judge(s.name, run.samples[s.name], run.records[s.name])
-    ]
+
+
+def judge(args, plan, run, info):
+    checks = []
+    for name in info["servers"]:
+        checks += verdict.judge(name, run.samples[name], run.records[name])
     run.write_runs()
     write_json(args, plan, info)
-    failures = write_summary(args, args.out, checks, info)
+    failures = write_summary(args, run, checks, info)
     for c in checks:
         say(f"{'pass' if c.passed else 'FAIL'} {c.mechanism} {c.check}: {c.figures}")
     if not args.no_plot:
