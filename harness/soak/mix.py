@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 FD_SETSIZE = 1024
 IDLE = 400
 HOSTILE = 12  # the six hostile kinds twice (loadgen spreads them round-robin)
+# A storm client opens this many connections back to back (HostilePacing::storm_burst in
+# loadgen/HostileClients.h); every other hostile client holds one at a time.
+HOSTILE_KIND_COUNT, STORM_BURST = 6, 50
 FLOOD_ACTIVE, FLOOD_SIZE, FLOOD_WINDOW = 4, 4000, 16
 BROADCAST_ACTIVE, BROADCAST_RATE = 8, 500
 CHURN_ACTIVE = 2
@@ -110,7 +113,8 @@ def round_plan(round_s, hostile):
             ["--hostile", str(HOSTILE)],
         )
         run.kind = "hostile"
-        run.connections += HOSTILE
+        storms = HOSTILE // HOSTILE_KIND_COUNT  # storm is the last kind of the round-robin
+        run.connections += HOSTILE - storms + storms * STORM_BURST
         plan.beside = [run]
     return plan
 
