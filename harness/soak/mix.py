@@ -9,7 +9,7 @@ and in every round every server gets every kind of load:
   queues hold real bytes), broadcast, churn and pingpong;
 - beside them for the whole measured part, when the loadgen has `--hostile`: K misbehaving
   clients (slow readers that never read, slowloris, resets mid-line, vanishing clients, over-long
-  lines, line storms) on a pingpong run of their own, whose pair is measured too.
+  lines, connection storms) on a broadcast run of their own, whose pair is measured too.
 
 Every run is bounded by its --duration; the measured part ends MEASURED_FRACTION into the round,
 so that the sample at the round's end finds the round's clients gone.
@@ -26,6 +26,12 @@ HOSTILE = 12  # the six hostile kinds twice (loadgen spreads them round-robin)
 # A storm client opens this many connections back to back (HostilePacing::storm_burst in
 # loadgen/HostileClients.h); every other hostile client holds one at a time.
 HOSTILE_KIND_COUNT, STORM_BURST = 6, 50
+# The hostile clients' own measured run: a broadcast of 4000-byte lines, which the never-read
+# clients join (they join the measured room). 500 lines/s fill a never-read client's 1 MiB output
+# queue (--max-outbuf) in about half a second, so every round the server drops slow readers
+# (/stats slow_dropped), not only queues them: a pingpong pair's 64-byte lines did not reach the
+# bound within the 5 s a never-read client stays.
+HOSTILE_ACTIVE, HOSTILE_RATE = 2, 500
 FLOOD_ACTIVE, FLOOD_SIZE, FLOOD_WINDOW = 4, 4000, 16
 BROADCAST_ACTIVE, BROADCAST_RATE = 8, 500
 CHURN_ACTIVE = 2
@@ -107,10 +113,10 @@ def round_plan(round_s, hostile):
     if hostile:
         hostile_s = max(MIN_RUN_S, measured_s - WARMUP_S - RUN_OVERHEAD_S)
         run = _measured(
-            "pingpong",
-            PINGPONG_ACTIVE,
+            "broadcast",
+            HOSTILE_ACTIVE,
             hostile_s,
-            ["--hostile", str(HOSTILE)],
+            ["--rate", str(HOSTILE_RATE), "--size", str(FLOOD_SIZE), "--hostile", str(HOSTILE)],
         )
         run.kind = "hostile"
         storms = HOSTILE // HOSTILE_KIND_COUNT  # storm is the last kind of the round-robin

@@ -367,10 +367,11 @@ def figures_row(name, samples, runs):
         return f"{s[key] / 1024:.2f}" if s.get(key) else "?"
 
     growth = "?"
-    if after.get("rss_kib") and end.get("rss_kib"):
-        growth = f"{verdict.rss_growth(after['rss_kib'], end['rss_kib']) * 100:+.1f} %"
+    if after.get("rss_peak_kib") and end.get("rss_kib"):
+        growth = f"{verdict.rss_growth(after['rss_peak_kib'], end['rss_kib']) * 100:+.1f} %"
     cells = [name, f"{base.get('fds', '?')} → {end.get('fds', '?')}", mib(base), mib(after)]
-    cells += [mib(end), growth, mib(end, "rss_peak_kib"), f"{end.get('accepted') or 0:,}"]
+    cells += [mib(after, "rss_peak_kib"), mib(end), growth, mib(end, "rss_peak_kib")]
+    cells.append(f"{end.get('accepted') or 0:,}")
     return "| " + " | ".join(cells + [f"{msgs:,}"]) + " |"
 
 
@@ -385,9 +386,10 @@ def write_summary(args, run, checks, info):
         f" {', '.join(info['kinds'])}. Hostile clients: {hostile}. Settled"
         f" {info['settle_s']:.1f} s after the last round. Wall time {info['wall_s']:.0f} s."
     )
-    lines += ["", "| server | descriptors baseline → end | RSS baseline (MiB) | after round 1 |"]
-    lines[-1] += " end | growth | peak | connections accepted | messages checked |"
-    lines.append("|---|---|---|---|---|---|---|---|---|")
+    lines += ["", "| server | descriptors baseline → end | RSS (MiB) baseline | end of round 1 |"]
+    lines[-1] += " peak by then | end | end vs that peak | peak at the end | connections accepted |"
+    lines[-1] += " messages checked |"
+    lines.append("|---" * 10 + "|")
     for name in info["servers"]:
         lines.append(figures_row(name, run.samples[name], run.records[name]))
     lines += ["", "| server | check | verdict | figures |", "|---|---|---|---|"]
