@@ -54,6 +54,10 @@ def render(folder):
         loaded_rss = [r for r in loaded if r["rss_kib"] is not None]
         rss.plot(minutes(quiet_rss), [r["rss_kib"] / 1024 for r in quiet_rss], **line)
         rss.plot(minutes(loaded_rss), [r["rss_kib"] / 1024 for r in loaded_rss], **hollow)
+        peaks = [r for r in rows if r.get("rss_peak_kib") is not None]
+        rss.plot(
+            minutes(peaks), [r["rss_peak_kib"] / 1024 for r in peaks], color=color, ls=":", lw=1
+        )
     from matplotlib.ticker import MaxNLocator
 
     leak.set_ylabel("descriptors above the baseline\n(quiet samples)")
@@ -62,6 +66,14 @@ def render(folder):
     leak.yaxis.set_major_locator(MaxNLocator(integer=True))
     busy.set_ylabel("descriptors under load\n(30 % into each round)")
     busy.set_ylim(0, busy.get_ylim()[1] * 1.15)
+    rss.plot(
+        [],
+        [],
+        color="0.4",
+        ls=":",
+        lw=1,
+        label="peak RSS so far (VmHWM): the rss check's reference",
+    )
     rss.set_ylabel("RSS (MiB)")
     rss.set_ylim(bottom=0)
     rss.set_xlabel("minutes into the soak")
