@@ -16,9 +16,9 @@ from dataclasses import dataclass
 # keeps depends on where the freed blocks lie in the heap: on our VM, in a 10-minute soak with
 # hostile clients, chat-uring's RSS at the end of a round went 5.2 -> 10.4 -> 9.4 MiB with
 # nothing lost, under peaks of 9.6-12.7 MiB. A leak raises RSS above what the first round's
-# queues needed; it cannot
-# be seen below that, since the allocator hands the memory it kept to the leaking allocations
-# first. The quiet-to-quiet and peak-to-peak growths are printed beside the verdict.
+# queues needed; it cannot be seen below that, since the allocator hands the memory it kept to
+# the leaking allocations first. The quiet-to-quiet and peak-to-peak growths are printed beside
+# the verdict.
 RSS_GROWTH_MAX = 0.10
 # A run's status other than these fails the soak: integrity-errors, server-died,
 # error:dropped-by-server, refused:..., error:... . loadgen-bound says who was the bottleneck on
