@@ -360,14 +360,19 @@ def run_loadgen(cmd, log_path, timeout_s, cpu=None):
             if proc.poll() is None:
                 kill_group(proc)
             forget(proc)
-    seconds = time.monotonic() - start
+    return parse_loadgen_output(out, proc.returncode, log_path, time.monotonic() - start)
+
+
+def parse_loadgen_output(out, returncode, log_path, seconds):
+    """The RunResult of a finished `loadgen --csv-header` from its stdout bytes and exit status
+    (stderr went to log_path)."""
     text = out.decode("utf-8", "replace")
     lines = [line for line in text.splitlines() if line.strip()]
     header_at = next((i for i, line in enumerate(lines) if line.startswith("mechanism,")), None)
-    if proc.returncode != 0:
+    if returncode != 0:
         why = tail(log_path, 1)
         return RunResult(
-            error=f"loadgen exit {proc.returncode}{': ' + why if why else ''}", seconds=seconds
+            error=f"loadgen exit {returncode}{': ' + why if why else ''}", seconds=seconds
         )
     if header_at is None or header_at + 1 >= len(lines):
         return RunResult(error="loadgen printed no CSV row", seconds=seconds)

@@ -8,6 +8,8 @@ Environment knobs (each test sets its own):
                      text avoids the words a sweep could match instead of the status)
   FAKE_DROP_IDLE=MECH:K  server MECH closes every other client at its K-th /stats (idle
                      connections lost while the server lives on)
+  FAKE_LEAK_FDS=MECH:N  server MECH keeps a duplicate of the first N client descriptors it
+                     closes (a descriptor leak, for the soak's tests)
 
 A client that resets its connection (a loadgen killed with the /stats reply unread, as the sweep
 does to the run in flight at Ctrl-C) is dropped like any disconnect, as servers/ChatServer.cpp
@@ -75,6 +77,9 @@ crash = os.environ.get("FAKE_CRASH", "")
 crash_at = int(crash.split(":")[1]) if crash.split(":")[0] == mechanism else 0
 drop = os.environ.get("FAKE_DROP_IDLE", "")
 drop_at = int(drop.split(":")[1]) if drop.split(":")[0] == mechanism else 0
+leak = os.environ.get("FAKE_LEAK_FDS", "")
+leak_count = int(leak.split(":")[1]) if leak.split(":")[0] == mechanism else 0
+leaked = []
 
 counters = {
     "mechanism": mechanism,
@@ -121,6 +126,8 @@ clients = {}
 
 def drop_client(s):
     del clients[s]
+    if len(leaked) < leak_count:
+        leaked.append(os.dup(s.fileno()))
     s.close()
     counters["current"] = len(clients)
 

@@ -1,0 +1,1 @@
+"""The soak run: `python3 -m harness.soak` (what `./bench soak` runs)."""
