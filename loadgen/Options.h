@@ -3,6 +3,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "HostileClients.h"
 
 namespace mux {
 
@@ -29,6 +32,9 @@ struct Options {
   std::string histogram_out;  // --histogram-out FILE: the window's latency histogram as JSON
   double interval = 0;        // --interval S: the per-interval series (0 = none)
   std::string series_out;     // --series-out FILE: where the series goes (CSV)
+  std::uint64_t hostile = 0;  // --hostile K: misbehaving clients beside the measured ones
+  std::vector<HostileKind> hostile_kinds = all_hostile_kinds();
+  HostilePacing hostile_pacing;
   // Hidden, for tests and unusual machines.
   std::uint64_t idle_per_process = 0;
   std::uint64_t idle_per_address = 0;

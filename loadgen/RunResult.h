@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "Histogram.h"
+#include "HostileClients.h"
 #include "IntegrityChecker.h"
 
 namespace mux {
@@ -46,6 +47,11 @@ struct RunResult {
   std::optional<double> conns_per_s;           // churn only
   std::uint64_t churn_conns = 0;               // churn: connections completed in the window
   std::optional<std::uint64_t> window_chosen;  // flood: --window N, or what --window auto chose
+  // --hostile K: the misbehaving clients beside the measured ones (HostileClients.h); their
+  // counters stay empty without them.
+  std::uint64_t hostile = 0;
+  std::string hostile_kinds;
+  HostileCounts hostile_counts;
 
   double throughput() const;
   std::optional<double> server_cpu_pct() const;

@@ -15,6 +15,7 @@
 #include "ChurnMode.h"
 #include "FloorRun.h"
 #include "HistogramJson.h"
+#include "HostileClients.h"
 #include "IdleHolders.h"
 #include "IntervalSeries.h"
 #include "MessageCodec.h"
@@ -33,6 +34,8 @@ using namespace mux;
 constexpr int kExitFatal = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitServerDied = 3;
+// A storm client holds at most one burst of descriptors at a time.
+constexpr std::uint64_t kMaxStormBurst = 500;
 
 bool is_floor(const std::string& mode) {
   return mode == "floor" || mode == "relay-floor";
@@ -44,6 +47,18 @@ int fatal(const std::string& message, int code = kExitFatal) {
 }
 
 std::optional<std::string> validate(const Options& o) {
+  if (o.hostile > 0 && (o.hold || is_floor(o.mode))) {
+    return "--hostile K needs a run against a server (pingpong, broadcast, flood or churn)";
+  }
+  const HostilePacing& hp = o.hostile_pacing;
+  if (hp.storm_burst < 1 || hp.storm_burst > kMaxStormBurst) {
+    return fmt::format(
+        "--hostile-storm-burst {}: use 1 to {} (chat-select refuses descriptors "
+        ">= 1024; a storm must stay far below)",
+        hp.storm_burst, kMaxStormBurst);
+  }
+  if (hp.slowloris_ms < 1) return "--hostile-slowloris-ms must be >= 1";
+  if (hp.line_bytes < 1) return "--hostile-line-bytes must be >= 1";
   if (o.hold) {
     if (o.idle == 0) return "--hold needs --idle N (N > 0)";
     if (!o.histogram_out.empty()) return "--histogram-out needs a run (--mode), not --hold";
@@ -320,6 +335,33 @@ int main(int argc, char** argv) {
   app.add_option("--series-out", o.series_out,
                  "write the per-interval series to FILE as CSV (README: The load generator)")
       ->type_name("FILE");
+  app.add_option("--hostile", o.hostile,
+                 "K misbehaving clients beside the measured ones, from the warm-up to the end "
+                 "of the window, spread round-robin over --hostile-kinds. Rates: slowloris 1 "
+                 "byte per 2 s on one connection; never-read joins the measured room, holds 5 s "
+                 "then resets; reset-mid-line, vanish and overlong (8192 bytes) one connection "
+                 "per cycle, 200 ms apart; storm 50 connections, then 1 s after they closed. "
+                 "Their counters are the row's hostile_* columns")
+      ->capture_default_str();
+  std::string hostile_kinds_arg = hostile_kinds_text(all_hostile_kinds());
+  app.add_option("--hostile-kinds", hostile_kinds_arg,
+                 "comma-separated kinds for --hostile (README: The load generator)")
+      ->capture_default_str();
+  app.add_option("--hostile-slowloris-ms", o.hostile_pacing.slowloris_ms,
+                 "slowloris: milliseconds between its bytes")
+      ->group("");
+  app.add_option("--hostile-pause-ms", o.hostile_pacing.pause_ms,
+                 "hostile: milliseconds between one client's cycles")
+      ->group("");
+  app.add_option("--hostile-line-bytes", o.hostile_pacing.line_bytes,
+                 "overlong: bytes of its line (more than the server's --max-line)")
+      ->group("");
+  app.add_option("--hostile-storm-burst", o.hostile_pacing.storm_burst,
+                 "storm: connections per burst")
+      ->group("");
+  app.add_option("--hostile-hold-ms", o.hostile_pacing.never_read_hold_ms,
+                 "never-read: milliseconds it holds a connection before its reset")
+      ->group("");
   app.add_flag("--hold", o.hold,
                "hold --idle N connections: print 'holding ...' when all are up, release on "
                "stdin EOF or SIGTERM, print 'released ...'");
@@ -343,6 +385,9 @@ int main(int argc, char** argv) {
     return fatal(fmt::format("{} (see loadgen --help)", e.what()), kExitUsage);
   }
   if (auto err = parse_window(window_arg, o)) return fatal(*err, kExitUsage);
+  auto kinds = parse_hostile_kinds(hostile_kinds_arg);
+  if (auto* err = std::get_if<std::string>(&kinds)) return fatal(*err, kExitUsage);
+  o.hostile_kinds = std::get<std::vector<HostileKind>>(kinds);
   if (!o.series_out.empty() && o.interval == 0) o.interval = 1;
   if (auto err = validate(o)) return fatal(*err, kExitUsage);
   if (!o.histogram_out.empty()) {
