@@ -17,9 +17,11 @@ constexpr std::uint64_t kMs = 1'000'000;
 constexpr std::uint32_t kGenerationMask = 0x7fffffff;
 // What reset-mid-line leaves unfinished: a message's start, no newline.
 constexpr std::string_view kHalfLine = "hostile: this line is never finished, the sender reset";
-// never-read's receive buffer (the kernel doubles it): small, so that the server's own output
-// queue, not the two kernels' socket buffers, takes what it cannot deliver.
+// never-read's receive buffer (the kernel doubles it) and MSS: small, so that the server's own
+// output queue, not the two kernels' socket buffers, takes what it cannot deliver
+// (start_connect_slow_reader says why the MSS matters).
 constexpr int kNeverReadRcvbuf = 4096;
+constexpr int kNeverReadMss = 536;  // the IPv4 default MSS (RFC 879)
 
 struct KindName {
   HostileKind kind;
@@ -69,9 +71,12 @@ std::variant<std::vector<HostileKind>, std::string> parse_hostile_kinds(std::str
   return kinds;
 }
 
-std::string hostile_kinds_text(const std::vector<HostileKind>& kinds) {
+std::string hostile_kinds_text(const std::vector<HostileKind>& kinds, char separator) {
   std::string s;
-  for (HostileKind k : kinds) s += fmt::format("{}{}", s.empty() ? "" : ",", hostile_kind_name(k));
+  for (HostileKind k : kinds) {
+    if (!s.empty()) s += separator;
+    s += hostile_kind_name(k);
+  }
   return s;
 }
 
@@ -150,18 +155,13 @@ void HostileClients::begin_cycle(std::uint32_t client) {
 }
 
 std::optional<std::uint32_t> HostileClients::open(std::uint32_t client) {
-  const int fd = start_connect(server_, nullptr);
-  if (fd < 0) {
-    error(fmt::format("{}: {}", hostile_kind_name(clients_[client].kind),
-                      connect_hint(-fd, server_)));
-    return std::nullopt;
-  }
   const HostileKind kind = clients_[client].kind;
-  if (kind == HostileKind::kNeverRead) {
-    // Set before any data arrives, so that the window the kernel advertises stays this small.
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kNeverReadRcvbuf, sizeof kNeverReadRcvbuf) != 0) {
-      error(errno_text("never-read: setsockopt(SO_RCVBUF)", errno));
-    }
+  const int fd = kind == HostileKind::kNeverRead
+                     ? start_connect_slow_reader(server_, kNeverReadRcvbuf, kNeverReadMss)
+                     : start_connect(server_, nullptr);
+  if (fd < 0) {
+    error(fmt::format("{}: {}", hostile_kind_name(kind), connect_hint(-fd, server_)));
+    return std::nullopt;
   }
   std::uint32_t slot = 0;
   if (!free_.empty()) {

@@ -38,7 +38,9 @@ const std::vector<HostileKind>& all_hostile_kinds();
 std::string_view hostile_kind_name(HostileKind k);
 // "slowloris,storm" -> kinds, or the error line for --hostile-kinds.
 std::variant<std::vector<HostileKind>, std::string> parse_hostile_kinds(std::string_view list);
-std::string hostile_kinds_text(const std::vector<HostileKind>& kinds);
+// Joined by `separator`: "," for --hostile-kinds, "+" for the row's hostile_kinds (no comma, so
+// the CSV cell needs no quotes).
+std::string hostile_kinds_text(const std::vector<HostileKind>& kinds, char separator = ',');
 
 // The pacing: chosen so that hostile clients are a nuisance, not a flood that saturates a
 // 2-core machine by itself (K = 12, two per kind, open ~130 connections/s in all, a few
@@ -47,7 +49,7 @@ struct HostilePacing {
   std::uint64_t slowloris_ms = 2000;
   std::uint64_t pause_ms = 200;       // between the cycles of one client, and after a drop
   std::uint64_t reset_after_ms = 50;  // half line to RST: the server reads the half line first
-  std::uint64_t never_read_hold_ms = 5000;
+  std::uint64_t never_read_hold_ms = 2000;
   std::uint64_t line_bytes = 8192;
   std::uint64_t storm_burst = 50;
   std::uint64_t storm_pause_ms = 1000;

@@ -64,7 +64,7 @@ RunDriver::RunDriver(const Options& o, const Endpoint& server, ServerControl& co
   if (o.hostile > 0) {
     hostile_.emplace(loop_, server_, o.hostile, o.hostile_kinds, o.hostile_pacing);
     r_.hostile = o.hostile;
-    r_.hostile_kinds = hostile_kinds_text(o.hostile_kinds);
+    r_.hostile_kinds = hostile_kinds_text(o.hostile_kinds, '+');
   }
 }
 
