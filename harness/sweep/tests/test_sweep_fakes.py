@@ -53,7 +53,8 @@ class FakeSweepTest(unittest.TestCase):
         run = run_sweep(
             self.bin,
             FAST[:-2]
-            + "--mechanisms select,epoll-lt --counts 0,20 --repeats 3 --modes pingpong,flood".split(),
+            + "--mechanisms select,epoll-lt --counts 0,20 --repeats 3".split()
+            + ["--modes", "pingpong,flood"],
         )
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertEqual(run.env["hostile"], 12)
