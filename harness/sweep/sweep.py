@@ -1275,14 +1275,16 @@ def say_plan(args, p):
     if len(args.variants) > 1:
         labels = ";".join(v.label().strip() for v in args.variants)
         mode_text += f" x {len(args.variants)} variants ({labels})"
+    hostile_text = ""
     if p.hostile:
         hostile_runs = len(p.mechs) * len(args.variants) * args.repeats * len(p.states)
         runs += hostile_runs
-        mode_text += f" (+ {hostile_runs} runs with --hostile {p.hostile} at idle 0)"
+        hostile_text = f" ({hostile_runs} with --hostile {p.hostile} at idle 0)"
     say(
         f"plan: {len(p.mechs)} mechanisms ({names}) x {len(p.counts)} idle counts ({count_text}) x "
-        f"{mode_text} x {args.repeats} repeats{state_text} = {runs} runs of {args.warmup:g} s "
-        f"warm-up + {args.duration:g} s window, + {p.floors} floor runs{micro_text}; server on CPU "
+        f"{mode_text} x {args.repeats} repeats{state_text} = {runs} runs{hostile_text} of "
+        f"{args.warmup:g} s warm-up + {args.duration:g} s window, + {p.floors} floor runs"
+        f"{micro_text}; server on CPU "
         f"{p.server_cpu}, loadgen on CPU {p.loadgen_cpu} ({p.placement}); estimated "
         f"{plan.fmt_duration(p.est)}"
     )

@@ -82,7 +82,7 @@ class FakeSweepTest(unittest.TestCase):
             sorted((r["mechanism"], int(r["idle"]), r["mode"], int(r["repeat"])) for r in honest),
             expected_keys(["select", "epoll-lt"], [0, 20], ["pingpong", "flood"], 3),
         )
-        self.assertIn("+ 6 runs with --hostile 12 at idle 0", run.stderr)
+        self.assertIn("= 30 runs (6 with --hostile 12 at idle 0)", run.stderr)
 
     def test_tiny_sweep_writes_every_expected_row(self):
         run = run_sweep(
