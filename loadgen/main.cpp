@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstdio>
 #include <string>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -347,21 +348,17 @@ int main(int argc, char** argv) {
   app.add_option("--hostile-kinds", hostile_kinds_arg,
                  "comma-separated kinds for --hostile (README: The load generator)")
       ->capture_default_str();
-  app.add_option("--hostile-slowloris-ms", o.hostile_pacing.slowloris_ms,
-                 "slowloris: milliseconds between its bytes")
-      ->group("");
-  app.add_option("--hostile-pause-ms", o.hostile_pacing.pause_ms,
-                 "hostile: milliseconds between one client's cycles")
-      ->group("");
-  app.add_option("--hostile-line-bytes", o.hostile_pacing.line_bytes,
-                 "overlong: bytes of its line (more than the server's --max-line)")
-      ->group("");
-  app.add_option("--hostile-storm-burst", o.hostile_pacing.storm_burst,
-                 "storm: connections per burst")
-      ->group("");
-  app.add_option("--hostile-hold-ms", o.hostile_pacing.never_read_hold_ms,
-                 "never-read: milliseconds it holds a connection before its reset")
-      ->group("");
+  // Hidden: the pace of the hostile clients, for tests.
+  HostilePacing& hp = o.hostile_pacing;
+  const std::tuple<const char*, std::uint64_t*, const char*> hidden_pacing[] = {
+      {"--hostile-slowloris-ms", &hp.slowloris_ms, "slowloris: milliseconds between its bytes"},
+      {"--hostile-pause-ms", &hp.pause_ms, "hostile: milliseconds between one client's cycles"},
+      {"--hostile-line-bytes", &hp.line_bytes, "overlong: bytes of its line (> server --max-line)"},
+      {"--hostile-storm-burst", &hp.storm_burst, "storm: connections per burst"},
+      {"--hostile-hold-ms", &hp.never_read_hold_ms, "never-read: ms it holds a connection"},
+  };
+  for (const auto& [name, field, help] : hidden_pacing)
+    app.add_option(name, *field, help)->group("");
   app.add_flag("--hold", o.hold,
                "hold --idle N connections: print 'holding ...' when all are up, release on "
                "stdin EOF or SIGTERM, print 'released ...'");

@@ -561,14 +561,7 @@ def with_scale_columns(folder, server=None, holders=None, both=7000.0, open_per_
     return folder
 
 
-HOSTILE_COLUMNS = [
-    "hostile",
-    "hostile_kinds",
-    "hostile_connects",
-    "hostile_refused",
-    "hostile_dropped",
-    "hostile_errors",
-]
+HOSTILE_COLUMNS = runs_csv.HOSTILE_COLUMNS
 
 
 def with_hostile_rows(

@@ -10,6 +10,7 @@ import tempfile
 import time
 import unittest
 
+from harness.sweep.runs_csv import HOSTILE_COLUMNS
 from harness.sweep.tests.sweep_test_support import (
     BENCH_COLUMNS,
     LOADGEN_COLUMNS,
@@ -23,14 +24,6 @@ from harness.sweep.tests.sweep_test_support import (
 
 # Without the hostile phase, which test_hostile_phase_follows_each_zero_idle_pingpong tests.
 FAST = ["--warmup", "0.01", "--duration", "0.01", "--no-micro", "--hostile", "0"]
-HOSTILE_COLUMNS = [
-    "hostile",
-    "hostile_kinds",
-    "hostile_connects",
-    "hostile_refused",
-    "hostile_dropped",
-    "hostile_errors",
-]
 
 
 class FakeSweepTest(unittest.TestCase):
