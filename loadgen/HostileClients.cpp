@@ -15,6 +15,7 @@ namespace {
 
 constexpr std::uint64_t kMs = 1'000'000;
 constexpr std::uint32_t kGenerationMask = 0x7fffffff;
+constexpr std::uint64_t kStartSpreadMs = 1000;
 // What reset-mid-line leaves unfinished: a message's start, no newline.
 constexpr std::string_view kHalfLine = "hostile: this line is never finished, the sender reset";
 // never-read's receive buffer (the kernel doubles it) and MSS: small, so that the server's own
@@ -100,7 +101,11 @@ void HostileClients::start(std::vector<std::string> rooms) {
       c.room = rooms[never_read++ % rooms.size()];
     }
   }
-  for (std::uint32_t i = 0; i < clients_.size(); ++i) begin_cycle(i);
+  // Spread over the first second rather than all at once: K clients connecting in one instant
+  // would be a storm of their own, and a short window would only ever meet the first bursts.
+  for (std::uint32_t i = 0; i < clients_.size(); ++i) {
+    next_cycle(i, i * kStartSpreadMs / clients_.size());
+  }
 }
 
 void HostileClients::stop() {

@@ -1,14 +1,15 @@
 // Clients that misbehave beside the measured ones (--hostile K): the known ways a chat server
 // is abused, so that a run shows what they cost the honest clients. They live on the run's
-// EventLoop, start when the warm-up starts and are stopped when the window ends; each one paces
-// itself with timers, so their number of connections per second is bounded by the pacing below,
-// and they hold at most storm_burst descriptors each. Being refused or closed by the server is
-// what a hostile client expects: it is counted, never an error of the run.
+// EventLoop, start when the warm-up starts (spread evenly over its first second) and are stopped
+// when the window ends; each one paces itself with timers, so their number of connections per
+// second is bounded by the pacing below, and they hold at most storm_burst descriptors each. Being
+// refused or closed by the server is what a hostile client expects: it is counted, never an error
+// of the run.
 //
 // Kinds (K clients are spread round-robin over the kinds asked for):
 //   slowloris       one connection; one byte, never a newline, every slowloris_ms
 //   never-read      joins the measured clients' room and never reads, so the server's output
-//                   queue to it fills (small SO_RCVBUF); after never_read_hold_ms it resets
+//                   queue to it fills (small SO_RCVBUF and MSS); after never_read_hold_ms it resets
 //                   and comes back
 //   reset-mid-line  half a line, then close with SO_LINGER {1, 0} (RST); again after pause_ms
 //   vanish          connect, close as soon as the connection is up; again after pause_ms

@@ -337,8 +337,9 @@ int main(int argc, char** argv) {
                  "write the per-interval series to FILE as CSV (README: The load generator)")
       ->type_name("FILE");
   app.add_option("--hostile", o.hostile,
-                 "K misbehaving clients beside the measured ones, from the warm-up to the end "
-                 "of the window, spread round-robin over --hostile-kinds. Rates: slowloris 1 "
+                 "K misbehaving clients beside the measured ones, from the warm-up (starting "
+                 "spread over its first second) to the end of the window, spread round-robin "
+                 "over --hostile-kinds. Rates: slowloris 1 "
                  "byte per 2 s on one connection; never-read joins the measured room, holds 2 s "
                  "then resets; reset-mid-line, vanish and overlong (8192 bytes) one connection "
                  "per cycle, 200 ms apart; storm 50 connections, then 1 s after they closed. "
