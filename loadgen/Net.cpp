@@ -152,6 +152,21 @@ int bind_source(int fd, const in_addr& from) {
   return bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) == 0 ? 0 : errno;
 }
 
+namespace {
+
+// A non-blocking connect under way (or done): fd, or -errno with fd closed.
+int connect_or_close(int fd, const Endpoint& to) {
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&to.addr), sizeof to.addr) != 0 &&
+      errno != EINPROGRESS) {
+    const int err = errno;
+    close(fd);
+    return -err;
+  }
+  return fd;
+}
+
+}  // namespace
+
 int start_connect(const Endpoint& to, const in_addr* from) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
@@ -161,13 +176,19 @@ int start_connect(const Endpoint& to, const in_addr* from) {
       return -err;
     }
   }
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&to.addr), sizeof to.addr) != 0 &&
-      errno != EINPROGRESS) {
+  return connect_or_close(fd, to);
+}
+
+int start_connect_slow_reader(const Endpoint& to, int rcvbuf, int mss) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) != 0 ||
+      setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss) != 0) {
     const int err = errno;
     close(fd);
     return -err;
   }
-  return fd;
+  return connect_or_close(fd, to);
 }
 
 std::string connect_hint(int err, const Endpoint& to) {

@@ -48,6 +48,12 @@ int bind_source(int fd, const in_addr& from);
 // A non-blocking TCP socket connecting to `to`, optionally from source address `from` (port
 // chosen at connect time). Returns the descriptor (connect may still be in progress) or -errno.
 int start_connect(const Endpoint& to, const in_addr* from);
+// start_connect (no source address) for a client that reads slowly or never: SO_RCVBUF and
+// TCP_MAXSEG set before the SYN, so that the receive window, its scale and the MSS the peer may
+// use are that small from the first segment. Why the MSS: the sender's kernel sizes its send
+// buffer from cwnd x MSS, and loopback's 64 KiB MSS lets it take ~2.6 MB that a server's own
+// output bound never sees. -errno on failure.
+int start_connect_slow_reader(const Endpoint& to, int rcvbuf, int mss);
 
 // Blocking connect with a timeout; returns the descriptor or an error line.
 std::variant<int, std::string> connect_blocking(const Endpoint& to, int timeout_ms);

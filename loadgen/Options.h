@@ -3,6 +3,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "HostileClients.h"
 
 namespace mux {
 
@@ -33,6 +36,9 @@ struct Options {
   // Where the idle connections go (IdleHolders.h): address LISTs, "" for the defaults.
   std::string idle_sources;
   std::string idle_destinations;
+  std::uint64_t hostile = 0;  // --hostile K: misbehaving clients beside the measured ones
+  std::vector<HostileKind> hostile_kinds = all_hostile_kinds();
+  HostilePacing hostile_pacing;
   // Hidden, for tests and unusual machines.
   std::uint64_t idle_per_process = 0;
   std::uint64_t idle_per_pair = 0;

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
@@ -60,6 +61,11 @@ RunDriver::RunDriver(const Options& o, const Endpoint& server, ServerControl& co
       watch_(o.server_pid) {
   mode_.driver_ = this;
   if (o.interval > 0) series_.emplace(seconds_ns(o.interval));
+  if (o.hostile > 0) {
+    hostile_.emplace(loop_, server_, o.hostile, o.hostile_kinds, o.hostile_pacing);
+    r_.hostile = o.hostile;
+    r_.hostile_kinds = hostile_kinds_text(o.hostile_kinds, '+');
+  }
 }
 
 RunDriver::~RunDriver() {
@@ -151,7 +157,7 @@ void RunDriver::close(Conn& c) {
   c.released_ = true;
   // A later event of this batch may still name the old descriptor: the generation in the
   // token tells it apart, and the object is reused only from the next turn.
-  ++c.generation_;
+  c.generation_ = (c.generation_ + 1) & kGenerationMask;
   freed_.push_back(c.slot_);
 }
 
@@ -206,6 +212,10 @@ void RunDriver::on_ready(std::uint64_t tok, std::uint32_t events, std::uint64_t)
   if (tok == kWatchToken) {
     watch_.exited();
     server_gone(fmt::format("the server process {} is gone", o_.server_pid));
+    return;
+  }
+  if (HostileClients::owns(tok)) {
+    if (hostile_) hostile_->on_ready(tok, events);
     return;
   }
   const std::uint32_t slot = static_cast<std::uint32_t>(tok);
@@ -335,6 +345,7 @@ void RunDriver::begin_window(std::uint64_t now) {
 void RunDriver::end_window(std::uint64_t now) {
   if (phase_ != Phase::kWindow) return;
   meter_.end(!end_.died);
+  stop_hostile();
   close_series();
   phase_ = Phase::kDrain;
   mode_.on_phase_change(Phase::kDrain, now);
@@ -416,6 +427,23 @@ void RunDriver::progress(std::uint64_t now) {
   if (phase_ != Phase::kDone) loop_.at(now + kSecond, [this](std::uint64_t t) { progress(t); });
 }
 
+std::vector<std::string> RunDriver::member_rooms() const {
+  std::vector<std::string> rooms;
+  for (const auto& c : conns_) {
+    if (c->member && !c->room.empty() &&
+        std::find(rooms.begin(), rooms.end(), c->room) == rooms.end()) {
+      rooms.push_back(c->room);
+    }
+  }
+  return rooms;
+}
+
+void RunDriver::stop_hostile() {
+  if (!hostile_) return;
+  hostile_->stop();
+  r_.hostile_counts = hostile_->counts();
+}
+
 void RunDriver::done() {
   phase_ = Phase::kDone;
   loop_.stop_turn();
@@ -437,6 +465,7 @@ void RunDriver::traffic() {
   if (o_.warmup + o_.duration > 3) {
     loop_.at(start_ns_ + kSecond, [this](std::uint64_t t) { progress(t); });
   }
+  if (hostile_) hostile_->start(member_rooms());
   mode_.on_start(start_ns_);
   flush_queued();
   while (phase_ != Phase::kDone) {
@@ -448,6 +477,7 @@ void RunDriver::traffic() {
     if (phase_ == Phase::kDrain && mode_.drained()) done();
   }
   meter_.end(!end_.died);
+  stop_hostile();
   close_series();  // a window cut short (the server died) still gets its last interval
 }
 
@@ -461,6 +491,10 @@ RunOutcome RunDriver::run() {
   meter_.fill(r_);
   if (traffic_started_ && !end_.fatal) mode_.finish(r_, end_.died.has_value());
   r_.refused += end_.refused;
+  if (hostile_ && !hostile_->first_error().empty()) {
+    fmt::print(stderr, "loadgen: {} hostile client error(s), the first: {}\n",
+               r_.hostile_counts.errors, hostile_->first_error());
+  }
   if (end_.server_error_lines > 0) {
     fmt::print(stderr, "loadgen: the server sent {} error lines during traffic, last: {}\n",
                end_.server_error_lines, last_server_error_);

@@ -12,6 +12,8 @@
 //   - the server-death probe: the server's pidfd in the loop, and for a lost connection the
 //     question whether the server died or dropped just that connection;
 //   - the status rules (decide_status);
+//   - with --hostile K, the misbehaving clients (HostileClients.h): started with the warm-up,
+//     stopped when the window ends, their tokens told apart by HostileClients::kTokenBit;
 //   - with --interval, the per-interval series (IntervalSeries.h): an edge timer inside the
 //     window and the control connection in the loop for the /stats answers.
 //
@@ -30,6 +32,7 @@
 #include <vector>
 
 #include "EventLoop.h"
+#include "HostileClients.h"
 #include "IntervalSeries.h"
 #include "LineFramer.h"
 #include "MessageCodec.h"
@@ -210,6 +213,9 @@ class RunDriver : private EventLoop::Dispatcher {
   void read_control();
   void unwatch_control();
   void done();
+  // The rooms the members joined: where never-read hostile clients go.
+  std::vector<std::string> member_rooms() const;
+  void stop_hostile();
   void read(Conn& c);
   void on_setup_line(Conn& c, std::string_view line);
   void on_setup_closed(Conn& c, int err);
@@ -221,6 +227,8 @@ class RunDriver : private EventLoop::Dispatcher {
   static std::uint64_t token(const Conn& c) {
     return (static_cast<std::uint64_t>(c.generation_) << 32) | c.slot_;
   }
+  // Generations wrap below bit 63, which marks HostileClients' tokens.
+  static constexpr std::uint32_t kGenerationMask = 0x7fffffff;
 
   const Options& o_;
   const Endpoint& server_;
@@ -228,6 +236,7 @@ class RunDriver : private EventLoop::Dispatcher {
   RunResult& r_;
   Mode& mode_;
   EventLoop loop_;
+  std::optional<HostileClients> hostile_;  // destroyed before loop_: it cancels its timers
   WindowMeter meter_;
   ProcessWatch watch_;
   Phase phase_ = Phase::kSetup;

@@ -26,6 +26,7 @@ Cell i(std::uint64_t v) {
 
 std::vector<std::pair<std::string, Cell>> cells(const RunResult& r) {
   const bool have = r.latency.count() > 0;
+  auto hostile = [&](std::uint64_t n) -> Cell { return r.hostile > 0 ? i(n) : Cell(); };
   auto us = [&](std::uint64_t ns) -> Cell {
     if (!have) return std::monostate{};
     return static_cast<double>(ns) / 1000.0;
@@ -73,6 +74,12 @@ std::vector<std::pair<std::string, Cell>> cells(const RunResult& r) {
       {"server_syscalls_per_msg", opt(r.server_syscalls_per_msg())},
       {"idle_sources", opt(r.idle_sources)},
       {"idle_destinations", opt(r.idle_destinations)},
+      {"hostile", i(r.hostile)},
+      {"hostile_kinds", r.hostile_kinds},
+      {"hostile_connects", hostile(r.hostile_counts.connects)},
+      {"hostile_refused", hostile(r.hostile_counts.refused)},
+      {"hostile_dropped", hostile(r.hostile_counts.dropped)},
+      {"hostile_errors", hostile(r.hostile_counts.errors)},
   };
 }
 
@@ -234,6 +241,13 @@ std::string human_summary(const RunResult& r) {
   if (const auto b = r.bound_by(); !b.empty()) s += fmt::format("  bound by {}\n", b);
   if (r.window_chosen)
     s += fmt::format("  window {} messages in flight per sender\n", *r.window_chosen);
+  if (r.hostile > 0) {
+    const auto& h = r.hostile_counts;
+    s += fmt::format(
+        "  hostile: {} clients ({}): {} connections, {} refused, {} dropped by the server, {} "
+        "errors\n",
+        r.hostile, r.hostile_kinds, h.connects, h.refused, h.dropped, h.errors);
+  }
   if (r.idle > 0) {
     s += fmt::format(
         "  idle: {} requested, {} still open, {} refused", r.idle,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "Histogram.h"
+#include "HostileClients.h"
 #include "IntegrityChecker.h"
 
 namespace mux {
@@ -49,6 +50,11 @@ struct RunResult {
   // The idle connections this run held: source addresses bound (0: the kernel's choice) and
   // destination addresses; empty with --idle-held or no idle connections.
   std::optional<std::uint64_t> idle_sources, idle_destinations;
+  // --hostile K: the misbehaving clients beside the measured ones (HostileClients.h); their
+  // counters stay empty without them.
+  std::uint64_t hostile = 0;
+  std::string hostile_kinds;
+  HostileCounts hostile_counts;
 
   double throughput() const;
   std::optional<double> server_cpu_pct() const;

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstdio>
 #include <string>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -15,6 +16,7 @@
 #include "ChurnMode.h"
 #include "FloorRun.h"
 #include "HistogramJson.h"
+#include "HostileClients.h"
 #include "IdleHolders.h"
 #include "IntervalSeries.h"
 #include "MessageCodec.h"
@@ -33,6 +35,8 @@ using namespace mux;
 constexpr int kExitFatal = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitServerDied = 3;
+// A storm client holds at most one burst of descriptors at a time.
+constexpr std::uint64_t kMaxStormBurst = 500;
 
 bool is_floor(const std::string& mode) {
   return mode == "floor" || mode == "relay-floor";
@@ -44,6 +48,18 @@ int fatal(const std::string& message, int code = kExitFatal) {
 }
 
 std::optional<std::string> validate(const Options& o) {
+  if (o.hostile > 0 && (o.hold || is_floor(o.mode))) {
+    return "--hostile K needs a run against a server (pingpong, broadcast, flood or churn)";
+  }
+  const HostilePacing& hp = o.hostile_pacing;
+  if (hp.storm_burst < 1 || hp.storm_burst > kMaxStormBurst) {
+    return fmt::format(
+        "--hostile-storm-burst {}: use 1 to {} (chat-select refuses descriptors "
+        ">= 1024; a storm must stay far below)",
+        hp.storm_burst, kMaxStormBurst);
+  }
+  if (hp.slowloris_ms < 1) return "--hostile-slowloris-ms must be >= 1";
+  if (hp.line_bytes < 1) return "--hostile-line-bytes must be >= 1";
   if (o.hold) {
     if (o.idle == 0) return "--hold needs --idle N (N > 0)";
     if (!o.histogram_out.empty()) return "--histogram-out needs a run (--mode), not --hold";
@@ -351,6 +367,30 @@ int main(int argc, char** argv) {
   app.add_option("--series-out", o.series_out,
                  "write the per-interval series to FILE as CSV (README: The load generator)")
       ->type_name("FILE");
+  app.add_option("--hostile", o.hostile,
+                 "K misbehaving clients beside the measured ones, from the warm-up (starting "
+                 "spread over its first second) to the end of the window, spread round-robin "
+                 "over --hostile-kinds. Rates: slowloris 1 "
+                 "byte per 2 s on one connection; never-read joins the measured room, holds 2 s "
+                 "then resets; reset-mid-line, vanish and overlong (8192 bytes) one connection "
+                 "per cycle, 200 ms apart; storm 50 connections, then 1 s after they closed. "
+                 "Their counters are the row's hostile_* columns")
+      ->capture_default_str();
+  std::string hostile_kinds_arg = hostile_kinds_text(all_hostile_kinds());
+  app.add_option("--hostile-kinds", hostile_kinds_arg,
+                 "comma-separated kinds for --hostile (README: The load generator)")
+      ->capture_default_str();
+  // Hidden: the pace of the hostile clients, for tests.
+  HostilePacing& hp = o.hostile_pacing;
+  const std::tuple<const char*, std::uint64_t*, const char*> hidden_pacing[] = {
+      {"--hostile-slowloris-ms", &hp.slowloris_ms, "slowloris: milliseconds between its bytes"},
+      {"--hostile-pause-ms", &hp.pause_ms, "hostile: milliseconds between one client's cycles"},
+      {"--hostile-line-bytes", &hp.line_bytes, "overlong: bytes of its line (> server --max-line)"},
+      {"--hostile-storm-burst", &hp.storm_burst, "storm: connections per burst"},
+      {"--hostile-hold-ms", &hp.never_read_hold_ms, "never-read: ms it holds a connection"},
+  };
+  for (const auto& [name, field, help] : hidden_pacing)
+    app.add_option(name, *field, help)->group("");
   app.add_flag("--hold", o.hold,
                "hold --idle N connections: print 'holding ...' when all are up, release on "
                "stdin EOF or SIGTERM, print 'released ...'");
@@ -384,6 +424,9 @@ int main(int argc, char** argv) {
     return fatal(fmt::format("{} (see loadgen --help)", e.what()), kExitUsage);
   }
   if (auto err = parse_window(window_arg, o)) return fatal(*err, kExitUsage);
+  auto kinds = parse_hostile_kinds(hostile_kinds_arg);
+  if (auto* err = std::get_if<std::string>(&kinds)) return fatal(*err, kExitUsage);
+  o.hostile_kinds = std::get<std::vector<HostileKind>>(kinds);
   if (!o.series_out.empty() && o.interval == 0) o.interval = 1;
   if (auto err = validate(o)) return fatal(*err, kExitUsage);
   if (!o.histogram_out.empty()) {

@@ -14,6 +14,7 @@ import sys
 
 from plot import claims
 from plot import compare
+from plot import hostile
 from plot import rules
 from plot import projection
 from plot.figure_list import FIGURES
@@ -826,6 +827,7 @@ def build(folder):
     lines += how_to_read(results)
     lines += claims_section(evaluated)
     lines += completion_section(results)
+    lines += hostile.section(results)
     lines += plots_section(results)
     lines += projection.section(results)
     lines += anchors_section(results, anchors)

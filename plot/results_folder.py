@@ -158,6 +158,11 @@ class Run:
         return self.status == "ok"
 
     @property
+    def hostile(self):
+        """Hostile clients beside the measured ones (loadgen --hostile K); 0 when none."""
+        return int(self.get("hostile") or 0)
+
+    @property
     def is_floor(self):
         """A floor row (2-hop floor or 4-hop relay floor): never a mechanism, never a mode."""
         return self.mechanism == FLOOR or self.mode in FLOOR_MODES
@@ -294,7 +299,12 @@ class ResultsFolder:
             raise SystemExit(
                 f"{runs_csv}: missing; run ./bench first, or point at a results/<run>/ folder"
             )
-        self.runs = [Run(row) for row in self._read_csv(runs_csv)]
+        every = [Run(row) for row in self._read_csv(runs_csv)]
+        # Rows measured beside hostile clients (loadgen --hostile K) answer another question: they
+        # are kept apart, so that no plot, claim, comparison or failure table ever sees them; only
+        # the report's hostile section (plot/hostile.py) reads them.
+        self.runs = [r for r in every if not r.hostile]
+        self.hostile_runs = [r for r in every if r.hostile]
         self.raw_env = self._read_json("env.json") or {}
         self.env = normalize_env(self.raw_env)
         self.probe = self._read_json("probe.json")

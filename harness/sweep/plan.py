@@ -84,25 +84,36 @@ def raise_fd_limit():
 
 @dataclass(frozen=True)
 class Variant:
-    """What else a point runs with besides mechanism, mode and idle count: the active connections
-    and the message size (None: the loadgen's default)."""
+    """What else a point runs with besides mechanism, mode and idle count: the active connections,
+    the message size and the hostile clients beside them (None: the loadgen's default)."""
 
     active: int = None
     size: int = None
+    hostile: int = None
 
     def loadgen_args(self):
         out = []
-        if self.active is not None:
-            out += ["--active", str(self.active)]
-        if self.size is not None:
-            out += ["--size", str(self.size)]
+        for option, value in (("--active", self.active), ("--size", self.size)):
+            if value is not None:
+                out += [option, str(value)]
+        if self.hostile is not None:
+            out += ["--hostile", str(self.hostile)]
         return out
 
     def label(self):
-        parts = ([f"active={self.active}"] if self.active is not None else []) + (
-            [f"size={self.size}"] if self.size is not None else []
-        )
+        parts = [f"{k}={v}" for k, v in vars(self).items() if v is not None]
         return " " + " ".join(parts) if parts else ""
+
+
+# Hostile clients (loadgen --hostile K) in the default sweep: 2 of each of the 6 kinds.
+DEFAULT_HOSTILE = 12
+HOSTILE_MODE = "pingpong"
+
+
+def hostile_phase(hostile, counts, modes):
+    """Whether the sweep runs its hostile phase: one run with --hostile K right after each
+    0-idle ping-pong point, on the same server instance, so that the pair shares conditions."""
+    return bool(hostile) and 0 in counts and HOSTILE_MODE in modes_at(modes, 0)
 
 
 # The largest message loadgen sends: the servers' default --max-line (4096) less the "<nick> "
@@ -270,10 +281,14 @@ def estimate(
     quick_micro,
     plots,
     variants=1,
+    hostile=False,
 ):
     """Seconds the sweep should take, from the cost model above (repeats: instances per point,
-    i.e. repeats x idle-states settings; variants: runs per mode in each instance)."""
+    i.e. repeats x idle-states settings; variants: runs per mode in each instance; hostile: the
+    hostile phase runs)."""
     total = floors * run_cost(warmup_s, duration_s)
+    if hostile:
+        total += len(mechanisms) * repeats * variants * run_cost(warmup_s, duration_s)
     for count in counts:
         for mech in mechanisms:
             for repeat in range(1, repeats + 1):

@@ -44,6 +44,17 @@ LOADGEN_COLUMNS = [
     "label",
 ]
 
+# The loadgen's columns of a run with hostile clients beside the measured ones (loadgen --hostile
+# K; the sweep's hostile phase): K, their kinds and their counters.
+HOSTILE_COLUMNS = [
+    "hostile",
+    "hostile_kinds",
+    "hostile_connects",
+    "hostile_refused",
+    "hostile_dropped",
+    "hostile_errors",
+]
+
 # Added by the bench. The first seven are the contract; the rest are derived for the report.
 BENCH_COLUMNS = [
     "run_id",

@@ -12,6 +12,7 @@ plotting is a separate script run afterwards.
 """
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -153,6 +154,17 @@ def add_run_options(p):
         ),
     )
     p.add_argument(
+        "--hostile",
+        type=int,
+        default=plan.DEFAULT_HOSTILE,
+        metavar="K",
+        help=(
+            "after every 0-idle ping-pong point, one more run on the same server with K"
+            " misbehaving clients beside the measured ones (loadgen --hostile K; 0: no hostile"
+            " phase; default %(default)s, 2 of each kind)"
+        ),
+    )
+    p.add_argument(
         "--preflight",
         action="store_true",
         help=(
@@ -267,6 +279,8 @@ def resolve_args(p, args):
         p.error("--warmup must be >= 0 and --duration > 0")
     if args.interval is not None and args.interval <= 0:
         p.error("--interval must be > 0 seconds")
+    if args.hostile < 0:
+        p.error("--hostile must be >= 0 (0: no hostile phase)")
 
 
 def fnum(value):
@@ -375,6 +389,7 @@ class Sweep:
             * args.repeats
             * len(states)
         )
+        self.hostile = 0  # loadgen --hostile K after each 0-idle ping-pong point (0: none)
         self.points_done = 0
         self.start = time.monotonic()
         self.est_total = 0.0
@@ -686,6 +701,9 @@ class Sweep:
             for mode in plan.modes_at(self.modes, count):
                 for variant in self.args.variants:
                     self.point(count, t, repeat, mode, variant)
+                    if self.hostile and plan.hostile_phase(self.hostile, [count], [mode]):
+                        hostile = dataclasses.replace(variant, hostile=self.hostile)
+                        self.point(count, t, repeat, mode, hostile)
 
     def point(self, count, t, repeat, mode, variant=plan.Variant()):
         row = self.base_row(t.name, mode, count, repeat)
@@ -1112,6 +1130,10 @@ def make_plan(args, latency_request):
     )
     micro = not args.no_micro and os.access(args.micro, os.X_OK)
     plots = not args.no_plots
+    hostile = args.hostile if plan.hostile_phase(args.hostile, counts, modes) else 0
+    if hostile and "--hostile" not in lg_help:
+        say(f"hostile phase skipped: {args.loadgen} --help does not list --hostile")
+        hostile = 0
     est = plan.estimate(
         [m.name for m in mechs],
         counts,
@@ -1124,8 +1146,10 @@ def make_plan(args, latency_request):
         args.preset.micro_quick,
         plots,
         variants=len(args.variants),
+        hostile=bool(hostile),
     )
     return SweepPlan(
+        hostile=hostile,
         mechs=mechs,
         largest=largest,
         cap=cap,
@@ -1256,10 +1280,16 @@ def say_plan(args, p):
     if len(args.variants) > 1:
         labels = ";".join(v.label().strip() for v in args.variants)
         mode_text += f" x {len(args.variants)} variants ({labels})"
+    hostile_text = ""
+    if p.hostile:
+        hostile_runs = len(p.mechs) * len(args.variants) * args.repeats * len(p.states)
+        runs += hostile_runs
+        hostile_text = f" ({hostile_runs} with --hostile {p.hostile} at idle 0)"
     say(
         f"plan: {len(p.mechs)} mechanisms ({names}) x {len(p.counts)} idle counts ({count_text}) x "
-        f"{mode_text} x {args.repeats} repeats{state_text} = {runs} runs of {args.warmup:g} s "
-        f"warm-up + {args.duration:g} s window, + {p.floors} floor runs{micro_text}; server on CPU "
+        f"{mode_text} x {args.repeats} repeats{state_text} = {runs} runs{hostile_text} of "
+        f"{args.warmup:g} s warm-up + {args.duration:g} s window, + {p.floors} floor runs"
+        f"{micro_text}; server on CPU "
         f"{p.server_cpu}, loadgen on CPU {p.loadgen_cpu} ({p.placement}); estimated "
         f"{plan.fmt_duration(p.est)}"
     )
@@ -1297,6 +1327,7 @@ def initial_env(args, argv, started, p, latency_request):
         "active_counts": [v.active for v in args.variants if v.active is not None] or None,
         "sizes": sorted({v.size for v in args.variants if v.size is not None}) or None,
         "loadgen_args": args.loadgen_arg,
+        "hostile": p.hostile,
         "tools": tool_versions(args, p.mechs),
         "estimated_s": round(p.est),
         "python_for_plots": args.python,
@@ -1339,6 +1370,9 @@ def new_sweep(args, p, out_dir, env, latency_request):
         latency_request,
     )
     sweep.loadgen_modes = p.loadgen_modes
+    sweep.hostile = p.hostile
+    if p.hostile:
+        sweep.points_total += len(p.mechs) * len(args.variants) * args.repeats * len(p.states)
     if "--histogram-out" in p.lg_help:
         os.makedirs(os.path.join(out_dir, "histograms"), exist_ok=True)
         sweep.histograms = True

@@ -16,7 +16,19 @@ TEST(RunResult, ColumnsFollowTheContractInOrder) {
   EXPECT_EQ(csv_header().substr(0, contract.size()), contract);
   EXPECT_EQ(csv_header().substr(contract.size()),
             ",server_cpu_pct,idle_open_s,conns_per_s,bound_by,server_capacity_msgs_s,window_chosen,"
-            "server_syscalls,server_sqes,server_syscalls_per_msg,idle_sources,idle_destinations");
+            "server_syscalls,server_sqes,server_syscalls_per_msg,idle_sources,idle_destinations,"
+            "hostile,hostile_kinds,"
+            "hostile_connects,hostile_refused,hostile_dropped,hostile_errors");
+}
+
+TEST(RunResult, HostileCountersAreEmptyWithoutHostileClients) {
+  RunResult r;
+  EXPECT_EQ(csv_row(r).substr(csv_row(r).size() - 7), ",0,,,,,") << csv_row(r);
+  r.hostile = 12;
+  r.hostile_kinds = "slowloris+storm";
+  r.hostile_counts = {.connects = 40, .refused = 1, .dropped = 2, .errors = 0};
+  const std::string row = csv_row(r);
+  EXPECT_EQ(row.substr(row.size() - 28), ",12,slowloris+storm,40,1,2,0") << row;
 }
 
 TEST(RunResult, RowHasOneCellPerColumnAndDerivedFigures) {

@@ -559,3 +559,54 @@ def with_scale_columns(folder, server=None, holders=None, both=7000.0, open_per_
         writer.writeheader()
         writer.writerows(rows)
     return folder
+
+
+HOSTILE_COLUMNS = runs_csv.HOSTILE_COLUMNS
+
+
+def with_hostile_rows(
+    folder, p50_factor=1.2, p99_factor=1.5, cpu_factor=1.3, lost=None, cut=None, k=12
+):
+    """Adds the sweep's hostile phase to folder/runs.csv: after every ok 0-idle pingpong row, the
+    same point again with k hostile clients, p50, p99 and server CPU per message multiplied by the
+    factors; the counters
+    are 10 k connections, 1 refused, k dropped, 0 errors. lost: mechanism -> honest messages lost
+    in its repeat 1; cut: a mechanism whose repeat 2 the server cut off
+    (error:dropped-by-server)."""
+    path = os.path.join(folder, "runs.csv")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        columns = list(reader.fieldnames) + [
+            c for c in HOSTILE_COLUMNS if c not in reader.fieldnames
+        ]
+        rows = list(reader)
+    out = []
+    for r in rows:
+        out.append(r)
+        if not (r["mode"] == "pingpong" and r["idle"] == "0" and r["mechanism"] != "floor"):
+            continue
+        if r["status"] != "ok":
+            continue
+        h = dict(r)
+        h.update(
+            hostile=k,
+            hostile_kinds="slowloris+never-read+reset-mid-line+vanish+overlong+storm",
+            hostile_connects=10 * k,
+            hostile_refused=1,
+            hostile_dropped=k,
+            hostile_errors=0,
+            p50_us=f"{float(r['p50_us']) * p50_factor:.3f}",
+            p99_us=f"{float(r['p99_us']) * p99_factor:.3f}",
+            server_cpu_us_per_msg=f"{float(r['server_cpu_us_per_msg']) * cpu_factor:.3f}",
+            lost=(lost or {}).get(r["mechanism"], 0) if r["repeat"] == "1" else 0,
+        )
+        if cut == r["mechanism"] and r["repeat"] == "2":
+            h.update(status="error:dropped-by-server", bench_status="error:dropped-by-server")
+        out.append(h)
+    for i, r in enumerate(out, 1):
+        r["run_id"] = i
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(out)
+    return folder

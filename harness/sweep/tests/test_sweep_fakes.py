@@ -10,6 +10,7 @@ import tempfile
 import time
 import unittest
 
+from harness.sweep.runs_csv import HOSTILE_COLUMNS
 from harness.sweep.tests.sweep_test_support import (
     BENCH_COLUMNS,
     LOADGEN_COLUMNS,
@@ -21,7 +22,8 @@ from harness.sweep.tests.sweep_test_support import (
     run_sweep,
 )
 
-FAST = ["--warmup", "0.01", "--duration", "0.01", "--no-micro"]
+# Without the hostile phase, which test_hostile_phase_follows_each_zero_idle_pingpong tests.
+FAST = ["--warmup", "0.01", "--duration", "0.01", "--no-micro", "--hostile", "0"]
 
 
 class FakeSweepTest(unittest.TestCase):
@@ -40,6 +42,41 @@ class FakeSweepTest(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.assertEqual(leftovers, [], "processes of the test still running")
 
+    def test_hostile_phase_follows_each_zero_idle_pingpong(self):
+        run = run_sweep(
+            self.bin,
+            FAST[:-2]
+            + "--mechanisms select,epoll-lt --counts 0,20 --repeats 3".split()
+            + ["--modes", "pingpong,flood"],
+        )
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.env["hostile"], 12)
+        measured = run.measured()
+        hostile = [r for r in measured if r["hostile"] not in ("", "0")]
+        # One per mechanism and repeat, at 0 idle in ping-pong only.
+        self.assertEqual(
+            sorted((r["mechanism"], r["repeat"]) for r in hostile),
+            sorted((m, str(rep)) for m in ("select", "epoll-lt") for rep in (1, 2, 3)),
+        )
+        for r in hostile:
+            self.assertEqual((r["idle"], r["mode"], r["hostile"]), ("0", "pingpong", "12"))
+            self.assertEqual(r["bench_status"], "ok")
+            # Right after the honest run it is paired with, on the same server instance.
+            before = next(b for b in run.rows if int(b["run_id"]) == int(r["run_id"]) - 1)
+            self.assertEqual(
+                (before["mechanism"], before["idle"], before["mode"], before["repeat"]),
+                (r["mechanism"], "0", "pingpong", r["repeat"]),
+            )
+            self.assertIn(before["hostile"], ("", "0"))
+            self.assertEqual(before["server_started_utc"], r["server_started_utc"])
+        # Everything else is as without the phase.
+        honest = [r for r in measured if r not in hostile]
+        self.assertEqual(
+            sorted((r["mechanism"], int(r["idle"]), r["mode"], int(r["repeat"])) for r in honest),
+            expected_keys(["select", "epoll-lt"], [0, 20], ["pingpong", "flood"], 3),
+        )
+        self.assertIn("= 30 runs (6 with --hostile 12 at idle 0)", run.stderr)
+
     def test_tiny_sweep_writes_every_expected_row(self):
         run = run_sweep(
             self.bin,
@@ -53,8 +90,10 @@ class FakeSweepTest(unittest.TestCase):
         self.assertEqual(run.returncode, 0, run.stderr)
         # Contract columns first and in order, the loadgen's extra column kept, then the bench's.
         self.assertEqual(run.header[: len(LOADGEN_COLUMNS)], LOADGEN_COLUMNS)
-        self.assertEqual(run.header[len(LOADGEN_COLUMNS)], "fake_extra")
-        self.assertEqual(run.header[len(LOADGEN_COLUMNS) + 1 :], BENCH_COLUMNS)
+        self.assertEqual(
+            run.header[len(LOADGEN_COLUMNS) : -len(BENCH_COLUMNS)], ["fake_extra"] + HOSTILE_COLUMNS
+        )
+        self.assertEqual(run.header[-len(BENCH_COLUMNS) :], BENCH_COLUMNS)
         self.assertEqual(
             run.keys(),
             expected_keys(["select", "epoll-lt", "uring"], [0, 20, 60], ["pingpong", "flood"], 2),

@@ -27,7 +27,8 @@ COLUMNS = (
     "mechanism,mode,idle,idle_open,refused,active,size,rate,warmup_s,duration_s,msgs,"
     "throughput_msgs_s,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,lost,duplicated,"
     "reordered,corrupted,server_cpu_us_per_msg,loadgen_cpu_pct,status,server_wait_calls,"
-    "server_events,server_fds_passed,server_ctl_calls,server_cpu_us,label,fake_extra"
+    "server_events,server_fds_passed,server_ctl_calls,server_cpu_us,label,fake_extra,hostile,"
+    "hostile_kinds,hostile_connects,hostile_refused,hostile_dropped,hostile_errors"
 ).split(",")
 
 p = argparse.ArgumentParser()
@@ -49,11 +50,14 @@ p.add_argument("--peer-cpu", type=int)
 p.add_argument("--csv-header", action="store_true")
 p.add_argument("--label", default="")
 p.add_argument("--histogram-out")
+p.add_argument("--hostile", type=int, default=0)
 p.add_argument("--version", action="store_true")
 if "--help" in sys.argv:
     extra = [m for m in os.environ.get("FAKE_LOADGEN_HELP_MODES", "").split(",") if m]
     modes = "|".join(["pingpong", "broadcast", "flood", "floor", "relay-floor"] + extra)
-    print(f"usage: loadgen --mode {modes} ... [--histogram-out FILE] | --hold --idle N")
+    print(
+        f"usage: loadgen --mode {modes} ... [--histogram-out FILE] [--hostile K] | --hold --idle N"
+    )
     sys.exit(0)
 a = p.parse_args()
 if a.version:
@@ -160,7 +164,18 @@ row.update(
     duration_s=a.duration,
     label=a.label,
     fake_extra="x",
+    hostile=a.hostile,
 )
+if a.hostile:
+    # Hostile clients cost the honest ones a little; the fake's figures say so, the counters are
+    # a real loadgen's shape.
+    row.update(
+        hostile_kinds="slowloris+never-read+reset-mid-line+vanish+overlong+storm",
+        hostile_connects=10 * a.hostile,
+        hostile_refused=0,
+        hostile_dropped=a.hostile,
+        hostile_errors=0,
+    )
 time.sleep(float(os.environ.get("FAKE_LOADGEN_SLEEP", "0")))
 if a.mode == "floor":
     p50 = 12.5
@@ -200,8 +215,8 @@ else:
                 row.update(
                     msgs=1000,
                     throughput_msgs_s=5000,
-                    p50_us=50,
-                    p99_us=90,
+                    p50_us=60 if a.hostile else 50,
+                    p99_us=150 if a.hostile else 90,
                     server_cpu_us_per_msg=3.5,
                     status="ok",
                     server_wait_calls=200,
