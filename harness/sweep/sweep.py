@@ -27,6 +27,7 @@ from harness.sweep import environment
 from harness.sweep import idle_states
 from harness.sweep import kernel_memory
 from harness.sweep import mechanisms as mechanism_table
+from harness.sweep import netns
 from harness.sweep import plan
 from harness.sweep import preflight
 from harness.sweep.runs_csv import RunsCsv, merged_columns
@@ -194,6 +195,21 @@ def add_machine_options(p):
         ),
     )
     p.add_argument("--server-cpu", type=int, metavar="N", help="override the server's CPU")
+    p.add_argument(
+        "--net",
+        default=netns.NET_LO,
+        metavar="LIST",
+        help=(
+            "the path between loadgen and servers: lo (loopback, the default), veth (two network"
+            " namespaces joined by a veth pair, 198.18.0.0/15, no route out; needs root), or"
+            " lo,veth (every point on both, as the runs.csv column net)"
+        ),
+    )
+    p.add_argument(
+        "--netem",
+        metavar="ARGS",
+        help='tc netem arguments for both veth ends, e.g. "delay 100us" (with --net veth)',
+    )
     p.add_argument("--loadgen-cpu", type=int, metavar="N", help="override the loadgen's CPU")
 
 
@@ -267,6 +283,12 @@ def resolve_args(p, args):
         p.error("--warmup must be >= 0 and --duration > 0")
     if args.interval is not None and args.interval <= 0:
         p.error("--interval must be > 0 seconds")
+    try:
+        args.net_list = netns.parse_nets(args.net)
+    except ValueError as e:
+        p.error(str(e))
+    if args.netem and netns.NET_VETH not in args.net_list:
+        p.error("--netem shapes the veth link: use it with --net veth or --net lo,veth")
 
 
 def fnum(value):
@@ -356,6 +378,10 @@ class Sweep:
         self.kernel = None  # kernel_memory.KernelMeter: bytes per idle connection per side
         self.latency_request = latency_request
         self.state = None
+        self.nets = list(args.net_list)
+        self.net = self.nets[0]
+        self.topology = None  # netns.Topology, when veth is among the nets
+        self.lg_help = ""  # loadgen --help, for the options it may lack (new_sweep)
         self.csv = None
         self.run_id = 0
         # (kind, placement, idle_states) -> the ok p50s of the floors measured at the start, and
@@ -371,6 +397,7 @@ class Sweep:
             * len(mechs)
             * args.repeats
             * len(states)
+            * len(args.net_list)
         )
         self.points_done = 0
         self.start = time.monotonic()
@@ -429,6 +456,7 @@ class Sweep:
             "server_cpu": self.server_cpu if server_cpu is None else server_cpu,
             "loadgen_cpu": self.loadgen_cpu if loadgen_cpu is None else loadgen_cpu,
             "idle_states": self.state,
+            "net": self.net,
             "floor_p50_us": self.floor_p50.get(("floor", placement, self.state), ""),
             "started_utc": utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         }
@@ -468,13 +496,45 @@ class Sweep:
             t.server,
             count,
             log,
+            extra_args=self.spread_args(),
             cgroup_procs=kernel.procs_file("holders") if kernel else None,
+            wrap=self.client_wrap(),
         )
         held = t.hold.wait_holding(30.0 + count * 2e-3)
         t.idle_open_s = round(time.monotonic() - t0, 3)
         if kernel:
             t.kernel = kernel.measure(before, held.get("open"))
         return held
+
+    # -- the path: loopback or the veth pair (netns.py) ----------------------------------------
+
+    def use_net(self, net):
+        # kernel_memory's counters need nothing per path: the cgroups follow the processes, and
+        # sockstat's TCP `mem` is the global tcp_memory_allocated in every namespace's view.
+        self.net = net
+
+    def client_wrap(self):
+        return self.topology.client_exec() if self.net == netns.NET_VETH else []
+
+    def server_placement(self):
+        """(wrap, bind, host) of a server on the current path."""
+        if self.net != netns.NET_VETH:
+            return [], None, None
+        # Every server address accepts, so that holders can spread over them.
+        return self.topology.server_exec(), "0.0.0.0", self.topology.server_addresses[0]
+
+    def spread_args(self):
+        """Idle holders spread over every client and server address of the veth link, when the
+        loadgen offers it; otherwise the loadgen's default (the kernel's source, --host)."""
+        if self.net != netns.NET_VETH or "--idle-sources" not in self.lg_help:
+            return []
+        topo = self.topology
+        return [
+            "--idle-sources",
+            ",".join(topo.client_addresses),
+            "--idle-destinations",
+            ",".join(topo.server_addresses),
+        ]
 
     def loadgen_log(self):
         return os.path.join(self.logs, "loadgen.log")
@@ -512,6 +572,8 @@ class Sweep:
     def floor(self, kind, label, placement, server_cpu, loadgen_cpu, repeat, starting=False):
         row = self.base_row("floor", kind, 0, repeat, placement, server_cpu, loadgen_cpu)
         row.pop("relay_floor_p50_us", None)
+        # The floors are the loadgen and its own peer, always over loopback.
+        row["net"] = netns.NET_LO
         cmd = [
             self.args.loadgen,
             "--mode",
@@ -585,6 +647,7 @@ class Sweep:
                 t.blocked = self.unavailable[t.mech.name]
                 continue
             log = os.path.join(self.logs, f"server-{t.name}-idle{count}.log")
+            wrap, bind, host = self.server_placement()
             try:
                 t.server = children.Server(
                     t.mech,
@@ -592,6 +655,9 @@ class Sweep:
                     self.server_cpu,
                     log,
                     cgroup_procs=self.kernel.procs_file("server") if self.kernel else None,
+                    wrap=wrap,
+                    bind=bind,
+                    host=host,
                 )
                 t.name = t.server.name
             except children.StartError as e:
@@ -634,11 +700,16 @@ class Sweep:
             shift = (repeat - 1) % len(self.states)
             for state in self.states[shift:] + self.states[:shift]:
                 self.use_idle_states(state)
-                self.instance(count, repeat)
+                # The paths alternate their order per repeat too.
+                turn = (repeat - 1) % len(self.nets)
+                for net in self.nets[turn:] + self.nets[:turn]:
+                    self.use_net(net)
+                    self.instance(count, repeat)
 
     def instance(self, count, repeat):
         t0 = time.monotonic()
         states = f" idle states {self.state}" if len(self.states) > 1 else ""
+        states += f" over {self.net}" if len(self.nets) > 1 else ""
         holding = f", holding {count} idle connections on each" if count else ""
         say(
             f"idle={count} rep {repeat}/{self.args.repeats}{states}: starting "
@@ -717,6 +788,7 @@ class Sweep:
         elapsed, left = self.eta()
         done = f"{self.points_done:>{len(str(self.points_total))}}/{self.points_total}"
         state = " " + self.state if len(self.states) > 1 else ""
+        state += " " + self.net if len(self.nets) > 1 else ""
         say(
             f"[{done}] idle={count} rep {repeat}/{self.args.repeats}{state} {t.name} {mode}"
             f"{variant.label()}: "
@@ -724,7 +796,7 @@ class Sweep:
         )
 
     def measure(self, count, t, mode, row, variant=plan.Variant()):
-        cmd = [
+        cmd = self.client_wrap() + [
             self.args.loadgen,
             "--mode",
             mode,
@@ -844,6 +916,7 @@ class Sweep:
                 "idle": count,
                 "repeat": self.current_repeat,
                 "idle_states": self.state,
+                "net": self.net,
                 "mechanism": t.name,
                 "released": released,
                 "hold_refused": t.hold_refused,
@@ -1047,6 +1120,11 @@ def run(argv, latency_request):
     if args.preflight:
         return preflight.main(args.max_idle)
     started = utc_now()
+    if netns.NET_VETH in args.net_list and not args.dry_run:
+        why = netns.why_not_permitted()
+        if why:
+            say(why)
+            return 2
     sweep_plan = make_plan(args, latency_request)
     if sweep_plan is None:
         return 2
@@ -1061,8 +1139,15 @@ def run(argv, latency_request):
     say(f"results in {out_dir}")
     env = initial_env(args, argv, started, sweep_plan, latency_request)
     write_env(out_dir, env)
-    sweep = new_sweep(args, sweep_plan, out_dir, env, latency_request)
-    interrupted = run_sweep(sweep, sweep_plan, env, out_dir)
+    try:
+        with veth_path(args, sweep_plan) as topology:
+            env["net"] = net_env(args, topology, sweep_plan.lg_help)
+            write_env(out_dir, env)
+            sweep = new_sweep(args, sweep_plan, out_dir, env, latency_request, topology)
+            interrupted = run_sweep(sweep, sweep_plan, env, out_dir)
+    except netns.NetnsError as e:
+        say(str(e))
+        return 2
     if interrupted:
         return interrupted
     return after_runs(args, sweep_plan, sweep, env, out_dir)
@@ -1111,7 +1196,7 @@ def make_plan(args, latency_request):
         [m.name for m in mechs],
         counts,
         modes,
-        args.repeats * len(states),
+        args.repeats * len(states) * len(args.net_list),
         args.warmup,
         args.duration,
         floors,
@@ -1233,7 +1318,12 @@ def say_plan(args, p):
     """One line: what will run, on which CPUs, and how long it should take."""
     modes_at = [plan.modes_at(p.modes, c) for c in p.counts]
     runs = (
-        len(p.mechs) * sum(map(len, modes_at)) * len(args.variants) * args.repeats * len(p.states)
+        len(p.mechs)
+        * sum(map(len, modes_at))
+        * len(args.variants)
+        * args.repeats
+        * len(p.states)
+        * len(args.net_list)
     )
     everywhere = [m for m in p.all_modes if all(m in at for at in modes_at)]
     mode_text = f"{len(everywhere)} modes ({','.join(everywhere)})"
@@ -1248,6 +1338,9 @@ def say_plan(args, p):
     else:
         state_text = f" (idle states {p.states[0]})"
     micro_text = " + micro-benchmarks" if p.micro else ""
+    if args.net_list != [netns.NET_LO]:
+        state_text += " over " + " and ".join(args.net_list)
+        state_text += f" (netem {args.netem})" if args.netem else ""
     if len(args.variants) > 1:
         labels = ";".join(v.label().strip() for v in args.variants)
         mode_text += f" x {len(args.variants)} variants ({labels})"
@@ -1316,10 +1409,58 @@ def tool_versions(args, mechs):
     return tools
 
 
+# -- the path ---------------------------------------------------------------------------------
+
+
+class _NoTopology:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def veth_path(args, p):
+    """The namespaces and the veth pair when veth is asked for (removed when the block exits,
+    however it exits), else nothing. A SIGTERM unwinds the block as a Ctrl-C does."""
+    if netns.NET_VETH not in args.net_list:
+        return _NoTopology()
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    netns.remove_stale(say)
+    topology = netns.Topology(
+        netem=args.netem, client_addresses=netns.client_addresses_for(max(p.counts))
+    )
+    say(
+        f"veth path: servers in {topology.server_ns} ({topology.server_addresses[0]}-"
+        f"{topology.server_addresses[-1]}), loadgen in {topology.client_ns}"
+        f" ({len(topology.client_addresses)} source addresses from"
+        f" {topology.client_addresses[0]}), MTU {topology.mtu}, {topology.describe()['qdisc']}"
+    )
+    return topology
+
+
+def net_env(args, topology, lg_help):
+    """env.json's `net`: the paths measured and, for veth, the topology."""
+    env = {"paths": list(args.net_list), "netem": args.netem}
+    if topology is not None:
+        env["veth"] = topology.describe()
+        env["veth"]["idle_spread"] = (
+            "over every client and server address (loadgen --idle-sources, --idle-destinations)"
+            if "--idle-sources" in lg_help
+            else f"one source (the kernel's choice) to {topology.server_addresses[0]}: this"
+            " loadgen has no --idle-sources"
+        )
+    return env
+
+
 # -- the runs ---------------------------------------------------------------------------------
 
 
-def new_sweep(args, p, out_dir, env, latency_request):
+def new_sweep(args, p, out_dir, env, latency_request, topology=None):
     sweep = Sweep(
         args,
         p.mechs,
@@ -1334,6 +1475,8 @@ def new_sweep(args, p, out_dir, env, latency_request):
         latency_request,
     )
     sweep.loadgen_modes = p.loadgen_modes
+    sweep.lg_help = p.lg_help
+    sweep.topology = topology
     if "--histogram-out" in p.lg_help:
         os.makedirs(os.path.join(out_dir, "histograms"), exist_ok=True)
         sweep.histograms = True
@@ -1349,6 +1492,7 @@ def new_sweep(args, p, out_dir, env, latency_request):
             "how": sweep.kernel.describe(),
         }
         say(f"kernel memory per idle connection: {sweep.kernel.describe()}")
+    sweep.use_net(sweep.nets[0])
     sweep.est_total = p.est
     return sweep
 
