@@ -15,6 +15,7 @@ import sys
 from plot import claims
 from plot import compare
 from plot import rules
+from plot import net_compare
 from plot import projection
 from plot.figure_list import FIGURES
 from plot.markdown import cell
@@ -826,6 +827,7 @@ def build(folder):
     lines += how_to_read(results)
     lines += claims_section(evaluated)
     lines += completion_section(results)
+    lines += net_compare.report_lines(results)
     lines += plots_section(results)
     lines += projection.section(results)
     lines += anchors_section(results, anchors)
