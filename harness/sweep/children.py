@@ -188,9 +188,13 @@ class Server:
         wrap=(),
         bind=None,
         host=None,
+        stop_by_eof=False,
     ):
-        """wrap: a command prefix (`ip netns exec NS`, netns.py); bind: the server's --bind;
-        host: the address clients connect to, when the listening line's (0.0.0.0) is not one."""
+        """wrap: a command prefix (`ip netns exec NS`, netns.py; ssh, remote.py); bind: the
+        server's --bind; host: the address clients connect to, when the listening line's
+        (0.0.0.0) is not one; stop_by_eof: stopped by closing its stdin (a server on another host,
+        whose ssh session turns that EOF into SIGTERM) instead of a signal to the child."""
+        self.stop_by_eof = stop_by_eof
         self.mech = mech
         self.name = mech.name
         self.log_path = log_path
@@ -204,7 +208,8 @@ class Server:
         self.log = open(log_path, "ab")
         self.log.write(("$ " + " ".join(cmd) + "\n").encode())
         self.log.flush()
-        self.proc = spawn(cmd, stderr=self.log, cgroup_procs=cgroup_procs)
+        stdin = subprocess.PIPE if stop_by_eof else subprocess.DEVNULL
+        self.proc = spawn(cmd, stdin=stdin, stderr=self.log, cgroup_procs=cgroup_procs)
         self.out = LineReader(self.proc.stdout)
         deadline = time.monotonic() + timeout_s
         while True:
@@ -249,7 +254,10 @@ class Server:
         if self.proc.poll() is not None:
             problem = f"had already exited with status {self.proc.returncode}"
         else:
-            self.proc.send_signal(signal.SIGTERM)
+            if self.stop_by_eof:
+                self.proc.stdin.close()
+            else:
+                self.proc.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + timeout_s
             while True:
                 line = self.out.readline(deadline - time.monotonic())

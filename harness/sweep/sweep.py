@@ -30,6 +30,7 @@ from harness.sweep import mechanisms as mechanism_table
 from harness.sweep import netns
 from harness.sweep import plan
 from harness.sweep import preflight
+from harness.sweep import remote
 from harness.sweep.runs_csv import RunsCsv, merged_columns
 from plot.plotting_python import plotting_python
 
@@ -71,6 +72,7 @@ def argument_parser():
     add_machine_options(p)
     add_output_options(p)
     add_tool_options(p)
+    add_host_options(p)
     return p
 
 
@@ -229,6 +231,38 @@ def add_output_options(p):
     )
 
 
+def add_host_options(p):
+    """Servers and idle holders on other hosts, through ssh (remote.py)."""
+    p.add_argument(
+        "--server-host",
+        metavar="HOST",
+        help="run the chat servers on HOST (an ssh destination); measured runs stay local",
+    )
+    p.add_argument(
+        "--server-address",
+        metavar="ADDR",
+        help="the address clients reach --server-host's servers at (default: HOST)",
+    )
+    p.add_argument(
+        "--idle-hosts",
+        metavar="LIST",
+        help="comma-separated ssh destinations that hold the idle connections, split evenly",
+    )
+    p.add_argument(
+        "--remote-bin",
+        metavar="DIR",
+        help="the muxbench binaries on the remote hosts (default: the same path as --bin)",
+    )
+    p.add_argument(
+        "--ssh-option",
+        action="append",
+        default=[],
+        metavar="OPT",
+        help="passed to ssh as -o OPT (repeatable, e.g. Port=2222, IdentityFile=KEY)",
+    )
+    p.add_argument("--ssh-config", metavar="FILE", help="passed to ssh as -F FILE")
+
+
 def add_tool_options(p):
     """Where the source tree, the binaries and the plotting Python are."""
     here = os.path.dirname(os.path.abspath(__file__))
@@ -289,6 +323,15 @@ def resolve_args(p, args):
         p.error(str(e))
     if args.netem and netns.NET_VETH not in args.net_list:
         p.error("--netem shapes the veth link: use it with --net veth or --net lo,veth")
+    args.idle_host_list = [h.strip() for h in (args.idle_hosts or "").split(",") if h.strip()]
+    if (args.server_host or args.idle_host_list) and args.net_list != [netns.NET_LO]:
+        p.error("--server-host/--idle-hosts measure a real network: use them without --net veth")
+    args.remote_bin = args.remote_bin or args.bin
+    if args.idle_host_list and not args.server_host and not args.server_address:
+        p.error(
+            "--idle-hosts with the servers on this machine: pass --server-address ADDR, this"
+            " machine's address as the idle hosts reach it (the servers then bind 0.0.0.0)"
+        )
 
 
 def fnum(value):
@@ -382,6 +425,8 @@ class Sweep:
         self.net = self.nets[0]
         self.topology = None  # netns.Topology, when veth is among the nets
         self.lg_help = ""  # loadgen --help, for the options it may lack (new_sweep)
+        self.server_host = None  # remote.Host running the servers, or None (local)
+        self.idle_hosts = []  # remote.Host list holding the idle connections ([]: local)
         self.csv = None
         self.run_id = 0
         # (kind, placement, idle_states) -> the ok p50s of the floors measured at the start, and
@@ -488,9 +533,14 @@ class Sweep:
     def hold(self, t, count, log):
         """Opens t's idle connections and measures what they cost the kernel (snapshots before
         and after, with t's server running): returns the `holding` line's values."""
-        kernel = self.kernel
+        kernel = None if self.remote_kernel_memory() else self.kernel
         before = kernel.snapshot() if kernel else None
         t0 = time.monotonic()
+        if self.idle_hosts:
+            t.hold = remote.HoldGroup(self.args.loadgen, t.server, count, log, self.idle_hosts)
+            held = t.hold.wait_holding(30.0 + count * 2e-3)
+            t.idle_open_s = round(time.monotonic() - t0, 3)
+            return held
         t.hold = children.Hold(
             self.args.loadgen,
             t.server,
@@ -518,6 +568,14 @@ class Sweep:
 
     def server_placement(self):
         """(wrap, bind, host) of a server on the current path."""
+        if self.server_host is not None:
+            return (
+                remote.server_wrap(self.server_host),
+                "0.0.0.0",
+                self.args.server_address or self.server_host.address,
+            )
+        if self.idle_hosts:
+            return [], "0.0.0.0", self.args.server_address
         if self.net != netns.NET_VETH:
             return [], None, None
         # Every server address accepts, so that holders can spread over them.
@@ -535,6 +593,18 @@ class Sweep:
             "--idle-destinations",
             ",".join(topo.server_addresses),
         ]
+
+    def remote_kernel_memory(self):
+        """Why kernel memory is not measured with a remote side (None when every side is here)."""
+        far = ([self.server_host.name] if self.server_host else []) + [
+            h.name for h in self.idle_hosts
+        ]
+        if not far:
+            return None
+        return (
+            f"unavailable: {', '.join(far)} on another host (its counters and cgroups are"
+            " there, not here)"
+        )
 
     def loadgen_log(self):
         return os.path.join(self.logs, "loadgen.log")
@@ -651,14 +721,21 @@ class Sweep:
             try:
                 t.server = children.Server(
                     t.mech,
-                    self.args.bin,
+                    self.args.remote_bin if self.server_host else self.args.bin,
                     self.server_cpu,
                     log,
-                    cgroup_procs=self.kernel.procs_file("server") if self.kernel else None,
+                    cgroup_procs=(
+                        self.kernel.procs_file("server")
+                        if self.kernel and not self.server_host
+                        else None
+                    ),
                     wrap=wrap,
                     bind=bind,
                     host=host,
+                    stop_by_eof=self.server_host is not None,
                 )
+                if self.server_host is not None:
+                    remote.reachable(t.server.host, t.server.port, self.server_host.name)
                 t.name = t.server.name
             except children.StartError as e:
                 reason = str(e)
@@ -762,6 +839,7 @@ class Sweep:
         row["idle_refused"] = t.hold_refused if t.hold_refused is not None else ""
         if count:
             row.update(kernel_memory.csv_columns(t.kernel))
+            row["kernel_bytes_method"] = self.remote_kernel_memory() or row["kernel_bytes_method"]
             # The loadgen's column is empty with --idle-held: the hold's own opening time.
             row["idle_open_s"] = "" if t.idle_open_s is None else t.idle_open_s
         if t.server is not None:
@@ -804,8 +882,6 @@ class Sweep:
             t.server.host,
             "--port",
             str(t.server.port),
-            "--server-pid",
-            str(t.server.pid),
             "--cpu",
             str(self.loadgen_cpu),
             "--warmup",
@@ -814,6 +890,8 @@ class Sweep:
             str(self.args.duration),
             "--csv-header",
         ]
+        if self.server_host is None:
+            cmd += ["--server-pid", str(t.server.pid)]  # else its CPU comes from its /stats
         cmd += ["--idle-held", str(count)] if count else ["--idle", "0"]
         if mode == "flood" and self.args.flood_window:
             cmd += ["--window", self.args.flood_window]
@@ -1132,6 +1210,11 @@ def run(argv, latency_request):
     if args.dry_run:
         return 0
     try:
+        hosts = remote_hosts(args, sweep_plan)
+    except remote.RemoteError as e:
+        say(str(e))
+        return 2
+    try:
         out_dir = results_dir(args, started)
     except OSError as e:
         say(str(e))
@@ -1142,10 +1225,11 @@ def run(argv, latency_request):
     try:
         with veth_path(args, sweep_plan) as topology:
             env["net"] = net_env(args, topology, sweep_plan.lg_help)
+            env["hosts"] = hosts_env(hosts, sweep_plan)
             write_env(out_dir, env)
-            sweep = new_sweep(args, sweep_plan, out_dir, env, latency_request, topology)
+            sweep = new_sweep(args, sweep_plan, out_dir, env, latency_request, topology, hosts)
             interrupted = run_sweep(sweep, sweep_plan, env, out_dir)
-    except netns.NetnsError as e:
+    except (netns.NetnsError, remote.RemoteError) as e:
         say(str(e))
         return 2
     if interrupted:
@@ -1457,10 +1541,51 @@ def net_env(args, topology, lg_help):
     return env
 
 
+def remote_hosts(args, p):
+    """(server Host or None, [idle Host]) checked over ssh: reachable without a password, with
+    the binaries; None when everything runs here. Raises remote.RemoteError naming the fix."""
+    if not args.server_host and not args.idle_host_list:
+        return None
+
+    def host(name):
+        return remote.Host(name, args.ssh_option, args.ssh_config, args.remote_bin)
+
+    server = host(args.server_host) if args.server_host else None
+    idle = [host(h) for h in args.idle_host_list]
+    if server:
+        server.check([m.binary for m in p.mechs], "run the chat servers")
+        cores = remote.to_int(server.facts.get("cpus"))
+        if cores is not None and p.server_cpu >= cores:
+            raise remote.RemoteError(
+                f"{server.name}: has {cores} CPU(s), so the servers cannot be pinned to CPU"
+                f" {p.server_cpu}; pass --server-cpu N with N below {cores}"
+            )
+        say(f"servers on {server.name} ({server.facts.get('uname')}), from {args.remote_bin}")
+    for h in idle:
+        h.check([os.path.basename(args.loadgen)], "hold idle connections")
+        say(f"idle connections held on {h.name} ({h.facts.get('uname')})")
+    return server, idle
+
+
+def hosts_env(hosts, p):
+    """env.json's `hosts`: each remote host's kernel, CPUs, limits and preflight checks."""
+    if hosts is None:
+        return None
+    server, idle = hosts
+    largest = max(p.counts)
+    return {
+        "server": server.describe(idle=largest) if server else "this machine",
+        "idle": (
+            [h.describe(idle=-(-largest // len(idle))) for h in idle] if idle else "this machine"
+        ),
+        "measured_loadgen": "this machine",
+    }
+
+
 # -- the runs ---------------------------------------------------------------------------------
 
 
-def new_sweep(args, p, out_dir, env, latency_request, topology=None):
+def new_sweep(args, p, out_dir, env, latency_request, topology=None, hosts=None):
     sweep = Sweep(
         args,
         p.mechs,
@@ -1477,6 +1602,7 @@ def new_sweep(args, p, out_dir, env, latency_request, topology=None):
     sweep.loadgen_modes = p.loadgen_modes
     sweep.lg_help = p.lg_help
     sweep.topology = topology
+    sweep.server_host, sweep.idle_hosts = hosts or (None, [])
     if "--histogram-out" in p.lg_help:
         os.makedirs(os.path.join(out_dir, "histograms"), exist_ok=True)
         sweep.histograms = True
