@@ -77,11 +77,13 @@ class SshdInNamespace:
             os.makedirs("/run/sshd", mode=0o755)
             self.made_privsep = True
         self.topology = netns.Topology()
-        self.sshd = subprocess.Popen(
-            self.topology.server_exec() + [SSHD, "-D", "-e", "-f", config, "-p", str(TEST_PORT)],
-            stdout=subprocess.DEVNULL,
-            stderr=open(os.path.join(t, "sshd.log"), "wb"),
-        )
+        with open(os.path.join(t, "sshd.log"), "wb") as log:
+            self.sshd = subprocess.Popen(
+                self.topology.server_exec()
+                + [SSHD, "-D", "-e", "-f", config, "-p", str(TEST_PORT)],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             probe = subprocess.run(
