@@ -275,4 +275,10 @@ if __name__ == "__main__":
     ARGS, rest = p.parse_known_args()
     if ARGS.bin:
         ARGS.bin = os.path.abspath(ARGS.bin)
-    unittest.main(argv=[sys.argv[0]] + rest)
+    result = unittest.main(argv=[sys.argv[0]] + rest, exit=False).result
+    if not result.wasSuccessful():
+        sys.exit(1)
+    # The tests that need root (and sshd) were skipped: ctest reports the file skipped.
+    if why_skip():
+        print(f"skipped: {why_skip()}", file=sys.stderr)
+        sys.exit(77)
