@@ -7,7 +7,6 @@ CAP_NET_ADMIN.
 The namespace tests need CAP_NET_ADMIN and CAP_SYS_ADMIN (root) and are skipped with the reason
 otherwise; the refusal test runs everywhere (as root it drops the capabilities with capsh).
 """
-import argparse
 import errno
 import os
 import shutil
@@ -19,9 +18,9 @@ import time
 import unittest
 
 from harness.sweep import netns
+from harness.sweep.tests import sweep_test_support as support
 from harness.sweep.tests.sweep_test_support import ROOT, SWEEP, make_fake_bin, run_sweep
 
-ARGS = None
 WHY_NOT = netns.why_not_permitted()
 needs_netns = unittest.skipIf(WHY_NOT is not None, f"needs root: {WHY_NOT}")
 
@@ -139,9 +138,9 @@ class TopologyTest(unittest.TestCase):
 
 
 def real_bin_or_skip(test):
-    if ARGS is None or not ARGS.bin or not os.access(os.path.join(ARGS.bin, "loadgen"), os.X_OK):
+    if support.real_bin() is None:
         test.skipTest("needs the real loadgen and servers (--bin BUILD/bin)")
-    return ARGS.bin
+    return support.real_bin()
 
 
 @needs_netns
@@ -271,15 +270,4 @@ class ParseTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser()
-    p.add_argument("--bin")
-    ARGS, rest = p.parse_known_args()
-    if ARGS.bin:
-        ARGS.bin = os.path.abspath(ARGS.bin)
-    result = unittest.main(argv=[sys.argv[0]] + rest, exit=False).result
-    if not result.wasSuccessful():
-        sys.exit(1)
-    # The tests that need root (and sshd) were skipped: ctest reports the file skipped.
-    if WHY_NOT:
-        print(f"skipped: {WHY_NOT}", file=sys.stderr)
-        sys.exit(77)
+    support.main_with_bin(lambda: WHY_NOT)

@@ -10,7 +10,6 @@ directory /run/sshd is created only if missing, and then removed).
 Skipped with the reason when not root, when sshd (Debian openssh-server) or ssh is missing, or
 without the built binaries; the parsing and message tests run everywhere.
 """
-import argparse
 import os
 import shutil
 import subprocess
@@ -21,9 +20,9 @@ import unittest
 
 from harness.sweep import netns
 from harness.sweep import remote
+from harness.sweep.tests import sweep_test_support as support
 from harness.sweep.tests.sweep_test_support import ROOT, SWEEP, SweepRun
 
-ARGS = None
 SSHD = "/usr/sbin/sshd"
 TEST_PORT = 22622  # inside the test's own namespace only: nothing else can listen there
 REMOTE = "198.18.0.1"
@@ -37,7 +36,7 @@ def why_skip():
         return f"no {SSHD}: install it with apt-get install -y openssh-server (./bench test does)"
     if shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
         return "no ssh/ssh-keygen: install openssh-client"
-    if ARGS is None or not ARGS.bin or not os.access(os.path.join(ARGS.bin, "loadgen"), os.X_OK):
+    if support.real_bin() is None:
         return "needs the real loadgen and servers (--bin BUILD/bin)"
     return None
 
@@ -140,7 +139,7 @@ def sweep_in_local_namespace(env_host, extra, timeout=180, options=None):
     out = tempfile.mkdtemp(prefix="out-", dir=env_host.tmp)
     stand_in = os.path.join(out, "cpu_dma_latency")
     open(stand_in, "wb").close()
-    cmd = env_host.topology.client_exec() + [sys.executable, *SWEEP, "--bin", ARGS.bin]
+    cmd = env_host.topology.client_exec() + [sys.executable, *SWEEP, "--bin", support.real_bin()]
     cmd += ["--root", ROOT, "--out", out, "--name", "run", "--no-plots", "--no-micro"]
     cmd += ["--ssh-config", "none"]
     for option in env_host.ssh_options() if options is None else options:
@@ -178,7 +177,8 @@ class RemoteHostsTest(unittest.TestCase):
     def test_servers_and_idle_holders_on_the_remote_host(self):
         run = sweep_in_local_namespace(
             self.host,
-            ["--server-host", REMOTE, "--idle-hosts", REMOTE, "--remote-bin", ARGS.bin] + TINY,
+            ["--server-host", REMOTE, "--idle-hosts", REMOTE, "--remote-bin", support.real_bin()]
+            + TINY,
         )
         self.assertEqual(run.returncode, 0, run.stderr + self.host.log())
         rows = run.measured()
@@ -270,15 +270,4 @@ class MessagesTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser()
-    p.add_argument("--bin")
-    ARGS, rest = p.parse_known_args()
-    if ARGS.bin:
-        ARGS.bin = os.path.abspath(ARGS.bin)
-    result = unittest.main(argv=[sys.argv[0]] + rest, exit=False).result
-    if not result.wasSuccessful():
-        sys.exit(1)
-    # The tests that need root (and sshd) were skipped: ctest reports the file skipped.
-    if why_skip():
-        print(f"skipped: {why_skip()}", file=sys.stderr)
-        sys.exit(77)
+    support.main_with_bin(why_skip)
