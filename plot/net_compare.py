@@ -9,7 +9,7 @@ median over repeats at the smallest idle count both paths served.
 
 import statistics
 
-from plot.results_folder import KNOWN_NETS
+from plot.results_folder import KNOWN_NETS, NET_VETH
 
 METRICS = [
     ("p50_us", "pingpong p50 (µs)"),
@@ -67,6 +67,15 @@ def fmt(v):
 def report_lines(results):
     """The report's section (markdown lines); [] when the run measured one path."""
     c = Comparison(results)
+    if c.nets == [NET_VETH]:
+        return [
+            "## Over veth",
+            "",
+            "Every point of this run was measured over the veth pair between two network"
+            " namespaces (`--net veth`; env.json's `net` describes the link), not loopback; the"
+            " floors stay on loopback.",
+            "",
+        ]
     if len(c.nets) < 2:
         return []
     lines = [

@@ -246,7 +246,11 @@ class HoldGroup:
                 )
 
     def wait_holding(self, timeout_s):
-        return _summed([h.wait_holding(timeout_s) for h in self.holds])
+        try:
+            return _summed([h.wait_holding(timeout_s) for h in self.holds])
+        except children.StartError:
+            self.abandon()  # the hosts that did establish theirs let go too
+            raise
 
     def release(self, timeout_s=30.0):
         released = [h.release(timeout_s) for h in self.holds]
