@@ -74,6 +74,22 @@ class NetCompareTest(unittest.TestCase):
         self.assertEqual(results.nets, ["lo"])
         self.assertEqual(net_compare.report_lines(results), [])
 
+    def test_a_veth_only_run_is_judged_on_veth_and_says_so(self):
+        only = os.path.join(self.tmp.name, "veth-only")
+        with_net(self.veth, self.veth, only)
+        with open(os.path.join(only, "runs.csv"), newline="") as f:
+            reader = csv.DictReader(f)
+            rows = [r for r in reader if r["net"] != "lo" or r["mechanism"] == "floor"]
+            header = reader.fieldnames
+        with open(os.path.join(only, "runs.csv"), "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=header)
+            writer.writeheader()
+            writer.writerows(rows)
+        results = ResultsFolder(only)
+        self.assertEqual((results.nets, results.judged_net), (["veth"], "veth"))
+        self.assertEqual(verdicts(only), verdicts(self.veth))
+        self.assertIn("## Over veth", net_compare.report_lines(results))
+
     def test_report_section_compares_each_mechanism(self):
         _, _, text = report.build(self.both)
         self.assertIn("## Loopback against veth", text)
