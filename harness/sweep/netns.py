@@ -223,8 +223,8 @@ class Topology:
         if "qdisc kind is unknown" in why:
             raise NetnsError(
                 f"--netem: this kernel has no netem qdisc (`{' '.join(cmd)}`: {why}); load it with"
-                " modprobe sch_netem (Debian: linux-modules-extra or the distribution kernel), or"
-                " run without --netem"
+                " modprobe sch_netem (Debian's stock kernels ship it; Ubuntu's in"
+                " linux-modules-extra-$(uname -r)), or run without --netem"
             )
         raise NetnsError(f"--netem {' '.join(self.netem)!r} refused: `{' '.join(cmd)}`: {why}")
 

@@ -1210,20 +1210,17 @@ def run(argv, latency_request):
     if args.dry_run:
         return 0
     try:
+        # The hosts and the path are checked and made before the results folder: a refusal
+        # leaves nothing behind.
         hosts = remote_hosts(args, sweep_plan)
-    except remote.RemoteError as e:
-        say(str(e))
-        return 2
-    try:
-        out_dir = results_dir(args, started)
-    except OSError as e:
-        say(str(e))
-        return 2
-    say(f"results in {out_dir}")
-    env = initial_env(args, argv, started, sweep_plan, latency_request)
-    write_env(out_dir, env)
-    try:
         with veth_path(args, sweep_plan) as topology:
+            try:
+                out_dir = results_dir(args, started)
+            except OSError as e:
+                say(str(e))
+                return 2
+            say(f"results in {out_dir}")
+            env = initial_env(args, argv, started, sweep_plan, latency_request)
             env["net"] = net_env(args, topology, sweep_plan.lg_help)
             env["hosts"] = hosts_env(hosts, sweep_plan)
             write_env(out_dir, env)
