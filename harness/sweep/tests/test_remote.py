@@ -203,10 +203,21 @@ class RemoteHostsTest(unittest.TestCase):
             records = [line for line in f if line.strip()]
         self.assertTrue(records)
         self.assertTrue(all('"counters": {' in line for line in records), records)
-        still = subprocess.run(
-            ["ip", "netns", "pids", self.host.topology.server_ns], capture_output=True, text=True
-        ).stdout.split()
-        self.assertEqual(set(still), {str(self.host.sshd.pid)})
+        # Nothing of ours left on the "host" but sshd itself (its session processes may take a
+        # moment to exit after the sweep's last ssh closed).
+        deadline = time.monotonic() + 10
+        while True:
+            still = set(
+                subprocess.run(
+                    ["ip", "netns", "pids", self.host.topology.server_ns],
+                    capture_output=True,
+                    text=True,
+                ).stdout.split()
+            )
+            if still == {str(self.host.sshd.pid)} or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(still, {str(self.host.sshd.pid)})
 
     def test_missing_binaries_is_one_line_naming_the_host_and_the_fix(self):
         run = sweep_in_local_namespace(
