@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <variant>
 
 #include <fmt/format.h>
 
@@ -30,10 +31,104 @@ constexpr int kInFlight = 256;
 // Descriptors a helper keeps for itself (pipes, epoll, stdio) below its open-file limit.
 constexpr std::uint64_t kReservedFds = 16;
 
+// 127.0.0.2-127.0.0.254: all of 127/8 is local on Linux, no configuration needed (127.0.0.1 is
+// the default source of everything else, and the active connections').
+constexpr std::uint32_t kFirstLoopbackSource = (127u << 24) | 2;
+constexpr std::uint64_t kLoopbackSources = 253;
+
+// Where connection i goes: destination i % D, then, among that destination's connections, source
+// (i / D) % S, so that every (source, destination) pair carries an equal share.
+struct Spread {
+  std::vector<Endpoint> destinations;
+  std::vector<in_addr> sources;  // empty: no binding, the kernel picks one
+
+  std::uint32_t destination_of(std::uint64_t i) const {
+    return static_cast<std::uint32_t>(i % destinations.size());
+  }
+  const in_addr* source_of(std::uint64_t i) const {
+    return sources.empty() ? nullptr : &sources[(i / destinations.size()) % sources.size()];
+  }
+  std::string text() const {
+    if (destinations.size() == 1) return destinations[0].text;
+    return fmt::format("{} and {} other destination(s)", destinations[0].text,
+                       destinations.size() - 1);
+  }
+};
+
+bool all_loopback(const std::vector<Endpoint>& destinations) {
+  return std::all_of(destinations.begin(), destinations.end(),
+                     [](const Endpoint& e) { return e.loopback(); });
+}
+
+std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) {
+  return (a + b - 1) / b;
+}
+
+// The addresses for o.count connections, or why they cannot hold them: each (source,
+// destination) pair holds at most per_pair connections, one per local port.
+std::variant<Spread, std::string> plan_spread(const IdleOptions& o) {
+  Spread s;
+  s.destinations = o.destinations.empty() ? std::vector<Endpoint>{o.server} : o.destinations;
+  const std::uint64_t d = s.destinations.size();
+  const PortRange ports = ephemeral_ports();
+  // Half the range per pair leaves the kernel's port search (which probes from a random offset)
+  // short, and the other half for TIME_WAIT leftovers and anyone else's connections.
+  const std::uint64_t per_pair =
+      o.per_pair > 0 ? o.per_pair : static_cast<std::uint64_t>(ports.size() / 2);
+  const std::string budget =
+      o.per_pair > 0
+          ? "--idle-per-pair"
+          : fmt::format("half of net.ipv4.ip_local_port_range {}-{}", ports.low, ports.high);
+  if (!o.sources.empty()) {
+    s.sources = o.sources;
+  } else if (all_loopback(s.destinations)) {
+    const std::uint64_t needed = ceil_div(o.count, d * per_pair);
+    if (needed > kLoopbackSources) {
+      return fmt::format(
+          "{} idle connections to {} destination(s) need {} loopback source addresses of {} "
+          "ports each ({}) but 127.0.0.2-127.0.0.254 has {}; add destinations with "
+          "--idle-destinations (a server bound to 0.0.0.0 accepts on every 127.x.y.z) or widen "
+          "net.ipv4.ip_local_port_range",
+          o.count, d, needed, per_pair, budget, kLoopbackSources);
+    }
+    for (std::uint64_t k = 0; k < needed; ++k) {
+      s.sources.push_back(in_addr{htonl(kFirstLoopbackSource + static_cast<std::uint32_t>(k))});
+    }
+  }
+  const std::uint64_t sources = std::max<std::uint64_t>(1, s.sources.size());
+  if (o.count > sources * d * per_pair) {
+    return fmt::format(
+        "{} idle connections need {} (source, destination) address pairs of {} ports each ({}), "
+        "but {} source(s) x {} destination(s) make {} pair(s), room for {}; add addresses with "
+        "--idle-sources or --idle-destinations (a server bound to 0.0.0.0 accepts on every "
+        "address it has)",
+        o.count, ceil_div(o.count, per_pair), per_pair, budget, sources, d, sources * d,
+        sources * d * per_pair);
+  }
+  return s;
+}
+
+// Every listed source must be an address of this host: bind() says so now, before any
+// connection, instead of a misleading "ports exhausted" from the first connect.
+std::optional<std::string> check_sources(const std::vector<in_addr>& sources) {
+  for (const in_addr& a : sources) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno_text("socket", errno);
+    const int err = bind_source(fd, a);
+    close(fd);
+    if (err == EADDRNOTAVAIL) {
+      return fmt::format(
+          "--idle-sources: {} is not an address of this host (list them with `ip -4 addr`)",
+          ipv4_text(a));
+    }
+    if (err != 0) return errno_text(fmt::format("--idle-sources: bind {}", ipv4_text(a)), err);
+  }
+  return std::nullopt;
+}
+
 struct Share {
   std::uint64_t first = 0;  // global index of the helper's first connection
   std::uint64_t count = 0;
-  std::uint64_t addresses = 0;  // 0: no source binding
 };
 
 // A report line to the parent. When it cannot be written the parent is gone or its end is
@@ -56,8 +151,8 @@ bool drain(int fd) {
 }
 
 // The helper process body: never returns.
-[[noreturn]] void helper_main(const IdleOptions& o, const Share& share, int command_fd,
-                              int report_fd) {
+[[noreturn]] void helper_main(const IdleOptions& o, const Spread& spread, const Share& share,
+                              int command_fd, int report_fd) {
   const std::uint64_t limit = raise_fd_limit();
   const int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) {
@@ -66,8 +161,12 @@ bool drain(int fd) {
   }
   enum : std::uint8_t { kFree, kPending, kHeld };
   std::vector<std::uint8_t> state;
-  auto set_state = [&state](int fd, std::uint8_t s) {
-    if (static_cast<std::size_t>(fd) >= state.size()) state.resize(fd + 1024, kFree);
+  std::vector<std::uint32_t> destination;  // per descriptor, for error messages
+  auto set_state = [&](int fd, std::uint8_t s) {
+    if (static_cast<std::size_t>(fd) >= state.size()) {
+      state.resize(fd + 1024, kFree);
+      destination.resize(fd + 1024, 0);
+    }
     state[fd] = s;
   };
   std::uint64_t next = 0, pending = 0, established = 0, refused = 0, dropped = 0;
@@ -82,14 +181,9 @@ bool drain(int fd) {
   std::vector<epoll_event> events(1024);
   while (established + refused + dropped < share.count) {
     while (pending < kInFlight && next < share.count) {
-      in_addr src{};
-      const in_addr* from = nullptr;
-      if (share.addresses > 0) {
-        // 127.0.0.2, 127.0.0.3, ...: all of 127/8 is local on Linux, no configuration needed.
-        src.s_addr = htonl((127u << 24) | (2 + (share.first + next) % share.addresses));
-        from = &src;
-      }
-      const int fd = start_connect(o.server, from);
+      const std::uint32_t to = spread.destination_of(share.first + next);
+      const Endpoint& server = spread.destinations[to];
+      const int fd = start_connect(server, spread.source_of(share.first + next));
       if (fd < 0) {
         if (-fd == EMFILE) {
           fail(
@@ -97,13 +191,14 @@ bool drain(int fd) {
                           "(raise it with ulimit -n)",
                           limit));
         }
-        fail(connect_hint(-fd, o.server));
+        fail(connect_hint(-fd, server));
       }
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLRDHUP;
       ev.data.fd = fd;
       if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) fail(errno_text("epoll_ctl", errno));
       set_state(fd, kPending);
+      destination[fd] = to;
       ++pending;
       ++next;
     }
@@ -130,13 +225,14 @@ bool drain(int fd) {
         continue;
       }
       if (got < 0) {
-        int err = errno;
-        if (err == ECONNREFUSED) fail(connect_hint(err, o.server));
+        const int err = errno;
+        const Endpoint& server = spread.destinations[destination[fd]];
+        if (err == ECONNREFUSED) fail(connect_hint(err, server));
         if (err == ECONNRESET) {
           // A reset before any line: the server closed a connection it could not take.
           ++refused;
         } else {
-          fail(errno_text(fmt::format("connection to {}", o.server.text), err));
+          fail(errno_text(fmt::format("connection to {}", server.text), err));
         }
       } else if (got == 1 && first == '*') {
         ++established;
@@ -157,7 +253,7 @@ bool drain(int fd) {
       state[fd] = kFree;
     }
     if (now - last_progress > static_cast<std::uint64_t>(o.stall_timeout_ms) * 1'000'000) {
-      fail(fmt::format("the server at {} stopped answering new connections for {} s", o.server.text,
+      fail(fmt::format("the server at {} stopped answering new connections for {} s", spread.text(),
                        o.stall_timeout_ms / 1000));
     }
   }
@@ -255,30 +351,21 @@ std::optional<std::string> IdleHolders::open(const IdleOptions& o) {
   if (o.per_process > 0) per_process = std::min(per_process, o.per_process);
   const std::uint64_t processes = (o.count + per_process - 1) / per_process;
 
-  std::uint64_t addresses = 0;
-  if (o.server.loopback()) {
-    // Half the range per address leaves the kernel's port search (which probes from a random
-    // offset) short, and the other half for TIME_WAIT leftovers and anyone else's connections.
-    const std::uint64_t per_address =
-        o.per_address > 0 ? o.per_address
-                          : static_cast<std::uint64_t>(ephemeral_ports().size() / 2);
-    addresses = (o.count + per_address - 1) / per_address;
-    if (addresses > 253) {
-      return fmt::format(
-          "{} idle connections need {} loopback source addresses of {} ports each "
-          "but 127.0.0.2-127.0.0.254 has 253 (widen net.ipv4.ip_local_port_range)",
-          o.count, addresses, per_address);
-    }
+  auto planned = plan_spread(o);
+  if (auto* err = std::get_if<std::string>(&planned)) return *err;
+  const Spread& spread = std::get<Spread>(planned);
+  if (!o.sources.empty()) {
+    if (auto err = check_sources(o.sources)) return err;
   }
   status_.processes = processes;
-  status_.addresses = addresses;
+  status_.sources = spread.sources.size();
+  status_.destinations = spread.destinations.size();
 
   std::fflush(nullptr);  // a forked child must not flush our buffered output a second time
   for (std::uint64_t p = 0; p < processes; ++p) {
     Share share;
     share.first = p * per_process;
     share.count = std::min(per_process, o.count - share.first);
-    share.addresses = addresses;
     int cmd[2], rep[2];
     if (pipe2(cmd, O_CLOEXEC) != 0 || pipe2(rep, O_CLOEXEC) != 0) {
       stop_all();
@@ -302,7 +389,7 @@ std::optional<std::string> IdleHolders::open(const IdleOptions& o) {
       if (hi > lo + 1) close_range(lo + 1, hi - 1, 0);
       close_range(hi + 1, ~0U, 0);
       signal(SIGINT, SIG_IGN);  // Ctrl-C goes to the whole group; the parent releases us
-      helper_main(o, share, cmd[0], rep[1]);
+      helper_main(o, spread, share, cmd[0], rep[1]);
     }
     close(cmd[0]);
     close(rep[1]);

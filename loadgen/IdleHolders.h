@@ -1,6 +1,9 @@
 // Idle connections: N TCP connections to the server that never send, held by as many forked
-// helper processes as the open-file limit requires, spread over loopback source addresses
-// (127.0.0.2, 127.0.0.3, ...) so no single address runs out of ephemeral ports.
+// helper processes as the open-file limit requires, spread over destination addresses
+// (--idle-destinations; default the server alone) and, within each destination, over source
+// addresses (--idle-sources; default 127.0.0.2, 127.0.0.3, ... towards loopback), so that no
+// (source, destination) pair runs out of ephemeral ports. Connection i goes to destination
+// i % D, and the k-th connection to a destination from source k % S.
 //
 // Each helper raises its own RLIMIT_NOFILE soft limit to the hard one, opens its share with
 // non-blocking connects (a bounded number in flight, so the server's accept queue never
@@ -23,10 +26,14 @@
 namespace mux {
 
 struct IdleOptions {
-  Endpoint server;
+  Endpoint server;                     // the destination when `destinations` is empty
+  std::vector<Endpoint> destinations;  // --idle-destinations (each with the server's port)
+  // --idle-sources, every one used. Empty: 127.0.0.2, 127.0.0.3, ... as many as needed when
+  // every destination is loopback, else no binding (the kernel's choice, one address).
+  std::vector<in_addr> sources;
   std::uint64_t count = 0;
   std::uint64_t per_process = 0;  // 0: what the open-file limit allows
-  std::uint64_t per_address = 0;  // 0: half the ephemeral port range
+  std::uint64_t per_pair = 0;     // per (source, destination); 0: half the ephemeral port range
   int stall_timeout_ms = 15000;   // no connection progressed for this long: give up
 };
 
@@ -36,8 +43,9 @@ struct IdleStatus {
   std::uint64_t refused = 0;      // refused by the server (`! ...` line or closed at once)
   std::uint64_t open = 0;         // still open when released (valid after release())
   std::uint64_t processes = 0;
-  std::uint64_t addresses = 0;  // source addresses used (0: the kernel's default)
-  double open_seconds = 0;      // time to establish all of them
+  std::uint64_t sources = 0;       // source addresses bound (0: the kernel chose one)
+  std::uint64_t destinations = 0;  // destination addresses connected to
+  double open_seconds = 0;         // time to establish all of them
 };
 
 class IdleHolders {

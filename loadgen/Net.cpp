@@ -10,10 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -46,10 +48,87 @@ std::variant<Endpoint, std::string> resolve(const std::string& host, int port) {
   e.addr = *reinterpret_cast<sockaddr_in*>(res->ai_addr);
   e.addr.sin_port = htons(static_cast<std::uint16_t>(port));
   freeaddrinfo(res);
+  if (e.addr.sin_addr.s_addr == htonl(INADDR_ANY)) {
+    // A server bound to every address prints `listening 0.0.0.0:PORT`. Linux connects 0.0.0.0 to
+    // 127.0.0.1 (or to the bound source address), so name that: the idle holders then treat the
+    // server as loopback and spread over 127.0.0.x sources.
+    e.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  }
   char buf[INET_ADDRSTRLEN];
   inet_ntop(AF_INET, &e.addr.sin_addr, buf, sizeof buf);
   e.text = fmt::format("{}:{}", buf, port);
   return e;
+}
+
+namespace {
+
+// A typo such as 10.0.0.1-10.255.0.1 would otherwise expand to millions of addresses; no
+// machine has this many local addresses to bind, nor a server this many to listen on.
+constexpr std::uint64_t kMaxListedAddresses = 65536;
+
+std::optional<std::uint32_t> parse_ipv4(std::string_view text) {
+  in_addr a{};
+  if (inet_pton(AF_INET, std::string(text).c_str(), &a) != 1) return std::nullopt;
+  return ntohl(a.s_addr);
+}
+
+std::string bad_address(std::string_view option, std::string_view item, std::string_view text) {
+  if (text.find(':') != std::string_view::npos) {
+    return fmt::format(
+        "{} {}: {} is an IPv6 address; the idle holders connect over IPv4 only (give IPv4 "
+        "addresses)",
+        option, item, text);
+  }
+  return fmt::format("{} {}: {} is not an IPv4 address (use A.B.C.D or a range A.B.C.D-E.F.G.H)",
+                     option, item, text.empty() ? std::string_view("\"\"") : text);
+}
+
+}  // namespace
+
+std::string ipv4_text(in_addr a) {
+  char buf[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &a, buf, sizeof buf);
+  return buf;
+}
+
+std::variant<std::vector<in_addr>, std::string> parse_ipv4_list(std::string_view list,
+                                                                std::string_view option) {
+  std::vector<in_addr> out;
+  std::set<std::uint32_t> seen;
+  if (list.empty()) return fmt::format("{}: give at least one address", option);
+  for (std::size_t start = 0; start <= list.size();) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    const std::string_view item = list.substr(start, comma - start);
+    start = comma + 1;
+    if (item.empty())
+      return fmt::format("{} {}: an empty item (two commas in a row?)", option, list);
+    const std::size_t dash = item.find('-');
+    const std::string_view first_text = item.substr(0, dash);
+    const std::string_view last_text =
+        dash == std::string_view::npos ? first_text : item.substr(dash + 1);
+    const auto first = parse_ipv4(first_text);
+    if (!first) return bad_address(option, item, first_text);
+    const auto last = parse_ipv4(last_text);
+    if (!last) return bad_address(option, item, last_text);
+    if (*last < *first) {
+      return fmt::format("{} {}: the range is reversed (write it as {}-{})", option, item,
+                         last_text, first_text);
+    }
+    if (out.size() + (*last - *first) + 1 > kMaxListedAddresses) {
+      return fmt::format("{} {}: more than {} addresses in the list", option, item,
+                         kMaxListedAddresses);
+    }
+    for (std::uint64_t a = *first; a <= *last; ++a) {
+      in_addr addr{};
+      addr.s_addr = htonl(static_cast<std::uint32_t>(a));
+      if (!seen.insert(static_cast<std::uint32_t>(a)).second) {
+        // Counted twice, the address would be promised twice its ports.
+        return fmt::format("{} {}: {} is already in the list", option, item, ipv4_text(addr));
+      }
+      out.push_back(addr);
+    }
+  }
+  return out;
 }
 
 PortRange ephemeral_ports() {
@@ -60,20 +139,24 @@ PortRange ephemeral_ports() {
   return r;
 }
 
+int bind_source(int fd, const in_addr& from) {
+  // Without IP_BIND_ADDRESS_NO_PORT, bind() would pick a port unique on its own, limiting the
+  // address to one connection per port whatever the destination; with it the kernel picks the
+  // port at connect() time, where only the 4-tuple has to be unique: each destination gets the
+  // whole port range again.
+  const int one = 1;
+  if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0) return errno;
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  src.sin_addr = from;
+  return bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) == 0 ? 0 : errno;
+}
+
 int start_connect(const Endpoint& to, const in_addr* from) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   if (from != nullptr) {
-    // Without IP_BIND_ADDRESS_NO_PORT, bind() would pick a port unique on its own, limiting the
-    // address to one connection per port whatever the destination; with it the kernel picks the
-    // port at connect() time, where only the 4-tuple has to be unique.
-    const int one = 1;
-    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    sockaddr_in src{};
-    src.sin_family = AF_INET;
-    src.sin_addr = *from;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
-      const int err = errno;
+    if (const int err = bind_source(fd, *from); err != 0) {
       close(fd);
       return -err;
     }

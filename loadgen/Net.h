@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace mux {
 
@@ -24,6 +25,14 @@ struct Endpoint {
 // Resolves an IPv4 host name or address; returns the endpoint or an error line.
 std::variant<Endpoint, std::string> resolve(const std::string& host, int port);
 
+// IPv4 addresses from a comma-separated list of addresses and inclusive ranges `A-B`, as
+// --idle-sources and --idle-destinations take them ("198.18.1.1-198.18.1.40,198.18.2.1"), in the
+// order given. An error names the bad item; `option` prefixes it.
+std::variant<std::vector<in_addr>, std::string> parse_ipv4_list(std::string_view list,
+                                                                std::string_view option);
+// One address as text ("127.0.0.2").
+std::string ipv4_text(in_addr a);
+
 // The kernel's ephemeral port range (net.ipv4.ip_local_port_range): how many connections one
 // source address can open to one server port.
 struct PortRange {
@@ -31,6 +40,10 @@ struct PortRange {
   int size() const { return high - low + 1; }
 };
 PortRange ephemeral_ports();
+
+// Binds fd to source address `from` with the port left to connect() (IP_BIND_ADDRESS_NO_PORT);
+// 0 or the errno of bind().
+int bind_source(int fd, const in_addr& from);
 
 // A non-blocking TCP socket connecting to `to`, optionally from source address `from` (port
 // chosen at connect time). Returns the descriptor (connect may still be in progress) or -errno.

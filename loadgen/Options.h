@@ -29,9 +29,13 @@ struct Options {
   std::string histogram_out;  // --histogram-out FILE: the window's latency histogram as JSON
   double interval = 0;        // --interval S: the per-interval series (0 = none)
   std::string series_out;     // --series-out FILE: where the series goes (CSV)
+
+  // Where the idle connections go (IdleHolders.h): address LISTs, "" for the defaults.
+  std::string idle_sources;
+  std::string idle_destinations;
   // Hidden, for tests and unusual machines.
   std::uint64_t idle_per_process = 0;
-  std::uint64_t idle_per_address = 0;
+  std::uint64_t idle_per_pair = 0;
   double drain_timeout = 5;
 };
 

@@ -71,6 +71,8 @@ std::vector<std::pair<std::string, Cell>> cells(const RunResult& r) {
       {"server_syscalls", opt(r.server_syscalls)},
       {"server_sqes", opt(r.server_sqes)},
       {"server_syscalls_per_msg", opt(r.server_syscalls_per_msg())},
+      {"idle_sources", opt(r.idle_sources)},
+      {"idle_destinations", opt(r.idle_destinations)},
   };
 }
 
@@ -237,6 +239,10 @@ std::string human_summary(const RunResult& r) {
         "  idle: {} requested, {} still open, {} refused", r.idle,
         r.idle_open ? fmt::format("{}", *r.idle_open) : std::string("(held elsewhere)"), r.refused);
     if (r.idle_open_s) s += fmt::format(", opened in {} s", number(*r.idle_open_s));
+    if (r.idle_sources && r.idle_destinations) {
+      s += fmt::format(" from {} source address(es) to {} destination(s)", *r.idle_sources,
+                       *r.idle_destinations);
+    }
     s += "\n";
   }
   return s;

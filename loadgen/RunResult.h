@@ -46,6 +46,9 @@ struct RunResult {
   std::optional<double> conns_per_s;           // churn only
   std::uint64_t churn_conns = 0;               // churn: connections completed in the window
   std::optional<std::uint64_t> window_chosen;  // flood: --window N, or what --window auto chose
+  // The idle connections this run held: source addresses bound (0: the kernel's choice) and
+  // destination addresses; empty with --idle-held or no idle connections.
+  std::optional<std::uint64_t> idle_sources, idle_destinations;
 
   double throughput() const;
   std::optional<double> server_cpu_pct() const;

@@ -54,6 +54,9 @@ std::optional<std::string> validate(const Options& o) {
     return "--mode is required (pingpong, broadcast, flood, churn, floor or relay-floor)";
   }
   if (o.idle > 0 && o.idle_held > 0) return "--idle and --idle-held exclude each other";
+  if (o.idle == 0 && !(o.idle_sources.empty() && o.idle_destinations.empty())) {
+    return "--idle-sources and --idle-destinations place the idle connections: give --idle N";
+  }
   if (o.duration <= 0) return fmt::format("--duration {}: must be > 0 seconds", o.duration);
   if (o.warmup < 0) return fmt::format("--warmup {}: must be >= 0 seconds", o.warmup);
   if (o.interval < 0) return fmt::format("--interval {}: must be > 0 seconds", o.interval);
@@ -162,25 +165,51 @@ void wait_for_release() {
   }
 }
 
-IdleOptions idle_options(const Options& o, const Endpoint& server, std::uint64_t count) {
+// --idle-sources and --idle-destinations (each destination on --port); the measured active
+// connections keep using --host.
+std::variant<IdleOptions, std::string> idle_options(const Options& o, const Endpoint& server,
+                                                    std::uint64_t count) {
   IdleOptions io;
   io.server = server;
   io.count = count;
   io.per_process = o.idle_per_process;
-  io.per_address = o.idle_per_address;
+  io.per_pair = o.idle_per_pair;
+  if (!o.idle_sources.empty()) {
+    auto sources = parse_ipv4_list(o.idle_sources, "--idle-sources");
+    if (auto* err = std::get_if<std::string>(&sources)) return *err;
+    io.sources = std::get<std::vector<in_addr>>(sources);
+  }
+  if (!o.idle_destinations.empty()) {
+    auto destinations = parse_ipv4_list(o.idle_destinations, "--idle-destinations");
+    if (auto* err = std::get_if<std::string>(&destinations)) return *err;
+    for (in_addr a : std::get<std::vector<in_addr>>(destinations)) {
+      auto e = resolve(ipv4_text(a), o.port);
+      if (auto* err = std::get_if<std::string>(&e)) return *err;
+      io.destinations.push_back(std::get<Endpoint>(e));
+    }
+  }
   return io;
 }
 
-int hold_main(const Options& o, const Endpoint& server) {
+// "127.0.0.1:8002", or "5 destinations on port 8002" with --idle-destinations.
+std::string destinations_text(const IdleOptions& idle) {
+  if (idle.destinations.empty()) return idle.server.text;
+  return fmt::format("{} destination(s) on port {}", idle.destinations.size(),
+                     ntohs(idle.server.addr.sin_port));
+}
+
+int hold_main(const Options& o, const IdleOptions& idle) {
   IdleHolders holders;
-  if (auto err = holders.open(idle_options(o, server, o.idle))) return fatal(*err);
+  if (auto err = holders.open(idle)) return fatal(*err);
   const auto& s = holders.status();
   fmt::print(stderr,
              "loadgen: {} idle connections to {} established in {:.2f} s ({} refused) by {} "
-             "process(es) over {} source address(es)\n",
-             s.established, server.text, s.open_seconds, s.refused, s.processes,
-             s.addresses == 0 ? 1 : s.addresses);
-  fmt::print("holding idle={} open={} refused={}\n", o.idle, s.established, s.refused);
+             "process(es) from {}\n",
+             s.established, destinations_text(idle), s.open_seconds, s.refused, s.processes,
+             s.sources == 0 ? std::string("the kernel's source address")
+                            : fmt::format("{} source address(es)", s.sources));
+  fmt::print("holding idle={} open={} refused={} sources={} destinations={}\n", o.idle,
+             s.established, s.refused, s.sources, s.destinations);
   std::fflush(stdout);
   wait_for_release();
   const std::uint64_t established = s.established;
@@ -194,7 +223,7 @@ int hold_main(const Options& o, const Endpoint& server) {
   return 0;
 }
 
-int run_main(const Options& o, const Endpoint& server) {
+int run_main(const Options& o, const Endpoint& server, const IdleOptions& idle) {
   RunResult r;
   r.mode = o.mode;
   r.active = is_floor(o.mode) ? 2 : o.active;
@@ -231,9 +260,11 @@ int run_main(const Options& o, const Endpoint& server) {
 
   IdleHolders holders;
   if (o.idle > 0) {
-    if (auto err = holders.open(idle_options(o, server, o.idle))) return fatal(*err);
+    if (auto err = holders.open(idle)) return fatal(*err);
     r.refused += holders.status().refused;
     r.idle_open_s = holders.status().open_seconds;
+    r.idle_sources = holders.status().sources;
+    r.idle_destinations = holders.status().destinations;
   }
 
   const auto mode = o.mode == "churn" ? make_churn_mode(o) : make_message_mode(o);
@@ -323,12 +354,22 @@ int main(int argc, char** argv) {
   app.add_flag("--hold", o.hold,
                "hold --idle N connections: print 'holding ...' when all are up, release on "
                "stdin EOF or SIGTERM, print 'released ...'");
+  app.add_option("--idle-sources", o.idle_sources,
+                 "source addresses of the idle connections: comma-separated IPv4 addresses and "
+                 "ranges A-B, every one used (default: 127.0.0.2, 127.0.0.3, ... as many as "
+                 "needed towards a loopback server, else the kernel's choice)")
+      ->type_name("LIST");
+  app.add_option("--idle-destinations", o.idle_destinations,
+                 "server addresses the idle connections are spread over (each on --port; the "
+                 "server binds 0.0.0.0 or each of them): a LIST as for --idle-sources (default: "
+                 "--host). Active connections always use --host")
+      ->type_name("LIST");
   app.add_option("--idle-per-process", o.idle_per_process,
                  "most idle connections per helper process (default: the open-file limit)")
       ->group("");
-  app.add_option("--idle-per-address", o.idle_per_address,
-                 "most idle connections per loopback source address (default: half the "
-                 "ephemeral port range)")
+  app.add_option("--idle-per-pair", o.idle_per_pair,
+                 "most idle connections per (source, destination) address pair (default: half "
+                 "the ephemeral port range)")
       ->group("");
   app.add_option("--drain-timeout", o.drain_timeout,
                  "seconds to wait for in-flight messages after the window")
@@ -366,6 +407,8 @@ int main(int argc, char** argv) {
   auto resolved = resolve(o.host, o.port);
   if (auto* err = std::get_if<std::string>(&resolved)) return fatal(*err, kExitUsage);
   const Endpoint server = std::get<Endpoint>(resolved);
-  if (o.hold) return hold_main(o, server);
-  return run_main(o, server);
+  auto idle = idle_options(o, server, o.idle);
+  if (auto* err = std::get_if<std::string>(&idle)) return fatal(*err, kExitUsage);
+  if (o.hold) return hold_main(o, std::get<IdleOptions>(idle));
+  return run_main(o, server, std::get<IdleOptions>(idle));
 }

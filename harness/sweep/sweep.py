@@ -385,6 +385,9 @@ class Target:
         self.blocked = None  # the status of every remaining row, when nothing can run
         self.run_ids = []
         self.hold_refused = None
+        # The hold's `holding` line: idle, open, refused, and the source and destination
+        # addresses its connections were spread over.
+        self.holding = None
         self.kernel = None  # what its idle connections cost the kernel (kernel_memory.py)
         self.idle_open_s = None  # from starting its hold to the `holding` line
 
@@ -758,6 +761,7 @@ class Sweep:
             try:
                 held = self.hold(t, count, log)
                 t.hold_refused = held.get("refused")
+                t.holding = held
             except children.StartError as e:
                 t.hold = None
                 t.blocked = "error:hold"
@@ -998,6 +1002,7 @@ class Sweep:
                 "mechanism": t.name,
                 "released": released,
                 "hold_refused": t.hold_refused,
+                "holding": t.holding,
                 "blocked": t.blocked,
                 "kernel_memory": t.kernel,
                 "idle_open_s": t.idle_open_s,

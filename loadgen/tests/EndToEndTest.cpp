@@ -387,7 +387,7 @@ TEST(EndToEnd, IdleHeldElsewhereLeavesIdleOpenEmpty) {
   ServerProcess server("chat-poll", {"--quiet"});
   ASSERT_TRUE(server.ok());
   HoldProcess hold({"--port", std::to_string(server.port()), "--idle", "200"});
-  ASSERT_EQ(hold.wait_line(), "holding idle=200 open=200 refused=0");
+  ASSERT_EQ(hold.wait_line(), "holding idle=200 open=200 refused=0 sources=1 destinations=1");
   Result r =
       run_loadgen({"--port", std::to_string(server.port()), "--mode", "pingpong", "--idle-held",
                    "200", "--warmup", "0", "--duration", "0.5", "--csv-header"});

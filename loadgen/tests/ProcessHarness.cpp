@@ -114,6 +114,14 @@ Result run_loadgen(const std::vector<std::string>& args, int timeout_s) {
   return r;
 }
 
+std::vector<std::string> children_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::vector<std::string> v;
+  std::string s;
+  while (in >> s) v.push_back(s);
+  return v;
+}
+
 std::map<std::string, std::string> parse_csv(const std::string& out) {
   std::map<std::string, std::string> m;
   std::istringstream in(out);
@@ -138,10 +146,11 @@ std::map<std::string, std::string> parse_csv(const std::string& out) {
   return m;
 }
 
-HoldProcess::HoldProcess(const std::vector<std::string>& args, long rlimit_nofile) {
+PipedProcess::PipedProcess(const std::string& path, const std::vector<std::string>& args,
+                           long rlimit_nofile) {
   int in[2], out[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) return;
-  err_path_ = temp_path("hold-err");
+  err_path_ = temp_path("piped-err");
   pid_ = fork();
   if (pid_ == 0) {
     if (rlimit_nofile > 0) {
@@ -152,9 +161,7 @@ HoldProcess::HoldProcess(const std::vector<std::string>& args, long rlimit_nofil
     dup2(in[0], STDIN_FILENO);
     dup2(out[1], STDOUT_FILENO);
     dup2(e, STDERR_FILENO);
-    std::vector<std::string> a = {"--hold"};
-    a.insert(a.end(), args.begin(), args.end());
-    exec_args(bin_dir() + "/loadgen", a);
+    exec_args(path, args);
   }
   close(in[0]);
   close(out[1]);
@@ -162,19 +169,26 @@ HoldProcess::HoldProcess(const std::vector<std::string>& args, long rlimit_nofil
   out_fd_ = out[0];
 }
 
-HoldProcess::~HoldProcess() {
+PipedProcess::~PipedProcess() {
   if (in_fd_ >= 0) close(in_fd_);
   if (pid_ > 0) wait_exit(pid_, ms_now() + 10000);
   if (out_fd_ >= 0) close(out_fd_);
   if (!err_path_.empty()) unlink(err_path_.c_str());
 }
 
-std::string HoldProcess::wait_line(int timeout_s) {
+std::string PipedProcess::wait_line(int timeout_s) {
   return read_line_until(out_fd_, pending_,
                          ms_now() + static_cast<std::uint64_t>(timeout_s) * 1000);
 }
 
-Result HoldProcess::release(int timeout_s) {
+bool PipedProcess::write(const std::string& text) {
+  // A child that died would otherwise kill the test with SIGPIPE instead of failing it.
+  signal(SIGPIPE, SIG_IGN);
+  return in_fd_ >= 0 &&
+         ::write(in_fd_, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+}
+
+Result PipedProcess::release(int timeout_s) {
   Result r;
   close(in_fd_);
   in_fd_ = -1;
@@ -185,5 +199,16 @@ Result HoldProcess::release(int timeout_s) {
   r.err = slurp(err_path_);
   return r;
 }
+
+namespace {
+std::vector<std::string> with_hold(const std::vector<std::string>& args) {
+  std::vector<std::string> a = {"--hold"};
+  a.insert(a.end(), args.begin(), args.end());
+  return a;
+}
+}  // namespace
+
+HoldProcess::HoldProcess(const std::vector<std::string>& args, long rlimit_nofile)
+    : PipedProcess(bin_dir() + "/loadgen", with_hold(args), rlimit_nofile) {}
 
 }  // namespace mux::test

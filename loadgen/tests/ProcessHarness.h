@@ -27,18 +27,27 @@ struct Result {
 // Runs loadgen with args, waits at most timeout_s, captures stdout and stderr.
 Result run_loadgen(const std::vector<std::string>& args, int timeout_s = 60);
 
+// The process ids of pid's children (/proc/PID/task/PID/children), e.g. a hold's helpers.
+std::vector<std::string> children_of(pid_t pid);
+
 // Parses `header\nrow\n` (what --csv-header prints) into column -> value.
 std::map<std::string, std::string> parse_csv(const std::string& out);
 
-// A loadgen --hold running in the background: stdin is a pipe that release() closes.
-class HoldProcess {
+// A child process with stdin and stdout on pipes (stderr goes to a file): the tests read its
+// lines, write to its stdin, and release it by closing stdin.
+class PipedProcess {
  public:
   // rlimit_nofile > 0 lowers RLIMIT_NOFILE (soft and hard) in the child before exec.
-  HoldProcess(const std::vector<std::string>& args, long rlimit_nofile = 0);
-  ~HoldProcess();
+  PipedProcess(const std::string& path, const std::vector<std::string>& args,
+               long rlimit_nofile = 0);
+  ~PipedProcess();
+  PipedProcess(const PipedProcess&) = delete;
+  PipedProcess& operator=(const PipedProcess&) = delete;
   pid_t pid() const { return pid_; }
-  // Waits for the first stdout line (the `holding ...` line); "" on timeout or exit.
+  // Waits for the next stdout line; "" on timeout or exit.
   std::string wait_line(int timeout_s = 60);
+  // Writes to the child's stdin; false when it cannot (the child is gone).
+  bool write(const std::string& text);
   // Closes stdin, waits for exit; returns the rest of stdout and fills exit_code/err.
   Result release(int timeout_s = 60);
 
@@ -47,6 +56,13 @@ class HoldProcess {
   int in_fd_ = -1, out_fd_ = -1;
   std::string err_path_;
   std::string pending_;
+};
+
+// A loadgen --hold running in the background: its first line is `holding ...`; release() makes
+// it print `released ...` and exit.
+class HoldProcess : public PipedProcess {
+ public:
+  HoldProcess(const std::vector<std::string>& args, long rlimit_nofile = 0);
 };
 
 }  // namespace mux::test

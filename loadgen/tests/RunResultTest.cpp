@@ -16,7 +16,7 @@ TEST(RunResult, ColumnsFollowTheContractInOrder) {
   EXPECT_EQ(csv_header().substr(0, contract.size()), contract);
   EXPECT_EQ(csv_header().substr(contract.size()),
             ",server_cpu_pct,idle_open_s,conns_per_s,bound_by,server_capacity_msgs_s,window_chosen,"
-            "server_syscalls,server_sqes,server_syscalls_per_msg");
+            "server_syscalls,server_sqes,server_syscalls_per_msg,idle_sources,idle_destinations");
 }
 
 TEST(RunResult, RowHasOneCellPerColumnAndDerivedFigures) {

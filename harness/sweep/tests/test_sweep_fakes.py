@@ -417,6 +417,7 @@ class IndependentRepeatsTest(unittest.TestCase):
         holds = [r for r in records if r["idle"] == 20]
         self.assertEqual(sorted(r["repeat"] for r in holds), [1, 1, 2, 2, 3, 3])
         self.assertTrue(all(r["released"].get("open") == 20 for r in holds), holds)
+        self.assertTrue(all(r["holding"]["destinations"] == 1 for r in holds), holds)
         self.assertTrue(run.env["idle_states"]["held"])
         self.assertEqual(run.env["idle_states"]["run"], ["block"])
 

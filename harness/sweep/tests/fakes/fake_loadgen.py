@@ -90,7 +90,10 @@ if a.hold:
             s.close()
         else:
             held.append(s)
-    print(f"holding idle={a.idle} open={len(held)} refused={refused}", flush=True)
+    print(
+        f"holding idle={a.idle} open={len(held)} refused={refused} sources=1 destinations=1",
+        flush=True,
+    )
     signal.signal(signal.SIGTERM, lambda *_: None)
     sys.stdin.read()
     still = 0
