@@ -197,13 +197,14 @@ def scenario_key(run, unrecorded_means):
     """Run.scenario with a missing idle_states read as `unrecorded_means` (see
     UNRECORDED_IDLE_STATES_MEANS)."""
     s = run.scenario
-    return s[:5] + (s[5] or unrecorded_means,)
+    # The path goes last: rows measured over lo and over veth are never paired.
+    return s[:5] + (s[5] or unrecorded_means, run.net)
 
 
 def collect(results, unrecorded_means):
     """{(scenario, mechanism, idle): {"ok": [Run], "failed": [status]}} over every row."""
     points = {}
-    for r in results.runs:
+    for r in results.all_runs:
         mechanism = rf.FLOOR if r.is_floor else r.mechanism
         key = (scenario_key(r, unrecorded_means), mechanism, r.idle)
         entry = points.setdefault(key, {"ok": [], "failed": []})

@@ -76,6 +76,16 @@ FIGURES = [
         ),
     ),
     (
+        "net_compare",
+        "Loopback against veth",
+        (
+            "Per mechanism, pingpong p50 and p99 and the server CPU per message over each path of a"
+            " `--net lo,veth` run (solid: loopback; hatched: the veth pair between two network"
+            " namespaces), medians over repeats at the smallest idle count both paths served. The"
+            " claims are judged on loopback only; this is where the paths meet."
+        ),
+    ),
+    (
         "series",
         "Per-second series at the largest idle count",
         (

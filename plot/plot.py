@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 
+from plot import net_compare
 from plot import series
 from plot.figure_list import FIGURES
 from plot.plotting_python import INSTALL_HINT
@@ -765,6 +766,7 @@ def render(folder):
     plot_micro_ready(plt, results, written)
     plot_churn(plt, results, written)
     series.plot_series(plt, results, written, style, finish, title_of)
+    net_compare.plot_net_compare(plt, results, written, style, finish, title_of)
     return written
 
 

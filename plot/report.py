@@ -16,6 +16,7 @@ from plot import claims
 from plot import compare
 from plot import hostile
 from plot import rules
+from plot import net_compare
 from plot import projection
 from plot.figure_list import FIGURES
 from plot.markdown import cell
@@ -828,6 +829,7 @@ def build(folder):
     lines += claims_section(evaluated)
     lines += completion_section(results)
     lines += hostile.section(results)
+    lines += net_compare.report_lines(results)
     lines += plots_section(results)
     lines += projection.section(results)
     lines += anchors_section(results, anchors)

@@ -35,6 +35,10 @@ KNOWN_IDLE_STATES = [BLOCK, ALLOW]
 # bound_by: which side limited a point. Only "server" makes a throughput a capacity.
 BOUND_SERVER = "server"
 KNOWN_BOUNDS = [BOUND_SERVER, "loadgen", "latency"]
+# net: the path between loadgen and servers. "" = a run from before the column: loopback.
+NET_LO = "lo"
+NET_VETH = "veth"
+KNOWN_NETS = [NET_LO, NET_VETH]
 REFUSED_FD_SETSIZE = "refused:FD_SETSIZE"
 DEFAULT_FD_SETSIZE = 1024  # glibc's fd_set size on Linux; probe.json overrides it when present
 
@@ -172,6 +176,10 @@ class Run:
         return self.text("idle_states")
 
     @property
+    def net(self):
+        return self.text("net") or NET_LO
+
+    @property
     def bound_by(self):
         """ "server", "loadgen", "latency", or "" when the run did not record it."""
         return self.text("bound_by")
@@ -228,6 +236,8 @@ def scenario_label(scenario):
         parts.append(f"{placement} CPUs")
     if idle_states:
         parts.append(idle_states_words(idle_states))
+    if len(scenario) > 6 and scenario[6] and scenario[6] != NET_LO:
+        parts.append(f"over {scenario[6]}")
     return ", ".join(parts)
 
 
@@ -300,11 +310,16 @@ class ResultsFolder:
                 f"{runs_csv}: missing; run ./bench first, or point at a results/<run>/ folder"
             )
         every = [Run(row) for row in self._read_csv(runs_csv)]
-        # Rows measured beside hostile clients (loadgen --hostile K) answer another question: they
-        # are kept apart, so that no plot, claim, comparison or failure table ever sees them; only
-        # the report's hostile section (plot/hostile.py) reads them.
-        self.runs = [r for r in every if not r.hostile]
-        self.hostile_runs = [r for r in every if r.hostile]
+        # Every row but those measured beside hostile clients (loadgen --hostile K): they answer
+        # another question and are kept apart, so that no plot, claim, comparison or failure table
+        # ever sees them; only the report's hostile section (plot/hostile.py) reads them.
+        self.all_runs = [r for r in every if not r.hostile]
+        self.nets = ordered({r.net for r in self.all_runs if not r.is_floor}, KNOWN_NETS)
+        self.judged_net = self.nets[0] if self.nets else NET_LO
+        # `runs` keeps the floors and the rows of one path, the one the plots and the claims judge
+        # (loopback when measured), so that adding veth never changes a verdict.
+        self.runs = [r for r in self.all_runs if r.is_floor or r.net == self.judged_net]
+        self.hostile_runs = [r for r in every if r.hostile and r.net == self.judged_net]
         self.raw_env = self._read_json("env.json") or {}
         self.env = normalize_env(self.raw_env)
         self.probe = self._read_json("probe.json")

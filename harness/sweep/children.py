@@ -177,7 +177,24 @@ _LISTENING = re.compile(r"^listening (\S+):(\d+) mechanism=(\S+) fd_limit=(\d+)"
 class Server:
     """One chat server on an ephemeral port, pinned to a CPU."""
 
-    def __init__(self, mech, bin_dir, cpu, log_path, timeout_s=10.0, cgroup_procs=None):
+    def __init__(
+        self,
+        mech,
+        bin_dir,
+        cpu,
+        log_path,
+        timeout_s=10.0,
+        cgroup_procs=None,
+        wrap=(),
+        bind=None,
+        host=None,
+        stop_by_eof=False,
+    ):
+        """wrap: a command prefix (`ip netns exec NS`, netns.py; ssh, remote.py); bind: the
+        server's --bind; host: the address clients connect to, when the listening line's
+        (0.0.0.0) is not one; stop_by_eof: stopped by closing its stdin (a server on another host,
+        whose ssh session turns that EOF into SIGTERM) instead of a signal to the child."""
+        self.stop_by_eof = stop_by_eof
         self.mech = mech
         self.name = mech.name
         self.log_path = log_path
@@ -186,11 +203,13 @@ class Server:
         self.started_utc = datetime.datetime.now(datetime.timezone.utc).strftime(
             "%Y-%m-%dT%H:%M:%S.%fZ"
         )
-        cmd = mech.command(bin_dir) + ["--port", "0", "--quiet", "--cpu", str(cpu)]
+        cmd = list(wrap) + mech.command(bin_dir) + ["--port", "0", "--quiet", "--cpu", str(cpu)]
+        cmd += ["--bind", bind] if bind else []
         self.log = open(log_path, "ab")
         self.log.write(("$ " + " ".join(cmd) + "\n").encode())
         self.log.flush()
-        self.proc = spawn(cmd, stderr=self.log, cgroup_procs=cgroup_procs)
+        stdin = subprocess.PIPE if stop_by_eof else subprocess.DEVNULL
+        self.proc = spawn(cmd, stdin=stdin, stderr=self.log, cgroup_procs=cgroup_procs)
         self.out = LineReader(self.proc.stdout)
         deadline = time.monotonic() + timeout_s
         while True:
@@ -212,7 +231,7 @@ class Server:
                 )
             m = _LISTENING.match(line)
             if m:
-                self.host, self.port = m.group(1), int(m.group(2))
+                self.host, self.port = host or m.group(1), int(m.group(2))
                 self.reported_name = m.group(3)
                 self.fd_limit = int(m.group(4))
                 if self.reported_name != mech.name:
@@ -235,7 +254,10 @@ class Server:
         if self.proc.poll() is not None:
             problem = f"had already exited with status {self.proc.returncode}"
         else:
-            self.proc.send_signal(signal.SIGTERM)
+            if self.stop_by_eof:
+                self.proc.stdin.close()
+            else:
+                self.proc.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + timeout_s
             while True:
                 line = self.out.readline(deadline - time.monotonic())
@@ -263,21 +285,25 @@ class Server:
 class Hold:
     """`loadgen --hold`: N idle connections held open against one server until released."""
 
-    def __init__(self, loadgen, server, idle, log_path, extra_args=(), cgroup_procs=None):
+    def __init__(self, loadgen, server, idle, log_path, extra_args=(), cgroup_procs=None, wrap=()):
         self.idle = idle
         self.log_path = log_path
         self.held = {}
         self.released = None
-        cmd = [
-            loadgen,
-            "--hold",
-            "--idle",
-            str(idle),
-            "--host",
-            server.host,
-            "--port",
-            str(server.port),
-        ] + list(extra_args)
+        cmd = (
+            list(wrap)
+            + [
+                loadgen,
+                "--hold",
+                "--idle",
+                str(idle),
+                "--host",
+                server.host,
+                "--port",
+                str(server.port),
+            ]
+            + list(extra_args)
+        )
         self.log = open(log_path, "ab")
         self.log.write(("$ " + " ".join(cmd) + "\n").encode())
         self.log.flush()

@@ -87,6 +87,8 @@ BENCH_COLUMNS = [
     "kernel_bytes_per_idle_holders",
     "kernel_bytes_per_idle_both",
     "kernel_bytes_method",
+    # The path between loadgen and server: lo (loopback) or veth (two namespaces, netns.py).
+    "net",
 ]
 
 

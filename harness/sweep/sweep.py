@@ -28,8 +28,10 @@ from harness.sweep import environment
 from harness.sweep import idle_states
 from harness.sweep import kernel_memory
 from harness.sweep import mechanisms as mechanism_table
+from harness.sweep import netns
 from harness.sweep import plan
 from harness.sweep import preflight
+from harness.sweep import remote
 from harness.sweep.runs_csv import RunsCsv, merged_columns
 from plot.plotting_python import plotting_python
 
@@ -71,6 +73,7 @@ def argument_parser():
     add_machine_options(p)
     add_output_options(p)
     add_tool_options(p)
+    add_host_options(p)
     return p
 
 
@@ -206,6 +209,21 @@ def add_machine_options(p):
         ),
     )
     p.add_argument("--server-cpu", type=int, metavar="N", help="override the server's CPU")
+    p.add_argument(
+        "--net",
+        default=netns.NET_LO,
+        metavar="LIST",
+        help=(
+            "the path between loadgen and servers: lo (loopback, the default), veth (two network"
+            " namespaces joined by a veth pair, 198.18.0.0/15, no route out; needs root), or"
+            " lo,veth (every point on both, as the runs.csv column net)"
+        ),
+    )
+    p.add_argument(
+        "--netem",
+        metavar="ARGS",
+        help='tc netem arguments for both veth ends, e.g. "delay 100us" (with --net veth)',
+    )
     p.add_argument("--loadgen-cpu", type=int, metavar="N", help="override the loadgen's CPU")
 
 
@@ -223,6 +241,38 @@ def add_output_options(p):
     p.add_argument(
         "--bin", metavar="DIR", help="directory of the built binaries (default <root>/build/bin)"
     )
+
+
+def add_host_options(p):
+    """Servers and idle holders on other hosts, through ssh (remote.py)."""
+    p.add_argument(
+        "--server-host",
+        metavar="HOST",
+        help="run the chat servers on HOST (an ssh destination); measured runs stay local",
+    )
+    p.add_argument(
+        "--server-address",
+        metavar="ADDR",
+        help="the address clients reach --server-host's servers at (default: HOST)",
+    )
+    p.add_argument(
+        "--idle-hosts",
+        metavar="LIST",
+        help="comma-separated ssh destinations that hold the idle connections, split evenly",
+    )
+    p.add_argument(
+        "--remote-bin",
+        metavar="DIR",
+        help="the muxbench binaries on the remote hosts (default: the same path as --bin)",
+    )
+    p.add_argument(
+        "--ssh-option",
+        action="append",
+        default=[],
+        metavar="OPT",
+        help="passed to ssh as -o OPT (repeatable, e.g. Port=2222, IdentityFile=KEY)",
+    )
+    p.add_argument("--ssh-config", metavar="FILE", help="passed to ssh as -F FILE")
 
 
 def add_tool_options(p):
@@ -281,6 +331,21 @@ def resolve_args(p, args):
         p.error("--interval must be > 0 seconds")
     if args.hostile < 0:
         p.error("--hostile must be >= 0 (0: no hostile phase)")
+    try:
+        args.net_list = netns.parse_nets(args.net)
+    except ValueError as e:
+        p.error(str(e))
+    if args.netem and netns.NET_VETH not in args.net_list:
+        p.error("--netem shapes the veth link: use it with --net veth or --net lo,veth")
+    args.idle_host_list = [h.strip() for h in (args.idle_hosts or "").split(",") if h.strip()]
+    if (args.server_host or args.idle_host_list) and args.net_list != [netns.NET_LO]:
+        p.error("--server-host/--idle-hosts measure a real network: use them without --net veth")
+    args.remote_bin = args.remote_bin or args.bin
+    if args.idle_host_list and not args.server_host and not args.server_address:
+        p.error(
+            "--idle-hosts with the servers on this machine: pass --server-address ADDR, this"
+            " machine's address as the idle hosts reach it (the servers then bind 0.0.0.0)"
+        )
 
 
 def fnum(value):
@@ -373,6 +438,12 @@ class Sweep:
         self.kernel = None  # kernel_memory.KernelMeter: bytes per idle connection per side
         self.latency_request = latency_request
         self.state = None
+        self.nets = list(args.net_list)
+        self.net = self.nets[0]
+        self.topology = None  # netns.Topology, when veth is among the nets
+        self.lg_help = ""  # loadgen --help, for the options it may lack (new_sweep)
+        self.server_host = None  # remote.Host running the servers, or None (local)
+        self.idle_hosts = []  # remote.Host list holding the idle connections ([]: local)
         self.csv = None
         self.run_id = 0
         # (kind, placement, idle_states) -> the ok p50s of the floors measured at the start, and
@@ -388,6 +459,7 @@ class Sweep:
             * len(mechs)
             * args.repeats
             * len(states)
+            * len(args.net_list)
         )
         self.hostile = 0  # loadgen --hostile K after each 0-idle ping-pong point (0: none)
         self.points_done = 0
@@ -447,6 +519,7 @@ class Sweep:
             "server_cpu": self.server_cpu if server_cpu is None else server_cpu,
             "loadgen_cpu": self.loadgen_cpu if loadgen_cpu is None else loadgen_cpu,
             "idle_states": self.state,
+            "net": self.net,
             "floor_p50_us": self.floor_p50.get(("floor", placement, self.state), ""),
             "started_utc": utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         }
@@ -478,21 +551,78 @@ class Sweep:
     def hold(self, t, count, log):
         """Opens t's idle connections and measures what they cost the kernel (snapshots before
         and after, with t's server running): returns the `holding` line's values."""
-        kernel = self.kernel
+        kernel = None if self.remote_kernel_memory() else self.kernel
         before = kernel.snapshot() if kernel else None
         t0 = time.monotonic()
+        if self.idle_hosts:
+            t.hold = remote.HoldGroup(self.args.loadgen, t.server, count, log, self.idle_hosts)
+            held = t.hold.wait_holding(30.0 + count * 2e-3)
+            t.idle_open_s = round(time.monotonic() - t0, 3)
+            return held
         t.hold = children.Hold(
             self.args.loadgen,
             t.server,
             count,
             log,
+            extra_args=self.spread_args(),
             cgroup_procs=kernel.procs_file("holders") if kernel else None,
+            wrap=self.client_wrap(),
         )
         held = t.hold.wait_holding(30.0 + count * 2e-3)
         t.idle_open_s = round(time.monotonic() - t0, 3)
         if kernel:
             t.kernel = kernel.measure(before, held.get("open"))
         return held
+
+    # -- the path: loopback or the veth pair (netns.py) ----------------------------------------
+
+    def use_net(self, net):
+        # kernel_memory's counters need nothing per path: the cgroups follow the processes, and
+        # sockstat's TCP `mem` is the global tcp_memory_allocated in every namespace's view.
+        self.net = net
+
+    def client_wrap(self):
+        return self.topology.client_exec() if self.net == netns.NET_VETH else []
+
+    def server_placement(self):
+        """(wrap, bind, host) of a server on the current path."""
+        if self.server_host is not None:
+            return (
+                remote.server_wrap(self.server_host),
+                "0.0.0.0",
+                self.args.server_address or self.server_host.address,
+            )
+        if self.idle_hosts:
+            return [], "0.0.0.0", self.args.server_address
+        if self.net != netns.NET_VETH:
+            return [], None, None
+        # Every server address accepts, so that holders can spread over them.
+        return self.topology.server_exec(), "0.0.0.0", self.topology.server_addresses[0]
+
+    def spread_args(self):
+        """Idle holders spread over every client and server address of the veth link, when the
+        loadgen offers it; otherwise the loadgen's default (the kernel's source, --host)."""
+        if self.net != netns.NET_VETH or "--idle-sources" not in self.lg_help:
+            return []
+        topo = self.topology
+        return [
+            "--idle-sources",
+            ",".join(topo.client_addresses),
+            "--idle-destinations",
+            ",".join(topo.server_addresses),
+        ]
+
+    def remote_kernel_memory(self):
+        """Why kernel memory is not measured with a remote side (None when every side is here)."""
+        far = ([self.server_host.name] if self.server_host else []) + [
+            h.name for h in self.idle_hosts
+        ]
+        if not far:
+            return None
+        return (
+            f"unavailable: {', '.join(far)} on another host (its counters and cgroups are"
+            " there, not here)"
+        )
 
     def loadgen_log(self):
         return os.path.join(self.logs, "loadgen.log")
@@ -530,6 +660,8 @@ class Sweep:
     def floor(self, kind, label, placement, server_cpu, loadgen_cpu, repeat, starting=False):
         row = self.base_row("floor", kind, 0, repeat, placement, server_cpu, loadgen_cpu)
         row.pop("relay_floor_p50_us", None)
+        # The floors are the loadgen and its own peer, always over loopback.
+        row["net"] = netns.NET_LO
         cmd = [
             self.args.loadgen,
             "--mode",
@@ -603,14 +735,25 @@ class Sweep:
                 t.blocked = self.unavailable[t.mech.name]
                 continue
             log = os.path.join(self.logs, f"server-{t.name}-idle{count}.log")
+            wrap, bind, host = self.server_placement()
             try:
                 t.server = children.Server(
                     t.mech,
-                    self.args.bin,
+                    self.args.remote_bin if self.server_host else self.args.bin,
                     self.server_cpu,
                     log,
-                    cgroup_procs=self.kernel.procs_file("server") if self.kernel else None,
+                    cgroup_procs=(
+                        self.kernel.procs_file("server")
+                        if self.kernel and not self.server_host
+                        else None
+                    ),
+                    wrap=wrap,
+                    bind=bind,
+                    host=host,
+                    stop_by_eof=self.server_host is not None,
                 )
+                if self.server_host is not None:
+                    remote.reachable(t.server.host, t.server.port, self.server_host.name)
                 t.name = t.server.name
             except children.StartError as e:
                 reason = str(e)
@@ -653,11 +796,16 @@ class Sweep:
             shift = (repeat - 1) % len(self.states)
             for state in self.states[shift:] + self.states[:shift]:
                 self.use_idle_states(state)
-                self.instance(count, repeat)
+                # The paths alternate their order per repeat too.
+                turn = (repeat - 1) % len(self.nets)
+                for net in self.nets[turn:] + self.nets[:turn]:
+                    self.use_net(net)
+                    self.instance(count, repeat)
 
     def instance(self, count, repeat):
         t0 = time.monotonic()
         states = f" idle states {self.state}" if len(self.states) > 1 else ""
+        states += f" over {self.net}" if len(self.nets) > 1 else ""
         holding = f", holding {count} idle connections on each" if count else ""
         say(
             f"idle={count} rep {repeat}/{self.args.repeats}{states}: starting "
@@ -713,6 +861,7 @@ class Sweep:
         row["idle_refused"] = t.hold_refused if t.hold_refused is not None else ""
         if count:
             row.update(kernel_memory.csv_columns(t.kernel))
+            row["kernel_bytes_method"] = self.remote_kernel_memory() or row["kernel_bytes_method"]
             # The loadgen's column is empty with --idle-held: the hold's own opening time.
             row["idle_open_s"] = "" if t.idle_open_s is None else t.idle_open_s
         if t.server is not None:
@@ -739,6 +888,7 @@ class Sweep:
         elapsed, left = self.eta()
         done = f"{self.points_done:>{len(str(self.points_total))}}/{self.points_total}"
         state = " " + self.state if len(self.states) > 1 else ""
+        state += " " + self.net if len(self.nets) > 1 else ""
         say(
             f"[{done}] idle={count} rep {repeat}/{self.args.repeats}{state} {t.name} {mode}"
             f"{variant.label()}: "
@@ -746,7 +896,7 @@ class Sweep:
         )
 
     def measure(self, count, t, mode, row, variant=plan.Variant()):
-        cmd = [
+        cmd = self.client_wrap() + [
             self.args.loadgen,
             "--mode",
             mode,
@@ -754,8 +904,6 @@ class Sweep:
             t.server.host,
             "--port",
             str(t.server.port),
-            "--server-pid",
-            str(t.server.pid),
             "--cpu",
             str(self.loadgen_cpu),
             "--warmup",
@@ -764,6 +912,8 @@ class Sweep:
             str(self.args.duration),
             "--csv-header",
         ]
+        if self.server_host is None:
+            cmd += ["--server-pid", str(t.server.pid)]  # else its CPU comes from its /stats
         cmd += ["--idle-held", str(count)] if count else ["--idle", "0"]
         if mode == "flood" and self.args.flood_window:
             cmd += ["--window", self.args.flood_window]
@@ -866,6 +1016,7 @@ class Sweep:
                 "idle": count,
                 "repeat": self.current_repeat,
                 "idle_states": self.state,
+                "net": self.net,
                 "mechanism": t.name,
                 "released": released,
                 "hold_refused": t.hold_refused,
@@ -1070,6 +1221,11 @@ def run(argv, latency_request):
     if args.preflight:
         return preflight.main(args.max_idle)
     started = utc_now()
+    if netns.NET_VETH in args.net_list and not args.dry_run:
+        why = netns.why_not_permitted()
+        if why:
+            say(why)
+            return 2
     sweep_plan = make_plan(args, latency_request)
     if sweep_plan is None:
         return 2
@@ -1077,15 +1233,25 @@ def run(argv, latency_request):
     if args.dry_run:
         return 0
     try:
-        out_dir = results_dir(args, started)
-    except OSError as e:
+        # The hosts and the path are checked and made before the results folder: a refusal
+        # leaves nothing behind.
+        hosts = remote_hosts(args, sweep_plan)
+        with veth_path(args, sweep_plan) as topology:
+            try:
+                out_dir = results_dir(args, started)
+            except OSError as e:
+                say(str(e))
+                return 2
+            say(f"results in {out_dir}")
+            env = initial_env(args, argv, started, sweep_plan, latency_request)
+            env["net"] = net_env(args, topology, sweep_plan.lg_help)
+            env["hosts"] = hosts_env(hosts, sweep_plan)
+            write_env(out_dir, env)
+            sweep = new_sweep(args, sweep_plan, out_dir, env, latency_request, topology, hosts)
+            interrupted = run_sweep(sweep, sweep_plan, env, out_dir)
+    except (netns.NetnsError, remote.RemoteError) as e:
         say(str(e))
         return 2
-    say(f"results in {out_dir}")
-    env = initial_env(args, argv, started, sweep_plan, latency_request)
-    write_env(out_dir, env)
-    sweep = new_sweep(args, sweep_plan, out_dir, env, latency_request)
-    interrupted = run_sweep(sweep, sweep_plan, env, out_dir)
     if interrupted:
         return interrupted
     return after_runs(args, sweep_plan, sweep, env, out_dir)
@@ -1138,7 +1304,7 @@ def make_plan(args, latency_request):
         [m.name for m in mechs],
         counts,
         modes,
-        args.repeats * len(states),
+        args.repeats * len(states) * len(args.net_list),
         args.warmup,
         args.duration,
         floors,
@@ -1262,7 +1428,12 @@ def say_plan(args, p):
     """One line: what will run, on which CPUs, and how long it should take."""
     modes_at = [plan.modes_at(p.modes, c) for c in p.counts]
     runs = (
-        len(p.mechs) * sum(map(len, modes_at)) * len(args.variants) * args.repeats * len(p.states)
+        len(p.mechs)
+        * sum(map(len, modes_at))
+        * len(args.variants)
+        * args.repeats
+        * len(p.states)
+        * len(args.net_list)
     )
     everywhere = [m for m in p.all_modes if all(m in at for at in modes_at)]
     mode_text = f"{len(everywhere)} modes ({','.join(everywhere)})"
@@ -1277,12 +1448,17 @@ def say_plan(args, p):
     else:
         state_text = f" (idle states {p.states[0]})"
     micro_text = " + micro-benchmarks" if p.micro else ""
+    if args.net_list != [netns.NET_LO]:
+        state_text += " over " + " and ".join(args.net_list)
+        state_text += f" (netem {args.netem})" if args.netem else ""
     if len(args.variants) > 1:
         labels = ";".join(v.label().strip() for v in args.variants)
         mode_text += f" x {len(args.variants)} variants ({labels})"
     hostile_text = ""
     if p.hostile:
-        hostile_runs = len(p.mechs) * len(args.variants) * args.repeats * len(p.states)
+        hostile_runs = (
+            len(p.mechs) * len(args.variants) * args.repeats * len(p.states) * len(args.net_list)
+        )
         runs += hostile_runs
         hostile_text = f" ({hostile_runs} with --hostile {p.hostile} at idle 0)"
     say(
@@ -1352,10 +1528,99 @@ def tool_versions(args, mechs):
     return tools
 
 
+# -- the path ---------------------------------------------------------------------------------
+
+
+class _NoTopology:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def veth_path(args, p):
+    """The namespaces and the veth pair when veth is asked for (removed when the block exits,
+    however it exits), else nothing. A SIGTERM unwinds the block as a Ctrl-C does."""
+    if netns.NET_VETH not in args.net_list:
+        return _NoTopology()
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    netns.remove_stale(say)
+    topology = netns.Topology(
+        netem=args.netem, client_addresses=netns.client_addresses_for(max(p.counts))
+    )
+    say(
+        f"veth path: servers in {topology.server_ns} ({topology.server_addresses[0]}-"
+        f"{topology.server_addresses[-1]}), loadgen in {topology.client_ns}"
+        f" ({len(topology.client_addresses)} source addresses from"
+        f" {topology.client_addresses[0]}), MTU {topology.mtu}, {topology.describe()['qdisc']}"
+    )
+    return topology
+
+
+def net_env(args, topology, lg_help):
+    """env.json's `net`: the paths measured and, for veth, the topology."""
+    env = {"paths": list(args.net_list), "netem": args.netem}
+    if topology is not None:
+        env["veth"] = topology.describe()
+        env["veth"]["idle_spread"] = (
+            "over every client and server address (loadgen --idle-sources, --idle-destinations)"
+            if "--idle-sources" in lg_help
+            else f"one source (the kernel's choice) to {topology.server_addresses[0]}: this"
+            " loadgen has no --idle-sources"
+        )
+    return env
+
+
+def remote_hosts(args, p):
+    """(server Host or None, [idle Host]) checked over ssh: reachable without a password, with
+    the binaries; None when everything runs here. Raises remote.RemoteError naming the fix."""
+    if not args.server_host and not args.idle_host_list:
+        return None
+
+    def host(name):
+        return remote.Host(name, args.ssh_option, args.ssh_config, args.remote_bin)
+
+    server = host(args.server_host) if args.server_host else None
+    idle = [host(h) for h in args.idle_host_list]
+    if server:
+        server.check([m.binary for m in p.mechs], "run the chat servers")
+        cores = remote.to_int(server.facts.get("cpus"))
+        if cores is not None and p.server_cpu >= cores:
+            raise remote.RemoteError(
+                f"{server.name}: has {cores} CPU(s), so the servers cannot be pinned to CPU"
+                f" {p.server_cpu}; pass --server-cpu N with N below {cores}"
+            )
+        say(f"servers on {server.name} ({server.facts.get('uname')}), from {args.remote_bin}")
+    for h in idle:
+        h.check([os.path.basename(args.loadgen)], "hold idle connections")
+        say(f"idle connections held on {h.name} ({h.facts.get('uname')})")
+    return server, idle
+
+
+def hosts_env(hosts, p):
+    """env.json's `hosts`: each remote host's kernel, CPUs, limits and preflight checks."""
+    if hosts is None:
+        return None
+    server, idle = hosts
+    largest = max(p.counts)
+    return {
+        "server": server.describe(idle=largest) if server else "this machine",
+        "idle": (
+            [h.describe(idle=-(-largest // len(idle))) for h in idle] if idle else "this machine"
+        ),
+        "measured_loadgen": "this machine",
+    }
+
+
 # -- the runs ---------------------------------------------------------------------------------
 
 
-def new_sweep(args, p, out_dir, env, latency_request):
+def new_sweep(args, p, out_dir, env, latency_request, topology=None, hosts=None):
     sweep = Sweep(
         args,
         p.mechs,
@@ -1372,7 +1637,12 @@ def new_sweep(args, p, out_dir, env, latency_request):
     sweep.loadgen_modes = p.loadgen_modes
     sweep.hostile = p.hostile
     if p.hostile:
-        sweep.points_total += len(p.mechs) * len(args.variants) * args.repeats * len(p.states)
+        sweep.points_total += (
+            len(p.mechs) * len(args.variants) * args.repeats * len(p.states) * len(args.net_list)
+        )
+    sweep.lg_help = p.lg_help
+    sweep.topology = topology
+    sweep.server_host, sweep.idle_hosts = hosts or (None, [])
     if "--histogram-out" in p.lg_help:
         os.makedirs(os.path.join(out_dir, "histograms"), exist_ok=True)
         sweep.histograms = True
@@ -1388,6 +1658,7 @@ def new_sweep(args, p, out_dir, env, latency_request):
             "how": sweep.kernel.describe(),
         }
         say(f"kernel memory per idle connection: {sweep.kernel.describe()}")
+    sweep.use_net(sweep.nets[0])
     sweep.est_total = p.est
     return sweep
 

@@ -1,11 +1,13 @@
 """Shared helpers for the sweep's tests: a bin dir of fake programs, running the sweep, reading
 its results folder."""
+import argparse
 import csv
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import unittest
 
 from harness.sweep.runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS  # noqa: F401
 
@@ -101,3 +103,32 @@ def expected_keys(mechanisms, counts, modes, repeats):
         for mode in modes
         for r in range(1, repeats + 1)
     )
+
+
+# The real build's bin dir, for tests run as `python3 -m MODULE --bin BUILD/bin` (main_with_bin).
+REAL_BIN = None
+
+
+def real_bin():
+    """REAL_BIN when it holds a built loadgen, else None."""
+    if REAL_BIN and os.access(os.path.join(REAL_BIN, "loadgen"), os.X_OK):
+        return REAL_BIN
+    return None
+
+
+def main_with_bin(why_skipped):
+    """unittest.main for a module of root-only tests taking --bin BUILD/bin: exit 1 on a failure,
+    77 (ctest: skipped) with why_skipped()'s reason when the tests that matter could not run."""
+    global REAL_BIN
+    p = argparse.ArgumentParser()
+    p.add_argument("--bin")
+    args, rest = p.parse_known_args()
+    REAL_BIN = os.path.abspath(args.bin) if args.bin else None
+    result = unittest.main(argv=[sys.argv[0]] + rest, exit=False).result
+    if not result.wasSuccessful():
+        sys.exit(1)
+    why = why_skipped()
+    if why:
+        print(f"skipped: {why}", file=sys.stderr)
+        sys.exit(77)
+    sys.exit(0)
