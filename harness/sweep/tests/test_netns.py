@@ -152,7 +152,7 @@ class VethSweepTest(unittest.TestCase):
             run = run_sweep(
                 bin_dir,
                 ["--net", "lo,veth", "--mechanisms", "epoll-lt", "--counts", "0,100"]
-                + ["--repeats", "1", "--modes", "pingpong", "--warmup", "0.05"]
+                + ["--repeats", "1", "--modes", "pingpong", "--warmup", "0.05", "--hostile", "0"]
                 + ["--duration", "0.1", "--no-micro"],
                 timeout=120,
                 out_root=tmp,
@@ -184,7 +184,16 @@ class VethSweepTest(unittest.TestCase):
         open(stand_in, "wb").close()
         cmd = [sys.executable, *SWEEP, "--bin", bin_dir, "--root", ROOT, "--out", tmp]
         cmd += ["--name", "run", "--no-plots", "--no-micro", "--net", "veth"]
-        cmd += ["--mechanisms", "epoll-lt", "--counts", "0", "--modes", "pingpong"]
+        cmd += [
+            "--mechanisms",
+            "epoll-lt",
+            "--counts",
+            "0",
+            "--modes",
+            "pingpong",
+            "--hostile",
+            "0",
+        ]
         cmd += ["--repeats", "3", "--duration", "5"]
         env = dict(os.environ, MUXBENCH_CPU_DMA_LATENCY=stand_in)
         proc = subprocess.Popen(
