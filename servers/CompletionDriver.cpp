@@ -496,6 +496,9 @@ void CompletionDriver::on_send(std::uint32_t slot, const io_uring_cqe& cqe) {
   c.acked += static_cast<std::size_t>(cqe.res);
   core_.sent(c.fd, static_cast<std::size_t>(cqe.res));
   if (c.acked < c.sending.size()) return submit_send(slot);  // short send: the rest, in order
+  // The kernel has it all: a buffer grown by a burst goes back (OutputQueue.h), or every
+  // connection would keep its largest send's allocation for as long as it lives.
+  clear_and_release(c.sending);
   if (!core_.doomed(c.fd) && !core_.output(c.fd).empty()) flush(c.fd);
 }
 
