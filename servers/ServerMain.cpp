@@ -141,7 +141,9 @@ int server_main(int argc, char** argv, std::string_view program_name) {
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
   app.add_option("--max-outbuf", opt.max_outbuf,
-                 "bytes queued for a client that does not read before it is dropped")
+                 "bytes queued for a client that does not read before it is dropped (suffixes "
+                 "K, M, G: powers of 1024)")
+      ->transform(CLI::AsSizeValue(false))
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
   opt.max_queued_total = default_max_queued_total();
