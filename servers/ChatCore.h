@@ -59,7 +59,7 @@ struct ServerOptions {
 // What the core asks of its driver. Kept to what cannot be done without the kernel.
 class Transport {
  public:
-  // The output of `id` has outgrown --max-outbuf: hand what the kernel takes now, so that only a
+  // The output of `id` has outgrown queue_limit(): hand what the kernel takes now, so that only a
   // peer that really stopped reading is dropped, not one merely behind within this iteration.
   // A readiness driver sends and reports what it wrote through ChatCore::sent() before
   // returning; the completion driver, whose sends finish later, take_output()s the queue into a
@@ -113,7 +113,7 @@ class ChatCore {
   const OutputQueue& output(ConnId id) const { return find(id)->out; }
   // For a driver whose sends complete later (io_uring): moves the queued output into `into`, a
   // buffer the driver keeps unchanged until the kernel has taken it all, and counts those bytes
-  // in flight. sent() then reports in-flight bytes. --max-outbuf bounds the bytes queued behind
+  // in flight. sent() then reports in-flight bytes. queue_limit() bounds the bytes queued behind
   // the send in flight (so a connection holds at most about twice the bound), and a closing
   // connection closes only once nothing is queued or in flight.
   void take_output(ConnId id, std::string& into);
