@@ -37,7 +37,9 @@ ChatCore::ChatCore(ServerOptions options, Transport& transport, std::uint64_t fd
       full_line_(fmt::format("! server full: {0} connections (--max-conns {0})\n", max_conns_)),
       queue_limit_(opt_.max_outbuf),
       enforced_limit_(opt_.max_outbuf),
-      rooms_(opt_.max_rooms) {}
+      rooms_(opt_.max_rooms) {
+  update_queue_limit();  // the share of the first connection
+}
 
 void ChatCore::open(ConnId id) {
   if (static_cast<std::size_t>(id) >= conns_.size()) conns_.resize(id + 1);

@@ -148,8 +148,9 @@ class World : public mux::Transport {
   std::size_t one_line_bound() const { return std::max<std::size_t>(opt_.max_line + 40, 1024); }
   // What one connection may queue: --max-outbuf, or its share of --max-queued-total.
   std::size_t queue_limit() const {
-    if (opt_.max_queued_total == 0 || current_ == 0) return opt_.max_outbuf;
-    return std::min<std::size_t>(opt_.max_outbuf, opt_.max_queued_total / current_);
+    if (opt_.max_queued_total == 0) return opt_.max_outbuf;
+    return std::min<std::size_t>(opt_.max_outbuf,
+                                 opt_.max_queued_total / std::max<std::uint64_t>(current_, 1));
   }
 
   void connect(int slot);
