@@ -1,5 +1,6 @@
 #include "ChatCore.h"
 
+#include <algorithm>
 #include <cassert>
 
 #include <fmt/format.h>
@@ -34,7 +35,11 @@ ChatCore::ChatCore(ServerOptions options, Transport& transport, std::uint64_t fd
       fd_limit_(fd_limit),
       max_conns_(opt_.max_conns ? opt_.max_conns : UINT64_MAX),
       full_line_(fmt::format("! server full: {0} connections (--max-conns {0})\n", max_conns_)),
-      rooms_(opt_.max_rooms) {}
+      queue_limit_(opt_.max_outbuf),
+      enforced_limit_(opt_.max_outbuf),
+      rooms_(opt_.max_rooms) {
+  update_queue_limit();  // the share of the first connection
+}
 
 void ChatCore::open(ConnId id) {
   if (static_cast<std::size_t>(id) >= conns_.size()) conns_.resize(id + 1);
@@ -43,6 +48,7 @@ void ChatCore::open(ConnId id) {
   c.id = id;
   ++n_.accepted;
   if (++n_.current > n_.peak) n_.peak = n_.current;
+  update_queue_limit();
   rooms_.admit(c);
   send_line(c, fmt::format("* welcome {} (room lobby; /help for commands)", c.nick));
   if (!opt_.quiet) broadcast(c, fmt::format("* {} joined\n", c.nick), false);
@@ -123,6 +129,35 @@ void ChatCore::closed(ConnId id) {
   rooms_.forget(c);
   --n_.current;
   conns_[id].reset();
+  update_queue_limit();
+}
+
+void ChatCore::update_queue_limit() {
+  if (opt_.max_queued_total == 0) return;
+  const std::uint64_t share = opt_.max_queued_total / std::max<std::uint64_t>(n_.current, 1);
+  queue_limit_ = static_cast<std::size_t>(std::min<std::uint64_t>(opt_.max_outbuf, share));
+  if (queue_limit_ > enforced_limit_) {
+    enforced_limit_ = queue_limit_;
+  } else if (queue_limit_ < enforced_limit_ - enforced_limit_ / 8) {
+    enforce_queue_limit();
+    enforced_limit_ = queue_limit_;
+  }
+}
+
+void ChatCore::enforce_queue_limit() {
+  for (const auto& owned : conns_) {
+    if (!owned || owned->doomed) continue;
+    Connection& c = *owned;
+    if (c.out.size() + c.in_flight > queue_limit_) {
+      transport_.flush_now(c.id);
+      if (!c.doomed && c.out.size() + c.in_flight > queue_limit_) {
+        ++n_.slow_dropped;
+        doom(c);
+        continue;
+      }
+    }
+    c.out.shrink_to_fit();
+  }
 }
 
 bool ChatCore::on_line(Connection& c, std::string_view line) {
@@ -212,9 +247,9 @@ void ChatCore::send_line(Connection& c, std::string_view line) {
 void ChatCore::queue(Connection& c, std::string_view bytes, std::string_view tail) {
   c.out.append(bytes);
   c.out.append(tail);
-  if (c.out.size() > opt_.max_outbuf) {
+  if (c.out.size() > queue_limit_) {
     transport_.flush_now(c.id);
-    if (!c.doomed && c.out.size() > opt_.max_outbuf) {
+    if (!c.doomed && c.out.size() > queue_limit_) {
       ++n_.slow_dropped;
       doom(c);
       return;
@@ -253,12 +288,13 @@ std::string ChatCore::stats_json() const {
       R"("ctl_calls":{},"slow_dropped":{},"overlong_dropped":{},"cpu_user_us":{},"cpu_sys_us":{},)"
       R"("fd_limit":{},"syscalls":{},"sys_wait":{},"sys_ctl":{},"sys_accept":{},"sys_recv":{},)"
       R"("sys_send":{},"sys_close":{},"sys_other":{},"sqes":{},"sqe_poll":{},"sqe_accept":{},)"
-      R"("sqe_recv":{},"sqe_send":{},"sqe_close":{},"sqe_other":{},"recv_nobufs":{}}})",
+      R"("sqe_recv":{},"sqe_send":{},"sqe_close":{},"sqe_other":{},"recv_nobufs":{},)"
+      R"("max_queued_total":{},"queue_limit":{}}})",
       d.mechanism, n_.accepted, n_.refused, n_.current, n_.peak, n_.msgs_in, n_.msgs_out,
       n_.bytes_in, n_.bytes_out, d.wait_calls, d.events, d.fds_passed, d.ctl_calls, n_.slow_dropped,
       n_.overlong_dropped, d.cpu.user_us, d.cpu.system_us, fd_limit_, s.total(), s.wait, s.ctl,
       s.accept, s.recv, s.send, s.close, s.other, q.total(), q.poll, q.accept, q.recv, q.send,
-      q.close, q.other, d.recv_nobufs);
+      q.close, q.other, d.recv_nobufs, opt_.max_queued_total, queue_limit_);
 }
 
 }  // namespace mux

@@ -41,6 +41,10 @@ struct ServerOptions {
   bool quiet = false;
   std::size_t max_line = 4096;
   std::size_t max_outbuf = 1 << 20;
+  // Bytes queued for all clients together (--max-queued-total): each connection may queue
+  // min(max_outbuf, max_queued_total / connections). 0: no budget but max_outbuf's. ServerMain
+  // sets it from the machine's memory unless --max-queued-total says otherwise.
+  std::uint64_t max_queued_total = 0;
   // Connections served at once; one accepted beyond is refused with full_line(). 0: no cap of
   // the server's own (accept then stops only at the descriptor limit, with EMFILE's refusal).
   // ServerMain sets it from the descriptor limit unless --max-conns says otherwise.
@@ -55,7 +59,7 @@ struct ServerOptions {
 // What the core asks of its driver. Kept to what cannot be done without the kernel.
 class Transport {
  public:
-  // The output of `id` has outgrown --max-outbuf: hand what the kernel takes now, so that only a
+  // The output of `id` has outgrown queue_limit(): hand what the kernel takes now, so that only a
   // peer that really stopped reading is dropped, not one merely behind within this iteration.
   // A readiness driver sends and reports what it wrote through ChatCore::sent() before
   // returning; the completion driver, whose sends finish later, take_output()s the queue into a
@@ -88,6 +92,9 @@ class ChatCore {
   // asynchronous send (uring-completion) may point at it.
   std::string_view full_line() const { return full_line_; }
   bool is_open(ConnId id) const { return find(id) != nullptr; }
+  // The bytes one connection may queue now: min(--max-outbuf, --max-queued-total / connections),
+  // recomputed when the count changes, so that an append costs one comparison.
+  std::size_t queue_limit() const { return queue_limit_; }
 
   // What on_bytes did with the input, so the driver knows whether to read on.
   enum class Input {
@@ -106,7 +113,7 @@ class ChatCore {
   const OutputQueue& output(ConnId id) const { return find(id)->out; }
   // For a driver whose sends complete later (io_uring): moves the queued output into `into`, a
   // buffer the driver keeps unchanged until the kernel has taken it all, and counts those bytes
-  // in flight. sent() then reports in-flight bytes. --max-outbuf bounds the bytes queued behind
+  // in flight. sent() then reports in-flight bytes. queue_limit() bounds the bytes queued behind
   // the send in flight (so a connection holds at most about twice the bound), and a closing
   // connection closes only once nothing is queued or in flight.
   void take_output(ConnId id, std::string& into);
@@ -171,12 +178,24 @@ class ChatCore {
   void queue(Connection& c, std::string_view bytes, std::string_view tail = {});
   void close_after_flush(Connection& c);
   void doom(Connection& c);
+  // After the connection count changed: queue_limit_ for the new count. A queue is checked at
+  // its next append, so one filled under a larger limit could stay above the new one while it
+  // receives nothing; once the limit has fallen below 7/8 of the one every queue was last held
+  // to, every queue is checked now (a scan, but at most ~8 per doubling of the count).
+  void update_queue_limit();
+  // Drops (as slow) every connection whose queued and in-flight output is above queue_limit_
+  // after a flush, and trims the allocation of the others to it.
+  void enforce_queue_limit();
 
   ServerOptions opt_;
   Transport& transport_;
   std::uint64_t fd_limit_;
   std::uint64_t max_conns_;  // opt_.max_conns, or "no cap" as the largest count
   std::string full_line_;
+  std::size_t queue_limit_;
+  // The largest limit a queue may still hold since the last enforce_queue_limit(): every queue
+  // is at most this plus one line, and it stays below 8/7 of queue_limit_.
+  std::size_t enforced_limit_;
   Rooms rooms_;
   std::vector<std::unique_ptr<Connection>> conns_;  // indexed by ConnId
   std::vector<ConnId> dirty_, doomed_;

@@ -23,11 +23,12 @@
 //    append, so a send takes the queued bytes into the connection's own buffer
 //    (ChatCore::take_output) and the next send waits for this one's CQE: one send in flight per
 //    connection, so a later send can never overtake an earlier one. A short send (the peer's
-//    window is full) is submitted again from where it stopped. --max-outbuf bounds the bytes
-//    queued behind the send in flight: a peer that has not taken one send while more than the
-//    bound piled up behind it has stopped reading, and is dropped. The core's flush_now cannot
-//    wait for the kernel here: it starts a send at once when none is in flight (so a peer merely
-//    behind within this iteration is not dropped), and otherwise lets the core drop the peer.
+//    window is full) is submitted again from where it stopped. The queue limit (--max-outbuf, or
+//    the connection's share of --max-queued-total) bounds the bytes queued behind the send in
+//    flight: a peer that has not taken one send while more than the bound piled up behind it has
+//    stopped reading, and is dropped. The core's flush_now cannot wait for the kernel here: it
+//    starts a send at once when none is in flight (so a peer merely behind within this iteration
+//    is not dropped), and otherwise lets the core drop the peer.
 //  - Closing is a chain of requests, and a socket lives while a request holds it. A connection
 //    closes with four SQEs linked by IOSQE_IO_HARDLINK (each starts when the previous one ended,
 //    whatever its result): ASYNC_CANCEL of every request on the descriptor (the multishot recv,
@@ -496,6 +497,9 @@ void CompletionDriver::on_send(std::uint32_t slot, const io_uring_cqe& cqe) {
   c.acked += static_cast<std::size_t>(cqe.res);
   core_.sent(c.fd, static_cast<std::size_t>(cqe.res));
   if (c.acked < c.sending.size()) return submit_send(slot);  // short send: the rest, in order
+  // The kernel has it all: a buffer grown by a burst goes back (OutputQueue.h), or every
+  // connection would keep its largest send's allocation for as long as it lives.
+  clear_and_release(c.sending);
   if (!core_.doomed(c.fd) && !core_.output(c.fd).empty()) flush(c.fd);
 }
 

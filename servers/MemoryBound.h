@@ -27,23 +27,38 @@ constexpr std::uint64_t kConnectionBytes = 1024;
 // message, a /stats reply (~700 bytes), a /who reply's header.
 constexpr std::uint64_t kLineSlackBytes = 1024;
 
-// Worst case, every connection at its limits at once: a partial line of --max-line bytes, and an
-// output queue just over --max-outbuf (one line over it: the line that tips it over gets the
-// client dropped), each in a std::string whose capacity may be twice its size after growing by
-// doubling. uring-completion holds a second such buffer per connection, the send in flight, and
-// its provided buffers.
+// The bytes all output queues together may hold (each queue's unsent bytes, not its allocation):
+// every queue is at most the limit it was last held to plus one line (the line that tips it over
+// gets the client dropped), and that limit stays below 8/7 of --max-queued-total / connections
+// (ChatCore::update_queue_limit checks every queue once the limit has fallen by 1/8), and at
+// most --max-outbuf. So: 8/7 of the budget, at most --max-conns x --max-outbuf, plus one line
+// per connection.
+constexpr std::uint64_t queued_total_bound_bytes(const ServerOptions& o) {
+  const std::uint64_t all_full = o.max_conns * std::uint64_t{o.max_outbuf};
+  const std::uint64_t budget =
+      o.max_queued_total == 0 ? all_full : o.max_queued_total + o.max_queued_total / 7;
+  return (budget < all_full ? budget : all_full) +
+         o.max_conns * (std::uint64_t{o.max_line} + kLineSlackBytes);
+}
+
+// Worst case, every connection at its limits at once: a partial line of --max-line bytes in a
+// buffer twice its size; a drained output queue keeping kRetainedCapacity; the queued bytes of
+// queued_total_bound_bytes in std::strings whose capacity may be twice their size after growing
+// by doubling. uring-completion holds a second such buffer per connection, the send in flight
+// (taken from the queue, so bounded by the same limits, and counted beside it), and its provided
+// buffers.
 // With --max-conns 0 (no cap) there is no bound: UINT64_MAX.
 constexpr std::uint64_t worst_case_memory_bytes(const ServerOptions& o, bool completion_model) {
   if (o.max_conns == 0) return UINT64_MAX;
+  const std::uint64_t copies = completion_model ? 2 : 1;
   const std::uint64_t line = o.max_line + 1;
-  const std::uint64_t queue = 2 * (std::uint64_t{o.max_outbuf} + o.max_line + kLineSlackBytes);
-  const std::uint64_t per_connection =
-      kConnectionBytes + 2 * line + (completion_model ? 2 : 1) * queue;
+  const std::uint64_t per_connection = kConnectionBytes + 2 * line + copies * kRetainedCapacity;
   const std::uint64_t buffers =
       completion_model ? std::uint64_t{o.uring_buffers ? o.uring_buffers : kDefaultUringBuffers} *
                              kUringBufferBytes
                        : 0;
-  return kBaseBytes + o.max_conns * per_connection + buffers;
+  return kBaseBytes + o.max_conns * per_connection + copies * 2 * queued_total_bound_bytes(o) +
+         buffers;
 }
 
 }  // namespace mux

@@ -1,6 +1,7 @@
 #include "ServerMain.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -77,6 +78,20 @@ std::optional<std::string> resolve_max_conns(std::optional<std::uint64_t> reques
   return std::nullopt;
 }
 
+// --max-queued-total by default: an eighth of the machine's memory (sysconf's physical pages,
+// /proc/meminfo's MemTotal). The queued bytes may take twice their size in std::string capacity,
+// and uring-completion holds a send in flight beside each queue: 4 x 8/7 of the budget at worst,
+// so an eighth keeps the worst case near half of memory, the rest for the kernel's socket
+// buffers and the machine's other processes. 0 when the system cannot say: no budget.
+std::uint64_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return 0;
+  return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page);
+}
+std::uint64_t default_max_queued_total() {
+  return physical_memory_bytes() / 8;
+}
+
 // The --help footer: the memory bound (MemoryBound.h) as a formula, and its value with the
 // default options on this machine.
 std::string memory_footer(std::uint64_t fd_limit) {
@@ -84,15 +99,20 @@ std::string memory_footer(std::uint64_t fd_limit) {
   std::uint64_t max_conns = 0;
   if (resolve_max_conns(std::nullopt, fd_limit, max_conns)) return "";
   defaults.max_conns = max_conns;
+  defaults.max_queued_total = default_max_queued_total();
   const auto gib = [](std::uint64_t bytes) { return static_cast<double>(bytes) / (1 << 30); };
   return fmt::format(
-      "Memory (user space, worst case: every connection with a full output queue): at most "
-      "{} MiB + --max-conns x ({} + 2 x (--max-line + 1) + 2 x (--max-outbuf + --max-line + {})) "
-      "bytes; uring-completion counts the queue term twice (the send in flight) and adds "
-      "--uring-buffers x {} bytes. With the defaults here (--max-conns {}): {:.1f} GiB "
-      "(uring-completion {:.1f} GiB); lower --max-outbuf or --max-conns to lower it.",
-      kBaseBytes >> 20, kConnectionBytes, kLineSlackBytes, kUringBufferBytes, max_conns,
-      gib(worst_case_memory_bytes(defaults, false)), gib(worst_case_memory_bytes(defaults, true)));
+      "Memory (user space, worst case: every connection at its limits): at most {} MiB + "
+      "--max-conns x ({} + 2 x (--max-line + 1) + {}) bytes + 2 x Q, Q = min(8/7 x "
+      "--max-queued-total, --max-conns x --max-outbuf) + --max-conns x (--max-line + {}) bytes "
+      "queued; uring-completion counts {} and Q twice (the send in flight) and adds "
+      "--uring-buffers x {} bytes. With the defaults here (--max-conns {}, --max-queued-total "
+      "{}): {:.1f} GiB (uring-completion {:.1f} GiB) of {:.1f} GiB of memory; lower "
+      "--max-queued-total or --max-conns to lower it.",
+      kBaseBytes >> 20, kConnectionBytes, kRetainedCapacity, kLineSlackBytes, kRetainedCapacity,
+      kUringBufferBytes, max_conns, defaults.max_queued_total,
+      gib(worst_case_memory_bytes(defaults, false)), gib(worst_case_memory_bytes(defaults, true)),
+      gib(physical_memory_bytes()));
 }
 
 }  // namespace
@@ -121,9 +141,19 @@ int server_main(int argc, char** argv, std::string_view program_name) {
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
   app.add_option("--max-outbuf", opt.max_outbuf,
-                 "bytes queued for a client that does not read before it is dropped")
+                 "bytes queued for a client that does not read before it is dropped (suffixes "
+                 "K, M, G: powers of 1024)")
+      ->transform(CLI::AsSizeValue(false))
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
+  opt.max_queued_total = default_max_queued_total();
+  app.add_option("--max-queued-total", opt.max_queued_total,
+                 "bytes queued for all clients together (suffixes K, M, G: powers of 1024); "
+                 "each connection may queue min(--max-outbuf, this / connections) before it is "
+                 "dropped as slow. Default: an eighth of this machine's memory. 0: no total "
+                 "budget")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
   std::uint64_t max_conns = 0;
   auto* max_conns_option = app.add_option(
       "--max-conns", max_conns,

@@ -1,7 +1,8 @@
 // The limits that protect the host (SPEC §2; README "Limits"), against every mechanism: the
 // connection cap (--max-conns) and its refusal, the room cap (--max-rooms), the refusal of a cap
-// the descriptor limit cannot honour, and the memory bound of MemoryBound.h against the server's
-// peak resident set with clients that stop reading.
+// the descriptor limit cannot honour, the total budget for queued output (--max-queued-total),
+// and the memory bound of MemoryBound.h against the server's peak resident set with clients that
+// stop reading.
 #include <memory>
 #include <string>
 #include <thread>
@@ -138,6 +139,66 @@ TEST_P(ChatServer, MemoryStaysUnderTheBoundWhenClientsStopReading) {
   ASSERT_TRUE(peak_kib);
   const bool completion = GetParam().entry->model == "completion";
   const auto bound = mux::worst_case_memory_bytes(o, completion);
+  EXPECT_LE(static_cast<std::uint64_t>(*peak_kib) * 1024, bound)
+      << "peak resident set " << *peak_kib << " KiB";
+}
+
+TEST_P(ChatServer, ClientsThatStopReadingShareTheQueuedTotalAndHonestReadersLoseNothing) {
+  // Twelve members of a room stop reading while a sender sends 4 KB lines to it and a
+  // thirteenth member reads everything. Fourteen connections share 4 MiB: each may queue
+  // 4 MiB / 14, far under --max-outbuf 4M, so the twelve are dropped as slow once the kernel's
+  // socket buffers and that share are full, before all of them together hold more than the
+  // budget: the peak resident set stays under worst_case_memory_bytes, which counts the budget
+  // (18 MiB here, 28 MiB uring-completion; measured 8.6-13 MiB). Without the budget each would
+  // queue 4 MiB (measured peak: 55-59 MiB).
+  mux::ServerOptions o;
+  o.max_conns = 16;
+  o.max_outbuf = 4 << 20;
+  o.max_queued_total = 4 << 20;
+  o.uring_buffers = 64;
+  auto s = start({"--quiet", "--max-conns", std::to_string(o.max_conns), "--max-outbuf", "4M",
+                  "--max-queued-total", "4M", "--uring-buffers", std::to_string(o.uring_buffers)});
+  constexpr int kStoppers = 12;
+  std::vector<std::unique_ptr<Client>> stoppers;
+  for (int i = 0; i < kStoppers; ++i)
+    stoppers.push_back(member(*s, "stopper" + std::to_string(i), "r"));
+  auto reader = member(*s, "reader", "r");
+  auto sender = member(*s, "sender", "r");
+  const std::string stats = sender->command("/stats");
+  EXPECT_EQ(json_int(stats, "max_queued_total"), 4 << 20) << stats;
+  EXPECT_EQ(json_int(stats, "queue_limit"), (4 << 20) / (kStoppers + 2)) << stats;
+
+  const std::string line(4000, 'x');
+  constexpr int kLinesPerBurst = 64;
+  std::string burst;
+  for (int i = 0; i < kLinesPerBurst; ++i) burst += line + "\n";
+  long long received = 0;
+  std::thread read_all([&] {
+    while (auto got = reader->line()) {
+      if (*got != "<sender> " + line) break;
+      ++received;
+    }
+  });
+  long long sent = 0, dropped = 0;
+  for (int b = 0; b < 400 && dropped < kStoppers; ++b) {  // 100 MB at most
+    sender->send(burst);
+    sent += kLinesPerBurst;
+    dropped = json_int(sender->command("/stats"), "slow_dropped");
+  }
+  EXPECT_EQ(dropped, kStoppers);
+  // Every line the reader was sent arrives: the last one ends its wait.
+  sender->send("done\n");
+  read_all.join();
+  EXPECT_EQ(received, sent);
+  const std::string after = sender->command("/stats");
+  EXPECT_EQ(json_int(after, "current"), 2) << after;
+  EXPECT_EQ(json_int(after, "queue_limit"), 2 << 20) << after;  // two share 4 MiB
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer build: the resident set is the sanitizer's, not the server's";
+#endif
+  const auto peak_kib = muxtest::peak_rss_kib(s->pid());
+  ASSERT_TRUE(peak_kib);
+  const auto bound = mux::worst_case_memory_bytes(o, GetParam().entry->model == "completion");
   EXPECT_LE(static_cast<std::uint64_t>(*peak_kib) * 1024, bound)
       << "peak resident set " << *peak_kib << " KiB";
 }

@@ -3,10 +3,11 @@
 // driver's end-of-iteration loop (settle) runs as ReadinessDriver runs it, then every invariant
 // is checked. A broken invariant aborts with a line saying which (FuzzCheck.h).
 //
-// Script: three header bytes, then events.
+// Script: four header bytes, then events.
 //   byte 0: max_line = 8 + b % 56           byte 1: max_outbuf = 64 + 8 * b
 //   byte 2: bit 0 quiet; bits 1-5: the kernel send buffer (16 * n bytes) of a client not reading;
 //           bits 6-7: --max-rooms n (1-3; 0: the default), so that the room cap is reached
+//   byte 3: --max-queued-total = 32 * b (0: none), small enough that a few clients share it
 //   event: one byte, client slot = b >> 4 (0-15), kind = (b & 15) % 9:
 //     0 connect        (a free slot only; the descriptor is the lowest free one, as the kernel's)
 //     1 bytes          next byte n, then n raw bytes (partial lines, any byte)
@@ -145,6 +146,12 @@ class World : public mux::Transport {
     return &clients_[slot_of_[id]];
   }
   std::size_t one_line_bound() const { return std::max<std::size_t>(opt_.max_line + 40, 1024); }
+  // What one connection may queue: --max-outbuf, or its share of --max-queued-total.
+  std::size_t queue_limit() const {
+    if (opt_.max_queued_total == 0) return opt_.max_outbuf;
+    return std::min<std::size_t>(opt_.max_outbuf,
+                                 opt_.max_queued_total / std::max<std::uint64_t>(current_, 1));
+  }
 
   void connect(int slot);
   void send_bytes(int slot, std::string_view data);
@@ -388,8 +395,8 @@ void World::flush_now(ConnId id) {
         "output queue of {} holds {} bytes, more than --max-outbuf {} plus one line", c->nick,
         core_.output(id).size(), opt_.max_outbuf);
   flush(id);
-  // The core drops a client still over the bound after this.
-  if (!core_.doomed(id) && core_.output(id).size() > opt_.max_outbuf) {
+  // The core drops a client still over its share after this.
+  if (!core_.doomed(id) && core_.output(id).size() > queue_limit()) {
     ++slow_;
     c->slow_dropped = true;
     trace("  {} dropped: {} bytes queued", c->nick, core_.output(id).size());
@@ -533,8 +540,17 @@ void World::check_all() {
         core_.room_count(), opt_.max_rooms);
   check(core_.room_count() == rooms_now, "the core has {} rooms, its clients are in {}",
         core_.room_count(), rooms_now);
+  check(core_.queue_limit() == queue_limit(),
+        "the core holds each queue to {} bytes, --max-outbuf {} and --max-queued-total {} over "
+        "{} connections make {}",
+        core_.queue_limit(), opt_.max_outbuf, opt_.max_queued_total, current_, queue_limit());
+  // Every queue is at most the limit it was last held to plus one line, and that limit stays
+  // within 8/7 of today's (ChatCore::update_queue_limit).
+  const std::size_t held_to = queue_limit() + queue_limit() / 7 + 1;
+  std::size_t queued_total = 0;
   for (Client& c : clients_) {
     if (!c.present) continue;
+    queued_total += core_.output(c.id).size();
     check(core_.is_open(c.id), "{} is open for the driver but not for the core", c.nick);
     check(core_.reading(c.id) == !c.closing, "{}: the core {} reading, the model says {}", c.nick,
           core_.reading(c.id) ? "is" : "is not", c.closing ? "closing" : "open");
@@ -544,9 +560,17 @@ void World::check_all() {
             "doomed {} holds {} bytes of output, more than --max-outbuf {} plus one line", c.nick,
             q, opt_.max_outbuf);
     } else {
-      check(q <= opt_.max_outbuf, "{} holds {} bytes of output, over --max-outbuf {}", c.nick, q,
-            opt_.max_outbuf);
+      check(q <= std::min(opt_.max_outbuf, held_to),
+            "{} holds {} bytes of output, over --max-outbuf {} or 8/7 of its share {}", c.nick, q,
+            opt_.max_outbuf, queue_limit());
     }
+  }
+  if (opt_.max_queued_total > 0) {
+    const std::size_t budget = opt_.max_queued_total + opt_.max_queued_total / 7;
+    check(queued_total <= budget + current_ * one_line_bound(),
+          "{} bytes queued in all, over 8/7 of --max-queued-total {} plus one line for each of "
+          "{} connections",
+          queued_total, opt_.max_queued_total, current_);
   }
 }
 
@@ -577,6 +601,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const unsigned char flags = in.byte();
   o.quiet = flags & 1;
   if (flags >> 6) o.max_rooms = flags >> 6;
+  o.max_queued_total = 32 * std::uint64_t{in.byte()};
   World world(o, 16 * ((flags >> 1) % 32));
   world.run(in);
   return 0;

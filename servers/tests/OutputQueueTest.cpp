@@ -41,3 +41,40 @@ TEST(OutputQueue, TakeMovesTheUnsentBytesAndLeavesTheQueueEmpty) {
   q.append("third\n");
   EXPECT_EQ(q.front(), "third\n");
 }
+
+TEST(OutputQueue, ADrainedQueueGivesBackALargeAllocationAndKeepsASmallOne) {
+  mux::OutputQueue q;
+  const std::string line(100, 'x');
+  q.append(line);
+  const std::size_t small = q.capacity();
+  q.consume(q.size());
+  EXPECT_EQ(q.capacity(), small);  // a steady stream of short lines reuses its buffer
+
+  const std::string burst(4 * mux::kRetainedCapacity, 'y');
+  q.append(burst);
+  ASSERT_GT(q.capacity(), mux::kRetainedCapacity);
+  q.consume(q.size() / 2);
+  EXPECT_GT(q.capacity(), mux::kRetainedCapacity);  // not drained yet: the bytes are still owed
+  q.consume(q.size());
+  EXPECT_TRUE(q.empty());
+  EXPECT_LE(q.capacity(), mux::kRetainedCapacity);
+}
+
+TEST(OutputQueue, TakeDoesNotKeepTheSendBuffersLargeAllocation) {
+  mux::OutputQueue q;
+  std::string in_flight(4 * mux::kRetainedCapacity, 'z');
+  q.append("next\n");
+  q.take(in_flight);
+  EXPECT_EQ(in_flight, "next\n");
+  EXPECT_LE(q.capacity(), mux::kRetainedCapacity);
+}
+
+TEST(OutputQueue, ShrinkToFitKeepsTheUnsentBytesOnly) {
+  mux::OutputQueue q;
+  q.append(std::string(4 * mux::kRetainedCapacity, 'a'));
+  q.append("tail\n");
+  q.consume(4 * mux::kRetainedCapacity - 3);
+  q.shrink_to_fit();
+  EXPECT_EQ(q.front(), "aaatail\n");
+  EXPECT_LE(q.capacity(), mux::kRetainedCapacity);
+}

@@ -51,11 +51,13 @@ def raw(slot, data):
     return ev(slot, BYTES, len(data)) + data
 
 
-def header(max_line=56, max_outbuf_steps=60, quiet=False, kernel_steps=4, max_rooms=0):
+def header(
+    max_line=56, max_outbuf_steps=60, quiet=False, kernel_steps=4, max_rooms=0, budget_steps=0
+):
     # max_line = 8 + b % 56, max_outbuf = 64 + 8 * b, kernel buffer = 16 * n, max_rooms 1-3 (0:
-    # the default)
+    # the default), max_queued_total = 32 * b (0: none)
     flags = int(quiet) | kernel_steps << 1 | max_rooms << 6
-    return bytes([(max_line - 8) % 56, max_outbuf_steps, flags])
+    return bytes([(max_line - 8) % 56, max_outbuf_steps, flags, budget_steps])
 
 
 def chat_core_seeds():
@@ -112,6 +114,19 @@ def chat_core_seeds():
         + b"".join(line(0, "hello") for _ in range(20))
         + ev(1, RESUME)
         + line(0, "hello"),
+        # Four clients share 32 * 40 = 1280 bytes: 320 each, under --max-outbuf 64 + 8 * 60; two
+        # stop reading with ~224 bytes queued. A fifth lowers the share to 256 and a sixth to 213,
+        # each below 7/8 of the last: every queue is checked, and the two are dropped as slow.
+        "seed-queued-total": header(kernel_steps=1, budget_steps=40)
+        + three
+        + ev(3, CONNECT)
+        + ev(1, STOP)
+        + ev(2, STOP)
+        + b"".join(line(0, "hello") for _ in range(16))
+        + ev(4, CONNECT)
+        + ev(5, CONNECT)
+        + line(0, "hello")
+        + ev(1, RESUME),
         "seed-stop-resume": header(max_outbuf_steps=200)
         + three
         + ev(2, STOP)
