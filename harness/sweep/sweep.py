@@ -1300,11 +1300,12 @@ def make_plan(args, latency_request):
     if hostile and "--hostile" not in lg_help:
         say(f"hostile phase skipped: {args.loadgen} --help does not list --hostile")
         hostile = 0
+    instances = args.repeats * len(states) * len(args.net_list)
     est = plan.estimate(
         [m.name for m in mechs],
         counts,
         modes,
-        args.repeats * len(states) * len(args.net_list),
+        instances,
         args.warmup,
         args.duration,
         floors,
@@ -1316,6 +1317,8 @@ def make_plan(args, latency_request):
     )
     return SweepPlan(
         hostile=hostile,
+        # One hostile run after each 0-idle ping-pong point: per mechanism, variant and instance.
+        hostile_runs=len(mechs) * len(args.variants) * instances if hostile else 0,
         mechs=mechs,
         largest=largest,
         cap=cap,
@@ -1456,11 +1459,8 @@ def say_plan(args, p):
         mode_text += f" x {len(args.variants)} variants ({labels})"
     hostile_text = ""
     if p.hostile:
-        hostile_runs = (
-            len(p.mechs) * len(args.variants) * args.repeats * len(p.states) * len(args.net_list)
-        )
-        runs += hostile_runs
-        hostile_text = f" ({hostile_runs} with --hostile {p.hostile} at idle 0)"
+        runs += p.hostile_runs
+        hostile_text = f" ({p.hostile_runs} with --hostile {p.hostile} at idle 0)"
     say(
         f"plan: {len(p.mechs)} mechanisms ({names}) x {len(p.counts)} idle counts ({count_text}) x "
         f"{mode_text} x {args.repeats} repeats{state_text} = {runs} runs{hostile_text} of "
@@ -1636,10 +1636,7 @@ def new_sweep(args, p, out_dir, env, latency_request, topology=None, hosts=None)
     )
     sweep.loadgen_modes = p.loadgen_modes
     sweep.hostile = p.hostile
-    if p.hostile:
-        sweep.points_total += (
-            len(p.mechs) * len(args.variants) * args.repeats * len(p.states) * len(args.net_list)
-        )
+    sweep.points_total += p.hostile_runs
     sweep.lg_help = p.lg_help
     sweep.topology = topology
     sweep.server_host, sweep.idle_hosts = hosts or (None, [])
