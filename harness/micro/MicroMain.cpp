@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "CallTimer.h"
+#include "ChainLoop.h"
 #include "MicroPlan.h"
 #include "SocketPairPool.h"
 
@@ -27,6 +28,15 @@ constexpr int kRepetitions = 3;
 // Full ranges: ~400 instances. Google Benchmark's default of 0.5 s of timed calls each would take
 // most of an hour here, because the untimed arrivals cost up to 10x the timed call.
 constexpr double kFullMinTime = 0.05;
+// The chain family (libevent's benchmark method): pairs swept by default, the counts libevent's
+// own bench was run at in issue 18 (plus 100, cheap), and the largest the open-file limit allows
+// when one of them does not fit.
+const std::vector<std::int64_t> kChainWatched = {100, 1000, 2048, 4096, 8192, 10000};
+// Writes (= events) per chain run. libevent's bench makes 1000; --quick makes fewer so that the
+// family adds a few seconds: one event at 10000 pairs costs ~1 ms in select/poll, and every
+// backend and count runs 3 repetitions.
+constexpr std::int64_t kChainWritesFull = 1000;
+constexpr std::int64_t kChainWritesQuick = 100;
 
 void usage() {
   fmt::print(
@@ -43,10 +53,23 @@ void usage() {
       "  --ready=LIST       k values for the ready family (N fixed at 1000)\n"
       "  --wait-timeout-ms=T  timeout passed to every wait call (default 1000; 0 makes select and\n"
       "                     poll skip wait-queue registration, a path no blocking server takes)\n"
-      "Names: FAMILY/MECHANISM/key:value/key:value, keys watched (N) and ready (k);\n"
-      "families wait, ready, build, ctl, uring. Example:\n"
+      "  --chain-watched=LIST  socketpairs of the chain family (default: {} and the largest\n"
+      "                     the open-file limit allows if one does not fit)\n"
+      "  --chain-writes=W   events per chain run (default {}, --quick {})\n"
+      "  --chain-active=A   bytes in flight in the chain (default 1)\n"
+      "Names: FAMILY/MECHANISM/key:value/key:value, keys watched (N), ready (k), active, writes;\n"
+      "families wait, ready, build, ctl, uring, chain. Example:\n"
       "  mux-micro --benchmark_filter='^wait/epoll-lt/ready:1/' --benchmark_repetitions=3\n\n",
-      kQuickMinTime, kRepetitions, kFullMinTime, kRepetitions);
+      kQuickMinTime, kRepetitions, kFullMinTime, kRepetitions, fmt::join(kChainWatched, ","),
+      kChainWritesFull, kChainWritesQuick);
+}
+
+// A positive integer flag value (--chain-writes=W), or nullopt.
+std::optional<std::int64_t> parse_positive(std::string_view text) {
+  std::int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < 1) return std::nullopt;
+  return v;
 }
 
 std::optional<std::vector<std::int64_t>> parse_list(std::string_view text) {
@@ -87,7 +110,8 @@ int main(int argc, char** argv) {
   bool out_file_given = false;
   bool repetitions_given = false;
   int wait_timeout_ms = 1000;
-  std::optional<std::vector<std::int64_t>> watched, ready;
+  std::optional<std::vector<std::int64_t>> watched, ready, chain_watched;
+  std::optional<std::int64_t> chain_writes, chain_active;
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -101,6 +125,19 @@ int main(int argc, char** argv) {
         return 2;
       }
       (is_watched ? watched : ready) = std::move(list);
+    } else if (a.starts_with("--chain-watched=")) {
+      chain_watched = parse_list(a.substr(a.find('=') + 1));
+      if (!chain_watched) {
+        fmt::print(stderr, "mux-micro: {}: expected positive integers separated by commas\n", a);
+        return 2;
+      }
+    } else if (a.starts_with("--chain-writes=") || a.starts_with("--chain-active=")) {
+      const auto v = parse_positive(a.substr(a.find('=') + 1));
+      if (!v) {
+        fmt::print(stderr, "mux-micro: {}: expected a positive integer\n", a);
+        return 2;
+      }
+      (a.starts_with("--chain-writes=") ? chain_writes : chain_active) = v;
     } else if (a.starts_with("--wait-timeout-ms=")) {
       const auto v = a.substr(a.find('=') + 1);
       const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), wait_timeout_ms);
@@ -144,6 +181,16 @@ int main(int argc, char** argv) {
     plan.ready_counts.push_back(plan.ready_watched);
   }
   sort_unique(plan.ready_counts);
+  const std::int64_t chain_max = mux::chain_max_pairs(plan.capacity);
+  plan.chain_watched = chain_watched ? *chain_watched : mux::chain_counts(kChainWatched, chain_max);
+  sort_unique(plan.chain_watched);
+  plan.chain_writes = chain_writes.value_or(quick ? kChainWritesQuick : kChainWritesFull);
+  plan.chain_active = chain_active.value_or(1);
+  if (plan.chain_active > plan.chain_writes) {
+    fmt::print(stderr, "mux-micro: --chain-active={} is more than --chain-writes={}\n",
+               plan.chain_active, plan.chain_writes);
+    return 2;
+  }
 
   mux::register_wait_benchmarks(plan);
 #ifdef MUXBENCH_HAVE_URING
@@ -152,6 +199,7 @@ int main(int argc, char** argv) {
 #else
   const std::string uring = "not built: liburing was not found when mux-micro was configured";
 #endif
+  mux::register_chain_benchmarks(plan);
 
   std::string min_time_flag =
       fmt::format("--benchmark_min_time={}", quick ? kQuickMinTime : kFullMinTime);
@@ -177,6 +225,11 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("wait_timeout_ms", std::to_string(plan.wait_timeout_ms));
   benchmark::AddCustomContext("timer_overhead_ns", fmt::format("{:.1f}", timer_overhead_ns()));
   benchmark::AddCustomContext("io_uring", uring);
+  benchmark::AddCustomContext("chain_sweep", join(plan.chain_watched));
+  benchmark::AddCustomContext("chain_max_watched", std::to_string(chain_max));
+  benchmark::AddCustomContext("chain_active", std::to_string(plan.chain_active));
+  benchmark::AddCustomContext("chain_writes", std::to_string(plan.chain_writes));
+  benchmark::AddCustomContext("libevent", mux::describe_libevent());
   fmt::print(stderr, "mux-micro: N up to {} watched descriptors, capped by {}; io_uring {}\n",
              max_n, plan.capacity.limited_by, uring);
 

@@ -23,6 +23,10 @@ struct MicroPlan {
   std::vector<std::int64_t> ready_counts;  // k swept by the ready family
   std::int64_t ready_watched = 1000;       // N held fixed by the ready family
   int wait_timeout_ms = 1000;  // timeout of every wait call (0 takes the kernel's cheaper path)
+  // The chain family (ChainBenchmarks.cpp): pairs swept, bytes in flight, writes per run.
+  std::vector<std::int64_t> chain_watched;
+  std::int64_t chain_active = 1;
+  std::int64_t chain_writes = 1000;
   WatchCapacity capacity;
 };
 
@@ -33,6 +37,9 @@ std::optional<std::string> acquire_pool(const MicroPlan& plan, std::int64_t n);
 void register_wait_benchmarks(const MicroPlan& plan);
 // available: describe_uring() found a working ring (else every instance is a predicted refusal).
 void register_uring_benchmarks(const MicroPlan& plan, bool available);
+void register_chain_benchmarks(const MicroPlan& plan);
+// The largest chain the open-file limit allows: every pair is two descriptors.
+std::int64_t chain_max_pairs(const WatchCapacity& capacity);
 
 // Registers one benchmark family `name` with an instance per value of `arg_name` in `args`, fitted
 // with `fit` over its instances. Instances that `will_run` predicts will skip (select past

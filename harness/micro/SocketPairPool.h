@@ -70,6 +70,8 @@ class SocketPairPool {
                                    std::int64_t drain_every);
   // Drains every descriptor poked since the last call (all, not only those of the caller).
   std::optional<std::string> drain_all();
+  // Closes every descriptor (the chain family needs them); ensure() builds the pool again.
+  void release() { close_all(); }
 
  private:
   void close_all();

@@ -5,9 +5,12 @@
 micro.csv: one row per benchmark instance, aggregated over its repetitions. Columns (a contract
 with the plots and the report; add at the end, rename none):
   benchmark,family,mechanism,watched,ready,repetitions,ns_per_call_median,ns_per_call_min,
-  ns_per_call_max,ns_per_watched_fd,events_per_call,status
+  ns_per_call_max,ns_per_watched_fd,events_per_call,status,active,writes,label
 status is `ok` or Google Benchmark's SkipWithError text (select past FD_SETSIZE, N past the
-open-file limit, io_uring unavailable); a skipped instance has empty figures.
+open-file limit, io_uring unavailable, libevent not installed); a skipped instance has empty
+figures. The chain family (libevent's benchmark method) fills active and writes (bytes in flight,
+events per run) and label (which backend ran: "libevent 2.1.12-stable backend poll"); its
+ns_per_call is per EVENT and its events_per_call is events per wait call.
 
 micro_fit.csv: one row per fitted family: Google Benchmark's complexity fit (coefficient and RMS;
 its oN fit has no constant term) and an ordinary least-squares line with an intercept over the
@@ -37,6 +40,9 @@ COLUMNS = [
     "ns_per_watched_fd",
     "events_per_call",
     "status",
+    "active",
+    "writes",
+    "label",
 ]
 FIT_COLUMNS = [
     "family",
@@ -51,7 +57,8 @@ FIT_COLUMNS = [
     "points",
     "benchmark",
 ]
-KEYS = ("watched", "ready")
+# The name keys; the fits are over the first key a family's name does not fix (watched or ready).
+KEYS = ("watched", "ready", "active", "writes")
 TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
@@ -137,8 +144,11 @@ def instance_rows(benchmarks):
             "mechanism": mechanism,
             "watched": keys.get("watched"),
             "ready": keys.get("ready"),
+            "active": keys.get("active"),
+            "writes": keys.get("writes"),
             "repetitions": len(ok),
             "status": errors[0] if errors else "ok",
+            "label": next((r.get("label") for r in ok if r.get("label")), None),
         }
         if ok:
             calls = [ns(r, "ns_per_call") for r in ok]

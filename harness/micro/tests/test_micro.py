@@ -21,7 +21,7 @@ CONVERTER = ["-m", "harness.micro.micro_to_csv"]  # run with cwd=ROOT, the impor
 SAMPLE = os.path.join(HERE, "sample_micro.json")
 COLUMNS = (
     "benchmark,family,mechanism,watched,ready,repetitions,ns_per_call_median,"
-    "ns_per_call_min,ns_per_call_max,ns_per_watched_fd,events_per_call,status"
+    "ns_per_call_min,ns_per_call_max,ns_per_watched_fd,events_per_call,status,active,writes,label"
 ).split(",")
 
 
@@ -252,6 +252,82 @@ class MicroToCsv(Tmp):
         r = run([sys.executable, *CONVERTER, path, os.path.join(self.dir, "micro.csv")])
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("bad.json", r.stderr)
+
+
+class ChainSmoke(Tmp):
+    """The chain family (libevent's benchmark method) on every backend at a tiny size: each runs
+    (or, for libevent without libevent-dev, says how to install it) and converts to micro.csv."""
+
+    OURS = ("select", "poll", "epoll-lt")
+    LIBEVENT = ("libevent-select", "libevent-poll", "libevent-epoll")
+
+    def test_every_backend_runs_and_converts(self):
+        out = os.path.join(self.dir, "micro.json")
+        r = run(
+            [
+                binary("mux-micro"),
+                "--chain-watched=8",
+                "--chain-writes=20",
+                "--benchmark_min_time=0.001",
+                "--benchmark_repetitions=1",
+                "--benchmark_filter=^chain/",
+                "--benchmark_out=" + out,
+                "--benchmark_out_format=json",
+            ]
+        )
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out) as f:
+            doc = json.load(f)
+        self.assertEqual(doc["context"]["chain_writes"], "20")
+        libevent = not doc["context"]["libevent"].startswith("libevent not installed")
+        runs = {b["run_name"]: b for b in doc["benchmarks"] if b.get("run_type") == "iteration"}
+        names = {m: f"chain/{m}/active:1/writes:20/watched:8/manual_time" for m in self.OURS}
+        names.update(
+            {m: f"chain/{m}/active:1/writes:20/watched:8/manual_time" for m in self.LIBEVENT}
+        )
+        for mech, name in names.items():
+            b = runs[name]
+            if mech in self.LIBEVENT and not libevent:
+                self.assertIn("apt-get install libevent-dev", b.get("error_message", ""))
+                continue
+            self.assertFalse(b.get("error_occurred"), f"{name}: {b.get('error_message')}")
+            # One byte in flight: one ready descriptor per wait call.
+            self.assertEqual(b["events_per_call"], 1, name)
+            self.assertGreater(b["ns_per_call"], 0, name)
+            backend = mech.removeprefix("libevent-")
+            self.assertTrue(b["label"].endswith(backend), b["label"])
+
+        header, rows = convert(out, os.path.join(self.dir, "micro.csv"))
+        self.assertEqual(header, COLUMNS)
+        by_name = {row["benchmark"]: row for row in rows}
+        for mech, name in names.items():
+            row = by_name[name]
+            self.assertEqual(
+                (row["family"], row["mechanism"], row["watched"], row["active"], row["writes"]),
+                ("chain", mech, "8", "1", "20"),
+            )
+            if mech in self.OURS or libevent:
+                self.assertEqual(row["status"], "ok", name)
+
+    def test_chain_counts_past_the_open_file_limit_are_refused(self):
+        out = os.path.join(self.dir, "micro.json")
+        r = run(
+            [
+                binary("mux-micro"),
+                "--chain-watched=10000000",
+                "--benchmark_filter=^chain/poll/",
+                "--benchmark_repetitions=1",
+                "--benchmark_out=" + out,
+                "--benchmark_out_format=json",
+            ]
+        )
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out) as f:
+            doc = json.load(f)
+        (b,) = [b for b in doc["benchmarks"] if b.get("run_type") == "iteration"]
+        self.assertTrue(b.get("error_occurred"))
+        self.assertIn("RLIMIT_NOFILE", b["error_message"])
+        self.assertIn("two per socketpair", b["error_message"])
 
 
 class Probe(unittest.TestCase):
