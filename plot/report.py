@@ -14,6 +14,7 @@ import sys
 
 from plot import claims
 from plot import compare
+from plot import cross_check
 from plot import hostile
 from plot import rules
 from plot import net_compare
@@ -832,6 +833,7 @@ def build(folder):
     lines += net_compare.report_lines(results)
     lines += plots_section(results)
     lines += projection.section(results)
+    lines += cross_check.section(results)
     lines += anchors_section(results, anchors)
     lines += rules_section()
     lines += failures_section(results)
