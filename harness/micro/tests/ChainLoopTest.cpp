@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/select.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -100,6 +102,25 @@ TEST(ChainPool, ReadEndsArePackedBelowTheWriteEnds) {
     EXPECT_TRUE(reads.count(fd) || fcntl(fd, F_GETFD) >= 0) << "hole at descriptor " << fd;
   }
   EXPECT_EQ(pool.max_watched_fd(100), *reads.rbegin());
+}
+
+TEST(ChainPool, AnInheritedDescriptorAmongTheReadEndsDoesNotPushOneAboveTheWriteEnds) {
+  // A descriptor left open where the read ends will go, as a parent's leaked pipe is: the last
+  // read end once landed above all the write ends (2002 for 1000 pairs), out of select's reach.
+  const int lowest = fcntl(0, F_DUPFD_CLOEXEC, 3);
+  ASSERT_GE(lowest, 0);
+  close(lowest);
+  const int inherited = fcntl(0, F_DUPFD_CLOEXEC, lowest + 50);
+  ASSERT_GE(inherited, 0);
+  ChainPool pool;
+  const auto err = pool.ensure(100);
+  const bool skipped = fcntl(inherited, F_GETFD) >= 0;  // still ours: no read end took it
+  close(inherited);
+  EXPECT_TRUE(skipped);
+  ASSERT_EQ(err, std::nullopt);
+  int min_write = pool.peer(0);
+  for (std::int64_t i = 0; i < 100; ++i) min_write = std::min(min_write, pool.peer(i));
+  EXPECT_LT(pool.max_watched_fd(100), min_write);
 }
 
 TEST(Chain, StartRefusesImpossibleRuns) {
