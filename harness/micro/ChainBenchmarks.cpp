@@ -38,7 +38,7 @@ constexpr ChainBackend kBackends[] = {
 
 // Untimed events before the timed runs, so that the first run does not pay for cold caches (few:
 // at 10000 pairs one select/poll event costs ~1 ms, and every repetition warms up again).
-constexpr std::int64_t kWarmupEvents = 8;
+constexpr std::int64_t kWarmupEvents = 4;
 
 bool skip_if(benchmark::State& state, const std::optional<std::string>& why) {
   if (!why) return false;
