@@ -99,8 +99,16 @@ def _us(figure):
     return f"{fmt(med)} ({fmt(lo)}–{fmt(hi)})"
 
 
-def _cell(figure, status):
-    return _us(figure) if figure else f"– ({cell(status)})"
+def _cell(figure, status, notes):
+    """The figure, or '– [k]' with k the footnote giving why that side has none."""
+    if figure:
+        return _us(figure)
+    notes.setdefault(status, len(notes) + 1)
+    return f"– [{notes[status]}]"
+
+
+def _counts(rows):
+    return ", ".join(fmt(r["watched"]) for r in rows)
 
 
 def section(results):
@@ -114,8 +122,8 @@ def section(results):
         TITLE,
         "",
         (
-            f"An independent check of the micro-benchmarks: libevent's own benchmark method"
-            f" (`chain` family of micro.csv): N socketpairs, the read end of each watched,"
+            "An independent check of the micro-benchmarks: libevent's own benchmark method"
+            " (`chain` family of micro.csv): N socketpairs, the read end of each watched,"
             f" {fmt(first['active'])} byte(s) in flight, each event's callback reads its byte and"
             f" writes one into the next pair, {fmt(first['writes'])} events per run; time per event"
             " with registration outside it. The same callback runs under our chat servers' pollers"
@@ -131,16 +139,31 @@ def section(results):
         "| backend | N pairs | ours µs/event | libevent µs/event | ratio | one wait call µs |",
         "|---|---|---|---|---|---|",
     ]
+    notes = {}
+    neither = {}
     for r in rows:
+        if r["ours"] is None and r["theirs"] is None:
+            neither.setdefault((r["backend"], r["libevent"]), []).append(r)
+            continue
         ratio = "–" if r["ratio"] is None else f"{r['ratio']:.2f}" + (" ⚑" if r["flagged"] else "")
         wait = "–" if r["wait_call"] is None else fmt(r["wait_call"] / 1000)
         out.append(
             f"| {r['backend']} / {r['libevent']} | {fmt(r['watched'])} |"
-            f" {_cell(r['ours'], r['ours_status'])} | {_cell(r['theirs'], r['theirs_status'])} |"
-            f" {ratio} | {wait} |"
+            f" {_cell(r['ours'], r['ours_status'], notes)} |"
+            f" {_cell(r['theirs'], r['theirs_status'], notes)} | {ratio} | {wait} |"
         )
+    out.append("")
+    for (ours, theirs), skipped in neither.items():
+        why = [_cell(None, skipped[0][k], notes)[2:] for k in ("ours_status", "theirs_status")]
+        out.append(
+            f"- Measured on neither side: {ours} / {theirs} at N = {_counts(skipped)} (ours"
+            f" {why[0]}, libevent {why[1]})."
+        )
+    for status, k in notes.items():
+        out.append(f"- [{k}] {cell(status)}")
+    if neither or notes:
+        out.append("")
     out += [
-        "",
         (
             f"{len(compared)} points compared, {len(flagged)} beyond ±{CROSS_CHECK_TOLERANCE:.0%}"
             + (

@@ -149,8 +149,28 @@ class Section(unittest.TestCase):
         self.assertTrue(poll.endswith(f"| {fmt(wait / 1000)} |"), "the wait call at the same N")
         self.assertIn("1.25 ⚑", lines[("poll / libevent-poll", "4,096")])
         self.assertIn("0.80 ⚑", lines[("epoll-lt / libevent-epoll", "1,000")])
-        self.assertIn(NOT_INSTALLED, lines[("select / libevent-select", "1,000")])
+        self.assertIn("| – [1] |", lines[("select / libevent-select", "1,000")])
+        self.assertIn(f"- [1] {NOT_INSTALLED}", text)
         self.assertIn("3 points compared, 2 beyond ±15%", text)
+
+    def test_points_measured_on_neither_side_are_listed_once(self):
+        refused = "select cannot watch descriptor 2004"
+        self.add_chain_rows(
+            ROWS[:2]
+            + [
+                chain_row(m, n, None, refused)
+                for m in ("select", "libevent-select")
+                for n in (2048, 4096)
+            ]
+        )
+        text = self.section()
+        self.assertNotIn("| select / libevent-select |", text)
+        self.assertIn(
+            "- Measured on neither side: select / libevent-select at N = 2,048, 4,096 (ours [1],"
+            " libevent [1]).",
+            text,
+        )
+        self.assertIn(f"- [1] {refused}", text)
 
     def test_no_chain_rows_no_section(self):
         self.assertIsNone(self.section())
