@@ -20,6 +20,7 @@ PAIRS = (
     ("poll", "libevent-poll"),
     ("epoll-lt", "libevent-epoll"),
 )
+OVERLAP = {True: "yes", False: "no", None: "–"}
 TITLE = "## Cross-check: libevent's benchmark method, our pollers beside libevent's"
 
 
@@ -74,6 +75,7 @@ def compare(micro):
             fa = _figure(a) if a and _ok(a) else None
             fb = _figure(b) if b and _ok(b) else None
             ratio = fa[0] / fb[0] if fa and fb and fb[0] else None
+            overlap = fa[1] <= fb[2] and fb[1] <= fa[2] if ratio is not None else None
             out.append(
                 {
                     "backend": ours,
@@ -87,6 +89,7 @@ def compare(micro):
                     "theirs_status": None if fb else (b or {}).get("status", "not measured"),
                     "ratio": ratio,
                     "flagged": ratio is not None and abs(ratio - 1) > CROSS_CHECK_TOLERANCE,
+                    "overlap": overlap,
                     "wait_call": wait_call(micro, ours, key[0]),
                 }
             )
@@ -133,11 +136,13 @@ def section(results):
             f" ±{CROSS_CHECK_TOLERANCE:.0%} (`CROSS_CHECK_TOLERANCE`, plot/rules.py): something"
             " besides the loop differs there. For information, never a verdict. *one wait call* is"
             " the wait family's figure (k = 1 ready) at the same N, when measured: a per-event cost"
-            " near it means the wait call is the event's cost."
+            " near it means the wait call is the event's cost. *ranges overlap*: whether the"
+            " min–max ranges of the two sides' repetitions overlap."
         ),
         "",
-        "| backend | N pairs | ours µs/event | libevent µs/event | ratio | one wait call µs |",
-        "|---|---|---|---|---|---|",
+        "| backend | N pairs | ours µs/event | libevent µs/event | ratio | ranges overlap |"
+        " one wait call µs |",
+        "|---|---|---|---|---|---|---|",
     ]
     notes = {}
     neither = {}
@@ -150,7 +155,8 @@ def section(results):
         out.append(
             f"| {r['backend']} / {r['libevent']} | {fmt(r['watched'])} |"
             f" {_cell(r['ours'], r['ours_status'], notes)} |"
-            f" {_cell(r['theirs'], r['theirs_status'], notes)} | {ratio} | {wait} |"
+            f" {_cell(r['theirs'], r['theirs_status'], notes)} | {ratio} |"
+            f" {OVERLAP[r['overlap']]} | {wait} |"
         )
     out.append("")
     for (ours, theirs), skipped in neither.items():
@@ -163,6 +169,7 @@ def section(results):
         out.append(f"- [{k}] {cell(status)}")
     if neither or notes:
         out.append("")
+    overlapping = sum(1 for r in flagged if r["overlap"])
     out += [
         (
             f"{len(compared)} points compared, {len(flagged)} beyond ±{CROSS_CHECK_TOLERANCE:.0%}"
@@ -171,6 +178,7 @@ def section(results):
                 if flagged
                 else ""
             )
+            + (f"; the repetitions' ranges of {overlapping} of them overlap" if flagged else "")
             + "."
         ),
         "",

@@ -75,6 +75,9 @@ class Compare(unittest.TestCase):
         self.assertEqual(r["theirs"][1:], (70_000 * 0.98, 70_000 * 1.03))
         self.assertTrue(point(rows, "poll", 4096)["flagged"])
         self.assertTrue(point(rows, "epoll-lt", 1000)["flagged"], "too cheap is flagged too")
+        self.assertTrue(point(rows, "poll", 1000)["overlap"])
+        self.assertFalse(point(rows, "poll", 4096)["overlap"])
+        self.assertIsNone(point(rows, "select", 1000)["overlap"])
 
     def test_the_tolerance_is_the_named_constant(self):
         inside = 1 + CROSS_CHECK_TOLERANCE * 0.9
@@ -151,7 +154,10 @@ class Section(unittest.TestCase):
         self.assertIn("0.80 ⚑", lines[("epoll-lt / libevent-epoll", "1,000")])
         self.assertIn("| – [1] |", lines[("select / libevent-select", "1,000")])
         self.assertIn(f"- [1] {NOT_INSTALLED}", text)
+        self.assertIn("| 1.04 | yes |", poll)
+        self.assertIn("1.25 ⚑ | no |", lines[("poll / libevent-poll", "4,096")])
         self.assertIn("3 points compared, 2 beyond ±15%", text)
+        self.assertIn("the repetitions' ranges of 0 of them overlap", text)
 
     def test_points_measured_on_neither_side_are_listed_once(self):
         refused = "select cannot watch descriptor 2004"
