@@ -281,9 +281,14 @@ class ChainSmoke(Tmp):
         self.assertEqual(doc["context"]["chain_writes"], "20")
         libevent = not doc["context"]["libevent"].startswith("libevent not installed")
         runs = {b["run_name"]: b for b in doc["benchmarks"] if b.get("run_type") == "iteration"}
-        names = {m: f"chain/{m}/active:1/writes:20/watched:8/manual_time" for m in self.OURS}
+        names = {
+            m: f"chain/{m}/active:1/writes:20/watched:8/iterations:1/manual_time" for m in self.OURS
+        }
         names.update(
-            {m: f"chain/{m}/active:1/writes:20/watched:8/manual_time" for m in self.LIBEVENT}
+            {
+                m: f"chain/{m}/active:1/writes:20/watched:8/iterations:1/manual_time"
+                for m in self.LIBEVENT
+            }
         )
         for mech, name in names.items():
             b = runs[name]
