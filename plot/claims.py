@@ -448,10 +448,18 @@ def cost_points(results, mechanism, metric=COST_METRIC, skip_modes=("churn",)):
     return points
 
 
+def idle_of(point):
+    """The instance a point shares with the other points of its repeat: the sweep runs every mode
+    (and scenario) of one idle count on the same fresh servers, so they share the idle count."""
+    return point[-1]
+
+
 def cheaper_than(results, a, b, metric=COST_METRIC):
     """ "a is cheaper than b" on server CPU per message: a rules.CostRatio and its figure lines.
     Reusable by any such claim (e.g. io_uring completion against epoll)."""
-    ratio = rules.CostRatio(cost_points(results, a, metric), cost_points(results, b, metric))
+    ratio = rules.CostRatio(
+        cost_points(results, a, metric), cost_points(results, b, metric), instance=idle_of
+    )
     figures = ["runs.csv, server CPU per message, every mode but churn: " + ratio.describe(a, b)]
     groups = ratio.group_ratios(lambda point: point[0])
     if len(groups) > 1:
@@ -479,34 +487,32 @@ def claim7(results):
             f" {rules.CONFIDENCE:.0%} confidence."
         ),
         rules.EQUIVALENT: (
-            f"ET and LT cost the same within ±{m}: with few ready descriptors per call,"
-            " re-reporting a descriptor costs little, so the trigger mode does not change what a"
-            " message costs."
+            f"ET and LT cost the same within ±{m}. Explanation, not measured by this run: with few"
+            " ready descriptors per call, re-reporting a descriptor costs little, so the trigger"
+            " mode does not change what a message costs."
         ),
         rules.DEARER: (
-            "LT was cheaper: with few ready descriptors per call re-reporting costs little, and"
-            " ET's obligatory drain-until-EAGAIN read adds a system call."
+            "LT was cheaper. Explanation, not measured by this run: with few ready descriptors"
+            " per call re-reporting costs little, and ET's obligatory drain-until-EAGAIN read adds"
+            " a system call."
+        ),
+        rules.NOT_CHEAPER: (
+            f"ET did not save more than {m}: its interval lies at or above"
+            f" {1 - rules.EQUIVALENCE_MARGIN:.2f} and reaches above"
+            f" {1 + rules.EQUIVALENCE_MARGIN:.2f}."
         ),
         rules.UNDECIDED: (
-            f"ET was cheaper, but not certainly by more than {m}: the interval is too wide to tell "
-            "(more repeats would narrow it)."
-            if ratio.high is not None and ratio.high < 1
-            else (
-                f"The interval of the ratio is too wide to tell a saving of more than {m} from none"
-                " (more repeats would narrow it)."
-            )
+            f"The interval of the ratio straddles {1 - rules.EQUIVALENCE_MARGIN:.2f}: a saving of"
+            f" more than {m} is neither established nor excluded, and the sweep's extra rounds"
+            " did not decide it (see how many it took)."
         ),
         rules.TOO_FEW_REPEATS: (
             f"With fewer than {rules.MIN_REPEATS_COMPARE} repeats per point noise alone could "
             f"pick the winner: rerun with at least {rules.MIN_REPEATS_COMPARE} repeats (the "
             "default sweep)."
         ),
-        rules.TOO_FEW_COMPARED: (
-            f"Too few points were measured with {rules.MIN_REPEATS_COMPARE} repeats of both "
-            "to judge."
-        ),
     }[ratio.outcome]
-    return Claim(7, ratio.verdict, figures, why)
+    return Claim(7, ratio.verdict, figures + decided_lines(results, 7), why)
 
 
 def claim8(results):
@@ -699,38 +705,13 @@ def claim10(results):
                         f" ({fmt(statistics.median(ctl_per_conn))} epoll_ctl calls per connection)"
                     )
                 figures.append(text)
-        if (
-            "epoll-lt" in by_mech
-            and "poll" in by_mech
-            and by_mech["epoll-lt"][0] == by_mech["poll"][0]
-        ):
-            # Higher is better for a rate: compare the negated figures. One point (the smallest idle
-            # count, where poll's scan costs nothing) isolates registration, so this stays a
-            # per-point min–max comparison, decided only with enough repeats a side.
-            side = rules.compare_lower_is_better(
-                [-v for v in by_mech["poll"][1]], [-v for v in by_mech["epoll-lt"][1]]
-            )
-            if side == rules.TOO_FEW_REPEATS:
-                verdicts.append(INCONCLUSIVE)
-                have = min(len(by_mech["poll"][1]), len(by_mech["epoll-lt"][1]))
-                figures.append(
-                    f"churn: poll against epoll-lt at {fmt(by_mech['poll'][0])} idle not compared: "
-                    + rules.needs_repeats(have)
-                )
-            elif side == "a":
-                verdicts.append(CONFIRMED)
-                figures.append(
-                    "with few idle connections poll accepts and closes faster than epoll beyond the"
-                    " spread: registration costs epoll what poll does not pay"
-                )
-            else:
-                figures.append(
-                    "with few idle connections poll did not churn faster than epoll beyond the"
-                    " spread of repeats (no verdict from churn: epoll saves on the wait side what"
-                    " it pays in registration)"
-                )
+        churn_verdict, churn_figure = churn_registration(results, by_mech)
+        if churn_figure:
+            figures.append(churn_figure)
+            verdicts.append(churn_verdict)
     elif not results.micro:
         figures.append("no churn rows in runs.csv")
+    figures += decided_lines(results, 10) if churn else []
     verdict = rules.combine(verdicts)
     why = {
         CONFIRMED: (
@@ -744,6 +725,41 @@ def claim10(results):
         ),
     }[verdict]
     return Claim(10, verdict, figures, why)
+
+
+def churn_points(results, mechanism, idle):
+    """{("churn", idle): [(repeat, seconds per connection)]}: churn's cost, the inverse of its
+    rate, so that the rule of claim 7 ("cheaper") reads "opens and closes faster"."""
+    values = [
+        (r.repeat, 1.0 / r.get("conns_per_s"))
+        for r in results.scenario_runs("churn")
+        if r.mechanism == mechanism and r.idle == idle and r.ok and r.get("conns_per_s")
+    ]
+    return {("churn", idle): values} if values else {}
+
+
+def churn_registration(results, by_mech):
+    """The churn half of claim 10: poll against epoll-lt at the smallest idle count (where poll's
+    scan costs nothing, so registration is what differs), by CostRatio paired by repeat. Returns
+    (verdict, figure line), (None, None) when either was not measured there."""
+    if "epoll-lt" not in by_mech or "poll" not in by_mech:
+        return None, None
+    x0 = by_mech["epoll-lt"][0]
+    if by_mech["poll"][0] != x0:
+        return None, None
+    ratio = rules.CostRatio(churn_points(results, "poll", x0), churn_points(results, "epoll-lt", x0))
+    text = f"churn at {fmt(x0)} idle, time per connection: " + ratio.describe("poll", "epoll-lt")
+    if ratio.outcome == rules.CHEAPER:
+        return CONFIRMED, (
+            text + "; poll opens and closes connections faster: registration costs epoll what poll"
+            " does not pay"
+        )
+    if ratio.decided:
+        return INCONCLUSIVE, (
+            text + "; poll was not faster by more than the margin (no verdict from churn: epoll"
+            " saves on the wait side what it pays in registration)"
+        )
+    return INCONCLUSIVE, text
 
 
 # Claim 11: io_uring's completion model (recv/send submitted as requests, batched into one
@@ -853,10 +869,14 @@ def regime_summary(regimes, winner):
 def claim11(results):
     a, b = COMPLETION, COMPLETION_BASELINE
     calls = rules.CostRatio(
-        regime_points(results, a, SYSCALL_METRIC), regime_points(results, b, SYSCALL_METRIC)
+        regime_points(results, a, SYSCALL_METRIC),
+        regime_points(results, b, SYSCALL_METRIC),
+        instance=idle_of,
     )
     cpu = rules.CostRatio(
-        regime_points(results, a, COST_METRIC), regime_points(results, b, COST_METRIC)
+        regime_points(results, a, COST_METRIC),
+        regime_points(results, b, COST_METRIC),
+        instance=idle_of,
     )
     if calls.compared == 0 and cpu.compared == 0:
         return Claim(
@@ -888,20 +908,20 @@ def claim11(results):
         if regimes
         else ""
     )
-    if calls.outcome in (rules.EQUIVALENT, rules.DEARER):
+    if calls.decided and calls.outcome != rules.CHEAPER:
         verdict = REFUTED
         why = (
-            f"{a} did not make fewer system calls per message than {b}"
-            f" ({'as many, within ±' + m if calls.outcome == rules.EQUIVALENT else 'more'}): with"
-            " one message in flight per wake-up there is nothing to batch." + where
+            f"{a} did not make fewer system calls per message than {b} by more than {m}"
+            f" ({calls.outcome}). Explanation, not measured by this run: with one message in"
+            " flight per wake-up there is nothing to batch." + where
         )
-    elif calls.outcome == rules.CHEAPER and cpu.outcome in (rules.EQUIVALENT, rules.DEARER):
+    elif calls.outcome == rules.CHEAPER and cpu.decided and cpu.outcome != rules.CHEAPER:
         verdict = REFUTED
         why = (
-            f"{a} made fewer system calls per message, but the server was not cheaper"
-            f" ({'as cheap within ±' + m if cpu.outcome == rules.EQUIVALENT else 'dearer'}): the"
-            " calls saved cost less than the work the kernel does for each request either way"
-            " (the TCP stack, the copies, the wake-ups)." + where
+            f"{a} made fewer system calls per message, but the server was not cheaper by more"
+            f" than {m} ({cpu.outcome}). Explanation, not measured by this run: the calls saved"
+            " cost less than the work the kernel does for each request either way (the TCP"
+            " stack, the copies, the wake-ups)." + where
         )
     elif calls.outcome == rules.CHEAPER and cpu.outcome == rules.CHEAPER:
         verdict = CONFIRMED
@@ -918,7 +938,65 @@ def claim11(results):
             if undecided.outcome == rules.TOO_FEW_REPEATS
             else "The interval is too wide to decide (more repeats or points would narrow it)."
         ) + where
-    return Claim(11, verdict, figures, why)
+    return Claim(11, verdict, figures + decided_lines(results, 11), why)
+
+
+class Comparison:
+    """A claim decided by a rules.CostRatio, and what feeds it: the sweep measures these
+    mechanisms, modes and idle counts again while `open` (SPEC §8, measure until decided)."""
+
+    def __init__(self, claim, what, ratio, mechanisms, open_=None):
+        self.claim, self.what, self.ratio = claim, what, ratio
+        self.mechanisms = list(mechanisms)
+        points = list(ratio.d) + ratio.lost
+        self.modes = list(dict.fromkeys(p[0] for p in points))
+        self.counts = sorted({idle_of(p) for p in points})
+        self.open = (not ratio.decided) if open_ is None else open_
+        if not points:
+            self.open = False  # neither side measured: nothing to repeat
+
+
+def comparisons(results):
+    """Every comparison a verdict rests on, in claim order (7, 10's churn half, 11's two)."""
+    et, _ = cheaper_than(results, "epoll-et", "epoll-lt")
+    found = [Comparison(7, "server CPU per message", et, EPOLLS)]
+    churn = results.series("churn", "epoll-lt", "conns_per_s")
+    if churn.xs():
+        x0 = churn.xs()[0]
+        ratio = rules.CostRatio(
+            churn_points(results, "poll", x0), churn_points(results, "epoll-lt", x0)
+        )
+        found.append(Comparison(10, "time per connection (churn)", ratio, ["poll", "epoll-lt"]))
+    a, b = COMPLETION, COMPLETION_BASELINE
+    calls, cpu = (
+        rules.CostRatio(
+            regime_points(results, a, metric), regime_points(results, b, metric), instance=idle_of
+        )
+        for metric in (SYSCALL_METRIC, COST_METRIC)
+    )
+    # The CPU decides claim 11 only once the calls are fewer: measure it again only then.
+    cpu_open = not cpu.decided and calls.outcome in (rules.CHEAPER, rules.UNDECIDED)
+    found.append(Comparison(11, "system calls per message", calls, [a, b]))
+    found.append(Comparison(11, "server CPU per message", cpu, [a, b], open_=cpu_open))
+    return found
+
+
+def decided_lines(results, number):
+    """How measuring until decided went for a claim (env.json's `decide`, written by the sweep's
+    extra rounds): [] for a run that did not measure until decided."""
+    decide = results.raw_env.get("decide")
+    if not isinstance(decide, dict):
+        return []
+    entry = (decide.get("claims") or {}).get(str(number))
+    if entry is None:
+        return ["measured until decided: decided with the planned repeats (no extra round)"]
+    text = (
+        f"measured until decided: {entry.get('extra_repeats', 0)} extra round(s) of fresh"
+        f" instances, {entry.get('looks', 1)} look(s) of at most {decide.get('max_looks')}"
+    )
+    if entry.get("decided"):
+        return [text + ", then decided"]
+    return [text + f"; still undecided ({', '.join(entry.get('open') or [])}): {entry.get('stopped')}"]
 
 
 def evaluate(results, anchors=None):

@@ -32,6 +32,9 @@ class Preset:
     optional_modes: list = field(default_factory=list)  # added when `loadgen --help` lists them
     # Modes run at a few idle counts only ("max" allowed), when `loadgen --help` lists them.
     sparse_modes: dict = field(default_factory=dict)
+    # Seconds of extra rounds for claims still undecided after the planned repeats
+    # (harness/sweep/decide.py); --decide-budget overrides it.
+    decide_budget_s: float = 0.0
 
 
 PRESETS = {
@@ -48,6 +51,7 @@ PRESETS = {
         ["pingpong", "flood"],
         True,
         sparse_modes={"churn": [0, 1000, "max"]},
+        decide_budget_s=45.0,
     ),
     # One count on each side of FD_SETSIZE, one repeat: < 1 min with the micro-benchmarks.
     "quick": Preset([100, 2000], 1, 0.1, 0.3, ["pingpong", "flood"], True),
@@ -59,6 +63,7 @@ PRESETS = {
         ["pingpong", "flood"],
         False,
         optional_modes=["broadcast", "churn"],
+        decide_budget_s=300.0,
     ),
 }
 

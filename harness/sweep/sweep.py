@@ -24,6 +24,7 @@ import time
 
 
 from harness.sweep import children
+from harness.sweep import decide
 from harness.sweep import environment
 from harness.sweep import idle_states
 from harness.sweep import kernel_memory
@@ -33,6 +34,7 @@ from harness.sweep import plan
 from harness.sweep import preflight
 from harness.sweep import remote
 from harness.sweep.runs_csv import RunsCsv, merged_columns
+from plot import rules
 from plot.plotting_python import plotting_python
 
 EXIT_INTERRUPTED = 130
@@ -109,6 +111,17 @@ def add_run_options(p):
         help="ceiling for 'max' when the open-file limit is larger (default %(default)s)",
     )
     p.add_argument("--repeats", type=int, metavar="R", help="runs per point (default 3)")
+    p.add_argument(
+        "--decide-budget",
+        type=float,
+        metavar="SECONDS",
+        help=(
+            "after the planned repeats, extra rounds of fresh instances for the claims whose"
+            " interval is still undecided (only the mechanisms, modes and counts that feed them),"
+            " within this many seconds (default: 45 for the default sweep, 0 for --quick, 300 for"
+            " --full; 0 = none)"
+        ),
+    )
     p.add_argument(
         "--modes", metavar="LIST", help="comma-separated loadgen modes (default pingpong,flood)"
     )
@@ -311,6 +324,10 @@ def resolve_args(p, args):
     args.preset_name = "quick" if args.quick else "full" if args.full else "default"
     args.count_list = plan.parse_counts(args.counts) if args.counts else list(preset.counts)
     args.repeats = args.repeats if args.repeats is not None else preset.repeats
+    if args.decide_budget is None:
+        args.decide_budget = preset.decide_budget_s
+    if args.decide_budget < 0:
+        p.error("--decide-budget must be >= 0 seconds")
     args.warmup = args.warmup if args.warmup is not None else preset.warmup_s
     args.duration = args.duration if args.duration is not None else preset.duration_s
     args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else None
@@ -840,18 +857,43 @@ class Sweep:
             f" {time.monotonic() - t0:.1f} s{' (' + ', '.join(refusals) + ')' if refusals else ''}"
         )
 
-    def run_targets(self, count, repeat, targets):
-        # The starting mechanism rotates with the repeat (as the order of the states does).
-        shift = (repeat - 1) % len(self.mechs)
-        names = [m.name for m in self.mechs]
+    def run_targets(self, count, repeat, targets, modes=None, hostile=True):
+        """Every mode (or `modes`) on every target; the starting mechanism rotates with the repeat
+        among the targets (as the order of the states does)."""
+        names = [m.name for m in self.mechs if any(t.mech.name == m.name for t in targets)]
+        shift = (repeat - 1) % max(1, len(names))
         order = names[shift:] + names[:shift]
         for t in sorted(targets, key=lambda t: order.index(t.mech.name)):
-            for mode in plan.modes_at(self.modes, count):
+            for mode in modes or plan.modes_at(self.modes, count):
                 for variant in self.args.variants:
                     self.point(count, t, repeat, mode, variant)
-                    if self.hostile and plan.hostile_phase(self.hostile, [count], [mode]):
-                        hostile = dataclasses.replace(variant, hostile=self.hostile)
-                        self.point(count, t, repeat, mode, hostile)
+                    if hostile and self.hostile and plan.hostile_phase(self.hostile, [count], [mode]):
+                        with_hostile = dataclasses.replace(variant, hostile=self.hostile)
+                        self.point(count, t, repeat, mode, with_hostile)
+
+    def extra_round(self, needs, repeat):
+        """One round of measuring until decided (harness/sweep/decide.py): at each count of
+        `needs` ({count: (mechanism names, modes)}) a fresh instance of only those mechanisms
+        running only those modes, in the primary idle-states setting and path (the ones the
+        claims judge), without the hostile phase."""
+        self.use_idle_states(self.states[0])
+        self.use_net(self.nets[0])
+        self.current_repeat = repeat
+        for count, (names, modes) in needs.items():
+            mechs = [m for m in self.mechs if m.name in names]
+            self.current_count = count
+            self.points_total += len(mechs) * len(modes) * len(self.args.variants)
+            t0 = time.monotonic()
+            say(
+                f"idle={count} extra repeat {repeat}: starting {', '.join(m.name for m in mechs)}"
+                f" for {', '.join(modes)}"
+            )
+            targets, failure = self.start_targets(count, mechs)
+            if failure:
+                self.note(f"idle={count} extra repeat {repeat}: {failure}")
+            self.report_setup(count, targets, t0)
+            self.run_targets(count, repeat, targets, modes=modes, hostile=False)
+            self.finish(count, targets)
 
     def point(self, count, t, repeat, mode, variant=plan.Variant()):
         row = self.base_row(t.name, mode, count, repeat)
@@ -1248,7 +1290,7 @@ def run(argv, latency_request):
             env["hosts"] = hosts_env(hosts, sweep_plan)
             write_env(out_dir, env)
             sweep = new_sweep(args, sweep_plan, out_dir, env, latency_request, topology, hosts)
-            interrupted = run_sweep(sweep, sweep_plan, env, out_dir)
+            interrupted = run_sweep(args, sweep, sweep_plan, env, out_dir)
     except (netns.NetnsError, remote.RemoteError) as e:
         say(str(e))
         return 2
@@ -1674,7 +1716,7 @@ def series_interval(args):
     return None
 
 
-def run_sweep(sweep, p, env, out_dir):
+def run_sweep(args, sweep, p, env, out_dir):
     """The floors at the start, every count, the floors at the end. Returns EXIT_INTERRUPTED
     after a Ctrl-C or SIGTERM (finished rows kept), else None."""
 
@@ -1690,6 +1732,9 @@ def run_sweep(sweep, p, env, out_dir):
             sweep.floors("start", [(o_placement, o_server, o_loadgen)])
         for count in p.counts:
             sweep.sweep_count(count)
+        if args.repeats >= rules.MIN_REPEATS_COMPARE:
+            env["decide"] = decide.measure_until_decided(sweep, args.decide_budget)
+            write_env(out_dir, env)
         # Again at the end: the difference between the two floors is the machine's drift.
         sweep.floors("end", [here])
     except KeyboardInterrupt:

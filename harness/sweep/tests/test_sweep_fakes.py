@@ -412,6 +412,62 @@ class FakeSweepTest(unittest.TestCase):
         self.assertIn("mode churn skipped", run.stderr)
 
 
+class MeasureUntilDecidedTest(unittest.TestCase):
+    """After the planned repeats, extra rounds for the claims still undecided (SPEC §8)."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="sweep-test-")
+        self.bin = make_fake_bin(
+            os.path.join(self.tmp, "bin"), ("chat-select", "chat-poll", "chat-epoll")
+        )
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    ARGS = FAST + "--mechanisms select,epoll-lt,epoll-et --counts 0,20 --repeats 3".split()
+
+    def test_an_undecided_claim_gets_extra_rounds_of_only_its_points(self):
+        # ET's cost is drawn at random (±50 %): claim 7's interval stays wide, look after look.
+        run = run_sweep(self.bin, self.ARGS, env={"FAKE_LOADGEN_NOISY": "epoll-et"})
+        self.assertEqual(run.returncode, 0, run.stderr)
+        from plot import rules
+
+        extra = rules.MAX_LOOKS - 1
+        self.assertEqual(
+            run.keys(),
+            sorted(
+                expected_keys(["select", "epoll-lt", "epoll-et"], [0, 20], ["pingpong", "flood"], 3)
+                + [
+                    (m, idle, mode, rep)
+                    for m in ("epoll-lt", "epoll-et")
+                    for idle in (0, 20)
+                    for mode in ("pingpong", "flood")
+                    for rep in range(4, 4 + extra)
+                ]
+            ),
+        )
+        decide = run.env["decide"]
+        self.assertEqual((decide["looks"], decide["extra_repeats"]), (rules.MAX_LOOKS, extra))
+        entry = decide["claims"]["7"]
+        self.assertEqual((entry["decided"], entry["looks"]), (False, rules.MAX_LOOKS))
+        self.assertIn("looks made", entry["stopped"])
+        self.assertIn("extra round, repeat 4", run.stderr)
+
+    def test_no_budget_no_extra_round_and_the_claim_says_so(self):
+        run = run_sweep(
+            self.bin, self.ARGS + ["--decide-budget", "0"], env={"FAKE_LOADGEN_NOISY": "epoll-et"}
+        )
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(max(int(r["repeat"]) for r in run.measured()), 3)
+        self.assertIn("--decide-budget of 0 s ran out", run.env["decide"]["claims"]["7"]["stopped"])
+
+    def test_a_decided_claim_needs_no_extra_round(self):
+        run = run_sweep(self.bin, self.ARGS)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(max(int(r["repeat"]) for r in run.measured()), 3)
+        self.assertEqual((run.env["decide"]["looks"], run.env["decide"]["claims"]), (1, {}))
+
+
 class IndependentRepeatsTest(unittest.TestCase):
     """Each repeat starts fresh servers and idle sets; idle states are a factor of the sweep."""
 

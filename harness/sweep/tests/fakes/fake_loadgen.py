@@ -11,12 +11,15 @@ Environment knobs:
   FAKE_LOADGEN_TERM_KILLS_SERVER=1  a run that gets SIGTERM first SIGKILLs --server-pid and waits
                                for it to exit (a server that dies while the sweep stops a run)
   FAKE_LOADGEN_HELP_MODES=LIST extra modes that --help lists (e.g. churn)
+  FAKE_LOADGEN_NOISY=MECH      runs against MECH report a server CPU per message drawn at random
+                               (±50 %), so that a comparison with it stays undecided
   FAKE_FLOOR_SEQUENCE=FILE  floor runs take their p50s one by one from FILE (comma-separated)
 """
 import argparse
 import csv
 import json
 import os
+import random
 import select
 import signal
 import socket
@@ -217,7 +220,11 @@ else:
                     throughput_msgs_s=5000,
                     p50_us=60 if a.hostile else 50,
                     p99_us=150 if a.hostile else 90,
-                    server_cpu_us_per_msg=3.5,
+                    server_cpu_us_per_msg=(
+                        3.5 * random.uniform(0.5, 1.5)
+                        if os.environ.get("FAKE_LOADGEN_NOISY") == stats["mechanism"]
+                        else 3.5
+                    ),
                     status="ok",
                     server_wait_calls=200,
                     server_events=220,
