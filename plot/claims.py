@@ -747,7 +747,9 @@ def churn_registration(results, by_mech):
     x0 = by_mech["epoll-lt"][0]
     if by_mech["poll"][0] != x0:
         return None, None
-    ratio = rules.CostRatio(churn_points(results, "poll", x0), churn_points(results, "epoll-lt", x0))
+    ratio = rules.CostRatio(
+        churn_points(results, "poll", x0), churn_points(results, "epoll-lt", x0)
+    )
     text = f"churn at {fmt(x0)} idle, time per connection: " + ratio.describe("poll", "epoll-lt")
     if ratio.outcome == rules.CHEAPER:
         return CONFIRMED, (
@@ -996,7 +998,9 @@ def decided_lines(results, number):
     )
     if entry.get("decided"):
         return [text + ", then decided"]
-    return [text + f"; still undecided ({', '.join(entry.get('open') or [])}): {entry.get('stopped')}"]
+    return [
+        text + f"; still undecided ({', '.join(entry.get('open') or [])}): {entry.get('stopped')}"
+    ]
 
 
 def evaluate(results, anchors=None):

@@ -372,9 +372,7 @@ def instance_estimate(logs_of, means, instance):
     squares, df, weight = 0.0, 0, 0.0
     for points in groups.values():
         repeats = sorted({r for p in points for r in logs_of[p]})
-        values = [
-            sum(logs_of[p].get(r, means[p]) for p in points) / len(points) for r in repeats
-        ]
+        values = [sum(logs_of[p].get(r, means[p]) for p in points) / len(points) for r in repeats]
         centre = sum(values) / len(values)
         squares += sum((v - centre) ** 2 for v in values)
         df += len(values) - 1

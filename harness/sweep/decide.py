@@ -37,8 +37,8 @@ def round_cost(needs, args):
     seconds = 0.0
     for count, (mechs, modes) in needs.items():
         seconds += len(mechs) * plan.setup_cost(count)
-        seconds += len(mechs) * len(modes) * len(args.variants) * plan.run_cost(
-            args.warmup, args.duration
+        seconds += (
+            len(mechs) * len(modes) * len(args.variants) * plan.run_cost(args.warmup, args.duration)
         )
     return seconds
 

@@ -867,7 +867,11 @@ class Sweep:
             for mode in modes or plan.modes_at(self.modes, count):
                 for variant in self.args.variants:
                     self.point(count, t, repeat, mode, variant)
-                    if hostile and self.hostile and plan.hostile_phase(self.hostile, [count], [mode]):
+                    if (
+                        hostile
+                        and self.hostile
+                        and plan.hostile_phase(self.hostile, [count], [mode])
+                    ):
                         with_hostile = dataclasses.replace(variant, hostile=self.hostile)
                         self.point(count, t, repeat, mode, with_hostile)
 
