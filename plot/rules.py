@@ -9,7 +9,6 @@ Stdlib only (no scipy): the t quantiles are tabulated below.
 """
 
 import math
-import statistics
 
 CONFIDENCE = 0.95  # two-sided confidence of the slope interval
 MIN_POINTS = 3  # distinct x values a series needs before its shape is judged
@@ -564,8 +563,8 @@ def rules_text():
             f"dearer, said for information); inconclusive while it straddles "
             f"{1 - EQUIVALENCE_MARGIN:.2f}. One edge only, so a ratio near 1 or near "
             f"{1 + EQUIVALENCE_MARGIN:.2f} cannot make two runs disagree. A point with fewer than "
-            f"{MIN_REPEATS_COMPARE} repeat pairs (a repeat failed or was loadgen-bound) is left out "
-            "and counted."
+            f"{MIN_REPEATS_COMPARE} repeat pairs (a repeat failed or was loadgen-bound) is left "
+            "out and counted."
         ),
         (
             "**Measured until decided**: after the planned repeats the sweep looks at every claim "
