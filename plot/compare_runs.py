@@ -492,8 +492,8 @@ class Comparison:
             return ["", f"Comparison intervals not computed ({type(e).__name__}: {e})."]
         lines = ["", "## The intervals behind the comparison claims", ""]
         lines += [
-            "| claim | ratio of | A: ratio (interval) | B: ratio (interval) | A's interval holds B's"
-            " estimate | B's holds A's |",
+            "| claim | ratio of | A: ratio (interval) | B: ratio (interval) |"
+            " A's interval holds B's estimate | B's holds A's |",
             "|---|---|---|---|---|---|",
         ]
         for ca, cb in pairs:
