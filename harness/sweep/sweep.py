@@ -875,6 +875,11 @@ class Sweep:
                         with_hostile = dataclasses.replace(variant, hostile=self.hostile)
                         self.point(count, t, repeat, mode, with_hostile)
 
+    def repeat_label(self, repeat):
+        if repeat > self.args.repeats:
+            return f"extra rep {repeat}"
+        return f"rep {repeat}/{self.args.repeats}"
+
     def extra_round(self, needs, repeat):
         """One round of measuring until decided (harness/sweep/decide.py): at each count of
         `needs` ({count: (mechanism names, modes)}) a fresh instance of only those mechanisms
@@ -936,7 +941,7 @@ class Sweep:
         state = " " + self.state if len(self.states) > 1 else ""
         state += " " + self.net if len(self.nets) > 1 else ""
         say(
-            f"[{done}] idle={count} rep {repeat}/{self.args.repeats}{state} {t.name} {mode}"
+            f"[{done}] idle={count} {self.repeat_label(repeat)}{state} {t.name} {mode}"
             f"{variant.label()}: "
             f"{describe(row)} | {plan.fmt_duration(elapsed)} elapsed, ETA {plan.fmt_duration(left)}"
         )
