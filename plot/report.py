@@ -673,7 +673,8 @@ def idle_growth_section(growth):
     out += [
         "The mechanisms whose model predicts a cost that does not depend on idle descriptors"
         " (`cost_independent_of_idle` in the registry, read from"
-        f" `{reg.source} --list-mechanisms`): {', '.join(reg.flat) or 'none'}{absent_words(growth)}."
+        f" `{reg.source} --list-mechanisms`): {', '.join(reg.flat) or 'none'}"
+        f"{absent_words(growth)}."
         " Each one this run measured is compared, in every mode, at the run's largest idle count"
         " against 0 idle, on the mode's headline figure and on the"
         " server CPU per message (per connection under churn). The figure is the cost ratio, cost"
