@@ -41,20 +41,17 @@ def _listing(path):
             [path, "--list-mechanisms"], capture_output=True, text=True, timeout=30
         )
     except (OSError, subprocess.TimeoutExpired) as e:
-        return None, f"{path}: {e}"
+        return None, str(e)
     if done.returncode != 0:
-        return None, f"{path}: exit {done.returncode}: {done.stderr.strip()[:200]}"
+        return None, f"exit {done.returncode}: {done.stderr.strip()[:200]}"
     try:
         table = json.loads(done.stdout)
     except ValueError as e:
-        return None, f"{path}: unreadable --list-mechanisms output ({e})"
+        return None, f"unreadable --list-mechanisms output ({e})"
     if not isinstance(table, list) or not all(isinstance(e, dict) for e in table):
-        return None, f"{path}: --list-mechanisms is not a JSON array of objects"
+        return None, "--list-mechanisms is not a JSON array of objects"
     if not any(REGISTRY_FIELD in e for e in table):
-        return (
-            None,
-            f"{path}: its registry has no {REGISTRY_FIELD} (built before it; ./bench build)",
-        )
+        return None, f"its registry has no {REGISTRY_FIELD} (built before it; ./bench build)"
     return table, ""
 
 
@@ -86,16 +83,16 @@ def bin_dirs(results, bin_dir=None):
 
 def read_registry(dirs):
     """The first listing of dirs' servers that carries REGISTRY_FIELD."""
-    problems = []
+    problems = {}  # what went wrong -> the servers it went wrong with
     for path in server_binaries(dirs):
         table, problem = _listing(path)
         if table is not None:
             flat = [e["name"] for e in table if e.get(REGISTRY_FIELD) and e.get("name")]
             return Registry(flat=flat, source=path)
-        problems.append(problem)
+        problems.setdefault(problem, []).append(path)
     if not problems:
         return Registry(problem=f"no chat-* server in {', '.join(dirs) or 'any bin directory'}")
-    return Registry(problem="; ".join(problems))
+    return Registry(problem="; ".join(f"{', '.join(p)}: {why}" for why, p in problems.items()))
 
 
 @dataclass

@@ -693,10 +693,19 @@ def idle_growth_section(growth):
     findings = growth.of(rules.IDLE_GROWTH_FINDING)
     possible = growth.of(rules.IDLE_GROWTH_POSSIBLE)
     within = growth.of(rules.IDLE_GROWTH_WITHIN)
+    compared = len(findings) + len(possible) + len(within)
+    # "None" only means something when something was compared: a run whose pairs were all left
+    # out can neither show such a cost nor rule it out, and says so instead.
+    empty = (
+        f"None, among {compared} comparison(s)."
+        if compared
+        else "Undecided: no pair could be compared (see below), so this run neither shows nor rules"
+        " out such a cost."
+    )
     out += ["**Findings** (whole interval above the margin):", ""]
-    out += idle_growth_table(findings) if findings else ["None.", ""]
+    out += idle_growth_table(findings) if findings else [empty, ""]
     out += ["**Possible, not established** (estimate above the margin, interval not):", ""]
-    out += idle_growth_table(possible) if possible else ["None.", ""]
+    out += idle_growth_table(possible) if possible else [empty, ""]
     if within:
         out += ["Within the margin:", ""] + idle_growth_table(within)
     out += idle_growth_not_compared(growth)

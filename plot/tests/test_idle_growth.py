@@ -84,14 +84,16 @@ class Synthetic(unittest.TestCase):
         self.assertIn("| uring-completion | churn | server CPU per connection (µs) |", findings)
         self.assertNotIn("epoll", findings)
         possible = text.split("**Possible, not established**")[1].split("Within the margin")[0]
-        self.assertIn("None.", possible)
+        self.assertIn("None, among 18 comparison(s).", possible)
         self.assertIn("(not in this run: uring)", text)
         self.assertIn("**Not compared:** none.", text)
 
     def test_no_leak_says_none(self):
         registry = idle_growth.Registry(flat=["epoll-lt", "epoll-et"], source="test")
         text = section_text(self.growth(registry))
-        self.assertIn("**Findings** (whole interval above the margin):\n\nNone.", text)
+        self.assertIn(
+            "**Findings** (whole interval above the margin):\n\nNone, among 12 comparison(s).", text
+        )
 
     def test_a_single_repeat_is_not_compared_and_says_why(self):
         rewrite(self.folder, lambda r: r["repeat"] == "1" or r["mechanism"] == "floor")
@@ -100,7 +102,11 @@ class Synthetic(unittest.TestCase):
         c = growth.comparisons[0]
         self.assertEqual(c.outcome, rules.IDLE_GROWTH_NOT_COMPARED)
         self.assertIn("too few repeats", c.reason)
-        self.assertIn("too few repeats", section_text(growth))
+        text = section_text(growth)
+        self.assertIn("too few repeats", text)
+        # Nothing compared is no evidence of absence: never "None".
+        self.assertIn("Undecided: no pair could be compared", text)
+        self.assertNotIn("None", text)
 
     def test_missing_rows_at_the_largest_count_are_not_compared_and_say_so(self):
         largest = str(max(synthetic.IDLE))
