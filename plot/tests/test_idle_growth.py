@@ -88,6 +88,28 @@ class Synthetic(unittest.TestCase):
         self.assertIn("(not in this run: uring)", text)
         self.assertIn("**Not compared:** none.", text)
 
+    def test_a_growth_in_some_regimes_only_is_possible_not_established(self):
+        largest = str(max(synthetic.IDLE))
+        undo = 1.0 + max(synthetic.IDLE) / synthetic.LEAKY_CLOSE_IDLE
+
+        def flat_in_two_regimes(r):
+            leaky = (r["mechanism"], r["mode"], r["idle"]) == ("uring-completion", "churn", largest)
+            if leaky and r["active"] in ("2", "4") and r["status"] == "ok":
+                r["conns_per_s"] = float(r["conns_per_s"]) * undo
+                r["server_cpu_us_per_msg"] = float(r["server_cpu_us_per_msg"]) / undo
+            return True
+
+        rewrite(self.folder, flat_in_two_regimes)
+        growth = self.growth()
+        possible = growth.of(rules.IDLE_GROWTH_POSSIBLE)
+        self.assertEqual({(c.mechanism, c.mode) for c in possible}, {("uring-completion", "churn")})
+        for c in possible:
+            self.assertGreater(c.cost.ratio, 1 + rules.IDLE_GROWTH_MARGIN)
+            self.assertLessEqual(c.cost.low, 1 + rules.IDLE_GROWTH_MARGIN)
+        self.assertEqual(growth.of(rules.IDLE_GROWTH_FINDING), [])
+        text = section_text(self.growth())
+        self.assertIn("| uring-completion | churn |", text.split("**Possible")[1])
+
     def test_no_leak_says_none(self):
         registry = idle_growth.Registry(flat=["epoll-lt", "epoll-et"], source="test")
         text = section_text(self.growth(registry))
