@@ -81,6 +81,12 @@ def bin_dirs(results, bin_dir=None):
     return [d for d in dict.fromkeys(dirs) if d]
 
 
+def shown(path):
+    """A path as the report shows it: relative to the checkout when inside it."""
+    inside = os.path.commonpath([ROOT, os.path.abspath(path)]) == ROOT
+    return os.path.relpath(path, ROOT) if inside else path
+
+
 def read_registry(dirs):
     """The first listing of dirs' servers that carries REGISTRY_FIELD."""
     problems = {}  # what went wrong -> the servers it went wrong with
@@ -88,7 +94,7 @@ def read_registry(dirs):
         table, problem = _listing(path)
         if table is not None:
             flat = [e["name"] for e in table if e.get(REGISTRY_FIELD) and e.get("name")]
-            return Registry(flat=flat, source=path)
+            return Registry(flat=flat, source=shown(path))
         problems.setdefault(problem, []).append(path)
     if not problems:
         return Registry(problem=f"no chat-* server in {', '.join(dirs) or 'any bin directory'}")
