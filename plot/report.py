@@ -15,6 +15,7 @@ import sys
 from plot import claims
 from plot import compare
 from plot import hostile
+from plot import idle_growth
 from plot import rules
 from plot import net_compare
 from plot import projection
@@ -23,19 +24,14 @@ from plot.markdown import cell
 from plot.plotting_python import INSTALL_HINT, has_matplotlib
 from plot import results_folder as rf
 from plot.results_folder import ResultsFolder, scenario_label
+
+# The figure a point is read by, per mode, besides server CPU per message (every mode).
+from plot.results_folder import COST, HEADLINE
 from plot.rules import fmt
 
 # The report's own flags (drift, spread, the relay-floor target) are thresholds of rules.py.
 from plot.rules import DRIFT_WARN_REL, RELAY_TARGET_RATIO, SPREAD_WARN_RATIO
 
-# The figure a point is read by, per mode, besides server CPU per message (every mode).
-HEADLINE = {
-    "pingpong": "p50_us",
-    "flood": "throughput_msgs_s",
-    "broadcast": "throughput_msgs_s",
-    "churn": "conns_per_s",
-}
-COST = "server_cpu_us_per_msg"
 FLOOR_NAMES = {
     rf.FLOOR: "floor (2 hops, no server)",
     rf.RELAY_FLOOR: "relay floor (4 hops, no multiplexer)",
@@ -617,6 +613,121 @@ def completion_section(results):
     return out + [""]
 
 
+# The words of the figures idle_growth compares (churn counts connections, not messages).
+FIGURE_WORDS = {
+    "p50_us": "p50 latency (µs)",
+    "throughput_msgs_s": "throughput (msg/s)",
+    "conns_per_s": "connections opened and closed per s",
+    COST: "server CPU per message (µs)",
+}
+
+
+def figure_words(c):
+    if c.metric == COST and c.mode == "churn":
+        return "server CPU per connection (µs)"
+    return FIGURE_WORDS.get(c.metric, f"`{c.metric}`")
+
+
+def medians_text(c, which):
+    """The median of one count; over several regimes, the range of their medians."""
+    values = [pair[which] for pair in c.medians.values()]
+    if len(values) == 1:
+        return fmt(values[0])
+    return f"{fmt(min(values))} … {fmt(max(values))} ({len(values)} regimes)"
+
+
+def idle_growth_table(comparisons):
+    out = [
+        "| mechanism | mode | figure | median at 0 idle | median at the largest count |"
+        " cost ratio (95% CI) | fewest ok repeats (0 / largest) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in comparisons:
+        r = c.cost
+        out.append(
+            f"| {c.mechanism} | {c.mode} | {figure_words(c)} | {medians_text(c, 0)} |"
+            f" {fmt(c.largest)} idle: {medians_text(c, 1)} | {r.ratio:.2f}"
+            f" ({r.low:.2f} … {r.high:.2f}) | {c.repeats[0]} / {c.repeats[1]} |"
+        )
+    return out + [""]
+
+
+def absent_words(growth):
+    measured = {c.mechanism for c in growth.comparisons}
+    absent = [m for m in growth.registry.flat if m not in measured]
+    return f" (not in this run: {', '.join(absent)})" if absent else ""
+
+
+def idle_growth_section(growth):
+    """Costs that grow with idle connections in mechanisms whose model predicts none."""
+    m = rules.IDLE_GROWTH_MARGIN
+    out = ["## Costs that grow with idle connections", ""]
+    reg = growth.registry
+    if reg.problem:
+        return out + [
+            f"Not checked: the mechanism registry could not be read ({cell(reg.problem)}), so this"
+            " report does not know which mechanisms' models predict a cost independent of idle"
+            " connections.",
+            "",
+        ]
+    out += [
+        "The mechanisms whose model predicts a cost that does not depend on idle descriptors"
+        " (`cost_independent_of_idle` in the registry, read from"
+        f" `{reg.source} --list-mechanisms`): {', '.join(reg.flat) or 'none'}"
+        f"{absent_words(growth)}."
+        " Each one this run measured is compared, in every mode, at the run's largest idle count"
+        " against 0 idle, on the mode's headline figure and on the"
+        " server CPU per message (per connection under churn). The figure is the cost ratio, cost"
+        " at the largest count ÷ cost at 0 (for a rate, cost = 1 ÷ rate: a ratio of 2 is half the"
+        f" rate), with the {rules.CONFIDENCE:.0%} interval of the claims' rule (`rules.CostRatio`;"
+        " repeats paired by repeat number, regimes as its points).",
+        "",
+        f"Rule (margin {m:.0%}, `rules.IDLE_GROWTH_MARGIN`): a **finding** when the whole interval"
+        f" lies above {1 + m:.2f}; **possible, not established** when the estimate is above"
+        f" {1 + m:.2f} but the interval reaches below it; otherwise within the margin. The model"
+        " predicts no growth, so a finding points at our server's code (some step that costs in"
+        " proportion to the idle connections); that is an explanation, the run measures only the"
+        " growth.",
+        "",
+    ]
+    findings = growth.of(rules.IDLE_GROWTH_FINDING)
+    possible = growth.of(rules.IDLE_GROWTH_POSSIBLE)
+    within = growth.of(rules.IDLE_GROWTH_WITHIN)
+    compared = len(findings) + len(possible) + len(within)
+    # "None" only means something when something was compared: a run whose pairs were all left
+    # out can neither show such a cost nor rule it out, and says so instead.
+    empty = (
+        f"None, among {compared} comparison(s)."
+        if compared
+        else "Undecided: no pair could be compared (see below), so this run neither shows nor rules"
+        " out such a cost."
+    )
+    out += ["**Findings** (whole interval above the margin):", ""]
+    out += idle_growth_table(findings) if findings else [empty, ""]
+    out += ["**Possible, not established** (estimate above the margin, interval not):", ""]
+    out += idle_growth_table(possible) if possible else [empty, ""]
+    if within:
+        out += ["Within the margin:", ""] + idle_growth_table(within)
+    out += idle_growth_not_compared(growth)
+    return out
+
+
+def idle_growth_not_compared(growth):
+    rows = growth.of(rules.IDLE_GROWTH_NOT_COMPARED)
+    out = ["**Not compared:**" + (" none." if not rows and not growth.skipped_modes else ""), ""]
+    for c in rows:
+        medians = (
+            f" For information (never a finding): median {medians_text(c, 0)} at 0 idle,"
+            f" {medians_text(c, 1)} at {fmt(c.largest)}."
+            if c.medians
+            else ""
+        )
+        out.append(f"- {c.mechanism}, {c.mode}, {figure_words(c)}: {cell(c.reason)}.{medians}")
+    for mode, why in growth.skipped_modes:
+        out.append(f"- mode {mode}: {why}.")
+    return out + ([""] if rows or growth.skipped_modes else [])
+
+
 def claims_section(evaluated):
     out = [
         "## The claims",
@@ -805,7 +916,8 @@ def failures_section(results):
     return out
 
 
-def build(folder):
+def build(folder, bin_dir=None):
+    """bin_dir: where a chat-* server lists the mechanism registry (idle_growth.bin_dirs)."""
     results = ResultsFolder(folder)
     anchors = claims.load_anchors()
     evaluated = claims.evaluate(results, anchors)
@@ -828,6 +940,7 @@ def build(folder):
     lines += how_to_read(results)
     lines += claims_section(evaluated)
     lines += completion_section(results)
+    lines += idle_growth_section(idle_growth.evaluate_folder(results, bin_dir))
     lines += hostile.section(results)
     lines += net_compare.report_lines(results)
     lines += plots_section(results)
@@ -858,8 +971,13 @@ def main():
         "folder",
         help="a results/<run>/ folder holding runs.csv (and env.json, micro.csv, probe.json)",
     )
+    parser.add_argument(
+        "--bin",
+        help="a build's bin directory whose chat-* servers list the mechanism registry (default:"
+        " $MUXBENCH_BIN, this checkout's build/bin, then the run's own servers)",
+    )
     args = parser.parse_args()
-    results, evaluated, text = build(args.folder)
+    results, evaluated, text = build(args.folder, args.bin)
     path = os.path.join(results.path, "report.md")
     with open(path, "w") as f:
         f.write(text)

@@ -24,6 +24,15 @@ KNOWN_MECHANISMS = [
     "uring-completion",
 ]
 KNOWN_MODES = ["pingpong", "broadcast", "flood", "churn"]
+# The figure a point is read by, per mode, besides server CPU per message (every mode; per
+# connection opened and closed under churn). A mode missing here has no headline figure yet.
+HEADLINE = {
+    "pingpong": "p50_us",
+    "flood": "throughput_msgs_s",
+    "broadcast": "throughput_msgs_s",
+    "churn": "conns_per_s",
+}
+COST = "server_cpu_us_per_msg"
 FLOOR = "floor"
 RELAY_FLOOR = "relay-floor"  # mode of the 4-hop relay floor (rows of mechanism "floor")
 FLOOR_MODES = (FLOOR, RELAY_FLOOR)

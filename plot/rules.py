@@ -684,3 +684,31 @@ COMPARE_WORSE = {
 # a threshold 10 % away from "no change" almost never clears by chance; a change confined to one
 # idle count is still listed among the point flags, for a human to rerun.
 COMPARE_MIN_POINTS = 3
+
+# Costs that grow with idle connections (plot/idle_growth.py). A finding of the report about our
+# own servers, never a claim's verdict: a mechanism whose model says its cost does not depend on
+# idle descriptors (the registry's cost_independent_of_idle) is measured at the run's largest idle
+# count against 0 idle, per mode, by CostRatio (cost at the largest count / cost at 0; for a rate,
+# cost = 1 / rate).
+# 25 %: the margin the shape rule already calls "flat" (MAX_REL_FLAT: the value changes by at most
+# 25 % over the range), so a mechanism listed here is one whose series the shape rule could not
+# call flat; and well above the drift of one machine between two points measured minutes apart
+# (DRIFT_WARN_REL, 10 %). An O(idle) cost at thousands of idle connections is many times this.
+IDLE_GROWTH_MARGIN = 0.25
+# A finding when the whole interval lies beyond 1 + IDLE_GROWTH_MARGIN; "possible, not
+# established" when the estimate does but the interval reaches below it.
+IDLE_GROWTH_FINDING = "grows"
+IDLE_GROWTH_POSSIBLE = "possible, not established"
+IDLE_GROWTH_WITHIN = "within the margin"
+IDLE_GROWTH_NOT_COMPARED = "not compared"
+
+
+def idle_growth_class(ratio):
+    """A CostRatio of cost at the largest idle count over cost at 0, in the words above."""
+    if ratio.ratio is None:
+        return IDLE_GROWTH_NOT_COMPARED
+    if ratio.low > 1 + IDLE_GROWTH_MARGIN:
+        return IDLE_GROWTH_FINDING
+    if ratio.ratio > 1 + IDLE_GROWTH_MARGIN:
+        return IDLE_GROWTH_POSSIBLE
+    return IDLE_GROWTH_WITHIN

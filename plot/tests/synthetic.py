@@ -610,3 +610,60 @@ def with_hostile_rows(
         writer.writeheader()
         writer.writerows(out)
     return folder
+
+
+# ---- costs that grow with idle connections (plot/idle_growth.py) -----------------------------
+
+# Idle connections at which a leaky close has doubled a connection's cost.
+LEAKY_CLOSE_IDLE = 1500.0
+
+
+def with_regimes_and_leaky_close(
+    folder, actives=(2, 4, 8, 16), leaky="uring-completion", noise=0.03, seed=11
+):
+    """Rewrites folder/runs.csv (written by write(churn=True)): every measured row once per active
+    count in actives (the regimes CostRatio takes as its points), each copy's figures jittered by
+    ±noise, the failed row of write() failed in the first regime only; and a mechanism `leaky`, a
+    copy of epoll-lt whose churn pays a close that grows in proportion to the idle connections
+    (connections per second ÷ (1 + idle / LEAKY_CLOSE_IDLE), server CPU per connection × the same
+    factor); its other modes stay flat."""
+    path = os.path.join(folder, "runs.csv")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        columns = list(reader.fieldnames)
+        rows = list(reader)
+    rng = random.Random(seed)
+    out = [r for r in rows if r["mechanism"] == "floor"]
+    measured = [r for r in rows if r["mechanism"] != "floor"]
+    measured += [leaky_copy(r, leaky) for r in measured if r["mechanism"] == "epoll-lt"]
+    for i, active in enumerate(actives):
+        for r in measured:
+            if i and r["status"] == "server-died":
+                r = dict(same_point(measured, r, repeat="2"), repeat=r["repeat"])
+            copy = dict(r, active=active)
+            for key in ("p50_us", "throughput_msgs_s", "conns_per_s", "server_cpu_us_per_msg"):
+                if i and number_or_none(copy.get(key)) is not None:
+                    copy[key] = f"{float(copy[key]) * (1 + rng.uniform(-noise, noise)):.3f}"
+            out.append(copy)
+    for i, r in enumerate(out, 1):
+        r["run_id"] = i
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(out)
+    return folder
+
+
+def same_point(rows, row, repeat):
+    keys = ("mechanism", "mode", "idle")
+    return next(r for r in rows if all(r[k] == row[k] for k in keys) and r["repeat"] == repeat)
+
+
+def leaky_copy(row, name):
+    r = dict(row, mechanism=name)
+    if r["mode"] != "churn" or r["status"] != "ok":
+        return r
+    factor = 1.0 + int(r["idle"]) / LEAKY_CLOSE_IDLE
+    r["conns_per_s"] = f"{float(r['conns_per_s']) / factor:.1f}"
+    r["server_cpu_us_per_msg"] = f"{float(r['server_cpu_us_per_msg']) * factor:.3f}"
+    return r
