@@ -118,7 +118,7 @@ def add_run_options(p):
         help=(
             "after the planned repeats, extra rounds of fresh instances for the claims whose"
             " interval is still undecided (only the mechanisms, modes and counts that feed them),"
-            " within this many seconds (default: 45 for the default sweep, 0 for --quick, 300 for"
+            " within this many seconds (default: 120 for the default sweep, 0 for --quick, 600 for"
             " --full; 0 = none)"
         ),
     )

@@ -88,7 +88,7 @@ class PlanTest(unittest.TestCase):
     def test_default_sweep_is_estimated_under_five_minutes(self):
         preset = plan.PRESETS["default"]
         counts, _ = plan.resolve_counts(preset.counts, 19000)
-        # With its sparse modes too (churn at 0, 1000 and max), as sweep.py plans them.
+        # With its sparse modes too (churn at 0 and max), as sweep.py plans them.
         sparse_at = {19000 if c == "max" else c for c in preset.sparse_modes["churn"]}
         modes = {c: preset.modes + (["churn"] if c in sparse_at else []) for c in counts}
         est = plan.estimate(
