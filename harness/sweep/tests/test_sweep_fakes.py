@@ -385,7 +385,8 @@ class FakeSweepTest(unittest.TestCase):
             self.assertEqual(by[key]["idle_open"], str(key[1]), by[key])
 
     def test_sparse_modes_run_only_at_their_counts(self):
-        # The default preset runs churn at a few idle counts only (here 0 and max), when loadgen offers it.
+        # The default preset runs churn at a few idle counts only (here 0 and max), when loadgen
+        # offers it.
         args = (
             FAST + "--mechanisms poll,epoll-lt --counts 0,20,max --max-idle 30 --repeats 1".split()
         )
