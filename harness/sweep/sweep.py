@@ -1684,6 +1684,14 @@ def run_sweep(sweep, p, env, out_dir):
     signal.signal(signal.SIGTERM, on_term)
     try:
         here = (p.placement, p.server_cpu, p.loadgen_cpu)
+        # What holding the PM QoS request does to the floor here, measured, not assumed.
+        env["idle_states_effect"] = idle_states.measure_effect(
+            sweep.latency_request,
+            lambda label: idle_states.floor_figures(
+                sweep.args.loadgen, p.loadgen_cpu, p.server_cpu, sweep.loadgen_log(), label
+            ),
+        )
+        say("idle states: " + idle_states.effect_summary(env["idle_states_effect"]))
         sweep.floors("start", [here])
         if p.other_placement:
             o_placement, o_server, o_loadgen, _ = plan.placement_cpus(p.other_placement)
