@@ -167,10 +167,12 @@ def request_reach(cpuidle):
 
 # -- what the request did here: the floor with and without it ----------------------------------
 
-# Without, with, without, with: interleaved so that a drift of the machine during the
-# measurement shows as spread within each setting, not as an effect of the request.
-EFFECT_ROUNDS = 2
-# Short runs of the 2-hop floor: about 5 s in all; a 1 s window holds some 10^4-10^5 round trips,
+# Without, with, without, with, ...: interleaved so that a drift of the machine during the
+# measurement shows as spread within each setting, not as an effect of the request. Three rounds,
+# so that each median is a run and not the mean of two: here one disturbed 1 s run had a p99 of
+# 2.9 ms against 55-63 µs for the others.
+EFFECT_ROUNDS = 3
+# Short runs of the 2-hop floor, about 8 s in all: a 1 s window holds some 10^4 round trips here,
 # enough for a p99, and the effect we look for (x4-8 at low load with haltpoll) is far larger
 # than the ±30 % one floor moves by from run to run.
 EFFECT_WARMUP_S = 0.2
@@ -271,8 +273,8 @@ def effect_sentence(effect):
         why = effect.get("why_not") or "no floor run was ok both without and with the request"
         return f"what holding the request does was not measured: {why}"
     parts = [
-        f"{name} by ×{effect[key + '_ratio']:.2f} ({effect[key + '_without_us']:.3g} →"
-        f" {effect[key + '_with_us']:.3g} µs)"
+        f"{name} by ×{effect[key + '_ratio']:.2f} ({_us(effect[key + '_without_us'])} →"
+        f" {_us(effect[key + '_with_us'])} µs)"
         for key, name in (("p50", "p50"), ("p99", "its p99"))
         if effect.get(key + "_ratio") is not None
     ]
@@ -281,6 +283,10 @@ def effect_sentence(effect):
         f"holding the request changed the floor's {' and '.join(parts)} on this machine (median"
         f" of {rounds} interleaved run{'s' if rounds != 1 else ''} each)"
     )
+
+
+def _us(value):
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
 def effect_summary(effect):

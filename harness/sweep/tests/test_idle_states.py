@@ -153,9 +153,13 @@ class MeasureEffectTest(unittest.TestCase):
     def test_interleaves_without_and_with_and_gives_ratios_of_medians(self):
         request = FakeRequest(held=True)
         run_floor, seen = self.floor_by_request(
-            request, {False: [(32.9, 131), (32.1, 122)], True: [(32.6, 68), (31.7, 74)]}
+            request,
+            {
+                False: [(32.9, 131), (32.1, 2900), (33.0, 122)],
+                True: [(32.6, 68), (31.7, 74), (31.0, 70)],
+            },
         )
-        effect = idle_states.measure_effect(request, run_floor, self.MACHINE)
+        effect = idle_states.measure_effect(request, run_floor, self.MACHINE, rounds=3)
         self.assertEqual(
             seen,
             [
@@ -163,26 +167,28 @@ class MeasureEffectTest(unittest.TestCase):
                 ("idle-effect-with-1", True),
                 ("idle-effect-without-2", False),
                 ("idle-effect-with-2", True),
+                ("idle-effect-without-3", False),
+                ("idle-effect-with-3", True),
             ],
         )
         self.assertTrue(effect["measured"])
-        self.assertAlmostEqual(effect["p50_without_us"], 32.5)
-        self.assertAlmostEqual(effect["p50_with_us"], 32.15)
-        self.assertAlmostEqual(effect["p50_ratio"], round(32.15 / 32.5, 3))
-        self.assertAlmostEqual(effect["p99_ratio"], round(71 / 126.5, 3))
-        self.assertEqual([r["request"] for r in effect["runs"]], ["without", "with"] * 2)
+        self.assertEqual((effect["p50_without_us"], effect["p50_with_us"]), (32.9, 31.7))
+        self.assertEqual((effect["p99_without_us"], effect["p99_with_us"]), (131, 70))
+        self.assertEqual(effect["p50_ratio"], round(31.7 / 32.9, 3))
+        self.assertEqual(effect["p99_ratio"], round(70 / 131, 3))
+        self.assertEqual([r["request"] for r in effect["runs"]], ["without", "with"] * 3)
         self.assertEqual(effect["runs"][0]["p99_us"], 131)
         self.assertEqual(effect["cpuidle_driver"], "none")
         self.assertFalse(effect["request_can_poll"])
         self.assertTrue(request.held, "the request is left held, as it was found")
         sentence = idle_states.effect_sentence(effect)
-        self.assertIn("p50 by ×0.99", sentence)
-        self.assertIn("p99 by ×0.56", sentence)
+        self.assertIn("p50 by ×0.96 (32.9 → 31.7 µs)", sentence)
+        self.assertIn("p99 by ×0.53 (131 → 70.0 µs)", sentence)
 
     def test_a_request_not_held_before_is_released_after(self):
         request = FakeRequest(held=False)
         run_floor, _ = self.floor_by_request(request, {False: [(40, 90)] * 2, True: [(10, 20)] * 2})
-        effect = idle_states.measure_effect(request, run_floor, self.MACHINE)
+        effect = idle_states.measure_effect(request, run_floor, self.MACHINE, rounds=2)
         self.assertEqual((effect["p50_ratio"], effect["p99_ratio"]), (0.25, round(20 / 90, 3)))
         self.assertFalse(request.held)
 
@@ -196,7 +202,7 @@ class MeasureEffectTest(unittest.TestCase):
             p50, p99, status = next(figures)
             return {"p50_us": p50, "p99_us": p99, "status": status}
 
-        effect = idle_states.measure_effect(request, run_floor, self.MACHINE)
+        effect = idle_states.measure_effect(request, run_floor, self.MACHINE, rounds=2)
         self.assertEqual(effect["p50_without_us"], 40)
         self.assertEqual(effect["p50_with_us"], 20)
         self.assertEqual(effect["p50_ratio"], 0.5)

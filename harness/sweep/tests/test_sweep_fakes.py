@@ -10,6 +10,8 @@ import tempfile
 import time
 import unittest
 
+from harness.sweep import idle_states
+
 from harness.sweep.runs_csv import HOSTILE_COLUMNS
 from harness.sweep.tests.sweep_test_support import (
     BENCH_COLUMNS,
@@ -516,7 +518,7 @@ class IndependentRepeatsTest(unittest.TestCase):
         self.assertTrue(effect["measured"], effect)
         self.assertEqual(
             [(r["request"], r["p50_us"], r["p99_us"], r["status"]) for r in effect["runs"]],
-            [("without", 40, 120, "ok"), ("with", 10, 30, "ok")] * 2,
+            [("without", 40, 120, "ok"), ("with", 10, 30, "ok")] * idle_states.EFFECT_ROUNDS,
         )
         self.assertEqual((effect["p50_ratio"], effect["p99_ratio"]), (0.25, 0.25))
         self.assertIn("cpuidle_driver", effect)
