@@ -194,8 +194,9 @@ def add_machine_options(p):
         default="block",
         metavar="LIST",
         help=(
-            "block: hold /dev/cpu_dma_latency at 0 for the whole sweep so idle CPUs poll instead "
-            "of halting (needs root; the default); allow: the machine's own idle behaviour; "
+            "block: hold /dev/cpu_dma_latency at 0 for the whole sweep, which makes idle CPUs poll "
+            "where the cpuidle driver lists a polling state (needs root; the default; env.json "
+            "idle_states_effect says what it did); allow: the machine's own idle behaviour; "
             "block,allow: both, interleaved per repeat, as the runs.csv column idle_states"
         ),
     )
@@ -1420,8 +1421,9 @@ def choose_idle_states(args, latency_request):
     states = [s for s in states if s != idle_states.BLOCK] or [idle_states.ALLOW]
     idle_note = (
         f"CPU idle states NOT blocked: {latency_request.why_not}; measuring with the"
-        " machine's own idle behaviour (idle_states=allow), where low-load latency and CPU"
-        " per message include waking halted CPUs"
+        " machine's own idle behaviour (idle_states=allow); explanation, not measured: where the"
+        " cpuidle driver halts idle CPUs, low-load latency and CPU per message include waking"
+        " them"
     )
     say(idle_note)
     return states, idle_note
