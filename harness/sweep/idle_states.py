@@ -6,7 +6,7 @@ Why it matters more than any mechanism here: on a VM whose cpuidle driver halts 
 IPI in its own system time. A ping-pong at low load sleeps and wakes on every message, so its
 latency and the server's CPU per message measure that wake-up (on the reference VM: floor p50
 79 µs halted vs 9.6 µs polling; chat-epoll 164 vs 40 µs). A server busy scanning 10000
-descriptors never halts, so the idle states also bend the *shape* of every curve.
+descriptors rarely goes idle, so there the idle states also bend the *shape* of every curve.
 
 Holding /dev/cpu_dma_latency open with the value 0 asks the kernel for zero exit latency. The
 request is read by the cpuidle governor: with a driver that lists a polling state (POLL) and
