@@ -263,16 +263,20 @@ def claim1(results):
     verdict = rules.combine(verdicts)
     if verdict == CONFIRMED:
         why = (
-            "glibc's `fd_set` is a fixed 1024-bit array, so a server using it must refuse"
-            " descriptor 1024 and up"
+            "Measured: plain select stopped at FD_SETSIZE (see the figures). Explanation, not"
+            " measured: glibc's `fd_set` is a fixed 1024-bit array, so a server using it must"
+            " refuse descriptor 1024 and up."
         )
-        if kernel_accepts or dyn_rows:
-            why += (
-                "; the limit is that type's, not the kernel's: the select system call takes larger"
-                " bitmaps, at a cost that keeps following the highest descriptor."
+        seen = [
+            what
+            for what, shown in (
+                ("the select system call took a larger hand-made bitmap (probe)", kernel_accepts),
+                ("select-dynamic served past it (runs.csv)", dyn_rows),
             )
-        else:
-            why += "."
+            if shown
+        ]
+        if seen:
+            why += " The limit is that type's, not the kernel's: here " + " and ".join(seen) + "."
     elif verdict == REFUTED:
         why = (
             "A plain-select server watched descriptors past FD_SETSIZE: check how it sizes its"
@@ -352,8 +356,15 @@ def claim3(results):
     verdict = rules.combine(verdicts)
     if verdict == CONFIRMED:
         why = (
-            "poll takes an array of any length; the bound it meets is the process's descriptor"
-            " limit (poll returns EINVAL past RLIMIT_NOFILE), not a limit of poll itself."
+            "Measured: poll went past FD_SETSIZE (see the figures). Explanation, not measured:"
+            " poll takes an array of any length"
+        )
+        over = probe.get("poll_nfds_over_rlimit_errno")
+        why += (
+            f". The bound it meets is the process's descriptor limit: past RLIMIT_NOFILE the"
+            f" probe's poll returned {over}, not a limit of poll itself."
+            if over
+            else ", and the bound it meets is the process's descriptor limit (RLIMIT_NOFILE)."
         )
     elif verdict == REFUTED:
         why = "poll refused connections another mechanism served: a limit of its own showed."
@@ -394,8 +405,9 @@ def claim5(results):
     )
     why = {
         CONFIRMED: (
-            "Both return the current state of every descriptor at each call, so readiness that was "
-            "not consumed is simply seen again."
+            "Measured by mux-probe: both reported an unserviced ready descriptor again."
+            " Explanation, not measured: both return the current state of every descriptor at"
+            " each call, so readiness that was not consumed is simply seen again."
         ),
         REFUTED: "The probe saw a ready descriptor that was not reported again.",
         INCONCLUSIVE: "Level triggering is a behaviour, not a timing: only mux-probe observes it.",
@@ -426,8 +438,10 @@ def claim6(results):
             figures.append(f"runs.csv: {mech} served {n} ok point(s) end to end")
     why = {
         CONFIRMED: (
-            "EPOLLET reports a transition to ready, so a server must drain each socket until"
-            " EAGAIN; without it epoll behaves like poll."
+            "Measured by mux-probe: level-triggered epoll reported an unserviced descriptor"
+            " again, EPOLLET once. Explanation, not measured: EPOLLET reports a transition to"
+            " ready, so a server must drain each socket until EAGAIN; without it epoll behaves"
+            " like poll."
         ),
         REFUTED: "The probe saw epoll behave otherwise than documented.",
         INCONCLUSIVE: "Trigger modes are behaviours, not timings: only mux-probe observes them.",
@@ -627,14 +641,15 @@ def claim9(results, anchors):
     verdict = rules.combine(verdicts)
     if verdict == REFUTED:
         why = (
-            "Timing alone cannot see an mmap; the evidence is the probe (no mapping to be had, the"
-            " kernel writing into the caller's buffer) and/or a fixed cost per ready event (a copy"
-            " per event), beside the kernel source, which copies every ready event out."
+            "Timing alone cannot see an mmap; the evidence measured is the probe (no mapping to be"
+            " had, the kernel writing into the caller's buffer) and/or a fixed cost per ready"
+            " event (what a copy per event predicts), beside the kernel source (cited, not"
+            " measured), which copies every ready event out."
         )
     elif verdict == CONFIRMED:
         why = (
-            "An epoll descriptor could be mapped here: check the kernel, whose source says epoll"
-            " copies each event."
+            "Measured: an epoll descriptor could be mapped here. The kernel source (cited, not"
+            " measured) says epoll copies each event: check the kernel."
         )
     else:
         why = (

@@ -61,6 +61,44 @@ def idle_states_env(results):
     return value if isinstance(value, dict) else {}
 
 
+def idle_states_effect(results):
+    """env.json's idle_states_effect (the floor without and with the PM QoS request, measured at
+    the sweep's start), or None for a sweep from before that measurement."""
+    value = results.raw_env.get("idle_states_effect")
+    return value if isinstance(value, dict) else None
+
+
+def request_effect_lines(results):
+    """What the PM QoS request can do on this machine and what holding it did to the floor, as
+    measured by this run; never the mechanism it was meant to trigger."""
+    effect = idle_states_effect(results)
+    if effect is None:
+        return [
+            "What holding `/dev/cpu_dma_latency` at 0 did on this machine was not measured"
+            " (env.json has no `idle_states_effect`: a sweep from before that measurement)."
+        ]
+    out = []
+    reach = effect.get("what_the_request_can_do")
+    if reach:
+        out.append(f"What the request can do here: {reach}.")
+    if not effect.get("measured"):
+        why = effect.get("why_not") or "no floor run was ok both without and with the request"
+        return out + [f"What holding the request does was not measured in this run: {why}."]
+    figures = [
+        f"{name} by **×{effect[key + '_ratio']:.2f}** ({fmt(effect.get(key + '_without_us'))} →"
+        f" {fmt(effect.get(key + '_with_us'))} µs)"
+        for key, name in (("p50", "p50"), ("p99", "p99"))
+        if effect.get(key + "_ratio") is not None
+    ]
+    rounds = len(effect.get("runs") or []) // 2
+    out.append(
+        "Measured at the start of the sweep: holding the request changed the 2-hop floor's"
+        f" {' and its '.join(figures)} on this machine (without → with; median of {rounds}"
+        f" interleaved {fmt(effect.get('window_s'))} s runs each, env.json `idle_states_effect`)."
+    )
+    return out
+
+
 def warnings_lines(results):
     """Bold one-liners for the very top of the report: what may undermine every figure below."""
     out = []
@@ -84,8 +122,9 @@ def warnings_lines(results):
         out.append(
             "**CPU idle states could not be blocked**:"
             f" {env.get('why_not') or 'no reason recorded'}. Every point was measured with the"
-            " machine's own idle behaviour (idle_states = allow), so low-load latency and CPU per"
-            " message include waking halted CPUs."
+            " machine's own idle behaviour (idle_states = allow). Explanation, not measured: where"
+            " the cpuidle driver halts idle CPUs, low-load latency and CPU per message then include"
+            " waking them."
         )
     return [part for line in out for part in (line, "")]
 
@@ -196,15 +235,18 @@ def idle_states_section(results):
         "## CPU idle states",
         "",
         (
-            "An idle CPU may halt (a C-state; on a VM, a halt that exits to the host); waking it"
-            " costs tens of µs, paid on every message by a ping-pong at low load, where both sides"
-            " sleep between messages. Holding `/dev/cpu_dma_latency` at 0 (idle_states = *block*)"
-            " keeps idle CPUs polling instead; *allow* is the machine's own behaviour. A server"
-            " busy scanning thousands of descriptors never halts, so the idle states bend the"
-            " *shape* of the curves, not only their level."
+            "Explanation, not measured by this run: an idle CPU may halt (a C-state; on a VM, a"
+            " halt that exits to the host); waking it costs tens of µs, paid on every message by a"
+            " ping-pong at low load, where both sides sleep between messages. Holding"
+            " `/dev/cpu_dma_latency` at 0 (idle_states = *block*) asks the cpuidle governor to"
+            " keep idle CPUs polling instead, which it can do only where the cpuidle driver lists a"
+            " polling state and deeper ones; *allow* is the machine's own behaviour. A server busy"
+            " scanning thousands of descriptors rarely goes idle, so where the request works the"
+            " idle states bend the *shape* of the curves, not only their level."
         ),
         "",
     ]
+    out += request_effect_lines(results) + [""]
     values = results.idle_states_values()
     env = idle_states_env(results)
     mode = "pingpong" if "pingpong" in results.modes() else None
@@ -254,7 +296,7 @@ def idle_states_section(results):
     elif values:
         only = values[0]
         how = {
-            rf.BLOCK: "blocked (idle CPUs polled: `/dev/cpu_dma_latency` held at 0)",
+            rf.BLOCK: "blocked (`/dev/cpu_dma_latency` held at 0; what that did is above)",
             rf.ALLOW: "allowed (the machine's own idle behaviour)",
         }.get(only, only)
         out.append(
@@ -447,6 +489,25 @@ def confounder_rows(results):
             )
             states.append(text + (", disabled)" if st.get("disabled") else ")"))
         rows.append(("cpuidle states", "; ".join(states) or "none listed"))
+    effect = idle_states_effect(results)
+    if effect is not None:
+        rows.append(
+            (
+                "PM QoS request can make idle CPUs poll",
+                {True: "yes", False: "no"}.get(effect.get("request_can_poll"), "unknown"),
+            )
+        )
+        ratios = [
+            f"{key} ×{effect[key + '_ratio']:.2f}"
+            for key in ("p50", "p99")
+            if effect.get(key + "_ratio") is not None
+        ]
+        rows.append(
+            (
+                "floor with ÷ without the request (measured)",
+                ", ".join(ratios) if effect.get("measured") and ratios else "not measured",
+            )
+        )
     env = idle_states_env(results)
     if env:
         held = env.get("held")
@@ -497,11 +558,11 @@ def machine_section(results):
         out += [
             "",
             (
-                "What else moves these figures as much as a mechanism does (env.json `confounders`,"
-                " `idle_states`): mitigations make every system call dearer, the frequency governor"
-                " and the idle states change how fast a sleeping CPU answers, THP the cost of the"
-                " holds' memory, the clocksource what a timestamp costs, isolation and"
-                " virtualization who else runs on the measured CPUs."
+                "Machine settings that can move these figures (env.json `confounders`,"
+                " `idle_states`). Explanation, not measured by this run: mitigations make every"
+                " system call dearer, the frequency governor and the idle states change how fast a"
+                " sleeping CPU answers, THP the cost of the holds' memory, the clocksource what a"
+                " timestamp costs, isolation and virtualization who else runs on the measured CPUs."
             ),
             "",
             "| setting | value |",
@@ -553,8 +614,9 @@ def how_to_read(results=None):
                 "- Each *idle connection* is a real TCP connection the server must watch but that"
                 " never sends. select and poll hand the kernel the whole watched set on every call;"
                 " epoll registers each descriptor once (`epoll_ctl`) and asks only for the ready"
-                " ones. So the x axis of the plots is the number of descriptors that cost something"
-                " for select/poll and nothing for epoll."
+                " ones. So the x axis of the plots is the number of descriptors that select/poll"
+                " must pass on every call and epoll need not; what they cost is what the claims"
+                " below measure."
             ),
             (
                 "- Lines are medians over repeats, shaded bands the min–max of the repeats: where"
@@ -564,8 +626,9 @@ def how_to_read(results=None):
             ),
             (
                 "- The dashed horizontal line on latency plots is the *floor*: two processes doing"
-                " blocking send/recv over loopback, no chat server, no multiplexer. No mechanism"
-                " can beat it."
+                " blocking send/recv over loopback, no chat server, no multiplexer (explanation,"
+                " not measured: a chat ping-pong adds the server's hops to it, so no mechanism is"
+                " expected below it)."
             ),
             (
                 "- Each claim gets a verdict by a rule fixed in code before the run (see *How"
@@ -861,8 +924,8 @@ def anchors_section(results, anchors):
         f"For claim 10: profiling their server at {g['profile_rate_req_s']:,} req/s, Gammo et al."
         " found these shares of the time: "
         + ", ".join(f"{k} {v:.2%}" for k, v in g["profile_share"].items())
-        + ". Registration costs epoll about what scanning costs select and poll: it is epoll's weak"
-        " point under churn. Compare with claim 10's figures above.",
+        + ". Their reading, not measured here: registration costs epoll about what scanning costs"
+        " select and poll, epoll's weak point under churn. Compare with claim 10's figures above.",
         "",
     ]
     return out

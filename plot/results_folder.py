@@ -36,7 +36,8 @@ COST = "server_cpu_us_per_msg"
 FLOOR = "floor"
 RELAY_FLOOR = "relay-floor"  # mode of the 4-hop relay floor (rows of mechanism "floor")
 FLOOR_MODES = (FLOOR, RELAY_FLOOR)
-# idle_states: "block" = the sweep held /dev/cpu_dma_latency at 0 (idle CPUs poll, never halt);
+# idle_states: "block" = the sweep held /dev/cpu_dma_latency at 0 (idle CPUs then poll only where
+# the cpuidle driver lists a polling state; what holding it did is env.json idle_states_effect);
 # "allow" = the machine's own idle behaviour; "" = a run from before the column existed.
 BLOCK = "block"
 ALLOW = "allow"
@@ -377,7 +378,8 @@ class ResultsFolder:
 
     def primary_scenario(self, mode):
         """The scenario of a mode the plots and the claims use: idle states blocked when measured
-        (idle CPUs polling: the mechanism, not the wake-up of a halted CPU), then the most rows.
+        (where the request makes idle CPUs poll, this times the mechanism, not the wake-up of a
+        halted CPU), then the most rows.
 
         A sweep normally runs one scenario per mode (per idle-states setting); if it ran several,
         the others are listed in the report rather than mixed into the same curve."""

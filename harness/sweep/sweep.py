@@ -207,8 +207,9 @@ def add_machine_options(p):
         default="block",
         metavar="LIST",
         help=(
-            "block: hold /dev/cpu_dma_latency at 0 for the whole sweep so idle CPUs poll instead "
-            "of halting (needs root; the default); allow: the machine's own idle behaviour; "
+            "block: hold /dev/cpu_dma_latency at 0 for the whole sweep, which makes idle CPUs poll "
+            "where the cpuidle driver lists a polling state (needs root; the default; env.json "
+            "idle_states_effect says what it did); allow: the machine's own idle behaviour; "
             "block,allow: both, interleaved per repeat, as the runs.csv column idle_states"
         ),
     )
@@ -1341,10 +1342,14 @@ def make_plan(args, latency_request):
         other_placement = "shared" if placement == "split" else "split"
     states, idle_note = choose_idle_states(args, latency_request)
     loadgen_modes = {m for m in ("relay-floor",) if m in lg_help}
-    floors = len(states) * (
-        2 * plan.FLOOR_REPEATS * (1 + len(loadgen_modes))
-        + (1 + len(loadgen_modes) if other_placement else 0)
-    )
+    floors = (
+        len(states)
+        * (
+            2 * plan.FLOOR_REPEATS * (1 + len(loadgen_modes))
+            + (1 + len(loadgen_modes) if other_placement else 0)
+        )
+        + 2 * idle_states.EFFECT_ROUNDS
+    )  # the floor without and with the request, at the start
     micro = not args.no_micro and os.access(args.micro, os.X_OK)
     plots = not args.no_plots
     hostile = args.hostile if plan.hostile_phase(args.hostile, counts, modes) else 0
@@ -1471,8 +1476,9 @@ def choose_idle_states(args, latency_request):
     states = [s for s in states if s != idle_states.BLOCK] or [idle_states.ALLOW]
     idle_note = (
         f"CPU idle states NOT blocked: {latency_request.why_not}; measuring with the"
-        " machine's own idle behaviour (idle_states=allow), where low-load latency and CPU"
-        " per message include waking halted CPUs"
+        " machine's own idle behaviour (idle_states=allow); explanation, not measured: where the"
+        " cpuidle driver halts idle CPUs, low-load latency and CPU per message include waking"
+        " them"
     )
     say(idle_note)
     return states, idle_note
@@ -1735,6 +1741,14 @@ def run_sweep(args, sweep, p, env, out_dir):
     signal.signal(signal.SIGTERM, on_term)
     try:
         here = (p.placement, p.server_cpu, p.loadgen_cpu)
+        # What holding the PM QoS request does to the floor here, measured, not assumed.
+        env["idle_states_effect"] = idle_states.measure_effect(
+            sweep.latency_request,
+            lambda label: idle_states.floor_figures(
+                sweep.args.loadgen, p.loadgen_cpu, p.server_cpu, sweep.loadgen_log(), label
+            ),
+        )
+        say("idle states: " + idle_states.effect_summary(env["idle_states_effect"]))
         sweep.floors("start", [here])
         if p.other_placement:
             o_placement, o_server, o_loadgen, _ = plan.placement_cpus(p.other_placement)

@@ -346,6 +346,7 @@ def write_new(
     held=True,
     allow_factor=2.5,
     flood_bound="server",
+    idle_effect=None,
     **kw,
 ):
     """write(), then what a sweep with idle-states control adds: every measured row once per
@@ -354,7 +355,7 @@ def write_new(
     relay_floor_p50_us, server_started_utc, window_chosen; floors and relay floors at the start and
     the end per setting (end = start x drift); env.json's idle_states and confounders.
     spread=(mechanism, mode, idle): that point's third blocked repeat gets twice its headline
-    figure.
+    figure. idle_effect: env.json's idle_states_effect, as the sweep writes it (absent: none).
     """
     write(folder, **kw)
     path = os.path.join(folder, "runs.csv")
@@ -468,6 +469,8 @@ def write_new(
                 ],
             },
         }
+        if idle_effect is not None:
+            env["idle_states_effect"] = idle_effect
         env["confounders"] = {
             "vulnerabilities": {
                 "meltdown": "Not affected",

@@ -10,6 +10,8 @@ import tempfile
 import time
 import unittest
 
+from harness.sweep import idle_states
+
 from harness.sweep.runs_csv import HOSTILE_COLUMNS
 from harness.sweep.tests.sweep_test_support import (
     BENCH_COLUMNS,
@@ -561,6 +563,29 @@ class IndependentRepeatsTest(unittest.TestCase):
         self.assertEqual(starts[:3], [30, 10, 20])
         self.assertEqual([r["floor_p50_us"] for r in run.measured()], ["20"])
 
+    def test_the_start_measures_what_holding_the_request_does_to_the_floor(self):
+        run = run_sweep(
+            self.bin,
+            FAST + "--mechanisms poll --counts 0 --repeats 1 --modes pingpong".split(),
+            # A machine where the request matters: the floor is 4x faster while it is held.
+            env={"MUXBENCH_CPU_DMA_LATENCY": self.device, "FAKE_FLOOR_BY_REQUEST": "40:120,10:30"},
+        )
+        self.assertEqual(run.returncode, 0, run.stderr)
+        effect = run.env["idle_states_effect"]
+        self.assertTrue(effect["measured"], effect)
+        self.assertEqual(
+            [(r["request"], r["p50_us"], r["p99_us"], r["status"]) for r in effect["runs"]],
+            [("without", 40, 120, "ok"), ("with", 10, 30, "ok")] * idle_states.EFFECT_ROUNDS,
+        )
+        self.assertEqual((effect["p50_ratio"], effect["p99_ratio"]), (0.25, 0.25))
+        self.assertIn("cpuidle_driver", effect)
+        self.assertIn("what_the_request_can_do", effect)
+        self.assertIn("changed the floor's p50 by ×0.25", run.stderr)
+        # The effect runs are not floors of the sweep, and the request is held again after them.
+        floors = [r for r in run.rows if r["mechanism"] == "floor"]
+        self.assertFalse(any(r["label"].startswith("idle-effect") for r in floors))
+        self.assertEqual({float(r["p50_us"]) for r in floors if r["mode"] == "floor"}, {10})
+
     def test_without_permission_the_sweep_says_so_and_measures_allow(self):
         missing = os.path.join(self.tmp, "no-such-dir", "cpu_dma_latency")
         run = run_sweep(
@@ -576,6 +601,9 @@ class IndependentRepeatsTest(unittest.TestCase):
         self.assertFalse(run.env["idle_states"]["held"])
         self.assertIn("cannot open", run.env["idle_states"]["why_not"])
         self.assertTrue(any("NOT blocked" in n for n in run.env["notes"]))
+        self.assertFalse(run.env["idle_states_effect"]["measured"])
+        self.assertIn("cannot open", run.env["idle_states_effect"]["why_not"])
+        self.assertEqual(run.env["idle_states_effect"]["runs"], [])
 
 
 def _count_rows(path, mechanisms):
