@@ -768,13 +768,14 @@ def churn_registration(results, by_mech):
     text = f"churn at {fmt(x0)} idle, time per connection: " + ratio.describe("poll", "epoll-lt")
     if ratio.outcome == rules.CHEAPER:
         return CONFIRMED, (
-            text + "; poll opens and closes connections faster: registration costs epoll what poll"
-            " does not pay"
+            text + "; poll opens and closes connections faster (explanation, not measured by this"
+            " comparison: registration costs epoll what poll does not pay)"
         )
     if ratio.decided:
         return INCONCLUSIVE, (
-            text + "; poll was not faster by more than the margin (no verdict from churn: epoll"
-            " saves on the wait side what it pays in registration)"
+            text + "; poll was not faster by more than the margin, so churn gives no verdict"
+            " (explanation, not measured: epoll may save on the wait side what it pays in"
+            " registration)"
         )
     return INCONCLUSIVE, text
 
