@@ -21,7 +21,8 @@ CONVERTER = ["-m", "harness.micro.micro_to_csv"]  # run with cwd=ROOT, the impor
 SAMPLE = os.path.join(HERE, "sample_micro.json")
 COLUMNS = (
     "benchmark,family,mechanism,watched,ready,repetitions,ns_per_call_median,"
-    "ns_per_call_min,ns_per_call_max,ns_per_watched_fd,events_per_call,status"
+    "ns_per_call_min,ns_per_call_max,ns_per_watched_fd,events_per_call,status,"
+    "ns_per_call_q25,ns_per_call_q75,ns_per_call_repeats,sockets"
 ).split(",")
 
 
@@ -196,6 +197,9 @@ class MicroToCsv(Tmp):
         )
         self.assertEqual(float(r["ns_per_watched_fd"]), 100.0)
         self.assertEqual(r["status"], "ok")
+        # every repetition kept, in run order, and the quartiles between them
+        self.assertEqual([float(v) for v in r["ns_per_call_repeats"].split(";")], [900, 1000, 1200])
+        self.assertEqual((float(r["ns_per_call_q25"]), float(r["ns_per_call_q75"])), (950, 1100))
         r = rows[1]  # no counters: real_time in microseconds, converted
         self.assertEqual(
             (
