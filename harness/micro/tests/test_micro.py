@@ -57,7 +57,8 @@ class MicroSmoke(Tmp):
 
     FILTER = (
         "^(wait/[a-z-]+/ready:1/watched:4/|ready/[a-z-]+/watched:1000/ready:2/"
-        "|build/[a-z-]+/ready:1/watched:4$|ctl/[a-z-]+/watched:4/|uring/uring/ready:1/watched:4/)"
+        "|build/[a-z-]+/ready:1/watched:4$|ctl/[a-z-]+/watched:4/|uring/uring/ready:1/watched:4/"
+        "|shared/poll/sockets:2/ready:1/watched:4/)"
     )
 
     def test_every_family_runs_and_converts(self):
@@ -67,6 +68,7 @@ class MicroSmoke(Tmp):
                 binary("mux-micro"),
                 "--watched=4",
                 "--ready=2",
+                "--shared-sockets=2",
                 "--benchmark_min_time=0.001",
                 "--benchmark_repetitions=1",
                 "--benchmark_filter=" + self.FILTER,
@@ -90,12 +92,14 @@ class MicroSmoke(Tmp):
         ]
         expected += [f"build/{m}/ready:1/watched:4" for m in ("select", "poll", "poll-rebuild")]
         expected += [f"ctl/epoll-ctl-{op}/watched:4/manual_time" for op in ("add", "mod", "del")]
+        # 4 pollfd entries naming 2 sockets, one more entry the ready socket: 1 event per call
+        expected += ["shared/poll/sockets:2/ready:1/watched:4/manual_time"]
         for name in expected:
             self.assertIn(name, runs)
             b = runs[name]
             self.assertFalse(b.get("error_occurred"), f"{name}: {b.get('error_message')}")
             self.assertGreater(b["ns_per_call"], 0, name)
-        for name in expected[:8]:
+        for name in expected[:8] + expected[-1:]:
             want = 2 if name.startswith("ready/") else 1
             self.assertEqual(runs[name]["events_per_call"], want, name)
         uring = runs.get("uring/uring/ready:1/watched:4/manual_time")
@@ -114,6 +118,9 @@ class MicroSmoke(Tmp):
             self.assertEqual(row["status"], "ok", name)
             self.assertEqual(row["repetitions"], "1", name)
             self.assertGreater(float(row["ns_per_call_median"]), 0, name)
+        row = by_name["shared/poll/sockets:2/ready:1/watched:4/manual_time"]
+        self.assertEqual((row["family"], row["sockets"], row["watched"]), ("shared", "2", "4"))
+        self.assertEqual(len(row["ns_per_call_repeats"].split(";")), 1)
         row = by_name["wait/epoll-et/ready:1/watched:4/manual_time"]
         self.assertEqual(
             (row["family"], row["mechanism"], row["watched"], row["ready"]),
