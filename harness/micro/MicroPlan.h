@@ -29,8 +29,9 @@ struct MicroPlan {
   int shape_repetitions = 0;
   // Distinct sockets behind the shared family's N pollfd entries (see SharedBenchmarks.cpp).
   std::vector<std::int64_t> shared_sockets{16};
-  // Milliseconds to sleep after the pool was rebuilt, before the first call: closing the previous
-  // pool's sockets leaves deferred frees (RCU) that run on this CPU during the next calls.
+  // Milliseconds to sleep after the pool was rebuilt for a larger N, before the first call: a
+  // probe of whether the slow first calls at large N after a rebuild depend on the time since
+  // the sockets were made (e.g. deferred frees of the previous pool) rather than on the calls.
   int settle_ms = 0;
   std::vector<std::int64_t> ready_counts;  // k swept by the ready family
   std::int64_t ready_watched = 1000;       // N held fixed by the ready family
