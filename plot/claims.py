@@ -352,17 +352,18 @@ def linear_why(verdict, mechanism, shapes, finding, verdicts):
         bent = [s for s in shapes if s.shape == rules.FASTER_THAN_LINEAR]
         if bent:
             _, rises_at = bent[-1].bend()
-            where = f" from about {fmt(rises_at)}" if rises_at is not None else ""
+            where = f"from about {fmt(rises_at)}" if rises_at is not None else "at the high end"
             why += (
-                f" Past some count it adds more{where}: the cost grows faster than linearly"
-                " there, so one slope over the whole range would describe no count."
+                f" {where[0].upper()}{where[1:]} each descriptor added more than"
+                f" {rules.PER_FD_MARGIN:.0%} beyond its cost at the low end: the cost grows faster"
+                " than linearly there, and one slope over the whole range would describe no count."
             )
             if finding == "sockets":
                 why += (
                     " Measured: poll over as many entries naming only a few distinct sockets"
-                    " stayed linear, so the rise comes from the number of distinct sockets"
-                    " touched (their kernel objects outgrowing a cache — which cache is an"
-                    " explanation: this VM reports no cache sizes to the kernel)."
+                    " stayed linear, so the rise comes from the number of distinct sockets a call"
+                    " touches, not from the entries; which limit their kernel objects outgrow (a"
+                    " cache, the TLB) is an explanation: the run did not measure it."
                 )
             elif finding == "entries":
                 why += (
