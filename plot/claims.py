@@ -6,6 +6,7 @@ mechanism not swept) make the evidence say so and the verdict inconclusive; they
 """
 
 import json
+import math
 import os
 import statistics
 
@@ -274,16 +275,17 @@ def same_count_figures(results):
 
 def shared_probe(results):
     """The bend probe: poll over N entries naming few distinct sockets, against the wait family
-    (N distinct sockets). (figure lines, finding) where finding is 'sockets' when the distinct
-    sockets' per-descriptor cost rises faster than linearly and the shared one's stays linear,
-    'entries' when both rise, None when not measured or undecided."""
+    (N distinct sockets). Returns (figure lines, finding): finding is None when not measured or
+    undecided, else (kind, D, shared ratio, distinct ratio) with kind 'sockets' when the
+    per-descriptor cost of distinct sockets rose faster than linearly and the shared one's rose
+    less, beyond both intervals, or 'entries' when both rose and their intervals overlap."""
     rows = results.micro_rows(SHARED_FAMILY, "poll")
     socket_counts = sorted({number(r.get("sockets")) for r in rows} - {None})
     distinct = micro_cost_points(results, "wait", "poll")
     if not socket_counts or not distinct:
         return [], None
     base = rules.PerFdShape(distinct)
-    figures, findings = [], set()
+    figures, findings = [], []
     for d in socket_counts:
         shape = rules.PerFdShape(micro_cost_points(results, SHARED_FAMILY, "poll", d))
         figures.append(
@@ -294,12 +296,16 @@ def shared_probe(results):
                 MICRO_UNIT,
             )
         )
-        if base.shape == rules.FASTER_THAN_LINEAR and shape.shape == rules.LINEAR:
-            findings.add("sockets")
-        elif base.shape == rules.FASTER_THAN_LINEAR and shape.shape == rules.FASTER_THAN_LINEAR:
-            findings.add("entries")
-    finding = findings.pop() if len(findings) == 1 else None
-    return figures, finding
+        if base.shape != rules.FASTER_THAN_LINEAR or shape.ratio is None:
+            continue
+        if math.isinf(shape.ratio[2]):
+            continue
+        if shape.ratio[2] < base.ratio[1]:
+            findings.append(("sockets", d, shape.ratio[0], base.ratio[0]))
+        elif shape.shape == rules.FASTER_THAN_LINEAR:
+            findings.append(("entries", d, shape.ratio[0], base.ratio[0]))
+    kinds = {f[0] for f in findings}
+    return figures, (findings[0] if len(kinds) == 1 else None)
 
 
 def linear_cost_claim(results, number, mechanism):
@@ -358,17 +364,22 @@ def linear_why(verdict, mechanism, shapes, finding, verdicts):
                 f" {rules.PER_FD_MARGIN:.0%} beyond its cost at the low end: the cost grows faster"
                 " than linearly there, and one slope over the whole range would describe no count."
             )
-            if finding == "sockets":
+            kind, d, shared, distinct = finding or (None, 0, 0, 0)
+            if kind == "sockets":
                 why += (
-                    " Measured: poll over as many entries naming only a few distinct sockets"
-                    " stayed linear, so the rise comes from the number of distinct sockets a call"
-                    " touches, not from the entries; which limit their kernel objects outgrow (a"
-                    " cache, the TLB) is an explanation: the run did not measure it."
+                    f" Measured: over as many entries naming only {fmt(d)} distinct sockets the"
+                    f" cost per entry rose ×{fmt(shared)} across the range, against"
+                    f" ×{fmt(distinct)} with every entry a distinct socket: the rise comes from the"
+                    " number of distinct sockets a call touches, not from the entries. Which limit"
+                    " their"
+                    " kernel objects outgrow (a cache, the TLB) is an explanation: the run did not"
+                    " measure it."
                 )
-            elif finding == "entries":
+            elif kind == "entries":
                 why += (
-                    " Measured: poll over as many entries naming only a few distinct sockets rose"
-                    " as well, so the rise comes from the per-entry work, not from the sockets."
+                    f" Measured: over as many entries naming only {fmt(d)} distinct sockets the"
+                    f" cost per entry rose as much (×{fmt(shared)} against ×{fmt(distinct)}): the"
+                    " rise comes from the per-entry work, not from the sockets."
                 )
         return why
     if verdict == REFUTED:

@@ -151,7 +151,10 @@ class ShapeClaims(unittest.TestCase):
         self.assertNotIn("slope", micro)
         # The bend probe: the same entries over 16 sockets stayed linear, and the why says so.
         self.assertTrue(any("16 distinct sockets" in f and "→ linear" in f for f in c.figures))
-        self.assertIn("Measured: poll over as many entries", c.explanation)
+        self.assertIn(
+            "Measured: over as many entries naming only 16 distinct sockets", c.explanation
+        )
+        self.assertIn("the rise comes from the number of distinct sockets", c.explanation)
 
     def test_select_and_poll_are_compared_at_the_same_counts(self):
         c = self.evaluate()[2]
