@@ -78,12 +78,14 @@ def write(
     nested_env=False,
     repeats=3,
     poll_bend=False,
+    shared_rise=0.0,
 ):
     """scan scales what each idle descriptor costs select/poll (0 = flat); select_limit moves the
     refusal (a server that watches past FD_SETSIZE, to test the refutation); repeats: repeats of
     every measured point (1 = a --quick run; the floors keep theirs); poll_bend: poll's micro
     call costs 3 × as much per descriptor past 4096 watched while the shared family (the same N
-    entries naming 16 sockets) stays linear, the shape the reference VM measured."""
+    entries naming 16 sockets) stays linear, the shape the reference VM measured, or rises by
+    1 + shared_rise per entry at 16384 entries."""
     os.makedirs(folder, exist_ok=True)
     rng = random.Random(seed)
     rows, run_id = [], 0
@@ -327,7 +329,8 @@ def write(
                 m("wait", "select", watched, 1, None, "descriptor beyond FD_SETSIZE")
             m("wait", "poll", watched, 1, 200 + 4.0 * scan * watched + bend(watched))
             if poll_bend:
-                m("shared", "poll", watched, 1, 200 + 4.0 * scan * watched, sockets=16)
+                per_entry = 4.0 * scan * (1 + shared_rise * watched / 16384)
+                m("shared", "poll", watched, 1, 200 + per_entry * watched, sockets=16)
             m("wait", "epoll-lt", watched, 1, 320)
             m("wait", "epoll-et", watched, 1, 310)
             for op, ns in (("add", 700), ("mod", 450), ("del", 550)):
