@@ -594,8 +594,9 @@ COMPARE_MIN_POINTS = 3
 # cost is flat", judged by the rule that judges flatness everywhere else.
 PER_FD_MARGIN = MAX_REL_FLAT
 # The low end is the smallest count whose cost is at least twice the cost at N0: below it the
-# added cost is a difference of two near-equal figures (at 10 watched poll's call is ~1.4 µs of
-# which ~1 µs is fixed), so its relative noise, not the descriptors, would decide the ratio.
+# added cost is a difference of two near-equal figures (a full mux-micro run starts at N0 = 1,
+# where one poll call took 1.33 µs, against 1.56 µs at N = 2), so its relative noise, not the
+# descriptors, would decide the ratio.
 LOW_END_COST_FACTOR = 2.0
 # Two mechanisms' per-descriptor costs at the same count "match" within the same tolerance as the
 # shape: a difference that would not make a series non-linear does not set two scans apart.
@@ -659,7 +660,8 @@ class PerFdShape:
     count the per-descriptor cost and its ratio to the low end's (where the series bends)."""
 
     def __init__(self, points):
-        self.est = {x: Estimate(v) for x, v in sorted(points.items()) if Estimate(v).n}
+        estimates = {x: Estimate(v) for x, v in sorted(points.items())}
+        self.est = {x: e for x, e in estimates.items() if e.n}
         self.xs = list(self.est)
         self.x0 = self.xs[0] if self.xs else None
         self.low_x = self.high_x = None
