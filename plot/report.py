@@ -951,7 +951,10 @@ def rules_section():
             "The cost claims (2, 4, 8) use server CPU per message from runs.csv in the first of"
             f" {', '.join(claims.COST_MODES)} that was measured (ping-pong makes about one wait"
             " call per message, so the scan is not divided among many messages), and the one-call"
-            " timings of micro.csv."
+            " timings of micro.csv (one descriptor ready, every repetition). Their shapes are read"
+            " as the cost each watched descriptor adds (plot *Cost per watched descriptor*): a"
+            " line fitted over a series that bends would report an average slope that no count"
+            " has."
         ),
         "",
     ]

@@ -9,6 +9,7 @@ Stdlib only (no scipy): the t quantiles are tabulated below.
 """
 
 import math
+import statistics
 
 CONFIDENCE = 0.95  # two-sided confidence of the slope interval
 MIN_POINTS = 3  # distinct x values a series needs before its shape is judged
@@ -501,7 +502,7 @@ def rules_text():
     """The rules in plain words, with their thresholds, for the report."""
     return [
         (
-            "**Shape of a series** (cost against idle connections, watched or ready descriptors)."
+            "**Shape of a series** (a cost against ready descriptors: claims 8 and 9)."
             " A least-squares line is fitted through every repeat's point (for micro.csv, through"
             f" the per-N medians of its repetitions), with the {CONFIDENCE:.0%} Student-t interval"
             " of its slope. The fitted change across the measured range is divided by the value at"
@@ -522,16 +523,14 @@ def rules_text():
             f" {MIN_POINTS} distinct x values."
         ),
         "",
-        (
-            "**Growth claims (2, 4)**: confirmed when the series grows linearly, refuted when it is"
-            " flat (or falls), inconclusive otherwise."
-        ),
+        *shape_rules_text(),
         (
             "**Claim 8**: two halves. epoll's cost against the watched count (server CPU per"
-            " message against idle connections; one epoll_wait against N watched) must be *flat*,"
-            " and one epoll_wait against k ready descriptors must *grow*. Confirmed when both hold,"
-            " refuted when the watched series grows or the ready series is flat, inconclusive"
-            " otherwise (e.g. no micro.csv: the ready half is not measured)."
+            " message against idle connections; one epoll_wait against N watched) must be *flat*"
+            " by the cost rule above, and one epoll_wait against k ready descriptors must *grow*"
+            " (the line fit above). Confirmed when both hold, refuted when the watched cost grows"
+            " or the ready series is flat, inconclusive otherwise (e.g. no micro.csv: the ready"
+            " half is not measured)."
         ),
         (
             "**Claim 9**: each piece of evidence refutes it: the probe's mmap of an epoll"
@@ -712,3 +711,266 @@ def idle_growth_class(ratio):
     if ratio.ratio > 1 + IDLE_GROWTH_MARGIN:
         return IDLE_GROWTH_POSSIBLE
     return IDLE_GROWTH_WITHIN
+
+
+# ---- Shape claims: cost per watched descriptor (claims 2, 4 and 8's watched half) -------------
+# "grows linearly" says each watched descriptor adds the same cost to a call, so the claims are
+# tested on that figure: the cost a descriptor adds, (cost(N) − cost(N0)) / (N − N0), N0 being the
+# smallest count measured (0 idle connections in runs.csv, the smallest N in micro.csv). Subtracting
+# cost(N0) takes out the fixed cost of a call or a message, which divided by N alone would make
+# every affine cost look like a falling one. A straight line over a series that bends (flat, then
+# rising) reports an average slope no single count has; this rule compares the two ends instead.
+# The per-descriptor cost at the high end of the measured range against the low end: within
+# ±25 % → "linear". The same tolerance as MAX_REL_FLAT, because "linear" is "the per-descriptor
+# cost is flat", judged by the rule that judges flatness everywhere else.
+PER_FD_MARGIN = MAX_REL_FLAT
+# The low end is the smallest count whose cost is at least twice the cost at N0: below it the
+# added cost is a difference of two near-equal figures (a full mux-micro run starts at N0 = 1,
+# where one poll call took 1.33 µs, against 1.56 µs at N = 2), so its relative noise, not the
+# descriptors, would decide the ratio.
+LOW_END_COST_FACTOR = 2.0
+# Two mechanisms' per-descriptor costs at the same count "match" within the same tolerance as the
+# shape: a difference that would not make a series non-linear does not set two scans apart.
+SAME_PER_FD_MARGIN = PER_FD_MARGIN
+
+# Per-descriptor shapes
+LINEAR = "linear"
+FASTER_THAN_LINEAR = "faster than linear"
+SLOWER_THAN_LINEAR = "slower than linear"
+# Total cost across the measured range
+COST_GROWS = "grows"
+COST_FLAT = "flat"
+COST_UNCLEAR = "unclear"
+
+
+class Estimate:
+    """The mean of one count's repeats with its standard error and degrees of freedom."""
+
+    def __init__(self, values):
+        self.values = [v for v in values if v is not None]
+        self.n = len(self.values)
+        self.mean = statistics.fmean(self.values) if self.values else None
+        self.var = statistics.variance(self.values) / self.n if self.n >= 2 else math.inf
+        self.df = self.n - 1
+
+
+def log_ratio_interval(num, den, parts):
+    """The CONFIDENCE interval of num / den (num, den > 0) from the delta method on its log:
+    parts = [(d log / d mean_i, Estimate_i)], Welch–Satterthwaite degrees of freedom. Returns
+    (ratio, low, high); the interval is infinite when a part has fewer than 2 values."""
+    ratio = num / den
+    contributions = [(g * g * e.var, e.df) for g, e in parts if g != 0]
+    if any(math.isinf(v) for v, _ in contributions):
+        return ratio, 0.0, math.inf
+    total = sum(v for v, _ in contributions)
+    if total == 0:
+        return ratio, ratio, ratio
+    df = total**2 / sum(v * v / d for v, d in contributions if v > 0)
+    half = t95(math.floor(df)) * math.sqrt(total)
+    return ratio, ratio * math.exp(-half), ratio * math.exp(half)
+
+
+def interval_words(low, high):
+    """'95% CI 0.98 … 1.01', or why there is none (a count measured once has no spread)."""
+    if math.isinf(high):
+        return "no interval: a count has fewer than 2 repeats"
+    return f"{CONFIDENCE:.0%} CI {fmt(low)} … {fmt(high)}"
+
+
+def within(low, high, margin):
+    return 1 - margin <= low and high <= 1 + margin
+
+
+class PerFdShape:
+    """The shape of one cost series against watched descriptors, from the cost a descriptor adds.
+
+    points: {N: [cost of each repeat or repetition]}. Everything is computed at construction:
+    cost_shape (COST_GROWS / COST_FLAT / COST_UNCLEAR, from cost(high end) / cost(N0)), shape (the
+    per-descriptor ratio between the low and high ends: LINEAR, FASTER_THAN_LINEAR,
+    SLOWER_THAN_LINEAR, UNCLEAR, or TOO_FEW when there is no low end below the high end), and per
+    count the per-descriptor cost and its ratio to the low end's (where the series bends)."""
+
+    def __init__(self, points):
+        estimates = {x: Estimate(v) for x, v in sorted(points.items())}
+        self.est = {x: e for x, e in estimates.items() if e.n}
+        self.xs = list(self.est)
+        self.x0 = self.xs[0] if self.xs else None
+        self.low_x = self.high_x = None
+        self.cost_ratio = self.ratio = None
+        self.cost_shape = COST_UNCLEAR
+        self.shape = TOO_FEW
+        if len(self.xs) < 2 or self.est[self.x0].mean <= 0:
+            return
+        e0, top = self.est[self.x0], self.est[self.xs[-1]]
+        self.cost_ratio = log_ratio_interval(
+            top.mean, e0.mean, [(1 / top.mean, top), (-1 / e0.mean, e0)]
+        )
+        self.cost_shape = self._cost_shape()
+        raised = [x for x in self.xs[1:] if self.est[x].mean >= LOW_END_COST_FACTOR * e0.mean]
+        if len(raised) >= 2:
+            self.low_x, self.high_x = raised[0], raised[-1]
+            self.ratio = self.ratio_to_low(self.high_x)
+            self.shape = self._shape()
+
+    def per_fd(self, x):
+        """The cost one descriptor adds at count x (the mean over repeats)."""
+        return (self.est[x].mean - self.est[self.x0].mean) / (x - self.x0)
+
+    def ratio_to_low(self, x):
+        """per_fd(x) / per_fd(low end) with its interval; the shared cost(N0) is counted once."""
+        e0, e1, e2 = self.est[self.x0], self.est[self.low_x], self.est[x]
+        a1, a2 = e1.mean - e0.mean, e2.mean - e0.mean
+        scale = (self.low_x - self.x0) / (x - self.x0)
+        ratio, low, high = log_ratio_interval(
+            a2, a1, [(1 / a2, e2), (-1 / a1, e1), (1 / a1 - 1 / a2, e0)]
+        )
+        return ratio * scale, low * scale, high * scale
+
+    def _cost_shape(self):
+        _, low, high = self.cost_ratio
+        if low >= 1 + MIN_REL_GROWTH:
+            return COST_GROWS
+        if within(low, high, MAX_REL_FLAT):
+            return COST_FLAT
+        return COST_UNCLEAR
+
+    def _shape(self):
+        _, low, high = self.ratio
+        if within(low, high, PER_FD_MARGIN):
+            return LINEAR
+        if low > 1 + PER_FD_MARGIN:
+            return FASTER_THAN_LINEAR
+        if high < 1 - PER_FD_MARGIN:
+            return SLOWER_THAN_LINEAR
+        return UNCLEAR
+
+    def bend(self):
+        """(the largest count up to which every count's per-descriptor cost is within the margin
+        of the low end's, the first count above it by more than the margin) — either None."""
+        flat_to = rises_at = None
+        still_flat = True
+        for x in self.xs[self.xs.index(self.low_x) :] if self.low_x is not None else []:
+            _, low, high = self.ratio_to_low(x)
+            still_flat = still_flat and within(low, high, PER_FD_MARGIN)
+            if still_flat:
+                flat_to = x
+            if low > 1 + PER_FD_MARGIN:
+                rises_at = x
+                break
+        return flat_to, rises_at
+
+    def grows_at_least_linearly(self):
+        return self.cost_shape == COST_GROWS and self.shape in (LINEAR, FASTER_THAN_LINEAR)
+
+    def describe_cost(self, unit, x_unit, scale=1.0):
+        """The total cost from N0 to the high end, e.g. 'cost 629 ns at 10 → 625 at 19,962
+        watched: ×0.99 (95% CI 0.98 … 1.01) → flat'."""
+        if self.cost_ratio is None:
+            return f"{len(self.xs)} measured count(s), need 2"
+        r, low, high = self.cost_ratio
+        top = self.xs[-1]
+        return (
+            f"cost {fmt(self.est[self.x0].mean * scale)} {unit} at {fmt(self.x0)} →"
+            f" {fmt(self.est[top].mean * scale)} at {fmt(top)} {x_unit}: ×{fmt(r)}"
+            f" ({interval_words(low, high)}) → {self.cost_shape}"
+        )
+
+    def describe(self, unit, per_words, scale=1.0):
+        """One line: the cost added per descriptor at every count (where it bends shows), the
+        ratio of the ends with its interval, and the words of the rule — never one slope over the
+        whole range. per_words: what one descriptor is, e.g. 'watched descriptor'."""
+        if self.shape == TOO_FEW:
+            return (
+                f"per descriptor: fewer than two counts cost ≥ {LOW_END_COST_FACTOR:g} × the cost"
+                f" at {fmt(self.x0)} (too few points for a shape)"
+                if self.xs
+                else "no measured count"
+            )
+        r, low, high = self.ratio
+        lo_x, hi_x = self.low_x, self.high_x
+        each = ", ".join(f"{fmt(x)}: {fmt(self.per_fd(x) * scale)}" for x in self.xs[1:])
+        text = (
+            f"{unit} added per {per_words} above the cost at {fmt(self.x0)}: {each};"
+            f" {fmt(hi_x)} against {fmt(lo_x)}: ×{fmt(r)} ({interval_words(low, high)})"
+        )
+        if self.shape == LINEAR:
+            return text + f" → linear (within ±{PER_FD_MARGIN:.0%})"
+        if self.shape == FASTER_THAN_LINEAR:
+            flat_to, rises_at = self.bend()
+            where = ""
+            if flat_to is not None and flat_to != lo_x:
+                where = f"; within ±{PER_FD_MARGIN:.0%} of its value at {fmt(lo_x)} up to" + (
+                    f" {fmt(flat_to)}"
+                )
+            if rises_at is not None:
+                where += f"; more than {PER_FD_MARGIN:.0%} above it from {fmt(rises_at)}"
+            return (
+                text + f" → grows at least linearly: per descriptor ×{fmt(r)} from {fmt(lo_x)} to"
+                f" {fmt(hi_x)}{where}"
+            )
+        if self.shape == SLOWER_THAN_LINEAR:
+            return text + f" → slower than linear (per descriptor ×{fmt(r)})"
+        return text + f" → unclear (the interval reaches past ±{PER_FD_MARGIN:.0%})"
+
+
+def same_count_ratios(a, b):
+    """Per-descriptor cost of two series (PerFdShape) at the counts both measured above both low
+    ends: [(N, ratio, low, high, matches)], a's cost over b's. matches: the interval lies within
+    ±SAME_PER_FD_MARGIN."""
+    out = []
+    if a.low_x is None or b.low_x is None:
+        return out
+    for x in [x for x in a.xs if x in b.est and x >= max(a.low_x, b.low_x)]:
+        pa, pb = a.per_fd(x), b.per_fd(x)
+        if pa <= 0 or pb <= 0:
+            continue
+        parts = []
+        for g, shape in ((1.0, a), (-1.0, b)):
+            e0, ex = shape.est[shape.x0], shape.est[x]
+            d = ex.mean - e0.mean
+            parts += [(g / d, ex), (-g / d, e0)]
+        ratio, low, high = log_ratio_interval(pa, pb, parts)
+        out.append((x, ratio, low, high, within(low, high, SAME_PER_FD_MARGIN)))
+    return out
+
+
+def shape_rules_text():
+    """The per-descriptor rule in plain words, for rules_text()."""
+    m = PER_FD_MARGIN
+    return [
+        (
+            "**Cost per watched descriptor (claims 2, 4, and 8's watched half)**. The cost one"
+            " descriptor adds at N is (cost(N) − cost(N0)) / (N − N0), N0 the smallest count"
+            " measured (0 idle connections in runs.csv; the smallest N in micro.csv): subtracting"
+            " the fixed cost of a call or a message leaves what the descriptors cost. *Linear*"
+            " means this figure is flat. It is compared at the two ends of the measured range:"
+            f" the low end is the smallest count costing ≥ {LOW_END_COST_FACTOR:g} × cost(N0)"
+            " (below it the added cost is a difference of near-equal figures), the high end the"
+            " largest count. The ratio high / low gets a"
+            f" {CONFIDENCE:.0%} interval (means over repeats — micro.csv: over repetitions, from"
+            " ns_per_call_repeats —, delta method on the log, Welch–Satterthwaite degrees of"
+            f" freedom). Within ±{m:.0%} ({1 - m:.2f} … {1 + m:.2f}): *linear*; wholly above"
+            f" {1 + m:.2f}: *grows at least linearly*, and the figures say by how much per"
+            " descriptor from which count to which, and up to which count it stayed within the"
+            f" margin (never a single slope over a bend); wholly below {1 - m:.2f}: *slower than"
+            f" linear*; otherwise *unclear*. The margin is MAX_REL_FLAT (±{MAX_REL_FLAT:.0%}):"
+            " linear is flatness of the per-descriptor cost."
+        ),
+        (
+            "- The cost itself *grows* when the interval of cost(largest) / cost(N0) lies wholly"
+            f" at or above {1 + MIN_REL_GROWTH:.2f}, and is *flat* when it lies within"
+            f" ±{MAX_REL_FLAT:.0%}."
+        ),
+        (
+            '- Claims 2 and 4 ("grows linearly"): confirmed when the cost grows and its'
+            " per-descriptor cost is linear or rises (each descriptor adds at least a fixed cost:"
+            " what the claim teaches); refuted when the cost is flat or grows slower than"
+            " linearly; inconclusive otherwise. Claim 8's watched half: epoll's cost must be"
+            " *flat*; it is refuted when it grows."
+        ),
+        (
+            "- select against poll: their per-descriptor costs at each count both measured (above"
+            f" both low ends), ratio with the same interval; they *match* within"
+            f" ±{SAME_PER_FD_MARGIN:.0%}. For information; never a verdict."
+        ),
+    ]

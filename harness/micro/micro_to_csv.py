@@ -5,9 +5,14 @@
 micro.csv: one row per benchmark instance, aggregated over its repetitions. Columns (a contract
 with the plots and the report; add at the end, rename none):
   benchmark,family,mechanism,watched,ready,repetitions,ns_per_call_median,ns_per_call_min,
-  ns_per_call_max,ns_per_watched_fd,events_per_call,status
+  ns_per_call_max,ns_per_watched_fd,events_per_call,status,ns_per_call_q25,ns_per_call_q75,
+  ns_per_call_repeats,sockets
 status is `ok` or Google Benchmark's SkipWithError text (select past FD_SETSIZE, N past the
 open-file limit, io_uring unavailable); a skipped instance has empty figures.
+ns_per_call_q25/q75 are the quartiles of the repetitions, and ns_per_call_repeats every
+repetition's figure in run order, separated by `;` (the shape rules in plot/rules.py compute
+their intervals from them; a count whose calls fall into two modes shows there, not in the
+median). sockets is the shared family's number of distinct sockets behind its N entries.
 
 micro_fit.csv: one row per fitted family: Google Benchmark's complexity fit (coefficient and RMS;
 its oN fit has no constant term) and an ordinary least-squares line with an intercept over the
@@ -37,6 +42,10 @@ COLUMNS = [
     "ns_per_watched_fd",
     "events_per_call",
     "status",
+    "ns_per_call_q25",
+    "ns_per_call_q75",
+    "ns_per_call_repeats",
+    "sockets",
 ]
 FIT_COLUMNS = [
     "family",
@@ -51,7 +60,9 @@ FIT_COLUMNS = [
     "points",
     "benchmark",
 ]
-KEYS = ("watched", "ready")
+KEYS = ("watched", "ready", "sockets")
+# the keys a fit runs over; sockets is held fixed
+FIT_KEYS = ("watched", "ready")
 TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
@@ -111,6 +122,19 @@ def median_or_none(values):
     return statistics.median(values) if values else None
 
 
+def spread(calls):
+    """Quartiles (statistics' inclusive method: within min..max even for 2 values) and every
+    repetition's figure, `;`-separated in run order."""
+    calls = [c for c in calls if c is not None]
+    out = {"ns_per_call_repeats": ";".join(fmt(c) for c in calls)}
+    if len(calls) >= 2:
+        q1, _, q3 = statistics.quantiles(calls, n=4, method="inclusive")
+        out["ns_per_call_q25"], out["ns_per_call_q75"] = q1, q3
+    elif calls:
+        out["ns_per_call_q25"] = out["ns_per_call_q75"] = calls[0]
+    return out
+
+
 def instance_rows(benchmarks):
     order, runs, aggregates = [], {}, {}
     for b in benchmarks:
@@ -137,6 +161,7 @@ def instance_rows(benchmarks):
             "mechanism": mechanism,
             "watched": keys.get("watched"),
             "ready": keys.get("ready"),
+            "sockets": keys.get("sockets"),
             "repetitions": len(ok),
             "status": errors[0] if errors else "ok",
         }
@@ -145,6 +170,7 @@ def instance_rows(benchmarks):
             row["ns_per_call_median"] = median_or_none(calls)
             row["ns_per_call_min"] = min(c for c in calls if c is not None)
             row["ns_per_call_max"] = max(c for c in calls if c is not None)
+            row.update(spread(calls))
             row["ns_per_watched_fd"] = median_or_none([ns(r, "ns_per_watched_fd") for r in ok])
             row["events_per_call"] = median_or_none([ns(r, "events_per_call") for r in ok])
         elif name in aggregates and not errors:
@@ -196,7 +222,7 @@ def fit_rows(benchmarks, rows):
     out = []
     for prefix in order:
         family, mechanism, fixed = parse_name(prefix)
-        over = next((k for k in KEYS if k not in fixed), "watched")
+        over = next((k for k in FIT_KEYS if k not in fixed), "watched")
         points = []
         for r in rows:
             if r["family"] != family or r["mechanism"] != mechanism or r["status"] != "ok":
