@@ -246,8 +246,10 @@ def placement_cpus(placement, server_cpu=None, loadgen_cpu=None):
 RUN_OVERHEAD_S = 0.05  # loadgen start, connects, /stats, exit
 REFUSED_RUN_S = 0.05
 SERVER_START_S = 0.02
-PER_IDLE_CONNECTION_S = 20e-6  # hold establishment and release, per connection
-MICRO_QUICK_S = 20.0
+# hold establishment and release, per connection and server: 7 servers x 19000 were held in
+# 6.6-6.9 s and released in about 3 s on a 2-core EPYC VM without a cpuidle driver (2026-12-06)
+PER_IDLE_CONNECTION_S = 70e-6
+MICRO_QUICK_S = 35.0  # mux-micro --quick with the dense shape counts: 33.7 s measured
 # The full micro-benchmarks (--full) took 8m27s in the --full reference run (507 s); 150 s, the
 # earlier figure, made that run's estimate 6 minutes short.
 MICRO_FULL_S = 510.0
