@@ -65,8 +65,8 @@ def argument_parser():
         ),
         epilog=(
             "Presets: default = counts 0,100,500,1000,2000,5000,10000,max, 3 repeats, "
-            "0.15 s warm-up + 0.5 s window (about 6 min on 2 cores, plus extra rounds for undecided "
-            "claims within --decide-budget); --quick = counts 100,2000, 1 "
+            "0.15 s warm-up + 0.5 s window (about 6 min on 2 cores, plus extra rounds for "
+            "undecided claims within --decide-budget); --quick = counts 100,2000, 1 "
             "repeat, 0.1 + 0.3 s (< 1 min); --full = 14 counts, 5 repeats, 0.3 + 1 s, plus "
             "broadcast and churn modes when loadgen offers them. Explicit options override "
             "the preset. Ctrl-C stops cleanly: finished runs stay in runs.csv (exit 130)."
