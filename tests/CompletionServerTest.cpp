@@ -155,6 +155,33 @@ TEST_F(CompletionServer, ANonReadingClientIsStillDroppedAtTheBound) {
   EXPECT_EQ(muxtest::json_int(stats, "current"), 2) << stats;
 }
 
+TEST_F(CompletionServer, ClosingConnectionsLeavesEveryOtherReceiveArmed) {
+  // A close cancels the closing connection's own requests by their user_data (CloseChain.h).
+  // A cancel that reached another connection's multishot recv would end it with ECANCELED, and
+  // that connection would be dropped or its recv armed again: after many closes, every idle
+  // member must still be served by the recv it was given at the start.
+  auto s = start({});
+  constexpr int kIdle = 40, kClosed = 60;
+  std::vector<std::unique_ptr<Client>> idle;
+  for (int i = 0; i < kIdle; ++i) idle.push_back(member(*s, prefixed("i", std::to_string(i))));
+  const std::string before = idle[0]->command("/stats");
+  for (int i = 0; i < kClosed; ++i) {
+    Client c(s->port());
+    c.welcome();
+    c.send("/quit\n");
+    ASSERT_EQ(c.line(), "* bye");
+    ASSERT_TRUE(c.closed_by_server());
+  }
+  idle[0]->send("still here\n");
+  for (int i = 1; i < kIdle; ++i) EXPECT_EQ(idle[i]->line(), "<i0> still here") << "i" << i;
+  const std::string after = idle[0]->command("/stats");
+  EXPECT_EQ(muxtest::json_int(after, "current"), kIdle) << after;
+  // Per closed connection: its multishot recv and its close chain's drain recv; none re-armed.
+  EXPECT_EQ(muxtest::json_int(after, "sqe_recv") - muxtest::json_int(before, "sqe_recv"),
+            2 * kClosed)
+      << after;
+}
+
 TEST_F(CompletionServer, MessagesCostNoRecvSendOrRegistrationSystemCalls) {
   // The model's claim: the bytes move through requests, and the only system call of a loop
   // iteration is the io_uring_enter that carries them.
