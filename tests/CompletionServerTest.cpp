@@ -1,9 +1,15 @@
 // What only the completion model (uring-completion) can get wrong: a provided-buffer ring that
-// runs dry, sends whose bytes belong to the kernel until they complete, and the system calls
-// the model exists to save. The protocol itself is ChatServerIntegrationTest's, which runs
-// against this mechanism like every other.
+// runs dry, sends whose bytes belong to the kernel until they complete, a close that must cancel
+// its own connection's requests and no other's, and the system calls the model exists to save.
+// The protocol itself is ChatServerIntegrationTest's, which runs against this mechanism like
+// every other.
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <regex>
@@ -180,6 +186,28 @@ TEST_F(CompletionServer, ClosingConnectionsLeavesEveryOtherReceiveArmed) {
   EXPECT_EQ(muxtest::json_int(after, "sqe_recv") - muxtest::json_int(before, "sqe_recv"),
             2 * kClosed)
       << after;
+}
+
+TEST_F(CompletionServer, AClosedConnectionsSocketIsReleasedNotLeftToThePeer) {
+  // The close chain's cancel must find the connection's multishot recv. A recv left armed holds
+  // the socket after the CLOSE (the kernel releases a socket with its last reference), so the
+  // socket would live on until the peer closes. A released socket answers later data with RST.
+  auto s = start({});
+  Client c(s->port());
+  c.welcome();
+  c.send("/quit\n");
+  ASSERT_EQ(c.line(), "* bye");
+  ASSERT_TRUE(c.closed_by_server());
+  int err = 0;
+  for (int i = 0; i < 100 && err == 0; ++i) {
+    if (::send(c.fd(), "x\n", 2, MSG_NOSIGNAL) < 0) {
+      err = errno;
+    } else {
+      pollfd p{c.fd(), POLLIN, 0};
+      poll(&p, 1, 50);  // the RST, if it comes, marks the socket with an error
+    }
+  }
+  EXPECT_TRUE(err == EPIPE || err == ECONNRESET) << (err ? std::strerror(err) : "no reset");
 }
 
 TEST_F(CompletionServer, MessagesCostNoRecvSendOrRegistrationSystemCalls) {
