@@ -188,8 +188,9 @@ def micro_cost_points(results, family, mechanism, sockets=None):
 
 
 def linear_verdict(shape):
-    """Claims 2 and 4: confirmed when the cost grows at least linearly, refuted when it is flat
-    or grows slower than linearly."""
+    """Claims 2 and 4: confirmed when the cost grows at least linearly (one edge: the
+    per-descriptor ratio's interval at or above 1 - PER_FD_MARGIN), refuted when it is flat or
+    grows slower than linearly."""
     if shape.grows_at_least_linearly():
         return CONFIRMED
     if shape.cost_shape == rules.COST_FLAT or (
@@ -200,10 +201,9 @@ def linear_verdict(shape):
 
 
 def flat_verdict(shape):
-    """Claim 8's watched half: epoll's cost is flat (confirmed) or grows (refuted)."""
-    return {rules.COST_FLAT: CONFIRMED, rules.COST_GROWS: REFUTED}.get(
-        shape.cost_shape, INCONCLUSIVE
-    )
+    """Claim 8's watched half: epoll's cost stays within the margin (confirmed) or grows beyond
+    it (refuted), on one edge (rules.PerFdShape.stays_within_growth_margin)."""
+    return {True: CONFIRMED, False: REFUTED}.get(shape.stays_within_growth_margin(), INCONCLUSIVE)
 
 
 def shape_figure(source, shape, unit, scale=1.0, per_fd=True):

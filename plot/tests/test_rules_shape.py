@@ -56,6 +56,28 @@ class PerDescriptorShape(unittest.TestCase):
         self.assertLess(low, r)
         self.assertGreater(high, r)
 
+    def test_a_rise_straddling_the_upper_edge_still_confirms_growth(self):
+        # Per descriptor +15 % from the low end to the high end, noisy enough that the interval
+        # reaches past +25 %: "linear" or "faster" is undecided, "at least linearly" is not, so
+        # the verdict does not depend on which side of 1.25 the noise puts it.
+        def rising(x):
+            return 1000.0 + 100.0 * x * (1 + 0.15 * x / WATCHED[-1])
+
+        shape = rules.PerFdShape(points(rising, noise=0.25, seed=3))
+        r, low, high = shape.ratio
+        self.assertTrue(
+            low >= 1 - rules.PER_FD_MARGIN and high > 1 + rules.PER_FD_MARGIN, shape.ratio
+        )
+        self.assertEqual(shape.shape, rules.UNCLEAR)
+        self.assertEqual(claims.linear_verdict(shape), rules.CONFIRMED)
+
+    def test_a_cost_that_falls_with_watched_descriptors_is_no_dependence_on_them(self):
+        # Claim 8 denies that more watched descriptors make a call dearer; a cost that falls (or
+        # whose interval reaches below -25 %) does not contradict it.
+        shape = rules.PerFdShape(points(lambda x: 625.0 * (1 - 0.2 * x / WATCHED[-1]), noise=0.1))
+        self.assertLess(shape.cost_ratio[1], 1 - rules.MAX_REL_FLAT)
+        self.assertEqual(claims.flat_verdict(shape), rules.CONFIRMED)
+
     def test_a_flat_cost_refutes_growth_and_confirms_flatness(self):
         shape = rules.PerFdShape(points(lambda x: 625.0))
         self.assertEqual(shape.cost_shape, rules.COST_FLAT)
