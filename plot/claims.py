@@ -12,7 +12,7 @@ import statistics
 
 from plot import rules
 from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED, fmt
-from plot.results_folder import FLOOR, number
+from plot.results_folder import COST_MEASURED, FLOOR, number
 
 CLAIMS = {
     1: "`select` cannot watch a descriptor ≥ 1024 (`FD_SETSIZE`) on Linux.",
@@ -666,7 +666,7 @@ def cost_points(results, mechanism, metric=COST_METRIC, skip_modes=("churn",)):
     for mode in results.modes():
         if mode in skip_modes:
             continue
-        for x, y, repeat in results.series(mode, mechanism, metric).points:
+        for x, y, repeat in results.series(mode, mechanism, metric, statuses=COST_MEASURED).points:
             points.setdefault((mode, x), []).append((repeat, y))
     return points
 
@@ -994,7 +994,9 @@ def regime_points(results, mechanism, metric):
     states; churn is left out (it measures connections, not messages)."""
     points = {}
     for r in results.runs:
-        if r.is_floor or r.mode == "churn" or r.mechanism != mechanism or not r.ok:
+        if r.is_floor or r.mode == "churn" or r.mechanism != mechanism:
+            continue
+        if r.status not in COST_MEASURED:
             continue
         primary = results.primary_scenario(r.mode)
         if primary is None or (r.scenario[1], r.scenario[5]) != (primary[1], primary[5]):
@@ -1164,7 +1166,8 @@ class Comparison:
         points = list(ratio.d) + ratio.lost
         self.modes = list(dict.fromkeys(p[0] for p in points))
         self.counts = sorted({idle_of(p) for p in points})
-        self.open = (not ratio.decided) if open_ is None else open_
+        # A point with too few repeats (a failed run) changes what is estimated: measure it again.
+        self.open = (not ratio.decided or ratio.left_out > 0) if open_ is None else open_
         if not points:
             self.open = False  # neither side measured: nothing to repeat
 
