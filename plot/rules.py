@@ -258,8 +258,12 @@ class CostRatio:
         self.d = {}  # point -> mean log ratio over its pairs
         self.pairs = {}  # point -> number of pairs
         logs_of = {}
-        for point in [p for p in a if p in b]:  # a's order: the sweep's order of modes and counts
-            pa, pb = by_repeat(a[point]), by_repeat(b[point])
+        # Every point either side measured (a's order, the sweep's, then b's own): a point one
+        # side lost in every repeat is lost, counted, not silently absent. Nothing is compared when
+        # one side has no point at all (a mechanism the run did not measure).
+        points = list(a) + [p for p in b if p not in a] if a and b else []
+        for point in points:
+            pa, pb = by_repeat(a.get(point, [])), by_repeat(b.get(point, []))
             logs = {r: math.log(pa[r] / pb[r]) for r in sorted(set(pa) & set(pb))}
             self.run_repeats = max(self.run_repeats, len(logs))
             if len(logs) < MIN_REPEATS_COMPARE:
@@ -270,7 +274,7 @@ class CostRatio:
             self.d[point] = sum(logs.values()) / len(logs)
             self.pairs[point] = len(logs)
         self.points = len(self.d)
-        self.compared = self.points + self.left_out  # points where both were measured
+        self.compared = self.points + self.left_out  # points where either was measured
         self.ratio = self.low = self.high = None
         self.df = 0
         if self.run_repeats < MIN_REPEATS_COMPARE:
