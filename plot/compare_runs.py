@@ -387,6 +387,7 @@ class Comparison:
         regs, series_regs = self.regressions(), self.series_regressions()
         lines = self._head_lines(name_a, name_b, regs, series_regs)
         lines += self._claim_lines()
+        lines += self._interval_lines()
         lines += self._series_lines(series_regs)
         lines += self._flag_lines(regs)
         lines += self._point_lines()
@@ -478,6 +479,40 @@ class Comparison:
             lines.append(f"None: all {len(self.claims_a)} claims have the same verdict in A and B.")
         else:
             lines.append("Not compared (see the note above).")
+        return lines
+
+    def _interval_lines(self):
+        """The ratio behind every comparison claim, in A and in B, and whether each run's interval
+        holds the other's estimate: honest intervals at 95 % hold another run's estimate about 83 %
+        of the time (the difference of two estimates has sqrt(2) times one's spread); much less
+        often, and an interval is missing a source of run-to-run variance."""
+        try:
+            pairs = list(zip(claims.comparisons(self.a), claims.comparisons(self.b)))
+        except Exception as e:  # the verdicts above say the same; the metrics still compare
+            return ["", f"Comparison intervals not computed ({type(e).__name__}: {e})."]
+        lines = ["", "## The intervals behind the comparison claims", ""]
+        lines += [
+            "| claim | ratio of | A: ratio (interval) | B: ratio (interval) |"
+            " A's interval holds B's estimate | B's holds A's |",
+            "|---|---|---|---|---|---|",
+        ]
+        for ca, cb in pairs:
+            ra, rb = ca.ratio, cb.ratio
+
+            def text(r):
+                if r.ratio is None:
+                    return f"– ({r.outcome})"
+                return f"{r.ratio:.3f} ({r.low:.3f} … {r.high:.3f}), {r.verdict}"
+
+            def holds(r, other):
+                if r.ratio is None or other.ratio is None:
+                    return "–"
+                return "yes" if r.low <= other.ratio <= r.high else "**no**"
+
+            lines.append(
+                f"| {ca.claim} | {ca.what} | {text(ra)} | {text(rb)} | {holds(ra, rb)} |"
+                f" {holds(rb, ra)} |"
+            )
         return lines
 
     def _series_lines(self, series_regs):

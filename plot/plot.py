@@ -11,7 +11,9 @@ import sys
 import textwrap
 
 
+from plot import claims
 from plot import net_compare
+from plot import rules
 from plot import series
 from plot.figure_list import FIGURES
 from plot.plotting_python import INSTALL_HINT
@@ -29,6 +31,7 @@ STYLE = {
     "epoll-et": ("#17becf", "v", "--"),
     "uring": ("#2ca02c", "P", "-"),
     "uring-completion": ("#2ca02c", "X", "--"),
+    "poll-shared": ("#9467bd", "s", ":"),  # the shared family: poll's colour, dotted
     "epoll-ctl-add": ("#8c564b", "o", "-"),
     "epoll-ctl-mod": ("#e377c2", "s", "--"),
     "epoll-ctl-del": ("#7f7f7f", "v", ":"),
@@ -661,6 +664,102 @@ def plot_micro_wait(plt, results, written):
     )
 
 
+def per_fd_series(points, scale=1.0):
+    """A Series of the cost each descriptor adds, (cost − mean cost at the smallest count) / (N −
+    that count), one value per repeat (the shape rule's figure, rules.PerFdShape), and the
+    shape."""
+    shape = rules.PerFdShape(points)
+    s = rf.Series("per descriptor")
+    for x, values in sorted(points.items()):
+        if shape.x0 is None or x == shape.x0:
+            continue
+        for i, v in enumerate(values):
+            s.add(x, (v - shape.est[shape.x0].mean) / (x - shape.x0) * scale, i + 1)
+    return s, shape
+
+
+def per_fd_panel(ax, curves, xlabel, ylabel):
+    """curves: [(mechanism, points, scale, label)]; a flat line is linear growth of the cost."""
+    drawn = False
+    for mech, points, scale, label in curves:
+        if points:
+            series, _ = per_fd_series(points, scale)
+            drawn |= draw_series(ax, series, mech, label=label)
+    ax.set_xscale("log")
+    plain_log(ax, "x")
+    ax.axhline(0, color="0.5", linewidth=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", alpha=0.3)
+    return drawn
+
+
+def plot_per_fd(plt, results, written):
+    """Cost per watched descriptor against watched descriptors (claims 2, 4, 8): micro.csv's wait
+    call and the shared family (left), runs.csv's server CPU per message per idle connection
+    (right)."""
+    micro = [
+        (m, claims.micro_cost_points(results, "wait", m), 1.0, m)
+        for m in results.micro_mechanisms("wait")
+    ]
+    for d in sorted({number(r.get("sockets")) for r in results.micro_rows("shared")} - {None}):
+        micro.append(
+            (
+                "poll-shared",
+                claims.micro_cost_points(results, claims.SHARED_FAMILY, "poll", d),
+                1.0,
+                f"poll, N entries naming {human(d)} sockets",
+            )
+        )
+    mode = claims.cost_mode(results)
+    runs = [
+        (m, claims.runs_cost_points(results, m)[1], 1000.0, m)
+        for m in (results.mechanisms(results.scenario_runs(mode)) if mode else [])
+    ]
+    micro = [c for c in micro if c[1]]
+    runs = [c for c in runs if c[1]]
+    if not micro and not runs:
+        return
+    panels = [p for p in (micro, runs) if p]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels) + 0.6, 6.4), squeeze=False)
+    i = 0
+    if micro:
+        per_fd_panel(
+            axes[0][i],
+            micro,
+            "watched descriptors (log scale)",
+            "ns added per watched descriptor, one call",
+        )
+        fd_setsize_line(axes[0][i], results)
+        axes[0][i].set_title("micro.csv: one wait call, 1 ready", fontsize=10)
+        i += 1
+    if runs:
+        per_fd_panel(
+            axes[0][i],
+            runs,
+            "idle connections (log scale)",
+            "server CPU added per idle connection, ns per message",
+        )
+        fd_setsize_line(axes[0][i], results)
+        axes[0][i].set_title(f"runs.csv: {mode}", fontsize=10)
+    fig.suptitle(title_of("per_fd"), fontsize=13)
+    finish(
+        fig,
+        plt,
+        results,
+        "per_fd",
+        caption(
+            results,
+            "Cost per descriptor = (cost at N − cost at the smallest N) ÷ (N − smallest N): a"
+            " flat line is a cost that grows linearly (claims 2, 4), a line on 0 one that does"
+            " not grow (claim 8). Lines: medians; bands: min–max of repetitions (left) and"
+            " repeats (right).",
+            micro=bool(micro),
+        ),
+        written,
+    )
+
+
 def plot_micro_ready(plt, results, written):
     ready_mechs = results.micro_mechanisms("ready")
     ctl_mechs = results.micro_mechanisms("ctl")
@@ -764,6 +863,7 @@ def render(folder):
     plot_fds_per_event(plt, results, written)
     plot_micro_wait(plt, results, written)
     plot_micro_ready(plt, results, written)
+    plot_per_fd(plt, results, written)
     plot_churn(plt, results, written)
     series.plot_series(plt, results, written, style, finish, title_of)
     net_compare.plot_net_compare(plt, results, written, style, finish, title_of)

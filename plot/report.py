@@ -16,6 +16,7 @@ from plot import claims
 from plot import compare
 from plot import cross_check
 from plot import hostile
+from plot import idle_growth
 from plot import rules
 from plot import net_compare
 from plot import projection
@@ -24,19 +25,14 @@ from plot.markdown import cell
 from plot.plotting_python import INSTALL_HINT, has_matplotlib
 from plot import results_folder as rf
 from plot.results_folder import ResultsFolder, scenario_label
+
+# The figure a point is read by, per mode, besides server CPU per message (every mode).
+from plot.results_folder import COST, HEADLINE
 from plot.rules import fmt
 
 # The report's own flags (drift, spread, the relay-floor target) are thresholds of rules.py.
 from plot.rules import DRIFT_WARN_REL, RELAY_TARGET_RATIO, SPREAD_WARN_RATIO
 
-# The figure a point is read by, per mode, besides server CPU per message (every mode).
-HEADLINE = {
-    "pingpong": "p50_us",
-    "flood": "throughput_msgs_s",
-    "broadcast": "throughput_msgs_s",
-    "churn": "conns_per_s",
-}
-COST = "server_cpu_us_per_msg"
 FLOOR_NAMES = {
     rf.FLOOR: "floor (2 hops, no server)",
     rf.RELAY_FLOOR: "relay floor (4 hops, no multiplexer)",
@@ -66,6 +62,44 @@ def idle_states_env(results):
     return value if isinstance(value, dict) else {}
 
 
+def idle_states_effect(results):
+    """env.json's idle_states_effect (the floor without and with the PM QoS request, measured at
+    the sweep's start), or None for a sweep from before that measurement."""
+    value = results.raw_env.get("idle_states_effect")
+    return value if isinstance(value, dict) else None
+
+
+def request_effect_lines(results):
+    """What the PM QoS request can do on this machine and what holding it did to the floor, as
+    measured by this run; never the mechanism it was meant to trigger."""
+    effect = idle_states_effect(results)
+    if effect is None:
+        return [
+            "What holding `/dev/cpu_dma_latency` at 0 did on this machine was not measured"
+            " (env.json has no `idle_states_effect`: a sweep from before that measurement)."
+        ]
+    out = []
+    reach = effect.get("what_the_request_can_do")
+    if reach:
+        out.append(f"What the request can do here: {reach}.")
+    if not effect.get("measured"):
+        why = effect.get("why_not") or "no floor run was ok both without and with the request"
+        return out + [f"What holding the request does was not measured in this run: {why}."]
+    figures = [
+        f"{name} by **×{effect[key + '_ratio']:.2f}** ({fmt(effect.get(key + '_without_us'))} →"
+        f" {fmt(effect.get(key + '_with_us'))} µs)"
+        for key, name in (("p50", "p50"), ("p99", "p99"))
+        if effect.get(key + "_ratio") is not None
+    ]
+    rounds = len(effect.get("runs") or []) // 2
+    out.append(
+        "Measured at the start of the sweep: holding the request changed the 2-hop floor's"
+        f" {' and its '.join(figures)} on this machine (without → with; median of {rounds}"
+        f" interleaved {fmt(effect.get('window_s'))} s runs each, env.json `idle_states_effect`)."
+    )
+    return out
+
+
 def warnings_lines(results):
     """Bold one-liners for the very top of the report: what may undermine every figure below."""
     out = []
@@ -89,8 +123,9 @@ def warnings_lines(results):
         out.append(
             "**CPU idle states could not be blocked**:"
             f" {env.get('why_not') or 'no reason recorded'}. Every point was measured with the"
-            " machine's own idle behaviour (idle_states = allow), so low-load latency and CPU per"
-            " message include waking halted CPUs."
+            " machine's own idle behaviour (idle_states = allow). Explanation, not measured: where"
+            " the cpuidle driver halts idle CPUs, low-load latency and CPU per message then include"
+            " waking them."
         )
     return [part for line in out for part in (line, "")]
 
@@ -201,15 +236,18 @@ def idle_states_section(results):
         "## CPU idle states",
         "",
         (
-            "An idle CPU may halt (a C-state; on a VM, a halt that exits to the host); waking it"
-            " costs tens of µs, paid on every message by a ping-pong at low load, where both sides"
-            " sleep between messages. Holding `/dev/cpu_dma_latency` at 0 (idle_states = *block*)"
-            " keeps idle CPUs polling instead; *allow* is the machine's own behaviour. A server"
-            " busy scanning thousands of descriptors never halts, so the idle states bend the"
-            " *shape* of the curves, not only their level."
+            "Explanation, not measured by this run: an idle CPU may halt (a C-state; on a VM, a"
+            " halt that exits to the host); waking it costs tens of µs, paid on every message by a"
+            " ping-pong at low load, where both sides sleep between messages. Holding"
+            " `/dev/cpu_dma_latency` at 0 (idle_states = *block*) asks the cpuidle governor to"
+            " keep idle CPUs polling instead, which it can do only where the cpuidle driver lists a"
+            " polling state and deeper ones; *allow* is the machine's own behaviour. A server busy"
+            " scanning thousands of descriptors rarely goes idle, so where the request works the"
+            " idle states bend the *shape* of the curves, not only their level."
         ),
         "",
     ]
+    out += request_effect_lines(results) + [""]
     values = results.idle_states_values()
     env = idle_states_env(results)
     mode = "pingpong" if "pingpong" in results.modes() else None
@@ -259,7 +297,7 @@ def idle_states_section(results):
     elif values:
         only = values[0]
         how = {
-            rf.BLOCK: "blocked (idle CPUs polled: `/dev/cpu_dma_latency` held at 0)",
+            rf.BLOCK: "blocked (`/dev/cpu_dma_latency` held at 0; what that did is above)",
             rf.ALLOW: "allowed (the machine's own idle behaviour)",
         }.get(only, only)
         out.append(
@@ -452,6 +490,25 @@ def confounder_rows(results):
             )
             states.append(text + (", disabled)" if st.get("disabled") else ")"))
         rows.append(("cpuidle states", "; ".join(states) or "none listed"))
+    effect = idle_states_effect(results)
+    if effect is not None:
+        rows.append(
+            (
+                "PM QoS request can make idle CPUs poll",
+                {True: "yes", False: "no"}.get(effect.get("request_can_poll"), "unknown"),
+            )
+        )
+        ratios = [
+            f"{key} ×{effect[key + '_ratio']:.2f}"
+            for key in ("p50", "p99")
+            if effect.get(key + "_ratio") is not None
+        ]
+        rows.append(
+            (
+                "floor with ÷ without the request (measured)",
+                ", ".join(ratios) if effect.get("measured") and ratios else "not measured",
+            )
+        )
     env = idle_states_env(results)
     if env:
         held = env.get("held")
@@ -502,11 +559,11 @@ def machine_section(results):
         out += [
             "",
             (
-                "What else moves these figures as much as a mechanism does (env.json `confounders`,"
-                " `idle_states`): mitigations make every system call dearer, the frequency governor"
-                " and the idle states change how fast a sleeping CPU answers, THP the cost of the"
-                " holds' memory, the clocksource what a timestamp costs, isolation and"
-                " virtualization who else runs on the measured CPUs."
+                "Machine settings that can move these figures (env.json `confounders`,"
+                " `idle_states`). Explanation, not measured by this run: mitigations make every"
+                " system call dearer, the frequency governor and the idle states change how fast a"
+                " sleeping CPU answers, THP the cost of the holds' memory, the clocksource what a"
+                " timestamp costs, isolation and virtualization who else runs on the measured CPUs."
             ),
             "",
             "| setting | value |",
@@ -558,8 +615,9 @@ def how_to_read(results=None):
                 "- Each *idle connection* is a real TCP connection the server must watch but that"
                 " never sends. select and poll hand the kernel the whole watched set on every call;"
                 " epoll registers each descriptor once (`epoll_ctl`) and asks only for the ready"
-                " ones. So the x axis of the plots is the number of descriptors that cost something"
-                " for select/poll and nothing for epoll."
+                " ones. So the x axis of the plots is the number of descriptors that select/poll"
+                " must pass on every call and epoll need not; what they cost is what the claims"
+                " below measure."
             ),
             (
                 "- Lines are medians over repeats, shaded bands the min–max of the repeats: where"
@@ -569,8 +627,9 @@ def how_to_read(results=None):
             ),
             (
                 "- The dashed horizontal line on latency plots is the *floor*: two processes doing"
-                " blocking send/recv over loopback, no chat server, no multiplexer. No mechanism"
-                " can beat it."
+                " blocking send/recv over loopback, no chat server, no multiplexer (explanation,"
+                " not measured: a chat ping-pong adds the server's hops to it, so no mechanism is"
+                " expected below it)."
             ),
             (
                 "- Each claim gets a verdict by a rule fixed in code before the run (see *How"
@@ -616,6 +675,121 @@ def completion_section(results):
             f" {r['repeats']} |"
         )
     return out + [""]
+
+
+# The words of the figures idle_growth compares (churn counts connections, not messages).
+FIGURE_WORDS = {
+    "p50_us": "p50 latency (µs)",
+    "throughput_msgs_s": "throughput (msg/s)",
+    "conns_per_s": "connections opened and closed per s",
+    COST: "server CPU per message (µs)",
+}
+
+
+def figure_words(c):
+    if c.metric == COST and c.mode == "churn":
+        return "server CPU per connection (µs)"
+    return FIGURE_WORDS.get(c.metric, f"`{c.metric}`")
+
+
+def medians_text(c, which):
+    """The median of one count; over several regimes, the range of their medians."""
+    values = [pair[which] for pair in c.medians.values()]
+    if len(values) == 1:
+        return fmt(values[0])
+    return f"{fmt(min(values))} … {fmt(max(values))} ({len(values)} regimes)"
+
+
+def idle_growth_table(comparisons):
+    out = [
+        "| mechanism | mode | figure | median at 0 idle | median at the largest count |"
+        " cost ratio (95% CI) | fewest ok repeats (0 / largest) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in comparisons:
+        r = c.cost
+        out.append(
+            f"| {c.mechanism} | {c.mode} | {figure_words(c)} | {medians_text(c, 0)} |"
+            f" {fmt(c.largest)} idle: {medians_text(c, 1)} | {r.ratio:.2f}"
+            f" ({r.low:.2f} … {r.high:.2f}) | {c.repeats[0]} / {c.repeats[1]} |"
+        )
+    return out + [""]
+
+
+def absent_words(growth):
+    measured = {c.mechanism for c in growth.comparisons}
+    absent = [m for m in growth.registry.flat if m not in measured]
+    return f" (not in this run: {', '.join(absent)})" if absent else ""
+
+
+def idle_growth_section(growth):
+    """Costs that grow with idle connections in mechanisms whose model predicts none."""
+    m = rules.IDLE_GROWTH_MARGIN
+    out = ["## Costs that grow with idle connections", ""]
+    reg = growth.registry
+    if reg.problem:
+        return out + [
+            f"Not checked: the mechanism registry could not be read ({cell(reg.problem)}), so this"
+            " report does not know which mechanisms' models predict a cost independent of idle"
+            " connections.",
+            "",
+        ]
+    out += [
+        "The mechanisms whose model predicts a cost that does not depend on idle descriptors"
+        " (`cost_independent_of_idle` in the registry, read from"
+        f" `{reg.source} --list-mechanisms`): {', '.join(reg.flat) or 'none'}"
+        f"{absent_words(growth)}."
+        " Each one this run measured is compared, in every mode, at the run's largest idle count"
+        " against 0 idle, on the mode's headline figure and on the"
+        " server CPU per message (per connection under churn). The figure is the cost ratio, cost"
+        " at the largest count ÷ cost at 0 (for a rate, cost = 1 ÷ rate: a ratio of 2 is half the"
+        f" rate), with the {rules.CONFIDENCE:.0%} interval of the claims' rule (`rules.CostRatio`;"
+        " repeats paired by repeat number, regimes as its points).",
+        "",
+        f"Rule (margin {m:.0%}, `rules.IDLE_GROWTH_MARGIN`): a **finding** when the whole interval"
+        f" lies above {1 + m:.2f}; **possible, not established** when the estimate is above"
+        f" {1 + m:.2f} but the interval reaches below it; otherwise within the margin. The model"
+        " predicts no growth, so a finding points at our server's code (some step that costs in"
+        " proportion to the idle connections); that is an explanation, the run measures only the"
+        " growth.",
+        "",
+    ]
+    findings = growth.of(rules.IDLE_GROWTH_FINDING)
+    possible = growth.of(rules.IDLE_GROWTH_POSSIBLE)
+    within = growth.of(rules.IDLE_GROWTH_WITHIN)
+    compared = len(findings) + len(possible) + len(within)
+    # "None" only means something when something was compared: a run whose pairs were all left
+    # out can neither show such a cost nor rule it out, and says so instead.
+    empty = (
+        f"None, among {compared} comparison(s)."
+        if compared
+        else "Undecided: no pair could be compared (see below), so this run neither shows nor rules"
+        " out such a cost."
+    )
+    out += ["**Findings** (whole interval above the margin):", ""]
+    out += idle_growth_table(findings) if findings else [empty, ""]
+    out += ["**Possible, not established** (estimate above the margin, interval not):", ""]
+    out += idle_growth_table(possible) if possible else [empty, ""]
+    if within:
+        out += ["Within the margin:", ""] + idle_growth_table(within)
+    out += idle_growth_not_compared(growth)
+    return out
+
+
+def idle_growth_not_compared(growth):
+    rows = growth.of(rules.IDLE_GROWTH_NOT_COMPARED)
+    out = ["**Not compared:**" + (" none." if not rows and not growth.skipped_modes else ""), ""]
+    for c in rows:
+        medians = (
+            f" For information (never a finding): median {medians_text(c, 0)} at 0 idle,"
+            f" {medians_text(c, 1)} at {fmt(c.largest)}."
+            if c.medians
+            else ""
+        )
+        out.append(f"- {c.mechanism}, {c.mode}, {figure_words(c)}: {cell(c.reason)}.{medians}")
+    for mode, why in growth.skipped_modes:
+        out.append(f"- mode {mode}: {why}.")
+    return out + ([""] if rows or growth.skipped_modes else [])
 
 
 def claims_section(evaluated):
@@ -751,8 +925,8 @@ def anchors_section(results, anchors):
         f"For claim 10: profiling their server at {g['profile_rate_req_s']:,} req/s, Gammo et al."
         " found these shares of the time: "
         + ", ".join(f"{k} {v:.2%}" for k, v in g["profile_share"].items())
-        + ". Registration costs epoll about what scanning costs select and poll: it is epoll's weak"
-        " point under churn. Compare with claim 10's figures above.",
+        + ". Their reading, not measured here: registration costs epoll about what scanning costs"
+        " select and poll, epoll's weak point under churn. Compare with claim 10's figures above.",
         "",
     ]
     return out
@@ -778,7 +952,10 @@ def rules_section():
             "The cost claims (2, 4, 8) use server CPU per message from runs.csv in the first of"
             f" {', '.join(claims.COST_MODES)} that was measured (ping-pong makes about one wait"
             " call per message, so the scan is not divided among many messages), and the one-call"
-            " timings of micro.csv."
+            " timings of micro.csv (one descriptor ready, every repetition). Their shapes are read"
+            " as the cost each watched descriptor adds (plot *Cost per watched descriptor*): a"
+            " line fitted over a series that bends would report an average slope that no count"
+            " has."
         ),
         "",
     ]
@@ -806,7 +983,8 @@ def failures_section(results):
     return out
 
 
-def build(folder):
+def build(folder, bin_dir=None):
+    """bin_dir: where a chat-* server lists the mechanism registry (idle_growth.bin_dirs)."""
     results = ResultsFolder(folder)
     anchors = claims.load_anchors()
     evaluated = claims.evaluate(results, anchors)
@@ -829,6 +1007,7 @@ def build(folder):
     lines += how_to_read(results)
     lines += claims_section(evaluated)
     lines += completion_section(results)
+    lines += idle_growth_section(idle_growth.evaluate_folder(results, bin_dir))
     lines += hostile.section(results)
     lines += net_compare.report_lines(results)
     lines += plots_section(results)
@@ -860,8 +1039,13 @@ def main():
         "folder",
         help="a results/<run>/ folder holding runs.csv (and env.json, micro.csv, probe.json)",
     )
+    parser.add_argument(
+        "--bin",
+        help="a build's bin directory whose chat-* servers list the mechanism registry (default:"
+        " $MUXBENCH_BIN, this checkout's build/bin, then the run's own servers)",
+    )
     args = parser.parse_args()
-    results, evaluated, text = build(args.folder)
+    results, evaluated, text = build(args.folder, args.bin)
     path = os.path.join(results.path, "report.md")
     with open(path, "w") as f:
         f.write(text)

@@ -68,21 +68,24 @@ const std::vector<Mechanism>& mechanisms() {
       {.name = "poll", .binary = "chat-poll", .summary = "poll(2)", .is_default = true,
        .make = kPoll},
       {.name = "epoll-lt", .binary = "chat-epoll", .summary = "epoll(7), level-triggered",
-       .is_default = true, .make = kEpollLevel},
+       .is_default = true, .cost_independent_of_idle = true, .make = kEpollLevel},
       {.name = "epoll-et", .binary = "chat-epoll", .summary = "epoll(7), edge-triggered (EPOLLET)",
-       .option = "--edge", .edge_triggered = true, .make = kEpollEdge},
+       .option = "--edge", .edge_triggered = true, .cost_independent_of_idle = true,
+       .make = kEpollEdge},
       {.name = "select-dynamic", .binary = "chat-select",
        .summary = "select(2) with a heap bitmap sized to the highest descriptor",
        .option = "--fdset", .value = "dynamic", .make = kSelectDynamic},
       {.name = "uring", .binary = "chat-uring",
        .summary = "io_uring multishot poll (edge-triggered) feeding recv/send",
        .option = "--model", .value = "poll", .is_default = true, .edge_triggered = true,
-       .optional = true, .package = "liburing-dev", .make = kUring},
+       .optional = true, .cost_independent_of_idle = true, .package = "liburing-dev",
+       .make = kUring},
       {.name = "uring-completion", .binary = "chat-uring",
        .summary = "io_uring completion model: multishot accept and recv, sends and closes as "
                   "requests",
-       .option = "--model", .value = "completion", .optional = true, .package = "liburing-dev",
-       .model = "completion", .make_driver = kUringCompletion},
+       .option = "--model", .value = "completion", .optional = true,
+       .cost_independent_of_idle = true, .package = "liburing-dev", .model = "completion",
+       .make_driver = kUringCompletion},
   };
   // clang-format on
   return table;
@@ -145,9 +148,11 @@ std::string mechanisms_json() {
     const auto reason = unavailable_reason(m);
     out += fmt::format(
         "{}{{\"name\":{},\"binary\":{},\"args\":[{}],\"model\":{},\"edge_triggered\":{},"
-        "\"optional\":{},\"available\":{},\"unavailable_reason\":{}}}",
+        "\"optional\":{},\"cost_independent_of_idle\":{},\"available\":{},"
+        "\"unavailable_reason\":{}}}",
         sep, json_string(m.name), json_string(m.binary), args, json_string(m.model),
-        m.edge_triggered, m.optional, !reason, reason ? json_string(*reason) : "null");
+        m.edge_triggered, m.optional, m.cost_independent_of_idle, !reason,
+        reason ? json_string(*reason) : "null");
     sep = ",\n";
   }
   return out + "\n]";

@@ -33,6 +33,11 @@ struct Mechanism {
   bool is_default = false;
   bool edge_triggered = false;
   bool optional = false;  // built only where its library was found; may be refused by the kernel
+  // What the mechanism's model predicts: the server's cost per message (per connection under
+  // churn) does not depend on how many idle descriptors it holds, because the kernel reports
+  // ready ones without the server passing or scanning the watched set (epoll, io_uring). The
+  // report checks every mechanism that claims it against its idle sweep (plot/idle_growth.py).
+  bool cost_independent_of_idle = false;
   std::string_view package = {};  // what an optional backend needs to be built: "liburing-dev"
   // "readiness": a Poller says which socket is ready and ReadinessDriver calls recv/send;
   // "completion": the kernel performs recv/send as requests and reports them done.
@@ -67,7 +72,7 @@ std::unique_ptr<Driver> make_server(const Mechanism& m, const ServerOptions& opt
 std::optional<std::string> unavailable_reason(const Mechanism& m);
 
 // The table as JSON, one object per mechanism: name, binary, args, model, edge_triggered,
-// optional, available, unavailable_reason (null when available).
+// optional, cost_independent_of_idle, available, unavailable_reason (null when available).
 std::string mechanisms_json();
 
 }  // namespace mux

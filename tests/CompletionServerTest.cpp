@@ -1,9 +1,15 @@
 // What only the completion model (uring-completion) can get wrong: a provided-buffer ring that
-// runs dry, sends whose bytes belong to the kernel until they complete, and the system calls
-// the model exists to save. The protocol itself is ChatServerIntegrationTest's, which runs
-// against this mechanism like every other.
+// runs dry, sends whose bytes belong to the kernel until they complete, a close that must cancel
+// its own connection's requests and no other's, and the system calls the model exists to save.
+// The protocol itself is ChatServerIntegrationTest's, which runs against this mechanism like
+// every other.
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <regex>
@@ -153,6 +159,55 @@ TEST_F(CompletionServer, ANonReadingClientIsStillDroppedAtTheBound) {
   const std::string stats = sender->command("/stats");
   EXPECT_EQ(muxtest::json_int(stats, "slow_dropped"), 1) << stats;
   EXPECT_EQ(muxtest::json_int(stats, "current"), 2) << stats;
+}
+
+TEST_F(CompletionServer, ClosingConnectionsLeavesEveryOtherReceiveArmed) {
+  // A close cancels the closing connection's own requests by their user_data (CloseChain.h).
+  // A cancel that reached another connection's multishot recv would end it with ECANCELED, and
+  // that connection would be dropped or its recv armed again: after many closes, every idle
+  // member must still be served by the recv it was given at the start.
+  auto s = start({});
+  constexpr int kIdle = 40, kClosed = 60;
+  std::vector<std::unique_ptr<Client>> idle;
+  for (int i = 0; i < kIdle; ++i) idle.push_back(member(*s, prefixed("i", std::to_string(i))));
+  const std::string before = idle[0]->command("/stats");
+  for (int i = 0; i < kClosed; ++i) {
+    Client c(s->port());
+    c.welcome();
+    c.send("/quit\n");
+    ASSERT_EQ(c.line(), "* bye");
+    ASSERT_TRUE(c.closed_by_server());
+  }
+  idle[0]->send("still here\n");
+  for (int i = 1; i < kIdle; ++i) EXPECT_EQ(idle[i]->line(), "<i0> still here") << "i" << i;
+  const std::string after = idle[0]->command("/stats");
+  EXPECT_EQ(muxtest::json_int(after, "current"), kIdle) << after;
+  // Per closed connection: its multishot recv and its close chain's drain recv; none re-armed.
+  EXPECT_EQ(muxtest::json_int(after, "sqe_recv") - muxtest::json_int(before, "sqe_recv"),
+            2 * kClosed)
+      << after;
+}
+
+TEST_F(CompletionServer, AClosedConnectionsSocketIsReleasedNotLeftToThePeer) {
+  // The close chain's cancel must find the connection's multishot recv. A recv left armed holds
+  // the socket after the CLOSE (the kernel releases a socket with its last reference), so the
+  // socket would live on until the peer closes. A released socket answers later data with RST.
+  auto s = start({});
+  Client c(s->port());
+  c.welcome();
+  c.send("/quit\n");
+  ASSERT_EQ(c.line(), "* bye");
+  ASSERT_TRUE(c.closed_by_server());
+  int err = 0;
+  for (int i = 0; i < 100 && err == 0; ++i) {
+    if (::send(c.fd(), "x\n", 2, MSG_NOSIGNAL) < 0) {
+      err = errno;
+    } else {
+      pollfd p{c.fd(), POLLIN, 0};
+      poll(&p, 1, 50);  // the RST, if it comes, marks the socket with an error
+    }
+  }
+  EXPECT_TRUE(err == EPIPE || err == ECONNRESET) << (err ? std::strerror(err) : "no reset");
 }
 
 TEST_F(CompletionServer, MessagesCostNoRecvSendOrRegistrationSystemCalls) {

@@ -28,6 +28,18 @@ constexpr int kRepetitions = 3;
 // Full ranges: ~400 instances. Google Benchmark's default of 0.5 s of timed calls each would take
 // most of an hour here, because the untimed arrivals cost up to 10x the timed call.
 constexpr double kFullMinTime = 0.05;
+// The shape counts (wait/*/ready:1 and shared): between 1000 and the limit, dense enough to show
+// where poll's cost per descriptor starts to rise (on the reference VM it was flat at 1000 and
+// ~3x at 19964, with 10000 in between as the only sample), plus 200 and 500 so that select, capped
+// near 1000, has points of its own above the fixed cost of a call.
+constexpr std::int64_t kShapeCounts[] = {200,   500,   1000,  2000,  5000, 8192,
+                                         10000, 12000, 14000, 16384, 18000};
+// Repetitions of the shape instances: on the reference VM one count (16384) gave 1.86 ms in one
+// run and 4.67 ms in the next; with 9 repetitions a two-mode count shows as a wide min–max and
+// quartiles in micro.csv. Each repetition at the largest N is ~2 calls, so 9 cost little.
+constexpr int kShapeRepetitions = 9;
+// --settle-ms default: see MicroPlan::settle_ms.
+constexpr int kSettleMs = 0;
 // The chain family (libevent's benchmark method): pairs swept by default, the counts libevent's
 // own bench was run at in issue 18 (plus 100, cheap), and the largest the open-file limit allows
 // when one of them does not fit.
@@ -51,19 +63,24 @@ void usage() {
       "  (without --quick: the full ranges below, --benchmark_min_time={} and\n"
       "                     --benchmark_repetitions={} unless given)\n"
       "  --watched=LIST     N values to sweep, comma-separated (default: powers of two up to the\n"
-      "                     limit plus 10,100,1000,10000)\n"
+      "                     limit plus 10,100,1000,10000; wait/*/ready:1 and shared add the\n"
+      "                     shape counts 200..18000 and select's largest N unless LIST is given)\n"
       "  --ready=LIST       k values for the ready family (N fixed at 1000)\n"
       "  --wait-timeout-ms=T  timeout passed to every wait call (default 1000; 0 makes select and\n"
       "                     poll skip wait-queue registration, a path no blocking server takes)\n"
+      "  --shape-repetitions=R  repetitions of wait/*/ready:1 and shared (default {})\n"
+      "  --shared-sockets=LIST  distinct sockets D behind the shared family's N entries (default "
+      "16)\n"
+      "  --settle-ms=T      sleep T ms after the socket pool is rebuilt (default {})\n"
       "  --chain-watched=LIST  socketpairs of the chain family (default: {} and the largest\n"
       "                     the open-file limit allows if one does not fit)\n"
       "  --chain-writes=W   events per chain run (default {}, --quick {})\n"
       "  --chain-active=A   bytes in flight in the chain (default 1)\n"
-      "Names: FAMILY/MECHANISM/key:value/key:value, keys watched (N), ready (k), active, writes;\n"
-      "families wait, ready, build, ctl, uring, chain. Example:\n"
+      "Names: FAMILY/MECHANISM/key:value/key:value, keys watched (N), ready (k), sockets (D),\n"
+      "active, writes; families wait, ready, build, ctl, uring, shared, chain. Example:\n"
       "  mux-micro --benchmark_filter='^wait/epoll-lt/ready:1/' --benchmark_repetitions=3\n\n",
-      kQuickMinTime, kRepetitions, kFullMinTime, kRepetitions, fmt::join(kChainWatched, ","),
-      kChainWritesFull, kChainWritesQuick);
+      kQuickMinTime, kRepetitions, kFullMinTime, kRepetitions, kShapeRepetitions, kSettleMs,
+      fmt::join(kChainWatched, ","), kChainWritesFull, kChainWritesQuick);
 }
 
 // A positive integer flag value (--chain-writes=W), or nullopt.
@@ -112,21 +129,26 @@ int main(int argc, char** argv) {
   bool out_file_given = false;
   bool repetitions_given = false;
   int wait_timeout_ms = 1000;
-  std::optional<std::vector<std::int64_t>> watched, ready, chain_watched;
+  int shape_repetitions = kShapeRepetitions;
+  bool shape_repetitions_given = false;
+  int settle_ms = kSettleMs;
+  std::optional<std::vector<std::int64_t>> watched, ready, shared, chain_watched;
   std::optional<std::int64_t> chain_writes, chain_active;
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--quick") {
       quick = true;
-    } else if (a.starts_with("--watched=") || a.starts_with("--ready=")) {
-      const bool is_watched = a.starts_with("--watched=");
+    } else if (a.starts_with("--watched=") || a.starts_with("--ready=") ||
+               a.starts_with("--shared-sockets=")) {
       auto list = parse_list(a.substr(a.find('=') + 1));
       if (!list) {
         fmt::print(stderr, "mux-micro: {}: expected positive integers separated by commas\n", a);
         return 2;
       }
-      (is_watched ? watched : ready) = std::move(list);
+      (a.starts_with("--watched=") ? watched
+       : a.starts_with("--ready=") ? ready
+                                   : shared) = std::move(list);
     } else if (a.starts_with("--chain-watched=")) {
       chain_watched = parse_list(a.substr(a.find('=') + 1));
       if (!chain_watched) {
@@ -140,11 +162,16 @@ int main(int argc, char** argv) {
         return 2;
       }
       (a.starts_with("--chain-writes=") ? chain_writes : chain_active) = v;
-    } else if (a.starts_with("--wait-timeout-ms=")) {
+    } else if (a.starts_with("--wait-timeout-ms=") || a.starts_with("--shape-repetitions=") ||
+               a.starts_with("--settle-ms=")) {
+      if (a.starts_with("--shape-repetitions=")) shape_repetitions_given = true;
+      int& target = a.starts_with("--wait-timeout-ms=")     ? wait_timeout_ms
+                    : a.starts_with("--shape-repetitions=") ? shape_repetitions
+                                                            : settle_ms;
       const auto v = a.substr(a.find('=') + 1);
-      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), wait_timeout_ms);
-      if (ec != std::errc() || end != v.data() + v.size() || wait_timeout_ms < 0) {
-        fmt::print(stderr, "mux-micro: {}: expected a timeout in milliseconds, >= 0\n", a);
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), target);
+      if (ec != std::errc() || end != v.data() + v.size() || target < 0) {
+        fmt::print(stderr, "mux-micro: {}: expected an integer >= 0\n", a);
         return 2;
       }
     } else {
@@ -174,6 +201,21 @@ int main(int argc, char** argv) {
   }
   std::erase(plan.watched, 0);
   sort_unique(plan.watched);
+  plan.shape_watched = plan.watched;
+  if (!watched) {
+    for (std::int64_t n : kShapeCounts) {
+      if (n <= max_n) plan.shape_watched.push_back(n);
+    }
+    if (plan.capacity.select_max_watched <= max_n) {
+      plan.shape_watched.push_back(plan.capacity.select_max_watched);
+    }
+    sort_unique(plan.shape_watched);
+  }
+  // An explicit --benchmark_repetitions applies to every family, the shape ones included, unless
+  // --shape-repetitions is given too.
+  plan.shape_repetitions = repetitions_given && !shape_repetitions_given ? 0 : shape_repetitions;
+  plan.settle_ms = settle_ms;
+  if (shared) plan.shared_sockets = *shared;
   if (ready) {
     plan.ready_counts = *ready;
   } else if (quick) {
@@ -195,6 +237,7 @@ int main(int argc, char** argv) {
   }
 
   mux::register_wait_benchmarks(plan);
+  mux::register_shared_benchmarks(plan);
 #ifdef MUXBENCH_HAVE_URING
   const std::string uring = mux::describe_uring();
   mux::register_uring_benchmarks(plan, uring.starts_with("available"));
@@ -222,6 +265,10 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("max_watched_limited_by", plan.capacity.limited_by);
   benchmark::AddCustomContext("fd_setsize", std::to_string(FD_SETSIZE));
   benchmark::AddCustomContext("watched_sweep", join(plan.watched));
+  benchmark::AddCustomContext("shape_watched_sweep", join(plan.shape_watched));
+  benchmark::AddCustomContext("shape_repetitions", std::to_string(plan.shape_repetitions));
+  benchmark::AddCustomContext("shared_sockets", join(plan.shared_sockets));
+  benchmark::AddCustomContext("settle_ms", std::to_string(plan.settle_ms));
   benchmark::AddCustomContext("ready_sweep", join(plan.ready_counts));
   benchmark::AddCustomContext("ready_watched", std::to_string(plan.ready_watched));
   benchmark::AddCustomContext("wait_timeout_ms", std::to_string(plan.wait_timeout_ms));

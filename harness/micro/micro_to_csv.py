@@ -5,10 +5,16 @@
 micro.csv: one row per benchmark instance, aggregated over its repetitions. Columns (a contract
 with the plots and the report; add at the end, rename none):
   benchmark,family,mechanism,watched,ready,repetitions,ns_per_call_median,ns_per_call_min,
-  ns_per_call_max,ns_per_watched_fd,events_per_call,status,active,writes,label
+  ns_per_call_max,ns_per_watched_fd,events_per_call,status,ns_per_call_q25,ns_per_call_q75,
+  ns_per_call_repeats,sockets,active,writes,label
 status is `ok` or Google Benchmark's SkipWithError text (select past FD_SETSIZE, N past the
 open-file limit, io_uring unavailable, libevent not installed); a skipped instance has empty
-figures. The chain family (libevent's benchmark method) fills active and writes (bytes in flight,
+figures.
+ns_per_call_q25/q75 are the quartiles of the repetitions, and ns_per_call_repeats every
+repetition's figure in run order, separated by `;` (the shape rules in plot/rules.py compute
+their intervals from them; a count whose calls fall into two modes shows there, not in the
+median). sockets is the shared family's number of distinct sockets behind its N entries.
+The chain family (libevent's benchmark method) fills active and writes (bytes in flight,
 events per run) and label (which backend ran: "libevent 2.1.12-stable backend poll"); its
 ns_per_call is per EVENT and its events_per_call is events per wait call.
 
@@ -17,8 +23,9 @@ its oN fit has no constant term) and an ordinary least-squares line with an inte
 instance medians, whose slope is the ns per watched descriptor (or per ready descriptor for the
 `ready` family) without the fixed cost of the call folded into it.
 
-Benchmark names are FAMILY/MECHANISM/key:value/... with keys `watched` and `ready`; Google
-Benchmark appends `/manual_time` (and `_BigO`, `_RMS` to fits). Python standard library only.
+Benchmark names are FAMILY/MECHANISM/key:value/... with keys `watched`, `ready`, `sockets`,
+`active` and `writes`; Google Benchmark appends `/manual_time` (and `_BigO`, `_RMS` to fits).
+Python standard library only.
 """
 
 import csv
@@ -40,6 +47,10 @@ COLUMNS = [
     "ns_per_watched_fd",
     "events_per_call",
     "status",
+    "ns_per_call_q25",
+    "ns_per_call_q75",
+    "ns_per_call_repeats",
+    "sockets",
     "active",
     "writes",
     "label",
@@ -57,8 +68,9 @@ FIT_COLUMNS = [
     "points",
     "benchmark",
 ]
-# The name keys; the fits are over the first key a family's name does not fix (watched or ready).
-KEYS = ("watched", "ready", "active", "writes")
+KEYS = ("watched", "ready", "sockets", "active", "writes")
+# the keys a fit runs over (the first one a family's name does not fix); the others are held fixed
+FIT_KEYS = ("watched", "ready")
 TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
@@ -118,6 +130,19 @@ def median_or_none(values):
     return statistics.median(values) if values else None
 
 
+def spread(calls):
+    """Quartiles (statistics' inclusive method: within min..max even for 2 values) and every
+    repetition's figure, `;`-separated in run order."""
+    calls = [c for c in calls if c is not None]
+    out = {"ns_per_call_repeats": ";".join(fmt(c) for c in calls)}
+    if len(calls) >= 2:
+        q1, _, q3 = statistics.quantiles(calls, n=4, method="inclusive")
+        out["ns_per_call_q25"], out["ns_per_call_q75"] = q1, q3
+    elif calls:
+        out["ns_per_call_q25"] = out["ns_per_call_q75"] = calls[0]
+    return out
+
+
 def instance_rows(benchmarks):
     order, runs, aggregates = [], {}, {}
     for b in benchmarks:
@@ -144,6 +169,7 @@ def instance_rows(benchmarks):
             "mechanism": mechanism,
             "watched": keys.get("watched"),
             "ready": keys.get("ready"),
+            "sockets": keys.get("sockets"),
             "active": keys.get("active"),
             "writes": keys.get("writes"),
             "repetitions": len(ok),
@@ -155,6 +181,7 @@ def instance_rows(benchmarks):
             row["ns_per_call_median"] = median_or_none(calls)
             row["ns_per_call_min"] = min(c for c in calls if c is not None)
             row["ns_per_call_max"] = max(c for c in calls if c is not None)
+            row.update(spread(calls))
             row["ns_per_watched_fd"] = median_or_none([ns(r, "ns_per_watched_fd") for r in ok])
             row["events_per_call"] = median_or_none([ns(r, "events_per_call") for r in ok])
         elif name in aggregates and not errors:
@@ -206,7 +233,7 @@ def fit_rows(benchmarks, rows):
     out = []
     for prefix in order:
         family, mechanism, fixed = parse_name(prefix)
-        over = next((k for k in KEYS if k not in fixed), "watched")
+        over = next((k for k in FIT_KEYS if k not in fixed), "watched")
         points = []
         for r in rows:
             if r["family"] != family or r["mechanism"] != mechanism or r["status"] != "ok":

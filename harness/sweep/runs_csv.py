@@ -70,7 +70,8 @@ BENCH_COLUMNS = [
     "server_fds_per_wait",
     "server_events_per_wait",
     "started_utc",
-    # block: the sweep held /dev/cpu_dma_latency at 0 (idle CPUs poll); allow: they may halt.
+    # block: the sweep held /dev/cpu_dma_latency at 0 (env.json idle_states_effect: what that did);
+    # allow: the machine's own idle behaviour.
     "idle_states",
     # The 4-hop blocking relay's p50 (no multiplexer, same CPUs) on every pingpong row.
     "relay_floor_p50_us",

@@ -24,6 +24,7 @@ import time
 
 
 from harness.sweep import children
+from harness.sweep import decide
 from harness.sweep import environment
 from harness.sweep import idle_states
 from harness.sweep import kernel_memory
@@ -33,6 +34,7 @@ from harness.sweep import plan
 from harness.sweep import preflight
 from harness.sweep import remote
 from harness.sweep.runs_csv import RunsCsv, merged_columns
+from plot import rules
 from plot.plotting_python import plotting_python
 
 EXIT_INTERRUPTED = 130
@@ -63,7 +65,8 @@ def argument_parser():
         ),
         epilog=(
             "Presets: default = counts 0,100,500,1000,2000,5000,10000,max, 3 repeats, "
-            "0.15 s warm-up + 0.5 s window (< 5 min on 2 cores); --quick = counts 100,2000, 1 "
+            "0.15 s warm-up + 0.5 s window (about 6 min on 2 cores, plus extra rounds for "
+            "undecided claims within --decide-budget); --quick = counts 100,2000, 1 "
             "repeat, 0.1 + 0.3 s (< 1 min); --full = 14 counts, 5 repeats, 0.3 + 1 s, plus "
             "broadcast and churn modes when loadgen offers them. Explicit options override "
             "the preset. Ctrl-C stops cleanly: finished runs stay in runs.csv (exit 130)."
@@ -109,6 +112,17 @@ def add_run_options(p):
         help="ceiling for 'max' when the open-file limit is larger (default %(default)s)",
     )
     p.add_argument("--repeats", type=int, metavar="R", help="runs per point (default 3)")
+    p.add_argument(
+        "--decide-budget",
+        type=float,
+        metavar="SECONDS",
+        help=(
+            "after the planned repeats, extra rounds of fresh instances for the claims whose"
+            " interval is still undecided (only the mechanisms, modes and counts that feed them),"
+            " within this many seconds (default: 120 for the default sweep, 0 for --quick, 600 for"
+            " --full; 0 = none)"
+        ),
+    )
     p.add_argument(
         "--modes", metavar="LIST", help="comma-separated loadgen modes (default pingpong,flood)"
     )
@@ -194,8 +208,9 @@ def add_machine_options(p):
         default="block",
         metavar="LIST",
         help=(
-            "block: hold /dev/cpu_dma_latency at 0 for the whole sweep so idle CPUs poll instead "
-            "of halting (needs root; the default); allow: the machine's own idle behaviour; "
+            "block: hold /dev/cpu_dma_latency at 0 for the whole sweep, which makes idle CPUs poll "
+            "where the cpuidle driver lists a polling state (needs root; the default; env.json "
+            "idle_states_effect says what it did); allow: the machine's own idle behaviour; "
             "block,allow: both, interleaved per repeat, as the runs.csv column idle_states"
         ),
     )
@@ -311,6 +326,10 @@ def resolve_args(p, args):
     args.preset_name = "quick" if args.quick else "full" if args.full else "default"
     args.count_list = plan.parse_counts(args.counts) if args.counts else list(preset.counts)
     args.repeats = args.repeats if args.repeats is not None else preset.repeats
+    if args.decide_budget is None:
+        args.decide_budget = preset.decide_budget_s
+    if args.decide_budget < 0:
+        p.error("--decide-budget must be >= 0 seconds")
     args.warmup = args.warmup if args.warmup is not None else preset.warmup_s
     args.duration = args.duration if args.duration is not None else preset.duration_s
     args.mode_list = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else None
@@ -840,18 +859,52 @@ class Sweep:
             f" {time.monotonic() - t0:.1f} s{' (' + ', '.join(refusals) + ')' if refusals else ''}"
         )
 
-    def run_targets(self, count, repeat, targets):
-        # The starting mechanism rotates with the repeat (as the order of the states does).
-        shift = (repeat - 1) % len(self.mechs)
-        names = [m.name for m in self.mechs]
+    def run_targets(self, count, repeat, targets, modes=None, hostile=True):
+        """Every mode (or `modes`) on every target; the starting mechanism rotates with the repeat
+        among the targets (as the order of the states does)."""
+        names = [m.name for m in self.mechs if any(t.mech.name == m.name for t in targets)]
+        shift = (repeat - 1) % max(1, len(names))
         order = names[shift:] + names[:shift]
         for t in sorted(targets, key=lambda t: order.index(t.mech.name)):
-            for mode in plan.modes_at(self.modes, count):
+            for mode in modes or plan.modes_at(self.modes, count):
                 for variant in self.args.variants:
                     self.point(count, t, repeat, mode, variant)
-                    if self.hostile and plan.hostile_phase(self.hostile, [count], [mode]):
-                        hostile = dataclasses.replace(variant, hostile=self.hostile)
-                        self.point(count, t, repeat, mode, hostile)
+                    if (
+                        hostile
+                        and self.hostile
+                        and plan.hostile_phase(self.hostile, [count], [mode])
+                    ):
+                        with_hostile = dataclasses.replace(variant, hostile=self.hostile)
+                        self.point(count, t, repeat, mode, with_hostile)
+
+    def repeat_label(self, repeat):
+        if repeat > self.args.repeats:
+            return f"extra rep {repeat}"
+        return f"rep {repeat}/{self.args.repeats}"
+
+    def extra_round(self, needs, repeat):
+        """One round of measuring until decided (harness/sweep/decide.py): at each count of
+        `needs` ({count: (mechanism names, modes)}) a fresh instance of only those mechanisms
+        running only those modes, in the primary idle-states setting and path (the ones the
+        claims judge), without the hostile phase."""
+        self.use_idle_states(self.states[0])
+        self.use_net(self.nets[0])
+        self.current_repeat = repeat
+        for count, (names, modes) in needs.items():
+            mechs = [m for m in self.mechs if m.name in names]
+            self.current_count = count
+            self.points_total += len(mechs) * len(modes) * len(self.args.variants)
+            t0 = time.monotonic()
+            say(
+                f"idle={count} extra repeat {repeat}: starting {', '.join(m.name for m in mechs)}"
+                f" for {', '.join(modes)}"
+            )
+            targets, failure = self.start_targets(count, mechs)
+            if failure:
+                self.note(f"idle={count} extra repeat {repeat}: {failure}")
+            self.report_setup(count, targets, t0)
+            self.run_targets(count, repeat, targets, modes=modes, hostile=False)
+            self.finish(count, targets)
 
     def point(self, count, t, repeat, mode, variant=plan.Variant()):
         row = self.base_row(t.name, mode, count, repeat)
@@ -890,7 +943,7 @@ class Sweep:
         state = " " + self.state if len(self.states) > 1 else ""
         state += " " + self.net if len(self.nets) > 1 else ""
         say(
-            f"[{done}] idle={count} rep {repeat}/{self.args.repeats}{state} {t.name} {mode}"
+            f"[{done}] idle={count} {self.repeat_label(repeat)}{state} {t.name} {mode}"
             f"{variant.label()}: "
             f"{describe(row)} | {plan.fmt_duration(elapsed)} elapsed, ETA {plan.fmt_duration(left)}"
         )
@@ -1248,7 +1301,7 @@ def run(argv, latency_request):
             env["hosts"] = hosts_env(hosts, sweep_plan)
             write_env(out_dir, env)
             sweep = new_sweep(args, sweep_plan, out_dir, env, latency_request, topology, hosts)
-            interrupted = run_sweep(sweep, sweep_plan, env, out_dir)
+            interrupted = run_sweep(args, sweep, sweep_plan, env, out_dir)
     except (netns.NetnsError, remote.RemoteError) as e:
         say(str(e))
         return 2
@@ -1290,10 +1343,14 @@ def make_plan(args, latency_request):
         other_placement = "shared" if placement == "split" else "split"
     states, idle_note = choose_idle_states(args, latency_request)
     loadgen_modes = {m for m in ("relay-floor",) if m in lg_help}
-    floors = len(states) * (
-        2 * plan.FLOOR_REPEATS * (1 + len(loadgen_modes))
-        + (1 + len(loadgen_modes) if other_placement else 0)
-    )
+    floors = (
+        len(states)
+        * (
+            2 * plan.FLOOR_REPEATS * (1 + len(loadgen_modes))
+            + (1 + len(loadgen_modes) if other_placement else 0)
+        )
+        + 2 * idle_states.EFFECT_ROUNDS
+    )  # the floor without and with the request, at the start
     micro = not args.no_micro and os.access(args.micro, os.X_OK)
     plots = not args.no_plots
     hostile = args.hostile if plan.hostile_phase(args.hostile, counts, modes) else 0
@@ -1420,8 +1477,9 @@ def choose_idle_states(args, latency_request):
     states = [s for s in states if s != idle_states.BLOCK] or [idle_states.ALLOW]
     idle_note = (
         f"CPU idle states NOT blocked: {latency_request.why_not}; measuring with the"
-        " machine's own idle behaviour (idle_states=allow), where low-load latency and CPU"
-        " per message include waking halted CPUs"
+        " machine's own idle behaviour (idle_states=allow); explanation, not measured: where the"
+        " cpuidle driver halts idle CPUs, low-load latency and CPU per message include waking"
+        " them"
     )
     say(idle_note)
     return states, idle_note
@@ -1674,7 +1732,7 @@ def series_interval(args):
     return None
 
 
-def run_sweep(sweep, p, env, out_dir):
+def run_sweep(args, sweep, p, env, out_dir):
     """The floors at the start, every count, the floors at the end. Returns EXIT_INTERRUPTED
     after a Ctrl-C or SIGTERM (finished rows kept), else None."""
 
@@ -1684,12 +1742,23 @@ def run_sweep(sweep, p, env, out_dir):
     signal.signal(signal.SIGTERM, on_term)
     try:
         here = (p.placement, p.server_cpu, p.loadgen_cpu)
+        # What holding the PM QoS request does to the floor here, measured, not assumed.
+        env["idle_states_effect"] = idle_states.measure_effect(
+            sweep.latency_request,
+            lambda label: idle_states.floor_figures(
+                sweep.args.loadgen, p.loadgen_cpu, p.server_cpu, sweep.loadgen_log(), label
+            ),
+        )
+        say("idle states: " + idle_states.effect_summary(env["idle_states_effect"]))
         sweep.floors("start", [here])
         if p.other_placement:
             o_placement, o_server, o_loadgen, _ = plan.placement_cpus(p.other_placement)
             sweep.floors("start", [(o_placement, o_server, o_loadgen)])
         for count in p.counts:
             sweep.sweep_count(count)
+        if args.repeats >= rules.MIN_REPEATS_COMPARE:
+            env["decide"] = decide.measure_until_decided(sweep, args.decide_budget)
+            write_env(out_dir, env)
         # Again at the end: the difference between the two floors is the machine's drift.
         sweep.floors("end", [here])
     except KeyboardInterrupt:

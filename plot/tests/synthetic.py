@@ -38,8 +38,10 @@ BENCH_COLUMNS = runs_csv.BENCH_COLUMNS[:7]
 EXTRA_COLUMNS = ["conns_per_s"]
 MICRO_COLUMNS = (
     "benchmark,family,mechanism,watched,ready,repetitions,ns_per_call_median,ns_per_call_min,"
-    "ns_per_call_max,ns_per_watched_fd,events_per_call,status"
+    "ns_per_call_max,ns_per_watched_fd,events_per_call,status,ns_per_call_q25,ns_per_call_q75,"
+    "ns_per_call_repeats,sockets"
 ).split(",")
+MICRO_REPETITIONS = 5
 
 IDLE = [0, 100, 500, 1000, 2000, 5000, 10000]
 FD_SETSIZE = 1024
@@ -48,8 +50,17 @@ ACTIVE = 2
 DURATION = 5.0
 FLOOR_P50 = 18.0
 
-# ns of server CPU per idle descriptor per message: what a scan of the set costs per call.
-PER_IDLE_NS = {"select": 4.0, "select-dynamic": 4.5, "poll": 5.0, "epoll-lt": 0.0, "epoll-et": 0.0}
+# ns of server CPU per idle descriptor per message: what a scan of the set costs per call. The
+# reference VM measured ~130-170 ns against an 11 µs message; these keep the same proportion
+# (an idle descriptor costs a few thousandths of a message), so that 500 idle connections cost
+# more than the message itself, as the shape rule's low end needs (rules.LOW_END_COST_FACTOR).
+PER_IDLE_NS = {
+    "select": 40.0,
+    "select-dynamic": 45.0,
+    "poll": 50.0,
+    "epoll-lt": 0.0,
+    "epoll-et": 0.0,
+}
 BASE_US = {"select": 6.0, "select-dynamic": 6.2, "poll": 6.0, "epoll-lt": 6.5, "epoll-et": 6.3}
 
 
@@ -66,10 +77,15 @@ def write(
     select_limit=FD_SETSIZE,
     nested_env=False,
     repeats=3,
+    poll_bend=False,
+    shared_rise=0.0,
 ):
     """scan scales what each idle descriptor costs select/poll (0 = flat); select_limit moves the
     refusal (a server that watches past FD_SETSIZE, to test the refutation); repeats: repeats of
-    every measured point (1 = a --quick run; the floors keep theirs)."""
+    every measured point (1 = a --quick run; the floors keep theirs); poll_bend: poll's micro
+    call costs 3 × as much per descriptor past 4096 watched while the shared family (the same N
+    entries naming 16 sockets) stays linear, the shape the reference VM measured, or rises by
+    1 + shared_rise per entry at 16384 entries."""
     os.makedirs(folder, exist_ok=True)
     rng = random.Random(seed)
     rows, run_id = [], 0
@@ -278,24 +294,32 @@ def write(
     if micro:
         mrows = []
 
-        def m(family, mech, watched, ready, ns, status="ok"):
-            med = jitter(ns) if ns else ""
+        def m(family, mech, watched, ready, ns, status="ok", sockets=""):
+            reps = sorted(jitter(ns) for _ in range(MICRO_REPETITIONS)) if ns else []
+            med = reps[len(reps) // 2] if ns else ""
             mrows.append(
                 dict(
-                    benchmark=f"BM_{family}/{mech}/{watched}/{ready}",
+                    benchmark=f"BM_{family}/{mech}/{watched}/{ready}/{sockets}",
                     family=family,
                     mechanism=mech,
                     watched=watched,
                     ready=ready,
-                    repetitions=5,
+                    repetitions=MICRO_REPETITIONS if ns else 0,
                     ns_per_call_median=f"{med:.1f}" if ns else "",
-                    ns_per_call_min=f"{med * 0.97:.1f}" if ns else "",
-                    ns_per_call_max=f"{med * 1.04:.1f}" if ns else "",
+                    ns_per_call_min=f"{reps[0]:.1f}" if ns else "",
+                    ns_per_call_max=f"{reps[-1]:.1f}" if ns else "",
                     ns_per_watched_fd=f"{med / watched:.3f}" if ns else "",
                     events_per_call=ready if ns else "",
                     status=status,
+                    ns_per_call_q25=f"{reps[1]:.1f}" if ns else "",
+                    ns_per_call_q75=f"{reps[-2]:.1f}" if ns else "",
+                    ns_per_call_repeats=";".join(f"{v:.1f}" for v in reps),
+                    sockets=sockets,
                 )
             )
+
+        def bend(watched):
+            return 8.0 * scan * max(0, watched - 4096) if poll_bend else 0.0
 
         for watched in (8, 64, 512, 1000, 4096, 16384):
             if watched < FD_SETSIZE:
@@ -303,7 +327,10 @@ def write(
                 m("build", "select", watched, 1, 20 + 0.05 * scan * watched)
             else:
                 m("wait", "select", watched, 1, None, "descriptor beyond FD_SETSIZE")
-            m("wait", "poll", watched, 1, 200 + 4.0 * scan * watched)
+            m("wait", "poll", watched, 1, 200 + 4.0 * scan * watched + bend(watched))
+            if poll_bend:
+                per_entry = 4.0 * scan * (1 + shared_rise * watched / 16384)
+                m("shared", "poll", watched, 1, 200 + per_entry * watched, sockets=16)
             m("wait", "epoll-lt", watched, 1, 320)
             m("wait", "epoll-et", watched, 1, 310)
             for op, ns in (("add", 700), ("mod", 450), ("del", 550)):
@@ -346,6 +373,7 @@ def write_new(
     held=True,
     allow_factor=2.5,
     flood_bound="server",
+    idle_effect=None,
     **kw,
 ):
     """write(), then what a sweep with idle-states control adds: every measured row once per
@@ -354,7 +382,7 @@ def write_new(
     relay_floor_p50_us, server_started_utc, window_chosen; floors and relay floors at the start and
     the end per setting (end = start x drift); env.json's idle_states and confounders.
     spread=(mechanism, mode, idle): that point's third blocked repeat gets twice its headline
-    figure.
+    figure. idle_effect: env.json's idle_states_effect, as the sweep writes it (absent: none).
     """
     write(folder, **kw)
     path = os.path.join(folder, "runs.csv")
@@ -468,6 +496,8 @@ def write_new(
                 ],
             },
         }
+        if idle_effect is not None:
+            env["idle_states_effect"] = idle_effect
         env["confounders"] = {
             "vulnerabilities": {
                 "meltdown": "Not affected",
@@ -610,3 +640,60 @@ def with_hostile_rows(
         writer.writeheader()
         writer.writerows(out)
     return folder
+
+
+# ---- costs that grow with idle connections (plot/idle_growth.py) -----------------------------
+
+# Idle connections at which a leaky close has doubled a connection's cost.
+LEAKY_CLOSE_IDLE = 1500.0
+
+
+def with_regimes_and_leaky_close(
+    folder, actives=(2, 4, 8, 16), leaky="uring-completion", noise=0.03, seed=11
+):
+    """Rewrites folder/runs.csv (written by write(churn=True)): every measured row once per active
+    count in actives (the regimes CostRatio takes as its points), each copy's figures jittered by
+    ±noise, the failed row of write() failed in the first regime only; and a mechanism `leaky`, a
+    copy of epoll-lt whose churn pays a close that grows in proportion to the idle connections
+    (connections per second ÷ (1 + idle / LEAKY_CLOSE_IDLE), server CPU per connection × the same
+    factor); its other modes stay flat."""
+    path = os.path.join(folder, "runs.csv")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        columns = list(reader.fieldnames)
+        rows = list(reader)
+    rng = random.Random(seed)
+    out = [r for r in rows if r["mechanism"] == "floor"]
+    measured = [r for r in rows if r["mechanism"] != "floor"]
+    measured += [leaky_copy(r, leaky) for r in measured if r["mechanism"] == "epoll-lt"]
+    for i, active in enumerate(actives):
+        for r in measured:
+            if i and r["status"] == "server-died":
+                r = dict(same_point(measured, r, repeat="2"), repeat=r["repeat"])
+            copy = dict(r, active=active)
+            for key in ("p50_us", "throughput_msgs_s", "conns_per_s", "server_cpu_us_per_msg"):
+                if i and number_or_none(copy.get(key)) is not None:
+                    copy[key] = f"{float(copy[key]) * (1 + rng.uniform(-noise, noise)):.3f}"
+            out.append(copy)
+    for i, r in enumerate(out, 1):
+        r["run_id"] = i
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(out)
+    return folder
+
+
+def same_point(rows, row, repeat):
+    keys = ("mechanism", "mode", "idle")
+    return next(r for r in rows if all(r[k] == row[k] for k in keys) and r["repeat"] == repeat)
+
+
+def leaky_copy(row, name):
+    r = dict(row, mechanism=name)
+    if r["mode"] != "churn" or r["status"] != "ok":
+        return r
+    factor = 1.0 + int(r["idle"]) / LEAKY_CLOSE_IDLE
+    r["conns_per_s"] = f"{float(r['conns_per_s']) / factor:.1f}"
+    r["server_cpu_us_per_msg"] = f"{float(r['server_cpu_us_per_msg']) * factor:.3f}"
+    return r

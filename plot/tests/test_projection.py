@@ -56,10 +56,13 @@ class ProjectionTest(unittest.TestCase):
         self.assertAlmostEqual(value, 200 + 4.0 * 1_000_000, delta=0.01 * 4e6)
         self.assertLessEqual(low, value)
         self.assertLessEqual(value, high)
-        # synthetic runs.csv: poll's server CPU per ping-pong message = 6 µs + 5 ns per idle.
+        # synthetic runs.csv: poll's server CPU per ping-pong message = 6 µs + PER_IDLE_NS per idle.
         mode, rfit = claims.runs_cost_fit(results, "poll")
         value, _, _ = projection.line_at(rfit, 1_000_000)
-        self.assertAlmostEqual(value, 6.0 + 5.0 * 1_000_000 / 1000, delta=0.01 * 5000)
+        per_idle_us = synthetic.PER_IDLE_NS["poll"] / 1000
+        self.assertAlmostEqual(
+            value, 6.0 + per_idle_us * 1_000_000, delta=0.01 * per_idle_us * 1_000_000
+        )
         text = "\n".join(projection.poll_lines(results))
         self.assertIn("One poll call watching 1,000,000 descriptors", text)
         self.assertIn("Extends: claim 4's fit of one poll call", text)

@@ -323,6 +323,76 @@ class NewColumns(unittest.TestCase):
             "**CPU idle states could not be blocked**: cannot open /dev/cpu_dma_latency", top
         )
 
+    NO_DRIVER = (
+        "this machine has no cpuidle driver (current_driver: none) and lists no idle states: the"
+        " request has no idle state to keep CPUs out of, so it cannot make idle CPUs poll here"
+    )
+
+    def effect(self, **changes):
+        """idle_states_effect as the sweep writes it on a machine without a cpuidle driver."""
+        runs = [
+            {"request": req, "round": n, "p50_us": p50, "p99_us": p99, "status": "ok"}
+            for n, (req, p50, p99) in enumerate(
+                [("without", 32.9, 131), ("with", 32.6, 68), ("without", 32.1, 122)]
+                + [("with", 31.7, 74), ("without", 33.0, 125), ("with", 31.0, 70)]
+            )
+        ]
+        effect = {
+            "cpuidle_driver": "none",
+            "cpuidle_states": [],
+            "request_can_poll": False,
+            "what_the_request_can_do": self.NO_DRIVER,
+            "warmup_s": 0.2,
+            "window_s": 1.0,
+            "runs": runs,
+            "p50_without_us": 32.9,
+            "p50_with_us": 31.7,
+            "p50_ratio": 0.964,
+            "p99_without_us": 125,
+            "p99_with_us": 70,
+            "p99_ratio": 0.56,
+            "measured": True,
+        }
+        effect.update(changes)
+        return effect
+
+    def test_the_idle_states_section_says_what_the_request_did_not_what_it_hoped(self):
+        folder = synthetic.write_new(self.dir, states=("block",), idle_effect=self.effect())
+        text = report_text(folder)
+        idle = section(text, "## CPU idle states")
+        self.assertIn("What the request can do here: " + self.NO_DRIVER, idle)
+        self.assertIn(
+            "holding the request changed the 2-hop floor's p50 by **×0.96** (32.9 → 31.7 µs) and"
+            " its p99 by **×0.56** (125 → 70 µs) on this machine",
+            idle,
+        )
+        self.assertIn("median of 3 interleaved 1 s runs each", idle)
+        self.assertNotIn("idle CPUs polled", text)
+        self.assertIn("Explanation, not measured by this run: an idle CPU may halt", idle)
+        machine = section(text, "## The machine and the run")
+        self.assertIn("| PM QoS request can make idle CPUs poll | no |", machine)
+        self.assertIn(
+            "| floor with ÷ without the request (measured) | p50 ×0.96, p99 ×0.56 |", machine
+        )
+
+    def test_an_effect_not_measured_says_why(self):
+        effect = self.effect(measured=False, runs=[], why_not="cannot open /dev/cpu_dma_latency")
+        for key in ("p50_ratio", "p99_ratio"):
+            effect[key] = None
+        idle = section(
+            report_text(synthetic.write_new(self.dir, idle_effect=effect)), "## CPU idle states"
+        )
+        self.assertIn(
+            "What holding the request does was not measured in this run: cannot open"
+            " /dev/cpu_dma_latency.",
+            idle,
+        )
+        self.assertNotIn("changed the 2-hop floor", idle)
+
+    def test_a_sweep_from_before_the_measurement_says_it_was_not_measured(self):
+        idle = section(report_text(synthetic.write_new(self.dir)), "## CPU idle states")
+        self.assertIn("was not measured (env.json has no `idle_states_effect`", idle)
+
     def test_environment_lists_the_confounders(self):
         machine = section(report_text(synthetic.write_new(self.dir)), "## The machine and the run")
         for expected in (

@@ -67,11 +67,12 @@ def rates(ratio, repeats=3, noise="lognormal", ratio_sigma=0.0, seed=SEED):
         rules.INCONCLUSIVE: 0,
         rules.EQUIVALENT: 0,
         rules.DEARER: 0,
+        rules.NOT_CHEAPER: 0,
     }
     for _ in range(SWEEPS):
         c = rules.CostRatio(*sweep(rng, ratio, repeats, noise, ratio_sigma))
         counts[c.verdict] += 1
-        if c.outcome in (rules.EQUIVALENT, rules.DEARER):
+        if c.outcome in (rules.EQUIVALENT, rules.DEARER, rules.NOT_CHEAPER):
             counts[c.outcome] += 1
     return {v: n / SWEEPS for v, n in counts.items()}
 
@@ -80,7 +81,8 @@ def show(label, r):
     print(
         (
             f"  {label}: confirmed {r[rules.CONFIRMED]:.1%}, refuted {r[rules.REFUTED]:.1%} (as"
-            f" cheap within the margin {r[rules.EQUIVALENT]:.1%}, B cheaper {r[rules.DEARER]:.1%}),"
+            f" cheap within the margin {r[rules.EQUIVALENT]:.1%}, B cheaper {r[rules.DEARER]:.1%},"
+            f" neither but no saving beyond the margin {r[rules.NOT_CHEAPER]:.1%}),"
             f" inconclusive {r[rules.INCONCLUSIVE]:.1%}"
         ),
         flush=True,

@@ -21,7 +21,8 @@ CONVERTER = ["-m", "harness.micro.micro_to_csv"]  # run with cwd=ROOT, the impor
 SAMPLE = os.path.join(HERE, "sample_micro.json")
 COLUMNS = (
     "benchmark,family,mechanism,watched,ready,repetitions,ns_per_call_median,"
-    "ns_per_call_min,ns_per_call_max,ns_per_watched_fd,events_per_call,status,active,writes,label"
+    "ns_per_call_min,ns_per_call_max,ns_per_watched_fd,events_per_call,status,"
+    "ns_per_call_q25,ns_per_call_q75,ns_per_call_repeats,sockets,active,writes,label"
 ).split(",")
 
 
@@ -56,7 +57,8 @@ class MicroSmoke(Tmp):
 
     FILTER = (
         "^(wait/[a-z-]+/ready:1/watched:4/|ready/[a-z-]+/watched:1000/ready:2/"
-        "|build/[a-z-]+/ready:1/watched:4$|ctl/[a-z-]+/watched:4/|uring/uring/ready:1/watched:4/)"
+        "|build/[a-z-]+/ready:1/watched:4$|ctl/[a-z-]+/watched:4/|uring/uring/ready:1/watched:4/"
+        "|shared/poll/sockets:2/ready:1/watched:4/)"
     )
 
     def test_every_family_runs_and_converts(self):
@@ -66,6 +68,7 @@ class MicroSmoke(Tmp):
                 binary("mux-micro"),
                 "--watched=4",
                 "--ready=2",
+                "--shared-sockets=2",
                 "--benchmark_min_time=0.001",
                 "--benchmark_repetitions=1",
                 "--benchmark_filter=" + self.FILTER,
@@ -89,12 +92,14 @@ class MicroSmoke(Tmp):
         ]
         expected += [f"build/{m}/ready:1/watched:4" for m in ("select", "poll", "poll-rebuild")]
         expected += [f"ctl/epoll-ctl-{op}/watched:4/manual_time" for op in ("add", "mod", "del")]
+        # 4 pollfd entries naming 2 sockets, one more entry the ready socket: 1 event per call
+        expected += ["shared/poll/sockets:2/ready:1/watched:4/manual_time"]
         for name in expected:
             self.assertIn(name, runs)
             b = runs[name]
             self.assertFalse(b.get("error_occurred"), f"{name}: {b.get('error_message')}")
             self.assertGreater(b["ns_per_call"], 0, name)
-        for name in expected[:8]:
+        for name in expected[:8] + expected[-1:]:
             want = 2 if name.startswith("ready/") else 1
             self.assertEqual(runs[name]["events_per_call"], want, name)
         uring = runs.get("uring/uring/ready:1/watched:4/manual_time")
@@ -113,6 +118,9 @@ class MicroSmoke(Tmp):
             self.assertEqual(row["status"], "ok", name)
             self.assertEqual(row["repetitions"], "1", name)
             self.assertGreater(float(row["ns_per_call_median"]), 0, name)
+        row = by_name["shared/poll/sockets:2/ready:1/watched:4/manual_time"]
+        self.assertEqual((row["family"], row["sockets"], row["watched"]), ("shared", "2", "4"))
+        self.assertEqual(len(row["ns_per_call_repeats"].split(";")), 1)
         row = by_name["wait/epoll-et/ready:1/watched:4/manual_time"]
         self.assertEqual(
             (row["family"], row["mechanism"], row["watched"], row["ready"]),
@@ -196,6 +204,9 @@ class MicroToCsv(Tmp):
         )
         self.assertEqual(float(r["ns_per_watched_fd"]), 100.0)
         self.assertEqual(r["status"], "ok")
+        # every repetition kept, in run order, and the quartiles between them
+        self.assertEqual([float(v) for v in r["ns_per_call_repeats"].split(";")], [900, 1000, 1200])
+        self.assertEqual((float(r["ns_per_call_q25"]), float(r["ns_per_call_q75"])), (950, 1100))
         r = rows[1]  # no counters: real_time in microseconds, converted
         self.assertEqual(
             (

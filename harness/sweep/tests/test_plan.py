@@ -85,25 +85,33 @@ class PlanTest(unittest.TestCase):
         self.assertLess(sel, one)
         self.assertGreater(one, 3 * 0.8)
 
-    def test_default_sweep_is_estimated_under_five_minutes(self):
+    def test_default_sweep_is_estimated_under_six_and_a_half_minutes(self):
+        # The target was 5 minutes. Eight idle counts are what keeps two reruns' verdicts equal
+        # near the margin (plot/tests/test_rules_rerun.py: with five counts they agree 86-90 % of
+        # the time at 0.02 from the edge, against >= 98 % with eight), and on a 2-core VM without
+        # a cpuidle driver the eight take about 6 minutes with seven mechanisms and the hostile
+        # phase (the README's breakdown); the extra rounds for undecided claims come on top,
+        # within --decide-budget.
         preset = plan.PRESETS["default"]
         counts, _ = plan.resolve_counts(preset.counts, 19000)
-        # With its sparse modes too (churn at 0, 1000 and max), as sweep.py plans them.
+        # With its sparse modes too (churn at 0 and max), as sweep.py plans them.
         sparse_at = {19000 if c == "max" else c for c in preset.sparse_modes["churn"]}
         modes = {c: preset.modes + (["churn"] if c in sparse_at else []) for c in counts}
+        mechanisms = ["select", "poll", "epoll-lt", "epoll-et", "select-dynamic", "uring"]
         est = plan.estimate(
-            ["select", "poll", "epoll-lt", "epoll-et", "select-dynamic", "uring"],
+            mechanisms + ["uring-completion"],
             counts,
             modes,
             preset.repeats,
             preset.warmup_s,
             preset.duration_s,
-            3,
+            20,
             True,
             True,
             True,
+            hostile=True,
         )
-        self.assertLess(est, 300)
+        self.assertLess(est, 6.5 * 60)
 
     def test_modes_at_takes_a_list_or_a_dict_by_count(self):
         self.assertEqual(plan.modes_at(["pingpong", "flood"], 500), ["pingpong", "flood"])
@@ -131,7 +139,7 @@ class PlanTest(unittest.TestCase):
         preset = plan.PRESETS["default"]
         self.assertNotIn("churn", preset.modes)
         at, _ = plan.resolve_counts(preset.sparse_modes["churn"], 19000)
-        self.assertEqual(at, [0, 1000, 19000])
+        self.assertEqual(at, [0, 19000])
         counts, _ = plan.resolve_counts(preset.counts, 19000)
         self.assertTrue(set(at) <= set(counts))
         self.assertTrue(any(c < plan.FD_SETSIZE for c in at))

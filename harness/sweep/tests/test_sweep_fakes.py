@@ -10,6 +10,8 @@ import tempfile
 import time
 import unittest
 
+from harness.sweep import idle_states
+
 from harness.sweep.runs_csv import HOSTILE_COLUMNS
 from harness.sweep.tests.sweep_test_support import (
     BENCH_COLUMNS,
@@ -385,7 +387,8 @@ class FakeSweepTest(unittest.TestCase):
             self.assertEqual(by[key]["idle_open"], str(key[1]), by[key])
 
     def test_sparse_modes_run_only_at_their_counts(self):
-        # The default preset runs churn at idle 0, 1000 and max only, when loadgen offers it.
+        # The default preset runs churn at a few idle counts only (here 0 and max), when loadgen
+        # offers it.
         args = (
             FAST + "--mechanisms poll,epoll-lt --counts 0,20,max --max-idle 30 --repeats 1".split()
         )
@@ -410,6 +413,62 @@ class FakeSweepTest(unittest.TestCase):
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertEqual(run.keys(), expected_keys(mechs, [0, 20, 30], ["pingpong", "flood"], 1))
         self.assertIn("mode churn skipped", run.stderr)
+
+
+class MeasureUntilDecidedTest(unittest.TestCase):
+    """After the planned repeats, extra rounds for the claims still undecided (SPEC §8)."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="sweep-test-")
+        self.bin = make_fake_bin(
+            os.path.join(self.tmp, "bin"), ("chat-select", "chat-poll", "chat-epoll")
+        )
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    ARGS = FAST + "--mechanisms select,epoll-lt,epoll-et --counts 0,20 --repeats 3".split()
+
+    def test_an_undecided_claim_gets_extra_rounds_of_only_its_points(self):
+        # ET's cost is drawn at random (±50 %): claim 7's interval stays wide, look after look.
+        run = run_sweep(self.bin, self.ARGS, env={"FAKE_LOADGEN_NOISY": "epoll-et"})
+        self.assertEqual(run.returncode, 0, run.stderr)
+        from plot import rules
+
+        extra = rules.MAX_LOOKS - 1
+        self.assertEqual(
+            run.keys(),
+            sorted(
+                expected_keys(["select", "epoll-lt", "epoll-et"], [0, 20], ["pingpong", "flood"], 3)
+                + [
+                    (m, idle, mode, rep)
+                    for m in ("epoll-lt", "epoll-et")
+                    for idle in (0, 20)
+                    for mode in ("pingpong", "flood")
+                    for rep in range(4, 4 + extra)
+                ]
+            ),
+        )
+        decide = run.env["decide"]
+        self.assertEqual((decide["looks"], decide["extra_repeats"]), (rules.MAX_LOOKS, extra))
+        entry = decide["claims"]["7"]
+        self.assertEqual((entry["decided"], entry["looks"]), (False, rules.MAX_LOOKS))
+        self.assertIn("looks made", entry["stopped"])
+        self.assertIn("extra round, repeat 4", run.stderr)
+
+    def test_no_budget_no_extra_round_and_the_claim_says_so(self):
+        run = run_sweep(
+            self.bin, self.ARGS + ["--decide-budget", "0"], env={"FAKE_LOADGEN_NOISY": "epoll-et"}
+        )
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(max(int(r["repeat"]) for r in run.measured()), 3)
+        self.assertIn("--decide-budget of 0 s ran out", run.env["decide"]["claims"]["7"]["stopped"])
+
+    def test_a_decided_claim_needs_no_extra_round(self):
+        run = run_sweep(self.bin, self.ARGS)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(max(int(r["repeat"]) for r in run.measured()), 3)
+        self.assertEqual((run.env["decide"]["looks"], run.env["decide"]["claims"]), (1, {}))
 
 
 class IndependentRepeatsTest(unittest.TestCase):
@@ -504,6 +563,29 @@ class IndependentRepeatsTest(unittest.TestCase):
         self.assertEqual(starts[:3], [30, 10, 20])
         self.assertEqual([r["floor_p50_us"] for r in run.measured()], ["20"])
 
+    def test_the_start_measures_what_holding_the_request_does_to_the_floor(self):
+        run = run_sweep(
+            self.bin,
+            FAST + "--mechanisms poll --counts 0 --repeats 1 --modes pingpong".split(),
+            # A machine where the request matters: the floor is 4x faster while it is held.
+            env={"MUXBENCH_CPU_DMA_LATENCY": self.device, "FAKE_FLOOR_BY_REQUEST": "40:120,10:30"},
+        )
+        self.assertEqual(run.returncode, 0, run.stderr)
+        effect = run.env["idle_states_effect"]
+        self.assertTrue(effect["measured"], effect)
+        self.assertEqual(
+            [(r["request"], r["p50_us"], r["p99_us"], r["status"]) for r in effect["runs"]],
+            [("without", 40, 120, "ok"), ("with", 10, 30, "ok")] * idle_states.EFFECT_ROUNDS,
+        )
+        self.assertEqual((effect["p50_ratio"], effect["p99_ratio"]), (0.25, 0.25))
+        self.assertIn("cpuidle_driver", effect)
+        self.assertIn("what_the_request_can_do", effect)
+        self.assertIn("changed the floor's p50 by ×0.25", run.stderr)
+        # The effect runs are not floors of the sweep, and the request is held again after them.
+        floors = [r for r in run.rows if r["mechanism"] == "floor"]
+        self.assertFalse(any(r["label"].startswith("idle-effect") for r in floors))
+        self.assertEqual({float(r["p50_us"]) for r in floors if r["mode"] == "floor"}, {10})
+
     def test_without_permission_the_sweep_says_so_and_measures_allow(self):
         missing = os.path.join(self.tmp, "no-such-dir", "cpu_dma_latency")
         run = run_sweep(
@@ -519,6 +601,9 @@ class IndependentRepeatsTest(unittest.TestCase):
         self.assertFalse(run.env["idle_states"]["held"])
         self.assertIn("cannot open", run.env["idle_states"]["why_not"])
         self.assertTrue(any("NOT blocked" in n for n in run.env["notes"]))
+        self.assertFalse(run.env["idle_states_effect"]["measured"])
+        self.assertIn("cannot open", run.env["idle_states_effect"]["why_not"])
+        self.assertEqual(run.env["idle_states_effect"]["runs"], [])
 
 
 def _count_rows(path, mechanisms):

@@ -11,12 +11,19 @@ Environment knobs:
   FAKE_LOADGEN_TERM_KILLS_SERVER=1  a run that gets SIGTERM first SIGKILLs --server-pid and waits
                                for it to exit (a server that dies while the sweep stops a run)
   FAKE_LOADGEN_HELP_MODES=LIST extra modes that --help lists (e.g. churn)
-  FAKE_FLOOR_SEQUENCE=FILE  floor runs take their p50s one by one from FILE (comma-separated)
+  FAKE_LOADGEN_NOISY=MECH      runs against MECH report a server CPU per message drawn at random
+                               (±50 %), so that a comparison with it stays undecided
+  FAKE_FLOOR_SEQUENCE=FILE  floor runs take their p50s one by one from FILE (comma-separated);
+                            the idle-states effect runs (labels idle-effect-*) are left out
+  FAKE_FLOOR_BY_REQUEST=P50:P99,P50:P99  floor runs give the first figures while the sweep (our
+                            parent) does not hold MUXBENCH_CPU_DMA_LATENCY open, the second
+                            while it does (a machine where the request matters)
 """
 import argparse
 import csv
 import json
 import os
+import random
 import select
 import signal
 import socket
@@ -151,6 +158,19 @@ def stall(sock):
     sys.exit(1)
 
 
+def request_held():
+    """True while our parent, the sweep, holds the stand-in for /dev/cpu_dma_latency open."""
+    device = os.path.realpath(os.environ["MUXBENCH_CPU_DMA_LATENCY"])
+    fds = f"/proc/{os.getppid()}/fd"
+    for fd in os.listdir(fds):
+        try:
+            if os.readlink(os.path.join(fds, fd)) == device:
+                return True
+        except OSError:
+            pass  # closed since the listing
+    return False
+
+
 row = {c: "" for c in COLUMNS}
 row.update(
     mode=a.mode,
@@ -178,16 +198,20 @@ if a.hostile:
     )
 time.sleep(float(os.environ.get("FAKE_LOADGEN_SLEEP", "0")))
 if a.mode == "floor":
-    p50 = 12.5
+    p50, p99 = 12.5, 20
     sequence = os.environ.get("FAKE_FLOOR_SEQUENCE")
-    if sequence:
+    by_request = os.environ.get("FAKE_FLOOR_BY_REQUEST")
+    if by_request:
+        without, held = by_request.split(",")
+        p50, p99 = map(float, (held if request_held() else without).split(":"))
+    elif sequence and not a.label.startswith("idle-effect-"):
         # Each floor run takes the next p50 from this file (the sweep's median is tested).
         with open(sequence) as f:
             values = f.read().split(",")
         p50 = float(values[0])
         with open(sequence, "w") as f:
             f.write(",".join(values[1:] or values))
-    row.update(mechanism="floor", idle=0, msgs=1000, p50_us=p50, p99_us=20, status="ok")
+    row.update(mechanism="floor", idle=0, msgs=1000, p50_us=p50, p99_us=p99, status="ok")
 elif a.mode == "relay-floor":
     row.update(mechanism="floor", idle=0, msgs=500, p50_us=25, p99_us=40, status="ok")
 else:
@@ -217,7 +241,11 @@ else:
                     throughput_msgs_s=5000,
                     p50_us=60 if a.hostile else 50,
                     p99_us=150 if a.hostile else 90,
-                    server_cpu_us_per_msg=3.5,
+                    server_cpu_us_per_msg=(
+                        3.5 * random.uniform(0.5, 1.5)
+                        if os.environ.get("FAKE_LOADGEN_NOISY") == stats["mechanism"]
+                        else 3.5
+                    ),
                     status="ok",
                     server_wait_calls=200,
                     server_events=220,

@@ -1,0 +1,113 @@
+"""Measuring until decided (SPEC §8): after the planned repeats, extra rounds of fresh instances
+for the claims whose interval still straddles its edge.
+
+The rule (when a claim is decided, how many looks, at which confidence) lives in plot/rules.py
+and which points feed which claim in plot/claims.py (`comparisons`); this module only runs the
+rounds they ask for, within the time budget, and records what happened in env.json's `decide`.
+"""
+
+import time
+
+from harness.sweep import plan
+from plot import claims, rules
+from plot.results_folder import ResultsFolder
+
+
+def open_comparisons(out_dir):
+    """The comparisons whose ratio is not decided yet, from runs.csv as written so far."""
+    return [c for c in claims.comparisons(ResultsFolder(out_dir)) if c.open]
+
+
+def round_plan(open_, counts):
+    """{idle count: (mechanism names, modes)} for one extra round: at each count that feeds an
+    open comparison, the union of what the open comparisons need there, in the sweep's order."""
+    needs = {}
+    for c in open_:
+        for count in c.counts:
+            if count not in counts:
+                continue
+            mechs, modes = needs.setdefault(count, ([], []))
+            mechs.extend(m for m in c.mechanisms if m not in mechs)
+            modes.extend(m for m in c.modes if m not in modes)
+    return {count: needs[count] for count in counts if count in needs}
+
+
+def round_cost(needs, args):
+    """Expected seconds of one round: per count, the set-up and one run per mechanism and mode."""
+    seconds = 0.0
+    for count, (mechs, modes) in needs.items():
+        seconds += len(mechs) * plan.setup_cost(count)
+        seconds += (
+            len(mechs) * len(modes) * len(args.variants) * plan.run_cost(args.warmup, args.duration)
+        )
+    return seconds
+
+
+def label(c):
+    return f"claim {c.claim} ({c.what})"
+
+
+def measure_until_decided(sweep, budget_s):
+    """Runs extra rounds while a comparison is open, at most rules.MAX_LOOKS looks in all and
+    within budget_s seconds; returns the record written to env.json's `decide`."""
+    start = time.monotonic()
+    record = {
+        "budget_s": budget_s,
+        "max_looks": rules.MAX_LOOKS,
+        "look_confidence": rules.LOOK_CONFIDENCE,
+        "looks": 1,
+        "extra_repeats": 0,
+        "claims": {},
+    }
+    repeat = sweep.args.repeats
+    # The estimate of a round's seconds, corrected by how long the last round really took.
+    pace = 1.0
+    while True:
+        open_ = open_comparisons(sweep.out_dir)
+        look(record, open_)
+        if not open_:
+            break
+        names = ", ".join(label(c) for c in open_)
+        if record["looks"] >= rules.MAX_LOOKS:
+            stop(record, open_, f"{rules.MAX_LOOKS} looks made (the rule's most)")
+            sweep.note(f"still undecided after {rules.MAX_LOOKS} looks: {names}")
+            break
+        needs = round_plan(open_, sweep.counts)
+        cost = round_cost(needs, sweep.args) * pace
+        spent = time.monotonic() - start
+        if spent + cost > budget_s:
+            stop(
+                record,
+                open_,
+                f"the --decide-budget of {budget_s:g} s ran out ({spent:.0f} s spent, a round"
+                f" needs about {cost:.0f} s)",
+            )
+            sweep.note(f"undecided, no budget left for another round: {names}")
+            break
+        repeat += 1
+        record["looks"] += 1
+        record["extra_repeats"] += 1
+        sweep.note(f"look {record['looks'] - 1}: undecided: {names}; extra round, repeat {repeat}")
+        began = time.monotonic()
+        sweep.extra_round(needs, repeat)
+        pace = max(1.0, (time.monotonic() - began) / max(cost / pace, 1e-3))
+        for c in open_:
+            record["claims"][str(c.claim)]["extra_repeats"] = record["extra_repeats"]
+    record["seconds"] = round(time.monotonic() - start, 1)
+    return record
+
+
+def look(record, open_):
+    """Notes, per claim ever undecided, the look it was last seen at and whether it is decided
+    now, and what of it is still open."""
+    for c in open_:
+        record["claims"].setdefault(str(c.claim), {"extra_repeats": 0})
+    for number, entry in record["claims"].items():
+        still = [label(c) for c in open_ if str(c.claim) == number]
+        if entry.get("decided") is not True:
+            entry.update(looks=record["looks"], decided=not still, open=still)
+
+
+def stop(record, open_, why):
+    for c in open_:
+        record["claims"][str(c.claim)]["stopped"] = why
