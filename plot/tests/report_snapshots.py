@@ -7,8 +7,9 @@ folders give, written into a folder (`save`) and compared with a saved one (`che
 It calls `plot.report.build` and `plot.compare_runs.Comparison.markdown`, the two entry points
 whose text a refactoring must keep, and writes nothing into the results folders. The mechanism
 registry is read from a fake server in a fixed folder and the checkout's path is replaced by
-`<checkout>`, so the text does not depend on which checkout, or which build of it, runs the script. Exit status 1 when a text differs (the unified
-diff is printed), 0 when every text is the same."""
+`<checkout>`, so the text does not depend on which checkout, or which build of it, runs the
+script. Exit status 1 when a text differs (the unified diff is printed), 0 when every text is
+the same."""
 
 import difflib
 import glob
@@ -93,7 +94,10 @@ def check(folder):
             differ += 1
             sys.stdout.writelines(
                 difflib.unified_diff(
-                    before.splitlines(True), after.splitlines(True), "before/" + name, "after/" + name
+                    before.splitlines(True),
+                    after.splitlines(True),
+                    "before/" + name,
+                    "after/" + name,
                 )
             )
     print(f"{len(now)} texts, {differ} differ", file=sys.stderr)
