@@ -9,6 +9,7 @@ median over repeats at the smallest idle count both paths served.
 
 import statistics
 
+from plot.numbers import fixed as fmt
 from plot.results_folder import KNOWN_NETS, NET_VETH
 
 METRICS = [
@@ -58,10 +59,6 @@ class Comparison:
 
 def ratio(a, b):
     return f"{b / a:.2f} ×" if a and b is not None else "–"
-
-
-def fmt(v):
-    return "–" if v is None else f"{v:.1f}" if v >= 10 else f"{v:.2f}"
 
 
 def report_lines(results):

@@ -19,6 +19,7 @@ from plot.figure_list import FIGURES
 from plot.plotting_python import INSTALL_HINT
 from plot import results_folder as rf
 from plot.results_folder import ResultsFolder, number, scenario_label
+from plot.numbers import human
 
 
 # colour-blind-safe colours; ET shares LT's family but not its dash, and io_uring's completion
@@ -95,14 +96,6 @@ class IdleAxis:
         ax.set_xlabel(
             label + (" (log scale; 0 drawn at the left)" if self.has_zero else " (log scale)")
         )
-
-
-def human(v):
-    if v >= 1e6 and v % 1e5 == 0:
-        return f"{v / 1e6:g}M"
-    if v >= 1e3 and v % 100 == 0:
-        return f"{v / 1e3:g}k"
-    return f"{v:,.0f}" if v >= 1 and float(v).is_integer() else f"{v:g}"
 
 
 def plain_log(ax, which):

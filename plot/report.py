@@ -28,7 +28,7 @@ from plot.results_folder import ResultsFolder, scenario_label
 
 # The figure a point is read by, per mode, besides server CPU per message (every mode).
 from plot.results_folder import COST, HEADLINE
-from plot.rules import fmt
+from plot.numbers import fmt, times as ratio_text
 
 # The report's own flags (drift, spread, the relay-floor target) are thresholds of rules.py.
 from plot.rules import DRIFT_WARN_REL, RELAY_TARGET_RATIO, SPREAD_WARN_RATIO
@@ -225,10 +225,6 @@ def drift_and_spread_section(results):
 
 def median_at(series, x):
     return series.median(x) if x in series.xs() else None
-
-
-def ratio_text(a, b):
-    return f"×{fmt(b / a)}" if a and b else "–"
 
 
 def idle_states_section(results):

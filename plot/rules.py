@@ -11,6 +11,9 @@ Stdlib only (no scipy): the t quantiles are tabulated below.
 import math
 import statistics
 
+# fmt, pct and change are used by the rules' words and imported from here by older callers.
+from plot.numbers import change, fmt, pct  # noqa: F401
+
 CONFIDENCE = 0.95  # two-sided confidence of the slope interval
 MIN_POINTS = 3  # distinct x values a series needs before its shape is judged
 # "grows": even the low end of the slope interval adds >= 50 % of the starting value over the range
@@ -473,33 +476,6 @@ def combine(verdicts):
     if decided == {REFUTED}:
         return REFUTED
     return INCONCLUSIVE
-
-
-def fmt(value, digits=3):
-    """Three significant figures, without scientific notation for everyday magnitudes."""
-    if value is None:
-        return "–"
-    if value == 0:
-        return "0"
-    if float(value).is_integer() and abs(value) < 1e9:
-        return f"{int(value):,}"
-    magnitude = math.floor(math.log10(abs(value)))
-    if magnitude >= 9 or magnitude <= -4:
-        return f"{value:.{digits - 1}e}"
-    decimals = max(0, digits - 1 - magnitude)
-    text = f"{value:,.{decimals}f}"
-    return text
-
-
-def change(value):
-    """A relative change: a percentage while small, a factor once it is many times the start."""
-    if value >= 9:
-        return f"×{fmt(1 + value)}"
-    return pct(value)
-
-
-def pct(value):
-    return f"{value * 100:+.0f}%"
 
 
 def rules_text():
