@@ -713,28 +713,27 @@ def plot_per_fd(plt, results, written):
     runs = [c for c in runs if c[1]]
     if not micro and not runs:
         return
-    panels = [p for p in (micro, runs) if p]
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels) + 0.6, 6.4), squeeze=False)
-    i = 0
-    if micro:
-        per_fd_panel(
-            axes[0][i],
+    # (curves, x axis, y axis, title) of the two same-shape panels; an empty side is left out.
+    panels = [
+        (
             micro,
             "watched descriptors (log scale)",
             "ns added per watched descriptor, one call",
-        )
-        fd_setsize_line(axes[0][i], results)
-        axes[0][i].set_title("micro.csv: one wait call, 1 ready", fontsize=10)
-        i += 1
-    if runs:
-        per_fd_panel(
-            axes[0][i],
+            "micro.csv: one wait call, 1 ready",
+        ),
+        (
             runs,
             "idle connections (log scale)",
             "server CPU added per idle connection, ns per message",
-        )
-        fd_setsize_line(axes[0][i], results)
-        axes[0][i].set_title(f"runs.csv: {mode}", fontsize=10)
+            f"runs.csv: {mode}",
+        ),
+    ]
+    panels = [p for p in panels if p[0]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels) + 0.6, 6.4), squeeze=False)
+    for ax, (curves, xlabel, ylabel, title) in zip(axes[0], panels):
+        per_fd_panel(ax, curves, xlabel, ylabel)
+        fd_setsize_line(ax, results)
+        ax.set_title(title, fontsize=10)
     fig.suptitle(title_of("per_fd"), fontsize=13)
     finish(
         fig,

@@ -516,6 +516,20 @@ def write_new(
     return folder
 
 
+def rewrite(folder, edit):
+    """Rewrites folder/runs.csv through edit(row): edit may change the row in place; the row is
+    dropped when edit returns False (None, the result of an edit that returns nothing, keeps it).
+    """
+    path = os.path.join(folder, "runs.csv")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        columns, rows = reader.fieldnames, [r for r in reader if edit(r) is not False]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def number_or_none(text):
     try:
         return float(text)

@@ -7,7 +7,6 @@ Run by ctest (plot_idle_growth, MUXBENCH_BIN = the build's bin directory), or by
 muxbench root:  MUXBENCH_BIN=build/bin /usr/bin/python3 -m unittest -v plot.tests.test_idle_growth
 """
 
-import csv
 import os
 import shutil
 import stat
@@ -105,7 +104,7 @@ class Synthetic(unittest.TestCase):
                 r["server_cpu_us_per_msg"] = float(r["server_cpu_us_per_msg"]) / noisy
             return True
 
-        rewrite(self.folder, noisy_leak)
+        synthetic.rewrite(self.folder, noisy_leak)
         growth = self.growth()
         possible = growth.of(rules.IDLE_GROWTH_POSSIBLE)
         self.assertEqual({(c.mechanism, c.mode) for c in possible}, {("uring-completion", "churn")})
@@ -124,7 +123,7 @@ class Synthetic(unittest.TestCase):
         )
 
     def test_a_single_repeat_is_not_compared_and_says_why(self):
-        rewrite(self.folder, lambda r: r["repeat"] == "1" or r["mechanism"] == "floor")
+        synthetic.rewrite(self.folder, lambda r: r["repeat"] == "1" or r["mechanism"] == "floor")
         growth = self.growth()
         self.assertEqual(listed(growth), set())
         c = growth.comparisons[0]
@@ -138,7 +137,7 @@ class Synthetic(unittest.TestCase):
 
     def test_missing_rows_at_the_largest_count_are_not_compared_and_say_so(self):
         largest = str(max(synthetic.IDLE))
-        rewrite(
+        synthetic.rewrite(
             self.folder,
             lambda r: not (r["mechanism"] == "uring-completion" and r["idle"] == largest),
         )
@@ -154,7 +153,7 @@ class Synthetic(unittest.TestCase):
                 r["mode"] = "storm"
             return True
 
-        rewrite(self.folder, rename)
+        synthetic.rewrite(self.folder, rename)
         growth = self.growth()
         storm = by_outcome(growth, rules.IDLE_GROWTH_FINDING)
         self.assertEqual(storm, {("uring-completion", "storm", "server_cpu_us_per_msg")})
@@ -170,18 +169,6 @@ def find(growth, mechanism, mode, metric):
         for c in growth.comparisons
         if (c.mechanism, c.mode, c.metric) == (mechanism, mode, metric)
     )
-
-
-def rewrite(folder, keep):
-    """Keeps the rows of folder/runs.csv for which keep(row) is true (keep may edit the row)."""
-    path = os.path.join(folder, "runs.csv")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        columns, rows = reader.fieldnames, [r for r in reader if keep(r)]
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 class RunG(unittest.TestCase):

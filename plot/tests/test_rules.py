@@ -263,18 +263,6 @@ class Claim7And10(unittest.TestCase):
         self.assertEqual(c.verdict, rules.REFUTED, c.figures)
         self.assertIn("LT was cheaper", c.explanation)
 
-    def rewrite(self, folder, change):
-        path = os.path.join(folder, "runs.csv")
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            columns, rows = reader.fieldnames, list(reader)
-        for row in rows:
-            change(row)
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
-
     def test_loadgen_bound_rows_still_feed_the_cost_comparison(self):
         # A run the loadgen bound measured the server's CPU per message all the same: the point
         # stays in claim 7 (dropping it changed what the claim estimated from run to run).
@@ -285,7 +273,7 @@ class Claim7And10(unittest.TestCase):
             if row["mechanism"] == "epoll-et" and row["mode"] == "flood" and row["idle"] == "0":
                 row["status"] = row["bench_status"] = "loadgen-bound"
 
-        self.rewrite(folder, bound)
+        synthetic.rewrite(folder, bound)
         (seven,) = [c for c in claims.comparisons(ResultsFolder(folder)) if c.claim == 7]
         self.assertEqual(seven.ratio.left_out, before.ratio.left_out)
         self.assertIn(("flood", 0), seven.ratio.d)
@@ -298,7 +286,7 @@ class Claim7And10(unittest.TestCase):
                 row["status"] = row["bench_status"] = "error:loadgen-exit-3"
 
         (before,) = [c for c in claims.comparisons(ResultsFolder(folder)) if c.claim == 7]
-        self.rewrite(folder, failed)
+        synthetic.rewrite(folder, failed)
         (seven,) = [c for c in claims.comparisons(ResultsFolder(folder)) if c.claim == 7]
         self.assertEqual(seven.ratio.left_out, before.ratio.left_out + 1)
         self.assertTrue(seven.open)
