@@ -1,0 +1,127 @@
+"""What every claim module shares: the claims' words, the Claim a judgement returns, the cost
+metric and mode they read, and how measuring until decided went (plot/claims.py gathers them)."""
+
+import json
+import os
+
+from plot import rules
+from plot.results_folder import COST_MEASURED
+
+
+CLAIMS = {
+    1: "`select` cannot watch a descriptor ≥ 1024 (`FD_SETSIZE`) on Linux.",
+    2: (
+        "The cost of `select` grows linearly with the number of watched descriptors, even idle"
+        " ones."
+    ),
+    3: "`poll` has no maximum descriptor count.",
+    4: "The cost of `poll` also grows linearly with the number of watched descriptors.",
+    5: (
+        "`select` and `poll` are level-triggered: a ready descriptor that is not serviced is"
+        " reported again."
+    ),
+    6: (
+        "`epoll` supports both level- and edge-triggered notification; edge-triggered reports a"
+        " readiness change once."
+    ),
+    7: "Edge-triggered epoll is faster than level-triggered.",
+    8: "`epoll_wait` cost depends on the number of *ready* descriptors, not the number watched.",
+    9: "epoll avoids copying descriptors between kernel and user space by using mmap.",
+    10: "Registration (`epoll_ctl`) has its own cost, which matters under connection churn.",
+    11: (
+        "io_uring's completion model needs fewer system calls per message than epoll, and that"
+        " makes the server cheaper."
+    ),
+}
+
+
+COST_METRIC = "server_cpu_us_per_msg"
+
+
+# The runs.csv mode whose per-message CPU decides the cost claims: in ping-pong each message costs
+# about one wait call, so the per-call scan shows undiluted; flood and broadcast batch many
+# messages per call and divide it away. Other modes are listed for information.
+COST_MODES = ["pingpong", "broadcast", "flood"]
+
+
+EPOLLS = ["epoll-lt", "epoll-et"]
+
+
+def load_anchors():
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "anchors.json")) as f:
+        return json.load(f)
+
+
+class Claim:
+    def __init__(self, number, verdict, figures, explanation, evidence=""):
+        self.number = number
+        self.text = CLAIMS[number]
+        self.verdict = verdict
+        self.figures = figures
+        self.explanation = explanation
+        self.evidence = evidence
+
+
+def cost_mode(results):
+    """The first mode in COST_MODES that has server CPU per message for some mechanism."""
+    for mode in COST_MODES:
+        if mode in results.modes():
+            for mech in results.mechanisms(results.scenario_runs(mode)):
+                if len(results.series(mode, mech, COST_METRIC)):
+                    return mode
+    return None
+
+
+def cost_points(results, mechanism, metric=COST_METRIC, skip_modes=("churn",)):
+    """{(mode, idle): [(repeat, value), ...]}: every ok point of a mechanism, in every mode's
+    primary
+    scenario but skip_modes (churn measures connections, not messages)."""
+    points = {}
+    for mode in results.modes():
+        if mode in skip_modes:
+            continue
+        for x, y, repeat in results.series(mode, mechanism, metric, statuses=COST_MEASURED).points:
+            points.setdefault((mode, x), []).append((repeat, y))
+    return points
+
+
+def idle_of(point):
+    """The instance a point shares with the other points of its repeat: the sweep runs every mode
+    (and scenario) of one idle count on the same fresh servers, so they share the idle count."""
+    return point[-1]
+
+
+def cheaper_than(results, a, b, metric=COST_METRIC):
+    """ "a is cheaper than b" on server CPU per message: a rules.CostRatio and its figure lines.
+    Reusable by any such claim (e.g. io_uring completion against epoll)."""
+    ratio = rules.CostRatio(
+        cost_points(results, a, metric), cost_points(results, b, metric), instance=idle_of
+    )
+    figures = ["runs.csv, server CPU per message, every mode but churn: " + ratio.describe(a, b)]
+    groups = ratio.group_ratios(lambda point: point[0])
+    if len(groups) > 1:
+        figures.append(
+            "ratio per mode (information): "
+            + ", ".join(f"{mode} {r:.3f}" for mode, r in groups.items())
+        )
+    return ratio, figures
+
+
+def decided_lines(results, number):
+    """How measuring until decided went for a claim (env.json's `decide`, written by the sweep's
+    extra rounds): [] for a run that did not measure until decided."""
+    decide = results.raw_env.get("decide")
+    if not isinstance(decide, dict):
+        return []
+    entry = (decide.get("claims") or {}).get(str(number))
+    if entry is None:
+        return ["measured until decided: decided with the planned repeats (no extra round)"]
+    text = (
+        f"measured until decided: {entry.get('extra_repeats', 0)} extra round(s) of fresh"
+        f" instances, {entry.get('looks', 1)} look(s) of at most {decide.get('max_looks')}"
+    )
+    if entry.get("decided"):
+        return [text + ", then decided"]
+    return [
+        text + f"; still undecided ({', '.join(entry.get('open') or [])}): {entry.get('stopped')}"
+    ]
