@@ -53,13 +53,29 @@ def load_anchors():
 
 
 class Claim:
-    def __init__(self, number, verdict, figures, explanation, evidence=""):
+    """A claim's judgement: its verdict, the figures behind it (one line per piece of evidence),
+    why, and which figure is its headline (the first unless the claim names another)."""
+
+    def __init__(self, number, verdict, figures, explanation, evidence="", headline=None):
         self.number = number
         self.text = CLAIMS[number]
         self.verdict = verdict
         self.figures = figures
         self.explanation = explanation
         self.evidence = evidence
+        self._headline = headline
+
+    @property
+    def headline(self):
+        """The headline figure up to its first "; " outside brackets (what follows is detail the
+        evidence has)."""
+        figure = self._headline or (self.figures[0] if self.figures else "")
+        depth = 0
+        for i, ch in enumerate(figure):
+            depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
+            if depth == 0 and figure.startswith("; ", i):
+                return figure[:i]
+        return figure
 
 
 def cost_mode(results):

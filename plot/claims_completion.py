@@ -191,4 +191,6 @@ def claim11(results):
             if undecided.outcome == rules.TOO_FEW_REPEATS
             else "The interval is too wide to decide (more repeats or points would narrow it)."
         ) + where
-    return Claim(11, verdict, figures + decided_lines(results, 11), why)
+    # The headline is the comparison that decided: the calls, or the CPU once the calls are fewer.
+    headline = figures[1] if calls.outcome == rules.CHEAPER else figures[0]
+    return Claim(11, verdict, figures + decided_lines(results, 11), why, headline=headline)

@@ -82,7 +82,8 @@ def request_effect_lines(results):
 
 
 def warnings_lines(results):
-    """Bold one-liners for the very top of the report: what may undermine every figure below."""
+    """The warnings in full, at the top of the drift and spread section (warning_items lists them
+    in one line each at the top of the report): what may undermine every figure."""
     out = []
     for kind, state, start, end, rel in drift_rows(results):
         if abs(rel) > DRIFT_WARN_REL:
@@ -109,6 +110,33 @@ def warnings_lines(results):
             " waking them."
         )
     return [part for line in out for part in (line, "")]
+
+
+def warning_items(results):
+    """One line per warning for the top of the report, each linking to its details."""
+    drift_link = "[drift and spread](#drift-and-spread)"
+    out = []
+    for kind, state, start, end, rel in drift_rows(results):
+        if abs(rel) > DRIFT_WARN_REL:
+            out.append(
+                f"**Warning: the machine drifted**: the {FLOOR_NAMES[kind]} moved {rel:+.0%}"
+                f" between the start and the end of the sweep (beyond ±{DRIFT_WARN_REL:.0%});"
+                f" {drift_link}."
+            )
+    spread = spread_points(results)
+    if spread:
+        out.append(
+            f"**Warning: {len(spread)} point figure(s) spread by more than"
+            f" ×{SPREAD_WARN_RATIO:g} over their repeats**; {drift_link}."
+        )
+    env = idle_states_env(results)
+    requested = env.get("requested") or []
+    if env.get("held") is False and (rf.BLOCK in requested or env.get("why_not")):
+        out.append(
+            "**Warning: CPU idle states could not be blocked**: every point was measured with the"
+            " machine's own idle behaviour; [CPU idle states](#cpu-idle-states)."
+        )
+    return out
 
 
 def spread_points(results):

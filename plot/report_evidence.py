@@ -16,8 +16,7 @@ from plot.results_folder import scenario_label
 # The figure a point is read by, per mode, besides server CPU per message (every mode).
 from plot.results_folder import COST
 from plot.numbers import fmt
-
-# The report's own flags (drift, spread, the relay-floor target) are thresholds of rules.py.
+from plot.document import Figure, Section, Table, Text
 
 
 def how_to_read(results=None):
@@ -224,23 +223,41 @@ def idle_growth_not_compared(growth):
     return out + ([""] if rows or growth.skipped_modes else [])
 
 
-def claims_section(evaluated):
-    out = [
-        "## The claims",
-        "",
-        "| # | claim | verdict | figures behind it | why |",
-        "|---|---|---|---|---|",
-    ]
-    for c in evaluated:
-        figures = "<br>".join(cell(f) for f in c.figures) or "–"
-        out.append(
-            f"| {c.number} | {cell(c.text)} | **{c.verdict}** | {figures} | {cell(c.explanation)} |"
-        )
+def claim_anchor(number):
+    """The anchor of a claim's row in the claims table: the verdict table links to it."""
+    return f"claim-{number}"
+
+
+def verdict_counts(evaluated):
     counts = {
         v: sum(1 for c in evaluated if c.verdict == v)
         for v in (rules.CONFIRMED, rules.REFUTED, rules.INCONCLUSIVE)
     }
-    out += ["", "Summary: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".", ""]
+    return "Summary: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + "."
+
+
+def claims_section(evaluated):
+    """The evidence of every claim: its figures and why; each row is a verdict's link target."""
+    table = Table(
+        ["#", "claim", "verdict", "figures behind it", "why"],
+        [
+            [
+                str(c.number),
+                cell(c.text),
+                f"**{c.verdict}**",
+                "<br>".join(cell(f) for f in c.figures) or "–",
+                cell(c.explanation),
+            ]
+            for c in evaluated
+        ],
+        row_ids=[claim_anchor(c.number) for c in evaluated],
+    )
+    return Section("The claims", [table, Text(claims_notes(evaluated))])
+
+
+def claims_notes(evaluated):
+    out = []
+    out += [verdict_counts(evaluated), ""]
     c9 = next(c for c in evaluated if c.number == 9)
     out += [
         (
@@ -297,39 +314,63 @@ def throughput_bound_note(results):
     ]
 
 
-def plots_section(results):
-    out = ["## Plots", ""]
-    drawn = False
+def figure_blocks(results, stems=None):
+    """A Figure (and its notes) for each plot drawn in the folder, in FIGURES' order; only stems,
+    when given. Returns (blocks, stems drawn)."""
+    blocks, drawn = [], []
     for stem, title, text in FIGURES:
-        png = os.path.join(results.path, f"{stem}.png")
-        if os.path.isfile(png):
-            drawn = True
-            out += [
-                f"### {title}",
-                "",
-                f"![{title}]({stem}.png)",
-                "",
-                f"{text} ([SVG]({stem}.svg))",
-                "",
-            ]
+        if stems is not None and stem not in stems:
+            continue
+        if os.path.isfile(os.path.join(results.path, f"{stem}.png")):
+            drawn.append(stem)
+            blocks.append(Figure(stem, title, text))
             if stem == "throughput":
-                out += throughput_bound_note(results)
-    if not drawn:
-        out += [
+                notes = throughput_bound_note(results)
+                blocks += [Text(notes)] if notes else []
+    return blocks, drawn
+
+
+def no_plot_text(results):
+    return Text(
+        [
             (
                 f"No plot found in this folder: run `/usr/bin/python3 -m plot.plot {results.path}` "
                 "from the muxbench root (needs python3-matplotlib) and then this script again."
             ),
             "",
         ]
+    )
+
+
+def plots_section(results, shown_above=()):
+    """Every plot but those shown_above (the story's, at the top of the report)."""
+    stems = [stem for stem, _, _ in FIGURES if stem not in shown_above]
+    blocks, drawn = figure_blocks(results, stems)
+    if shown_above:
+        blocks.insert(
+            0,
+            Text(
+                [
+                    "The plots the answers are read on (latency and server CPU per message) are at"
+                    " the top, under *The story in two plots*; the others follow.",
+                    "",
+                ]
+            ),
+        )
+    if not drawn and not shown_above:
+        blocks.append(no_plot_text(results))
     others = results.other_scenarios()
     if others:
-        out += [
-            "Scenarios in runs.csv not plotted (each mode's most measured scenario is plotted and"
-            " judged): " + "; ".join(scenario_label(s) for s in others) + ".",
-            "",
-        ]
-    return out
+        blocks.append(
+            Text(
+                [
+                    "Scenarios in runs.csv not plotted (each mode's most measured scenario is"
+                    " plotted and judged): " + "; ".join(scenario_label(s) for s in others) + ".",
+                    "",
+                ]
+            )
+        )
+    return Section("Plots", blocks)
 
 
 def anchors_section(results, anchors):

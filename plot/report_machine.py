@@ -5,9 +5,6 @@ the figures as much as a mechanism (confounders)."""
 from plot.markdown import cell
 from plot import results_folder as rf
 
-# The figure a point is read by, per mode, besides server CPU per message (every mode).
-
-# The report's own flags (drift, spread, the relay-floor target) are thresholds of rules.py.
 
 from plot.report_diagnostics import idle_states_effect, idle_states_env
 
