@@ -116,10 +116,12 @@ def warning_items(results):
     """One line per warning for the top of the report, each linking to its details."""
     drift_link = "[drift and spread](#drift-and-spread)"
     out = []
+    several = len(results.idle_states_values()) > 1
     for kind, state, start, end, rel in drift_rows(results):
         if abs(rel) > DRIFT_WARN_REL:
+            where = f" with {rf.idle_states_words(state)}" if state and several else ""
             out.append(
-                f"**Warning: the machine drifted**: the {FLOOR_NAMES[kind]} moved {rel:+.0%}"
+                f"**Warning: the machine drifted**: the {FLOOR_NAMES[kind]}{where} moved {rel:+.0%}"
                 f" between the start and the end of the sweep (beyond ±{DRIFT_WARN_REL:.0%});"
                 f" {drift_link}."
             )
@@ -133,7 +135,8 @@ def warning_items(results):
     requested = env.get("requested") or []
     if env.get("held") is False and (rf.BLOCK in requested or env.get("why_not")):
         out.append(
-            "**Warning: CPU idle states could not be blocked**: every point was measured with the"
+            "**Warning: CPU idle states could not be blocked**"
+            f" ({env.get('why_not') or 'no reason recorded'}): every point was measured with the"
             " machine's own idle behaviour; [CPU idle states](#cpu-idle-states)."
         )
     return out

@@ -37,6 +37,7 @@ nav.toc { font-size: 0.92rem; border: 1px solid var(--line); border-radius: 6px;
   padding: 0.4rem 0.9rem; margin: 0.6rem 0 1rem; }
 nav.toc ol { margin: 0.3rem 0; padding-left: 1.3rem; }
 nav.toc summary { cursor: pointer; font-weight: 600; }
+nav.toc.wide { display: none; }
 main { min-width: 0; max-width: 78rem; }
 p, li { overflow-wrap: anywhere; }
 .scroll { overflow-x: auto; max-width: 100%; margin: 0.6rem 0 1rem;
@@ -59,6 +60,8 @@ figcaption { font-size: 0.9rem; color: var(--muted); }
 .preamble p { margin: 0.4rem 0; }
 @media (min-width: 1100px) {
   .layout { display: grid; grid-template-columns: 16rem minmax(0, 1fr); gap: 2rem; }
+  nav.toc.narrow { display: none; }
+  nav.toc.wide { display: block; }
   nav.toc { position: sticky; top: 0.8rem; align-self: start; max-height: 95vh; overflow-y: auto;
     margin-top: 2rem; }
 }
@@ -159,14 +162,18 @@ def block_html(block, folder):
 
 
 def toc_html(doc):
+    """The contents twice: folded above the text on a narrow screen (the verdicts stay on the
+    first screen of a phone), open beside it on a wide one; CSS shows one of them."""
     items = "".join(
         f'<li><a href="#{s.anchor}">{html.escape(s.title)}</a></li>'
         for s in doc.sections
         if s.level == 2
     )
     return (
-        '<nav class="toc" aria-label="Contents"><details open><summary>Contents</summary>'
+        f'<nav class="toc narrow" aria-label="Contents"><details><summary>Contents</summary>'
         f"<ol>{items}</ol></details></nav>"
+        f'<nav class="toc wide" aria-label="Contents"><strong>Contents</strong><ol>{items}</ol>'
+        "</nav>"
     )
 
 

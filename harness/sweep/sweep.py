@@ -1816,6 +1816,9 @@ def after_runs(args, p, sweep, env, out_dir):
         f" ({len(bad)} not ok) in {os.path.join(out_dir, 'runs.csv')}"
     )
     report = os.path.join(out_dir, "report.md")
+    html = os.path.join(out_dir, "report.html")
+    if os.path.exists(html):
+        say(f"report in a browser: file://{html}")
     print(report if os.path.exists(report) else os.path.join(out_dir, "runs.csv"))
     return 0
 

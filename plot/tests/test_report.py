@@ -122,7 +122,8 @@ class ReportScript(unittest.TestCase):
             self.assertEqual(proc.returncode, 0, proc.stderr)
             with open(os.path.join(d, "report.md")) as f:
                 text = f.read()
-            rows = [line for line in text.splitlines() if line.startswith("| ") and "**" in line]
+            verdicts = text[text.index("## Verdicts") : text.index("## The story in two plots")]
+            rows = [line for line in verdicts.splitlines() if line.startswith("| ")]
             claim_rows = [r for r in rows if r.split("|")[1].strip().isdigit()]
             self.assertEqual([int(r.split("|")[1]) for r in claim_rows], sorted(claims.CLAIMS))
             for r in claim_rows:
@@ -259,11 +260,16 @@ class NewColumns(unittest.TestCase):
 
     def test_a_drift_beyond_10_percent_is_a_warning_at_the_top(self):
         text = report_text(synthetic.write_new(self.dir, drift=1.12))
-        top = text[: text.index("## Drift and spread")]
-        self.assertIn("**Warning: the machine drifted during this run.**", top)
-        self.assertIn("relay floor (4 hops, no multiplexer)", top)
-        self.assertIn("+12.0% **drift**", section(text, "## Drift and spread"))
-        self.assertLess(text.index("## Drift and spread"), text.index("## The claims"))
+        top = text[: text.index("## Verdicts")]
+        self.assertIn("- **Warning: the machine drifted**: the relay floor (4 hops, no", top)
+        self.assertIn("[drift and spread](#drift-and-spread)", top)
+        drift = section(text, "## Drift and spread")
+        self.assertIn("+12.0% **drift**", drift)
+        # The warning in full opens its section.
+        self.assertIn("**Warning: the machine drifted during this run.**", drift)
+        # One line per floor and idle-states setting: never the same line twice.
+        warnings = [line for line in top.splitlines() if line.startswith("- **Warning")]
+        self.assertEqual(len(warnings), len(set(warnings)))
 
     def test_a_drift_of_5_percent_is_no_warning(self):
         text = report_text(synthetic.write_new(self.dir, drift=1.05))
@@ -276,10 +282,7 @@ class NewColumns(unittest.TestCase):
         # Whether the committed reference drifted is a fact of that run (run-F did, run-G did
         # not): the warning at the top must follow the floors' own drift table, either way.
         text = report_text(REFERENCE)
-        warned = (
-            "**Warning: the machine drifted during this run.**"
-            in text[: text.index("## Drift and spread")]
-        )
+        warned = "**Warning: the machine drifted**" in text[: text.index("## Verdicts")]
         drifted = "**drift**" in section(text, "## Drift and spread")
         self.assertEqual(warned, drifted)
 
@@ -318,9 +321,10 @@ class NewColumns(unittest.TestCase):
 
     def test_idle_states_not_held_is_said_near_the_top(self):
         text = report_text(synthetic.write_new(self.dir, states=("allow",), held=False))
-        top = text[: text.index("## Drift and spread")]
+        top = text[: text.index("## Verdicts")]
         self.assertIn(
-            "**CPU idle states could not be blocked**: cannot open /dev/cpu_dma_latency", top
+            "**Warning: CPU idle states could not be blocked** (cannot open /dev/cpu_dma_latency",
+            top,
         )
 
     NO_DRIVER = (
