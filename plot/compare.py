@@ -143,83 +143,96 @@ def throughput_at(results, mode, mech, idle_target):
     return s, x0, x1
 
 
-def gammo(results, anchors):
-    a = anchors["gammo2004"]
-    lines = [
-        f"**{a['source']}** — {a['setup']}: “{a['degradation_quote']}”;"
-        f" “{a['no_idle_comparable']}”."
-    ]
+def gammo_mode(results):
+    """The mode Gammo's comparison reads (the first of flood, pingpong, broadcast with a
+    server-bound point, when bound_by is recorded), the modes that record bound_by, and why
+    nothing can be compared ("" when something can)."""
     candidates = [m for m in ("flood", "pingpong", "broadcast") if m in results.modes()]
     if not candidates:
-        return lines + ["", "Not compared: no flood, pingpong or broadcast rows in runs.csv."]
+        return None, [], "Not compared: no flood, pingpong or broadcast rows in runs.csv."
 
     def server_bound(m):
         return any(r.ok and r.bound_by == "server" for r in results.scenario_runs(m))
 
     recorded = [m for m in candidates if results.has_bound_by(results.scenario_runs(m))]
     if recorded and not any(server_bound(m) for m in candidates):
-        return lines + [
-            "",
-            (
-                f"Not compared: no {' or '.join(candidates)} point was server-bound in this run"
-                " (bound_by: latency or loadgen), so throughput here is a round-trip rate, not the"
-                " server's capacity, and says nothing about what idle connections cost it."
-            ),
-        ]
-    mode = next((m for m in candidates if m not in recorded or server_bound(m)), candidates[0])
-    lines.append(
-        f"Ours: {mode} throughput at the idle count nearest {a['idle']:,} against 0 idle "
-        "(median over repeats; range from the repeats' extremes)"
-        + (
-            ", server-bound points only (bound_by = server): where the loadgen or the round trip"
-            " bound a point, its throughput is not the server's capacity."
-            if mode in recorded
-            else "."
+        return (
+            None,
+            recorded,
+            f"Not compared: no {' or '.join(candidates)} point was server-bound in this run"
+            " (bound_by: latency or loadgen), so throughput here is a round-trip rate, not the"
+            " server's capacity, and says nothing about what idle connections cost it.",
         )
-    )
+    mode = next((m for m in candidates if m not in recorded or server_bound(m)), candidates[0])
+    return mode, recorded, ""
+
+
+def gammo_losses(results, mode, recorded, idle):
+    """Per mechanism, a dict: the throughput at 0 idle (t0) and at the count nearest idle (t1 at
+    x1), the loss and its range from the repeats' extremes; or why there is none (why)."""
+    out = []
+    for mech in results.mechanisms(results.scenario_runs(mode)):
+        got = throughput_at(results, mode, mech, idle)
+        if got is None:
+            measured = len(results.series(mode, mech, "throughput_msgs_s"))
+            why = (
+                "refused: FD_SETSIZE"
+                if results.refused_idles(mode, mech)
+                else (
+                    "not server-bound at 0 idle or near it"
+                    if mode in recorded and measured
+                    else "not measured"
+                )
+            )
+            out.append({"mechanism": mech, "why": why})
+            continue
+        s, x0, x1 = got
+        t0, t1 = s.median(x0), s.median(x1)
+        out.append(
+            {
+                "mechanism": mech,
+                "t0": t0,
+                "t1": t1,
+                "x1": x1,
+                "loss": 1 - t1 / t0,
+                "low": 1 - s.high(x1) / s.low(x0),
+                "high": 1 - s.low(x1) / s.high(x0),
+            }
+        )
+    return out
+
+
+def gammo_rows(losses, a):
     rows = [
         "",
         "| mechanism | throughput at 0 idle (msg/s) | at N idle | loss | published loss |",
         "|---|---|---|---|---|",
     ]
-    degrade = {}
-    at_zero = {}
-    for mech in results.mechanisms(results.scenario_runs(mode)):
-        got = throughput_at(results, mode, mech, a["idle"])
-        if got is None:
-            refused = results.refused_idles(mode, mech)
-            why = (
-                "refused: FD_SETSIZE"
-                if refused
-                else (
-                    "not server-bound at 0 idle or near it"
-                    if mode in recorded and len(results.series(mode, mech, "throughput_msgs_s"))
-                    else "not measured"
-                )
-            )
+    for p in losses:
+        mech = p["mechanism"]
+        if "why" in p:
             rows.append(
-                f"| {mech} | – | {why} | – | {'up to 79%' if mech in ('select', 'poll') else '–'} |"
+                f"| {mech} | – | {p['why']} | – |"
+                f" {'up to 79%' if mech in ('select', 'poll') else '–'} |"
             )
             continue
-        s, x0, x1 = got
-        t0, t1 = s.median(x0), s.median(x1)
-        at_zero[mech] = t0
-        loss = 1 - t1 / t0
-        loss_lo = 1 - s.high(x1) / s.low(x0)
-        loss_hi = 1 - s.low(x1) / s.high(x0)
-        degrade[mech] = (loss, loss_lo, loss_hi)
         published = (
             f"up to {a['select_poll_throughput_degradation_max']:.0%}"
             if mech in ("select", "poll", "select-dynamic")
             else "–"
         )
         rows.append(
-            f"| {mech} | {fmt(t0)} | {fmt(t1)} at {fmt(x1)} | {loss:.0%} ({loss_lo:.0%} …"
-            f" {loss_hi:.0%}) | {published} |"
+            f"| {mech} | {fmt(p['t0'])} | {fmt(p['t1'])} at {fmt(p['x1'])} | {p['loss']:.0%}"
+            f" ({p['low']:.0%} … {p['high']:.0%}) | {published} |"
         )
+    return rows
+
+
+def gammo_findings(losses, a):
+    degrade = {p["mechanism"]: (p["loss"], p["low"], p["high"]) for p in losses if "loss" in p}
+    at_zero = {p["mechanism"]: p["t0"] for p in losses if "t0" in p}
     findings = []
-    scanners = [m for m in ("select", "select-dynamic", "poll") if m in degrade]
-    for mech in scanners:
+    for mech in [m for m in ("select", "select-dynamic", "poll") if m in degrade]:
         loss, lo, _ = degrade[mech]
         degrades = lo >= rules.DEGRADES_REL
         published = a["select_poll_throughput_degradation_max"]
@@ -255,7 +268,31 @@ def gammo(results, anchors):
                         else "not comparable, unlike the paper"
                     )
                 )
-    return lines + rows + [""] + findings
+    return findings
+
+
+def gammo(results, anchors):
+    """Throughput lost to idle connections beside Gammo et al. 2004 (markdown lines)."""
+    a = anchors["gammo2004"]
+    lines = [
+        f"**{a['source']}** — {a['setup']}: “{a['degradation_quote']}”;"
+        f" “{a['no_idle_comparable']}”."
+    ]
+    mode, recorded, why_not = gammo_mode(results)
+    if why_not:
+        return lines + ["", why_not]
+    lines.append(
+        f"Ours: {mode} throughput at the idle count nearest {a['idle']:,} against 0 idle "
+        "(median over repeats; range from the repeats' extremes)"
+        + (
+            ", server-bound points only (bound_by = server): where the loadgen or the round trip"
+            " bound a point, its throughput is not the server's capacity."
+            if mode in recorded
+            else "."
+        )
+    )
+    losses = gammo_losses(results, mode, recorded, a["idle"])
+    return lines + gammo_rows(losses, a) + [""] + gammo_findings(losses, a)
 
 
 def coroio(results, anchors):
