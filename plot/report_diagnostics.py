@@ -239,6 +239,79 @@ def median_at(series, x):
     return series.median(x) if x in series.xs() else None
 
 
+def both_settings_lines(results, mode):
+    """Idle states blocked against allowed at the smallest idle count: pingpong p50 and server
+    CPU per message of every mechanism, and the floors."""
+    out = []
+    x0 = None
+    if mode:
+        idles = sorted({r.idle for r in results.scenario_runs(mode)})
+        x0 = idles[0] if idles else None
+    if mode and x0 is not None:
+        out += [
+            (
+                f"What the idle states cost at {x0} idle (pingpong, median of repeats; *allowed"
+                " ÷ blocked*):"
+            ),
+            "",
+            (
+                "| | p50 blocked (µs) | p50 allowed (µs) | allowed ÷ blocked | server CPU/msg"
+                " blocked (µs) | allowed (µs) | allowed ÷ blocked |"
+            ),
+            "|---|---|---|---|---|---|---|",
+        ]
+        for mech in results.mechanisms(results.scenario_runs(mode)):
+            cols = []
+            for metric in ("p50_us", COST):
+                b = median_at(results.series(mode, mech, metric, rf.BLOCK), x0)
+                a = median_at(results.series(mode, mech, metric, rf.ALLOW), x0)
+                cols += [fmt(b), fmt(a), ratio_text(b, a)]
+            out.append(f"| {cell(mech)} | " + " | ".join(cols) + " |")
+        placement = results.primary_scenario(mode)[1] or None
+        for kind in rf.FLOOR_MODES:
+            b = results.floor("p50_us", placement, kind, rf.BLOCK)
+            a = results.floor("p50_us", placement, kind, rf.ALLOW)
+            if b is not None or a is not None:
+                out.append(
+                    f"| {FLOOR_NAMES[kind]} | {fmt(b)} | {fmt(a)} | {ratio_text(b, a)} | – | –"
+                    " | – |"
+                )
+        out += [
+            "",
+            (
+                "The claims and the comparisons use the *blocked* points; the plots draw both "
+                "(idle states allowed in a second row of panels)."
+            ),
+        ]
+    else:
+        out.append("Both settings were measured, but no pingpong point to compare them on.")
+    return out
+
+
+def one_setting_lines(results, only, mode):
+    """A run that measured one idle-states setting: which, and the floors under it."""
+    out = []
+    how = {
+        rf.BLOCK: "blocked (`/dev/cpu_dma_latency` held at 0; what that did is above)",
+        rf.ALLOW: "allowed (the machine's own idle behaviour)",
+    }.get(only, only)
+    out.append(
+        f"This run measured every point with idle states {how} only; a `--idle-states"
+        " block,allow` run measures both and shows here what the idle states cost."
+    )
+    placement = results.primary_scenario(mode)[1] or None if mode else None
+    floors = [(k, results.floor("p50_us", placement, k, only)) for k in rf.FLOOR_MODES]
+    floors = [(k, v) for k, v in floors if v is not None]
+    if floors:
+        out += [
+            "",
+            "Floors under this setting (p50, median of their runs): "
+            + "; ".join(f"{FLOOR_NAMES[k]} {fmt(v)} µs" for k, v in floors)
+            + ".",
+        ]
+    return out
+
+
 def idle_states_section(results):
     out = [
         "## CPU idle states",
@@ -260,68 +333,9 @@ def idle_states_section(results):
     env = idle_states_env(results)
     mode = "pingpong" if "pingpong" in results.modes() else None
     if rf.BLOCK in values and rf.ALLOW in values:
-        x0 = None
-        if mode:
-            idles = sorted({r.idle for r in results.scenario_runs(mode)})
-            x0 = idles[0] if idles else None
-        if mode and x0 is not None:
-            out += [
-                (
-                    f"What the idle states cost at {x0} idle (pingpong, median of repeats; *allowed"
-                    " ÷ blocked*):"
-                ),
-                "",
-                (
-                    "| | p50 blocked (µs) | p50 allowed (µs) | allowed ÷ blocked | server CPU/msg"
-                    " blocked (µs) | allowed (µs) | allowed ÷ blocked |"
-                ),
-                "|---|---|---|---|---|---|---|",
-            ]
-            for mech in results.mechanisms(results.scenario_runs(mode)):
-                cols = []
-                for metric in ("p50_us", COST):
-                    b = median_at(results.series(mode, mech, metric, rf.BLOCK), x0)
-                    a = median_at(results.series(mode, mech, metric, rf.ALLOW), x0)
-                    cols += [fmt(b), fmt(a), ratio_text(b, a)]
-                out.append(f"| {cell(mech)} | " + " | ".join(cols) + " |")
-            placement = results.primary_scenario(mode)[1] or None
-            for kind in rf.FLOOR_MODES:
-                b = results.floor("p50_us", placement, kind, rf.BLOCK)
-                a = results.floor("p50_us", placement, kind, rf.ALLOW)
-                if b is not None or a is not None:
-                    out.append(
-                        f"| {FLOOR_NAMES[kind]} | {fmt(b)} | {fmt(a)} | {ratio_text(b, a)} | – | –"
-                        " | – |"
-                    )
-            out += [
-                "",
-                (
-                    "The claims and the comparisons use the *blocked* points; the plots draw both "
-                    "(idle states allowed in a second row of panels)."
-                ),
-            ]
-        else:
-            out.append("Both settings were measured, but no pingpong point to compare them on.")
+        out += both_settings_lines(results, mode)
     elif values:
-        only = values[0]
-        how = {
-            rf.BLOCK: "blocked (`/dev/cpu_dma_latency` held at 0; what that did is above)",
-            rf.ALLOW: "allowed (the machine's own idle behaviour)",
-        }.get(only, only)
-        out.append(
-            f"This run measured every point with idle states {how} only; a `--idle-states"
-            " block,allow` run measures both and shows here what the idle states cost."
-        )
-        placement = results.primary_scenario(mode)[1] or None if mode else None
-        floors = [(k, results.floor("p50_us", placement, k, only)) for k in rf.FLOOR_MODES]
-        floors = [(k, v) for k, v in floors if v is not None]
-        if floors:
-            out += [
-                "",
-                "Floors under this setting (p50, median of their runs): "
-                + "; ".join(f"{FLOOR_NAMES[k]} {fmt(v)} µs" for k, v in floors)
-                + ".",
-            ]
+        out += one_setting_lines(results, values[0], mode)
     else:
         out.append(
             "runs.csv does not record idle_states (a run from before the sweep controlled them):"

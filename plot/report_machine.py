@@ -9,12 +9,9 @@ from plot import results_folder as rf
 from plot.report_diagnostics import idle_states_effect, idle_states_env
 
 
-def confounder_rows(results):
-    """(label, text) rows for the machine settings that move these figures as much as a
-    mechanism."""
+def vulnerability_rows(conf):
+    """The CPU vulnerabilities, counted by state, the affected ones named."""
     rows = []
-    conf = results.raw_env.get("confounders")
-    conf = conf if isinstance(conf, dict) else {}
     vulns = conf.get("vulnerabilities")
     if isinstance(vulns, dict) and vulns:
         groups = {"not affected": [], "mitigated": [], "vulnerable": [], "other": []}
@@ -41,6 +38,13 @@ def confounder_rows(results):
         rows.append(
             ("CPU vulnerabilities", summary + (" — " + "; ".join(detail) if detail else ""))
         )
+    return rows
+
+
+def setting_rows(conf):
+    """Mitigations, frequency, THP, clocksource, isolation, virtualization (env.json
+    `confounders`)."""
+    rows = []
     if conf.get("mitigations_arg"):
         rows.append(("mitigations= (kernel command line)", conf["mitigations_arg"]))
     if conf:
@@ -65,6 +69,12 @@ def confounder_rows(results):
             )
         )
         rows.append(("virtualization", conf.get("virtualization") or "unknown"))
+    return rows
+
+
+def cpuidle_rows(results):
+    """The cpuidle driver, governor and states (env.json `idle_states`)."""
+    rows = []
     cpuidle = idle_states_env(results).get("cpuidle")
     if isinstance(cpuidle, dict):
         rows.append(
@@ -83,6 +93,12 @@ def confounder_rows(results):
             )
             states.append(text + (", disabled)" if st.get("disabled") else ")"))
         rows.append(("cpuidle states", "; ".join(states) or "none listed"))
+    return rows
+
+
+def request_rows(results):
+    """What the PM QoS request can do and did, and whether it was held."""
+    rows = []
     effect = idle_states_effect(results)
     if effect is not None:
         rows.append(
@@ -117,6 +133,19 @@ def confounder_rows(results):
             )
         )
     return rows
+
+
+def confounder_rows(results):
+    """(label, text) rows for the machine settings that move these figures as much as a
+    mechanism."""
+    conf = results.raw_env.get("confounders")
+    conf = conf if isinstance(conf, dict) else {}
+    return (
+        vulnerability_rows(conf)
+        + setting_rows(conf)
+        + cpuidle_rows(results)
+        + request_rows(results)
+    )
 
 
 def machine_section(results):
