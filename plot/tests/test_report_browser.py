@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import unittest
+from unittest import mock
 
 from plot import document, report, report_html
 
@@ -50,6 +51,16 @@ def png_size_and_colours(path):
     with Image.open(path) as image:
         colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
         return image.width, image.height, len(colours or [])
+
+
+class Finding(unittest.TestCase):
+    def test_without_chromium_and_not_root_the_skip_says_how_to_install_it(self):
+        with mock.patch("shutil.which", return_value=None), mock.patch(
+            "os.geteuid", return_value=1000
+        ):
+            path, why = find_chromium()
+        self.assertIsNone(path)
+        self.assertIn("sudo apt-get install -y chromium", why)
 
 
 class Browser(unittest.TestCase):
