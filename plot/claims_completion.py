@@ -119,6 +119,44 @@ def regime_summary(regimes, winner):
     return ", ".join(parts) or "no regime"
 
 
+def completion_verdict(calls, cpu, where):
+    """Claim 11's verdict and why, from the two CostRatios (system calls, then CPU per message);
+    where: the regimes each model won, appended to the why."""
+    a, b = COMPLETION, COMPLETION_BASELINE
+    m = f"{rules.EQUIVALENCE_MARGIN:.0%}"
+    if calls.decided and calls.outcome != rules.CHEAPER:
+        verdict = REFUTED
+        why = (
+            f"{a} did not make fewer system calls per message than {b} by more than {m}"
+            f" ({calls.outcome}). Explanation, not measured by this run: with one message in"
+            " flight per wake-up there is nothing to batch." + where
+        )
+    elif calls.outcome == rules.CHEAPER and cpu.decided and cpu.outcome != rules.CHEAPER:
+        verdict = REFUTED
+        why = (
+            f"{a} made fewer system calls per message, but the server was not cheaper by more"
+            f" than {m} ({cpu.outcome}). Explanation, not measured by this run: the calls saved"
+            " cost less than the work the kernel does for each request either way (the TCP"
+            " stack, the copies, the wake-ups)." + where
+        )
+    elif calls.outcome == rules.CHEAPER and cpu.outcome == rules.CHEAPER:
+        verdict = CONFIRMED
+        why = (
+            f"{a} made fewer system calls per message and its server CPU per message was lower by"
+            f" more than {m}, at {rules.CONFIDENCE:.0%} confidence over every point." + where
+        )
+    else:
+        verdict = INCONCLUSIVE
+        undecided = calls if calls.outcome != rules.CHEAPER else cpu
+        why = (
+            f"With fewer than {rules.MIN_REPEATS_COMPARE} repeats per point noise alone could"
+            " pick the winner."
+            if undecided.outcome == rules.TOO_FEW_REPEATS
+            else "The interval is too wide to decide (more repeats or points would narrow it)."
+        ) + where
+    return verdict, why
+
+
 def claim11(results):
     a, b = COMPLETION, COMPLETION_BASELINE
     calls = rules.CostRatio(
@@ -154,43 +192,13 @@ def claim11(results):
             + "; ".join(f"{w}: {n}" for w, n in counts.items())
             + " (table: *Where each I/O model wins*)"
         )
-    m = f"{rules.EQUIVALENCE_MARGIN:.0%}"
     where = (
         f" {a} was cheaper at {regime_summary(regimes, a)}; {b} at"
         f" {regime_summary(regimes, b)}."
         if regimes
         else ""
     )
-    if calls.decided and calls.outcome != rules.CHEAPER:
-        verdict = REFUTED
-        why = (
-            f"{a} did not make fewer system calls per message than {b} by more than {m}"
-            f" ({calls.outcome}). Explanation, not measured by this run: with one message in"
-            " flight per wake-up there is nothing to batch." + where
-        )
-    elif calls.outcome == rules.CHEAPER and cpu.decided and cpu.outcome != rules.CHEAPER:
-        verdict = REFUTED
-        why = (
-            f"{a} made fewer system calls per message, but the server was not cheaper by more"
-            f" than {m} ({cpu.outcome}). Explanation, not measured by this run: the calls saved"
-            " cost less than the work the kernel does for each request either way (the TCP"
-            " stack, the copies, the wake-ups)." + where
-        )
-    elif calls.outcome == rules.CHEAPER and cpu.outcome == rules.CHEAPER:
-        verdict = CONFIRMED
-        why = (
-            f"{a} made fewer system calls per message and its server CPU per message was lower by"
-            f" more than {m}, at {rules.CONFIDENCE:.0%} confidence over every point." + where
-        )
-    else:
-        verdict = INCONCLUSIVE
-        undecided = calls if calls.outcome != rules.CHEAPER else cpu
-        why = (
-            f"With fewer than {rules.MIN_REPEATS_COMPARE} repeats per point noise alone could"
-            " pick the winner."
-            if undecided.outcome == rules.TOO_FEW_REPEATS
-            else "The interval is too wide to decide (more repeats or points would narrow it)."
-        ) + where
+    verdict, why = completion_verdict(calls, cpu, where)
     # The headline is the comparison that decided: the calls, or the CPU once the calls are fewer.
     headline = figures[1] if calls.outcome == rules.CHEAPER else figures[0]
     return Claim(11, verdict, figures + decided_lines(results, 11), why, headline=headline)

@@ -149,7 +149,9 @@ def intact(r):
     return not r.refused_count > 0
 
 
-def claim3(results):
+def poll_rows_evidence(results):
+    """Claim 3 from runs.csv's poll rows: how far poll served with every connection open, and
+    whether it refused where another mechanism served. Returns (figures, verdicts)."""
     limit = results.fd_setsize()
     figures, verdicts = [], []
     polls = [r for r in results.runs if r.mechanism == "poll"]
@@ -182,6 +184,14 @@ def claim3(results):
                 f" {others[0].mechanism} served them"
             )
             break
+    return figures, verdicts
+
+
+def poll_probe_evidence(results):
+    """Claim 3 from probe.json: one poll call's largest watched set and what nfds past
+    RLIMIT_NOFILE returns. Returns (figures, verdicts)."""
+    limit = results.fd_setsize()
+    figures, verdicts = [], []
     probe = results.probe or {}
     if number(probe.get("poll_watched_max")):
         watched = int(number(probe["poll_watched_max"]))
@@ -201,6 +211,15 @@ def claim3(results):
     rlimit = probe.get("rlimit_nofile") or results.env.get("rlimit_nofile")
     if rlimit:
         figures.append(f"RLIMIT_NOFILE here: {rlimit}")
+    return figures, verdicts
+
+
+def claim3(results):
+    figures, verdicts = poll_rows_evidence(results)
+    probe_figures, probe_verdicts = poll_probe_evidence(results)
+    figures += probe_figures
+    verdicts += probe_verdicts
+    probe = results.probe or {}
     verdict = rules.combine(verdicts)
     if verdict == CONFIRMED:
         why = (
