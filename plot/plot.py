@@ -230,6 +230,37 @@ def log_log(ax, xlabel, ylabel):
     ax.grid(True, which="major", alpha=0.3)
 
 
+def mark_skipped(ax, results, mech):
+    """Skipped micro.csv wait instances (e.g. select past FD_SETSIZE), marked with an x at the
+    top of the axes where they would have been."""
+    skipped = sorted(
+        {
+            number(m.get("watched"))
+            for m in results.micro or []
+            if (m.get("family") or "").strip() == "wait"
+            and (m.get("mechanism") or "").strip() == mech
+            and (m.get("status") or "ok").strip() not in ("ok", "")
+            and number(m.get("watched"))
+        }
+    )
+    if skipped:
+        import matplotlib.transforms as transforms
+
+        trans = transforms.blended_transform_factory(ax.transData, ax.transAxes)
+        ax.plot(
+            skipped,
+            [0.96] * len(skipped),
+            transform=trans,
+            linestyle="none",
+            marker="x",
+            markersize=9,
+            markeredgewidth=2,
+            color=style(mech)[0],
+            clip_on=False,
+            label=f"{mech} not measurable (skipped)",
+        )
+
+
 def plot_micro_wait(plt, results, written):
     mechs = results.micro_mechanisms("wait")
     if not mechs:
@@ -240,33 +271,7 @@ def plot_micro_wait(plt, results, written):
         ready = results.micro_fixed_value("wait", mech, "ready", prefer=1.0)
         readies.add(ready)
         draw_series(ax, results.micro_series("wait", mech, "watched", "ready", ready), mech)
-        # Skipped instances (e.g. select past FD_SETSIZE) are marked where they would have been.
-        skipped = sorted(
-            {
-                number(m.get("watched"))
-                for m in results.micro or []
-                if (m.get("family") or "").strip() == "wait"
-                and (m.get("mechanism") or "").strip() == mech
-                and (m.get("status") or "ok").strip() not in ("ok", "")
-                and number(m.get("watched"))
-            }
-        )
-        if skipped:
-            import matplotlib.transforms as transforms
-
-            trans = transforms.blended_transform_factory(ax.transData, ax.transAxes)
-            ax.plot(
-                skipped,
-                [0.96] * len(skipped),
-                transform=trans,
-                linestyle="none",
-                marker="x",
-                markersize=9,
-                markeredgewidth=2,
-                color=style(mech)[0],
-                clip_on=False,
-                label=f"{mech} not measurable (skipped)",
-            )
+        mark_skipped(ax, results, mech)
     for mech in results.micro_mechanisms("build"):
         ready = results.micro_fixed_value("build", mech, "ready", prefer=1.0)
         s = results.micro_series("build", mech, "watched", "ready", ready)
