@@ -48,6 +48,25 @@ def markdown(comp, name_a, name_b, out_dir=None):
     return "\n".join(lines).rstrip() + "\n"
 
 
+def how_to_read(t, alpha, k):
+    """The paragraph under the head: what a cell, a regression and p mean; t the threshold, alpha
+    the test's level, k the fewest repeats a side for a test."""
+    return (
+        "How to read: each cell is the ratio of medians B / A of a metric over the ok repeats"
+        " of one point (rows whose status is not ok are left out). A point **regressed** when"
+        f" B is worse by more than {t:.0%} — latency (p50, p99) or server CPU per message"
+        " higher, throughput or connections per second lower — and the exact one-sided"
+        f" Mann–Whitney U test of the repeats in that direction gives p ≤ {alpha:g}; with 3"
+        " repeats a side p = 0.05 is its smallest value, reached only when every repeat of B"
+        " is worse than every repeat of A. The p shown is that of the direction the cell names"
+        f' (worse for "no significant change"). With fewer than {k} ok repeats on a side a'
+        ' point is "not tested (n=A/B)", never a regression. Floor rows (mechanism `floor`:'
+        " the 2-hop blocking ping-pong and the 4-hop relay floor, no chat server) are compared"
+        " like the servers: they are the machine's floor, so a change there is the machine or"
+        " its settings, not a server."
+    )
+
+
 def head_lines(comp, name_a, name_b, regs, series_regs):
     """The two folders, the exit status and why, how to read the tables, notes."""
     t, alpha, k = comp.threshold, rules.COMPARE_ALPHA, rules.COMPARE_MIN_REPEATS
@@ -72,20 +91,7 @@ def head_lines(comp, name_a, name_b, regs, series_regs):
         )
     )
     lines.append("")
-    lines.append(
-        "How to read: each cell is the ratio of medians B / A of a metric over the ok repeats"
-        " of one point (rows whose status is not ok are left out). A point **regressed** when"
-        f" B is worse by more than {t:.0%} — latency (p50, p99) or server CPU per message"
-        " higher, throughput or connections per second lower — and the exact one-sided"
-        f" Mann–Whitney U test of the repeats in that direction gives p ≤ {alpha:g}; with 3"
-        " repeats a side p = 0.05 is its smallest value, reached only when every repeat of B"
-        " is worse than every repeat of A. The p shown is that of the direction the cell names"
-        f' (worse for "no significant change"). With fewer than {k} ok repeats on a side a'
-        ' point is "not tested (n=A/B)", never a regression. Floor rows (mechanism `floor`:'
-        " the 2-hop blocking ping-pong and the 4-hop relay floor, no chat server) are compared"
-        " like the servers: they are the machine's floor, so a change there is the machine or"
-        " its settings, not a server."
-    )
+    lines.append(how_to_read(t, alpha, k))
     lines.append("")
     if tested:
         lines.append(
