@@ -65,6 +65,36 @@ def words_order(flag):
     }[flag]
 
 
+def kerrisk_finding(pub, a, series, pairs):
+    """One line per mechanism: its shape beside the published one, the growth between the
+    counts both measured, and the per-call time at the largest; pairs: (N, published µs, our
+    µs)."""
+    fit = rules.Fit(series)
+    theirs_shape = published_shape(a[pub])
+    mine = our_shape(fit)
+    growth_theirs = a[pub][-1] / a[pub][0]
+    first, last = (fmt(series.xs()[0]), fmt(series.xs()[-1])) if series.xs() else ("–", "–")
+    text = (
+        f"- {pub}: published {theirs_shape} (×{fmt(growth_theirs)} from N = {a['N'][0]} to"
+        f" {a['N'][-1]:,}); ours {mine} over N = {first}–{last} →"
+        f" {words_shape(theirs_shape, mine)}"
+    )
+    if len(pairs) >= 2:
+        growth_ours = pairs[-1][2] / pairs[0][2]
+        published_growth = pairs[-1][1] / pairs[0][1]
+        order = words_order(same_order(published_growth, growth_ours))
+        text += (
+            f"; growth between N = {pairs[0][0]:,} and {pairs[-1][0]:,}: published"
+            f" ×{fmt(published_growth)}, ours ×{fmt(growth_ours)} ({order})"
+        )
+    if pairs:
+        text += (
+            f"; per-call time at N = {pairs[-1][0]:,}:"
+            f" {words_order(same_order(pairs[-1][1], pairs[-1][2]))}"
+        )
+    return text
+
+
 def kerrisk(results, anchors):
     a = anchors["kerrisk2006"]
     lines = [
@@ -104,30 +134,7 @@ def kerrisk(results, anchors):
                 f"| {pub} | {n:,} / {fmt(x)} | {fmt(theirs_us)} | {fmt(ours_us)} |"
                 f" {fmt(theirs_us / ours_us)} |"
             )
-        fit = rules.Fit(series)
-        theirs_shape = published_shape(a[pub])
-        mine = our_shape(fit)
-        growth_theirs = a[pub][-1] / a[pub][0]
-        first, last = (fmt(series.xs()[0]), fmt(series.xs()[-1])) if series.xs() else ("–", "–")
-        text = (
-            f"- {pub}: published {theirs_shape} (×{fmt(growth_theirs)} from N = {a['N'][0]} to"
-            f" {a['N'][-1]:,}); ours {mine} over N = {first}–{last} →"
-            f" {words_shape(theirs_shape, mine)}"
-        )
-        if len(pairs) >= 2:
-            growth_ours = pairs[-1][2] / pairs[0][2]
-            published_growth = pairs[-1][1] / pairs[0][1]
-            order = words_order(same_order(published_growth, growth_ours))
-            text += (
-                f"; growth between N = {pairs[0][0]:,} and {pairs[-1][0]:,}: published"
-                f" ×{fmt(published_growth)}, ours ×{fmt(growth_ours)} ({order})"
-            )
-        if pairs:
-            text += (
-                f"; per-call time at N = {pairs[-1][0]:,}:"
-                f" {words_order(same_order(pairs[-1][1], pairs[-1][2]))}"
-            )
-        verdicts.append(text)
+        verdicts.append(kerrisk_finding(pub, a, series, pairs))
     return lines + rows + [""] + verdicts
 
 

@@ -114,6 +114,25 @@ def _counts(rows):
     return ", ".join(fmt(r["watched"]) for r in rows)
 
 
+def intro(first):
+    """What the cross-check measures and how to read its table; first: its first row."""
+    return (
+        "An independent check of the micro-benchmarks: libevent's own benchmark method"
+        " (`chain` family of micro.csv): N socketpairs, the read end of each watched,"
+        f" {fmt(first['active'])} byte(s) in flight, each event's callback reads its byte and"
+        f" writes one into the next pair, {fmt(first['writes'])} events per run; time per event"
+        " with registration outside it. The same callback runs under our chat servers' pollers"
+        " and under libevent's backends (forced with `event_config_avoid_method`, checked with"
+        " `event_base_get_method`); only the event loop differs. µs per event, median of the"
+        " repetitions (min–max). ratio = ours / libevent's; ⚑ marks a ratio beyond"
+        f" ±{CROSS_CHECK_TOLERANCE:.0%} (`CROSS_CHECK_TOLERANCE`, plot/rules.py): something"
+        " besides the loop differs there. For information, never a verdict. *one wait call* is"
+        " the wait family's figure (k = 1 ready) at the same N, when measured: a per-event cost"
+        " near it means the wait call is the event's cost. *ranges overlap*: whether the"
+        " min–max ranges of the two sides' repetitions overlap."
+    )
+
+
 def section(results):
     rows = compare(results.micro)
     if not rows:
@@ -124,21 +143,7 @@ def section(results):
     out = [
         TITLE,
         "",
-        (
-            "An independent check of the micro-benchmarks: libevent's own benchmark method"
-            " (`chain` family of micro.csv): N socketpairs, the read end of each watched,"
-            f" {fmt(first['active'])} byte(s) in flight, each event's callback reads its byte and"
-            f" writes one into the next pair, {fmt(first['writes'])} events per run; time per event"
-            " with registration outside it. The same callback runs under our chat servers' pollers"
-            " and under libevent's backends (forced with `event_config_avoid_method`, checked with"
-            " `event_base_get_method`); only the event loop differs. µs per event, median of the"
-            " repetitions (min–max). ratio = ours / libevent's; ⚑ marks a ratio beyond"
-            f" ±{CROSS_CHECK_TOLERANCE:.0%} (`CROSS_CHECK_TOLERANCE`, plot/rules.py): something"
-            " besides the loop differs there. For information, never a verdict. *one wait call* is"
-            " the wait family's figure (k = 1 ready) at the same N, when measured: a per-event cost"
-            " near it means the wait call is the event's cost. *ranges overlap*: whether the"
-            " min–max ranges of the two sides' repetitions overlap."
-        ),
+        intro(first),
         "",
         "| backend | N pairs | ours µs/event | libevent µs/event | ratio | ranges overlap |"
         " one wait call µs |",
