@@ -120,8 +120,6 @@ def legend_handles(comp):
 def draw_panel(comp, ax, metric, scenario, floors, idles, zero_at, first_row, last_row):
     """One metric's B / A in one scenario (or, with floors, the floors): the threshold band,
     the points, the axes."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
-
     t = comp.threshold
     worse = rules.COMPARE_WORSE[metric]
     is_floor = floors is not None
@@ -148,6 +146,23 @@ def draw_panel(comp, ax, metric, scenario, floors, idles, zero_at, first_row, la
             color="0.4",
         )
         return
+    ratio_axis(ax, [p.cells[metric].ratio for p in pts], t, worse)
+    ax.set_ylabel(f"{METRIC_WORDS[metric]}\nB / A ({worse} is worse)", fontsize=8)
+    if is_floor:
+        draw_floors(comp, ax, pts, metric, floors)
+    else:
+        draw_servers(comp, ax, pts, metric, zero_at)
+        idle_axis(ax, idles, zero_at)
+        if last_row:
+            ax.set_xlabel("idle connections (log; 0 at the left)", fontsize=8)
+    ax.tick_params(axis="y", labelsize=7)
+
+
+def ratio_axis(ax, ratios, t, worse):
+    """The B / A axis: the ±t band, 1, the regression threshold on the worse side, log scale
+    with spaced plain ticks."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     ax.axhspan(1 - t, 1 + t, color="0.88", zorder=0)
     ax.axhline(1, color="0.45", linewidth=0.8, zorder=1)
     ax.axhline(
@@ -160,29 +175,26 @@ def draw_panel(comp, ax, metric, scenario, floors, idles, zero_at, first_row, la
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
-    ratios = [p.cells[metric].ratio for p in pts]
     low = min(ratios + [1 - 1.5 * t])
     high = max(ratios + [1 + 1.5 * t])
     ax.set_ylim(low / 1.08, high * 1.08)
     ax.set_yticks(
         spaced_ticks([1.0, 1 - t, 1 + t, round(low, 2), round(high, 2)], low / 1.08, high * 1.08)
     )
-    ax.set_ylabel(f"{METRIC_WORDS[metric]}\nB / A ({worse} is worse)", fontsize=8)
-    if is_floor:
-        draw_floors(comp, ax, pts, metric, floors)
-    else:
-        draw_servers(comp, ax, pts, metric, zero_at)
-        ax.set_xscale("log")
-        ax.set_xlim(zero_at / 1.6, max(idles + [10]) * 1.6)
-        ticks = [zero_at] + [
-            10.0**e for e in range(0, 8) if zero_at * 1.5 < 10.0**e <= max(idles + [10]) * 1.6
-        ]
-        ax.set_xticks(ticks)
-        ax.set_xticklabels(["0"] + [human(v) for v in ticks[1:]], fontsize=7)
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        if last_row:
-            ax.set_xlabel("idle connections (log; 0 at the left)", fontsize=8)
-    ax.tick_params(axis="y", labelsize=7)
+
+
+def idle_axis(ax, idles, zero_at):
+    """Idle connections on a log axis, 0 drawn at zero_at on the left."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ax.set_xlim(zero_at / 1.6, max(idles + [10]) * 1.6)
+    ticks = [zero_at] + [
+        10.0**e for e in range(0, 8) if zero_at * 1.5 < 10.0**e <= max(idles + [10]) * 1.6
+    ]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(["0"] + [human(v) for v in ticks[1:]], fontsize=7)
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def draw_servers(comp, ax, pts, metric, zero_at):
