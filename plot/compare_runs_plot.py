@@ -9,17 +9,13 @@ from plot import results_folder as rf
 from plot import rules
 from plot.compare_runs import HIGHER, METRIC_WORDS, mechanism_order, scenario_name, scenario_order
 from plot.numbers import human
+from plot.plot_axes import pyplot_or_none
 
 
 def plot(comp, out_dir, name_a, name_b):
     """compare.png and .svg; returns the paths, or a reason when matplotlib is missing."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        matplotlib.rcParams["svg.hashsalt"] = "muxbench"
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot_or_none()
+    if plt is None:
         return (
             None,
             (

@@ -42,7 +42,8 @@ def style(mechanism):
     return STYLE[mechanism]
 
 
-def import_pyplot():
+def pyplot_or_none():
+    """matplotlib.pyplot set up for files (Agg, stable SVG ids), or None without matplotlib."""
     try:
         import matplotlib
 
@@ -50,6 +51,13 @@ def import_pyplot():
         matplotlib.rcParams["svg.hashsalt"] = "muxbench"
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def import_pyplot():
+    plt = pyplot_or_none()
+    if plt is None:
         sys.exit(
             f"plot.py: {sys.executable} has no matplotlib; this script needs matplotlib:"
             f" {INSTALL_HINT}"
