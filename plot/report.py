@@ -150,7 +150,9 @@ def wins_section(results):
                     " scenario), the mechanism with the lowest figure and the next one as a"
                     " multiple of it; ≈ marks a lead within"
                     f" {rules.EQUIVALENCE_MARGIN:.0%}, where no mechanism wins. For"
-                    " information: the verdicts above come from the claims' rules.",
+                    " information, not a test (how far the repeats spread is under [drift and"
+                    " spread](#drift-and-spread)): the verdicts above come from the claims'"
+                    " rules.",
                     "",
                 ]
             ),
