@@ -11,6 +11,7 @@ import unittest
 
 from plot import compare_runs
 from plot.results_folder import ResultsFolder
+from plot.tests import test_compare_runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Committed, written with \r\n before the bench chose \n; its last column is net.
@@ -61,8 +62,14 @@ class LineEndings(unittest.TestCase):
         self.assertEqual(a.notes, b.notes)
 
     def test_bench_compare_of_the_two_finds_nothing_different(self):
+        # A small synthetic folder (csv's default \r\n), against its copy with \n.
+        small = test_compare_runs.write(os.path.join(self.tmp.name, "small-crlf"))
+        small_lf = os.path.join(self.tmp.name, "small-lf")
+        copy_with_line_end(small, small_lf, b"\n")
+        with open(os.path.join(small, "runs.csv"), "rb") as f:
+            self.assertIn(b"\r\n", f.read())
         out, err = io.StringIO(), io.StringIO()
-        argv = [self.crlf, self.lf, "--out", os.path.join(self.tmp.name, "cmp")]
+        argv = [small, small_lf, "--out", os.path.join(self.tmp.name, "cmp")]
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = compare_runs.main(argv)
         self.assertEqual(code, 0, err.getvalue())
