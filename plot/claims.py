@@ -1,4 +1,4 @@
-"""The teaching claims of SPEC sections 6 and 7, each judged from a results folder by rules.py.
+"""The teaching claims of docs/claims.md, each judged from a results folder by rules.py.
 
 Each claim returns a Claim: its verdict, the figures behind it (one line per piece of evidence)
 and one sentence a teacher can read out. Missing inputs (no micro.csv, no probe.json, a
@@ -1187,8 +1187,8 @@ def flat_comparison(results, mechanism):
 
 class Comparison:
     """A claim decided by an interval (a rules.CostRatio, or FlatRatio), and what feeds it: the
-    sweep measures these mechanisms, modes and idle counts again while `open` (SPEC §8, measure
-    until decided)."""
+    sweep measures these mechanisms, modes and idle counts again while `open`
+    (docs/claims.md#measured-until-decided)."""
 
     def __init__(self, claim, what, ratio, mechanisms, open_=None):
         self.claim, self.what, self.ratio = claim, what, ratio

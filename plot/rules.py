@@ -203,7 +203,8 @@ NOT_CHEAPER = "not cheaper by more than the margin"
 UNDECIDED = "undecided"
 DECIDED = (CHEAPER, EQUIVALENT, DEARER, NOT_CHEAPER)
 
-# Measuring until decided (SPEC §8). After the planned repeats the sweep looks at every claim
+# Measuring until decided (docs/claims.md#measured-until-decided).
+# After the planned repeats the sweep looks at every claim
 # decided by a CostRatio; while one is undecided it runs another round of fresh instances of
 # exactly the points that feed it and looks again, at most MAX_LOOKS times in all. Looking several
 # times and stopping at the first decision would let noise decide more often than 1 - CONFIDENCE

@@ -17,7 +17,8 @@ rounds as the rule allows (rules.MAX_LOOKS - 1 = 3): the default --decide-budget
 three rounds of claim 7 (about 27 s each on the reference VMs). With one extra round only, two
 reruns at 0.02 from the edge agree 86-90 % of the time; with none, about 60 %. Printed per true
 ratio: how often the two reruns agree, the verdicts' shares, and the expected extra rounds.
-Bounds (SPEC §8): agreement >= 95 % at every true ratio at least 0.02 from the verdict's edge
+Bounds (docs/claims.md#measured-until-decided):
+agreement >= 95 % at every true ratio at least 0.02 from the verdict's edge
 (1 - EQUIVALENCE_MARGIN = 0.95; 1.00 and 1.05 only name the refutation, see CostRatio);
 confirmation <= 5 % at a true ratio at or above the edge; >= 80 % at a true 20 % saving.
 Seeded: the same numbers every run. Nothing here is tuned to pass: the margins and the rule are
