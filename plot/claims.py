@@ -1,4 +1,4 @@
-"""The teaching claims of SPEC sections 6 and 7, each judged from a results folder by rules.py.
+"""The teaching claims of docs/claims.md, each judged from a results folder by rules.py.
 
 Each claim returns a Claim: its verdict, the figures behind it (one line per piece of evidence)
 and one sentence a teacher can read out. Missing inputs (no micro.csv, no probe.json, a
@@ -7,6 +7,7 @@ mechanism not swept) make the evidence say so and the verdict inconclusive; they
 
 
 from plot import rules
+from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED
 
 # The claims live in these modules; what callers reach as claims.NAME is imported here.
 from plot.claim_common import (  # noqa: F401
@@ -45,9 +46,37 @@ from plot.claims_shape import (  # noqa: F401
 )
 
 
+class FlatRatio:
+    """Claim 8's runs.csv half as a comparison: one epoll's server CPU per message at the largest
+    idle count over the lowest's (rules.PerFdShape's cost ratio at the look level), flat when the
+    whole interval is at most 1 + MAX_REL_FLAT, growing when all of it is above. It offers what a
+    rules.CostRatio offers a Comparison and `./bench compare` (points, ratio, interval, verdict)."""
+
+    def __init__(self, mode, points):
+        shape = rules.PerFdShape(points, rules.LOOK_CONFIDENCE)
+        ends = shape.xs[:1] + shape.xs[-1:] if len(shape.xs) >= 2 else []
+        self.d = {(mode, x): None for x in ends}
+        self.lost, self.left_out = [], 0
+        self.ratio, self.low, self.high = shape.cost_ratio or (None, None, None)
+        self.verdict = flat_verdict(shape)
+        self.decided = self.verdict != INCONCLUSIVE
+        self.outcome = {CONFIRMED: "flat", REFUTED: "grows"}.get(self.verdict, "undecided")
+
+
+def flat_comparison(results, mechanism):
+    mode, points = runs_cost_points(results, mechanism)
+    return Comparison(
+        8,
+        f"{mechanism} server CPU per message, largest idle count / lowest",
+        FlatRatio(mode, points),
+        [mechanism],
+    )
+
+
 class Comparison:
-    """A claim decided by a rules.CostRatio, and what feeds it: the sweep measures these
-    mechanisms, modes and idle counts again while `open` (SPEC §8, measure until decided)."""
+    """A claim decided by an interval (a rules.CostRatio, or FlatRatio), and what feeds it: the
+    sweep measures these mechanisms, modes and idle counts again while `open`
+    (docs/claims.md#measured-until-decided)."""
 
     def __init__(self, claim, what, ratio, mechanisms, open_=None):
         self.claim, self.what, self.ratio = claim, what, ratio
@@ -62,9 +91,11 @@ class Comparison:
 
 
 def comparisons(results):
-    """Every comparison a verdict rests on, in claim order (7, 10's churn half, 11's two)."""
+    """Every comparison a verdict rests on, in claim order (7, 8's runs.csv half per epoll, 10's
+    churn half, 11's two)."""
     et, _ = cheaper_than(results, "epoll-et", "epoll-lt")
     found = [Comparison(7, "server CPU per message", et, EPOLLS)]
+    found += [flat_comparison(results, mech) for mech in EPOLLS]
     churn = results.series("churn", "epoll-lt", "conns_per_s")
     if churn.xs():
         x0 = churn.xs()[0]

@@ -7,7 +7,7 @@ import os
 from plot import rules
 from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED, fmt
 from plot.results_folder import number
-from plot.claim_common import COST_METRIC, EPOLLS, Claim, cost_mode
+from plot.claim_common import COST_METRIC, EPOLLS, Claim, cost_mode, decided_lines
 
 
 def growth_verdict(fit, want):
@@ -155,15 +155,16 @@ def shape_figure(source, shape, unit, scale=1.0, per_fd=True):
     return text
 
 
-def shape_evidence(results, mechanism):
-    """[(source words, PerFdShape, unit, scale)] for one mechanism: runs.csv, then micro.csv."""
+def shape_evidence(results, mechanism, runs_confidence=None):
+    """[(source words, PerFdShape, unit, scale)] for one mechanism: runs.csv (its cost ratio at
+    runs_confidence, default rules.CONFIDENCE), then micro.csv."""
     out = []
     mode, points = runs_cost_points(results, mechanism)
     if points:
         out.append(
             (
                 f"runs.csv ({mode}), {mechanism} server CPU per message vs idle connections",
-                rules.PerFdShape(points),
+                rules.PerFdShape(points, runs_confidence),
                 RUNS_UNIT,
                 1000.0,
             )
@@ -339,7 +340,8 @@ def linear_why(verdict, mechanism, shapes, finding, verdicts):
 def claim8(results):
     figures, watched_verdicts, ready_verdicts = [], [], []
     for mech in EPOLLS:
-        for source, shape, unit, scale in shape_evidence(results, mech):
+        # runs.csv's half is measured until decided (flat_comparison): judged at the look level.
+        for source, shape, unit, scale in shape_evidence(results, mech, rules.LOOK_CONFIDENCE):
             v = flat_verdict(shape)
             watched_verdicts.append(v)
             figures.append(shape_figure(source, shape, unit, per_fd=False) + f" [flat? {v}]")
@@ -380,4 +382,4 @@ def claim8(results):
         why = f"Both halves are needed and {half} was not established" + (
             " (micro.csv absent)." if results.micro is None else " (not measured, or unclear)."
         )
-    return Claim(8, verdict, figures, why)
+    return Claim(8, verdict, figures + decided_lines(results, 8), why)
