@@ -16,7 +16,7 @@ from plot import net_compare
 from plot import rules
 from plot import series
 from plot.figure_list import FIGURES
-from plot.plotting_python import INSTALL_HINT
+from harness.common.plotting_python import INSTALL_HINT
 from plot import results_folder as rf
 from plot.results_folder import ResultsFolder, number, scenario_label
 

@@ -22,7 +22,7 @@ from plot import net_compare
 from plot import projection
 from plot.figure_list import FIGURES
 from plot.markdown import cell
-from plot.plotting_python import INSTALL_HINT, has_matplotlib
+from harness.common.plotting_python import INSTALL_HINT, has_matplotlib
 from plot import results_folder as rf
 from plot.results_folder import ResultsFolder, scenario_label
 

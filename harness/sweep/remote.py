@@ -22,8 +22,8 @@ import socket
 import subprocess
 import time
 
-from harness.sweep import children
-from harness.sweep import preflight
+from harness.common import children
+from harness.common import preflight
 
 SSH_BASE = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
 CHECK_TIMEOUT_S = 20.0

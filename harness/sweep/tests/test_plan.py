@@ -2,9 +2,9 @@
 import os
 import unittest
 
-from harness.sweep import mechanisms
+from harness.common import mechanisms
 from harness.sweep import plan
-from harness.sweep.runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS, merged_columns
+from harness.common.runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS, merged_columns
 
 
 class PlanTest(unittest.TestCase):

@@ -118,3 +118,21 @@ def select(mechanisms, wanted):
             f" {', '.join(by_name) or 'none'}"
         )
     return [by_name[w] for w in wanted]
+
+
+def find(bin_dir, loadgen, wanted=None):
+    """The mechanisms to run: those built in bin_dir, filtered by `wanted` (a comma-separated
+    list, None for all), when the loadgen is built too. Raises ValueError naming what to build or
+    point at."""
+    if not os.access(loadgen, os.X_OK):
+        raise ValueError(
+            f"no loadgen at {loadgen}: build it (./bench build, or cmake --build build"
+            " --target loadgen) or point --loadgen at it"
+        )
+    mechs = select(discover(bin_dir), [m.strip() for m in wanted.split(",")] if wanted else None)
+    if not mechs:
+        raise ValueError(
+            f"no server binaries (chat-select, chat-poll, chat-epoll, ...) in {bin_dir}: build"
+            " them (./bench build) or point --bin at them"
+        )
+    return mechs
