@@ -314,7 +314,10 @@ def resolve_args(p, args):
     args.probe = args.probe or os.path.join(args.bin, "mux-probe")
     preset = plan.PRESETS["quick" if args.quick else "full" if args.full else "default"]
     args.preset_name = "quick" if args.quick else "full" if args.full else "default"
-    args.count_list = plan.parse_counts(args.counts) if args.counts else list(preset.counts)
+    try:
+        args.count_list = plan.parse_counts(args.counts) if args.counts else list(preset.counts)
+    except ValueError as e:
+        p.error(str(e))
     args.repeats = args.repeats if args.repeats is not None else preset.repeats
     if args.decide_budget is None:
         args.decide_budget = preset.decide_budget_s

@@ -204,6 +204,7 @@ def resolve_counts(requested, largest):
 
 
 def parse_counts(text):
+    """--counts: integers >= 0 and `max`; raises ValueError naming the item that is neither."""
     out = []
     for item in text.split(","):
         item = item.strip()
@@ -212,7 +213,10 @@ def parse_counts(text):
         if item == "max":
             out.append("max")
         else:
-            value = int(item)
+            try:
+                value = int(item)
+            except ValueError:
+                raise ValueError(f"idle counts are integers or 'max', got {item!r}") from None
             if value < 0:
                 raise ValueError(f"idle counts are >= 0, got {value}")
             out.append(value)

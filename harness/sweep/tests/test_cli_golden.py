@@ -42,6 +42,8 @@ CASES = {
     "subset": ["--dry-run", "--mechanisms", "select,poll", "--modes", "pingpong"],
     "unknown-mechanism": ["--dry-run", "--mechanisms", "nosuch"],
     "usage-error": ["--dry-run", "--repeats", "0"],
+    # Was a traceback until the layering work; now a usage error naming the item.
+    "bad-counts": ["--dry-run", "--counts", "0,abc"],
 }
 # The small sweep against the fakes: every kind of row (floors, refused, measured, hostile).
 RUN = ["--quick", "--counts", "0,20", "--repeats", "1", "--no-micro", "--no-plots"]

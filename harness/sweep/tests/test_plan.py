@@ -57,6 +57,11 @@ class PlanTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             plan.parse_counts("100,-1")
 
+    def test_a_count_that_is_no_number_is_named(self):
+        # Was an int() traceback out of ./bench --counts 0,abc.
+        with self.assertRaisesRegex(ValueError, "integers or 'max', got 'abc'"):
+            plan.parse_counts("0,abc")
+
     def test_default_and_quick_counts_straddle_fd_setsize(self):
         for name in ("default", "quick", "full"):
             counts, _ = plan.resolve_counts(plan.PRESETS[name].counts, 19000)
