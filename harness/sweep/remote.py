@@ -34,7 +34,8 @@ SERVER_WRAPPER = (
     '(read -r _ <&3; kill -TERM "$p" 2>/dev/null) >/dev/null 2>&1 & r=$!; '
     'exec 3<&-; wait "$p"; s=$?; kill "$r" 2>/dev/null; exit "$s"'
 )
-# key=value lines: what env.json records of each host, and the limits preflight.py checks.
+# key=value lines: what env.json records of each host, and the limits harness/common/preflight.py
+# checks.
 FACTS_SCRIPT = r"""
 echo "uname=$(uname -srvm)"
 echo "hostname=$(hostname)"

@@ -99,7 +99,7 @@ class PlanTest(unittest.TestCase):
         # within --decide-budget.
         preset = plan.PRESETS["default"]
         counts, _ = plan.resolve_counts(preset.counts, 19000)
-        # With its sparse modes too (churn at 0 and max), as sweep.py plans them.
+        # With its sparse modes too (churn at 0 and max), as planning.py plans them.
         sparse_at = {19000 if c == "max" else c for c in preset.sparse_modes["churn"]}
         modes = {c: preset.modes + (["churn"] if c in sparse_at else []) for c in counts}
         mechanisms = ["select", "poll", "epoll-lt", "epoll-et", "select-dynamic", "uring"]
