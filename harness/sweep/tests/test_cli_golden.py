@@ -46,7 +46,7 @@ CASES = {
     "bad-counts": ["--dry-run", "--counts", "0,abc"],
 }
 # The small sweep against the fakes: every kind of row (floors, refused, measured, hostile).
-RUN = ["--quick", "--counts", "0,20", "--repeats", "1", "--no-micro", "--no-plots"]
+RUN = ["--quick", "--counts", "0,20", "--repeats", "1", "--no-plots"]
 RUN += ["--warmup", "0.01", "--duration", "0.01", "--mechanisms", "select,epoll-lt"]
 # What differs from run to run.
 VOLATILE_COLUMNS = {"started_utc", "server_started_utc", "idle_open_s"}
@@ -55,7 +55,13 @@ VOLATILE_COLUMNS.add("kernel_bytes_method")  # cgroup v1, v2 or sockstat: the ma
 ENV_KEYS = ["preset", "counts", "counts_dropped", "modes", "modes_by_count", "repeats"]
 ENV_KEYS += ["warmup_s", "window_s", "active", "active_counts", "sizes", "loadgen_args"]
 ENV_KEYS += ["hostile", "placement", "largest_idle", "largest_idle_cap", "runs_csv_columns"]
-ENV_KEYS += ["series_interval_s", "rows", "net", "hosts"]
+ENV_KEYS += ["series_interval_s", "rows", "net", "hosts", "micro"]
+# After the runs: a mux-probe that fails and a mux-micro that measures nothing, so that what the
+# sweep records of its helpers (harness.common.tools) is compared too.
+FAKE_TOOLS = {
+    "mux-probe": "echo 'probe: no counters here' >&2\nexit 3\n",
+    "mux-micro": 'echo \'{"benchmarks": []}\' > "${2#--benchmark_out=}"\n',
+}
 
 
 def pinned():
@@ -99,6 +105,7 @@ def run_files(out_dir):
     with open(os.path.join(out_dir, "env.json")) as f:
         env = json.load(f)
     plan = {k: env.get(k) for k in ENV_KEYS}
+    plan["micro"].pop("micro_seconds", None)
     lines.append(json.dumps(plan, indent=1, sort_keys=True))
     return "\n".join(lines) + "\n"
 
@@ -108,6 +115,11 @@ def outputs(tree):
     tmp = tempfile.mkdtemp(prefix="sweep-golden-")
     try:
         make_fake_bin(os.path.join(tmp, "bin"), SERVERS)
+        for name, script in FAKE_TOOLS.items():
+            path = os.path.join(tmp, "bin", name)
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\n" + script)
+            os.chmod(path, 0o755)
         found = {}
         for name, args in CASES.items():
             rc, out, err = sweep(tree, tmp, args)
