@@ -15,6 +15,7 @@ idle count this machine could hold, and says which.
 import statistics
 
 from harness.common import preflight
+from harness.common.preflight import human_bytes
 from plot import claims
 from plot.rules import fmt
 
@@ -70,10 +71,6 @@ def line_at(fit, n):
         fit.intercept + fit.slope_low * n,
         fit.intercept + fit.slope_high * n,
     )
-
-
-def human_bytes(n):
-    return preflight.human_bytes(n)
 
 
 def duration(seconds):

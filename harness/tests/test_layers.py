@@ -24,6 +24,18 @@ ALLOWED = {
     "plot": ("harness.common", "plot"),
 }
 OURS = ("harness", "plot")
+# Helpers that existed twice (or more) before harness.common: each is defined by one module only.
+ONE_HOME = {
+    "say": None,  # no `def say`: each program makes its own with harness.common.output.sayer
+    "utc_now": "harness/common/clock.py",
+    "find_mechanisms": "harness/sweep/planning.py",  # says and returns None; the search is
+    "find": "harness/common/mechanisms.py",  # ... here (mechanisms.find), raising ValueError
+    "run_tool": "harness/common/tools.py",
+    "root_on_path": "harness/common/tools.py",
+    "python_module": "harness/common/tools.py",
+    "plotting_python": "harness/common/plotting_python.py",
+    "human_bytes": "harness/common/preflight.py",
+}
 
 
 def python_files(*tops):
@@ -79,6 +91,20 @@ def violations(rules=None, tops=("harness", "plot")):
     return found
 
 
+def top_level_definitions(*tops):
+    """{function name: [path, ...]} of every module-level def outside the tests."""
+    found = {}
+    for path in python_files(*tops):
+        if "/tests/" in path:
+            continue
+        with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+            tree = ast.parse(f.read(), path)
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                found.setdefault(node.name, []).append(path)
+    return found
+
+
 class LayersTest(unittest.TestCase):
     def test_no_upward_import(self):
         self.assertEqual(
@@ -101,6 +127,12 @@ class LayersTest(unittest.TestCase):
         )
         self.assertFalse(within("harness.sweep.plan", ALLOWED["plot"]))
         self.assertTrue(within("harness.common.preflight", ALLOWED["plot"]))
+
+    def test_each_shared_helper_has_one_home(self):
+        found = top_level_definitions("harness", "plot")
+        for name, home in ONE_HOME.items():
+            with self.subTest(name):
+                self.assertEqual(found.get(name, []), [home] if home else [])
 
     def test_modules_are_small(self):
         big = []
