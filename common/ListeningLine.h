@@ -1,4 +1,5 @@
-// Reading the line a server prints once it listens (SPEC §3):
+// Reading the line a server prints once it listens
+// (docs/protocol.md#command-line-and-output):
 //   listening HOST:PORT mechanism=NAME fd_limit=N max_conns=M
 // (max_conns: the server's --max-conns, 0 for no cap; absent from servers older than it).
 // servers/ServerSocket.cpp writes it; the test harnesses read it with this. HOST may be an IPv6

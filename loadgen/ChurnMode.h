@@ -1,5 +1,5 @@
 // --mode churn: connections opened, one message exchanged, closed, as fast as the server
-// allows (issue 6 §3; SPEC §6 claim 10, registration cost under churn).
+// allows (issue 6 §3; claim 10 of docs/claims.md#the-claims, registration cost under churn).
 //
 // --active K gives K/2 slots. Each slot has a persistent partner connection sitting in a
 // private room, and one churning connection at a time that: connects, waits for the welcome

@@ -1,6 +1,6 @@
 // A Histogram as JSON (`loadgen --histogram-out FILE`): bucket counts that merge exactly by
-// addition, in the layout README "The load generator" documents and plot/histograms.py reads.
-// Written once at the end of a run, never on the hot path.
+// addition, in the layout docs/loadgen.md#latency-histograms---histogram-out-file documents and
+// plot/histograms.py reads. Written once at the end of a run, never on the hot path.
 #pragma once
 
 #include <cstdint>

@@ -62,7 +62,8 @@ class IntervalSeries {
   void server_at(std::size_t edge, double cpu_us, std::uint64_t at_ns);
 
   std::vector<Interval> intervals() const;
-  // The file: a header line, then one line per interval (README "The load generator").
+  // The file: a header line, then one line per interval
+  // (docs/loadgen.md#per-interval-series---series-out-file).
   std::string csv(const HistogramIdentity& id) const;
 
  private:

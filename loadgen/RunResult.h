@@ -1,5 +1,5 @@
 // One run's figures and their output as the CSV row / JSON object whose columns are the
-// contract of SPEC §4 (add at the end, rename none).
+// contract of docs/results.md#runscsv (add at the end, rename none).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// loadgen: idle connections, measured traffic and one CSV row per run. See README "loadgen".
+// loadgen: idle connections, measured traffic and one CSV row per run. See docs/loadgen.md.
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -357,7 +357,7 @@ int main(int argc, char** argv) {
   app.add_option("--label", o.label, "free text copied into the row");
   app.add_option("--histogram-out", o.histogram_out,
                  "write the window's latency histogram (the row's percentiles) to FILE as JSON "
-                 "bucket counts that merge exactly by addition (README; plot/histograms.py)")
+                 "bucket counts that merge exactly by addition (docs/loadgen.md)")
       ->type_name("FILE");
   app.add_option("--interval", o.interval,
                  "cut the measuring window into intervals of S seconds and write, per interval, "
@@ -365,7 +365,7 @@ int main(int argc, char** argv) {
                  "waiting) to --series-out (default 1 when --series-out is given)")
       ->type_name("S");
   app.add_option("--series-out", o.series_out,
-                 "write the per-interval series to FILE as CSV (README: The load generator)")
+                 "write the per-interval series to FILE as CSV (docs/loadgen.md)")
       ->type_name("FILE");
   app.add_option("--hostile", o.hostile,
                  "K misbehaving clients beside the measured ones, from the warm-up (starting "
@@ -378,7 +378,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   std::string hostile_kinds_arg = hostile_kinds_text(all_hostile_kinds());
   app.add_option("--hostile-kinds", hostile_kinds_arg,
-                 "comma-separated kinds for --hostile (README: The load generator)")
+                 "comma-separated kinds for --hostile (docs/loadgen.md)")
       ->capture_default_str();
   // Hidden: the pace of the hostile clients, for tests.
   HostilePacing& hp = o.hostile_pacing;

@@ -1,4 +1,4 @@
-"""The teaching claims of SPEC sections 6 and 7, each judged from a results folder by rules.py.
+"""The teaching claims of docs/claims.md, each judged from a results folder by rules.py.
 
 Each claim returns a Claim: its verdict, the figures behind it (one line per piece of evidence)
 and one sentence a teacher can read out. Missing inputs (no micro.csv, no probe.json, a
@@ -214,15 +214,16 @@ def shape_figure(source, shape, unit, scale=1.0, per_fd=True):
     return text
 
 
-def shape_evidence(results, mechanism):
-    """[(source words, PerFdShape, unit, scale)] for one mechanism: runs.csv, then micro.csv."""
+def shape_evidence(results, mechanism, runs_confidence=None):
+    """[(source words, PerFdShape, unit, scale)] for one mechanism: runs.csv (its cost ratio at
+    runs_confidence, default rules.CONFIDENCE), then micro.csv."""
     out = []
     mode, points = runs_cost_points(results, mechanism)
     if points:
         out.append(
             (
                 f"runs.csv ({mode}), {mechanism} server CPU per message vs idle connections",
-                rules.PerFdShape(points),
+                rules.PerFdShape(points, runs_confidence),
                 RUNS_UNIT,
                 1000.0,
             )
@@ -741,7 +742,8 @@ def claim7(results):
 def claim8(results):
     figures, watched_verdicts, ready_verdicts = [], [], []
     for mech in EPOLLS:
-        for source, shape, unit, scale in shape_evidence(results, mech):
+        # runs.csv's half is measured until decided (flat_comparison): judged at the look level.
+        for source, shape, unit, scale in shape_evidence(results, mech, rules.LOOK_CONFIDENCE):
             v = flat_verdict(shape)
             watched_verdicts.append(v)
             figures.append(shape_figure(source, shape, unit, per_fd=False) + f" [flat? {v}]")
@@ -782,7 +784,7 @@ def claim8(results):
         why = f"Both halves are needed and {half} was not established" + (
             " (micro.csv absent)." if results.micro is None else " (not measured, or unclear)."
         )
-    return Claim(8, verdict, figures, why)
+    return Claim(8, verdict, figures + decided_lines(results, 8), why)
 
 
 def claim9(results, anchors):
@@ -1156,9 +1158,37 @@ def claim11(results):
     return Claim(11, verdict, figures + decided_lines(results, 11), why)
 
 
+class FlatRatio:
+    """Claim 8's runs.csv half as a comparison: one epoll's server CPU per message at the largest
+    idle count over the lowest's (rules.PerFdShape's cost ratio at the look level), flat when the
+    whole interval is at most 1 + MAX_REL_FLAT, growing when all of it is above. It offers what a
+    rules.CostRatio offers a Comparison and `./bench compare` (points, ratio, interval, verdict)."""
+
+    def __init__(self, mode, points):
+        shape = rules.PerFdShape(points, rules.LOOK_CONFIDENCE)
+        ends = shape.xs[:1] + shape.xs[-1:] if len(shape.xs) >= 2 else []
+        self.d = {(mode, x): None for x in ends}
+        self.lost, self.left_out = [], 0
+        self.ratio, self.low, self.high = shape.cost_ratio or (None, None, None)
+        self.verdict = flat_verdict(shape)
+        self.decided = self.verdict != INCONCLUSIVE
+        self.outcome = {CONFIRMED: "flat", REFUTED: "grows"}.get(self.verdict, "undecided")
+
+
+def flat_comparison(results, mechanism):
+    mode, points = runs_cost_points(results, mechanism)
+    return Comparison(
+        8,
+        f"{mechanism} server CPU per message, largest idle count / lowest",
+        FlatRatio(mode, points),
+        [mechanism],
+    )
+
+
 class Comparison:
-    """A claim decided by a rules.CostRatio, and what feeds it: the sweep measures these
-    mechanisms, modes and idle counts again while `open` (SPEC §8, measure until decided)."""
+    """A claim decided by an interval (a rules.CostRatio, or FlatRatio), and what feeds it: the
+    sweep measures these mechanisms, modes and idle counts again while `open`
+    (docs/claims.md#measured-until-decided)."""
 
     def __init__(self, claim, what, ratio, mechanisms, open_=None):
         self.claim, self.what, self.ratio = claim, what, ratio
@@ -1173,9 +1203,11 @@ class Comparison:
 
 
 def comparisons(results):
-    """Every comparison a verdict rests on, in claim order (7, 10's churn half, 11's two)."""
+    """Every comparison a verdict rests on, in claim order (7, 8's runs.csv half per epoll, 10's
+    churn half, 11's two)."""
     et, _ = cheaper_than(results, "epoll-et", "epoll-lt")
     found = [Comparison(7, "server CPU per message", et, EPOLLS)]
+    found += [flat_comparison(results, mech) for mech in EPOLLS]
     churn = results.series("churn", "epoll-lt", "conns_per_s")
     if churn.xs():
         x0 = churn.xs()[0]

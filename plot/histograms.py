@@ -12,9 +12,10 @@ here. Standard library only.
     /usr/bin/python3 -m plot.histograms A.json B.json        # merged count and percentiles (µs)
     /usr/bin/python3 -m plot.histograms A.json B.json --out merged.json
 
-The file layout (format "muxbench-histogram", version 1) is documented in README "The load
-generator". percentile() is the C++ mux::Histogram::percentile (loadgen/Histogram.cpp) step by
-step, so a loaded file gives exactly the row's p50_us .. p999_us (times 1000).
+The file layout (format "muxbench-histogram", version 1) is documented in
+docs/loadgen.md#latency-histograms---histogram-out-file. percentile() is the C++
+mux::Histogram::percentile (loadgen/Histogram.cpp) step by step, so a loaded file gives exactly
+the row's p50_us .. p999_us (times 1000).
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""Write results/<run>/report.md: plots, the claims of SPEC section 6 with verdicts, published
+"""Write results/<run>/report.md: plots, the claims of docs/claims.md with verdicts, published
 figures.
 
     python3 -m plot.report results/<run>        (from the muxbench root)

@@ -1,7 +1,7 @@
 """Reading one bench results folder (runs.csv, env.json, micro.csv, probe.json).
 
 Stdlib only, so that the report can be written by any Python 3 even when matplotlib is missing.
-Column names are the contract of README.md / SPEC section 4; unknown extra columns are kept.
+Column names are the contract of docs/results.md#runscsv; unknown extra columns are kept.
 """
 
 import csv

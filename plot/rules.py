@@ -203,7 +203,8 @@ NOT_CHEAPER = "not cheaper by more than the margin"
 UNDECIDED = "undecided"
 DECIDED = (CHEAPER, EQUIVALENT, DEARER, NOT_CHEAPER)
 
-# Measuring until decided (SPEC §8). After the planned repeats the sweep looks at every claim
+# Measuring until decided (docs/claims.md#measured-until-decided).
+# After the planned repeats the sweep looks at every claim
 # decided by a CostRatio; while one is undecided it runs another round of fresh instances of
 # exactly the points that feed it and looks again, at most MAX_LOOKS times in all. Looking several
 # times and stopping at the first decision would let noise decide more often than 1 - CONFIDENCE
@@ -770,10 +771,11 @@ class Estimate:
         self.df = self.n - 1
 
 
-def log_ratio_interval(num, den, parts):
-    """The CONFIDENCE interval of num / den (num, den > 0) from the delta method on its log:
-    parts = [(d log / d mean_i, Estimate_i)], Welch–Satterthwaite degrees of freedom. Returns
-    (ratio, low, high); the interval is infinite when a part has fewer than 2 values."""
+def log_ratio_interval(num, den, parts, confidence=None):
+    """The interval of num / den (num, den > 0) at `confidence` (default CONFIDENCE) from the delta
+    method on its log: parts = [(d log / d mean_i, Estimate_i)], Welch–Satterthwaite degrees of
+    freedom. Returns (ratio, low, high); the interval is infinite when a part has fewer than 2
+    values."""
     ratio = num / den
     contributions = [(g * g * e.var, e.df) for g, e in parts if g != 0]
     if any(math.isinf(v) for v, _ in contributions):
@@ -782,7 +784,8 @@ def log_ratio_interval(num, den, parts):
     if total == 0:
         return ratio, ratio, ratio
     df = total**2 / sum(v * v / d for v, d in contributions if v > 0)
-    half = t95(math.floor(df)) * math.sqrt(total)
+    t = t95(math.floor(df)) if confidence is None else t_quantile(confidence, math.floor(df))
+    half = t * math.sqrt(total)
     return ratio, ratio * math.exp(-half), ratio * math.exp(half)
 
 
@@ -804,9 +807,13 @@ class PerFdShape:
     cost_shape (COST_GROWS / COST_FLAT / COST_UNCLEAR, from cost(high end) / cost(N0)), shape (the
     per-descriptor ratio between the low and high ends: LINEAR, FASTER_THAN_LINEAR,
     SLOWER_THAN_LINEAR, UNCLEAR, or TOO_FEW when there is no low end below the high end), and per
-    count the per-descriptor cost and its ratio to the low end's (where the series bends)."""
+    count the per-descriptor cost and its ratio to the low end's (where the series bends).
 
-    def __init__(self, points):
+    confidence: the level of cost_ratio's interval (default CONFIDENCE); a series the sweep measures
+    until decided (claim 8's runs.csv half) is judged at every look at LOOK_CONFIDENCE, like the
+    CostRatio comparisons."""
+
+    def __init__(self, points, confidence=None):
         estimates = {x: Estimate(v) for x, v in sorted(points.items())}
         self.est = {x: e for x, e in estimates.items() if e.n}
         self.xs = list(self.est)
@@ -819,7 +826,7 @@ class PerFdShape:
             return
         e0, top = self.est[self.x0], self.est[self.xs[-1]]
         self.cost_ratio = log_ratio_interval(
-            top.mean, e0.mean, [(1 / top.mean, top), (-1 / e0.mean, e0)]
+            top.mean, e0.mean, [(1 / top.mean, top), (-1 / e0.mean, e0)], confidence
         )
         self.cost_shape = self._cost_shape()
         raised = [x for x in self.xs[1:] if self.est[x].mean >= LOW_END_COST_FACTOR * e0.mean]

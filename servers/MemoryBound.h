@@ -1,7 +1,7 @@
-// The most memory a chat server can hold, as a function of its options: what the README's
-// "Limits" section states and what ServerLimitsTest checks against the server's peak resident
-// set. User-space memory only; the kernel's share (socket structures, socket buffers) is bounded
-// by the kernel's own limits (net.ipv4.tcp_mem, tcp_rmem, tcp_wmem).
+// The most memory a chat server can hold, as a function of its options: what
+// docs/protocol.md#memory states and what ServerLimitsTest checks against the server's peak
+// resident set. User-space memory only; the kernel's share (socket structures, socket buffers) is
+// bounded by the kernel's own limits (net.ipv4.tcp_mem, tcp_rmem, tcp_wmem).
 #pragma once
 
 #include <cstdint>

@@ -1,8 +1,8 @@
 // Bytes waiting for a slow socket. The bound is the caller's: a client that stops reading must
-// not grow the server's memory without limit (SPEC §2), so the core checks size() after append.
-// A readiness driver sends from front() and consume()s what the kernel took; the completion
-// driver take()s the bytes into a send request of its own, whose buffer must not move while the
-// kernel reads it, and appends go on here meanwhile.
+// not grow the server's memory without limit (docs/protocol.md#bad-input-harms-no-one-else), so the
+// core checks size() after append. A readiness driver sends from front() and consume()s what the
+// kernel took; the completion driver take()s the bytes into a send request of its own, whose buffer
+// must not move while the kernel reads it, and appends go on here meanwhile.
 #pragma once
 
 #include <cstddef>

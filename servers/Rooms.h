@@ -12,7 +12,8 @@
 
 namespace mux {
 
-// 1–32 characters of [A-Za-z0-9_-] (SPEC §2). Returns why not, or nullopt when valid.
+// 1–32 characters of [A-Za-z0-9_-] (docs/protocol.md#the-chat-protocol). Returns why not, or
+// nullopt when valid.
 std::optional<std::string> invalid_name_reason(std::string_view name);
 
 struct Member {

@@ -124,10 +124,11 @@ int server_main(int argc, char** argv, std::string_view program_name) {
     fmt::print(stderr, "{}: no mechanism of the registry is served by this binary\n", program);
     return 1;
   }
-  CLI::App app{fmt::format("{}: muxbench chat server ({}). Speaks the line protocol of the README; "
-                           "on SIGINT/SIGTERM prints its counters as one JSON line and exits 0.",
-                           program, describe(served)),
-               program};
+  CLI::App app{
+      fmt::format("{}: muxbench chat server ({}). Speaks the protocol of docs/protocol.md; "
+                  "on SIGINT/SIGTERM prints its counters as one JSON line and exits 0.",
+                  program, describe(served)),
+      program};
   // Before the options: --help states the default --max-conns this limit gives.
   const std::uint64_t fd_limit = raise_fd_limit();
   app.footer(memory_footer(fd_limit));

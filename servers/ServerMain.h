@@ -1,6 +1,6 @@
-// The command line and life cycle shared by every chat-* binary (SPEC §3). A binary only says
-// its name: the mechanisms it serves, and the options that choose among them, come from the
-// registry (MechanismRegistry.cpp).
+// The command line and life cycle shared by every chat-* binary
+// (docs/protocol.md#command-line-and-output). A binary only says its name: the mechanisms it
+// serves, and the options that choose among them, come from the registry (MechanismRegistry.cpp).
 #pragma once
 
 #include <string_view>

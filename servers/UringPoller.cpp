@@ -17,8 +17,8 @@
 //    so `uring` beside `epoll-et` compares readiness notification and nothing else. The
 //    completion model (mechanism `uring-completion`, CompletionDriver.cpp) lets the kernel
 //    perform accept, recv, send and close as requests: it measures what io_uring is built for,
-//    fewer system calls per message (SPEC §7, claim 11), together with what that changes
-//    (provided buffers, a copy into the send in flight, completions instead of calls).
+//    fewer system calls per message (claim 11 of docs/claims.md#the-claims), together with what
+//    that changes (provided buffers, a copy into the send in flight, completions instead of calls).
 #include "UringPoller.h"
 
 #include <liburing.h>

@@ -92,7 +92,7 @@ ServerProcess::ServerProcess(const std::string& binary, std::vector<std::string>
   args.insert(args.begin(), {"--port", "0"});
   pid_ = spawn_server(binary, std::move(args), fd_hard_limit, false, &out_fd_);
   if (pid_ < 0) return;
-  // Wait for the listening line (the harness contract, SPEC §3).
+  // Wait for the listening line (the harness contract, docs/protocol.md#command-line-and-output).
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   std::size_t nl;
   while ((nl = pending_.find('\n')) == std::string::npos) {

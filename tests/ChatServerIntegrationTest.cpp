@@ -1,4 +1,4 @@
-// Every chat server binary, over loopback: the protocol of SPEC §2, bad input, and the
+// Every chat server binary, over loopback: the protocol of docs/protocol.md, bad input, and the
 // FD_SETSIZE wall. The same tests run against every mechanism; only the expectations that the
 // mechanism itself changes (select's refusal past 1024) differ.
 #include <poll.h>

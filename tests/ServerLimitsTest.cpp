@@ -1,8 +1,8 @@
-// The limits that protect the host (SPEC §2; README "Limits"), against every mechanism: the
-// connection cap (--max-conns) and its refusal, the room cap (--max-rooms), the refusal of a cap
-// the descriptor limit cannot honour, the total budget for queued output (--max-queued-total),
-// and the memory bound of MemoryBound.h against the server's peak resident set with clients that
-// stop reading.
+// The limits that protect the host (docs/protocol.md#limits-that-protect-the-host), against every
+// mechanism: the connection cap (--max-conns) and its refusal, the room cap (--max-rooms), the
+// refusal of a cap the descriptor limit cannot honour, the total budget for queued output
+// (--max-queued-total), and the memory bound of MemoryBound.h against the server's peak resident
+// set with clients that stop reading.
 #include <memory>
 #include <string>
 #include <thread>

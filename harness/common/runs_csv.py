@@ -9,6 +9,12 @@ half-written file.
 import csv
 import os
 
+# Lines end with a plain \n, not the csv module's default \r\n (RFC 4180 allows both): with
+# \r\n, `awk -F,` and `cut` see the last column as "net\r". Readers open with newline="" and
+# accept either, so folders written before this choice still read (docs/results.md, "Line
+# endings").
+LINE_END = "\n"
+
 # The loadgen's row (a contract: loadgen may add columns at the end, never rename these).
 LOADGEN_COLUMNS = [
     "mechanism",
@@ -102,13 +108,17 @@ def merged_columns(loadgen_header):
     return columns + BENCH_COLUMNS
 
 
+def _writer(f, columns):
+    return csv.DictWriter(f, fieldnames=columns, extrasaction="ignore", lineterminator=LINE_END)
+
+
 class RunsCsv:
     def __init__(self, path, columns):
         self.path = path
         self.columns = columns
         self.rows = []
         self._file = open(path, "w", newline="")
-        self._writer = csv.DictWriter(self._file, fieldnames=columns, extrasaction="ignore")
+        self._writer = _writer(self._file, columns)
         self._writer.writeheader()
         self._file.flush()
 
@@ -132,7 +142,7 @@ class RunsCsv:
     def rewrite(self):
         tmp = self.path + ".tmp"
         with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore")
+            writer = _writer(f, self.columns)
             writer.writeheader()
             writer.writerows(self.rows)
             f.flush()
@@ -140,7 +150,7 @@ class RunsCsv:
         self._file.close()
         os.replace(tmp, self.path)
         self._file = open(self.path, "a", newline="")
-        self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
+        self._writer = _writer(self._file, self.columns)
 
     def close(self):
         if not self._file.closed:

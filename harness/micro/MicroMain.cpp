@@ -22,7 +22,8 @@ namespace {
 
 // --quick: seconds of timed calls per benchmark and repetitions, chosen so that the whole run
 // stays near 25 s on a 2-core VM (most of it is set-up and the untimed arrivals, not the calls)
-// while every figure is still a median of 3 (SPEC §5: never a single run).
+// while every figure is still a median of 3 (never a single run:
+// docs/claims.md#how-the-bench-measures).
 constexpr double kQuickMinTime = 0.005;
 constexpr int kRepetitions = 3;
 // Full ranges: ~400 instances. Google Benchmark's default of 0.5 s of timed calls each would take

@@ -205,7 +205,10 @@ class Soak:
         self.records = {s.name: [] for s in servers}
         self.sample_no = 0
         self.csv_file = open(os.path.join(out_dir, "soak.csv"), "w", newline="")
-        self.csv = csv.DictWriter(self.csv_file, SAMPLE_COLUMNS, extrasaction="ignore")
+        # Plain \n line ends, as runs.csv (docs/results.md, "Line endings").
+        self.csv = csv.DictWriter(
+            self.csv_file, SAMPLE_COLUMNS, extrasaction="ignore", lineterminator="\n"
+        )
         self.csv.writeheader()
         self.lanes = []
 
@@ -310,7 +313,7 @@ class Soak:
                     if k not in header:
                         header.append(k)
         with open(os.path.join(self.out_dir, "soak-runs.csv"), "w", newline="") as f:
-            w = csv.DictWriter(f, RUN_COLUMNS + header, extrasaction="ignore")
+            w = csv.DictWriter(f, RUN_COLUMNS + header, extrasaction="ignore", lineterminator="\n")
             w.writeheader()
             for records in self.records.values():
                 for r in records:

@@ -1,5 +1,5 @@
-"""Measuring until decided (SPEC §8): after the planned repeats, extra rounds of fresh instances
-for the claims whose interval still straddles its edge.
+"""Measuring until decided (docs/claims.md#measured-until-decided): after the planned repeats,
+extra rounds of fresh instances for the claims whose interval still straddles its edge.
 
 The rule (when a claim is decided, how many looks, at which confidence) lives in plot/rules.py
 and which points feed which claim in plot/claims.py (`comparisons`); this module only runs the

@@ -17,7 +17,8 @@ rounds as the rule allows (rules.MAX_LOOKS - 1 = 3): the default --decide-budget
 three rounds of claim 7 (about 27 s each on the reference VMs). With one extra round only, two
 reruns at 0.02 from the edge agree 86-90 % of the time; with none, about 60 %. Printed per true
 ratio: how often the two reruns agree, the verdicts' shares, and the expected extra rounds.
-Bounds (SPEC §8): agreement >= 95 % at every true ratio at least 0.02 from the verdict's edge
+Bounds (docs/claims.md#measured-until-decided):
+agreement >= 95 % at every true ratio at least 0.02 from the verdict's edge
 (1 - EQUIVALENCE_MARGIN = 0.95; 1.00 and 1.05 only name the refutation, see CostRatio);
 confirmation <= 5 % at a true ratio at or above the edge; >= 80 % at a true 20 % saving.
 Seeded: the same numbers every run. Nothing here is tuned to pass: the margins and the rule are
@@ -35,6 +36,9 @@ from plot import rules
 PAIRS = 400  # simulated machines per true ratio, each run twice
 SEED = 20261206
 MODES = {"pingpong": 0.047, "flood": 0.028}  # sd of one repeat pair's log ratio
+# The same, measured on a 2-core AMD EPYC VM without a cpuidle driver (2026-12-06, two default
+# runs and four small sweeps there): the CPU per message of a halting VM's wake-ups.
+NOISY_VM = {"pingpong": 0.27, "flood": 0.19}
 INSTANCE_SIGMA = 0.005  # a small effect shared by every mode of one instance
 POINT_SIGMA = 0.025  # fixed per-point deviation of the log ratio (the machine's, both reruns)
 LOST_P = 0.05  # a low-idle flood repeat lost to a loadgen-bound run
@@ -67,11 +71,11 @@ def machine(rng, ratio, counts):
     return {p: math.log(ratio) + o - centre for p, o in offsets.items()}
 
 
-def measure(rng, truth, a, b, repeat):
+def measure(rng, truth, a, b, repeat, modes):
     """One round: a fresh instance per count, every mode of it, repeat number `repeat`."""
     for count in sorted({c for _, c in truth}):
         shared = rng.gauss(0, INSTANCE_SIGMA)
-        for mode, sd in MODES.items():
+        for mode, sd in modes.items():
             point = (mode, count)
             if mode == "flood" and count <= 1000 and rng.random() < LOST_P:
                 continue
@@ -82,11 +86,11 @@ def measure(rng, truth, a, b, repeat):
             )
 
 
-def run(rng, truth):
+def run(rng, truth, modes):
     """One run with measuring until decided: (verdict, extra rounds)."""
     a, b = {}, {}
     for repeat in range(1, PLANNED + 1):
-        measure(rng, truth, a, b, repeat)
+        measure(rng, truth, a, b, repeat, modes)
     looks, repeat = 1, PLANNED
     while True:
         ratio = rules.CostRatio(a, b, instance=lambda p: p[1])
@@ -94,15 +98,16 @@ def run(rng, truth):
             return ratio.verdict, looks - 1
         repeat += 1
         looks += 1
-        measure(rng, truth, a, b, repeat)
+        measure(rng, truth, a, b, repeat, modes)
 
 
-def rerun_rates(ratio, counts, seed=SEED, pairs=PAIRS):
+def rerun_rates(ratio, counts, seed=SEED, pairs=PAIRS, modes=None):
     rng = random.Random(f"{seed}-{ratio}")
+    modes = modes or MODES
     agree, extra, verdicts = 0, 0, {}
     for _ in range(pairs):
         truth = machine(rng, ratio, counts)
-        (v1, e1), (v2, e2) = run(rng, truth), run(rng, truth)
+        (v1, e1), (v2, e2) = run(rng, truth, modes), run(rng, truth, modes)
         agree += v1 == v2
         extra += e1 + e2
         for v in (v1, v2):
@@ -144,6 +149,19 @@ class RerunAgreement(unittest.TestCase):
         for ratio in (0.80, 0.93, 0.97, 1.00, 1.02):
             cls.small[ratio] = rerun_rates(ratio, [0, 1000, 19000], pairs=200)
             show(ratio, *cls.small[ratio])
+        # For information: the same rule on a noisier machine (NOISY_VM). Its verdicts stay
+        # honest (no false confirmation, tested below) but near the edge, within three extra
+        # rounds, two reruns often disagree between inconclusive and decided: the answer there is
+        # more rounds (--decide-budget), a quieter machine, or accepting "inconclusive".
+        print(
+            f"Default sweep shape on a noisier VM (pair sd {NOISY_VM}), 200 machines per true"
+            " ratio:",
+            flush=True,
+        )
+        cls.noisy = {}
+        for ratio in (0.80, 0.90, 0.93, 0.97, 1.02, 1.05, 1.10):
+            cls.noisy[ratio] = rerun_rates(ratio, cls.counts, pairs=200, modes=NOISY_VM)
+            show(ratio, *cls.noisy[ratio])
 
     def test_reruns_agree_away_from_the_edge(self):
         for ratio, (agree, _, _) in self.results.items():
@@ -152,6 +170,9 @@ class RerunAgreement(unittest.TestCase):
 
     def test_no_false_confirmation_at_or_above_the_edge(self):
         for ratio, (_, share, _) in list(self.results.items()) + list(self.small.items()):
+            if ratio >= EDGE:
+                self.assertLessEqual(share.get(rules.CONFIRMED, 0), FALSE_CONFIRM_MAX, ratio)
+        for ratio, (_, share, _) in self.noisy.items():
             if ratio >= EDGE:
                 self.assertLessEqual(share.get(rules.CONFIRMED, 0), FALSE_CONFIRM_MAX, ratio)
 

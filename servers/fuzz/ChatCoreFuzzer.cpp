@@ -90,7 +90,8 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// SPEC §2: 1-32 characters of [A-Za-z0-9_-]. Written again here, not taken from Rooms.
+// docs/protocol.md#the-chat-protocol: 1-32 characters of [A-Za-z0-9_-]. Written again here, not
+// taken from Rooms.
 bool valid_name(std::string_view s) {
   if (s.empty() || s.size() > 32) return false;
   for (unsigned char c : s) {

@@ -1,4 +1,5 @@
-// Fuzz target: the line framer (common/LineFramer.h) against a byte-at-a-time model of SPEC §2.
+// Fuzz target: the line framer (common/LineFramer.h) against a byte-at-a-time model of
+// docs/protocol.md#the-chat-protocol.
 //
 // Input: [max_line selector][stop selector][cut count k][k chunk lengths][stream...]. The stream
 // is fed in chunks of those lengths (cyclically; a 0 feeds an empty chunk), as reads from a

@@ -1,6 +1,6 @@
-// Each backend's readiness semantics, tested on real sockets. These are SPEC §6 claims 5 and 6
-// as tests: level-triggered mechanisms report an unserviced ready descriptor again,
-// edge-triggered epoll reports a readiness change once.
+// Each backend's readiness semantics, tested on real sockets. These are claims 5 and 6
+// (docs/claims.md#the-claims) as tests: level-triggered mechanisms report an unserviced ready
+// descriptor again, edge-triggered epoll reports a readiness change once.
 #include <sys/socket.h>
 #include <unistd.h>
 

@@ -95,7 +95,7 @@ class PlanTest(unittest.TestCase):
         # near the margin (plot/tests/test_rules_rerun.py: with five counts they agree 86-90 % of
         # the time at 0.02 from the edge, against >= 98 % with eight), and on a 2-core VM without
         # a cpuidle driver the eight take about 6 minutes with seven mechanisms and the hostile
-        # phase (the README's breakdown); the extra rounds for undecided claims come on top,
+        # phase (docs/reference-run.md); the extra rounds for undecided claims come on top,
         # within --decide-budget.
         preset = plan.PRESETS["default"]
         counts, _ = plan.resolve_counts(preset.counts, 19000)

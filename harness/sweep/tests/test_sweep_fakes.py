@@ -416,7 +416,7 @@ class FakeSweepTest(unittest.TestCase):
 
 
 class MeasureUntilDecidedTest(unittest.TestCase):
-    """After the planned repeats, extra rounds for the claims still undecided (SPEC §8)."""
+    """After the planned repeats, extra rounds for the claims still undecided (docs/claims.md)."""
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="sweep-test-")
