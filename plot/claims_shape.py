@@ -96,7 +96,7 @@ def micro_json_repeats(results):
     out = {}
     path = os.path.join(results.path, "micro.json")
     if os.path.isfile(path) and results.micro and "ns_per_call_repeats" not in results.micro[0]:
-        from harness.micro import micro_to_csv
+        from harness.common import micro_json as micro_to_csv
 
         try:
             doc, _ = micro_to_csv.load(path)

@@ -17,6 +17,7 @@ import statistics
 import subprocess
 from dataclasses import dataclass, field
 
+from harness.common import mechanisms
 from plot import rules
 from plot.results_folder import COST, HEADLINE, scenario_label
 
@@ -57,17 +58,7 @@ def _listing(path):
 
 def server_binaries(bin_dirs):
     """Every chat-* executable of the given directories, in their order."""
-    out = []
-    for d in bin_dirs:
-        try:
-            names = sorted(os.listdir(d))
-        except OSError:
-            continue
-        for n in names:
-            path = os.path.join(d, n)
-            if n.startswith("chat-") and os.path.isfile(path) and os.access(path, os.X_OK):
-                out.append(path)
-    return out
+    return [os.path.join(d, n) for d in bin_dirs for n in mechanisms.server_binaries(d)]
 
 
 def bin_dirs(results, bin_dir=None):

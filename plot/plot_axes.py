@@ -8,7 +8,7 @@ import textwrap
 
 
 from plot.figure_list import FIGURES
-from plot.plotting_python import INSTALL_HINT
+from harness.common.plotting_python import INSTALL_HINT
 from plot import results_folder as rf
 from plot.results_folder import scenario_label
 from plot.numbers import human

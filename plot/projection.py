@@ -9,12 +9,13 @@ idle count this machine could hold, and says which.
     runs.csv fit, runs_cost_fit), evaluated at N with their slope intervals;
   - the time to open N connections: N / the connect rate measured at the largest count
     (idle_open_s);
-  - the limits to raise, with commands (harness/sweep/preflight.py, which checks a machine).
+  - the limits to raise, with commands (harness/common/preflight.py, which checks a machine).
 """
 
 import statistics
 
-from harness.sweep import preflight
+from harness.common import preflight
+from harness.common.preflight import human_bytes
 from plot import claims
 from plot.rules import fmt
 
@@ -70,10 +71,6 @@ def line_at(fit, n):
         fit.intercept + fit.slope_low * n,
         fit.intercept + fit.slope_high * n,
     )
-
-
-def human_bytes(n):
-    return preflight.human_bytes(n)
 
 
 def duration(seconds):

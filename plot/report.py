@@ -28,7 +28,7 @@ from plot.document import Document, Section, Table, Text, from_lines, markdown, 
 from plot.figure_list import FIGURES
 from plot.markdown import cell
 from plot.numbers import fmt
-from plot.plotting_python import INSTALL_HINT, has_matplotlib
+from harness.common.plotting_python import INSTALL_HINT, has_matplotlib
 from plot.report_diagnostics import (
     bound_section,
     drift_and_spread_section,

@@ -4,7 +4,7 @@
 - Every docs/PAGE.md#anchor a source file names exists: the page, and the heading or anchor.
 - Every relative link of README.md and docs/*.md resolves, anchors included.
 - docs/results.md lists the runs.csv columns exactly as the code writes them, in order: the bench's
-  (harness/sweep/runs_csv.py) and the loadgen's (its --csv-header, when a built loadgen is given).
+  (harness/common/runs_csv.py) and the loadgen's (its --csv-header, when a built loadgen is given).
 
     python3 -m tests.test_docs [--bin BUILD/bin]      (from the repository root)
 """
@@ -16,7 +16,7 @@ import subprocess
 import sys
 import unittest
 
-from harness.sweep import runs_csv
+from harness.common import runs_csv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(ROOT, "docs")

@@ -29,10 +29,11 @@ Python standard library only.
 """
 
 import csv
-import json
 import os
 import statistics
 import sys
+
+from harness.common.micro_json import TO_NS, load, ns
 
 COLUMNS = [
     "benchmark",
@@ -71,7 +72,6 @@ FIT_COLUMNS = [
 KEYS = ("watched", "ready", "sockets", "active", "writes")
 # the keys a fit runs over (the first one a family's name does not fix); the others are held fixed
 FIT_KEYS = ("watched", "ready")
-TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
 def parse_name(run_name):
@@ -89,34 +89,6 @@ def parse_name(run_name):
             except ValueError:
                 pass
     return family, mechanism, keys
-
-
-def load(path):
-    """The JSON document; a run cut short (crash, timeout) leaves the array unterminated, so the
-    complete benchmark objects before the cut are recovered rather than losing them all."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    try:
-        return json.loads(text), False
-    except json.JSONDecodeError:
-        pass
-    cut = len(text)
-    while True:
-        cut = text.rfind("}", 0, cut)
-        if cut < 0:
-            raise ValueError(f"{path}: not Google Benchmark JSON (and nothing recoverable)")
-        try:
-            return json.loads(text[: cut + 1] + "]}"), True
-        except json.JSONDecodeError:
-            continue
-
-
-def ns(run, counter):
-    if counter in run:
-        return float(run[counter])
-    if counter == "ns_per_call" and "real_time" in run:
-        return float(run["real_time"]) * TO_NS.get(run.get("time_unit", "ns"), 1.0)
-    return None
 
 
 def fmt(x):

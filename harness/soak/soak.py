@@ -10,23 +10,24 @@ check, 1 otherwise (one line per failure on stderr), 2 for usage errors, 130 on 
 
 import argparse
 import csv
-import datetime
 import json
 import os
-import signal
 import sys
 import time
 
+from harness.common import children
+from harness.common import environment
+from harness.common import mechanisms as mechanism_table
+from harness.common.clock import utc_now
+from harness.common.output import sayer
+from harness.common.plotting_python import plotting_python
+from harness.common.signals import EXIT_INTERRUPTED, sigterm_as_interrupt
+from harness.common.tools import ToolFailed, python_module, root_on_path, run_tool
 from harness.soak import mix
 from harness.soak import probe
 from harness.soak import verdict
-from harness.sweep import children
-from harness.sweep import environment
-from harness.sweep import mechanisms as mechanism_table
-from harness.sweep.sweep import root_on_path, run_tool
-from plot.plotting_python import plotting_python
 
-EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_FAILED, EXIT_USAGE = 1, 2
 LOAD_SAMPLE_AT = 0.3  # of a round: holds, the hostile clients and a measured run are all up
 # After the last round, how long the servers get to close what the clients left (FINs and resets
 # still in flight, the completion model's close chains) before the end sample is judged.
@@ -41,12 +42,7 @@ SAMPLE_COLUMNS = (
 RUN_COLUMNS = ["round", "server", "kind", "run_seconds", "run_error"]
 
 
-def say(text):
-    print("soak: " + text, file=sys.stderr, flush=True)
-
-
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc)
+say = sayer("soak")
 
 
 def argument_parser():
@@ -349,16 +345,6 @@ def start_servers(args, mechs, logs):
     return servers, skipped, failed
 
 
-def find_mechanisms(args):
-    if not os.access(args.loadgen, os.X_OK):
-        raise ValueError(f"no loadgen at {args.loadgen}: build it (./bench build)")
-    wanted = [m.strip() for m in args.mechanisms.split(",")] if args.mechanisms else None
-    mechs = mechanism_table.select(mechanism_table.discover(args.bin), wanted)
-    if not mechs:
-        raise ValueError(f"no chat-* server binaries in {args.bin}: build them (./bench build)")
-    return mechs
-
-
 def figures_row(name, samples, runs):
     """One server's headline figures for soak.md: descriptors, RSS, load served."""
     base = next((s for s in samples if s["phase"] == "baseline"), {})
@@ -414,31 +400,29 @@ def write_summary(args, run, checks, info):
 
 
 def draw_plot(args, out_dir):
-    problem = run_tool(
-        [plotting_python(args.root), "-m", "plot.soak", out_dir],
-        os.path.join(out_dir, "logs", "plot.log"),
-        120,
-        env=root_on_path(args.root),
-    )
-    say(
-        f"plot/soak.py failed: {problem} (logs/plot.log)" if problem else "plot: soak.png, soak.svg"
-    )
+    try:
+        run_tool(
+            python_module(plotting_python(args.root), "plot.soak") + [out_dir],
+            os.path.join(out_dir, "logs", "plot.log"),
+            120,
+            env=root_on_path(args.root),
+        )
+    except (ToolFailed, OSError) as problem:
+        say(f"plot/soak.py failed: {problem} (logs/plot.log)")
+        return
+    say("plot: soak.png, soak.svg")
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        mechs = find_mechanisms(args)
+        mechs = mechanism_table.find(args.bin, args.loadgen, args.mechanisms)
     except ValueError as e:
         say(str(e))
         return EXIT_USAGE
     logs = os.path.join(args.out, "logs")
     os.makedirs(logs, exist_ok=True)
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
+    sigterm_as_interrupt()
     try:
         return soak(args, mechs, logs)
     except KeyboardInterrupt:

@@ -2,6 +2,6 @@
 
 import sys
 
-from harness.sweep.sweep import main
+from harness.sweep.cli import main
 
 sys.exit(main())

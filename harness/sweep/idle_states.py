@@ -22,8 +22,8 @@ import os
 import statistics
 import struct
 
-from harness.sweep import children
-from harness.sweep.environment import read_text
+from harness.common import children
+from harness.common.environment import read_text
 
 DEVICE = "/dev/cpu_dma_latency"
 BLOCK = "block"

@@ -4,14 +4,15 @@ import os
 import resource
 from dataclasses import dataclass, field
 
+from harness.common import preflight
+
 # select(2)'s bitmap size on Linux/glibc. Only used to predict (for the time estimate) which
 # points select will refuse; the refusals themselves are measured, never assumed.
 FD_SETSIZE = 1024
 
-# Descriptors a server needs besides the idle connections: stdio, the listening socket, the
-# epoll/io_uring instance, the loadgen's /stats control connection and its active connections
-# (a handful; flood and broadcast use a few dozen at most).
-SERVER_FD_MARGIN = 100
+# Descriptors a server needs besides the idle connections (stated in harness/common/preflight.py,
+# which checks a machine's limits against them).
+SERVER_FD_MARGIN = preflight.SERVER_FD_MARGIN
 
 # Runs of each floor at the start and at the end of a sweep (their median is the floor).
 FLOOR_REPEATS = 3
@@ -203,6 +204,7 @@ def resolve_counts(requested, largest):
 
 
 def parse_counts(text):
+    """--counts: integers >= 0 and `max`; raises ValueError naming the item that is neither."""
     out = []
     for item in text.split(","):
         item = item.strip()
@@ -211,7 +213,10 @@ def parse_counts(text):
         if item == "max":
             out.append("max")
         else:
-            value = int(item)
+            try:
+                value = int(item)
+            except ValueError:
+                raise ValueError(f"idle counts are integers or 'max', got {item!r}") from None
             if value < 0:
                 raise ValueError(f"idle counts are >= 0, got {value}")
             out.append(value)

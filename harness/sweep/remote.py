@@ -22,8 +22,8 @@ import socket
 import subprocess
 import time
 
-from harness.sweep import children
-from harness.sweep import preflight
+from harness.common import children
+from harness.common import preflight
 
 SSH_BASE = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
 CHECK_TIMEOUT_S = 20.0
@@ -34,7 +34,8 @@ SERVER_WRAPPER = (
     '(read -r _ <&3; kill -TERM "$p" 2>/dev/null) >/dev/null 2>&1 & r=$!; '
     'exec 3<&-; wait "$p"; s=$?; kill "$r" 2>/dev/null; exit "$s"'
 )
-# key=value lines: what env.json records of each host, and the limits preflight.py checks.
+# key=value lines: what env.json records of each host, and the limits harness/common/preflight.py
+# checks.
 FACTS_SCRIPT = r"""
 echo "uname=$(uname -srvm)"
 echo "hostname=$(hostname)"

@@ -14,7 +14,7 @@ import random
 import subprocess
 import sys
 
-from harness.sweep import runs_csv
+from harness.common import runs_csv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -4,7 +4,7 @@ import os
 import tempfile
 import unittest
 
-from harness.sweep import preflight
+from harness.common import preflight
 from plot import claims, projection
 from plot.results_folder import ResultsFolder
 from plot.tests import synthetic

@@ -11,7 +11,7 @@ from unittest import mock
 
 from harness.soak import mix
 from harness.soak import soak
-from harness.sweep.tests.sweep_test_support import make_fake_bin
+from harness.common.tests.fake_bin import make_fake_bin
 
 SECONDS = 4.5  # three rounds of 1.5 s: every fake run takes a fraction of a second
 

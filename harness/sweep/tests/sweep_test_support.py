@@ -9,33 +9,13 @@ import sys
 import tempfile
 import unittest
 
-from harness.sweep.runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS  # noqa: F401
+from harness.common.runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS  # noqa: F401
+from harness.common.tests.fake_bin import make_fake_bin  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FAKES = os.path.join(HERE, "fakes")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 # The sweep as a module of the repository's packages: run with cwd=ROOT, the import root.
 SWEEP = ["-m", "harness.sweep"]
-
-
-def make_fake_bin(directory, servers=("chat-select", "chat-poll", "chat-epoll")):
-    os.makedirs(directory, exist_ok=True)
-    for name in servers:
-        _wrapper(
-            os.path.join(directory, name),
-            [sys.executable, os.path.join(FAKES, "fake_server.py"), name],
-        )
-    _wrapper(
-        os.path.join(directory, "loadgen"), [sys.executable, os.path.join(FAKES, "fake_loadgen.py")]
-    )
-    return directory
-
-
-def _wrapper(path, argv):
-    with open(path, "w") as f:
-        quoted = " ".join(f"'{a}'" for a in argv)
-        f.write(f'#!/bin/sh\nexec {quoted} "$@"\n')
-    os.chmod(path, 0o755)
 
 
 class SweepRun:

@@ -2,9 +2,9 @@
 import os
 import unittest
 
-from harness.sweep import mechanisms
+from harness.common import mechanisms
 from harness.sweep import plan
-from harness.sweep.runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS, merged_columns
+from harness.common.runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS, merged_columns
 
 
 class PlanTest(unittest.TestCase):
@@ -57,6 +57,11 @@ class PlanTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             plan.parse_counts("100,-1")
 
+    def test_a_count_that_is_no_number_is_named(self):
+        # Was an int() traceback out of ./bench --counts 0,abc.
+        with self.assertRaisesRegex(ValueError, "integers or 'max', got 'abc'"):
+            plan.parse_counts("0,abc")
+
     def test_default_and_quick_counts_straddle_fd_setsize(self):
         for name in ("default", "quick", "full"):
             counts, _ = plan.resolve_counts(plan.PRESETS[name].counts, 19000)
@@ -94,7 +99,7 @@ class PlanTest(unittest.TestCase):
         # within --decide-budget.
         preset = plan.PRESETS["default"]
         counts, _ = plan.resolve_counts(preset.counts, 19000)
-        # With its sparse modes too (churn at 0 and max), as sweep.py plans them.
+        # With its sparse modes too (churn at 0 and max), as planning.py plans them.
         sparse_at = {19000 if c == "max" else c for c in preset.sparse_modes["churn"]}
         modes = {c: preset.modes + (["churn"] if c in sparse_at else []) for c in counts}
         mechanisms = ["select", "poll", "epoll-lt", "epoll-et", "select-dynamic", "uring"]

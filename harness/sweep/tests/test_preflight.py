@@ -8,7 +8,7 @@ import sys
 import unittest
 
 from harness.sweep import plan
-from harness.sweep import preflight
+from harness.common import preflight
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 

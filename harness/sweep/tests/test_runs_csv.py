@@ -6,7 +6,7 @@ import os
 import tempfile
 import unittest
 
-from harness.sweep.runs_csv import RunsCsv
+from harness.common.runs_csv import RunsCsv
 
 
 class LineEndings(unittest.TestCase):

@@ -12,7 +12,7 @@ import unittest
 
 from harness.sweep import idle_states
 
-from harness.sweep.runs_csv import HOSTILE_COLUMNS
+from harness.common.runs_csv import HOSTILE_COLUMNS
 from harness.sweep.tests.sweep_test_support import (
     BENCH_COLUMNS,
     LOADGEN_COLUMNS,

@@ -6,7 +6,7 @@ user to run. Exit status 0 when nothing needs raising, 1 otherwise.
 
 What N idle connections need, and why (the sweep's layout: one server process holds all N; the
 holders, `loadgen --hold`, spread them over helper processes and loopback source addresses):
-  - RLIMIT_NOFILE of the server: N descriptors plus plan.SERVER_FD_MARGIN of its own. The bench
+  - RLIMIT_NOFILE of the server: N descriptors plus SERVER_FD_MARGIN of its own. The bench
     raises the soft limit to the hard one itself, so the hard limit is what counts;
   - fs.nr_open: the ceiling no process's RLIMIT_NOFILE may exceed;
   - fs.file-max: open files machine-wide; on loopback both ends are on this machine (2 N);
@@ -30,8 +30,11 @@ import os
 import resource
 import sys
 
-from harness.sweep import plan
 
+# Descriptors a server needs besides the idle connections: stdio, the listening socket, the
+# epoll/io_uring instance, the loadgen's /stats control connection and its active connections
+# (a handful; flood and broadcast use a few dozen at most).
+SERVER_FD_MARGIN = 100
 # What the servers ask listen() for (glibc's SOMAXCONN); the kernel caps it at net.core.somaxconn.
 LISTEN_BACKLOG = 4096
 # Slab object sizes (bytes) of one idle loopback connection when /proc/slabinfo is not readable:
@@ -172,8 +175,12 @@ def port_check(n, port_range):
 
 
 def advise(m, n):
-    """The checks for n idle connections on machine m, in the order a user raises them."""
-    fds = n + plan.SERVER_FD_MARGIN
+    """The checks for n idle connections on machine m, in the order a user raises them.
+
+    Longer than a function should be, deliberately: one Check after another, each a few lines
+    of data (limit, need, why, commands) read top to bottom as the printed advice is; split,
+    the order would live in a second place."""
+    fds = n + SERVER_FD_MARGIN
     checks = []
     hard = m.nofile_hard
     checks.append(
@@ -183,7 +190,7 @@ def advise(m, n):
             "unlimited" if hard is None else hard,
             fds,
             f"the server holds {n} idle connections as descriptors, plus"
-            f" {plan.SERVER_FD_MARGIN} of its own (the bench raises the soft limit to the hard"
+            f" {SERVER_FD_MARGIN} of its own (the bench raises the soft limit to the hard"
             " one itself)",
             [
                 f"ulimit -Hn {fds}; ulimit -Sn {fds}   # as root, in the shell that then runs"
@@ -205,7 +212,7 @@ def advise(m, n):
             )
         )
     if m.file_max is not None:
-        need = m.files_in_use + 2 * n + 2 * plan.SERVER_FD_MARGIN
+        need = m.files_in_use + 2 * n + 2 * SERVER_FD_MARGIN
         checks.append(
             Check(
                 "fs.file-max",
@@ -243,7 +250,7 @@ def advise(m, n):
             )
         )
     if m.conntrack_max is not None:
-        need = m.conntrack_count + n + plan.SERVER_FD_MARGIN
+        need = m.conntrack_count + n + SERVER_FD_MARGIN
         checks.append(
             Check(
                 "net.netfilter.nf_conntrack_max",

@@ -1,4 +1,4 @@
-"""What env.json records about the machine, the build and the sweep's own settings."""
+"""What env.json and soak.json record about the machine, the build and the run's settings."""
 
 import os
 import platform

@@ -1,4 +1,5 @@
-"""The sweep's child processes: servers, idle-connection holders and single loadgen runs.
+"""The child processes of the sweep and the soak run: servers, idle-connection holders and single
+loadgen runs.
 
 Every child runs in its own session, so a Ctrl-C at the terminal reaches only the sweep, which
 then stops the children in order (runs killed, holds released, servers asked for their counters)

@@ -1,4 +1,4 @@
-"""The mechanisms to sweep, as the servers' registry lists them (`chat-* --list-mechanisms`).
+"""The mechanisms to run, as the servers' registry lists them (`chat-* --list-mechanisms`).
 
 The table lives in one place, servers/MechanismRegistry.cpp; any chat-* binary prints all of it
 as JSON. A mechanism is swept when its binary is in the bin dir. Whether this machine allows it
@@ -44,7 +44,8 @@ def help_text(path):
         return ""
 
 
-def _server_binaries(bin_dir):
+def server_binaries(bin_dir):
+    """File names of the chat-* executables in bin_dir, sorted ([] when it cannot be read)."""
     try:
         names = sorted(os.listdir(bin_dir))
     except OSError:
@@ -75,7 +76,7 @@ def registry(bin_dir):
     """Every mechanism of the registry, as the first chat-* binary of bin_dir lists it; [] when
     bin_dir has no chat-* binary. Raises ValueError when none of them can list it (a build from
     before --list-mechanisms), since guessing the table would bring back a second copy of it."""
-    binaries = _server_binaries(bin_dir)
+    binaries = server_binaries(bin_dir)
     problems = []
     for name in binaries:
         path = os.path.join(bin_dir, name)
@@ -118,3 +119,21 @@ def select(mechanisms, wanted):
             f" {', '.join(by_name) or 'none'}"
         )
     return [by_name[w] for w in wanted]
+
+
+def find(bin_dir, loadgen, wanted=None):
+    """The mechanisms to run: those built in bin_dir, filtered by `wanted` (a comma-separated
+    list, None for all), when the loadgen is built too. Raises ValueError naming what to build or
+    point at."""
+    if not os.access(loadgen, os.X_OK):
+        raise ValueError(
+            f"no loadgen at {loadgen}: build it (./bench build, or cmake --build build"
+            " --target loadgen) or point --loadgen at it"
+        )
+    mechs = select(discover(bin_dir), [m.strip() for m in wanted.split(",")] if wanted else None)
+    if not mechs:
+        raise ValueError(
+            f"no server binaries (chat-select, chat-poll, chat-epoll, ...) in {bin_dir}: build"
+            " them (./bench build) or point --bin at them"
+        )
+    return mechs
