@@ -3,6 +3,7 @@ metric and mode they read, and how measuring until decided went (plot/claims.py 
 
 import json
 import os
+import re
 
 from plot import rules
 from plot.results_folder import COST_MEASURED
@@ -65,11 +66,19 @@ class Claim:
         self.evidence = evidence
         self._headline = headline
 
+    def agreeing_figure(self):
+        """The first figure tagged with the claim's own verdict ("[flat? confirmed]"), so that
+        the headline is evidence the verdict rests on; else the first figure."""
+        tag = re.compile(r"\[[^\]]*\b" + re.escape(self.verdict) + r"\]$")
+        return next(
+            (f for f in self.figures if tag.search(f)), self.figures[0] if self.figures else ""
+        )
+
     @property
     def headline(self):
         """The headline figure up to its first "; " outside brackets (what follows is detail the
         evidence has)."""
-        figure = self._headline or (self.figures[0] if self.figures else "")
+        figure = self._headline or self.agreeing_figure()
         depth = 0
         for i, ch in enumerate(figure):
             depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)

@@ -7,7 +7,7 @@ import re
 import tempfile
 import unittest
 
-from plot import document, report, report_html
+from plot import claims, document, report, report_html, rules
 from plot.tests import synthetic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -97,6 +97,22 @@ class Markdown(unittest.TestCase):
             anchors |= set(re.findall(r'<a id="([^"]+)"></a>', text))
             for target in re.findall(r"\]\(#([^)]+)\)", text):
                 self.assertIn(target, anchors, f"{path}: #{target}")
+
+
+class Headline(unittest.TestCase):
+    """The verdict table's one figure per claim."""
+
+    def test_the_first_figure_tagged_with_the_verdict(self):
+        c = claims.Claim(8, rules.CONFIRMED, ["a [flat? inconclusive]", "b [flat? confirmed]"], "")
+        self.assertEqual(c.headline, "b [flat? confirmed]")
+
+    def test_else_the_first_figure_up_to_its_first_semicolon_outside_brackets(self):
+        c = claims.Claim(2, rules.REFUTED, ["x (1; 2) → grows; detail", "y"], "")
+        self.assertEqual(c.headline, "x (1; 2) → grows")
+
+    def test_a_claim_may_name_its_own(self):
+        c = claims.Claim(10, rules.CONFIRMED, ["first", "second"], "", headline="second")
+        self.assertEqual(c.headline, "second")
 
 
 class Html(unittest.TestCase):
