@@ -1,8 +1,11 @@
 #include "RunResult.h"
 
+#include <charconv>
 #include <variant>
 
 #include <fmt/format.h>
+
+#include "Json.h"
 
 namespace mux {
 
@@ -106,32 +109,31 @@ std::string csv_cell(const Cell& c) {
   return q + "\"";
 }
 
-std::string json_cell(const Cell& c) {
-  if (std::holds_alternative<std::monostate>(c)) return "null";
-  if (auto* v = std::get_if<std::int64_t>(&c)) return fmt::format("{}", *v);
-  if (auto* v = std::get_if<double>(&c)) return number(*v);
-  return json_quoted(std::get<std::string>(c));
+// The CSV row's figure (three decimals) read back, so that both rows agree digit for digit. A
+// whole figure stays an integer ("duration_s":1, as the row has always printed it); NaN and
+// infinities become null.
+Json json_figure(double v) {
+  const std::string text = number(v);
+  const char* end = text.data() + text.size();
+  std::int64_t whole = 0;
+  if (const auto [p, ec] = std::from_chars(text.data(), end, whole); ec == std::errc() && p == end)
+    return whole;
+  double figure = 0;
+  std::from_chars(text.data(), end, figure);
+  return figure;
+}
+
+Json json_cell(const Cell& c) {
+  if (std::holds_alternative<std::monostate>(c)) return nullptr;
+  if (auto* v = std::get_if<std::int64_t>(&c)) return *v;
+  if (auto* v = std::get_if<double>(&c)) return json_figure(*v);
+  return std::get<std::string>(c);
 }
 
 }  // namespace
 
 std::string csv_number(double v) {
   return number(v);
-}
-
-std::string json_quoted(std::string_view s) {
-  std::string q = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') {
-      q += '\\';
-      q += ch;
-    } else if (static_cast<unsigned char>(ch) < 0x20) {
-      q += fmt::format("\\u{:04x}", static_cast<int>(ch));
-    } else {
-      q += ch;
-    }
-  }
-  return q + "\"";
 }
 
 double RunResult::throughput() const {
@@ -197,14 +199,9 @@ std::string csv_row(const RunResult& r) {
 }
 
 std::string json_object(const RunResult& r) {
-  std::string s = "{";
-  bool first = true;
-  for (const auto& [k, c] : cells(r)) {
-    if (!first) s += ',';
-    first = false;
-    s += fmt::format("\"{}\":{}", k, json_cell(c));
-  }
-  return s + "}";
+  Json row = Json::object();
+  for (const auto& [k, c] : cells(r)) row[k] = json_cell(c);
+  return json_line(row);
 }
 
 std::string human_summary(const RunResult& r) {

@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "Histogram.h"
@@ -73,10 +72,8 @@ struct RunResult {
 const std::vector<std::string>& result_columns();
 std::string csv_header();
 std::string csv_row(const RunResult& r);
+// The row as one JSON object on one line: the same columns in the same order, empty cells null.
 std::string json_object(const RunResult& r);
-// A JSON string literal (quotes, backslashes and control characters escaped): the one quoting
-// of every JSON document loadgen writes (the row, --histogram-out).
-std::string json_quoted(std::string_view s);
 // A figure as the row prints it: at most three decimals, trailing zeros dropped.
 std::string csv_number(double v);
 // The human summary for stderr (several lines).

@@ -5,77 +5,53 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
-#include <charconv>
+#include <cstdint>
 #include <fstream>
 
 #include <fmt/format.h>
 
+#include "Json.h"
+
 namespace mux {
 
-std::optional<StatsLine> StatsLine::parse(const std::string& line) {
+std::optional<StatsLine> StatsLine::parse(const std::string& line, std::string* error) {
+  auto fail = [&](std::string why) -> std::optional<StatsLine> {
+    if (error) *error = std::move(why);
+    return std::nullopt;
+  };
+  auto doc = parse_json(line);
+  if (auto* why = std::get_if<std::string>(&doc)) return fail(std::move(*why));
+  const nlohmann::json& o = std::get<nlohmann::json>(doc);
+  if (!o.is_object()) return fail(fmt::format("a JSON {}, not an object", o.type_name()));
   StatsLine s;
-  std::size_t i = 0;
-  auto skip = [&] {
-    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-  };
-  auto string_at = [&](std::string& out) {
-    if (i >= line.size() || line[i] != '"') return false;
-    ++i;
-    while (i < line.size() && line[i] != '"') {
-      if (line[i] == '\\' && i + 1 < line.size()) ++i;
-      out += line[i++];
-    }
-    if (i >= line.size()) return false;
-    ++i;
-    return true;
-  };
-  skip();
-  if (i >= line.size() || line[i] != '{') return std::nullopt;
-  ++i;
-  for (;;) {
-    skip();
-    if (i < line.size() && line[i] == '}') return s;
-    std::string key, value;
-    if (!string_at(key)) return std::nullopt;
-    skip();
-    if (i >= line.size() || line[i] != ':') return std::nullopt;
-    ++i;
-    skip();
-    if (i < line.size() && line[i] == '"') {
-      if (!string_at(value)) return std::nullopt;
+  for (const auto& [key, value] : o.items()) {
+    if (value.is_structured())
+      return fail(fmt::format("\"{}\": an {}, not a counter", key, value.type_name()));
+    Value& v = s.values_[key];
+    if (value.is_string()) {
+      v.text = value.get<std::string>();
     } else {
-      while (i < line.size() && line[i] != ',' && line[i] != '}') value += line[i++];
-      while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) {
-        value.pop_back();
+      v.text = value.dump();
+      if (value.is_number_integer() &&
+          (!value.is_number_unsigned() || value.get<std::uint64_t>() <= INT64_MAX)) {
+        v.number = value.get<std::int64_t>();
       }
     }
-    s.values_[key] = value;
-    skip();
-    if (i < line.size() && line[i] == ',') {
-      ++i;
-      continue;
-    }
-    if (i < line.size() && line[i] == '}') return s;
-    return std::nullopt;
   }
+  return s;
 }
 
 std::optional<std::string> StatsLine::text(const std::string& key) const {
   auto it = values_.find(key);
   if (it == values_.end()) return std::nullopt;
-  return it->second;
+  return it->second.text;
 }
 
 std::optional<std::int64_t> StatsLine::number(const std::string& key) const {
   auto it = values_.find(key);
   if (it == values_.end()) return std::nullopt;
-  std::int64_t v = 0;
-  const auto& s = it->second;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
+  return it->second.number;
 }
 
 std::optional<std::int64_t> StatsLine::minus(const StatsLine& before,
@@ -192,8 +168,9 @@ std::variant<StatsLine, std::string> ServerControl::stats(int timeout_ms) {
         keep_owed(got.line);
         continue;
       }
-      if (auto s = StatsLine::parse(got.line)) return *s;
-      return fmt::format("unparseable /stats line: {}", got.line);
+      std::string why;
+      if (auto s = StatsLine::parse(got.line, &why)) return *s;
+      return fmt::format("unparseable /stats line ({}): {}", why, got.line);
     }
   }
 }

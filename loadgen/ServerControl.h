@@ -21,9 +21,11 @@ namespace mux {
 // A flat JSON object of strings and numbers, as the servers print it.
 class StatsLine {
  public:
-  // nullopt if the line is not a flat JSON object.
-  static std::optional<StatsLine> parse(const std::string& line);
+  // nullopt if the line is not a flat JSON object, with why (and where) in *error.
+  static std::optional<StatsLine> parse(const std::string& line, std::string* error = nullptr);
+  // A string's text, or any other value as JSON writes it ("12", "true").
   std::optional<std::string> text(const std::string& key) const;
+  // An integer that fits in int64; nullopt for anything else (a string, 1.5, 2^63).
   std::optional<std::int64_t> number(const std::string& key) const;
   // This line's counter minus the same counter in `before` (a delta over a window). nullopt
   // when either is missing or not a number, or when the difference does not fit: a garbage
@@ -34,7 +36,11 @@ class StatsLine {
   std::optional<double> cpu_us() const;
 
  private:
-  std::map<std::string, std::string> values_;
+  struct Value {
+    std::string text;
+    std::optional<std::int64_t> number;
+  };
+  std::map<std::string, Value> values_;
 };
 
 // True when process pid no longer runs (gone, or a zombie its parent has not reaped yet: kill(pid,

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "Json.h"
+
 namespace mux {
 namespace {
 
@@ -282,19 +284,47 @@ std::string ChatCore::stats_json() const {
   const DriverCounters d = transport_.driver_counters();
   const SyscallCounts& s = d.syscalls;
   const SqeCounts& q = d.sqes;
-  return fmt::format(
-      R"({{"mechanism":"{}","accepted":{},"refused":{},"current":{},"peak":{},"msgs_in":{},)"
-      R"("msgs_out":{},"bytes_in":{},"bytes_out":{},"wait_calls":{},"events":{},"fds_passed":{},)"
-      R"("ctl_calls":{},"slow_dropped":{},"overlong_dropped":{},"cpu_user_us":{},"cpu_sys_us":{},)"
-      R"("fd_limit":{},"syscalls":{},"sys_wait":{},"sys_ctl":{},"sys_accept":{},"sys_recv":{},)"
-      R"("sys_send":{},"sys_close":{},"sys_other":{},"sqes":{},"sqe_poll":{},"sqe_accept":{},)"
-      R"("sqe_recv":{},"sqe_send":{},"sqe_close":{},"sqe_other":{},"recv_nobufs":{},)"
-      R"("max_queued_total":{},"queue_limit":{}}})",
-      d.mechanism, n_.accepted, n_.refused, n_.current, n_.peak, n_.msgs_in, n_.msgs_out,
-      n_.bytes_in, n_.bytes_out, d.wait_calls, d.events, d.fds_passed, d.ctl_calls, n_.slow_dropped,
-      n_.overlong_dropped, d.cpu.user_us, d.cpu.system_us, fd_limit_, s.total(), s.wait, s.ctl,
-      s.accept, s.recv, s.send, s.close, s.other, q.total(), q.poll, q.accept, q.recv, q.send,
-      q.close, q.other, d.recv_nobufs, opt_.max_queued_total, queue_limit_);
+  // Readers look counters up by name; the order is for people reading the line: new ones go at
+  // the end.
+  const Json stats = {
+      {"mechanism", d.mechanism},
+      {"accepted", n_.accepted},
+      {"refused", n_.refused},
+      {"current", n_.current},
+      {"peak", n_.peak},
+      {"msgs_in", n_.msgs_in},
+      {"msgs_out", n_.msgs_out},
+      {"bytes_in", n_.bytes_in},
+      {"bytes_out", n_.bytes_out},
+      {"wait_calls", d.wait_calls},
+      {"events", d.events},
+      {"fds_passed", d.fds_passed},
+      {"ctl_calls", d.ctl_calls},
+      {"slow_dropped", n_.slow_dropped},
+      {"overlong_dropped", n_.overlong_dropped},
+      {"cpu_user_us", d.cpu.user_us},
+      {"cpu_sys_us", d.cpu.system_us},
+      {"fd_limit", fd_limit_},
+      {"syscalls", s.total()},
+      {"sys_wait", s.wait},
+      {"sys_ctl", s.ctl},
+      {"sys_accept", s.accept},
+      {"sys_recv", s.recv},
+      {"sys_send", s.send},
+      {"sys_close", s.close},
+      {"sys_other", s.other},
+      {"sqes", q.total()},
+      {"sqe_poll", q.poll},
+      {"sqe_accept", q.accept},
+      {"sqe_recv", q.recv},
+      {"sqe_send", q.send},
+      {"sqe_close", q.close},
+      {"sqe_other", q.other},
+      {"recv_nobufs", d.recv_nobufs},
+      {"max_queued_total", opt_.max_queued_total},
+      {"queue_limit", queue_limit_},
+  };
+  return json_line(stats);
 }
 
 }  // namespace mux

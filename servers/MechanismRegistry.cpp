@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "EpollPoller.h"
+#include "Json.h"
 #include "PollPoller.h"
 #include "ReadinessDriver.h"
 #include "SelectPoller.h"
@@ -36,24 +37,6 @@ constexpr DriverFactory kUringCompletion = make_completion_driver;
 constexpr Factory kUring = nullptr;  // configured without liburing-dev
 constexpr DriverFactory kUringCompletion = nullptr;
 #endif
-
-std::string json_string(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out.push_back('"');
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out.append(fmt::format("\\u{:04x}", static_cast<unsigned char>(c)));
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-  return out;
-}
 
 }  // namespace
 
@@ -137,25 +120,20 @@ std::optional<std::string> unavailable_reason(const Mechanism& m) {
 }
 
 std::string mechanisms_json() {
-  std::string out = "[";
-  const char* sep = "\n";
+  Json table = Json::array();
   for (const auto& m : mechanisms()) {
-    std::string args;
-    for (const auto& a : m.args()) {
-      if (!args.empty()) args.push_back(',');
-      args.append(json_string(a));
-    }
     const auto reason = unavailable_reason(m);
-    out += fmt::format(
-        "{}{{\"name\":{},\"binary\":{},\"args\":[{}],\"model\":{},\"edge_triggered\":{},"
-        "\"optional\":{},\"cost_independent_of_idle\":{},\"available\":{},"
-        "\"unavailable_reason\":{}}}",
-        sep, json_string(m.name), json_string(m.binary), args, json_string(m.model),
-        m.edge_triggered, m.optional, m.cost_independent_of_idle, !reason,
-        reason ? json_string(*reason) : "null");
-    sep = ",\n";
+    table.push_back({{"name", m.name},
+                     {"binary", m.binary},
+                     {"args", m.args()},
+                     {"model", m.model},
+                     {"edge_triggered", m.edge_triggered},
+                     {"optional", m.optional},
+                     {"cost_independent_of_idle", m.cost_independent_of_idle},
+                     {"available", !reason},
+                     {"unavailable_reason", reason ? Json(*reason) : Json(nullptr)}});
   }
-  return out + "\n]";
+  return json_lines(table);
 }
 
 }  // namespace mux

@@ -20,6 +20,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "Json.h"
 #include "ListeningLine.h"
 
 namespace muxtest {
@@ -309,10 +310,11 @@ std::optional<std::vector<bool>> connected_tcp_nodelay(pid_t pid) {
 }
 
 long long json_int(const std::string& json, const std::string& key) {
-  const std::string k = "\"" + key + "\":";
-  const auto at = json.find(k);
-  if (at == std::string::npos) return -1;
-  return std::atoll(json.c_str() + at + k.size());
+  const auto doc = mux::parse_json(json);
+  const auto* o = std::get_if<nlohmann::json>(&doc);
+  if (!o || !o->is_object()) return -1;
+  const auto it = o->find(key);
+  return it != o->end() && it->is_number_integer() ? it->get<long long>() : -1;
 }
 
 }  // namespace muxtest

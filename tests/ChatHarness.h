@@ -95,7 +95,7 @@ class Client {
 // nullopt when that is not permitted.
 std::optional<std::vector<bool>> connected_tcp_nodelay(pid_t pid);
 
-// Value of an integer key in a flat JSON line; -1 if absent.
+// Value of an integer key in a JSON object line; -1 if absent, not an integer, or not JSON.
 long long json_int(const std::string& json, const std::string& key);
 
 }  // namespace muxtest

@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include "Json.h"
 #include "SocketPairPool.h"
 #include "system.h"
 
@@ -263,26 +264,16 @@ void probe_io_uring(KernelFacts& f) {
   if (map != MAP_FAILED) munmap(map, sq_bytes);
 }
 
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      out += fmt::format("\\u{:04x}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
+// Unmeasured values are null: an empty text, a descriptor < 0, a count of 0.
+Json json(const std::optional<bool>& b) {
+  return b ? Json(*b) : Json(nullptr);
 }
-
-std::string json(const std::optional<bool>& b) {
-  return b ? (*b ? "true" : "false") : "null";
+Json json(const std::string& s) {
+  return s.empty() ? Json(nullptr) : Json(s);
 }
-std::string json(const std::string& s) {
-  return s.empty() ? "null" : quoted(s);
+template <typename Int>
+Json json_if(bool measured, Int n) {
+  return measured ? Json(n) : Json(nullptr);
 }
 
 }  // namespace
@@ -304,29 +295,29 @@ KernelFacts probe_kernel() {
 }
 
 std::string to_json(const KernelFacts& f) {
-  std::vector<std::string> errors;
-  for (const auto& e : f.errors) errors.push_back(quoted(e));
-  return fmt::format(
-      "{{\"fd_setsize\":{},\"rlimit_nofile\":{},\"kernel\":{},"
-      "\"select_lt_reports_again\":{},\"poll_lt_reports_again\":{},"
-      "\"epoll_lt_reports_again\":{},\"epoll_et_reports_once\":{},"
-      "\"epoll_et_reports_new_data\":{},"
-      "\"select_syscall_accepts_fd_ge_fdsetsize\":{},\"select_syscall_fd\":{},"
-      "\"fd_set_macro_ge_fdsetsize\":{},"
-      "\"poll_watched_max\":{},\"poll_nfds_at_rlimit_ok\":{},\"poll_nfds_over_rlimit_errno\":{},"
-      "\"epoll_fd_mmap_errno\":{},\"epoll_wait_readonly_buffer_errno\":{},"
-      "\"io_uring_fd_mmap_ok\":{},"
-      "\"io_uring_available\":{},\"io_uring_unavailable_reason\":{},\"errors\":[{}]}}",
-      f.fd_setsize, f.rlimit_nofile, json(f.kernel), json(f.select_lt_reports_again),
-      json(f.poll_lt_reports_again), json(f.epoll_lt_reports_again), json(f.epoll_et_reports_once),
-      json(f.epoll_et_reports_new_data), json(f.select_syscall_accepts_fd_ge_fdsetsize),
-      f.select_syscall_fd < 0 ? std::string("null") : std::to_string(f.select_syscall_fd),
-      json(f.fd_set_macro_ge_fdsetsize),
-      f.poll_watched_max > 0 ? std::to_string(f.poll_watched_max) : std::string("null"),
-      json(f.poll_nfds_at_rlimit_ok), json(f.poll_nfds_over_rlimit_errno),
-      json(f.epoll_fd_mmap_errno), json(f.epoll_wait_readonly_buffer_errno),
-      json(f.io_uring_fd_mmap_ok), f.io_uring_available ? "true" : "false",
-      json(f.io_uring_unavailable_reason), fmt::join(errors, ","));
+  const Json facts = {
+      {"fd_setsize", f.fd_setsize},
+      {"rlimit_nofile", f.rlimit_nofile},
+      {"kernel", json(f.kernel)},
+      {"select_lt_reports_again", json(f.select_lt_reports_again)},
+      {"poll_lt_reports_again", json(f.poll_lt_reports_again)},
+      {"epoll_lt_reports_again", json(f.epoll_lt_reports_again)},
+      {"epoll_et_reports_once", json(f.epoll_et_reports_once)},
+      {"epoll_et_reports_new_data", json(f.epoll_et_reports_new_data)},
+      {"select_syscall_accepts_fd_ge_fdsetsize", json(f.select_syscall_accepts_fd_ge_fdsetsize)},
+      {"select_syscall_fd", json_if(f.select_syscall_fd >= 0, f.select_syscall_fd)},
+      {"fd_set_macro_ge_fdsetsize", json(f.fd_set_macro_ge_fdsetsize)},
+      {"poll_watched_max", json_if(f.poll_watched_max > 0, f.poll_watched_max)},
+      {"poll_nfds_at_rlimit_ok", json(f.poll_nfds_at_rlimit_ok)},
+      {"poll_nfds_over_rlimit_errno", json(f.poll_nfds_over_rlimit_errno)},
+      {"epoll_fd_mmap_errno", json(f.epoll_fd_mmap_errno)},
+      {"epoll_wait_readonly_buffer_errno", json(f.epoll_wait_readonly_buffer_errno)},
+      {"io_uring_fd_mmap_ok", json(f.io_uring_fd_mmap_ok)},
+      {"io_uring_available", f.io_uring_available},
+      {"io_uring_unavailable_reason", json(f.io_uring_unavailable_reason)},
+      {"errors", f.errors},
+  };
+  return json_line(facts);
 }
 
 }  // namespace mux

@@ -4,12 +4,14 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace mux {
 namespace {
@@ -50,32 +52,34 @@ TEST(HistogramJson, RoundTripKeepsEveryCountAndExtreme) {
   EXPECT_EQ(back.identity.label, id.label);
 }
 
-TEST(HistogramJson, WritesOnlyNonEmptyBucketsWithTheirBounds) {
+TEST(HistogramJson, WritesOnlyNonEmptyBucketsWithTheirBoundsOnePerLine) {
   Histogram h;
   h.record(100);
   h.record(100);
   h.record(5'000);
   const std::string text = histogram_json(h, {"poll", "pingpong", 0, ""});
-  EXPECT_NE(text.find("\"format\": \"muxbench-histogram\", \"version\": 1, \"unit\": \"ns\""),
-            std::string::npos)
-      << text;
-  EXPECT_NE(text.find("\"total_count\": 3, \"min\": 100, \"max\": 5000, \"sum\": 5200"),
-            std::string::npos)
-      << text;
-  EXPECT_NE(text.find("{\"index\": 100, \"low\": 100, \"high\": 101, \"count\": 2}"),
-            std::string::npos)
-      << text;
+  const auto doc = nlohmann::json::parse(text);
+  EXPECT_EQ(doc["format"], "muxbench-histogram");
+  EXPECT_EQ(doc["version"], 1);
+  EXPECT_EQ(doc["unit"], "ns");
+  EXPECT_EQ(doc["total_count"], 3);
+  EXPECT_EQ(doc["min"], 100);
+  EXPECT_EQ(doc["max"], 5000);
+  EXPECT_EQ(doc["sum"], 5200);
   const std::size_t i = Histogram::index_of(5'000);
-  EXPECT_NE(text.find(fmt::format("{{\"index\": {}, \"low\": {}, \"high\": {}, \"count\": 1}}", i,
-                                  Histogram::lowest_in(i),
-                                  Histogram::lowest_in(i) + Histogram::width_of(i))),
-            std::string::npos)
+  const std::string first = R"({"index":100,"low":100,"high":101,"count":2})";
+  const std::string second =
+      fmt::format(R"({{"index":{},"low":{},"high":{},"count":1}})", i, Histogram::lowest_in(i),
+                  Histogram::lowest_in(i) + Histogram::width_of(i));
+  EXPECT_NE(text.find("\"buckets\": [\n" + first + ",\n" + second + "\n]\n}\n"), std::string::npos)
       << text;
-  std::size_t lines = 0;
-  for (std::size_t p = text.find("\"index\""); p != std::string::npos;
-       p = text.find("\"index\"", p + 1))
-    ++lines;
-  EXPECT_EQ(lines, 2u);
+  std::vector<std::string> keys;
+  const auto ordered = nlohmann::ordered_json::parse(text);
+  for (const auto& [key, value] : ordered.items()) keys.push_back(key);
+  const std::vector<std::string> documented{"format", "version", "unit",   "mechanism",   "mode",
+                                            "idle",   "label",   "scheme", "total_count", "min",
+                                            "max",    "sum",     "buckets"};
+  EXPECT_EQ(keys, documented);
 }
 
 TEST(HistogramJson, EmptyHistogramRoundTrips) {
@@ -120,11 +124,35 @@ TEST(HistogramJson, RejectsWhatItDidNotWrite) {
   EXPECT_TRUE(parse_histogram_json(wrong_total, out));
   std::string wrong_bound = text;
   const std::size_t i = Histogram::index_of(5'000);
-  const std::string low = fmt::format("\"low\": {}", Histogram::lowest_in(i));
-  wrong_bound.replace(wrong_bound.find(low), low.size(), "\"low\": 1");
+  const std::string low = fmt::format("\"low\":{}", Histogram::lowest_in(i));
+  wrong_bound.replace(wrong_bound.find(low), low.size(), "\"low\":1");
   EXPECT_TRUE(parse_histogram_json(wrong_bound, out));
   EXPECT_TRUE(parse_histogram_json(text + "x", out));
   EXPECT_FALSE(parse_histogram_json(text, out));
+}
+
+TEST(HistogramJson, ErrorsSayWhatIsWrongAndWhere) {
+  ParsedHistogram out;
+  EXPECT_EQ(parse_histogram_json("{\"format\": \"muxbench-histogram\",\n\"version\" 1}", out),
+            "not JSON: parse error at line 2, column 11: syntax error while parsing object "
+            "separator - unexpected number literal; expected ':'");
+  EXPECT_EQ(parse_histogram_json("[1]", out), "not a JSON object");
+  Histogram h;
+  h.record(5'000);
+  auto doc = nlohmann::json::parse(histogram_json(h, {}));
+  auto with = [&](const char* key, nlohmann::json value) {
+    auto changed = doc;
+    changed[key] = std::move(value);
+    return parse_histogram_json(changed.dump(), out).value_or("(accepted)");
+  };
+  EXPECT_EQ(with("idle", -1), "\"idle\": -1 is not an unsigned integer");
+  EXPECT_EQ(with("sum", 1.5), "\"sum\": 1.5 is not an unsigned integer");
+  EXPECT_EQ(with("min", "7"), "\"min\": missing or not a number");
+  EXPECT_EQ(with("label", 7), "\"label\": missing or not a string");
+  EXPECT_EQ(with("buckets", nlohmann::json::object()), "\"buckets\": missing or not an array");
+  EXPECT_EQ(with("buckets", {{{"index", 1}}}), "bucket: \"low\": missing or not a number");
+  EXPECT_EQ(with("buckets", {7}), "a bucket is not an object");
+  EXPECT_EQ(with("version", 2), "version 2: this reader knows version 1");
 }
 
 TEST(HistogramJson, WritesTheFileAndReportsAnUnwritablePath) {

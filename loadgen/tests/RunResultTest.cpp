@@ -1,6 +1,10 @@
 #include "RunResult.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdint>
 
 #include "ServerControl.h"
 
@@ -49,6 +53,31 @@ TEST(RunResult, RowHasOneCellPerColumnAndDerivedFigures) {
   const std::string json = json_object(r);
   EXPECT_NE(json.find("\"idle_open\":null"), std::string::npos) << json;
   EXPECT_NE(json.find("\"label\":\"a,b\""), std::string::npos) << json;
+}
+
+TEST(RunResult, JsonRowHasTheCsvColumnsFiguresAndTypes) {
+  RunResult r;
+  r.mechanism = "poll\xff";  // a hostile server's name: not UTF-8
+  r.mode = "flood";
+  r.measured = true;
+  r.measured_s = 3;
+  r.msgs = 1000;
+  r.rate = 2.0 / 3.0;
+  r.loadgen_cpu_pct = std::nan("");
+  const auto row = nlohmann::ordered_json::parse(json_object(r));
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : row.items()) keys.push_back(key);
+  EXPECT_EQ(keys, result_columns());
+  EXPECT_EQ(row["mechanism"], "poll\xef\xbf\xbd");
+  EXPECT_TRUE(row["msgs"].is_number_integer());
+  EXPECT_EQ(row["msgs"], 1000);
+  EXPECT_TRUE(row["idle"].is_number_integer());
+  EXPECT_EQ(row["rate"], 0.667);  // the CSV row's three decimals
+  EXPECT_TRUE(row["duration_s"].is_number_integer()) << "a whole figure prints as the CSV's 0";
+  EXPECT_NE(json_object(r).find(R"("warmup_s":0,"duration_s":0,)"), std::string::npos);
+  EXPECT_EQ(row["throughput_msgs_s"], 333.333);
+  EXPECT_TRUE(row["loadgen_cpu_pct"].is_null());
+  EXPECT_TRUE(row["p50_us"].is_null());
 }
 
 TEST(RunResult, UnmeasuredRowLeavesFiguresEmpty) {
@@ -120,12 +149,39 @@ TEST(StatsLine, ParsesTheServersCounters) {
   ASSERT_TRUE(s.has_value());
   EXPECT_EQ(s->text("mechanism"), "epoll-et");
   EXPECT_EQ(s->number("accepted"), 12);
+  EXPECT_EQ(s->text("accepted"), "12");
   EXPECT_EQ(s->number("wait_calls"), 345);
   EXPECT_EQ(s->number("cpu_user_us"), -1);
   EXPECT_FALSE(s->number("mechanism").has_value());
   EXPECT_FALSE(s->number("missing").has_value());
   EXPECT_FALSE(StatsLine::parse("* not json").has_value());
   EXPECT_FALSE(StatsLine::parse(R"({"a":1)").has_value());
+}
+
+TEST(StatsLine, OnlyIntegersThatFitAreNumbers) {
+  auto s = StatsLine::parse(
+      R"({"quoted":"12","half":1.5,"big":9223372036854775808,"max":9223372036854775807,)"
+      R"("min":-9223372036854775808,"yes":true})");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_FALSE(s->number("quoted").has_value());
+  EXPECT_FALSE(s->number("half").has_value());
+  EXPECT_FALSE(s->number("big").has_value());
+  EXPECT_EQ(s->number("max"), INT64_MAX);
+  EXPECT_EQ(s->number("min"), INT64_MIN);
+  EXPECT_FALSE(s->number("yes").has_value());
+  EXPECT_EQ(s->text("yes"), "true");
+}
+
+TEST(StatsLine, SaysWhyALineIsNotAStatsLine) {
+  std::string why;
+  EXPECT_FALSE(StatsLine::parse(R"({"accepted":12,"current"})", &why).has_value());
+  EXPECT_EQ(why,
+            "parse error at line 1, column 25: syntax error while parsing object separator - "
+            "unexpected '}'; expected ':'");
+  EXPECT_FALSE(StatsLine::parse("[1,2]", &why).has_value());
+  EXPECT_EQ(why, "a JSON array, not an object");
+  EXPECT_FALSE(StatsLine::parse(R"({"accepted":{"n":1}})", &why).has_value());
+  EXPECT_EQ(why, "\"accepted\": an object, not a counter");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 """Writes the hand-made seed inputs of the fuzz targets into tests/fuzz-corpus/ (run once; the
 files are committed). Each seed exercises one event kind or one reading; the encodings are those
 documented at the top of each target's source file."""
+import json
 import os
 import sys
 
@@ -224,6 +225,47 @@ def server_output_seeds():
     }
 
 
+# histogram_json: the bytes of a --histogram-out document (loadgen/HistogramJson.h); 100 ns twice
+# and 5000 ns once, then damaged copies.
+def histogram_json_seeds():
+    doc = {
+        "format": "muxbench-histogram",
+        "version": 1,
+        "unit": "ns",
+        "mechanism": "epoll-lt",
+        "mode": "flood",
+        "idle": 1000,
+        "label": 'a "quoted" label',
+        "scheme": {"name": "log-linear"},
+        "total_count": 3,
+        "min": 100,
+        "max": 5000,
+        "sum": 5200,
+        "buckets": [
+            {"index": 100, "low": 100, "high": 101, "count": 2},
+            {"index": 796, "low": 4992, "high": 5024, "count": 1},
+        ],
+    }
+
+    def changed(**members):
+        return json.dumps({**doc, **members}, indent=1).encode()
+
+    return {
+        "seed-valid": changed(),
+        "seed-wrong-total": changed(total_count=4),
+        "seed-wrong-bounds": changed(buckets=[{"index": 100, "low": 1, "high": 2, "count": 2}]),
+        "seed-negative-count": changed(
+            buckets=[{"index": 100, "low": 100, "high": 101, "count": -2}]
+        ),
+        "seed-huge-counts": changed(
+            total_count=2**64 - 1,
+            sum=2**64 - 1,
+            buckets=[{"index": 100, "low": 100, "high": 101, "count": 2**64 - 1}],
+        ),
+        "seed-not-json": b'{"format": "muxbench-histogram", "version": 1,, [[[[\\u12',
+    }
+
+
 def write(target, seeds):
     folder = os.path.join(CORPUS, target)
     os.makedirs(folder, exist_ok=True)
@@ -235,6 +277,7 @@ def write(target, seeds):
 if __name__ == "__main__":
     write("chat_core", chat_core_seeds())
     write("server_output", server_output_seeds())
+    write("histogram_json", histogram_json_seeds())
     write(
         "line_framer",
         {
