@@ -15,26 +15,29 @@
 # mechanism (sockperf-select, -poll, -epoll; sockperf has no edge-triggered or io_uring mode, so
 # those two are judged against sockperf-epoll). --bin-a DIR adds every chat server of another
 # build as A:chat-..., run in the same rotation: an interleaved A/B of two builds, with sockperf
-# as the common yardstick.
+# as the common yardstick. --peer-idle 1 holds one idle connection to sockperf's server, as
+# loadgen's /stats connection is one to the chat server's (default 0: sockperf as it comes).
 #
 #   harness/peer/per_wakeup_cost.sh [--bin DIR] [--bin-a DIR] [--repeats N] [--duration S]
 #                                   [--size BYTES] [--idle-states allow,block] [--servers LIST]
+#                                   [--peer-idle N]
 # Prints one CSV row per run, then the medians (min-max) and the chat/sockperf ratios.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
-bin="$here/build/bin" bin_a="" repeats=5 duration=3 size=64 states="allow,block"
+bin="$here/build/bin" bin_a="" peer_idle=0 repeats=5 duration=3 size=64 states="allow,block"
 servers="chat-select,chat-poll,chat-epoll,chat-epoll-et,sockperf-select,sockperf-poll,sockperf-epoll"
 server_cpu=1 client_cpu=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin="$2"; shift 2 ;;
     --bin-a) bin_a="$(cd "$2" && pwd)"; shift 2 ;;
+    --peer-idle) peer_idle="$2"; shift 2 ;;
     --repeats) repeats="$2"; shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
     --size) size="$2"; shift 2 ;;
     --idle-states) states="$2"; shift 2 ;;
     --servers) servers="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -52,7 +55,7 @@ port=$((20000 + RANDOM % 20000))
 
 # run_one SERVER -> "msgs cpu_us"
 run_one() {
-  local server="$1" spid msgs c0 c1 dir="$bin" args=()
+  local server="$1" spid msgs c0 c1 fd idle_fds=() dir="$bin" args=()
   port=$((port + 1))
   case "$server" in A:*) dir="$bin_a" server="${server#A:}" ;; esac
   case "$server" in
@@ -77,12 +80,18 @@ print(r["msgs"], r["server_cpu_us"])' "$work/row.json" ;;
         --timeout=-1 >"$work/server.out" 2>&1 &
       spid=$!
       sleep 0.3
+      # loadgen keeps one idle connection of its own to the chat server (its /stats control
+      # connection), which a poll or select server checks on every wake-up; --peer-idle N gives
+      # sockperf's server as many, so that both watch the same sockets.
+      idle_fds=()
+      for _ in $(seq "$peer_idle"); do exec {fd}<>"/dev/tcp/127.0.0.1/$port"; idle_fds+=("$fd"); done
       c0="$(cpu_us "$spid")"
       # sockperf pp's whole run (its 0.4 s warm-up included) against the server's CPU of the
       # same interval: the message count is its [Total Run] line.
       taskset -c "$client_cpu" sockperf pp --tcp -i 127.0.0.1 -p "$port" -m "$size" \
         -t "$duration" >"$work/client.out" 2>&1
       c1="$(cpu_us "$spid")"
+      for fd in "${idle_fds[@]}"; do exec {fd}>&-; done
       kill "$spid"; wait "$spid" 2>/dev/null || true
       msgs="$(sed -n 's/.*Total Run.*ReceivedMessages=\([0-9]*\).*/\1/p' "$work/client.out")"
       echo "$msgs $((c1 - c0))" ;;
