@@ -63,7 +63,7 @@ class EpollPoller final : public Poller {
       std::uint8_t what = 0;
       if (e & (EPOLLIN | EPOLLPRI | EPOLLRDHUP)) what |= kReadable;
       if (e & EPOLLOUT) what |= kWritable;
-      if (e & EPOLLHUP) what |= kHangup;
+      if (e & (EPOLLHUP | EPOLLRDHUP)) what |= kHangup;  // RDHUP: the peer's FIN (see Poller.h)
       if (e & EPOLLERR) what |= kError;
       ready.push_back({events_[i].data.fd, what});
     }

@@ -14,7 +14,9 @@
 
 namespace mux {
 
-// Interest and readiness bits. kHangup/kError are only ever reported, never requested.
+// Interest and readiness bits. kHangup/kError are only ever reported, never requested. kHangup
+// covers the peer's FIN (POLLRDHUP) as well as a full hang-up wherever the mechanism reports it:
+// an edge-triggered reader may stop at a short read only when the event carried neither.
 enum : std::uint8_t {
   kReadable = 1,
   kWritable = 2,

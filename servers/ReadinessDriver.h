@@ -30,7 +30,9 @@ class ReadinessDriver final : public Driver, private Transport {
 
   void accept_all();
   void on_ready(const ReadyEvent& ev);
-  void on_readable(ConnId id);
+  // hangup_reported: the event carried kHangup or kError (an edge-triggered read must then go on
+  // to EOF or EAGAIN).
+  void on_readable(ConnId id, bool hangup_reported);
   void flush(ConnId id);
   void update_interest(ConnId id);
   void settle();

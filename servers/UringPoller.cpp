@@ -142,7 +142,7 @@ class UringPoller final : public Poller {
       const unsigned m = static_cast<unsigned>(cqe.res);
       if (m & (POLLIN | POLLPRI | POLLRDHUP)) what |= kReadable;
       if (m & POLLOUT) what |= kWritable;
-      if (m & POLLHUP) what |= kHangup;
+      if (m & (POLLHUP | POLLRDHUP)) what |= kHangup;  // RDHUP: the peer's FIN (see Poller.h)
       if (m & (POLLERR | POLLNVAL)) what |= kError;
     }
     if (s.slot >= 0) {

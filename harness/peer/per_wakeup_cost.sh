@@ -10,23 +10,34 @@
 # time; holding /dev/cpu_dma_latency at 0 (as ./bench does by default) keeps idle CPUs polling,
 # and the ratio is judged there.
 #
-#   harness/peer/per_wakeup_cost.sh [--bin DIR] [--repeats N] [--duration S] [--size BYTES]
-#                                   [--idle-states allow,block] [--servers LIST]
-# Prints one CSV row per run, then the medians and the chat/sockperf ratios.
+# Servers: chat-select, chat-poll, chat-epoll (level-triggered), chat-epoll-et (chat-epoll
+# --edge), chat-uring (its poll model), each judged against sockperf's server on the same
+# mechanism (sockperf-select, -poll, -epoll; sockperf has no edge-triggered or io_uring mode, so
+# those two are judged against sockperf-epoll). --bin-a DIR adds every chat server of another
+# build as A:chat-..., run in the same rotation: an interleaved A/B of two builds, with sockperf
+# as the common yardstick. --peer-idle 1 holds one idle connection to sockperf's server, as
+# loadgen's /stats connection is one to the chat server's (default 0: sockperf as it comes).
+#
+#   harness/peer/per_wakeup_cost.sh [--bin DIR] [--bin-a DIR] [--repeats N] [--duration S]
+#                                   [--size BYTES] [--idle-states allow,block] [--servers LIST]
+#                                   [--peer-idle N]
+# Prints one CSV row per run, then the medians (min-max) and the chat/sockperf ratios.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
-bin="$here/build/bin" repeats=5 duration=3 size=64 states="allow,block"
-servers="chat-poll,chat-epoll,sockperf-poll,sockperf-epoll"
+bin="$here/build/bin" bin_a="" peer_idle=0 repeats=5 duration=3 size=64 states="allow,block"
+servers="chat-select,chat-poll,chat-epoll,chat-epoll-et,sockperf-select,sockperf-poll,sockperf-epoll"
 server_cpu=1 client_cpu=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin="$2"; shift 2 ;;
+    --bin-a) bin_a="$(cd "$2" && pwd)"; shift 2 ;;
+    --peer-idle) peer_idle="$2"; shift 2 ;;
     --repeats) repeats="$2"; shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
     --size) size="$2"; shift 2 ;;
     --idle-states) states="$2"; shift 2 ;;
     --servers) servers="$2"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -44,11 +55,17 @@ port=$((20000 + RANDOM % 20000))
 
 # run_one SERVER -> "msgs cpu_us"
 run_one() {
-  local server="$1" spid msgs c0 c1
+  local server="$1" spid msgs c0 c1 fd idle_fds=() dir="$bin" args=()
   port=$((port + 1))
+  case "$server" in A:*) dir="$bin_a" server="${server#A:}" ;; esac
+  case "$server" in
+    chat-epoll-et) server=chat-epoll args=(--edge) ;;
+    chat-uring) args=(--model poll) ;;
+  esac
   case "$server" in
     chat-*)
-      taskset -c "$server_cpu" "$bin/$server" --port "$port" --quiet >"$work/server.out" 2>&1 &
+      taskset -c "$server_cpu" "$dir/$server" --port "$port" --quiet "${args[@]}" \
+        >"$work/server.out" 2>&1 &
       spid=$!
       for _ in $(seq 100); do grep -q '^listening' "$work/server.out" && break; sleep 0.02; done
       "$bin/loadgen" --port "$port" --mode pingpong --size "$size" --warmup 0.5 \
@@ -63,12 +80,18 @@ print(r["msgs"], r["server_cpu_us"])' "$work/row.json" ;;
         --timeout=-1 >"$work/server.out" 2>&1 &
       spid=$!
       sleep 0.3
+      # loadgen keeps one idle connection of its own to the chat server (its /stats control
+      # connection), which a poll or select server checks on every wake-up; --peer-idle N gives
+      # sockperf's server as many, so that both watch the same sockets.
+      idle_fds=()
+      for _ in $(seq "$peer_idle"); do exec {fd}<>"/dev/tcp/127.0.0.1/$port"; idle_fds+=("$fd"); done
       c0="$(cpu_us "$spid")"
       # sockperf pp's whole run (its 0.4 s warm-up included) against the server's CPU of the
       # same interval: the message count is its [Total Run] line.
       taskset -c "$client_cpu" sockperf pp --tcp -i 127.0.0.1 -p "$port" -m "$size" \
         -t "$duration" >"$work/client.out" 2>&1
       c1="$(cpu_us "$spid")"
+      for fd in "${idle_fds[@]}"; do exec {fd}>&-; done
       kill "$spid"; wait "$spid" 2>/dev/null || true
       msgs="$(sed -n 's/.*Total Run.*ReceivedMessages=\([0-9]*\).*/\1/p' "$work/client.out")"
       echo "$msgs $((c1 - c0))" ;;
@@ -77,6 +100,11 @@ print(r["msgs"], r["server_cpu_us"])' "$work/row.json" ;;
 
 echo "server,idle_states,repeat,msgs,server_cpu_us,server_cpu_us_per_wakeup" | tee "$work/rows.csv"
 IFS=, read -ra server_list <<<"$servers"
+if [ -n "$bin_a" ]; then
+  for s in "${server_list[@]}"; do
+    case "$s" in chat-*) server_list+=("A:$s") ;; esac
+  done
+fi
 IFS=, read -ra state_list <<<"$states"
 for state in "${state_list[@]}"; do
   exec 3>&-
@@ -106,8 +134,12 @@ for key in sorted({(r["server"], r["idle_states"]) for r in rows}):
     med[key] = statistics.median(v)
     print(f"# {key[0]:15} idle_states={key[1]:5}  median {med[key]:6.2f} us/wake-up  "
           f"(min {min(v):.2f}, max {max(v):.2f}, n={len(v)})")
-for chat, peer in (("chat-poll", "sockperf-poll"), ("chat-epoll", "sockperf-epoll")):
-    for state in ("allow", "block"):
-        if (chat, state) in med and (peer, state) in med:
-            print(f"# ratio {chat}/{peer} idle_states={state}: {med[(chat, state)] / med[(peer, state)]:.2f}x")
+peers = {"chat-select": "sockperf-select", "chat-poll": "sockperf-poll"}
+for server, state in sorted(med):
+    chat = server.removeprefix("A:")
+    if not chat.startswith("chat-"):
+        continue
+    peer = (peers.get(chat, "sockperf-epoll"), state)
+    if peer in med:
+        print(f"# ratio {server}/{peer[0]} idle_states={state}: {med[(server, state)] / med[peer]:.2f}x")
 PY

@@ -166,6 +166,22 @@ TEST_P(PollerSemantics, PeerCloseIsReportedAsReadable) {
   EXPECT_TRUE(reported(s.watched) & (mux::kReadable | mux::kHangup));
 }
 
+// An edge-triggered reader stops at a short read (one recv per wake-up) only when the event
+// did not carry the peer's FIN: data alone must not report kHangup, and a FIN, with data or
+// without, must, or a short read would swallow the one edge that announces the EOF.
+TEST_P(PollerSemantics, HangupIsReportedForTheFinAndNotForData) {
+  SocketPair s;
+  ASSERT_FALSE(poller->add(s.watched, mux::kReadable));
+  s.poke();
+  EXPECT_FALSE(reported(s.watched) & (mux::kHangup | mux::kError));
+  s.drain();
+  s.poke();
+  ASSERT_EQ(shutdown(s.peer, SHUT_WR), 0);
+  const std::uint8_t with_fin = reported(s.watched);
+  EXPECT_TRUE(with_fin & mux::kReadable);
+  if (GetParam().edge) EXPECT_TRUE(with_fin & mux::kHangup);
+}
+
 TEST_P(PollerSemantics, ReportsManyReadyDescriptorsInOneCall) {
   std::vector<std::unique_ptr<SocketPair>> pairs;
   for (int i = 0; i < 200; ++i) {
