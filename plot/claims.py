@@ -7,6 +7,7 @@ mechanism not swept) make the evidence say so and the verdict inconclusive; they
 
 
 from plot import rules
+from plot import shape_rules
 from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED
 
 # The claims live in these modules; what callers reach as claims.NAME is imported here.
@@ -48,12 +49,13 @@ from plot.claims_shape import (  # noqa: F401
 
 class FlatRatio:
     """Claim 8's runs.csv half as a comparison: one epoll's server CPU per message at the largest
-    idle count over the lowest's (rules.PerFdShape's cost ratio at the look level), flat when the
-    whole interval is at most 1 + MAX_REL_FLAT, growing when all of it is above. It offers what a
-    rules.CostRatio offers a Comparison and `./bench compare` (points, ratio, interval, verdict)."""
+    idle count over the lowest's (shape_rules.PerFdShape's cost ratio at the look level), flat when
+    the whole interval is at most 1 + MAX_REL_FLAT, growing when all of it is above. It offers what
+    a rules.CostRatio offers a Comparison and `./bench compare` (points, ratio, interval, verdict).
+    """
 
     def __init__(self, mode, points):
-        shape = rules.PerFdShape(points, rules.LOOK_CONFIDENCE)
+        shape = shape_rules.PerFdShape(points, rules.LOOK_CONFIDENCE)
         ends = shape.xs[:1] + shape.xs[-1:] if len(shape.xs) >= 2 else []
         self.d = {(mode, x): None for x in ends}
         self.lost, self.left_out = [], 0

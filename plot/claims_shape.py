@@ -1,10 +1,12 @@
 """Claims 2, 4 and 8: how a wait call's cost grows with watched descriptors (select, poll) or
-does not (epoll), read as shapes of micro.csv and runs.csv series (rules.PerFdShape, rules.Fit)."""
+does not (epoll), read as shapes of micro.csv and runs.csv series (shape_rules.PerFdShape,
+rules.Fit)."""
 
 import math
 import os
 
 from plot import rules
+from plot import shape_rules
 from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED, fmt
 from plot.results_folder import number
 from plot.claim_common import COST_METRIC, EPOLLS, Claim, cost_mode, decided_lines
@@ -134,8 +136,8 @@ def linear_verdict(shape):
     grows slower than linearly."""
     if shape.grows_at_least_linearly():
         return CONFIRMED
-    if shape.cost_shape == rules.COST_FLAT or (
-        shape.cost_shape == rules.COST_GROWS and shape.shape == rules.SLOWER_THAN_LINEAR
+    if shape.cost_shape == shape_rules.COST_FLAT or (
+        shape.cost_shape == shape_rules.COST_GROWS and shape.shape == shape_rules.SLOWER_THAN_LINEAR
     ):
         return REFUTED
     return INCONCLUSIVE
@@ -143,7 +145,7 @@ def linear_verdict(shape):
 
 def flat_verdict(shape):
     """Claim 8's watched half: epoll's cost stays within the margin (confirmed) or grows beyond
-    it (refuted), on one edge (rules.PerFdShape.stays_within_growth_margin)."""
+    it (refuted), on one edge (shape_rules.PerFdShape.stays_within_growth_margin)."""
     return {True: CONFIRMED, False: REFUTED}.get(shape.stays_within_growth_margin(), INCONCLUSIVE)
 
 
@@ -164,7 +166,7 @@ def shape_evidence(results, mechanism, runs_confidence=None):
         out.append(
             (
                 f"runs.csv ({mode}), {mechanism} server CPU per message vs idle connections",
-                rules.PerFdShape(points, runs_confidence),
+                shape_rules.PerFdShape(points, runs_confidence),
                 RUNS_UNIT,
                 1000.0,
             )
@@ -174,7 +176,7 @@ def shape_evidence(results, mechanism, runs_confidence=None):
         out.append(
             (
                 f"micro.csv, one {mechanism} call with {fmt(SHAPE_READY)} ready vs watched",
-                rules.PerFdShape(points),
+                shape_rules.PerFdShape(points),
                 MICRO_UNIT,
                 1.0,
             )
@@ -195,21 +197,25 @@ def same_count_figures(results):
             pa, pb = points_of(a), points_of(b)
             if not pa or not pb:
                 continue
-            rows = rules.same_count_ratios(rules.PerFdShape(pa), rules.PerFdShape(pb))
+            rows = shape_rules.same_count_ratios(
+                shape_rules.PerFdShape(pa), shape_rules.PerFdShape(pb)
+            )
             if not rows:
                 continue
             each = "; ".join(
-                f"{fmt(x)}: ×{fmt(r)} ({rules.interval_words(lo, hi)}){' match' if ok else ''}"
+                f"{fmt(x)}: ×{fmt(r)} ({shape_rules.interval_words(lo, hi)})"
+                + (" match" if ok else "")
                 for x, r, lo, hi, ok in rows
             )
             matched = [fmt(x) for x, *_, ok in rows if ok]
             figures.append(
                 f"{source}, {a} / {b} per descriptor at the same counts (information): {each}"
                 + (
-                    f" — they match within ±{rules.SAME_PER_FD_MARGIN:.0%} at"
+                    f" — they match within ±{shape_rules.SAME_PER_FD_MARGIN:.0%} at"
                     f" {', '.join(matched)}"
                     if matched
-                    else f" — no count where they match within ±{rules.SAME_PER_FD_MARGIN:.0%}"
+                    else " — no count where they match within"
+                    f" ±{shape_rules.SAME_PER_FD_MARGIN:.0%}"
                 )
             )
     return figures
@@ -226,10 +232,10 @@ def shared_probe(results):
     distinct = micro_cost_points(results, "wait", "poll")
     if not socket_counts or not distinct:
         return [], None
-    base = rules.PerFdShape(distinct)
+    base = shape_rules.PerFdShape(distinct)
     figures, findings = [], []
     for d in socket_counts:
-        shape = rules.PerFdShape(micro_cost_points(results, SHARED_FAMILY, "poll", d))
+        shape = shape_rules.PerFdShape(micro_cost_points(results, SHARED_FAMILY, "poll", d))
         figures.append(
             shape_figure(
                 f"micro.csv, poll over N entries naming {fmt(d)} distinct sockets (+1 ready;"
@@ -238,13 +244,13 @@ def shared_probe(results):
                 MICRO_UNIT,
             )
         )
-        if base.shape != rules.FASTER_THAN_LINEAR or shape.ratio is None:
+        if base.shape != shape_rules.FASTER_THAN_LINEAR or shape.ratio is None:
             continue
         if math.isinf(shape.ratio[2]):
             continue
         if shape.ratio[2] < base.ratio[1]:
             findings.append(("sockets", d, shape.ratio[0], base.ratio[0]))
-        elif shape.shape == rules.FASTER_THAN_LINEAR:
+        elif shape.shape == shape_rules.FASTER_THAN_LINEAR:
             findings.append(("entries", d, shape.ratio[0], base.ratio[0]))
     kinds = {f[0] for f in findings}
     return figures, (findings[0] if len(kinds) == 1 else None)
@@ -252,7 +258,7 @@ def shared_probe(results):
 
 def linear_cost_claim(results, number, mechanism):
     """Claims 2 and 4: the cost of select / poll grows linearly with watched descriptors, judged
-    on the cost each watched descriptor adds (rules.PerFdShape), never on one slope."""
+    on the cost each watched descriptor adds (shape_rules.PerFdShape), never on one slope."""
     figures, verdicts, shapes = [], [], []
     mechanisms = [mechanism] + (["select-dynamic"] if mechanism == "select" else [])
     for mech in mechanisms:
@@ -276,7 +282,7 @@ def linear_cost_claim(results, number, mechanism):
             figures.append(
                 shape_figure(
                     f"micro.csv, building/copying the {mechanism} set per call (information)",
-                    rules.PerFdShape(build),
+                    shape_rules.PerFdShape(build),
                     MICRO_UNIT,
                 )
             )
@@ -297,14 +303,15 @@ def linear_why(verdict, mechanism, shapes, finding, verdicts):
             "so each idle descriptor adds at least a fixed cost to every call."
         )
         # The last bent series: micro.csv's (the call alone) when it bends, else runs.csv's.
-        bent = [s for s in shapes if s.shape == rules.FASTER_THAN_LINEAR]
+        bent = [s for s in shapes if s.shape == shape_rules.FASTER_THAN_LINEAR]
         if bent:
             _, rises_at = bent[-1].bend()
             where = f"from about {fmt(rises_at)}" if rises_at is not None else "at the high end"
             why += (
                 f" {where[0].upper()}{where[1:]} each descriptor added more than"
-                f" {rules.PER_FD_MARGIN:.0%} beyond its cost at the low end: the cost grows faster"
-                " than linearly there, and one slope over the whole range would describe no count."
+                f" {shape_rules.PER_FD_MARGIN:.0%} beyond its cost at the low end: the cost grows"
+                " faster than linearly there, and one slope over the whole range would describe"
+                " no count."
             )
             kind, d, shared, distinct = finding or (None, 0, 0, 0)
             if kind == "sockets":

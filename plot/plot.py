@@ -11,7 +11,7 @@ import sys
 
 from plot import claims
 from plot import net_compare
-from plot import rules
+from plot import shape_rules
 from plot import series
 from plot import results_folder as rf
 from plot.results_folder import ResultsFolder, number
@@ -317,9 +317,9 @@ def plot_micro_wait(plt, results, written):
 
 def per_fd_series(points, scale=1.0):
     """A Series of the cost each descriptor adds, (cost − mean cost at the smallest count) / (N −
-    that count), one value per repeat (the shape rule's figure, rules.PerFdShape), and the
+    that count), one value per repeat (the shape rule's figure, shape_rules.PerFdShape), and the
     shape."""
-    shape = rules.PerFdShape(points)
+    shape = shape_rules.PerFdShape(points)
     s = rf.Series("per descriptor")
     for x, values in sorted(points.items()):
         if shape.x0 is None or x == shape.x0:

@@ -8,6 +8,7 @@ import os
 from plot import claims
 from plot import compare
 from plot import rules
+from plot import rules_text
 from plot.figure_list import FIGURES
 from plot.markdown import cell
 from plot import results_folder as rf
@@ -415,7 +416,7 @@ def rules_section():
         ),
         "",
     ]
-    for paragraph in rules.rules_text():
+    for paragraph in rules_text.rules_text():
         if paragraph.startswith("**"):
             out.append("")
         out.append(paragraph)

@@ -53,7 +53,7 @@ FLOOR_P50 = 18.0
 # ns of server CPU per idle descriptor per message: what a scan of the set costs per call. The
 # reference VM measured ~130-170 ns against an 11 µs message; these keep the same proportion
 # (an idle descriptor costs a few thousandths of a message), so that 500 idle connections cost
-# more than the message itself, as the shape rule's low end needs (rules.LOW_END_COST_FACTOR).
+# more than the message itself, as the shape rule's low end needs (shape_rules.LOW_END_COST_FACTOR).
 PER_IDLE_NS = {
     "select": 40.0,
     "select-dynamic": 45.0,

@@ -9,6 +9,7 @@ import unittest
 from plot import claims
 from plot import report
 from plot import rules
+from plot import rules_text
 from plot.tests import synthetic
 from plot.results_folder import ResultsFolder, Series
 
@@ -98,7 +99,7 @@ class OtherRules(unittest.TestCase):
         self.assertEqual(rules.t95(31), rules.t95(30))  # between entries: the wider interval
 
     def test_rules_text_names_every_threshold(self):
-        text = "\n".join(rules.rules_text())
+        text = "\n".join(rules_text.rules_text())
         for value in (
             "50%",
             "25%",

@@ -1,4 +1,5 @@
-"""The per-descriptor shape rule (rules.PerFdShape) on synthetic series: an affine cost is linear,
+"""The per-descriptor shape rule (shape_rules.PerFdShape) on synthetic series: an affine cost is
+linear,
 a bent one is never reported as one slope, a flat one refutes growth; its false-confirmation rate
 and power; and claims 2, 4 and 8 read through it."""
 
@@ -9,6 +10,8 @@ import unittest
 
 from plot import claims
 from plot import rules
+from plot import rules_text
+from plot import shape_rules
 from plot.results_folder import ResultsFolder
 from plot.tests import synthetic
 
@@ -32,9 +35,9 @@ def bent(x):
 
 class PerDescriptorShape(unittest.TestCase):
     def test_an_affine_cost_is_linear_and_confirms_growth(self):
-        shape = rules.PerFdShape(points(affine))
-        self.assertEqual(shape.cost_shape, rules.COST_GROWS)
-        self.assertEqual(shape.shape, rules.LINEAR)
+        shape = shape_rules.PerFdShape(points(affine))
+        self.assertEqual(shape.cost_shape, shape_rules.COST_GROWS)
+        self.assertEqual(shape.shape, shape_rules.LINEAR)
         # The fixed cost is taken out: 100 ns per descriptor at every count, also the smallest.
         for x in WATCHED[1:]:
             self.assertAlmostEqual(shape.per_fd(x), 100.0, delta=3.0)
@@ -42,8 +45,8 @@ class PerDescriptorShape(unittest.TestCase):
         self.assertIn("→ linear", shape.describe("ns", "watched descriptor"))
 
     def test_a_bent_series_is_never_called_a_single_slope(self):
-        shape = rules.PerFdShape(points(bent))
-        self.assertEqual(shape.shape, rules.FASTER_THAN_LINEAR)
+        shape = shape_rules.PerFdShape(points(bent))
+        self.assertEqual(shape.shape, shape_rules.FASTER_THAN_LINEAR)
         self.assertEqual(claims.linear_verdict(shape), rules.CONFIRMED)
         text = shape.describe("ns", "watched descriptor")
         self.assertIn("grows at least linearly: per descriptor ×", text)
@@ -63,10 +66,11 @@ class PerDescriptorShape(unittest.TestCase):
         def rising(x):
             return 1000.0 + 100.0 * x * (1 + 0.15 * x / WATCHED[-1])
 
-        shape = rules.PerFdShape(points(rising, noise=0.25, seed=3))
+        shape = shape_rules.PerFdShape(points(rising, noise=0.25, seed=3))
         r, low, high = shape.ratio
         self.assertTrue(
-            low >= 1 - rules.PER_FD_MARGIN and high > 1 + rules.PER_FD_MARGIN, shape.ratio
+            low >= 1 - shape_rules.PER_FD_MARGIN and high > 1 + shape_rules.PER_FD_MARGIN,
+            shape.ratio,
         )
         self.assertEqual(shape.shape, rules.UNCLEAR)
         self.assertEqual(claims.linear_verdict(shape), rules.CONFIRMED)
@@ -74,13 +78,15 @@ class PerDescriptorShape(unittest.TestCase):
     def test_a_cost_that_falls_with_watched_descriptors_is_no_dependence_on_them(self):
         # Claim 8 denies that more watched descriptors make a call dearer; a cost that falls (or
         # whose interval reaches below -25 %) does not contradict it.
-        shape = rules.PerFdShape(points(lambda x: 625.0 * (1 - 0.2 * x / WATCHED[-1]), noise=0.1))
+        shape = shape_rules.PerFdShape(
+            points(lambda x: 625.0 * (1 - 0.2 * x / WATCHED[-1]), noise=0.1)
+        )
         self.assertLess(shape.cost_ratio[1], 1 - rules.MAX_REL_FLAT)
         self.assertEqual(claims.flat_verdict(shape), rules.CONFIRMED)
 
     def test_a_flat_cost_refutes_growth_and_confirms_flatness(self):
-        shape = rules.PerFdShape(points(lambda x: 625.0))
-        self.assertEqual(shape.cost_shape, rules.COST_FLAT)
+        shape = shape_rules.PerFdShape(points(lambda x: 625.0))
+        self.assertEqual(shape.cost_shape, shape_rules.COST_FLAT)
         self.assertEqual(claims.linear_verdict(shape), rules.REFUTED)
         self.assertEqual(claims.flat_verdict(shape), rules.CONFIRMED)
         # No count costs twice the smallest: no per-descriptor shape, said so.
@@ -88,45 +94,45 @@ class PerDescriptorShape(unittest.TestCase):
         self.assertIn("too few points", shape.describe("ns", "watched descriptor"))
 
     def test_growth_refutes_flatness(self):
-        self.assertEqual(claims.flat_verdict(rules.PerFdShape(points(affine))), rules.REFUTED)
+        self.assertEqual(claims.flat_verdict(shape_rules.PerFdShape(points(affine))), rules.REFUTED)
 
     def test_slower_than_linear_growth_refutes_a_linear_claim(self):
-        shape = rules.PerFdShape(points(lambda x: 1000.0 + 5000.0 * math.sqrt(x)))
-        self.assertEqual(shape.cost_shape, rules.COST_GROWS)
-        self.assertEqual(shape.shape, rules.SLOWER_THAN_LINEAR)
+        shape = shape_rules.PerFdShape(points(lambda x: 1000.0 + 5000.0 * math.sqrt(x)))
+        self.assertEqual(shape.cost_shape, shape_rules.COST_GROWS)
+        self.assertEqual(shape.shape, shape_rules.SLOWER_THAN_LINEAR)
         self.assertEqual(claims.linear_verdict(shape), rules.REFUTED)
 
     def test_noise_wider_than_the_margin_is_unclear_not_decided(self):
-        shape = rules.PerFdShape(points(affine, noise=0.9, repeats=3, seed=4))
+        shape = shape_rules.PerFdShape(points(affine, noise=0.9, repeats=3, seed=4))
         self.assertEqual(shape.shape, rules.UNCLEAR)
         self.assertEqual(claims.linear_verdict(shape), rules.INCONCLUSIVE)
 
     def test_one_repeat_per_count_has_no_interval_and_decides_nothing(self):
-        shape = rules.PerFdShape(points(bent, repeats=1))
+        shape = shape_rules.PerFdShape(points(bent, repeats=1))
         self.assertEqual(shape.shape, rules.UNCLEAR)
-        self.assertEqual(shape.cost_shape, rules.COST_UNCLEAR)
+        self.assertEqual(shape.cost_shape, shape_rules.COST_UNCLEAR)
         self.assertIn("fewer than 2 repeats", shape.describe("ns", "watched descriptor"))
 
     def test_the_low_end_is_the_first_count_costing_twice_the_smallest(self):
         # 1000 ns fixed + 100 ns each: 10 costs 2000, 100 costs 11000 (first ≥ 2 × 2000).
-        shape = rules.PerFdShape(points(affine))
+        shape = shape_rules.PerFdShape(points(affine))
         self.assertEqual((shape.x0, shape.low_x, shape.high_x), (10, 100, 19962))
-        shape = rules.PerFdShape(points(lambda x: 50000.0 + 100.0 * x))
+        shape = shape_rules.PerFdShape(points(lambda x: 50000.0 + 100.0 * x))
         self.assertEqual(shape.low_x, 1000)  # 150000 ≥ 2 × 51000; 100's 60000 is not
 
     def test_two_mechanisms_match_per_descriptor_despite_different_fixed_costs(self):
-        a = rules.PerFdShape(points(affine, seed=2))
-        b = rules.PerFdShape(points(lambda x: 3000.0 + 100.0 * x, seed=3))
-        rows = rules.same_count_ratios(a, b)
+        a = shape_rules.PerFdShape(points(affine, seed=2))
+        b = shape_rules.PerFdShape(points(lambda x: 3000.0 + 100.0 * x, seed=3))
+        rows = shape_rules.same_count_ratios(a, b)
         self.assertTrue(rows)
         self.assertTrue(all(ok for *_, ok in rows), rows)
-        c = rules.PerFdShape(points(lambda x: 1000.0 + 200.0 * x, seed=5))
-        self.assertFalse(any(ok for *_, ok in rules.same_count_ratios(a, c)))
+        c = shape_rules.PerFdShape(points(lambda x: 1000.0 + 200.0 * x, seed=5))
+        self.assertFalse(any(ok for *_, ok in shape_rules.same_count_ratios(a, c)))
 
     def test_the_rules_text_describes_the_per_descriptor_rule(self):
-        text = "\n".join(rules.rules_text())
+        text = "\n".join(rules_text.rules_text())
         self.assertIn("Cost per watched descriptor", text)
-        self.assertIn(f"{rules.LOW_END_COST_FACTOR:g} × cost(N0)", text)
+        self.assertIn(f"{shape_rules.LOW_END_COST_FACTOR:g} × cost(N0)", text)
         self.assertIn("never a single slope over a bend", text)
 
 
@@ -140,20 +146,20 @@ class ErrorRates(unittest.TestCase):
     def rate(self, cost, outcome):
         hits = 0
         for seed in range(self.TRIALS):
-            shape = rules.PerFdShape(points(cost, noise=0.05, repeats=3, seed=seed))
+            shape = shape_rules.PerFdShape(points(cost, noise=0.05, repeats=3, seed=seed))
             hits += shape.shape == outcome
         return hits / self.TRIALS
 
     def test_a_linear_series_is_rarely_called_faster_and_usually_linear(self):
-        self.assertLessEqual(self.rate(affine, rules.FASTER_THAN_LINEAR), 0.05)
-        self.assertGreaterEqual(self.rate(affine, rules.LINEAR), 0.8)
+        self.assertLessEqual(self.rate(affine, shape_rules.FASTER_THAN_LINEAR), 0.05)
+        self.assertGreaterEqual(self.rate(affine, shape_rules.LINEAR), 0.8)
 
     def test_a_rise_of_half_again_is_rarely_called_linear(self):
         def rising(x):  # per descriptor 100 ns at 100, 150 ns at 19962
             return 1000.0 + 100.0 * x * (1 + 0.5 * (x - 10) / 19952)
 
-        self.assertLessEqual(self.rate(rising, rules.LINEAR), 0.05)
-        self.assertGreaterEqual(self.rate(rising, rules.FASTER_THAN_LINEAR), 0.8)
+        self.assertLessEqual(self.rate(rising, shape_rules.LINEAR), 0.05)
+        self.assertGreaterEqual(self.rate(rising, shape_rules.FASTER_THAN_LINEAR), 0.8)
 
 
 class ShapeClaims(unittest.TestCase):
