@@ -35,8 +35,8 @@ inline std::vector<ServerKind> server_kinds() {
     std::string label(m.name);
     std::replace(label.begin(), label.end(), '-', '_');
     // Only glibc's fd_set has the FD_SETSIZE wall; select-dynamic exists to get past it.
-    out.push_back(
-        {label, std::string(m.binary), m.args(), std::string(m.name), m.name == "select", &m});
+    out.push_back({label, std::string(m.binary), m.args(), std::string(m.name),
+                   m.refuses_past_fd_setsize, &m});
   }
   return out;
 }
