@@ -93,8 +93,10 @@ def add_run_options(p):
         "--mechanisms",
         metavar="LIST",
         help=(
-            "comma-separated mechanisms to sweep (default: every server binary found: "
-            "select, poll, epoll-lt, epoll-et, and any later one)"
+            "comma-separated mechanisms to sweep, and groups to add with +GROUP: +libraries "
+            "(libevent-select, libevent-poll, libevent-epoll, libuv), +python (py-select, "
+            "py-poll, py-epoll); e.g. 'epoll-lt,+python' (default: our own servers found, "
+            "select, poll, epoll-lt, epoll-et, ...; --full adds every group)"
         ),
     )
     p.add_argument(
@@ -1412,6 +1414,7 @@ def find_mechanisms(args):
         mechs = mechanism_table.select(
             mechanism_table.discover(args.bin),
             [m.strip() for m in args.mechanisms.split(",")] if args.mechanisms else None,
+            every_group=bool(getattr(args, "full", False)),
         )
     except ValueError as e:
         say(str(e))
