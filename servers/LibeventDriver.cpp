@@ -126,9 +126,11 @@ class LibeventDriver final : public Driver, private Transport {
       Connection& c = conns_[fd];
       c.read = event_new(base_, fd, EV_READ | EV_PERSIST, &on_readable, this);
       c.write = event_new(base_, fd, EV_WRITE | EV_PERSIST, &on_writable, this);
-      c.reading = c.writing = false;
+      c.writing = false;
+      // Only the read event: the welcome line goes out with this pass's flush, and the write
+      // event is added only if the kernel does not take it (one event_add per connection).
+      set(c.read, c.reading = true);
       core_.open(fd);
-      update_interest(fd);
     }
   }
 
@@ -163,7 +165,8 @@ class LibeventDriver final : public Driver, private Transport {
       if (errno != EAGAIN && errno != EWOULDBLOCK) core_.doom(id);
       break;
     }
-    if (core_.is_open(id) && !core_.doomed(id)) update_interest(id);
+    // The interest follows at this pass's flush (a closing connection stops reading there), as
+    // in ReadinessDriver: a /quit costs no event change before its close.
   }
 
   void flush(ConnId id) {
