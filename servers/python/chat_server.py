@@ -633,7 +633,7 @@ def parse_args(mechanism, argv, fd_limit):
     p = argparse.ArgumentParser(
         prog=mechanism,
         description=f"{mechanism}: muxbench chat server in standard-library Python "
-        f"({LOOPS[mechanism].__doc__.split(':')[0].strip()}); speaks docs/protocol.md, and on "
+        f"(Python's select.{mechanism[3:]}); speaks docs/protocol.md, and on "
         "SIGINT/SIGTERM prints its counters as one JSON line and exits 0.",
     )
     p.add_argument("--bind", default="127.0.0.1", help="numeric address to listen on")
