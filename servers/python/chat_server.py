@@ -450,8 +450,11 @@ class Server:
             except BlockingIOError:
                 return
             except OSError as e:
-                if e.errno in (errno.EMFILE, errno.ENFILE) and self.refuse_without_descriptors():
-                    continue
+                if e.errno in (errno.EMFILE, errno.ENFILE):
+                    # Linux reports EMFILE before it looks at the backlog: an empty one ends here.
+                    if self.refuse_without_descriptors():
+                        continue
+                    return
                 if e.errno in (errno.EINTR, errno.ECONNABORTED):
                     continue
                 print(f"accept: {e}", file=sys.stderr)
@@ -481,6 +484,7 @@ class Server:
         except OSError:
             sock = None
         if sock is not None:
+            sock.setblocking(False)  # graceful_close must not wait for the peer
             line = f"! server full: out of file descriptors (limit {self.fd_limit})\n"
             refuse(sock, line.encode())
             self.chat.n["refused"] += 1
