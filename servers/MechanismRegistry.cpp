@@ -1,5 +1,7 @@
 #include "MechanismRegistry.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "EpollPoller.h"
@@ -7,6 +9,12 @@
 #include "PollPoller.h"
 #include "ReadinessDriver.h"
 #include "SelectPoller.h"
+#ifdef MUXBENCH_HAVE_LIBEVENT
+#include "LibeventDriver.h"
+#endif
+#ifdef MUXBENCH_HAVE_LIBUV
+#include "LibuvDriver.h"
+#endif
 #ifdef MUXBENCH_HAVE_URING
 #include "CompletionDriver.h"
 #include "UringPoller.h"
@@ -38,6 +46,30 @@ constexpr Factory kUring = nullptr;  // configured without liburing-dev
 constexpr DriverFactory kUringCompletion = nullptr;
 #endif
 
+#ifdef MUXBENCH_HAVE_LIBEVENT
+constexpr DriverFactory kLibeventSelect = [](const ServerOptions& o, std::uint64_t n,
+                                             std::string* e) {
+  return make_libevent_driver("select", o, n, e);
+};
+constexpr DriverFactory kLibeventPoll = [](const ServerOptions& o, std::uint64_t n,
+                                           std::string* e) {
+  return make_libevent_driver("poll", o, n, e);
+};
+constexpr DriverFactory kLibeventEpoll = [](const ServerOptions& o, std::uint64_t n,
+                                            std::string* e) {
+  return make_libevent_driver("epoll", o, n, e);
+};
+#else
+constexpr DriverFactory kLibeventSelect = nullptr;  // configured without libevent-dev
+constexpr DriverFactory kLibeventPoll = nullptr;
+constexpr DriverFactory kLibeventEpoll = nullptr;
+#endif
+#ifdef MUXBENCH_HAVE_LIBUV
+constexpr DriverFactory kLibuv = make_libuv_driver;
+#else
+constexpr DriverFactory kLibuv = nullptr;  // configured without libuv1-dev
+#endif
+
 }  // namespace
 
 const std::vector<Mechanism>& mechanisms() {
@@ -47,7 +79,8 @@ const std::vector<Mechanism>& mechanisms() {
   static const std::vector<Mechanism> table{
       {.name = "select", .binary = "chat-select",
        .summary = "select(2) with glibc's fd_set: refuses descriptors >= FD_SETSIZE",
-       .option = "--fdset", .value = "fixed", .is_default = true, .make = kSelectFixed},
+       .option = "--fdset", .value = "fixed", .is_default = true, .refuses_past_fd_setsize = true,
+       .make = kSelectFixed},
       {.name = "poll", .binary = "chat-poll", .summary = "poll(2)", .is_default = true,
        .make = kPoll},
       {.name = "epoll-lt", .binary = "chat-epoll", .summary = "epoll(7), level-triggered",
@@ -69,6 +102,32 @@ const std::vector<Mechanism>& mechanisms() {
        .option = "--model", .value = "completion", .optional = true,
        .cost_independent_of_idle = true, .package = "liburing-dev", .model = "completion",
        .make_driver = kUringCompletion},
+      {.name = "libevent-select", .binary = "chat-libevent",
+       .summary = "libevent's select backend: refuses descriptors >= FD_SETSIZE",
+       .option = "--backend", .value = "select", .optional = true, .package = "libevent-dev",
+       .model = "library", .group = "libraries", .refuses_past_fd_setsize = true,
+       .make_driver = kLibeventSelect},
+      {.name = "libevent-poll", .binary = "chat-libevent", .summary = "libevent's poll backend",
+       .option = "--backend", .value = "poll", .optional = true, .package = "libevent-dev",
+       .model = "library", .group = "libraries", .make_driver = kLibeventPoll},
+      {.name = "libevent-epoll", .binary = "chat-libevent", .summary = "libevent's epoll backend",
+       .option = "--backend", .value = "epoll", .is_default = true, .optional = true,
+       .cost_independent_of_idle = true, .package = "libevent-dev", .model = "library",
+       .group = "libraries", .make_driver = kLibeventEpoll},
+      {.name = "libuv", .binary = "chat-libuv", .summary = "libuv (epoll underneath on Linux)",
+       .is_default = true, .optional = true, .cost_independent_of_idle = true,
+       .package = "libuv1-dev", .model = "library", .group = "libraries", .make_driver = kLibuv},
+      {.name = "py-select", .binary = "py-select",
+       .summary = "Python's select.select, a tutorial-style server: refuses descriptors >= 1024",
+       .is_default = true, .optional = true, .package = "python3", .model = "python",
+       .group = "python", .refuses_past_fd_setsize = true, .interpreter = "/usr/bin/python3"},
+      {.name = "py-poll", .binary = "py-poll", .summary = "Python's select.poll, tutorial-style",
+       .is_default = true, .optional = true, .package = "python3", .model = "python",
+       .group = "python", .interpreter = "/usr/bin/python3"},
+      {.name = "py-epoll", .binary = "py-epoll", .summary = "Python's select.epoll, tutorial-style",
+       .is_default = true, .optional = true, .cost_independent_of_idle = true,
+       .package = "python3", .model = "python", .group = "python",
+       .interpreter = "/usr/bin/python3"},
   };
   // clang-format on
   return table;
@@ -97,6 +156,10 @@ const Mechanism* find_mechanism(std::string_view name) {
 
 std::unique_ptr<Driver> make_server(const Mechanism& m, const ServerOptions& options,
                                     std::uint64_t fd_limit, std::string* error) {
+  if (!m.interpreter.empty()) {
+    if (error) *error = fmt::format("{} is a script of its own, not a chat-* server", m.binary);
+    return nullptr;
+  }
   if (m.make_driver) return m.make_driver(options, fd_limit, error);
   if (!m.make) {
     if (error) *error = *unavailable_reason(m);
@@ -108,6 +171,11 @@ std::unique_ptr<Driver> make_server(const Mechanism& m, const ServerOptions& opt
 }
 
 std::optional<std::string> unavailable_reason(const Mechanism& m) {
+  if (!m.interpreter.empty()) {
+    if (access(std::string(m.interpreter).c_str(), X_OK) == 0) return std::nullopt;
+    return fmt::format("{} is a script for {}, which is not installed (Debian: {})", m.binary,
+                       m.interpreter, m.package);
+  }
   if (!m.make && !m.make_driver) {
     return fmt::format("not built: {} needs {}, which this build was configured without", m.binary,
                        m.package.empty() ? "a library" : m.package);
@@ -131,7 +199,9 @@ std::string mechanisms_json() {
                      {"optional", m.optional},
                      {"cost_independent_of_idle", m.cost_independent_of_idle},
                      {"available", !reason},
-                     {"unavailable_reason", reason ? Json(*reason) : Json(nullptr)}});
+                     {"unavailable_reason", reason ? Json(*reason) : Json(nullptr)},
+                     {"group", m.group},
+                     {"refuses_past_fd_setsize", m.refuses_past_fd_setsize}});
   }
   return json_lines(table);
 }

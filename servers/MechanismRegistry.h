@@ -40,8 +40,19 @@ struct Mechanism {
   bool cost_independent_of_idle = false;
   std::string_view package = {};  // what an optional backend needs to be built: "liburing-dev"
   // "readiness": a Poller says which socket is ready and ReadinessDriver calls recv/send;
-  // "completion": the kernel performs recv/send as requests and reports them done.
+  // "completion": the kernel performs recv/send as requests and reports them done; "library":
+  // an event library's loop (libevent, libuv) drives the core; "python": a Python script.
   std::string_view model = "readiness";
+  // Which sweep group it belongs to: "ours" (the default sweep), or an opt-in group the sweep
+  // runs only when asked (--mechanisms +libraries, +python) or with --full: "libraries" (the
+  // chat core on libevent and libuv), "python" (the tutorial's kind of server, docs/peers.md).
+  std::string_view group = "ours";
+  // Its server refuses a connection whose descriptor is >= FD_SETSIZE (1024) with
+  // "! server full: select() cannot watch descriptor N (FD_SETSIZE is 1024)".
+  bool refuses_past_fd_setsize = false;
+  // A script rather than a chat_main binary (the py-* servers): the binary is run by this
+  // interpreter (its #! line), and the mechanism is available where the interpreter is.
+  std::string_view interpreter = {};
   // A readiness mechanism builds its Poller, which ReadinessDriver then runs: null (with the
   // reason in *error) when this machine refuses it. A mechanism with its own I/O model (the
   // completion model) builds its whole driver instead, through make_driver. Both null when this

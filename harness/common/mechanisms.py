@@ -15,6 +15,11 @@ from dataclasses import dataclass, field
 # whose mechanism this machine refuses (io_uring disabled, seccomp) exits with it.
 EXIT_UNAVAILABLE = 69
 
+# The registry's group of the mechanisms a sweep runs unless told otherwise; the others (the event
+# libraries, the Python servers) are opt-in groups: `--mechanisms +libraries`, `+python`, or
+# --full, so that adding peers does not lengthen the default sweep.
+DEFAULT_GROUP = "ours"
+
 
 @dataclass
 class Mechanism:
@@ -26,6 +31,8 @@ class Mechanism:
     # What the listing binary found on this machine (the sweep still trusts the exit status).
     available: bool = True
     unavailable_reason: str = None
+    # "ours" (the default sweep), or an opt-in group: "libraries", "python" (docs/peers.md).
+    group: str = DEFAULT_GROUP
 
     def command(self, bin_dir):
         return [os.path.join(bin_dir, self.binary)] + list(self.args)
@@ -67,6 +74,7 @@ def parse_listing(text):
             optional=bool(e.get("optional")),
             available=bool(e.get("available", True)),
             unavailable_reason=e.get("unavailable_reason"),
+            group=e.get("group", DEFAULT_GROUP),
         )
         for e in table
     ]
@@ -107,30 +115,54 @@ def discover(bin_dir):
     return [m for m in registry(bin_dir) if _is_executable(os.path.join(bin_dir, m.binary))]
 
 
-def select(mechanisms, wanted):
-    """Filters by a list of names; unknown names are an error the user can act on."""
+def select(mechanisms, wanted, every_group=False):
+    """The mechanisms `wanted` names, in the registry's order. `wanted` is a list of names and
+    `+GROUP` items: names alone are exactly those; `+GROUP` adds a group's mechanisms to the names,
+    or to the default set when no name is given. No `wanted`: the default group, or every group
+    with every_group (--full). Unknown names and groups are an error the user can act on."""
+    groups = {}
+    for m in mechanisms:
+        groups.setdefault(m.group, []).append(m.name)
     if not wanted:
-        return mechanisms
+        return [m for m in mechanisms if every_group or m.group == DEFAULT_GROUP]
+    names = [w for w in wanted if not w.startswith("+")]
+    added = [w[1:] for w in wanted if w.startswith("+")]
+    unknown_groups = [g for g in added if g not in groups]
+    if unknown_groups:
+        raise ValueError(
+            f"unknown or unbuilt mechanism group(s): {', '.join('+' + g for g in unknown_groups)};"
+            f" groups here: {', '.join('+' + g for g in groups) or 'none'}"
+        )
     by_name = {m.name: m for m in mechanisms}
-    missing = [w for w in wanted if w not in by_name]
+    missing = [w for w in names if w not in by_name]
     if missing:
         raise ValueError(
             f"unknown or unbuilt mechanism(s): {', '.join(missing)}; available here:"
             f" {', '.join(by_name) or 'none'}"
         )
-    return [by_name[w] for w in wanted]
+    chosen = set(names) if names else set(groups.get(DEFAULT_GROUP, []))
+    for g in added:
+        chosen.update(groups[g])
+    if names and not added:
+        return [by_name[w] for w in names]  # the order the user gave
+    return [m for m in mechanisms if m.name in chosen]
 
 
-def find(bin_dir, loadgen, wanted=None):
+def find(bin_dir, loadgen, wanted=None, every_group=False):
     """The mechanisms to run: those built in bin_dir, filtered by `wanted` (a comma-separated
-    list, None for all), when the loadgen is built too. Raises ValueError naming what to build or
+    list of names and +GROUP items, None for the default group; every_group: every group, as
+    --full asks), when the loadgen is built too. Raises ValueError naming what to build or
     point at."""
     if not os.access(loadgen, os.X_OK):
         raise ValueError(
             f"no loadgen at {loadgen}: build it (./bench build, or cmake --build build"
             " --target loadgen) or point --loadgen at it"
         )
-    mechs = select(discover(bin_dir), [m.strip() for m in wanted.split(",")] if wanted else None)
+    mechs = select(
+        discover(bin_dir),
+        [m.strip() for m in wanted.split(",")] if wanted else None,
+        every_group=every_group,
+    )
     if not mechs:
         raise ValueError(
             f"no server binaries (chat-select, chat-poll, chat-epoll, ...) in {bin_dir}: build"

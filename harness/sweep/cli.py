@@ -74,8 +74,10 @@ def add_run_options(p):
         "--mechanisms",
         metavar="LIST",
         help=(
-            "comma-separated mechanisms to sweep (default: every server binary found: "
-            "select, poll, epoll-lt, epoll-et, and any later one)"
+            "comma-separated mechanisms to sweep, and groups to add with +GROUP: +libraries "
+            "(libevent-select, libevent-poll, libevent-epoll, libuv), +python (py-select, "
+            "py-poll, py-epoll); e.g. 'epoll-lt,+python' (default: our own servers found, "
+            "select, poll, epoll-lt, epoll-et, ...; --full adds every group)"
         ),
     )
     p.add_argument(

@@ -161,7 +161,9 @@ def choose_hostile(args, lg_help, counts, modes):
 def find_mechanisms(args):
     """The mechanisms to sweep, or None after saying what is missing."""
     try:
-        return mechanism_table.find(args.bin, args.loadgen, args.mechanisms)
+        return mechanism_table.find(
+            args.bin, args.loadgen, args.mechanisms, every_group=bool(getattr(args, "full", False))
+        )
     except ValueError as e:
         say(str(e))
         return None

@@ -197,6 +197,31 @@ class PlanTest(unittest.TestCase):
         self.assertIn("kqueue", str(e.exception))
         self.assertIn("select, poll", str(e.exception))
 
+    def test_peers_are_opt_in_groups_that_full_includes(self):
+        found = [
+            mechanisms.Mechanism("poll", "chat-poll"),
+            mechanisms.Mechanism("epoll-lt", "chat-epoll"),
+            mechanisms.Mechanism("libevent-epoll", "chat-libevent", group="libraries"),
+            mechanisms.Mechanism("libuv", "chat-libuv", group="libraries"),
+            mechanisms.Mechanism("py-epoll", "py-epoll", group="python"),
+        ]
+
+        def names(wanted, every_group=False):
+            return [m.name for m in mechanisms.select(found, wanted, every_group)]
+
+        self.assertEqual(names(None), ["poll", "epoll-lt"])  # the default sweep is unchanged
+        self.assertEqual(len(names(None, every_group=True)), 5)  # --full
+        self.assertEqual(names(["+libraries"]), ["poll", "epoll-lt", "libevent-epoll", "libuv"])
+        self.assertEqual(names(["epoll-lt", "+python"]), ["epoll-lt", "py-epoll"])
+        self.assertEqual(names(["py-epoll", "poll"]), ["py-epoll", "poll"])  # the order given
+        with self.assertRaises(ValueError) as e:
+            names(["+rust"])
+        self.assertIn("+libraries", str(e.exception))
+
+    def test_a_listing_without_groups_is_all_default(self):
+        listing = '[{"name":"poll","binary":"chat-poll","args":[]}]'
+        self.assertEqual(mechanisms.parse_listing(listing)[0].group, "ours")
+
 
 if __name__ == "__main__":
     unittest.main()
