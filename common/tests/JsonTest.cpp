@@ -51,5 +51,12 @@ TEST(Json, ParseSaysWhatWasExpectedAndWhere) {
   EXPECT_NE(parse_error("{} x").find("expected end of input"), std::string::npos);
 }
 
+TEST(Json, ANumberTooLargeForADoubleIsAnErrorNotAnException) {
+  // nlohmann::json throws out_of_range, not parse_error, for these: the fuzzers found the
+  // histogram reader and the /stats parser terminating on them.
+  EXPECT_EQ(parse_error(R"({"count": 1E400})"), "number overflow parsing '1E400'");
+  EXPECT_NE(parse_error("92233720368547e5807").find("number overflow"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mux
