@@ -174,34 +174,33 @@ def mark_failures(ax, results, mode, mechanism, axis, idle_states=None):
 
     colour = style(mechanism)[0]
     trans = transforms.blended_transform_factory(ax.transData, ax.transAxes)
-    refused = results.refused_idles(mode, mechanism, idle_states)
-    if refused:
-        ax.plot(
-            [axis.pos(x) for x in refused],
-            [0.96] * len(refused),
-            transform=trans,
-            linestyle="none",
-            marker="x",
-            markersize=9,
-            markeredgewidth=2,
-            color=colour,
-            clip_on=False,
-            label=f"{mechanism} refused: FD_SETSIZE",
-        )
-    failed = results.failed_idles(mode, mechanism, idle_states)
-    if failed:
-        ax.plot(
-            [axis.pos(x) for x in failed],
-            [0.04] * len(failed),
-            transform=trans,
-            linestyle="none",
-            marker="o",
-            markerfacecolor="none",
-            markersize=8,
-            color=colour,
-            clip_on=False,
-            label=f"{mechanism} failed (see report)",
-        )
+    marks = (
+        (
+            results.refused_idles,
+            0.96,
+            {"marker": "x", "markersize": 9, "markeredgewidth": 2},
+            f"{mechanism} refused: FD_SETSIZE",
+        ),
+        (
+            results.failed_idles,
+            0.04,
+            {"marker": "o", "markerfacecolor": "none", "markersize": 8},
+            f"{mechanism} failed (see report)",
+        ),
+    )
+    for idles_of, height, marker, label in marks:
+        idles = idles_of(mode, mechanism, idle_states)
+        if idles:
+            ax.plot(
+                [axis.pos(x) for x in idles],
+                [height] * len(idles),
+                transform=trans,
+                linestyle="none",
+                color=colour,
+                clip_on=False,
+                label=label,
+                **marker,
+            )
 
 
 def fd_setsize_line(ax, results):

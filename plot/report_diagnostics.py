@@ -81,30 +81,41 @@ def request_effect_lines(results):
     return out
 
 
-def warnings_lines(results):
-    """The warnings in full, at the top of the drift and spread section (warning_items lists them
-    in one line each at the top of the report): what may undermine every figure."""
-    out = []
+def drifted_floors(results):
+    """(floor kind, " with <idle states>" or "", start, end, relative change) of every floor that
+    moved beyond DRIFT_WARN_REL between the start and the end of the sweep."""
+    several = len(results.idle_states_values()) > 1
     for kind, state, start, end, rel in drift_rows(results):
         if abs(rel) > DRIFT_WARN_REL:
-            where = (
-                f" with {rf.idle_states_words(state)}"
-                if state and len(results.idle_states_values()) > 1
-                else ""
-            )
-            out.append(
-                "**Warning: the machine drifted during this run.** The"
-                f" {FLOOR_NAMES[kind]}{where} went from {fmt(start)} µs (p50) at the start of the"
-                f" sweep to {fmt(end)} µs at its end ({rel:+.0%}, beyond the report's"
-                f" ±{DRIFT_WARN_REL:.0%}): differences of that size between points measured at"
-                " different times may be the machine, not the mechanism."
-            )
+            where = f" with {rf.idle_states_words(state)}" if state and several else ""
+            yield kind, where, start, end, rel
+
+
+def idle_states_not_blocked(results):
+    """Why the sweep could not hold the idle-state request it wanted, or None when it held it (or
+    never asked)."""
     env = idle_states_env(results)
     requested = env.get("requested") or []
     if env.get("held") is False and (rf.BLOCK in requested or env.get("why_not")):
+        return env.get("why_not") or "no reason recorded"
+    return None
+
+
+def warnings_lines(results):
+    """The warnings in full, at the top of the drift and spread section (warning_items lists them
+    in one line each at the top of the report): what may undermine every figure."""
+    out = [
+        "**Warning: the machine drifted during this run.** The"
+        f" {FLOOR_NAMES[kind]}{where} went from {fmt(start)} µs (p50) at the start of the"
+        f" sweep to {fmt(end)} µs at its end ({rel:+.0%}, beyond the report's"
+        f" ±{DRIFT_WARN_REL:.0%}): differences of that size between points measured at"
+        " different times may be the machine, not the mechanism."
+        for kind, where, start, end, rel in drifted_floors(results)
+    ]
+    why = idle_states_not_blocked(results)
+    if why:
         out.append(
-            "**CPU idle states could not be blocked**:"
-            f" {env.get('why_not') or 'no reason recorded'}. Every point was measured with the"
+            f"**CPU idle states could not be blocked**: {why}. Every point was measured with the"
             " machine's own idle behaviour (idle_states = allow). Explanation, not measured: where"
             " the cpuidle driver halts idle CPUs, low-load latency and CPU per message then include"
             " waking them."
@@ -115,29 +126,23 @@ def warnings_lines(results):
 def warning_items(results):
     """One line per warning for the top of the report, each linking to its details."""
     drift_link = "[drift and spread](#drift-and-spread)"
-    out = []
-    several = len(results.idle_states_values()) > 1
-    for kind, state, start, end, rel in drift_rows(results):
-        if abs(rel) > DRIFT_WARN_REL:
-            where = f" with {rf.idle_states_words(state)}" if state and several else ""
-            out.append(
-                f"**Warning: the machine drifted**: the {FLOOR_NAMES[kind]}{where} moved {rel:+.0%}"
-                f" between the start and the end of the sweep (beyond ±{DRIFT_WARN_REL:.0%});"
-                f" {drift_link}."
-            )
+    out = [
+        f"**Warning: the machine drifted**: the {FLOOR_NAMES[kind]}{where} moved {rel:+.0%}"
+        f" between the start and the end of the sweep (beyond ±{DRIFT_WARN_REL:.0%});"
+        f" {drift_link}."
+        for kind, where, _start, _end, rel in drifted_floors(results)
+    ]
     spread = spread_points(results)
     if spread:
         out.append(
             f"**Warning: {len(spread)} point figure(s) spread by more than"
             f" ×{SPREAD_WARN_RATIO:g} over their repeats**; {drift_link}."
         )
-    env = idle_states_env(results)
-    requested = env.get("requested") or []
-    if env.get("held") is False and (rf.BLOCK in requested or env.get("why_not")):
+    why = idle_states_not_blocked(results)
+    if why:
         out.append(
-            "**Warning: CPU idle states could not be blocked**"
-            f" ({env.get('why_not') or 'no reason recorded'}): every point was measured with the"
-            " machine's own idle behaviour; [CPU idle states](#cpu-idle-states)."
+            f"**Warning: CPU idle states could not be blocked** ({why}): every point was measured"
+            " with the machine's own idle behaviour; [CPU idle states](#cpu-idle-states)."
         )
     return out
 

@@ -72,16 +72,21 @@ if a.version:
     sys.exit(0)
 
 
-def connect():
-    """A connection and its first line (the welcome, or select's refusal)."""
-    s = socket.create_connection((a.host, a.port), timeout=5)
-    first = b""
-    while not first.endswith(b"\n"):
+def read_line(s):
+    """Bytes up to and including the next newline, or what came before the peer's EOF."""
+    line = b""
+    while not line.endswith(b"\n"):
         chunk = s.recv(4096)
         if not chunk:
             break
-        first += chunk
-    return s, first.decode()
+        line += chunk
+    return line
+
+
+def connect():
+    """A connection and its first line (the welcome, or select's refusal)."""
+    s = socket.create_connection((a.host, a.port), timeout=5)
+    return s, read_line(s).decode()
 
 
 if a.hold:
@@ -222,12 +227,7 @@ else:
         else:
             s.sendall(b"/stats\n")
             stall(s)
-            reply = b""
-            while not reply.endswith(b"\n"):
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                reply += chunk
+            reply = read_line(s)
             if not reply:
                 row.update(status="server-died")
             else:
