@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "ReadinessIo.h"
 #include "ServerSocket.h"
 #include "system.h"
 
@@ -97,31 +98,8 @@ class LibeventDriver final : public Driver, private Transport {
 
   void accept_all() {
     ++events_;
-    for (;;) {
-      const int fd = accept4(listener_.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      ++sys_.accept;
-      if (fd < 0) {
-        const int err = errno;
-        if (err == EAGAIN || err == EWOULDBLOCK) return;
-        if (err == EINTR || err == ECONNABORTED) continue;
-        if ((err == EMFILE || err == ENFILE) && listener_.reserve_fd >= 0) {
-          if (!refuse_for_want_of_descriptors(listener_, fd_limit_, sys_)) return;
-          core_.count_refused();
-          continue;
-        }
-        fmt::print(stderr, "{}\n", errno_text("accept4", err));
-        return;
-      }
-      if (core_.full()) {
-        core_.count_refused();
-        sys_.close += refuse(fd, core_.full_line());
-        continue;
-      }
-      if (auto why = cannot_watch(fd)) {
-        core_.count_refused();
-        sys_.close += refuse(fd, fmt::format("! server full: {}\n", *why));
-        continue;
-      }
+    accept_pending(listener_, fd_limit_, core_, sys_, [this](int fd) {
+      if (auto why = cannot_watch(fd)) return why;
       if (static_cast<std::size_t>(fd) >= conns_.size()) conns_.resize(fd + 1);
       Connection& c = conns_[fd];
       c.read = event_new(base_, fd, EV_READ | EV_PERSIST, &on_readable, this);
@@ -130,8 +108,8 @@ class LibeventDriver final : public Driver, private Transport {
       // Only the read event: the welcome line goes out with this pass's flush, and the write
       // event is added only if the kernel does not take it (one event_add per connection).
       set(c.read, c.reading = true);
-      core_.open(fd);
-    }
+      return std::optional<std::string>();
+    });
   }
 
   // libevent's select backend sizes its own fd_set copies past FD_SETSIZE, but it sets bits with
@@ -170,19 +148,7 @@ class LibeventDriver final : public Driver, private Transport {
   }
 
   void flush(ConnId id) {
-    while (!core_.output(id).empty()) {
-      const std::string_view data = core_.output(id).front();
-      const ssize_t n = send(id, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      ++sys_.send;
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) return core_.doom(id);
-        break;
-      }
-      const bool short_write = static_cast<std::size_t>(n) < data.size();
-      core_.sent(id, n);
-      if (short_write) break;
-    }
+    send_queued(core_, id, sys_);
     if (!core_.doomed(id)) update_interest(id);
   }
 

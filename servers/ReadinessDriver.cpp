@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "ReadinessIo.h"
 #include "system.h"
 
 namespace mux {
@@ -51,39 +52,12 @@ std::optional<std::string> ReadinessDriver::run() {
 }
 
 void ReadinessDriver::accept_all() {
-  // Accept until EAGAIN in every mode: edge-triggered epoll requires it, and for the
-  // level-triggered mechanisms it saves one wait call per queued connection.
-  for (;;) {
-    const int fd = accept4(listener_.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    ++sys_.accept;
-    if (fd < 0) {
-      const int err = errno;
-      if (err == EAGAIN || err == EWOULDBLOCK) return;
-      if (err == EINTR || err == ECONNABORTED) continue;
-      if ((err == EMFILE || err == ENFILE) && listener_.reserve_fd >= 0) {
-        // Out of descriptors: the pending connection would keep the listening socket readable
-        // and a level-triggered loop would spin. Refuse it with the spare descriptor.
-        if (!refuse_for_want_of_descriptors(listener_, fd_limit_, sys_)) return;
-        core_.count_refused();
-        continue;
-      }
-      fmt::print(stderr, "{}\n", errno_text("accept4", err));
-      return;
-    }
-    if (core_.full()) {
-      core_.count_refused();
-      sys_.close += refuse(fd, core_.full_line());
-      continue;
-    }
-    if (auto why = poller_->add(fd, kReadable)) {
-      core_.count_refused();
-      sys_.close += refuse(fd, fmt::format("! server full: {}\n", *why));
-      continue;
-    }
+  accept_pending(listener_, fd_limit_, core_, sys_, [this](int fd) -> std::optional<std::string> {
+    if (auto why = poller_->add(fd, kReadable)) return why;
     if (static_cast<std::size_t>(fd) >= interest_.size()) interest_.resize(fd + 1);
     interest_[fd] = kReadable;
-    core_.open(fd);
-  }
+    return std::nullopt;
+  });
 }
 
 void ReadinessDriver::on_ready(const ReadyEvent& ev) {
@@ -126,19 +100,7 @@ void ReadinessDriver::on_readable(ConnId id, bool hangup_reported) {
 }
 
 void ReadinessDriver::flush(ConnId id) {
-  while (!core_.output(id).empty()) {
-    const std::string_view data = core_.output(id).front();
-    const ssize_t n = send(id, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    ++sys_.send;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) return core_.doom(id);  // EPIPE, ECONNRESET
-      break;
-    }
-    const bool short_write = static_cast<std::size_t>(n) < data.size();
-    core_.sent(id, n);
-    if (short_write) break;  // send buffer full
-  }
+  send_queued(core_, id, sys_);
   if (!core_.doomed(id)) update_interest(id);
 }
 
