@@ -2,6 +2,7 @@
 // schedule while the server is stopped, so the stall shows in the latency of every message
 // scheduled during it (no coordinated omission).
 #include <signal.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -51,6 +52,42 @@ TEST(RateMode, ServerStallShowsInTheTailNotHiddenByTheLoop) {
   // would not see it at all.
   EXPECT_GE(std::stod(row["p99_us"]), 0.5 * kStallMs * 1000);
   EXPECT_FALSE(row["max_send_lag_us"].empty());
+}
+
+// The loadgen's own child process named loadgen (run_loadgen forks it from this thread), or -1.
+pid_t running_loadgen() {
+  for (const auto& child : children_of(getpid())) {
+    if (read_file("/proc/" + child + "/comm") == "loadgen\n") return std::stoi(child);
+  }
+  return -1;
+}
+
+TEST(RateMode, ALoadgenBehindScheduleSendsEverythingLateAndSaysHowLate) {
+  ServerProcess server("chat-epoll", {"--quiet"});
+  ASSERT_TRUE(server.ok());
+  // Now the loadgen itself stops mid-window: it must catch up on every question that fell due,
+  // count their latency from their intended times, and report the lag.
+  pid_t stopped = -1;
+  std::thread staller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    stopped = running_loadgen();
+    if (stopped <= 0) return;
+    kill(stopped, SIGSTOP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(kStallMs));
+    kill(stopped, SIGCONT);
+  });
+  Result r = run_loadgen({"--port", std::to_string(server.port()), "--mode", "rate", "--rate",
+                          std::to_string(kRate), "--active", "4", "--warmup", "0.5", "--duration",
+                          std::to_string(kWindowS), "--csv-header"});
+  staller.join();
+  ASSERT_GT(stopped, 0) << "no loadgen child to stop";
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto row = parse_csv(r.out);
+  EXPECT_EQ(row["lost"], "0");
+  EXPECT_GT(num(row, "msgs"), 0.8 * kRate * kWindowS);
+  EXPECT_GE(std::stod(row["max_send_lag_us"]), 0.75 * kStallMs * 1000);
+  EXPECT_GE(std::stod(row["max_us"]), 0.75 * kStallMs * 1000);
+  EXPECT_GE(std::stod(row["p99_us"]), 0.5 * kStallMs * 1000);
 }
 
 TEST(RateMode, PoissonArrivalsDeliverEverything) {
