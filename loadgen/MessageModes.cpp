@@ -175,9 +175,7 @@ class Pingpong final : public MessageMode {
 class OpenLoop : public MessageMode {
  public:
   OpenLoop(const Options& o, bool count_replies_only)
-      : MessageMode(o, count_replies_only),
-        schedule_(ArrivalSchedule::parse(o.arrival).value_or(ArrivalSchedule::Kind::kFixed), o.rate,
-                  o.seed) {}
+      : MessageMode(o, count_replies_only), schedule_(o.arrival, o.rate, o.seed) {}
   void on_start(std::uint64_t now) override {
     schedule_.start(now);
     driver().loop().at(schedule_.next_ns(), [this](std::uint64_t t) { send_due(t); });

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "ArrivalSchedule.h"
 #include "HostileClients.h"
 
 namespace mux {
@@ -18,8 +19,8 @@ struct Options {
   std::uint64_t active = 2;
   std::uint64_t size = 64;
   double rate = 1000;
-  std::string arrival = "fixed";  // broadcast, rate: ArrivalSchedule.h
-  std::uint64_t seed = 1;         // --arrival poisson: the schedule's seed
+  ArrivalSchedule::Kind arrival = ArrivalSchedule::Kind::kFixed;  // broadcast, rate
+  std::uint64_t seed = 1;  // --arrival poisson: the schedule's seed
   std::uint64_t window = 16;
   bool window_auto = false;  // --window auto: chosen during the warm-up (WindowTuner.h)
   double warmup = 1;

@@ -375,7 +375,8 @@ int main(int argc, char** argv) {
   app.add_option("--size", o.size, "message text bytes (>= 49)")->capture_default_str();
   app.add_option("--rate", o.rate, "broadcast, rate: messages/s offered in total (open loop)")
       ->capture_default_str();
-  app.add_option("--arrival", o.arrival,
+  std::string arrival_arg = "fixed";
+  app.add_option("--arrival", arrival_arg,
                  "broadcast, rate: the schedule of intended send times: fixed (even gaps) or "
                  "poisson (exponential gaps from --seed)")
       ->check(CLI::IsMember({"fixed", "poisson"}))
@@ -478,6 +479,11 @@ int main(int argc, char** argv) {
     return fatal(fmt::format("{} (see loadgen --help)", e.what()), kExitUsage);
   }
   if (auto err = parse_window(window_arg, o)) return fatal(*err, kExitUsage);
+  if (const auto arrival = ArrivalSchedule::parse(arrival_arg)) {
+    o.arrival = *arrival;
+  } else {
+    return fatal(fmt::format("--arrival {}: use fixed or poisson", arrival_arg), kExitUsage);
+  }
   auto kinds = parse_hostile_kinds(hostile_kinds_arg);
   if (auto* err = std::get_if<std::string>(&kinds)) return fatal(*err, kExitUsage);
   o.hostile_kinds = std::get<std::vector<HostileKind>>(kinds);
