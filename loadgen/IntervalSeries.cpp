@@ -13,6 +13,7 @@ namespace mux {
 void IntervalSeries::open(std::uint64_t now_ns, std::uint64_t count, const Histogram& latency,
                           CpuTimes self) {
   edges_.clear();
+  latencies_.clear();
   Edge e;
   e.t_ns = now_ns;
   e.count = count;
@@ -38,9 +39,15 @@ std::size_t IntervalSeries::cut(std::uint64_t now_ns, std::uint64_t count, const
     e.p50_ns = part.percentile(0.50);
     e.p99_ns = part.percentile(0.99);
   }
+  if (keep_latencies_) latencies_.push_back(part);
   last_ = latency;
   edges_.push_back(e);
   return edges_.size() - 1;
+}
+
+const Histogram* IntervalSeries::latency_of(std::size_t index) const {
+  if (index < 1 || index > latencies_.size()) return nullptr;
+  return &latencies_[index - 1];
 }
 
 void IntervalSeries::server_at(std::size_t edge, double cpu_us, std::uint64_t at_ns) {

@@ -46,7 +46,9 @@ class IntervalSeries {
     std::optional<double> server_lag_us;  // how long after the interval's end its reading came
   };
 
-  explicit IntervalSeries(std::uint64_t interval_ns) : interval_ns_(interval_ns) {}
+  // keep_latencies: keep each interval's histogram (31 KiB each) for latency_of (--hlog).
+  explicit IntervalSeries(std::uint64_t interval_ns, bool keep_latencies = false)
+      : interval_ns_(interval_ns), keep_latencies_(keep_latencies) {}
 
   // The window opens at now_ns with these counters.
   void open(std::uint64_t now_ns, std::uint64_t count, const Histogram& latency, CpuTimes self);
@@ -62,6 +64,8 @@ class IntervalSeries {
   void server_at(std::size_t edge, double cpu_us, std::uint64_t at_ns);
 
   std::vector<Interval> intervals() const;
+  // Interval `index`'s own latencies (Interval::index: 1, 2, ...), when kept; else nullptr.
+  const Histogram* latency_of(std::size_t index) const;
   // The file: a header line, then one line per interval
   // (docs/loadgen.md#per-interval-series---series-out-file).
   std::string csv(const HistogramIdentity& id) const;
@@ -78,8 +82,10 @@ class IntervalSeries {
   };
 
   std::uint64_t interval_ns_;
+  bool keep_latencies_;
   std::vector<Edge> edges_;
-  Histogram last_;  // the row's histogram at the last edge
+  std::vector<Histogram> latencies_;  // keep_latencies: interval k's at k - 1
+  Histogram last_;                    // the row's histogram at the last edge
 };
 
 // The series file's header line (no newline).

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "ArrivalSchedule.h"
 #include "IntegrityChecker.h"
 #include "MessageCodec.h"
 #include "WindowTuner.h"
@@ -26,7 +27,7 @@ struct Member {
   std::uint64_t sent = 0;   // next sequence number = messages sent so far
   std::uint64_t acked = 0;  // flood: our messages delivered to the peer
   int peer = -1;            // pairs: the other member of the pair
-  bool initiator = false;   // pingpong: the side that asks
+  bool initiator = false;   // pingpong, rate: the side that asks
   std::unordered_map<std::uint32_t, IntegrityChecker> from;  // per sender
   // The checker of the last sender seen: pairs only ever hear one, so the hash lookup is skipped
   // (references into an unordered_map stay valid as it grows).
@@ -34,11 +35,13 @@ struct Member {
   IntegrityChecker* last_from = nullptr;
 };
 
-// What pingpong, broadcast and flood share: the members, sending, and the checks on every
+// What pingpong, broadcast, rate and flood share: the members, sending, and the checks on every
 // delivery. A subclass decides who sends when, and what a delivery triggers.
 class MessageMode : public Mode {
  public:
-  explicit MessageMode(const Options& o) : o_(o), codec_(o.size) {}
+  // count_replies_only: the row's msgs counts only the deliveries to a pair's asker (rate).
+  explicit MessageMode(const Options& o, bool count_replies_only = false)
+      : o_(o), codec_(o.size), count_replies_only_(count_replies_only) {}
 
   std::optional<std::string> on_setup() override;
   std::string members_noun() const override { return "active connections"; }
@@ -53,12 +56,15 @@ class MessageMode : public Mode {
   // A checked delivery of m to `to`.
   virtual void delivered(Member& to, const Message& m, std::uint64_t now) = 0;
   void send_msg(Member& m, std::uint64_t send_ns);
+  // Pairs: `to` answers m; the answer carries the question's send time back.
+  void answer(Member& to, const Message& m) { send_msg(to, m.send_ns); }
   void record_if_in_window(std::uint64_t now, std::uint64_t send_ns);
 
   const Options& o_;
   MessageCodec codec_;
   std::vector<Member> members_;
   std::uint64_t expected_ = 0, delivered_ = 0;
+  const bool count_replies_only_;
 };
 
 std::optional<std::string> MessageMode::on_setup() {
@@ -121,7 +127,7 @@ void MessageMode::on_line(Conn& c, std::string_view line, std::uint64_t now) {
     to.last_from = &to.from[m->sender];
   }
   to.last_from->receive(m->seq);
-  if (driver().in_window()) ++r.msgs;
+  if (driver().in_window() && (!count_replies_only_ || to.initiator)) ++r.msgs;
   delivered(to, *m, now);
 }
 
@@ -159,41 +165,82 @@ class Pingpong final : public MessageMode {
       record_if_in_window(now, m.send_ns);
       if (driver().sending()) send_msg(to, now_ns());
     } else {
-      send_msg(to, m.send_ns);  // the answer carries the question's send time back
+      answer(to, m);
     }
   }
 };
 
-class Broadcast final : public MessageMode {
+// broadcast and rate: each message sent at its intended time (ArrivalSchedule.h), whatever the
+// deliveries do, and its latency measured from that time.
+class OpenLoop : public MessageMode {
  public:
-  using MessageMode::MessageMode;
+  OpenLoop(const Options& o, bool count_replies_only)
+      : MessageMode(o, count_replies_only), schedule_(o.arrival, o.rate, o.seed) {}
   void on_start(std::uint64_t now) override {
-    next_ns_ = now;
-    driver().loop().at(next_ns_, [this](std::uint64_t t) { send_due(t); });
+    schedule_.start(now);
+    driver().loop().at(schedule_.next_ns(), [this](std::uint64_t t) { send_due(t); });
   }
+  void finish(RunResult& r, bool server_died) override {
+    MessageMode::finish(r, server_died);
+    if (r.measured) r.max_send_lag_us = static_cast<double>(max_lag_ns_) / 1e3;
+  }
+
+ protected:
+  // Who sends message n of the schedule.
+  virtual Member& sender_of(std::uint64_t n) = 0;
 
  private:
   // Sends per timer when behind schedule: the loop gets to read deliveries in between.
   static constexpr std::size_t kBurst = 1024;
 
+  // Every message due by now is sent now, however late: its latency still counts from its
+  // intended time, and how late the loadgen was is the row's max_send_lag_us.
+  void send_due(std::uint64_t now) {
+    if (!driver().sending()) return;
+    for (std::size_t burst = 0; schedule_.next_ns() <= now && burst < kBurst; ++burst) {
+      const std::uint64_t intended = schedule_.next_ns();
+      if (driver().in_window()) max_lag_ns_ = std::max(max_lag_ns_, now - intended);
+      send_msg(sender_of(schedule_.sent()), intended);
+      schedule_.advance();
+    }
+    driver().loop().at(schedule_.next_ns(), [this](std::uint64_t t) { send_due(t); });
+  }
+
+  ArrivalSchedule schedule_;
+  std::uint64_t max_lag_ns_ = 0;
+};
+
+class Broadcast final : public OpenLoop {
+ public:
+  explicit Broadcast(const Options& o) : OpenLoop(o, false) {}
+
+ private:
   bool broadcast() const override { return true; }
+  Member& sender_of(std::uint64_t n) override { return members_[n % members_.size()]; }
   void delivered(Member&, const Message& m, std::uint64_t now) override {
     record_if_in_window(now, m.send_ns);
   }
-  void send_due(std::uint64_t now) {
-    if (!driver().sending()) return;
-    const double interval = 1e9 / o_.rate;
-    for (std::size_t burst = 0; next_ns_ <= now && burst < kBurst; ++burst) {
-      send_msg(members_[n_ % members_.size()], next_ns_);
-      ++n_;
-      // From the start, not from the previous send: rounding must not accumulate into drift.
-      next_ns_ =
-          driver().start_ns() + static_cast<std::uint64_t>(static_cast<double>(n_) * interval);
-    }
-    driver().loop().at(next_ns_, [this](std::uint64_t t) { send_due(t); });
-  }
+};
 
-  std::uint64_t n_ = 0, next_ns_ = 0;
+// Pingpong's pairs under an open-loop schedule: the offered rate is spread over the pairs in
+// turn, each asker's questions may overlap, the other side answers each on receipt with the
+// question's intended time, and the asker records the reply's latency from that time. msgs
+// counts the replies, so throughput_msgs_s is the achieved rate to compare with the offered one.
+class Rate final : public OpenLoop {
+ public:
+  explicit Rate(const Options& o) : OpenLoop(o, true) {}
+
+ private:
+  Member& sender_of(std::uint64_t n) override {
+    return members_[2 * (n % (members_.size() / 2))];  // the askers are the even members
+  }
+  void delivered(Member& to, const Message& m, std::uint64_t now) override {
+    if (to.initiator) {
+      record_if_in_window(now, m.send_ns);
+    } else {
+      answer(to, m);
+    }
+  }
 };
 
 class Flood final : public MessageMode {
@@ -294,6 +341,7 @@ void Flood::tune(std::uint64_t now) {
 std::unique_ptr<Mode> make_message_mode(const Options& o) {
   if (o.mode == "pingpong") return std::make_unique<Pingpong>(o);
   if (o.mode == "broadcast") return std::make_unique<Broadcast>(o);
+  if (o.mode == "rate") return std::make_unique<Rate>(o);
   return std::make_unique<Flood>(o);
 }
 

@@ -7,6 +7,11 @@
 //              every message is scheduled at an intended time and its latency measured from that
 //              time at every receiver, so a stalled server cannot hide its stalls (no
 //              coordinated omission).
+//   rate       pingpong's K/2 pairs under broadcast's open loop: `rate` questions/s in total, the
+//              pairs taking turns, each sent at its intended time (--arrival fixed or poisson),
+//              answered on receipt; latency from the intended time to the answer, msgs counts
+//              the answers (the achieved rate), and how far the loadgen fell behind its schedule
+//              is the row's max_send_lag_us.
 //   flood      K/2 pairs, both sides sending, each keeping `window` messages in flight (closed
 //              loop): the highest throughput the server sustains; latency is one way.
 //
@@ -22,7 +27,7 @@
 
 namespace mux {
 
-// The mode for o.mode (pingpong, broadcast or flood).
+// The mode for o.mode (pingpong, broadcast, rate or flood).
 std::unique_ptr<Mode> make_message_mode(const Options& o);
 
 }  // namespace mux

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "ArrivalSchedule.h"
 #include "HostileClients.h"
 
 namespace mux {
@@ -18,6 +19,8 @@ struct Options {
   std::uint64_t active = 2;
   std::uint64_t size = 64;
   double rate = 1000;
+  ArrivalSchedule::Kind arrival = ArrivalSchedule::Kind::kFixed;  // broadcast, rate
+  std::uint64_t seed = 1;  // --arrival poisson: the schedule's seed
   std::uint64_t window = 16;
   bool window_auto = false;  // --window auto: chosen during the warm-up (WindowTuner.h)
   double warmup = 1;
@@ -32,6 +35,7 @@ struct Options {
   std::string histogram_out;  // --histogram-out FILE: the window's latency histogram as JSON
   double interval = 0;        // --interval S: the per-interval series (0 = none)
   std::string series_out;     // --series-out FILE: where the series goes (CSV)
+  std::string hlog;           // --hlog FILE: the window's latencies as an HdrHistogram log
 
   // Where the idle connections go (IdleHolders.h): address LISTs, "" for the defaults.
   std::string idle_sources;

@@ -60,7 +60,7 @@ RunDriver::RunDriver(const Options& o, const Endpoint& server, ServerControl& co
       meter_(o, control),
       watch_(o.server_pid) {
   mode_.driver_ = this;
-  if (o.interval > 0) series_.emplace(seconds_ns(o.interval));
+  if (o.interval > 0) series_.emplace(seconds_ns(o.interval), !o.hlog.empty());
   if (o.hostile > 0) {
     hostile_.emplace(loop_, server_, o.hostile, o.hostile_kinds, o.hostile_pacing);
     r_.hostile = o.hostile;

@@ -154,6 +154,8 @@ class RunDriver : private EventLoop::Dispatcher {
   RunOutcome run();
   // The per-interval series (--interval), or nullptr.
   const IntervalSeries* series() const { return series_ ? &*series_ : nullptr; }
+  // When the measuring window began (now_ns() clock); 0 when it never did.
+  std::uint64_t window_begin_ns() const { return r_.measured ? meter_.begin_ns() : 0; }
 
   // --- for modes ---
   const Options& options() const { return o_; }

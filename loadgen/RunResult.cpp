@@ -83,6 +83,7 @@ std::vector<std::pair<std::string, Cell>> cells(const RunResult& r) {
       {"hostile_refused", hostile(r.hostile_counts.refused)},
       {"hostile_dropped", hostile(r.hostile_counts.dropped)},
       {"hostile_errors", hostile(r.hostile_counts.errors)},
+      {"max_send_lag_us", opt(r.max_send_lag_us)},
   };
 }
 

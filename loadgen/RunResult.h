@@ -54,6 +54,9 @@ struct RunResult {
   std::uint64_t hostile = 0;
   std::string hostile_kinds;
   HostileCounts hostile_counts;
+  // broadcast, rate: how late the loadgen sent a message of the window at most, after its
+  // intended time (ArrivalSchedule.h); its latency counts from the intended time regardless.
+  std::optional<double> max_send_lag_us;
 
   double throughput() const;
   std::optional<double> server_cpu_pct() const;

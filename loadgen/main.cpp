@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -15,6 +16,7 @@
 
 #include "ChurnMode.h"
 #include "FloorRun.h"
+#include "HdrLog.h"
 #include "HistogramJson.h"
 #include "HostileClients.h"
 #include "IdleHolders.h"
@@ -49,7 +51,7 @@ int fatal(const std::string& message, int code = kExitFatal) {
 
 std::optional<std::string> validate(const Options& o) {
   if (o.hostile > 0 && (o.hold || is_floor(o.mode))) {
-    return "--hostile K needs a run against a server (pingpong, broadcast, flood or churn)";
+    return "--hostile K needs a run against a server (pingpong, broadcast, rate, flood or churn)";
   }
   const HostilePacing& hp = o.hostile_pacing;
   if (hp.storm_burst < 1 || hp.storm_burst > kMaxStormBurst) {
@@ -64,10 +66,11 @@ std::optional<std::string> validate(const Options& o) {
     if (o.idle == 0) return "--hold needs --idle N (N > 0)";
     if (!o.histogram_out.empty()) return "--histogram-out needs a run (--mode), not --hold";
     if (!o.series_out.empty()) return "--series-out needs a run (--mode), not --hold";
+    if (!o.hlog.empty()) return "--hlog needs a run (--mode), not --hold";
     return std::nullopt;
   }
   if (o.mode.empty()) {
-    return "--mode is required (pingpong, broadcast, flood, churn, floor or relay-floor)";
+    return "--mode is required (pingpong, broadcast, rate, flood, churn, floor or relay-floor)";
   }
   if (o.idle > 0 && o.idle_held > 0) return "--idle and --idle-held exclude each other";
   if (o.idle == 0 && !(o.idle_sources.empty() && o.idle_destinations.empty())) {
@@ -76,12 +79,16 @@ std::optional<std::string> validate(const Options& o) {
   if (o.duration <= 0) return fmt::format("--duration {}: must be > 0 seconds", o.duration);
   if (o.warmup < 0) return fmt::format("--warmup {}: must be >= 0 seconds", o.warmup);
   if (o.interval < 0) return fmt::format("--interval {}: must be > 0 seconds", o.interval);
-  if (o.interval > 0 && o.series_out.empty()) {
-    return "--interval S writes a series: name its file with --series-out FILE";
+  if (o.interval > 0 && o.series_out.empty() && o.hlog.empty()) {
+    return "--interval S cuts the window for a file: name it with --series-out FILE or --hlog "
+           "FILE";
   }
   if (is_floor(o.mode)) {
     if (!o.series_out.empty()) {
-      return "--series-out needs a server mode (pingpong, broadcast, flood or churn)";
+      return "--series-out needs a server mode (pingpong, broadcast, rate, flood or churn)";
+    }
+    if (!o.hlog.empty()) {
+      return "--hlog needs a server mode (pingpong, broadcast, rate, flood or churn)";
     }
     if (o.size < 1) return "--size must be at least 1 byte";
     return std::nullopt;
@@ -96,13 +103,16 @@ std::optional<std::string> validate(const Options& o) {
         "prefix; use at most 4000",
         o.size);
   }
-  if ((o.mode == "pingpong" || o.mode == "flood" || o.mode == "churn") &&
+  if ((o.mode == "pingpong" || o.mode == "rate" || o.mode == "flood" || o.mode == "churn") &&
       (o.active < 2 || o.active % 2 != 0)) {
     return fmt::format("--active {}: {} works in pairs, use an even number >= 2", o.active, o.mode);
   }
   if (o.mode == "broadcast") {
     if (o.active < 2) return fmt::format("--active {}: broadcast needs >= 2", o.active);
     if (o.rate <= 0) return fmt::format("--rate {}: broadcast needs a rate > 0 messages/s", o.rate);
+  }
+  if (o.mode == "rate" && o.rate <= 0) {
+    return fmt::format("--rate {}: rate needs an offered rate > 0 messages/s", o.rate);
   }
   if (o.mode == "flood" && !o.window_auto && o.window < 1) return "--window must be >= 1";
   if (o.mode == "flood" && o.window_auto && o.warmup <= 0) {
@@ -154,6 +164,32 @@ int write_series(const Options& o, const RunResult& r, const IntervalSeries* ser
   if (auto err = write_text_file(o.series_out, series->csv(id))) {
     return fatal(fmt::format("--series-out {}: {}", o.series_out, *err));
   }
+  return code;
+}
+
+// Writes --hlog after the row is printed, like write_histogram: one interval per --interval (the
+// series' own cuts of the row's histogram), else one for the whole window.
+int write_hlog(const Options& o, const RunResult& r, const RunDriver& driver, int code) {
+  if (o.hlog.empty()) return code;
+  std::vector<hdr::LogInterval> intervals;
+  if (const IntervalSeries* series = driver.series()) {
+    for (const auto& iv : series->intervals()) {
+      intervals.push_back({iv.start_s, iv.end_s - iv.start_s, series->latency_of(iv.index)});
+    }
+  } else if (r.measured) {
+    intervals.push_back({0, r.measured_s, &r.latency});
+  }
+  // The log's StartTime is the window's start on the wall clock (our clock is monotonic).
+  timespec wall{};
+  clock_gettime(CLOCK_REALTIME, &wall);
+  const std::uint64_t begin = driver.window_begin_ns();
+  const double ago_s = begin > 0 ? static_cast<double>(now_ns() - begin) / 1e9 : 0.0;
+  const double start_epoch_s =
+      static_cast<double>(wall.tv_sec) + static_cast<double>(wall.tv_nsec) / 1e9 - ago_s;
+  std::string text;
+  auto err = hdr::interval_log(start_epoch_s, intervals, text);
+  if (!err) err = write_text_file(o.hlog, text);
+  if (err) return fatal(fmt::format("--hlog {}: {}", o.hlog, *err));
   return code;
 }
 
@@ -244,7 +280,7 @@ int run_main(const Options& o, const Endpoint& server, const IdleOptions& idle) 
   r.mode = o.mode;
   r.active = is_floor(o.mode) ? 2 : o.active;
   r.size = o.size;
-  r.rate = o.mode == "broadcast" ? o.rate : 0;
+  r.rate = o.mode == "broadcast" || o.mode == "rate" ? o.rate : 0;
   r.warmup_s = o.warmup;
   r.duration_s = o.duration;
   r.label = o.label;
@@ -302,7 +338,8 @@ int run_main(const Options& o, const Endpoint& server, const IdleOptions& idle) 
   emit(o, r);
   if (out.server_died) {
     fmt::print(stderr, "loadgen: {} (the row holds partial figures)\n", *out.server_died);
-    return write_series(o, r, driver.series(), write_histogram(o, r, kExitServerDied));
+    return write_hlog(o, r, driver,
+                      write_series(o, r, driver.series(), write_histogram(o, r, kExitServerDied)));
   }
   if (r.integrity.total() > 0) {
     fmt::print(stderr,
@@ -311,7 +348,7 @@ int run_main(const Options& o, const Endpoint& server, const IdleOptions& idle) 
                r.integrity.lost, r.integrity.duplicated, r.integrity.reordered,
                r.integrity.corrupted);
   }
-  return write_series(o, r, driver.series(), write_histogram(o, r, 0));
+  return write_hlog(o, r, driver, write_series(o, r, driver.series(), write_histogram(o, r, 0)));
 }
 
 }  // namespace
@@ -324,17 +361,29 @@ int main(int argc, char** argv) {
   app.add_option("--host", o.host, "server address")->capture_default_str();
   app.add_option("--port", o.port, "server port")->capture_default_str();
   app.add_option("--mode", o.mode,
-                 "pingpong | broadcast | flood | churn | floor | relay-floor. floor: blocking "
+                 "pingpong | broadcast | rate | flood | churn | floor | relay-floor. rate: "
+                 "pingpong's pairs, open loop at --rate (docs/loadgen.md). floor: blocking "
                  "ping-pong with a forked echo peer, no server (2 hops); relay-floor: a forked "
                  "peer relays A -> B -> A with blocking recv/send (4 hops, the path of a chat "
                  "pingpong)")
-      ->check(CLI::IsMember({"pingpong", "broadcast", "flood", "churn", "floor", "relay-floor"}));
+      ->check(CLI::IsMember(
+          {"pingpong", "broadcast", "rate", "flood", "churn", "floor", "relay-floor"}));
   app.add_option("--idle", o.idle, "idle connections to open, hold during the run and check");
   app.add_option("--idle-held", o.idle_held,
                  "idle connections held by another process (loadgen --hold); recorded only");
   app.add_option("--active", o.active, "active connections")->capture_default_str();
   app.add_option("--size", o.size, "message text bytes (>= 49)")->capture_default_str();
-  app.add_option("--rate", o.rate, "broadcast: messages/s in total (open loop)")
+  app.add_option("--rate", o.rate, "broadcast, rate: messages/s offered in total (open loop)")
+      ->capture_default_str();
+  std::string arrival_arg = "fixed";
+  app.add_option("--arrival", arrival_arg,
+                 "broadcast, rate: the schedule of intended send times: fixed (even gaps) or "
+                 "poisson (exponential gaps from --seed)")
+      ->check(CLI::IsMember({"fixed", "poisson"}))
+      ->capture_default_str();
+  app.add_option("--seed", o.seed,
+                 "--arrival poisson: the generator's seed (same seed, same "
+                 "schedule)")
       ->capture_default_str();
   std::string window_arg = "16";
   app.add_option("--window", window_arg,
@@ -362,10 +411,16 @@ int main(int argc, char** argv) {
   app.add_option("--interval", o.interval,
                  "cut the measuring window into intervals of S seconds and write, per interval, "
                  "messages, p50 and p99, loadgen CPU and server CPU (from /stats, asked without "
-                 "waiting) to --series-out (default 1 when --series-out is given)")
+                 "waiting) to --series-out (default 1 when --series-out is given), and one "
+                 "histogram per interval to --hlog")
       ->type_name("S");
   app.add_option("--series-out", o.series_out,
                  "write the per-interval series to FILE as CSV (docs/loadgen.md)")
+      ->type_name("FILE");
+  app.add_option("--hlog", o.hlog,
+                 "write the window's latencies to FILE as an HdrHistogram interval log (V2 "
+                 "compressed, values in ns), one interval per --interval S if given, else one "
+                 "for the window (docs/loadgen.md)")
       ->type_name("FILE");
   app.add_option("--hostile", o.hostile,
                  "K misbehaving clients beside the measured ones, from the warm-up (starting "
@@ -424,6 +479,11 @@ int main(int argc, char** argv) {
     return fatal(fmt::format("{} (see loadgen --help)", e.what()), kExitUsage);
   }
   if (auto err = parse_window(window_arg, o)) return fatal(*err, kExitUsage);
+  if (const auto arrival = ArrivalSchedule::parse(arrival_arg)) {
+    o.arrival = *arrival;
+  } else {
+    return fatal(fmt::format("--arrival {}: use fixed or poisson", arrival_arg), kExitUsage);
+  }
   auto kinds = parse_hostile_kinds(hostile_kinds_arg);
   if (auto* err = std::get_if<std::string>(&kinds)) return fatal(*err, kExitUsage);
   o.hostile_kinds = std::get<std::vector<HostileKind>>(kinds);
@@ -434,9 +494,12 @@ int main(int argc, char** argv) {
       return fatal(fmt::format("--histogram-out {}: {}", o.histogram_out, *err), kExitUsage);
     }
   }
-  if (!o.series_out.empty()) {
-    if (auto err = check_writable(o.series_out)) {
-      return fatal(fmt::format("--series-out {}: {}", o.series_out, *err), kExitUsage);
+  const std::pair<const char*, const std::string*> out_files[] = {{"--series-out", &o.series_out},
+                                                                  {"--hlog", &o.hlog}};
+  for (const auto& [flag, path] : out_files) {
+    if (path->empty()) continue;
+    if (auto err = check_writable(*path)) {
+      return fatal(fmt::format("{} {}: {}", flag, *path, *err), kExitUsage);
     }
   }
 

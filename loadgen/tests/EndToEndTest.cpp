@@ -39,36 +39,6 @@ const std::vector<ServerKind>& servers() {
   return s;
 }
 
-std::uint64_t num(const std::map<std::string, std::string>& row, const std::string& key) {
-  auto it = row.find(key);
-  return it == row.end() || it->second.empty() ? 0 : std::strtoull(it->second.c_str(), nullptr, 10);
-}
-
-// A fresh path for --histogram-out in a private directory, removed with it at scope exit.
-class TempPath {
- public:
-  explicit TempPath(const std::string& name) {
-    char dir[] = "/tmp/loadgen-e2e-XXXXXX";
-    if (mkdtemp(dir)) dir_ = dir;
-    path_ = dir_ + "/" + name;
-  }
-  ~TempPath() {
-    std::remove(path_.c_str());
-    rmdir(dir_.c_str());
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string dir_, path_;
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // As the row prints µs: three decimals, trailing zeros dropped.
 std::string us(std::uint64_t ns) {
   std::string s = fmt::format("{:.3f}", static_cast<double>(ns) / 1000.0);
@@ -104,7 +74,7 @@ void expect_histogram_of_row(const std::string& path, std::map<std::string, std:
   } else if (mode == "floor" || mode == "relay-floor") {
     EXPECT_EQ(2 * n, msgs);
   } else {
-    EXPECT_EQ(n, msgs);  // broadcast, flood, churn: one latency per counted delivery
+    EXPECT_EQ(n, msgs);  // broadcast, rate, flood, churn: one latency per counted delivery
   }
 }
 
@@ -170,8 +140,8 @@ TEST_P(EveryServerEveryMode, DeliversEverythingIntactWithIdleConnections) {
 
 INSTANTIATE_TEST_SUITE_P(Loopback, EveryServerEveryMode,
                          ::testing::Combine(::testing::Range<std::size_t>(0, 4),
-                                            ::testing::Values("pingpong", "broadcast", "flood",
-                                                              "churn")),
+                                            ::testing::Values("pingpong", "broadcast", "rate",
+                                                              "flood", "churn")),
                          [](const auto& info) {
                            const auto& k = servers()[std::get<0>(info.param)];
                            std::string name = k.mechanism + "_" + std::get<1>(info.param);
@@ -257,6 +227,9 @@ TEST(EndToEnd, BadFlagsAreAOneLineError) {
            {"--mode", "pingpong", "--active", "3"},
            {"--mode", "pingpong", "--size", "8"},
            {"--mode", "broadcast", "--rate", "0"},
+           {"--mode", "rate", "--rate", "0"},
+           {"--mode", "rate", "--active", "3"},
+           {"--mode", "rate", "--arrival", "uniform"},
            {"--mode", "flood", "--window", "x"},
            {"--mode", "flood", "--window", "auto", "--warmup", "0"},
            {"--hold"},
@@ -492,6 +465,9 @@ TEST(EndToEnd, SeriesOptionsAreCheckedBeforeTheRun) {
   Result bad = run_loadgen({"--mode", "pingpong", "--series-out", "/nonexistent-dir/s.csv"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--series-out /nonexistent-dir/s.csv"), std::string::npos) << bad.err;
+  Result bad_hlog = run_loadgen({"--mode", "rate", "--hlog", "/nonexistent-dir/l.hlog"});
+  EXPECT_EQ(bad_hlog.exit_code, 2);
+  EXPECT_NE(bad_hlog.err.find("--hlog /nonexistent-dir/l.hlog"), std::string::npos) << bad_hlog.err;
 }
 
 }  // namespace

@@ -41,6 +41,27 @@ TEST(HistogramSince, GivesThePercentilesOfWhatCameAfterTheCopy) {
   EXPECT_EQ(all.since(all).count(), 0u);
 }
 
+TEST(IntervalSeries, KeepsEachIntervalsLatenciesWhenAsked) {
+  Histogram h;
+  IntervalSeries kept(kSec, true), not_kept(kSec);
+  kept.open(0, 0, h, cpu(0));
+  not_kept.open(0, 0, h, cpu(0));
+  h.record(1000);
+  h.record(2000);
+  kept.cut(kSec, 2, h, cpu(0));
+  not_kept.cut(kSec, 2, h, cpu(0));
+  h.record(5000);
+  kept.cut(2 * kSec, 3, h, cpu(0));
+  ASSERT_NE(kept.latency_of(1), nullptr);
+  ASSERT_NE(kept.latency_of(2), nullptr);
+  EXPECT_EQ(kept.latency_of(1)->count(), 2u);
+  EXPECT_EQ(kept.latency_of(2)->count(), 1u);
+  EXPECT_EQ(kept.latency_of(2)->count_at(Histogram::index_of(5000)), 1u);
+  EXPECT_EQ(kept.latency_of(0), nullptr);
+  EXPECT_EQ(kept.latency_of(3), nullptr);
+  EXPECT_EQ(not_kept.latency_of(1), nullptr);
+}
+
 TEST(IntervalSeries, CutsTheCountersAtEachEdge) {
   IntervalSeries s(kSec);
   Histogram h;

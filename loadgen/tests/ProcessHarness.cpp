@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -210,5 +211,28 @@ std::vector<std::string> with_hold(const std::vector<std::string>& args) {
 
 HoldProcess::HoldProcess(const std::vector<std::string>& args, long rlimit_nofile)
     : PipedProcess(bin_dir() + "/loadgen", with_hold(args), rlimit_nofile) {}
+
+std::uint64_t num(const std::map<std::string, std::string>& row, const std::string& key) {
+  auto it = row.find(key);
+  return it == row.end() || it->second.empty() ? 0 : std::strtoull(it->second.c_str(), nullptr, 10);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TempPath::TempPath(const std::string& name) {
+  char dir[] = "/tmp/loadgen-e2e-XXXXXX";
+  if (mkdtemp(dir)) dir_ = dir;
+  path_ = dir_ + "/" + name;
+}
+
+TempPath::~TempPath() {
+  std::remove(path_.c_str());
+  rmdir(dir_.c_str());
+}
 
 }  // namespace mux::test

@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -32,6 +34,26 @@ std::vector<std::string> children_of(pid_t pid);
 
 // Parses `header\nrow\n` (what --csv-header prints) into column -> value.
 std::map<std::string, std::string> parse_csv(const std::string& out);
+
+// A row's integer column; 0 when it is missing or empty.
+std::uint64_t num(const std::map<std::string, std::string>& row, const std::string& key);
+
+// A file's whole text ("" when it cannot be read).
+std::string read_file(const std::string& path);
+
+// A fresh path for an output file (--histogram-out, --hlog) in a private directory, removed with
+// it at scope exit.
+class TempPath {
+ public:
+  explicit TempPath(const std::string& name);
+  ~TempPath();
+  TempPath(const TempPath&) = delete;
+  TempPath& operator=(const TempPath&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string dir_, path_;
+};
 
 // A child process with stdin and stdout on pipes (stderr goes to a file): the tests read its
 // lines, write to its stdin, and release it by closing stdin.

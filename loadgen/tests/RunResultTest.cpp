@@ -22,17 +22,18 @@ TEST(RunResult, ColumnsFollowTheContractInOrder) {
             ",server_cpu_pct,idle_open_s,conns_per_s,bound_by,server_capacity_msgs_s,window_chosen,"
             "server_syscalls,server_sqes,server_syscalls_per_msg,idle_sources,idle_destinations,"
             "hostile,hostile_kinds,"
-            "hostile_connects,hostile_refused,hostile_dropped,hostile_errors");
+            "hostile_connects,hostile_refused,hostile_dropped,hostile_errors,max_send_lag_us");
 }
 
 TEST(RunResult, HostileCountersAreEmptyWithoutHostileClients) {
   RunResult r;
-  EXPECT_EQ(csv_row(r).substr(csv_row(r).size() - 7), ",0,,,,,") << csv_row(r);
+  // hostile, its kinds and counters, then max_send_lag_us (empty).
+  EXPECT_EQ(csv_row(r).substr(csv_row(r).size() - 8), ",0,,,,,,") << csv_row(r);
   r.hostile = 12;
   r.hostile_kinds = "slowloris+storm";
   r.hostile_counts = {.connects = 40, .refused = 1, .dropped = 2, .errors = 0};
   const std::string row = csv_row(r);
-  EXPECT_EQ(row.substr(row.size() - 28), ",12,slowloris+storm,40,1,2,0") << row;
+  EXPECT_EQ(row.substr(row.size() - 29), ",12,slowloris+storm,40,1,2,0,") << row;
 }
 
 TEST(RunResult, RowHasOneCellPerColumnAndDerivedFigures) {
@@ -129,6 +130,14 @@ TEST(RunResult, NewColumnsAreFilledOrEmptyInTheRow) {
   EXPECT_NE(json.find("\"window_chosen\":32,"), std::string::npos) << json;
   const std::string empty = csv_row(RunResult{});
   EXPECT_EQ(empty.substr(empty.size() - 3), ",,,") << empty;
+}
+
+TEST(RunResult, SendLagIsTheLastColumnWhenTheModeIsOpenLoop) {
+  RunResult r = one_second(80, 50);
+  EXPECT_EQ(result_columns().back(), "max_send_lag_us");
+  EXPECT_EQ(csv_row(r).back(), ',');  // closed-loop modes leave it empty
+  r.max_send_lag_us = 12.5;
+  EXPECT_EQ(csv_row(r).substr(csv_row(r).size() - 5), ",12.5") << csv_row(r);
 }
 
 TEST(RunResult, SyscallsPerMessageUseTheDeliveriesOfTheWindow) {
