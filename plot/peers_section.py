@@ -233,28 +233,26 @@ def goal_held(results, pairs, ours):
         return f"not measured ({', '.join(missing)} not in this run)"
     cells = pair.cells[COST]
     compared = [c for c in cells if c.outcome != NOT_COMPARED]
-    above = [c for c in compared if c.outcome == ABOVE]
-    open_ = [c for c in compared if c.outcome == UNDECIDED]
     left = [c for c in cells if c.outcome == NOT_COMPARED]
+
+    def at(kind):
+        return ", ".join(f"{fmt(c.idle)} idle: {c.figure()}" for c in compared if c.outcome == kind)
+
     met = [c for c in compared if c.outcome == AT_MOST]
-    if above:
-        text = "**no**: above at " + ", ".join(f"{fmt(c.idle)} idle: {c.figure()}" for c in above)
-        if open_:
-            text += "; undecided at " + ", ".join(
-                f"{fmt(c.idle)} idle: {c.figure()}" for c in open_
-            )
-        if met:
-            text += f"; ≤ 1.0× at {counts_words(met)}"
-    elif open_ or not compared:
-        text = "**undecided**" + (
-            ": the interval reaches past"
-            f" {1 + rules.EQUIVALENCE_MARGIN:.2f} at "
-            + ", ".join(f"{fmt(c.idle)} idle: {c.figure()}" for c in open_)
-            if open_
-            else ": no idle count compared"
-        )
-    else:
-        text = f"**yes**, at {counts_words(compared)} idle"
+    parts = []
+    if at(ABOVE):
+        parts.append("**no**: above at " + at(ABOVE))
+    if at(UNDECIDED):
+        edge = f"{1 + rules.EQUIVALENCE_MARGIN:.2f}"
+        lead = "undecided" if parts else "**undecided**: the interval reaches past " + edge
+        parts.append(f"{lead} at {at(UNDECIDED)}")
+    if not compared:
+        parts.append("**undecided**: no idle count compared")
+    elif not parts:
+        parts.append(f"**yes**, at {counts_words(met)} idle")
+    elif met:
+        parts.append(f"≤ 1.0× at {counts_words(met)}")
+    text = "; ".join(parts)
     if left:
         text += "; not compared at " + ", ".join(f"{fmt(c.idle)} ({c.why})" for c in left)
     return text
@@ -341,7 +339,8 @@ def claims_by_group(results, registry):
             if m in in_run and wanted(m):
                 group = "ours" if m == ours else registry.groups.get(m, "?")
                 by_group.setdefault(group, []).append(judge(results, m))
-        out.append((words, by_group))
+        if by_group:
+            out.append((words, by_group))
     return out
 
 
@@ -385,6 +384,10 @@ def section(results, registry):
     if not peers_in_run(results, registry):
         return Section(TITLE, [Text([ABSENT, ""])])
     pairs = evaluate(results, registry)
+    if not idle_counts(results):
+        pairs_blocks = [Text([f"The run measured no {MODE}: no figure to set side by side.", ""])]
+    else:
+        pairs_blocks = [ratios_table(pairs), Text(readings(pairs))]
     blocks = [
         Text(
             [
@@ -401,8 +404,7 @@ def section(results, registry):
                 "",
             ]
         ),
-        ratios_table(pairs),
-        Text(readings(pairs)),
+        *pairs_blocks,
         Text(
             [
                 "**The goal for our side**: each of our backends at most 1.0× libevent's same"

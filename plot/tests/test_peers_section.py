@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import unittest
+from types import SimpleNamespace
 
 from plot import claims, document, idle_growth, peers, peers_section, report, report_html, rules
 from plot.results_folder import ResultsFolder
@@ -150,6 +151,30 @@ class PeersSection(unittest.TestCase):
         self.assertIn(
             "**undecided**: no idle count compared", row_of(text, ["poll", "libevent-poll"])
         )
+
+    def test_the_goal_says_undecided_where_the_interval_straddles_the_edge(self):
+        def cell(idle, ratio, low, high):
+            r = SimpleNamespace(ratio=ratio, low=low, high=high, confidence=rules.CONFIDENCE)
+            return peers_section.Cell(idle, (1, 1), r, peers_section.outcome(r))
+
+        refused = peers_section.Cell(LARGEST, why="both refused (FD_SETSIZE)")
+        pair = peers_section.Pair("poll", "libevent-poll", "libraries")
+        pair.cells[peers_section.COST] = [
+            cell(0, 0.9, 0.85, 0.95),
+            cell(1000, 1.03, 0.99, 1.07),
+            refused,
+        ]
+        synthetic.with_peers(self.folder, only=["libevent-poll"])
+        words = peers_section.goal_held(ResultsFolder(self.folder), [pair], "poll")
+        self.assertEqual(
+            words,
+            "**undecided**: the interval reaches past 1.05 at 1,000 idle: ×1.03 (95% CI 0.99 …"
+            " 1.07); ≤ 1.0× at 0; not compared at 10,000 (both refused (FD_SETSIZE))",
+        )
+        pair.cells[peers_section.COST][0] = cell(0, 1.2, 1.1, 1.3)
+        words = peers_section.goal_held(ResultsFolder(self.folder), [pair], "poll")
+        self.assertTrue(words.startswith("**no**: above at 0 idle: ×1.20"), words)
+        self.assertIn("; undecided at 1,000 idle", words)
 
 
 class Render(unittest.TestCase):
