@@ -516,6 +516,16 @@ def write_new(
     return folder
 
 
+def write_renumbered(path, columns, rows):
+    """Writes rows to the runs.csv at path with run_id numbered 1, 2, … in their order."""
+    for i, r in enumerate(rows, 1):
+        r["run_id"] = i
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def rewrite(folder, edit):
     """Rewrites folder/runs.csv through edit(row): edit may change the row in place; the row is
     dropped when edit returns False (None, the result of an edit that returns nothing, keeps it).
@@ -647,12 +657,7 @@ def with_hostile_rows(
         if cut == r["mechanism"] and r["repeat"] == "2":
             h.update(status="error:dropped-by-server", bench_status="error:dropped-by-server")
         out.append(h)
-    for i, r in enumerate(out, 1):
-        r["run_id"] = i
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(out)
+    write_renumbered(path, columns, out)
     return folder
 
 
@@ -689,12 +694,7 @@ def with_regimes_and_leaky_close(
                 if i and number_or_none(copy.get(key)) is not None:
                     copy[key] = f"{float(copy[key]) * (1 + rng.uniform(-noise, noise)):.3f}"
             out.append(copy)
-    for i, r in enumerate(out, 1):
-        r["run_id"] = i
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(out)
+    write_renumbered(path, columns, out)
     return folder
 
 
@@ -776,12 +776,7 @@ def with_peers(folder, factors=None, only=None, noise=0.03, seed=13):
                     copy[key] = f"{value:.3f}"
             added.append(copy)
     rows += added
-    for i, r in enumerate(rows, 1):
-        r["run_id"] = i
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_renumbered(path, columns, rows)
     return folder
 
 

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from plot import claims, document, idle_growth, peers, peers_section, report, report_html, rules
 from plot.results_folder import ResultsFolder
 from plot.tests import synthetic
-from plot.tests.test_idle_growth import fake_server
+from plot.tests.test_idle_growth import built_registry, fake_server
 
 TITLE = peers_section.TITLE
 LARGEST = max(synthetic.IDLE)
@@ -211,11 +211,7 @@ class BuiltRegistry(unittest.TestCase):
     """The pairing table (plot/peers.py) and the synthetic registry against the built servers."""
 
     def test_every_peer_of_the_table_is_a_peer_in_the_built_registry(self):
-        bin_dir = os.environ.get("MUXBENCH_BIN")
-        if not bin_dir or not os.path.isdir(bin_dir):
-            self.skipTest("MUXBENCH_BIN (the build's bin directory) is not set")
-        registry = idle_growth.read_registry([bin_dir])
-        self.assertEqual(registry.problem, "")
+        registry = built_registry(self)
         for ours, peer in peers.pairs():
             self.assertEqual(registry.groups.get(ours), "ours", ours)
             self.assertEqual(registry.groups.get(peer), synthetic.PEER_GROUPS[peer], peer)
