@@ -83,11 +83,7 @@ def side_points(results, mechanism, metric, statuses, idle):
 
 def missing_words(results, mechanism, idle):
     """Why a side has no value at an idle count: refused at FD_SETSIZE, failed, or not run."""
-    rows = [
-        r
-        for r in results.scenario_runs(MODE)
-        if r.mechanism == mechanism and r.idle == idle and not r.is_floor
-    ]
+    rows = [r for r in results.scenario_runs(MODE) if r.mechanism == mechanism and r.idle == idle]
     if any(r.refused_fd_setsize for r in rows):
         return "refused (FD_SETSIZE)"
     statuses = sorted({r.status for r in rows})
