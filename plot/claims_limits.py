@@ -2,6 +2,7 @@
 mechanism reports readiness (level- and edge-triggered, from probe.json)."""
 
 
+from plot import peers
 from plot import rules
 from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED, fmt
 from plot.results_folder import FLOOR, number
@@ -9,11 +10,12 @@ from plot.claim_common import COST_METRIC, EPOLLS, Claim
 from plot.claims_shape import runs_cost_fit
 
 
-def select_rows_evidence(results):
-    """Claim 1 from runs.csv's plain select rows: where it served and where it refused, against
-    FD_SETSIZE. Returns (figures, verdicts)."""
+def select_rows_evidence(results, mechanism="select"):
+    """Claim 1 from runs.csv's rows of plain select (or of a peer over glibc's fd_set: a witness):
+    where it served and where it refused, against FD_SETSIZE. Returns (figures, verdicts)."""
     limit = results.fd_setsize()
-    selects = [r for r in results.runs if r.mechanism == "select"]
+    selects = [r for r in results.runs if r.mechanism == mechanism]
+    name = "plain select" if mechanism == "select" else mechanism
     figures, verdicts = [], []
 
     def needed(r):
@@ -22,19 +24,19 @@ def select_rows_evidence(results):
     refused = [r for r in selects if r.refused_fd_setsize or r.refused_count > 0]
     served = [r for r in selects if r.ok and not r.refused_count > 0]
     if not selects:
-        figures.append("runs.csv: no select rows")
+        figures.append(f"runs.csv: no {mechanism} rows")
     else:
         if served:
             figures.append(
-                f"select served every connection up to {max(r.idle for r in served)} idle "
+                f"{mechanism} served every connection up to {max(r.idle for r in served)} idle "
                 f"(+{int(served[0].get('active') or 0)} active)"
             )
         if refused:
             first = min(refused, key=lambda r: (r.idle, not r.status.startswith("refused")))
             figures.append(
                 f"first refusal at {first.idle} idle (status {first.status},"
-                f" {int(first.refused_count)} connection(s) refused); {len(refused)} select row(s)"
-                " refused in all"
+                f" {int(first.refused_count)} connection(s) refused); {len(refused)} {mechanism}"
+                " row(s) refused in all"
             )
         below = [r for r in refused if needed(r) < limit - rules.FD_MARGIN]
         beyond = [
@@ -45,8 +47,7 @@ def select_rows_evidence(results):
         if beyond:
             verdicts.append(REFUTED)
             figures.append(
-                f"plain select served {max(r.idle for r in beyond)} idle connections, past"
-                " FD_SETSIZE"
+                f"{name} served {max(r.idle for r in beyond)} idle connections, past FD_SETSIZE"
             )
         elif refused and not below and any(needed(r) < limit - rules.FD_MARGIN for r in served):
             verdicts.append(CONFIRMED)
@@ -57,7 +58,7 @@ def select_rows_evidence(results):
             )
             verdicts.append(INCONCLUSIVE)
         else:
-            figures.append("the sweep did not take select past FD_SETSIZE")
+            figures.append(f"the sweep did not take {mechanism} past FD_SETSIZE")
     return figures, verdicts
 
 
@@ -102,12 +103,27 @@ def select_dynamic_evidence(results):
     return figures, dyn_rows
 
 
+def witness_evidence(results):
+    """Claim 1 from the peers over select (libevent's select backend, Python's select.select;
+    docs/peers.md) that the run measured: their rows, read as plain select's. Returns (figures,
+    verdicts, the witnesses that confirmed)."""
+    figures, verdicts, confirming = [], [], []
+    for peer in [p for p in peers.peers_of("select") if p in results.mechanisms()]:
+        peer_figures, peer_verdicts = select_rows_evidence(results, peer)
+        figures += [f"witness {peer}: {f}" for f in peer_figures]
+        verdicts += peer_verdicts
+        if CONFIRMED in peer_verdicts:
+            confirming.append(peer)
+    return figures, verdicts, confirming
+
+
 def claim1(results):
     figures, verdicts = select_rows_evidence(results)
     probe_figures, probe_verdicts, kernel_accepts = probe_evidence(results)
     dyn_figures, dyn_rows = select_dynamic_evidence(results)
-    figures += probe_figures + dyn_figures
-    verdicts += probe_verdicts
+    witness_figures, witness_verdicts, witnesses = witness_evidence(results)
+    figures += probe_figures + dyn_figures + witness_figures
+    verdicts += probe_verdicts + witness_verdicts
     verdict = rules.combine(verdicts)
     if verdict == CONFIRMED:
         why = (
@@ -115,6 +131,8 @@ def claim1(results):
             " measured: glibc's `fd_set` is a fixed 1024-bit array, so a server using it must"
             " refuse descriptor 1024 and up."
         )
+        if witnesses:
+            why += f" So did {' and '.join(witnesses)}, which meet the same limit (docs/peers.md)."
         seen = [
             what
             for what, shown in (

@@ -8,18 +8,14 @@ something besides the loop differs, and is a finding to explain. A reported fact
 Stdlib only.
 """
 
+from plot import peers
 from plot.markdown import cell
 from plot.results_folder import number
 from plot.rules import CROSS_CHECK_TOLERANCE, fmt
 
 FAMILY = "chain"
-# (our mechanism, libevent's): libevent's events are EV_READ | EV_PERSIST without EV_ET, so its
-# epoll backend is level-triggered, as our epoll-lt.
-PAIRS = (
-    ("select", "libevent-select"),
-    ("poll", "libevent-poll"),
-    ("epoll-lt", "libevent-epoll"),
-)
+# (our mechanism, libevent's), as plot/peers.py pairs them.
+PAIRS = tuple(peers.LIBEVENT.items())
 OVERLAP = {True: "yes", False: "no", None: "–"}
 TITLE = "## Cross-check: libevent's benchmark method, our pollers beside libevent's"
 

@@ -28,11 +28,16 @@ REGISTRY_FIELD = "cost_independent_of_idle"
 @dataclass
 class Registry:
     """The mechanisms whose model predicts a cost independent of idle descriptors, as a server
-    binary's --list-mechanisms says; source names the binary, problem why none could be read."""
+    binary's --list-mechanisms says; source names the binary, problem why none could be read.
+    groups and refuses_fd_setsize carry the same listing's `group` (name -> "ours", "libraries",
+    "python") and `refuses_past_fd_setsize` (names) for the peers section (plot/peers_section.py).
+    """
 
     flat: list = field(default_factory=list)
     source: str = ""
     problem: str = ""
+    groups: dict = field(default_factory=dict)
+    refuses_fd_setsize: list = field(default_factory=list)
 
 
 def _listing(path):
@@ -84,8 +89,13 @@ def read_registry(dirs):
     for path in server_binaries(dirs):
         table, problem = _listing(path)
         if table is not None:
-            flat = [e["name"] for e in table if e.get(REGISTRY_FIELD) and e.get("name")]
-            return Registry(flat=flat, source=shown(path))
+            named = [e for e in table if e.get("name")]
+            return Registry(
+                flat=[e["name"] for e in named if e.get(REGISTRY_FIELD)],
+                source=shown(path),
+                groups={e["name"]: e.get("group", mechanisms.DEFAULT_GROUP) for e in named},
+                refuses_fd_setsize=[e["name"] for e in named if e.get("refuses_past_fd_setsize")],
+            )
         problems.setdefault(problem, []).append(path)
     if not problems:
         return Registry(problem=f"no chat-* server in {', '.join(dirs) or 'any bin directory'}")

@@ -20,6 +20,7 @@ from plot import cross_check
 from plot import hostile
 from plot import idle_growth
 from plot import net_compare
+from plot import peers_section
 from plot import projection
 from plot import report_html
 from plot import rules
@@ -221,6 +222,7 @@ def document(folder, bin_dir=None):
         from_lines(how_to_read(results)),
         claims_section(evaluated),
         from_lines(idle_growth_section(growth)),
+        peers_section.section(results, growth.registry),
         from_lines(hostile.section(results)),
         from_lines(net_compare.report_lines(results)),
         plots_section(results, shown_above=STORY),

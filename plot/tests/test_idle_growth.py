@@ -210,17 +210,23 @@ def fake_server(folder, listing):
     return folder
 
 
+def built_registry(test):
+    """The registry as the build's servers list it (MUXBENCH_BIN); skips the test without them."""
+    bin_dir = os.environ.get("MUXBENCH_BIN")
+    if not bin_dir or not os.path.isdir(bin_dir):
+        test.skipTest("MUXBENCH_BIN (the build's bin directory) is not set")
+    registry = idle_growth.read_registry([bin_dir])
+    test.assertEqual(registry.problem, "")
+    return registry
+
+
 class Registry(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="idle-growth-bin-")
         self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
 
     def test_the_built_servers_mark_epoll_and_io_uring_and_nothing_else(self):
-        bin_dir = os.environ.get("MUXBENCH_BIN")
-        if not bin_dir or not os.path.isdir(bin_dir):
-            self.skipTest("MUXBENCH_BIN (the build's bin directory) is not set")
-        registry = idle_growth.read_registry([bin_dir])
-        self.assertEqual(registry.problem, "")
+        registry = built_registry(self)
         # Ours, then the peers whose loop is epoll underneath (docs/peers.md), when built.
         self.assertEqual(registry.flat[: len(FLAT)], FLAT)
         self.assertLessEqual(
