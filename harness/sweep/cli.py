@@ -49,7 +49,8 @@ def argument_parser():
             "undecided claims within --decide-budget); --quick = counts 100,2000, 1 "
             "repeat, 0.1 + 0.3 s (< 1 min); --full = 14 counts, 5 repeats, 0.3 + 1 s, plus "
             "broadcast and churn modes when loadgen offers them, and --curves. Explicit "
-            "options override the preset. Ctrl-C stops cleanly: finished runs stay in runs.csv (exit 130)."
+            "options override the preset. Ctrl-C stops cleanly: finished runs stay in runs.csv "
+            "(exit 130)."
         ),
     )
     add_run_options(p)
