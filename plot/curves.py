@@ -97,6 +97,13 @@ class Capacity:
         self.repeats = repeats  # {repeat: RepeatCapacity}
         values = [c.rate for c in repeats.values() if c.rate is not None]
         self.estimate = Estimate(values)
+        # A repeat's capacity is known to lie between its highest passing rate and its lowest
+        # failing one: the bisection's resolution. Repeats that stop on the same measured rate
+        # would otherwise give an interval of zero width; the resolution's own variance (uniform
+        # over the gap) is added to the mean's.
+        gaps = [(c.failure - c.rate) ** 2 / 12 for c in repeats.values() if c.rate and c.failure]
+        if gaps and self.estimate.n:
+            self.estimate.var += sum(gaps) / len(gaps) / self.estimate.n
         self.lower_bounds = [
             f"repeat {r}: {c.lower_bound}" for r, c in sorted(repeats.items()) if c.lower_bound
         ]
@@ -127,6 +134,7 @@ class Curves:
         lg = env.get("loadgen_capacity") if isinstance(env.get("loadgen_capacity"), dict) else {}
         self.loadgen_capacity = number(lg.get("msgs_s"))
         self.loadgen_limit = lg.get("limit") or ""
+        self.loadgen_words = lg.get("words") or ""
         self.steps = {}
         for run in results.curve_runs:
             if run.text("label") in (CURVE, CAPACITY):
