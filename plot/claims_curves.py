@@ -4,8 +4,9 @@ load phase (plot/curves.py; the sweep's --curves).
 
 Per mechanism, the capacity at its largest idle count over its smallest, with its 95 % interval
 over the fresh-instance repeats (shape_rules.log_ratio_interval: means, delta method,
-Welch–Satterthwaite; each mean's variance includes the bisection's resolution), against one edge, 1 - rules.CAPACITY_FALL_MARGIN: "does not fall" when the
-whole interval is at or above it, "falls" when the whole interval is below it. "In proportion":
+Welch–Satterthwaite; each mean's variance includes the bisection's resolution), against one
+edge, 1 - rules.CAPACITY_FALL_MARGIN: "does not fall" when the whole interval is at or above it,
+"falls" when the whole interval is below it. "In proportion":
 the time per message at capacity (1 / capacity) grows at least linearly with idle connections,
 by the per-descriptor rule of claims 2 and 4, when the run has the counts for a shape. A capacity
 that is a lower bound (the loadgen was busy first, or no offered rate failed) cannot show that a
