@@ -590,6 +590,12 @@ DEFAULT_SLO_P99_US = 1000.0
 # A run whose loadgen used >= 90 % of a CPU: the loadgen, not the server, may have been the limit
 # (the loadgen's own bound_by uses the same figure), so a capacity it bounds is a lower bound.
 LOADGEN_BUSY_PCT = 90.0
+# Fresh-instance repeats of each capacity search (at least; the sweep's --repeats when more). Five,
+# not MIN_REPEATS_COMPARE: plot/tests/test_curves.py simulates capacities whose instances differ
+# by 10 % (sd of the log) and finds that with 3 repeats a truly flat epoll beside a poll that loses
+# 70 % is confirmed in only about half the runs (the t interval of 3 values is too wide for the
+# 25 % margin), with 5 in more than 90 %; false confirmations stay below 5 % either way.
+CAPACITY_REPEATS = 5
 # Claim 12 has one edge per mechanism: capacity at the largest idle count / capacity at the
 # smallest, with its 95 % interval (the means over the fresh-instance repeats, delta method,
 # Welch–Satterthwaite: shape_rules.log_ratio_interval). "Does not fall" when the whole interval is

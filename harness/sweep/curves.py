@@ -5,7 +5,7 @@ judge: first, once, the loadgen's own open-loop capacity against the cheapest se
 then per idle count and mechanism a curve of open-loop runs (`loadgen --mode rate`) at offered
 rates log-spaced from a low rate up past the point's capacity, and the capacity at the latency
 objective (--slo-p99) by bisection between measured rates, in fresh instances (one per repeat, at
-least rules.MIN_REPEATS_COMPARE). Every run is an executor point (Sweep.point): its row goes to
+least rules.CAPACITY_REPEATS). Every run is an executor point (Sweep.point): its row goes to
 runs.csv like any other, mode rate, label curve, capacity or loadgen-capacity. What a rate passes
 and the capacity a repeat's rows give are plot/curves.py's, which the report reads the same way.
 """
@@ -56,8 +56,8 @@ def step_factor():
 
 
 def capacity_repeats(args):
-    """Fresh instances per capacity: the sweep's repeats, at least the interval's minimum."""
-    return max(rules.MIN_REPEATS_COMPARE, args.repeats)
+    """Fresh instances per capacity: the sweep's repeats, at least the rule's (rules.py)."""
+    return max(rules.CAPACITY_REPEATS, args.repeats)
 
 
 def estimate(mechs, counts, args):
