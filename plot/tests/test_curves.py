@@ -4,7 +4,6 @@ loadgen bounded is a lower bound; and how often the rule confirms a false claim 
 test_rules_power.py: seeded, rates printed, the margin never tuned to pass)."""
 
 import math
-import os
 import random
 import tempfile
 import unittest
