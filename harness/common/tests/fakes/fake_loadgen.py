@@ -165,9 +165,12 @@ def stall(sock):
 
 def server_capacity(mechanism, idle):
     """Messages/s the fake server carries at 100 % of a CPU: 20 us a message, plus 0.2 us per idle
-    connection for the mechanisms that scan them; +-2 % from one server process to the next."""
+    connection for the mechanisms that scan them; +-2 % from one run to the next, seeded by the run
+    (its histogram file names the run id) so that a sweep of the fakes gives the same figures every
+    time."""
     per_msg_us = 20.0 + (0.2 * idle if mechanism in ("select", "poll") else 0.0)
-    noise = random.Random(f"{mechanism}|{idle}|{a.server_pid}").uniform(-0.02, 0.02)
+    run = os.path.basename(a.histogram_out or "")
+    noise = random.Random(f"{mechanism}|{idle}|{a.mode}|{run}").uniform(-0.02, 0.02)
     return 1e6 / per_msg_us * (1 + noise)
 
 
