@@ -19,6 +19,10 @@ from plot.results_folder import COST_MEASURED, CURVE_MODE, number
 from plot.shape_rules import Estimate
 
 MODE = CURVE_MODE
+# The statuses of a run that measured the server at its offered rate. An overloaded server leaves
+# questions unanswered by the end of the loadgen's drain, which the loadgen counts as `lost` and
+# reports as integrity-errors: that rate failed, it was not left unmeasured.
+MEASURED = COST_MEASURED + ("integrity-errors",)
 CURVE = "curve"
 CAPACITY = "capacity"
 LOADGEN_CAPACITY = "loadgen-capacity"
@@ -45,19 +49,22 @@ class Step:
 
     @property
     def measured(self):
-        """The run measured the server (ok, or ok but loadgen-bound) and gave its figures."""
+        """The run measured the server at its offered rate (MEASURED) and gave its figures."""
         return (
-            self.status in COST_MEASURED
-            and bool(self.offered)
-            and None not in (self.achieved, self.p99)
+            self.status in MEASURED and bool(self.offered) and None not in (self.achieved, self.p99)
         )
+
+    @property
+    def intact(self):
+        """Every question answered, nothing corrupted (ok, or ok but loadgen-bound)."""
+        return self.status in COST_MEASURED and self.lost == 0
 
     def meets(self, slo_p99_us):
         return (
             self.measured
+            and self.intact
             and self.achieved >= rules.OBJECTIVE_ACHIEVED_MIN * self.offered
             and self.p99 <= slo_p99_us
-            and self.lost == 0
         )
 
     @property

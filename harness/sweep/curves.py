@@ -241,6 +241,8 @@ class CurvePhase:
     def stop_reason(step, first_p99):
         if not step.measured:
             return f"status {step.status}"
+        if not step.intact:
+            return f"{step.lost:.0f} lost (status {step.status})"
         if step.achieved < STOP_ACHIEVED * step.offered:
             return (
                 f"achieved {step.achieved:.0f} < {STOP_ACHIEVED:.0%} of {step.offered:.0f} msg/s"

@@ -61,6 +61,23 @@ class RepeatCapacityTest(unittest.TestCase):
         self.assertEqual(found.rate, 1000)
         self.assertIn("loadgen used 95 %", found.lower_bound)
 
+    def test_questions_lost_past_capacity_fail_the_rate_they_were_offered_at(self):
+        steps = self.steps((1000, 1000, 90))
+        steps.append(
+            curves.Step(
+                dict(
+                    rate="2000",
+                    throughput_msgs_s="1995",
+                    p99_us="400",
+                    lost="12",
+                    status="integrity-errors",
+                )
+            )
+        )
+        found = curves.RepeatCapacity(steps, 1000)
+        self.assertEqual((found.rate, found.failure, found.measured), (1000, 2000, 2))
+        self.assertIsNone(found.lower_bound)
+
     def test_no_failure_is_a_lower_bound_and_errors_are_not_measured(self):
         steps = self.steps((1000, 1000, 90))
         steps.append(curves.Step(dict(rate="2000", status="server-died")))

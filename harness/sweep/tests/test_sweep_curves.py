@@ -64,7 +64,7 @@ class CurvesSweepTest(unittest.TestCase):
             for idle in (0, 100):
                 curve = self.rate_rows(mech, idle, curves.CURVE)
                 self.assertGreaterEqual(len(curve), 4, (mech, idle))
-                self.assertTrue(all(r["bench_status"] == "ok" for r in curve))
+                self.assertTrue(all(r["bench_status"] == "ok" for r in curve[:-1]))
                 self.assertEqual({r["repeat"] for r in curve}, {"1"})
                 rates = [as_float(r, "rate") for r in curve]
                 # Log-spaced, 4 steps a decade, from 5 % of the flood point's capacity.
@@ -81,7 +81,8 @@ class CurvesSweepTest(unittest.TestCase):
                 first_p99 = as_float(curve[0], "p99_us")
                 self.assertTrue(
                     as_float(last, "throughput_msgs_s") < 0.9 * as_float(last, "rate")
-                    or as_float(last, "p99_us") > 100 * first_p99,
+                    or as_float(last, "p99_us") > 100 * first_p99
+                    or as_float(last, "lost") > 0,
                     last,
                 )
                 for r in curve[:-1]:
