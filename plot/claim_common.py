@@ -33,6 +33,10 @@ CLAIMS = {
         "io_uring's completion model needs fewer system calls per message than epoll, and that"
         " makes the server cheaper."
     ),
+    12: (
+        "epoll's capacity at a latency objective does not fall as idle connections grow, while"
+        " select's and poll's falls in proportion to them."
+    ),
 }
 
 

@@ -31,6 +31,7 @@ from plot.claims_completion import (  # noqa: F401
     completion_regimes,
     regime_points,
 )
+from plot.claims_curves import claim12
 from plot.claims_epoll import churn_points, claim7, claim9, claim10
 from plot.claims_limits import claim1, claim3, claim5, claim6
 from plot.claims_shape import (  # noqa: F401
@@ -133,4 +134,5 @@ def evaluate(results, anchors=None):
         claim9(results, anchors),
         claim10(results),
         claim11(results),
+        claim12(results),
     ]

@@ -99,6 +99,29 @@ FIGURES = [
         ),
     ),
     (
+        "curves",
+        "p99 against offered load (claim 12)",
+        (
+            "One open-loop run per point (loadgen --mode rate: messages sent at scheduled times,"
+            " latency from the intended send time, so queueing counts): p99 against the msg/s the"
+            " server achieved, one line per mechanism, one panel per idle count, log axes. The"
+            " dashed line is the latency objective (--slo-p99). A curve bends up where the server"
+            " nears its capacity; with thousands of idle connections select's and poll's knee"
+            " moves left, epoll's stays. Hollow markers: offered beyond what the loadgen itself"
+            " was measured to send."
+        ),
+    ),
+    (
+        "capacity",
+        "Capacity at the latency objective vs idle connections (claim 12)",
+        (
+            "Per mechanism and idle count, the highest offered rate the server carried (≥ 99 %)"
+            " within the objective, found by bisection in fresh instances, with its 95 % interval:"
+            " the operator's one-glance answer to how much load each mechanism takes with N idle"
+            " connections held open."
+        ),
+    ),
+    (
         "series",
         "Per-second series at the largest idle count",
         (

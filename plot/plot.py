@@ -10,6 +10,7 @@ import sys
 
 
 from plot import claims
+from plot import curves_plot
 from plot import net_compare
 from plot import shape_rules
 from plot import series
@@ -517,6 +518,7 @@ def render(folder):
     plot_churn(plt, results, written)
     series.plot_series(plt, results, written, style, finish, title_of)
     net_compare.plot_net_compare(plt, results, written, style, finish, title_of)
+    curves_plot.plot_curves(plt, results, written)
     return written
 
 

@@ -17,6 +17,7 @@ import sys
 
 from plot import claims
 from plot import cross_check
+from plot import curves_report
 from plot import hostile
 from plot import idle_growth
 from plot import net_compare
@@ -224,6 +225,7 @@ def document(folder, bin_dir=None):
         from_lines(idle_growth_section(growth)),
         peers_section.section(results, growth.registry),
         from_lines(hostile.section(results)),
+        from_lines(curves_report.section(results)),
         from_lines(net_compare.report_lines(results)),
         plots_section(results, shown_above=STORY),
         from_lines(projection.section(results)),

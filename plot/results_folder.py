@@ -36,6 +36,8 @@ COST = "server_cpu_us_per_msg"
 FLOOR = "floor"
 RELAY_FLOOR = "relay-floor"  # mode of the 4-hop relay floor (rows of mechanism "floor")
 FLOOR_MODES = (FLOOR, RELAY_FLOOR)
+# Open-loop runs at a scheduled offered rate (loadgen --mode rate): the offered-load curves.
+CURVE_MODE = "rate"
 # idle_states: "block" = the sweep held /dev/cpu_dma_latency at 0 (idle CPUs then poll only where
 # the cpuidle driver lists a polling state; what holding it did is env.json idle_states_effect);
 # "allow" = the machine's own idle behaviour; "" = a run from before the column existed.
@@ -330,13 +332,19 @@ class ResultsFolder:
         # Every row but those measured beside hostile clients (loadgen --hostile K): they answer
         # another question and are kept apart, so that no plot, claim, comparison or failure table
         # ever sees them; only the report's hostile section (plot/hostile.py) reads them.
-        self.all_runs = [r for r in every if not r.hostile]
+        # Offered-load rows (loadgen --mode rate, the sweep's --curves) answer another question
+        # too: every other reader would take them for one more mode of the same points; only
+        # plot/curves.py reads them, from `curve_runs`.
+        self.all_runs = [r for r in every if not r.hostile and r.mode != CURVE_MODE]
         self.nets = ordered({r.net for r in self.all_runs if not r.is_floor}, KNOWN_NETS)
         self.judged_net = self.nets[0] if self.nets else NET_LO
         # `runs` keeps the floors and the rows of one path, the one the plots and the claims judge
         # (loopback when measured), so that adding veth never changes a verdict.
         self.runs = [r for r in self.all_runs if r.is_floor or r.net == self.judged_net]
         self.hostile_runs = [r for r in every if r.hostile and r.net == self.judged_net]
+        self.curve_runs = [
+            r for r in every if r.mode == CURVE_MODE and not r.hostile and r.net == self.judged_net
+        ]
         self.raw_env = self._read_json("env.json") or {}
         self.env = normalize_env(self.raw_env)
         self.probe = self._read_json("probe.json")

@@ -574,3 +574,37 @@ def idle_growth_class(ratio):
     if ratio.ratio > 1 + IDLE_GROWTH_MARGIN:
         return IDLE_GROWTH_POSSIBLE
     return IDLE_GROWTH_WITHIN
+
+
+# ---- Offered load: capacity at a latency objective and claim 12 (plot/curves.py) -------------
+# Committed with the first code that measures curves (issue 21), before any run with curves was
+# read; set from the words of the claim, never tuned to a run.
+# An offered rate "meets the objective" when the server carried it and its tail stayed under the
+# objective: achieved >= 99 % of offered (an open-loop schedule over a short window misses by a
+# few per mille at most by itself; more is the server falling behind) and p99 <= the objective,
+# with no message lost.
+OBJECTIVE_ACHIEVED_MIN = 0.99
+# The objective when the sweep is not given one (--slo-p99): p99 <= 1 ms, about 20 x the low-load
+# p99 of a chat round trip on the reference VMs: tight enough to be met only below the knee.
+DEFAULT_SLO_P99_US = 1000.0
+# A run whose loadgen used >= 90 % of a CPU: the loadgen, not the server, may have been the limit
+# (the loadgen's own bound_by uses the same figure), so a capacity it bounds is a lower bound.
+LOADGEN_BUSY_PCT = 90.0
+# Fresh-instance repeats of each capacity search (at least; the sweep's --repeats when more). Five,
+# not MIN_REPEATS_COMPARE: plot/tests/test_curves.py simulates capacities whose instances differ
+# by 10 % (sd of the log) and finds that with 3 repeats a truly flat epoll beside a poll that loses
+# 70 % is confirmed in only about half the runs (the t interval of 3 values is too wide for the
+# 25 % margin), with 5 in more than 90 %; false confirmations stay below 5 % either way.
+CAPACITY_REPEATS = 5
+# Claim 12 has one edge per mechanism: capacity at the largest idle count / capacity at the
+# smallest, with its 95 % interval (the means over the fresh-instance repeats, delta method,
+# Welch–Satterthwaite: shape_rules.log_ratio_interval). "Does not fall" when the whole interval is
+# >= 1 - CAPACITY_FALL_MARGIN; "falls" when the whole interval is below it; undecided while it
+# straddles. 25 %: what the shape rule calls flat (MAX_REL_FLAT), so a capacity that "does not
+# fall" is one whose change the other claims would call flat; select's and poll's scan at
+# thousands of idle connections costs many times that.
+CAPACITY_FALL_MARGIN = MAX_REL_FLAT
+# "In proportion to them": the time per message at capacity (1 / capacity) grows at least
+# linearly with idle connections, judged by the per-descriptor rule of claims 2 and 4
+# (shape_rules.PerFdShape) when the run measured enough counts for a shape; with fewer, the
+# figures say proportionality was not tested and the verdict rests on "falls".

@@ -2,12 +2,15 @@
 plot/rules.py and plot/shape_rules.py, so the words cannot drift from the rules."""
 
 from plot.rules import (
+    CAPACITY_FALL_MARGIN,
     CONFIDENCE,
     CTL_MATTERS_RATIO,
     CTL_NEGLIGIBLE_RATIO,
+    DEFAULT_SLO_P99_US,
     DEGRADES_REL,
     EQUIVALENCE_MARGIN,
     FD_MARGIN,
+    LOADGEN_BUSY_PCT,
     LOOK_CONFIDENCE,
     MAX_LOOKS,
     MAX_REL_FLAT,
@@ -15,6 +18,7 @@ from plot.rules import (
     MIN_R2,
     MIN_REL_GROWTH,
     MIN_REPEATS_COMPARE,
+    OBJECTIVE_ACHIEVED_MIN,
     ORDER_OF_MAGNITUDE,
     POLL_BEYOND_FACTOR,
     PUBLISHED_FLAT_RATIO,
@@ -136,6 +140,22 @@ def rules_text():
             f" by more than {EQUIVALENCE_MARGIN:.0%} (registration costs epoll what poll does not"
             " pay); otherwise churn gives no verdict (epoll saves on the wait side what it pays in"
             " registration)."
+        ),
+        (
+            "**Capacity at a latency objective (12)**: an offered rate meets the objective when"
+            f" the server achieved ≥ {OBJECTIVE_ACHIEVED_MIN:.0%} of it, lost nothing, and its"
+            " p99 is within the objective (`--slo-p99`, default"
+            f" {DEFAULT_SLO_P99_US:g} µs); a repeat's capacity is the highest rate that met it"
+            " below the lowest that did not (a lower bound when the loadgen used ≥"
+            f" {LOADGEN_BUSY_PCT:g} % of a CPU at that rate, or no rate failed). Per mechanism,"
+            " capacity at its largest idle count ÷ at its smallest, with its"
+            f" {CONFIDENCE:.0%} interval over ≥ {MIN_REPEATS_COMPARE} fresh-instance repeats:"
+            f" *does not fall* when the whole interval is ≥ {1 - CAPACITY_FALL_MARGIN:.2f},"
+            f" *falls* when all of it is below. Confirmed when every epoll measured does not fall"
+            " and every select and poll measured falls (in proportion: its time per message at"
+            " capacity not slower than linear in idle connections, by the per-descriptor rule,"
+            " when the counts give a shape); refuted when any does the opposite; inconclusive"
+            " otherwise, and when the run has no curves."
         ),
         (
             "**Several pieces of evidence** for one claim: confirmed when at least one confirms and"

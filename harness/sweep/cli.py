@@ -11,6 +11,7 @@ from harness.sweep import idle_states
 from harness.sweep import netns
 from harness.sweep import plan
 from harness.sweep import sweep
+from plot import rules
 
 
 def main(argv=None):
@@ -47,8 +48,9 @@ def argument_parser():
             "0.15 s warm-up + 0.5 s window (about 6 min on 2 cores, plus extra rounds for "
             "undecided claims within --decide-budget); --quick = counts 100,2000, 1 "
             "repeat, 0.1 + 0.3 s (< 1 min); --full = 14 counts, 5 repeats, 0.3 + 1 s, plus "
-            "broadcast and churn modes when loadgen offers them. Explicit options override "
-            "the preset. Ctrl-C stops cleanly: finished runs stay in runs.csv (exit 130)."
+            "broadcast and churn modes when loadgen offers them, and --curves. Explicit "
+            "options override the preset. Ctrl-C stops cleanly: finished runs stay in runs.csv "
+            "(exit 130)."
         ),
     )
     add_run_options(p)
@@ -109,8 +111,35 @@ def add_run_options(p):
     p.add_argument(
         "--modes", metavar="LIST", help="comma-separated loadgen modes (default pingpong,flood)"
     )
+    add_curve_options(p)
     p.add_argument("--warmup", type=float, metavar="S", help="warm-up seconds per run")
     p.add_argument("--duration", type=float, metavar="S", help="measuring window per run, seconds")
+
+
+def add_curve_options(p):
+    """The offered-load phase (harness/sweep/curves.py)."""
+    p.add_argument(
+        "--curves",
+        action="store_true",
+        help=(
+            "after the sweep's runs, per mechanism and idle count an offered-load curve (loadgen"
+            " --mode rate at rates up past the point's capacity) and the capacity at the latency"
+            " objective, by bisection over fresh instances (on with --full)"
+        ),
+    )
+    p.add_argument(
+        "--slo-p99",
+        type=float,
+        default=rules.DEFAULT_SLO_P99_US,
+        metavar="US",
+        help="the latency objective of --curves: p99 <= US microseconds (default %(default)g)",
+    )
+    p.add_argument(
+        "--arrival",
+        choices=["poisson", "fixed"],
+        default="poisson",
+        help="the schedule of --curves' open-loop sends (loadgen --arrival; default %(default)s)",
+    )
 
 
 def add_load_options(p):
@@ -321,6 +350,9 @@ def resolve_args(p, args):
     except ValueError as e:
         p.error(str(e))
     args.repeats = args.repeats if args.repeats is not None else preset.repeats
+    args.curves = args.curves or preset.curves
+    if args.slo_p99 <= 0:
+        p.error("--slo-p99 must be > 0 microseconds")
     if args.decide_budget is None:
         args.decide_budget = preset.decide_budget_s
     if args.decide_budget < 0:

@@ -21,6 +21,7 @@ from harness.sweep.floors import FloorRuns
 from harness.sweep.paths import NetPaths
 from harness.sweep.progress import say
 from harness.sweep.rows import describe, fnum, merge
+from plot import curves as plot_curves
 
 
 class Target:
@@ -330,10 +331,7 @@ class Sweep(FloorRuns, NetPaths):
     def run_targets(self, count, repeat, targets, modes=None, hostile=True):
         """Every mode (or `modes`) on every target; the starting mechanism rotates with the repeat
         among the targets (as the order of the states does)."""
-        names = [m.name for m in self.mechs if any(t.mech.name == m.name for t in targets)]
-        shift = (repeat - 1) % max(1, len(names))
-        order = names[shift:] + names[:shift]
-        for t in sorted(targets, key=lambda t: order.index(t.mech.name)):
+        for t in self.in_turn(targets, repeat):
             for mode in modes or plan.modes_at(self.modes, count):
                 for variant in self.args.variants:
                     self.point(count, t, repeat, mode, variant)
@@ -345,6 +343,13 @@ class Sweep(FloorRuns, NetPaths):
                         with_hostile = dataclasses.replace(variant, hostile=self.hostile)
                         self.point(count, t, repeat, mode, with_hostile)
 
+    def in_turn(self, targets, repeat):
+        """The targets in the sweep's mechanism order, the first rotating with the repeat."""
+        names = [m.name for m in self.mechs if any(t.mech.name == m.name for t in targets)]
+        shift = (repeat - 1) % max(1, len(names))
+        order = names[shift:] + names[:shift]
+        return sorted(targets, key=lambda t: order.index(t.mech.name))
+
     def repeat_label(self, repeat):
         if repeat > self.args.repeats:
             return f"extra rep {repeat}"
@@ -355,30 +360,43 @@ class Sweep(FloorRuns, NetPaths):
         `needs` ({count: (mechanism names, modes)}) a fresh instance of only those mechanisms
         running only those modes, in the primary idle-states setting and path (the ones the
         claims judge), without the hostile phase."""
-        self.use_idle_states(self.states[0])
-        self.use_net(self.nets[0])
-        self.current_repeat = repeat
+        self.use_primary_setting()
         for count, (names, modes) in needs.items():
             mechs = [m for m in self.mechs if m.name in names]
-            self.current_count = count
             self.points_total += len(mechs) * len(modes) * len(self.args.variants)
-            t0 = time.monotonic()
-            say(
-                f"idle={count} extra repeat {repeat}: starting {', '.join(m.name for m in mechs)}"
-                f" for {', '.join(modes)}"
+            targets = self.fresh_instance(
+                count, mechs, repeat, f"extra repeat {repeat}", f" for {', '.join(modes)}"
             )
-            targets, failure = self.start_targets(count, mechs)
-            if failure:
-                self.note(f"idle={count} extra repeat {repeat}: {failure}")
-            self.report_setup(count, targets, t0)
             self.run_targets(count, repeat, targets, modes=modes, hostile=False)
             self.finish(count, targets)
 
+    def use_primary_setting(self):
+        """The idle-states setting and path the claims judge: the phases after the sweep's own
+        instances (extra rounds, curves) run there."""
+        self.use_idle_states(self.states[0])
+        self.use_net(self.nets[0])
+
+    def fresh_instance(self, count, mechs, repeat, words, detail=""):
+        """Starts a fresh server per mechanism of `mechs` holding a fresh idle set of `count`, for
+        a phase after the sweep's own instances; finish() stops them. words: the phase's name for
+        the instance (e.g. "extra repeat 4") in what is said."""
+        self.current_count, self.current_repeat = count, repeat
+        t0 = time.monotonic()
+        say(f"idle={count} {words}: starting {', '.join(m.name for m in mechs)}{detail}")
+        targets, failure = self.start_targets(count, mechs)
+        if failure:
+            self.note(f"idle={count} {words}: {failure}")
+        self.report_setup(count, targets, t0)
+        return targets
+
     def point(self, count, t, repeat, mode, variant=plan.Variant()):
+        """Measures one point (or writes why it cannot be) into runs.csv; returns its row."""
         row = self.base_row(t.name, mode, count, repeat)
         # A row the sweep writes itself (skipped, blocked) says which variant it stands for; a
         # measured row gets these from the loadgen.
-        row.update({k: v for k, v in vars(variant).items() if v is not None})
+        row.update({k: v for k, v in vars(variant).items() if v is not None and k != "tag"})
+        if variant.tag is not None:
+            row["label"] = variant.tag
         row["idle_refused"] = t.hold_refused if t.hold_refused is not None else ""
         if count:
             row.update(kernel_memory.csv_columns(t.kernel))
@@ -415,6 +433,7 @@ class Sweep(FloorRuns, NetPaths):
             f"{variant.label()}: "
             f"{describe(row)} | {plan.fmt_duration(elapsed)} elapsed, ETA {plan.fmt_duration(left)}"
         )
+        return row
 
     def measure(self, count, t, mode, row, variant=plan.Variant()):
         cmd = self.loadgen_command(count, t, mode, row, variant)
@@ -490,6 +509,8 @@ class Sweep(FloorRuns, NetPaths):
         cmd += ["--idle-held", str(count)] if count else ["--idle", "0"]
         if mode == "flood" and self.args.flood_window:
             cmd += ["--window", self.args.flood_window]
+        if mode == plot_curves.MODE:
+            cmd += ["--arrival", self.args.arrival]
         cmd += self.histogram_args(row)
         cmd += self.series_args(row)
         cmd += variant.loadgen_args()

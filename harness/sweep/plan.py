@@ -36,6 +36,9 @@ class Preset:
     # Seconds of extra rounds for claims still undecided after the planned repeats
     # (harness/sweep/decide.py); --decide-budget overrides it.
     decide_budget_s: float = 0.0
+    # The offered-load phase (curves and capacity at the latency objective, harness/sweep/
+    # curves.py); --curves turns it on for any preset.
+    curves: bool = False
 
 
 PRESETS = {
@@ -69,6 +72,7 @@ PRESETS = {
         False,
         optional_modes=["broadcast", "churn"],
         decide_budget_s=600.0,
+        curves=True,
     ),
 }
 
@@ -95,19 +99,26 @@ def raise_fd_limit():
 @dataclass(frozen=True)
 class Variant:
     """What else a point runs with besides mechanism, mode and idle count: the active connections,
-    the message size and the hostile clients beside them (None: the loadgen's default)."""
+    the message size, the hostile clients beside them, and for an open-loop run (mode rate) its
+    offered msg/s and what it is for, its runs.csv label (None: the loadgen's default)."""
 
     active: int = None
     size: int = None
     hostile: int = None
+    rate: int = None
+    tag: str = None
 
     def loadgen_args(self):
         out = []
-        for option, value in (("--active", self.active), ("--size", self.size)):
+        for option, value in (
+            ("--active", self.active),
+            ("--size", self.size),
+            ("--hostile", self.hostile),
+            ("--rate", self.rate),
+            ("--label", self.tag),
+        ):
             if value is not None:
                 out += [option, str(value)]
-        if self.hostile is not None:
-            out += ["--hostile", str(self.hostile)]
         return out
 
     def label(self):
@@ -298,11 +309,13 @@ def estimate(
     plots,
     variants=1,
     hostile=False,
+    curves_s=0.0,
 ):
     """Seconds the sweep should take, from the cost model above (repeats: instances per point,
     i.e. repeats x idle-states settings; variants: runs per mode in each instance; hostile: the
-    hostile phase runs)."""
-    total = floors * run_cost(warmup_s, duration_s)
+    hostile phase runs; curves_s: the offered-load phase's own estimate, harness/sweep/curves.py).
+    """
+    total = floors * run_cost(warmup_s, duration_s) + curves_s
     if hostile:
         total += len(mechanisms) * repeats * variants * run_cost(warmup_s, duration_s)
     for count in counts:

@@ -7,6 +7,7 @@ import dataclasses
 import os
 
 from harness.common import mechanisms as mechanism_table
+from harness.sweep import curves as curve_phase
 from harness.sweep import idle_states
 from harness.sweep import netns
 from harness.sweep import plan
@@ -41,6 +42,8 @@ class SweepPlan:
     est: float  # estimated seconds
     hostile: int  # loadgen --hostile K after each 0-idle ping-pong point (0: none)
     hostile_runs: int  # how many such runs
+    curves: bool = False  # the offered-load phase runs (harness/sweep/curves.py)
+    curves_est: float = 0.0  # its estimated seconds, part of est
 
 
 def make_plan(args, latency_request):
@@ -67,6 +70,8 @@ def make_plan(args, latency_request):
     plots = not args.no_plots
     hostile = choose_hostile(args, lg_help, counts, modes)
     instances = args.repeats * len(states) * len(args.net_list)
+    curves = choose_curves(args, lg_help)
+    curves_est = curve_phase.estimate([m.name for m in mechs], counts, args) if curves else 0.0
     est = plan.estimate(
         [m.name for m in mechs],
         counts,
@@ -80,8 +85,11 @@ def make_plan(args, latency_request):
         plots,
         variants=len(args.variants),
         hostile=bool(hostile),
+        curves_s=curves_est,
     )
     return SweepPlan(
+        curves=curves,
+        curves_est=curves_est,
         hostile=hostile,
         # One hostile run after each 0-idle ping-pong point: per mechanism, variant and instance.
         hostile_runs=len(mechs) * len(args.variants) * instances if hostile else 0,
@@ -156,6 +164,20 @@ def choose_hostile(args, lg_help, counts, modes):
         say(f"hostile phase skipped: {args.loadgen} --help does not list --hostile")
         hostile = 0
     return hostile
+
+
+def choose_curves(args, lg_help):
+    """Whether the offered-load phase runs: asked for (--curves, --full) and the loadgen offers
+    open-loop runs; said when it does not."""
+    if not args.curves:
+        return False
+    if "--rate" not in lg_help or "--arrival" not in lg_help:
+        say(
+            f"offered-load curves skipped: {args.loadgen} --help does not list --mode rate with"
+            " --rate and --arrival"
+        )
+        return False
+    return True
 
 
 def find_mechanisms(args):
@@ -259,6 +281,13 @@ def say_plan(args, p):
     if len(args.variants) > 1:
         labels = ";".join(v.label().strip() for v in args.variants)
         mode_text += f" x {len(args.variants)} variants ({labels})"
+    curves_text = ""
+    if p.curves:
+        curves_text = (
+            f", + offered-load curves and capacities at p99 <= {args.slo_p99:g} us"
+            f" ({curve_phase.capacity_repeats(args)} fresh instances per count,"
+            f" about {plan.fmt_duration(p.curves_est)})"
+        )
     hostile_text = ""
     if p.hostile:
         runs += p.hostile_runs
@@ -267,7 +296,7 @@ def say_plan(args, p):
         f"plan: {len(p.mechs)} mechanisms ({names}) x {len(p.counts)} idle counts ({count_text}) x "
         f"{mode_text} x {args.repeats} repeats{state_text} = {runs} runs{hostile_text} of "
         f"{args.warmup:g} s warm-up + {args.duration:g} s window, + {p.floors} floor runs"
-        f"{micro_text}; server on CPU "
+        f"{micro_text}{curves_text}; server on CPU "
         f"{p.server_cpu}, loadgen on CPU {p.loadgen_cpu} ({p.placement}); estimated "
         f"{plan.fmt_duration(p.est)}"
     )

@@ -21,7 +21,12 @@ def describe(row):
         fnum(row.get("throughput_msgs_s")),
     )
     cpu = fnum(row.get("server_cpu_us_per_msg"))
-    if row.get("mode") in ("pingpong", "floor", "relay-floor") and p50 is not None:
+    offered = fnum(row.get("rate"))
+    if row.get("mode") == "rate" and offered and tput is not None:
+        parts.append(f"offered {offered:.0f}, achieved {tput:.0f} msg/s")
+        if p99 is not None:
+            parts.append(f"p99 {p99:.1f} us")
+    elif row.get("mode") in ("pingpong", "floor", "relay-floor") and p50 is not None:
         parts.append(f"p50 {p50:.1f} us" + (f" p99 {p99:.1f} us" if p99 else ""))
     elif tput is not None:
         parts.append(f"{tput:.0f} msg/s")

@@ -21,6 +21,7 @@ import time
 from harness.common import children
 from harness.common.clock import utc_now
 from harness.common.signals import EXIT_INTERRUPTED, sigterm_as_interrupt
+from harness.sweep import curves
 from harness.sweep import decide
 from harness.sweep import idle_states
 from harness.sweep import kernel_memory
@@ -203,6 +204,9 @@ def run_sweep(args, sweep, p, env, out_dir):
             sweep.sweep_count(count)
         if args.repeats >= rules.MIN_REPEATS_COMPARE:
             env["decide"] = decide.measure_until_decided(sweep, args.decide_budget)
+            write_env(out_dir, env)
+        if p.curves:
+            curves.CurvePhase(sweep).run()
             write_env(out_dir, env)
         # Again at the end: the difference between the two floors is the machine's drift.
         sweep.floors("end", [here])

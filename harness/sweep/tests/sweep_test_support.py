@@ -46,7 +46,10 @@ class SweepRun:
         )
 
 
-def run_sweep(bin_dir, args, env=None, timeout=120, python=sys.executable, out_root=None):
+def run_sweep(
+    bin_dir, args, env=None, timeout=120, python=sys.executable, out_root=None, plots=False
+):
+    """The sweep against bin_dir's programs; without plots and report unless `plots`."""
     out_root = out_root or tempfile.mkdtemp(prefix="sweep-out-", dir=os.path.dirname(bin_dir))
     full_env = dict(os.environ)
     # The tests never touch the machine's real PM QoS request: a plain file stands in for
@@ -67,8 +70,8 @@ def run_sweep(bin_dir, args, env=None, timeout=120, python=sys.executable, out_r
         out_root,
         "--name",
         "run",
-        "--no-plots",
-    ] + list(args)
+    ]
+    cmd += list(args) if plots else ["--no-plots"] + list(args)
     proc = subprocess.run(
         cmd, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT
     )

@@ -90,10 +90,13 @@ class FakeSweepTest(unittest.TestCase):
             env={"FAKE_UNAVAILABLE": "1", "FAKE_FD_SETSIZE": "40"},
         )
         self.assertEqual(run.returncode, 0, run.stderr)
-        # Contract columns first and in order, the loadgen's extra column kept, then the bench's.
+        # Contract columns first and in order, the loadgen's extra columns kept, then the bench's.
         self.assertEqual(run.header[: len(LOADGEN_COLUMNS)], LOADGEN_COLUMNS)
         self.assertEqual(
-            run.header[len(LOADGEN_COLUMNS) : -len(BENCH_COLUMNS)], ["fake_extra"] + HOSTILE_COLUMNS
+            run.header[len(LOADGEN_COLUMNS) : -len(BENCH_COLUMNS)],
+            ["fake_extra"]
+            + HOSTILE_COLUMNS
+            + ["server_cpu_pct", "bound_by", "server_capacity_msgs_s", "max_send_lag_us"],
         )
         self.assertEqual(run.header[-len(BENCH_COLUMNS) :], BENCH_COLUMNS)
         self.assertEqual(

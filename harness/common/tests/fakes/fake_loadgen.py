@@ -13,6 +13,8 @@ Environment knobs:
   FAKE_LOADGEN_HELP_MODES=LIST extra modes that --help lists (e.g. churn)
   FAKE_LOADGEN_NOISY=MECH      runs against MECH report a server CPU per message drawn at random
                                (±50 %), so that a comparison with it stays undecided
+  FAKE_LOADGEN_RATE_CAPACITY=N  the open-loop (--mode rate) messages/s this loadgen can send
+                               (default 250000); past it, it falls behind its schedule
   FAKE_FLOOR_SEQUENCE=FILE  floor runs take their p50s one by one from FILE (comma-separated);
                             the idle-states effect runs (labels idle-effect-*) are left out
   FAKE_FLOOR_BY_REQUEST=P50:P99,P50:P99  floor runs give the first figures while the sweep (our
@@ -35,7 +37,8 @@ COLUMNS = (
     "throughput_msgs_s,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,lost,duplicated,"
     "reordered,corrupted,server_cpu_us_per_msg,loadgen_cpu_pct,status,server_wait_calls,"
     "server_events,server_fds_passed,server_ctl_calls,server_cpu_us,label,fake_extra,hostile,"
-    "hostile_kinds,hostile_connects,hostile_refused,hostile_dropped,hostile_errors"
+    "hostile_kinds,hostile_connects,hostile_refused,hostile_dropped,hostile_errors,"
+    "server_cpu_pct,bound_by,server_capacity_msgs_s,max_send_lag_us"
 ).split(",")
 
 p = argparse.ArgumentParser()
@@ -49,6 +52,7 @@ p.add_argument("--active", type=int, default=1)
 p.add_argument("--size", type=int, default=64)
 p.add_argument("--window", default="16")
 p.add_argument("--rate", type=float, default=1000)
+p.add_argument("--arrival", choices=["fixed", "poisson"], default="fixed")
 p.add_argument("--warmup", type=float, default=0.1)
 p.add_argument("--duration", type=float, default=0.1)
 p.add_argument("--server-pid", type=int)
@@ -61,9 +65,10 @@ p.add_argument("--hostile", type=int, default=0)
 p.add_argument("--version", action="store_true")
 if "--help" in sys.argv:
     extra = [m for m in os.environ.get("FAKE_LOADGEN_HELP_MODES", "").split(",") if m]
-    modes = "|".join(["pingpong", "broadcast", "flood", "floor", "relay-floor"] + extra)
+    modes = "|".join(["pingpong", "broadcast", "flood", "floor", "relay-floor", "rate"] + extra)
     print(
-        f"usage: loadgen --mode {modes} ... [--histogram-out FILE] [--hostile K] | --hold --idle N"
+        f"usage: loadgen --mode {modes} ... [--rate R] [--arrival fixed|poisson]"
+        " [--histogram-out FILE] [--hostile K] | --hold --idle N"
     )
     sys.exit(0)
 a = p.parse_args()
@@ -163,6 +168,54 @@ def stall(sock):
     sys.exit(1)
 
 
+def server_capacity(mechanism, idle):
+    """Messages/s the fake server carries at 100 % of a CPU: 20 us a message, plus 0.2 us per idle
+    connection for the mechanisms that scan them; +-2 % from one run to the next, seeded by the run
+    (its histogram file names the run id) so that a sweep of the fakes gives the same figures every
+    time."""
+    per_msg_us = 20.0 + (0.2 * idle if mechanism in ("select", "poll") else 0.0)
+    run = os.path.basename(a.histogram_out or "")
+    noise = random.Random(f"{mechanism}|{idle}|{a.mode}|{run}").uniform(-0.02, 0.02)
+    return 1e6 / per_msg_us * (1 + noise)
+
+
+def open_loop(capacity):
+    """An open-loop run's figures at a.rate offered: what a single queue served at `capacity` shows
+    (p99 = 80 us / (1 - load) below it; past it, the backlog of the window), and a loadgen that
+    costs 4 us a message of its own CPU up to FAKE_LOADGEN_RATE_CAPACITY."""
+    sender = float(os.environ.get("FAKE_LOADGEN_RATE_CAPACITY", "250000"))
+    sent = min(a.rate, sender)
+    achieved = min(sent, capacity)
+    load = sent / capacity
+    p99 = 80.0 / (1 - load) if load < 1 else (1 - 1 / load) * a.duration * 1e6 + 8000.0
+    lag = 50.0 if a.rate <= sender else (a.rate / sender - 1) * a.duration * 1e6
+    p99 += 0.0 if a.rate <= sender else lag
+    server_pct = 100.0 * achieved / capacity
+    loadgen_pct = 100.0 * sent / sender
+    bound = "server" if server_pct >= 90 else "loadgen" if loadgen_pct >= 90 else "latency"
+    # Far past capacity the backlog outlasts the drain: its questions are lost, as the real
+    # loadgen counts them, and the run says integrity-errors.
+    lost = int((sent - capacity) * a.duration * 0.1) if load > 1.3 else 0
+    return dict(
+        rate=a.rate,
+        msgs=int(achieved * a.duration),
+        throughput_msgs_s=round(achieved, 1),
+        p50_us=round(p99 / 3, 1),
+        p90_us=round(p99 / 1.5, 1),
+        p99_us=round(p99, 1),
+        p999_us=round(p99 * 1.5, 1),
+        max_us=round(p99 * 2, 1),
+        lost=lost,
+        server_cpu_us_per_msg=round(1e6 / capacity, 3),
+        server_cpu_pct=round(server_pct, 1),
+        loadgen_cpu_pct=round(loadgen_pct, 1),
+        bound_by=bound,
+        server_capacity_msgs_s=round(capacity, 1),
+        max_send_lag_us=round(lag, 1),
+        status="integrity-errors" if lost else "loadgen-bound" if bound == "loadgen" else "ok",
+    )
+
+
 def request_held():
     """True while our parent, the sweep, holds the stand-in for /dev/cpu_dma_latency open."""
     device = os.path.realpath(os.environ["MUXBENCH_CPU_DMA_LATENCY"])
@@ -259,6 +312,11 @@ else:
                     server_ctl_calls=0,
                     server_cpu_us=3500,
                 )
+                capacity = server_capacity(stats["mechanism"], a.idle_held)
+                if a.mode == "flood":
+                    row["server_capacity_msgs_s"] = round(capacity, 1)
+                if a.mode == "rate":
+                    row.update(open_loop(capacity))
     except OSError:
         row.update(status="server-died")
 w = csv.DictWriter(sys.stdout, fieldnames=COLUMNS)
