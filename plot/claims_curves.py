@@ -33,14 +33,21 @@ class CapacityChange:
     def __init__(self, curves, mechanism):
         self.mechanism = mechanism
         every = {i: curves.capacity(mechanism, i) for i in curves.idles(mechanism)}
-        self.caps = {i: c for i, c in every.items() if c.estimate.n}
+        self.caps = {i: c for i, c in every.items() if c.estimate.n or c.ceiling}
         self.idles = sorted(self.caps)
         self.ratio = None  # (ratio, low, high)
+        # When every repeat at the largest count failed even its lowest rate: that rate over the
+        # low end of the smallest count's interval, which the true ratio cannot exceed.
+        self.ceiling_ratio = None
         if len(self.idles) >= 2:
-            e0, top = self.caps[self.idles[0]].estimate, self.caps[self.idles[-1]].estimate
-            self.ratio = shape_rules.log_ratio_interval(
-                top.mean, e0.mean, [(1 / top.mean, top), (-1 / e0.mean, e0)]
-            )
+            first, last = self.caps[self.idles[0]], self.caps[self.idles[-1]]
+            e0, top = first.estimate, last.estimate
+            if e0.n and top.n:
+                self.ratio = shape_rules.log_ratio_interval(
+                    top.mean, e0.mean, [(1 / top.mean, top), (-1 / e0.mean, e0)]
+                )
+            elif e0.n and last.ceiling and first.interval() and first.interval()[0] > 0:
+                self.ceiling_ratio = last.ceiling / first.interval()[0]
         points = {i: [r.rate for r in c.repeats.values() if r.rate] for i, c in self.caps.items()}
         self.time_shape = shape_rules.PerFdShape(
             {i: [1.0 / v for v in values] for i, values in points.items()}
@@ -52,6 +59,9 @@ class CapacityChange:
         return cap.lower_bounds or cap.below_lowest
 
     def _outcome(self):
+        edge = 1 - rules.CAPACITY_FALL_MARGIN
+        if self.ceiling_ratio is not None:
+            return FALLS if self.ceiling_ratio < edge else UNDECIDED
         if self.ratio is None or len(self.idles) < 2:
             return UNDECIDED
         _, low, high = self.ratio
@@ -88,15 +98,27 @@ class CapacityChange:
         parts = []
         for i in self.idles:
             cap = self.caps[i]
+            if not cap.estimate.n:
+                parts.append(
+                    f"below {fmt(cap.ceiling)} msg/s at {fmt(i)} idle (every repeat failed the"
+                    " objective at its lowest rate)"
+                )
+                continue
             band = cap.interval()
             words = f" (95% CI {fmt(band[0])} … {fmt(band[1])})" if band else ""
             bound = " (a lower bound)" if cap.lower_bounds else ""
             parts.append(f"{fmt(cap.mean)} msg/s{words}{bound} at {fmt(i)} idle")
-        ratio, low, high = self.ratio
+        edge = 1 - rules.CAPACITY_FALL_MARGIN
+        if self.ratio:
+            ratio, low, high = self.ratio
+            change = f"×{fmt(ratio)} ({shape_rules.interval_words(low, high)})"
+        elif self.ceiling_ratio is not None:
+            change = f"at most ×{fmt(self.ceiling_ratio)} (the bound over the interval's low end)"
+        else:
+            change = "no ratio (the smallest count has no interval)"
         text = (
             f"{self.mechanism} capacity at p99 ≤ {fmt(slo)} µs: " + ", ".join(parts) + ";"
-            f" ×{fmt(ratio)} ({shape_rules.interval_words(low, high)}) against"
-            f" {1 - rules.CAPACITY_FALL_MARGIN:.2f} → {self.outcome}"
+            f" {change} against {edge:.2f} → {self.outcome}"
         )
         if low_load_p99:
             text += f"; the objective is {fmt(slo / low_load_p99)} × its low-load p99"

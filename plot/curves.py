@@ -85,6 +85,16 @@ class RepeatCapacity:
         self.rate = max(passing) if passing else None
         self.failure = edge if failing else None
         self.measured = len(measured)
+        # Even the lowest rate measured failed, and not because the loadgen was busy: the
+        # capacity lies below that rate (an upper bound, which can show a capacity that fell).
+        self.ceiling = (
+            measured[0].offered
+            if self.rate is None
+            and failing
+            and failing[0] is measured[0]
+            and not measured[0].loadgen_busy
+            else None
+        )
         if not failing:
             self.lower_bound = "no offered rate failed the objective" if measured else None
         elif self.first_failure.loadgen_busy:
@@ -115,6 +125,9 @@ class Capacity:
             f"repeat {r}: {c.lower_bound}" for r, c in sorted(repeats.items()) if c.lower_bound
         ]
         self.below_lowest = [r for r, c in sorted(repeats.items()) if c.rate is None and c.measured]
+        # Every repeat failed at its lowest rate: the capacity is below the highest of those.
+        ceilings = [c.ceiling for c in repeats.values()]
+        self.ceiling = max(ceilings) if ceilings and None not in ceilings else None
 
     @property
     def mean(self):

@@ -9,6 +9,8 @@ from plot.numbers import fmt
 
 def capacity_cell(cap):
     if cap.mean is None:
+        if cap.ceiling:
+            return f"below {fmt(cap.ceiling)} (every repeat failed its lowest rate)"
         if cap.below_lowest:
             return "below the lowest rate measured"
         return "–"

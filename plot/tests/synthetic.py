@@ -800,11 +800,31 @@ CURVE_SLO = 1000.0
 CURVE_RESOLUTION = 1.07
 
 
+def failing_steps(lowest):
+    """A point whose capacity lies below every rate measured: `lowest` and two curve steps above
+    it, each failing the objective (p99 3 × the objective), the loadgen idle."""
+    return [
+        dict(
+            label="curve",
+            rate=f"{rate:.1f}",
+            throughput_msgs_s=f"{rate:.1f}",
+            p50_us=f"{CURVE_SLO:.1f}",
+            p99_us=f"{3 * CURVE_SLO:.1f}",
+            lost=0,
+            loadgen_cpu_pct=20.0,
+        )
+        for rate in (lowest, lowest * 10**0.25, lowest * 10**0.5)
+    ]
+
+
 def curve_steps(capacity, repeat, busy_loadgen=False):
     """The rate rows one repeat of the sweep's search would leave for a point whose true capacity
     at the objective is `capacity` msg/s: on repeat 1 the curve (rates ×1.78 from 5 % of it until
     one fails), on every repeat the pass at `capacity` and the failure just above it. A failure
-    with busy_loadgen is one the loadgen bound (≥ 90 % of a CPU)."""
+    with busy_loadgen is one the loadgen bound (≥ 90 % of a CPU). capacity ("below", R): even the
+    lowest rate measured, R, failed (failing_steps)."""
+    if isinstance(capacity, tuple):
+        return failing_steps(capacity[1])
     # The server's own capacity: at 90 % of it p99 is 800 µs, within the objective.
     server = capacity / 0.9
     rates = []

@@ -106,6 +106,36 @@ class Claim12Test(unittest.TestCase):
         self.assertIn("## Offered load: capacity at the latency objective", text)
         self.assertIn("**Capacity at a latency objective (12)**", text)
 
+    def test_a_poll_that_fails_even_its_lowest_rate_falls(self):
+        # The first real run: poll at 5000 idle met a 1 ms p99 at no rate measured, so it had no
+        # capacity to divide and the claim called it "measured at 1 idle count".
+        below = [("below", 600.0)] * 3
+        c = verdict(
+            folder(
+                {
+                    ("epoll-lt", 0): FLAT,
+                    ("epoll-lt", 5000): [49000, 50500, 50200],
+                    ("poll", 0): FLAT,
+                    ("poll", 5000): below,
+                }
+            )
+        )
+        self.assertEqual(c.verdict, rules.CONFIRMED, c.figures)
+        self.assertIn("below 600 msg/s at 5,000 idle", c.figures[1])
+        self.assertIn("→ falls", c.figures[1])
+        # A ceiling within reach of the smallest count's capacity decides nothing.
+        c = verdict(
+            folder(
+                {
+                    ("epoll-lt", 0): FLAT,
+                    ("epoll-lt", 5000): [49000, 50500, 50200],
+                    ("poll", 0): FLAT,
+                    ("poll", 5000): [("below", 45000.0)] * 3,
+                }
+            )
+        )
+        self.assertEqual(c.verdict, rules.INCONCLUSIVE, c.figures)
+
     def test_falling_epoll_refutes(self):
         c = verdict(
             folder(

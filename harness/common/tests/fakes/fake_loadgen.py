@@ -315,6 +315,10 @@ else:
                 capacity = server_capacity(stats["mechanism"], a.idle_held)
                 if a.mode == "flood":
                     row["server_capacity_msgs_s"] = round(capacity, 1)
+                if a.mode == "pingpong":
+                    # Two relayed messages per question of the rate mode's (the question and
+                    # its answer): the sweep's curves start from half of this.
+                    row["server_capacity_msgs_s"] = round(2 * capacity, 1)
                 if a.mode == "rate":
                     row.update(open_loop(capacity))
     except OSError:
