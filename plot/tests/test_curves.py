@@ -54,6 +54,18 @@ class RepeatCapacityTest(unittest.TestCase):
         self.assertEqual((found.rate, found.failure), (2000, 3000))
         self.assertIsNone(found.lower_bound)
 
+    def test_failures_below_the_first_pass_are_the_low_load_tail_not_the_capacity(self):
+        # The first real curves: a halted vCPU's late wake-up failed 1 ms at 300 msg/s while
+        # 80,000 msg/s passed; the capacity is above the first pass, the low rates are listed.
+        found = curves.RepeatCapacity(
+            self.steps((300, 300, 3000), (1000, 1000, 2500), (3000, 3000, 400), (9000, 9000, 900))
+            + self.steps((27000, 20000, 9000)),
+            1000,
+        )
+        self.assertEqual((found.rate, found.failure), (9000, 27000))
+        self.assertEqual(found.low_load_failures, [300, 1000])
+        self.assertIsNone(found.ceiling)
+
     def test_a_failure_the_loadgen_bound_makes_a_lower_bound(self):
         found = curves.RepeatCapacity(
             self.steps((1000, 1000, 90)) + self.steps((2000, 1500, 5000), loadgen=95.0), 1000
