@@ -38,6 +38,11 @@ MAX_STEPS = 12
 # real run's curves started at 70,000 msg/s with a "low-load" p99 of 584 us). Else flood's over 2,
 # else this round figure, from which the curve's steps reach from 1,000 to 560,000 msg/s.
 DEFAULT_EXPECTED_CAPACITY = 20000.0
+# A rate run's window holds at least P99_MIN_SAMPLES replies when that fits in MAX_RATE_WINDOW_S:
+# a p99 of fewer is one of the last few values (at 261 msg/s a 0.5 s window held 144 replies, and
+# its p99 was nearly its max). 2000 leave 20 above the p99.
+P99_MIN_SAMPLES = 2000
+MAX_RATE_WINDOW_S = 4.0
 # Bisection steps between the highest rate that met the objective and the lowest that did not:
 # three shrink the gap of one curve step (x1.78) to x1.07.
 BISECT_STEPS = 3
@@ -107,7 +112,10 @@ class CurvePhase:
 
     def measure(self, count, t, repeat, rate, tag):
         self.sweep.points_total += 1
-        variant = dataclasses.replace(self.args.variants[0], rate=int(round(rate)), tag=tag)
+        window = min(MAX_RATE_WINDOW_S, max(self.args.duration, P99_MIN_SAMPLES / rate))
+        variant = dataclasses.replace(
+            self.args.variants[0], rate=int(round(rate)), tag=tag, duration_s=round(window, 3)
+        )
         return curves.Step(self.sweep.point(count, t, repeat, curves.MODE, variant))
 
     def expected_capacity(self, mechanism, count):

@@ -207,8 +207,8 @@ class Sweep(FloorRuns, NetPaths):
     def loadgen_log(self):
         return os.path.join(self.logs, "loadgen.log")
 
-    def run_timeout(self):
-        return 20.0 + 3.0 * (self.args.warmup + self.args.duration)
+    def run_timeout(self, duration_s=None):
+        return 20.0 + 3.0 * (self.args.warmup + (duration_s or self.args.duration))
 
     def start_targets(self, count, mechs):
         """Starts a server (and a hold when count > 0) per mechanism; returns (targets, failure).
@@ -437,7 +437,7 @@ class Sweep(FloorRuns, NetPaths):
 
     def measure(self, count, t, mode, row, variant=plan.Variant()):
         cmd = self.loadgen_command(count, t, mode, row, variant)
-        result = children.run_loadgen(cmd, self.loadgen_log(), self.run_timeout())
+        result = children.run_loadgen(cmd, self.loadgen_log(), self.run_timeout(variant.duration_s))
         crashed = not t.server.alive()
         if result.row is not None:
             row = merge(result.row, row)
@@ -501,7 +501,7 @@ class Sweep(FloorRuns, NetPaths):
             "--warmup",
             str(self.args.warmup),
             "--duration",
-            str(self.args.duration),
+            str(variant.duration_s or self.args.duration),
             "--csv-header",
         ]
         if self.server_host is None:

@@ -107,6 +107,9 @@ class Variant:
     hostile: int = None
     rate: int = None
     tag: str = None
+    # The measuring window when it is not the sweep's --duration (an open-loop rate run at a low
+    # rate needs a longer one for its p99: harness/sweep/curves.py).
+    duration_s: float = None
 
     def loadgen_args(self):
         out = []

@@ -11,6 +11,7 @@ import tempfile
 import unittest
 
 from harness.sweep.tests.sweep_test_support import make_fake_bin, run_sweep
+from harness.sweep import curves as sweep_curves
 from plot import curves
 from plot import rules
 from plot.results_folder import ResultsFolder
@@ -68,6 +69,13 @@ class CurvesSweepTest(unittest.TestCase):
                 self.assertTrue(all(r["bench_status"] == "ok" for r in curve[:-1]))
                 self.assertEqual({r["repeat"] for r in curve}, {"1"})
                 rates = [as_float(r, "rate") for r in curve]
+                # Each window holds P99_MIN_SAMPLES replies where that fits.
+                for r in curve:
+                    want = min(
+                        sweep_curves.MAX_RATE_WINDOW_S,
+                        max(0.01, sweep_curves.P99_MIN_SAMPLES / as_float(r, "rate")),
+                    )
+                    self.assertAlmostEqual(as_float(r, "duration_s"), want, delta=0.002)
                 # Log-spaced, 4 steps a decade, from 5 % of the ping-pong point's capacity in
                 # questions (half its relayed messages).
                 for a, b in zip(rates, rates[1:]):
