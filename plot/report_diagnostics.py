@@ -2,6 +2,7 @@
 latency against the floors, failed points; and the warnings its top line lists."""
 
 
+from harness.common import idle_effect
 from plot.markdown import cell
 from plot import run_row
 from plot.run_row import scenario_label
@@ -64,18 +65,12 @@ def request_effect_lines(results):
     if reach:
         out.append(f"What the request can do here: {reach}.")
     if not effect.get("measured"):
-        why = effect.get("why_not") or "no floor run was ok both without and with the request"
+        why = idle_effect.why_not_measured(effect)
         return out + [f"What holding the request does was not measured in this run: {why}."]
-    figures = [
-        f"{name} by **×{effect[key + '_ratio']:.2f}** ({fmt(effect.get(key + '_without_us'))} →"
-        f" {fmt(effect.get(key + '_with_us'))} µs)"
-        for key, name in (("p50", "p50"), ("p99", "p99"))
-        if effect.get(key + "_ratio") is not None
-    ]
-    rounds = len(effect.get("runs") or []) // 2
+    changes = idle_effect.floor_changes(effect, fmt, ratio_mark="**")
     out.append(
         "Measured at the start of the sweep: holding the request changed the 2-hop floor's"
-        f" {' and its '.join(figures)} on this machine (without → with; median of {rounds}"
+        f" {changes} on this machine (without → with; median of {idle_effect.rounds(effect)}"
         f" interleaved {fmt(effect.get('window_s'))} s runs each, env.json `idle_states_effect`)."
     )
     return out
