@@ -240,29 +240,33 @@ def file_max_check(m, n):
 
 
 def somaxconn_check(m):
-    if m.somaxconn is None:
-        return None
-    return Check(
+    return backlog_check(
         "net.core.somaxconn",
-        m.somaxconn >= LISTEN_BACKLOG,
         m.somaxconn,
-        LISTEN_BACKLOG,
         "the accept backlog the servers ask for: the hold opens connections in bursts of"
         " thousands, and a full backlog drops SYNs (a 1 s retransmit each)",
-        [f"sysctl -w net.core.somaxconn={LISTEN_BACKLOG}"],
     )
 
 
 def syn_backlog_check(m):
-    if m.syn_backlog is None:
+    return backlog_check(
+        "net.ipv4.tcp_max_syn_backlog",
+        m.syn_backlog,
+        "half-open connections queued per listener while the hold opens",
+    )
+
+
+def backlog_check(sysctl, value, why):
+    """A queue of the listening sockets, which must hold the LISTEN_BACKLOG the servers ask for."""
+    if value is None:
         return None
     return Check(
-        "net.ipv4.tcp_max_syn_backlog",
-        m.syn_backlog >= LISTEN_BACKLOG,
-        m.syn_backlog,
+        sysctl,
+        value >= LISTEN_BACKLOG,
+        value,
         LISTEN_BACKLOG,
-        "half-open connections queued per listener while the hold opens",
-        [f"sysctl -w net.ipv4.tcp_max_syn_backlog={LISTEN_BACKLOG}"],
+        why,
+        [f"sysctl -w {sysctl}={LISTEN_BACKLOG}"],
     )
 
 
