@@ -12,7 +12,8 @@ from plot import rules
 from plot import student_t
 from plot import rules_text
 from plot.tests import synthetic
-from plot.results_folder import ResultsFolder, Series
+from plot.results_folder import ResultsFolder
+from plot.point_series import Series
 
 IDLE = [0, 100, 500, 1000, 2000, 5000, 10000]
 
