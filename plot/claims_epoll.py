@@ -2,57 +2,42 @@
 registration (epoll_ctl) costs under connection churn."""
 
 import statistics
+from dataclasses import dataclass
+from typing import Optional
 
 from plot import rules
 from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED, fmt
 from plot.results_folder import number
-from plot.claim_common import EPOLLS, Claim, cheaper_than, decided_lines
+from plot.claim_common import (
+    EPOLLS,
+    NOT_COMPARED,
+    Cheaper,
+    Claim,
+    UntilDecided,
+    cheaper_than,
+    decided_lines,
+    until_decided,
+)
 from plot.claims_shape import micro_ready_fit, micro_wait_fit
 
 
-def claim7(results):
-    ratio, figures = cheaper_than(results, "epoll-et", "epoll-lt")
-    if ratio.compared == 0:
-        return Claim(
-            7,
-            INCONCLUSIVE,
-            ["runs.csv: epoll-lt and epoll-et were not both measured at any point"],
-            "Nothing to compare.",
-        )
-    m = f"{rules.EQUIVALENCE_MARGIN:.0%}"
-    why = {
-        rules.CHEAPER: (
-            "ET needed fewer wait calls and re-reports per message: over every point and repeat"
-            f" its server CPU per message was lower than LT's by more than {m}, at"
-            f" {rules.CONFIDENCE:.0%} confidence."
-        ),
-        rules.EQUIVALENT: (
-            f"ET and LT cost the same within ±{m}. Explanation, not measured by this run: with few"
-            " ready descriptors per call, re-reporting a descriptor costs little, so the trigger"
-            " mode does not change what a message costs."
-        ),
-        rules.DEARER: (
-            "LT was cheaper. Explanation, not measured by this run: with few ready descriptors"
-            " per call re-reporting costs little, and ET's obligatory drain-until-EAGAIN read adds"
-            " a system call."
-        ),
-        rules.NOT_CHEAPER: (
-            f"ET did not save more than {m}: its interval lies at or above"
-            f" {1 - rules.EQUIVALENCE_MARGIN:.2f} and reaches above"
-            f" {1 + rules.EQUIVALENCE_MARGIN:.2f}."
-        ),
-        rules.UNDECIDED: (
-            f"The interval of the ratio straddles {1 - rules.EQUIVALENCE_MARGIN:.2f}: a saving of"
-            f" more than {m} is neither established nor excluded, and the sweep's extra rounds"
-            " did not decide it (see how many it took)."
-        ),
-        rules.TOO_FEW_REPEATS: (
-            f"With fewer than {rules.MIN_REPEATS_COMPARE} repeats per point noise alone could "
-            f"pick the winner: rerun with at least {rules.MIN_REPEATS_COMPARE} repeats (the "
-            "default sweep)."
-        ),
-    }[ratio.outcome]
-    return Claim(7, ratio.verdict, figures + decided_lines(results, 7), why)
+@dataclass(frozen=True)
+class EdgeAgainstLevel:
+    """Claim 7: epoll-et against epoll-lt on server CPU per message. outcome: the CostRatio's, or
+    NOT_COMPARED when the two were not both measured at any point."""
+
+    verdict: str
+    outcome: str
+    cheaper: Cheaper
+    until_decided: Optional[UntilDecided]
+
+
+def evaluate_claim7(results):
+    cheaper = cheaper_than(results, "epoll-et", "epoll-lt")
+    if cheaper.ratio.compared == 0:
+        return EdgeAgainstLevel(INCONCLUSIVE, NOT_COMPARED, cheaper, None)
+    ratio = cheaper.ratio
+    return EdgeAgainstLevel(ratio.verdict, ratio.outcome, cheaper, until_decided(results, 7))
 
 
 def copy_timing_evidence(results):
