@@ -4,7 +4,9 @@ decides a verdict; every number and outcome comes from the findings."""
 
 from plot import rules
 from plot.claim_common import NOT_COMPARED, Claim
-from plot.claims_epoll import evaluate_claim7
+from plot.claims_epoll import evaluate_claim7, evaluate_claim9, evaluate_claim10
+from plot.numbers import fmt
+from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED
 
 
 def decided_lines(until):
@@ -88,3 +90,152 @@ def render_claim7(found):
 
 def claim7(results):
     return render_claim7(evaluate_claim7(results))
+
+
+def copy_timing_lines(timings, micro_measured):
+    if not micro_measured:
+        return ["micro.csv absent: the per-ready-event cost was not timed"]
+    return [
+        (
+            f"micro.csv, {t.mechanism} epoll_wait with {fmt(t.watched)} watched vs ready: "
+            + t.fit.describe("ns", "ready", 1.0, "ns per ready event")
+            if t.fit is not None
+            else f"micro.csv: no `ready` rows for {t.mechanism}"
+        )
+        for t in timings
+    ]
+
+
+def copy_probe_lines(probe):
+    figures = []
+    if probe.mapped == "mapped":
+        figures.append("probe: mmap of an epoll descriptor succeeded")
+    elif probe.mapped:
+        figures.append(
+            f"probe: mmap of an epoll descriptor fails with {probe.mapped}: epoll has nothing to"
+            " map"
+        )
+    if probe.readonly == "EFAULT":
+        figures.append(
+            "probe: epoll_wait into a read-only events buffer fails with EFAULT: the kernel"
+            " writes (copies) each event into the caller's memory"
+        )
+    elif probe.readonly:
+        figures.append(f"probe: epoll_wait into a read-only events buffer: {probe.readonly}")
+    if probe.io_uring_mapped is not None:
+        figures.append(
+            "probe, for contrast: io_uring's rings"
+            f" {'can' if probe.io_uring_mapped else 'could not'} be mapped with mmap"
+        )
+    return figures
+
+
+EPOLL_COPIES_WHY = {
+    REFUTED: (
+        "Timing alone cannot see an mmap; the evidence measured is the probe (no mapping to be"
+        " had, the kernel writing into the caller's buffer) and/or a fixed cost per ready"
+        " event (what a copy per event predicts), beside the kernel source (cited, not"
+        " measured), which copies every ready event out."
+    ),
+    CONFIRMED: (
+        "Measured: an epoll descriptor could be mapped here. The kernel source (cited, not"
+        " measured) says epoll copies each event: check the kernel."
+    ),
+    INCONCLUSIVE: (
+        "Timing alone cannot see an mmap, and neither the probe nor a per-ready-event cost was"
+        " measured (or they disagree); the kernel source says epoll copies each ready event,"
+        " but this report gives a verdict only with a measurement."
+    ),
+}
+
+
+def render_claim9(found):
+    figures = copy_timing_lines(found.timings, found.micro_measured)
+    figures += copy_probe_lines(found.probe)
+    if not found.probed:
+        figures.append("probe.json absent: mmap and the copy were not probed")
+    figures.append(
+        "kernel source: epoll_wait copies each ready event with __put_user / epoll_put_uevent "
+        "(fs/eventpoll.c); no mapping is shared with user space"
+    )
+    return Claim(9, found.verdict, figures, EPOLL_COPIES_WHY[found.verdict], found.kernel_fact)
+
+
+def claim9(results, anchors):
+    return render_claim9(evaluate_claim9(results, anchors))
+
+
+def registration_timed_lines(timed):
+    if not timed.micro_measured:
+        return ["micro.csv absent: epoll_ctl was not timed alone"]
+    figures = []
+    if timed.ctl:
+        figures.append(
+            "micro.csv, ns per epoll_ctl call (median over watched counts): "
+            + ", ".join(f"{op} {fmt(v)}" for op, v in timed.ctl.items())
+        )
+    if timed.ratio is not None:
+        figures.append(
+            f"add + del for one connection = {timed.ratio:.2f} × one epoll_wait call "
+            f"({fmt(timed.wait_ns)} ns at {fmt(timed.wait_watched)} watched)"
+        )
+    elif timed.ctl:
+        figures.append("no epoll_wait timing (or no add/del) to set the epoll_ctl cost against")
+    return figures
+
+
+def churn_rate_line(rate):
+    text = (
+        f"churn: {rate.mechanism} {fmt(rate.conns_per_s)} connections/s at"
+        f" {fmt(rate.idle)} idle"
+    )
+    if rate.ctl_per_conn is not None:
+        text += f" ({fmt(rate.ctl_per_conn)} epoll_ctl calls per connection)"
+    return text
+
+
+def churn_race_line(race):
+    text = f"churn at {fmt(race.idle)} idle, time per connection: " + race.ratio.describe(
+        "poll", "epoll-lt"
+    )
+    if race.ratio.outcome == rules.CHEAPER:
+        return (
+            text + "; poll opens and closes connections faster (explanation, not measured by this"
+            " comparison: registration costs epoll what poll does not pay)"
+        )
+    if race.ratio.decided:
+        return (
+            text + "; poll was not faster by more than the margin, so churn gives no verdict"
+            " (explanation, not measured: epoll may save on the wait side what it pays in"
+            " registration)"
+        )
+    return text
+
+
+REGISTRATION_WHY = {
+    CONFIRMED: (
+        "Every new or closed connection costs epoll one or two epoll_ctl system calls that"
+        " select and poll never make, so a workload of short connections pays it on every one."
+    ),
+    REFUTED: "Registering a connection cost a negligible fraction of a wait call here.",
+    INCONCLUSIVE: (
+        "epoll_ctl was not timed against epoll_wait, or the comparison fell between the"
+        " thresholds."
+    ),
+}
+
+
+def render_claim10(found):
+    figures = registration_timed_lines(found.timed)
+    figures += [churn_rate_line(rate) for rate in found.rates]
+    figures += [churn_race_line(found.race)] if found.race else []
+    if not found.churned and not found.any_micro_rows:
+        figures.append("no churn rows in runs.csv")
+    figures += decided_lines(found.until_decided)
+    # The headline is registration against a wait call, when micro.csv timed both.
+    headline = next((f for f in figures if f.startswith("add + del")), None)
+    return Claim(10, found.verdict, figures, REGISTRATION_WHY[found.verdict], headline=headline)
+
+
+def claim10(results):
+    return render_claim10(evaluate_claim10(results))
