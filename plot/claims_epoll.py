@@ -12,7 +12,6 @@ from plot.claim_common import (
     EPOLLS,
     NOT_COMPARED,
     Cheaper,
-    Claim,
     UntilDecided,
     cheaper_than,
     until_decided,

@@ -4,6 +4,8 @@ decides a verdict; every number and outcome comes from the findings."""
 
 from plot import rules
 from plot.claim_common import NOT_COMPARED, Claim
+from plot import claims_completion as completion
+from plot.claims_completion import SYSCALL_METRIC, evaluate_claim11
 from plot.claims_epoll import evaluate_claim7, evaluate_claim9, evaluate_claim10
 from plot.numbers import fmt
 from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED
@@ -239,3 +241,83 @@ def render_claim10(found):
 
 def claim10(results):
     return render_claim10(evaluate_claim10(results))
+
+
+def regime_summary(found, winner):
+    """Where `winner` won, grouped by mode, active and size: "pingpong active=2 size=64 (idle
+    0–10000, 7 of 7)"."""
+    parts = []
+    for (mode, active, size), idles, total in found.won(winner):
+        span = f"{min(idles)}" if len(idles) == 1 else f"{min(idles)}–{max(idles)}"
+        parts.append(
+            f"{mode} active={active or '–'} size={size or '–'} (idle {span},"
+            f" {len(idles)} of {total})"
+        )
+    return ", ".join(parts) or "no regime"
+
+
+def completion_why(found):
+    a, b = completion.COMPLETION, completion.COMPLETION_BASELINE
+    m = f"{rules.EQUIVALENCE_MARGIN:.0%}"
+    where = (
+        f" {a} was cheaper at {regime_summary(found, a)}; {b} at {regime_summary(found, b)}."
+        if found.regimes
+        else ""
+    )
+    return {
+        completion.CALLS_NOT_FEWER: (
+            f"{a} did not make fewer system calls per message than {b} by more than {m}"
+            f" ({found.calls.outcome}). Explanation, not measured by this run: with one message"
+            " in flight per wake-up there is nothing to batch."
+        ),
+        completion.CPU_NOT_LOWER: (
+            f"{a} made fewer system calls per message, but the server was not cheaper by more"
+            f" than {m} ({found.cpu.outcome}). Explanation, not measured by this run: the calls"
+            " saved cost less than the work the kernel does for each request either way (the TCP"
+            " stack, the copies, the wake-ups)."
+        ),
+        completion.BOTH_LOWER: (
+            f"{a} made fewer system calls per message and its server CPU per message was lower by"
+            f" more than {m}, at {rules.CONFIDENCE:.0%} confidence over every point."
+        ),
+        completion.TOO_FEW: (
+            f"With fewer than {rules.MIN_REPEATS_COMPARE} repeats per point noise alone could"
+            " pick the winner."
+        ),
+        completion.TOO_WIDE: (
+            "The interval is too wide to decide (more repeats or points would narrow it)."
+        ),
+    }[found.outcome] + where
+
+
+def render_claim11(found):
+    a, b = completion.COMPLETION, completion.COMPLETION_BASELINE
+    if found.outcome == NOT_COMPARED:
+        return Claim(
+            11,
+            found.verdict,
+            [
+                f"runs.csv: {a} and {b} were not both measured at any point (or without"
+                f" {SYSCALL_METRIC}: a build before the system-call counters)"
+            ],
+            "Nothing to compare.",
+        )
+    figures = [
+        "runs.csv, server system calls per message, every mode but churn, every active count and"
+        " size: " + found.calls.describe(a, b, "system calls"),
+        "runs.csv, server CPU per message, same points: " + found.cpu.describe(a, b),
+    ]
+    if found.regimes:
+        figures.append(
+            "regimes won (ratio of medians, information): "
+            + "; ".join(f"{w}: {n}" for w, n in found.wins().items())
+            + " (table: *Where each I/O model wins*)"
+        )
+    # The headline is the comparison that decided: the calls, or the CPU once the calls are fewer.
+    headline = figures[1] if found.calls.outcome == rules.CHEAPER else figures[0]
+    figures += decided_lines(found.until_decided)
+    return Claim(11, found.verdict, figures, completion_why(found), headline=headline)
+
+
+def claim11(results):
+    return render_claim11(evaluate_claim11(results))
