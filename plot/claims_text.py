@@ -6,6 +6,8 @@ from plot import rules
 from plot.claim_common import NOT_COMPARED, Claim
 from plot import claims_completion as completion
 from plot.claims_completion import SYSCALL_METRIC, evaluate_claim11
+from plot import shape_rules
+from plot.claims_curves import FALLS, evaluate_claim12
 from plot.claims_epoll import evaluate_claim7, evaluate_claim9, evaluate_claim10
 from plot.numbers import fmt
 from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED
@@ -321,3 +323,105 @@ def render_claim11(found):
 
 def claim11(results):
     return render_claim11(evaluate_claim11(results))
+
+
+def capacity_parts(change):
+    """The capacity at each idle count, with its interval or as a bound."""
+    parts = []
+    for i in change.idles:
+        cap = change.caps[i]
+        if not cap.estimate.n:
+            parts.append(
+                f"below {fmt(cap.ceiling)} msg/s at {fmt(i)} idle (every repeat failed the"
+                " objective at its lowest rate)"
+            )
+            continue
+        band = cap.interval()
+        words = f" (95% CI {fmt(band[0])} … {fmt(band[1])})" if band else ""
+        bound = " (a lower bound)" if cap.lower_bounds else ""
+        parts.append(f"{fmt(cap.mean)} msg/s{words}{bound} at {fmt(i)} idle")
+    return parts
+
+
+def capacity_change_words(change):
+    if change.ratio:
+        ratio, low, high = change.ratio
+        return f"×{fmt(ratio)} ({shape_rules.interval_words(low, high)})"
+    if change.ceiling_ratio is not None:
+        return f"at most ×{fmt(change.ceiling_ratio)} (the bound over the interval's low end)"
+    return "no ratio (the smallest count has no interval)"
+
+
+def proportion_words(change):
+    return {
+        True: "; time per message at capacity grows at least linearly with idle"
+        " connections (in proportion)",
+        False: "; time per message at capacity grows slower than linearly (not in" " proportion)",
+        None: "; proportionality not tested (the counts give no shape: "
+        + change.time_shape.describe("µs", "idle connection", 1e6).split(" (")[0]
+        + ")",
+    }[change.proportional()]
+
+
+def capacity_line(side, slo):
+    """One figure line of claim 12: a mechanism's capacities, their change and its verdict."""
+    change = side.change
+    if not change.idles:
+        return f"{side.mechanism}: no capacity measured [{INCONCLUSIVE}]"
+    if len(change.idles) < 2:
+        return (
+            f"{change.mechanism}: capacity measured at {len(change.idles)} idle count(s), need 2"
+            f" [{INCONCLUSIVE}]"
+        )
+    edge = 1 - rules.CAPACITY_FALL_MARGIN
+    text = (
+        f"{change.mechanism} capacity at p99 ≤ {fmt(slo)} µs: "
+        + ", ".join(capacity_parts(change))
+        + f"; {capacity_change_words(change)} against {edge:.2f} → {change.outcome}"
+    )
+    if side.low_load_p99:
+        text += f"; the objective is {fmt(slo / side.low_load_p99)} × its low-load p99"
+    if side.expected == FALLS:
+        text += proportion_words(change)
+    for cap_idle in change.idles:
+        for why in change.caps[cap_idle].lower_bounds:
+            text += f"; at {fmt(cap_idle)} idle {why}: a lower bound"
+    return text + f" [{side.verdict}]"
+
+
+CAPACITY_WHY = {
+    CONFIRMED: (
+        "Each epoll carried as much load within the objective with the most idle connections"
+        " as with the fewest (within the margin), while select's and poll's capacity fell"
+        " beyond the interval."
+    ),
+    REFUTED: (
+        "At least one mechanism did the opposite of the claim beyond its interval (see the"
+        " figure tagged refuted)."
+    ),
+    INCONCLUSIVE: (
+        "At least one mechanism's interval straddles the margin, is a lower bound, or was not"
+        " measured at two idle counts; more repeats (--repeats) narrow the intervals."
+    ),
+}
+
+
+def render_claim12(found):
+    if not found.has_curves:
+        return Claim(
+            12,
+            found.verdict,
+            ["not measured: the run has no offered-load curves (./bench --curves, or --full)"],
+            "Nothing to judge: capacity at a latency objective needs the offered-load phase.",
+        )
+    figures = [capacity_line(side, found.slo_p99_us) for side in found.sides]
+    if found.one_sided:
+        figures.append(
+            "the claim sets epoll against select or poll: this run's curves measured "
+            + (", ".join(found.measured) or "no mechanism")
+        )
+    return Claim(12, found.verdict, figures, CAPACITY_WHY[found.verdict])
+
+
+def claim12(results):
+    return render_claim12(evaluate_claim12(results))
