@@ -33,12 +33,11 @@ from plot.claims_completion import (  # noqa: F401
 from plot.claims_epoll import churn_points
 from plot.claims_text import claim7, claim9, claim10, claim11, claim12
 from plot.claims_text_limits import claim1, claim3, claim5, claim6
+from plot.claims_text_shape import claim8, linear_cost_claim
 from plot.claims_shape import (  # noqa: F401
     SHARED_FAMILY,
-    claim8,
     flat_verdict,
     growth_verdict,
-    linear_cost_claim,
     linear_verdict,
     micro_cost_points,
     micro_wait_fit,

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from plot import peers, rules, shape_rules
 from plot.claims_limits import select_rows
-from plot.claims_shape import RUNS_UNIT, flat_verdict, linear_verdict, runs_cost_points
-from plot.claims_shape import shape_figure
+from plot.claims_shape import flat_verdict, linear_verdict, runs_cost_points
+from plot.claims_text_shape import RUNS_UNIT, shape_figure
 from plot.claims_text_limits import select_rows_lines
 from plot.document import Section, Table, Text, slug
 from plot.markdown import cell
