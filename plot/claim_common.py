@@ -177,10 +177,3 @@ def until_decided(results, number) -> Optional[UntilDecided]:
         open=tuple(entry.get("open") or []),
         stopped=entry.get("stopped"),
     )
-
-
-def decided_lines(results, number):
-    """Transitional: claims not yet split into evaluation and words read their lines here."""
-    from plot import claims_text
-
-    return claims_text.decided_lines(until_decided(results, number))

@@ -1,8 +1,12 @@
 """The teaching claims of docs/claims.md, each judged from a results folder by rules.py.
 
-Each claim returns a Claim: its verdict, the figures behind it (one line per piece of evidence)
-and one sentence a teacher can read out. Missing inputs (no micro.csv, no probe.json, a
-mechanism not swept) make the evidence say so and the verdict inconclusive; they never crash.
+Each claim is evaluated, then rendered: claims_limits, claims_shape, claims_epoll,
+claims_completion and claims_curves return its findings as plain data (frozen dataclasses: the
+verdict, the outcome, the ratios, fits and counts it rests on; no prose), and claims_text,
+claims_text_limits and claims_text_shape turn them into a Claim: its verdict, the figures behind
+it (one line per piece of evidence) and one sentence a teacher can read out. Missing inputs (no
+micro.csv, no probe.json, a mechanism not swept) make the evidence say so and the verdict
+inconclusive; they never crash.
 """
 
 
@@ -19,7 +23,6 @@ from plot.claim_common import (  # noqa: F401
     Claim,
     cheaper_than,
     cost_mode,
-    decided_lines,
     idle_of,
     load_anchors,
 )

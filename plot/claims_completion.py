@@ -58,11 +58,6 @@ def regime_points(results, mechanism, metric):
     )
 
 
-def regime_label(point):
-    mode, active, size, idle = point
-    return f"{mode} active={active or '–'} size={size or '–'} idle={idle}"
-
-
 def completion_regimes(results):
     """Per regime measured for both: medians of system calls and server CPU per message of
     uring-completion and epoll-lt, their CPU ratio, and who wins there (beyond ±
@@ -84,17 +79,16 @@ def completion_regimes(results):
         ratio = a / b if a and b else None
         m = rules.EQUIVALENCE_MARGIN
         winner = (
-            "–"
+            NO_RATIO
             if ratio is None
             else COMPLETION
             if ratio < 1 - m
             else COMPLETION_BASELINE
             if ratio > 1 + m
-            else "≈"
+            else TIE
         )
         rows.append(
             {
-                "regime": regime_label(point),
                 "point": point,
                 "calls_completion": med(calls, COMPLETION),
                 "calls_epoll": med(calls, COMPLETION_BASELINE),
@@ -118,6 +112,10 @@ def regimes_won(regimes, winner):
         if r["winner"] == winner:
             groups.setdefault(key, []).append(r["point"][3])
     return [(key, idles, totals[key]) for key, idles in groups.items()]
+
+
+TIE = "≈"  # a regime where neither model won beyond the margin
+NO_RATIO = "–"  # a regime where either median was missing or zero
 
 
 # How claim 11 was decided, from its two CostRatios (system calls, then CPU per message).
@@ -158,10 +156,10 @@ class CompletionAgainstEpoll:
         return regimes_won(self.regimes, winner)
 
     def wins(self):
-        """{winner: regimes won} for COMPLETION, COMPLETION_BASELINE and a tie ("≈")."""
+        """{winner: regimes won} for COMPLETION, COMPLETION_BASELINE and TIE."""
         return {
             w: sum(1 for r in self.regimes if r["winner"] == w)
-            for w in (COMPLETION, COMPLETION_BASELINE, "≈")
+            for w in (COMPLETION, COMPLETION_BASELINE, TIE)
         }
 
 
