@@ -63,6 +63,23 @@ def load_anchors():
         return json.load(f)
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One claim evaluated: its number and its facts (the plain data its claims_* module returns;
+    claims.render says them in words)."""
+
+    number: int
+    facts: object
+
+    @property
+    def verdict(self):
+        return self.facts.verdict
+
+    @property
+    def text(self):
+        return CLAIMS[self.number]
+
+
 class Claim:
     """A claim's judgement: its verdict, the figures behind it (one line per piece of evidence),
     why, and which figure is its headline (the first unless the claim names another)."""

@@ -1,6 +1,7 @@
 """The verdict rules on synthetic series: linear is confirmed, flat refuted, noisy inconclusive."""
 
 import csv
+import dataclasses
 import os
 import random
 import tempfile
@@ -297,6 +298,42 @@ class Claim7And10(unittest.TestCase):
         c = self.claims(churn=True, repeats=1, micro=False)[10]
         self.assertEqual(c.verdict, rules.INCONCLUSIVE, c.figures)
         self.assertTrue(any("needs ≥ 3 repeats, this run has 1" in f for f in c.figures), c.figures)
+
+
+class FindingsAreData(unittest.TestCase):
+    """claims.findings evaluates without words; claims.render is the only step that writes them."""
+
+    def test_every_claim_is_a_plain_dataclass_and_renders_to_its_own_verdict(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            results = ResultsFolder(synthetic.write(tmp))
+            found = claims.findings(results)
+            evaluated = claims.evaluate(results)
+        self.assertEqual([f.number for f in found], list(range(1, 13)))
+        for finding, claim in zip(found, evaluated):
+            self.assertTrue(dataclasses.is_dataclass(finding.facts), finding)
+            self.assertNotIn(claims.Claim, nested_types(finding.facts), finding.number)
+            rendered = claims.render(finding)
+            self.assertEqual(rendered.number, finding.number)
+            self.assertEqual(rendered.verdict, finding.verdict)
+            self.assertEqual(
+                (rendered.figures, rendered.explanation), (claim.figures, claim.explanation)
+            )
+
+
+def nested_types(value):
+    """Every type reachable from a dataclass through its fields, tuples, lists and dicts."""
+    found = {type(value)}
+    if dataclasses.is_dataclass(value):
+        children = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    elif isinstance(value, dict):
+        children = list(value.keys()) + list(value.values())
+    elif isinstance(value, (list, tuple)):
+        children = list(value)
+    else:
+        children = []
+    for child in children:
+        found |= nested_types(child)
+    return found
 
 
 class Claim11(unittest.TestCase):
