@@ -7,7 +7,8 @@ import sys
 
 from plot import results_folder as rf
 from plot import rules
-from plot.compare_runs import HIGHER, METRIC_WORDS, mechanism_order, scenario_name, scenario_order
+from plot.compare_runs import HIGHER, mechanism_order, scenario_order
+from plot.compare_runs_markdown import METRIC_WORDS, scenario_name
 from plot.numbers import human
 from plot.plot_axes import pyplot_or_none
 

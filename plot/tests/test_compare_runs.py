@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+from unittest import mock
 
 from plot import claims
 from plot import compare_runs
@@ -285,6 +286,39 @@ class Compare(unittest.TestCase):
         self.assertIn("| 5 | ", out)
         self.assertIn(f"**{rules.REFUTED}**", out)
         self.assertIn("1 claim verdict(s) differ", out)
+
+    def test_claims_that_raise_are_a_note_and_the_metrics_still_compare(self):
+        a, b = write(self.path("a")), write(self.path("b"))
+        boom = RuntimeError("boom")
+        with mock.patch.object(claims, "findings", side_effect=boom), mock.patch.object(
+            claims, "comparisons", side_effect=boom
+        ):
+            c = compare_runs.Comparison(a, b)
+        self.assertEqual(
+            c.claims_not_evaluated,
+            [compare_runs.NotEvaluated(side, "RuntimeError", "boom") for side in "AB"],
+        )
+        self.assertEqual((c.verdict_diffs, c.intervals, c.exit_status), ([], [], 0))
+        self.assertTrue(c.points)
+        text = c.markdown("a", "b")
+        self.assertIn(
+            "Note: the claims could not be evaluated on B (RuntimeError: boom); their verdicts are"
+            " not compared.",
+            text,
+        )
+        self.assertIn("Not compared (see the note above).", text)
+        self.assertIn("Comparison intervals not computed (RuntimeError: boom).", text)
+
+    def test_a_differing_verdict_whose_words_raise_still_lists_its_verdicts(self):
+        a = write(self.path("a"))
+        b = write(self.path("b"), probe=dict(PROBE, select_lt_reports_again=False))
+        c = compare_runs.Comparison(a, b)
+        with mock.patch.object(claims, "render", side_effect=RuntimeError("boom")):
+            text = c.markdown("a", "b")
+        self.assertIn(
+            f"| {rules.CONFIRMED} | **{rules.REFUTED}** | figures not written (RuntimeError: boom)",
+            text,
+        )
 
     def test_rows_that_are_not_ok_do_not_count(self):
         a = write(self.path("a"))
