@@ -67,51 +67,7 @@ def write(folder, repeats=3, scale=None, states=None, probe=None):
     probe: probe.json (PROBE when None)."""
     scale = scale or {}
     os.makedirs(folder, exist_ok=True)
-    rows = []
-    for state in states or [None]:
-        extra = {} if state is None else {"idle_states": state}
-        for r in (1, 2):  # the floor at the start and the end of the sweep
-            rows.append(
-                dict(
-                    mechanism="floor",
-                    mode="floor",
-                    idle=0,
-                    repeat=r,
-                    **COMMON,
-                    p50_us=20 * NOISE[r],
-                    p99_us=40 * NOISE[r],
-                    throughput_msgs_s=100000 / NOISE[r],
-                    label="floor-start" if r == 1 else "floor-end",
-                    **extra,
-                )
-            )
-        for mode in ("pingpong", "flood"):
-            for mech in MECHANISMS:
-                for idle in IDLE:
-                    for r in range(1, repeats + 1):
-                        f = NOISE[r - 1]
-                        cpu = (6.0 if mode == "pingpong" else 1.0) + PER_IDLE_US[mech] * idle
-                        values = dict(
-                            p50_us=20 + 2 * cpu,
-                            p99_us=40 + 4 * cpu,
-                            throughput_msgs_s=1e6 / cpu,
-                            server_cpu_us_per_msg=cpu,
-                        )
-                        row = dict(
-                            mechanism=mech,
-                            mode=mode,
-                            idle=idle,
-                            repeat=r,
-                            **COMMON,
-                            label="synthetic",
-                            **extra,
-                        )
-                        for metric, v in values.items():
-                            k = scale.get((mech, mode, idle, metric), 1.0)
-                            if state is not None:
-                                k *= scale.get((mech, mode, idle, metric, state), 1.0)
-                            row[metric] = f"{v * f * k:.4f}"
-                        rows.append(row)
+    rows = [row for state in states or [None] for row in rows_of(state, repeats, scale)]
     columns = COLUMNS + (["idle_states"] if states else [])
     with open(os.path.join(folder, "runs.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
@@ -135,6 +91,56 @@ def write(folder, repeats=3, scale=None, states=None, probe=None):
     with open(os.path.join(folder, "probe.json"), "w") as f:
         json.dump(PROBE if probe is None else probe, f)
     return folder
+
+
+def rows_of(state, repeats, scale):
+    """The rows of one idle-states setting (None: the column absent): the floor at the start and
+    the end, then every point's repeats with its figures scaled as write() says."""
+    rows = []
+    extra = {} if state is None else {"idle_states": state}
+    for r in (1, 2):  # the floor at the start and the end of the sweep
+        rows.append(
+            dict(
+                mechanism="floor",
+                mode="floor",
+                idle=0,
+                repeat=r,
+                **COMMON,
+                p50_us=20 * NOISE[r],
+                p99_us=40 * NOISE[r],
+                throughput_msgs_s=100000 / NOISE[r],
+                label="floor-start" if r == 1 else "floor-end",
+                **extra,
+            )
+        )
+    for mode in ("pingpong", "flood"):
+        for mech in MECHANISMS:
+            for idle in IDLE:
+                for r in range(1, repeats + 1):
+                    f = NOISE[r - 1]
+                    cpu = (6.0 if mode == "pingpong" else 1.0) + PER_IDLE_US[mech] * idle
+                    values = dict(
+                        p50_us=20 + 2 * cpu,
+                        p99_us=40 + 4 * cpu,
+                        throughput_msgs_s=1e6 / cpu,
+                        server_cpu_us_per_msg=cpu,
+                    )
+                    row = dict(
+                        mechanism=mech,
+                        mode=mode,
+                        idle=idle,
+                        repeat=r,
+                        **COMMON,
+                        label="synthetic",
+                        **extra,
+                    )
+                    for metric, v in values.items():
+                        k = scale.get((mech, mode, idle, metric), 1.0)
+                        if state is not None:
+                            k *= scale.get((mech, mode, idle, metric, state), 1.0)
+                        row[metric] = f"{v * f * k:.4f}"
+                    rows.append(row)
+    return rows
 
 
 def run(*args):
