@@ -6,7 +6,7 @@ from plot import rules
 from plot.claim_common import NOT_COMPARED, Claim
 from plot import claims_completion as completion
 from plot.claims_completion import SYSCALL_METRIC, evaluate_claim11
-from plot import shape_rules
+from plot import rules_words
 from plot.claims_curves import FALLS, evaluate_claim12
 from plot.claims_epoll import evaluate_claim7, evaluate_claim9, evaluate_claim10
 from plot.numbers import fmt
@@ -34,7 +34,7 @@ def cheaper_lines(cheaper):
     more than one mode was measured."""
     figures = [
         "runs.csv, server CPU per message, every mode but churn: "
-        + cheaper.ratio.describe(cheaper.a, cheaper.b)
+        + rules_words.cost_ratio_line(cheaper.ratio, cheaper.a, cheaper.b)
     ]
     if len(cheaper.per_mode) > 1:
         figures.append(
@@ -102,7 +102,7 @@ def copy_timing_lines(timings, micro_measured):
     return [
         (
             f"micro.csv, {t.mechanism} epoll_wait with {fmt(t.watched)} watched vs ready: "
-            + t.fit.describe("ns", "ready", 1.0, "ns per ready event")
+            + rules_words.fit_line(t.fit, "ns", "ready", 1.0, "ns per ready event")
             if t.fit is not None
             else f"micro.csv: no `ready` rows for {t.mechanism}"
         )
@@ -199,8 +199,8 @@ def churn_rate_line(rate):
 
 
 def churn_race_line(race):
-    text = f"churn at {fmt(race.idle)} idle, time per connection: " + race.ratio.describe(
-        "poll", "epoll-lt"
+    text = f"churn at {fmt(race.idle)} idle, time per connection: " + rules_words.cost_ratio_line(
+        race.ratio, "poll", "epoll-lt"
     )
     if race.ratio.outcome == rules.CHEAPER:
         return (
@@ -306,8 +306,9 @@ def render_claim11(found):
         )
     figures = [
         "runs.csv, server system calls per message, every mode but churn, every active count and"
-        " size: " + found.calls.describe(a, b, "system calls"),
-        "runs.csv, server CPU per message, same points: " + found.cpu.describe(a, b),
+        " size: " + rules_words.cost_ratio_line(found.calls, a, b, "system calls"),
+        "runs.csv, server CPU per message, same points: "
+        + rules_words.cost_ratio_line(found.cpu, a, b),
     ]
     if found.regimes:
         figures.append(
@@ -346,7 +347,7 @@ def capacity_parts(change):
 def capacity_change_words(change):
     if change.ratio:
         ratio, low, high = change.ratio
-        return f"×{fmt(ratio)} ({shape_rules.interval_words(low, high)})"
+        return f"×{fmt(ratio)} ({rules_words.interval_words(low, high)})"
     if change.ceiling_ratio is not None:
         return f"at most ×{fmt(change.ceiling_ratio)} (the bound over the interval's low end)"
     return "no ratio (the smallest count has no interval)"
@@ -358,7 +359,7 @@ def proportion_words(change):
         " connections (in proportion)",
         False: "; time per message at capacity grows slower than linearly (not in" " proportion)",
         None: "; proportionality not tested (the counts give no shape: "
-        + change.time_shape.describe("µs", "idle connection", 1e6).split(" (")[0]
+        + rules_words.per_fd_line(change.time_shape, "µs", "idle connection", 1e6).split(" (")[0]
         + ")",
     }[change.proportional()]
 

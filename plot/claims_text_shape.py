@@ -2,7 +2,7 @@
 descriptor of select and poll, epoll's cost against watched and ready descriptors) turned into
 the report's Claim."""
 
-from plot import shape_rules
+from plot import rules_words, shape_rules
 from plot.claim_common import Claim
 from plot.claims_shape import (
     MICRO,
@@ -23,9 +23,9 @@ MICRO_UNIT = ("ns", "watched", "watched descriptor")
 
 def shape_figure(source, shape, unit, scale=1.0, per_fd=True):
     """One figure line: the total cost and (per_fd) the cost per descriptor, in the rule's words."""
-    text = f"{source}: " + shape.describe_cost(unit[0], unit[1])
+    text = f"{source}: " + rules_words.per_fd_cost_line(shape, unit[0], unit[1])
     if per_fd:
-        text += "; " + shape.describe("ns", unit[2], scale)
+        text += "; " + rules_words.per_fd_line(shape, "ns", unit[2], scale)
     return text
 
 
@@ -44,7 +44,7 @@ def same_count_line(same):
     """select (or select-dynamic) against poll per descriptor at the counts both measured."""
     source = "micro.csv" if same.source == MICRO else f"runs.csv ({same.mode})"
     each = "; ".join(
-        f"{fmt(x)}: ×{fmt(r)} ({shape_rules.interval_words(lo, hi)})" + (" match" if ok else "")
+        f"{fmt(x)}: ×{fmt(r)} ({rules_words.interval_words(lo, hi)})" + (" match" if ok else "")
         for x, r, lo, hi, ok in same.rows
     )
     matched = [fmt(x) for x, *_, ok in same.rows if ok]
@@ -182,7 +182,7 @@ def render_claim8(found):
         figures.append("micro.csv absent: the dependence on ready descriptors was not measured")
     figures += [
         f"micro.csv, {r.mechanism} wait with {fmt(r.watched)} watched vs ready: "
-        + r.fit.describe("ns", "ready", 1.0, "ns per ready descriptor")
+        + rules_words.fit_line(r.fit, "ns", "ready", 1.0, "ns per ready descriptor")
         + f" [grows? {r.verdict}]"
         for r in found.ready
     ]

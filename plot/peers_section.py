@@ -16,7 +16,7 @@ Which mechanisms are peers and in which group comes from the registry (`group`,
 import statistics
 from dataclasses import dataclass, field
 
-from plot import peers, rules, shape_rules
+from plot import peers, rules, rules_words, shape_rules
 from plot.claims_limits import select_rows
 from plot.claims_shape import flat_verdict, linear_verdict, runs_cost_points
 from plot.claims_text_shape import RUNS_UNIT, shape_figure
@@ -125,7 +125,7 @@ def compare(results, ours, peer, metric, statuses, idle):
     c.ratio = rules.CostRatio(a, b, confidence=rules.CONFIDENCE)
     c.outcome = outcome(c.ratio)
     if c.outcome == NOT_COMPARED:
-        c.why = rules.needs_repeats(c.ratio.run_repeats)
+        c.why = rules_words.needs_repeats(c.ratio.run_repeats)
     return c
 
 

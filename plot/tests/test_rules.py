@@ -11,6 +11,7 @@ from plot import claims
 from plot import report
 from plot import rules
 from plot import rules_text
+from plot import rules_words
 from plot.tests import synthetic
 from plot.results_folder import ResultsFolder, Series
 
@@ -145,7 +146,7 @@ class CostRatioRule(unittest.TestCase):
         self.assertLess(c.low, c.ratio)
         self.assertLess(c.ratio, c.high)
         self.assertEqual((c.points, c.run_repeats), (2 * len(IDLE), 3))
-        line = c.describe("ET", "LT")
+        line = rules_words.cost_ratio_line(c, "ET", "LT")
         for words in (
             "ratio 0.8",
             f"{rules.LOOK_CONFIDENCE:.2%} CI",
@@ -158,12 +159,12 @@ class CostRatioRule(unittest.TestCase):
     def test_the_same_cost_is_equivalent_and_refutes(self):
         c = rules.CostRatio(*sweep(1.0, 0.03))
         self.assertEqual((c.outcome, c.verdict), (rules.EQUIVALENT, rules.REFUTED))
-        self.assertIn("within 0.95 … 1.05", c.describe())
+        self.assertIn("within 0.95 … 1.05", rules_words.cost_ratio_line(c))
 
     def test_a_clearly_dearer_side_refutes(self):
         c = rules.CostRatio(*sweep(1.3, 0.03))
         self.assertEqual((c.outcome, c.verdict), (rules.DEARER, rules.REFUTED))
-        self.assertIn("B is cheaper", c.describe())
+        self.assertIn("B is cheaper", rules_words.cost_ratio_line(c))
 
     def test_a_saving_smaller_than_the_margin_is_not_confirmed(self):
         c = rules.CostRatio(*sweep(0.97, 0.01))
@@ -178,14 +179,18 @@ class CostRatioRule(unittest.TestCase):
         for repeats in (1, 2):
             c = rules.CostRatio(*sweep(0.5, 0.0, repeats=repeats))
             self.assertEqual((c.outcome, c.verdict), (rules.TOO_FEW_REPEATS, rules.INCONCLUSIVE))
-            self.assertIn(f"needs ≥ 3 repeats, this run has {repeats}", c.describe())
+            self.assertIn(
+                f"needs ≥ 3 repeats, this run has {repeats}", rules_words.cost_ratio_line(c)
+            )
 
     def test_a_point_with_a_failed_repeat_is_left_out_and_counted(self):
         a, b = sweep(0.8, 0.03)
         a[("pingpong", 0)] = a[("pingpong", 0)][:2]
         c = rules.CostRatio(a, b)
         self.assertEqual((c.points, c.left_out, c.verdict), (2 * len(IDLE) - 1, 1, rules.CONFIRMED))
-        self.assertIn("1 point(s) with fewer than 3 repeats of both left out", c.describe())
+        self.assertIn(
+            "1 point(s) with fewer than 3 repeats of both left out", rules_words.cost_ratio_line(c)
+        )
 
     def test_one_point_with_three_repeats_is_an_interval_over_its_repeats(self):
         c = rules.CostRatio(*sweep(0.5, 0.01, modes=("pingpong",), idle=[0]))
@@ -208,8 +213,8 @@ class CostRatioRule(unittest.TestCase):
         # An interval at or above 0.95 that reaches beyond 1.05: a saving of more than 5 % is still
         # excluded, so the claim is refuted (not "inconclusive", as a two-edge rule would say).
         c = rules.CostRatio(*sweep(1.02, 0.12, seed=2))
-        self.assertGreaterEqual(c.low, 0.95, c.describe())
-        self.assertGreater(c.high, 1.05, c.describe())
+        self.assertGreaterEqual(c.low, 0.95, rules_words.cost_ratio_line(c))
+        self.assertGreater(c.high, 1.05, rules_words.cost_ratio_line(c))
         self.assertEqual((c.outcome, c.verdict), (rules.NOT_CHEAPER, rules.REFUTED))
 
     def test_pairing_by_repeat_cancels_what_a_pair_shared(self):
