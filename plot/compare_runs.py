@@ -277,7 +277,7 @@ class IntervalPair:
     what: str
     a: object
     b: object
-    a_holds_b: object
+    a_holds_b: object  # True, False, or None (a side without a ratio)
     b_holds_a: object
 
 
@@ -294,9 +294,15 @@ def interval_pairs(a, b):
     except Exception as e:  # the verdicts say the same; the metrics still compare
         return [], NotEvaluated.of("", e)
     found = [
-        IntervalPair(ca.claim, ca.what, ra, rb, holds(ra, rb), holds(rb, ra))
+        IntervalPair(
+            ca.claim,
+            ca.what,
+            ca.ratio,
+            cb.ratio,
+            holds(ca.ratio, cb.ratio),
+            holds(cb.ratio, ca.ratio),
+        )
         for ca, cb in pairs
-        for ra, rb in [(ca.ratio, cb.ratio)]
     ]
     return found, None
 
