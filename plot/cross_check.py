@@ -10,7 +10,7 @@ Stdlib only.
 
 from plot import peers
 from plot.markdown import cell
-from plot.results_folder import number
+from plot.run_row import number
 from plot.numbers import fmt
 from plot.rules import CROSS_CHECK_TOLERANCE
 

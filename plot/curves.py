@@ -15,7 +15,7 @@ LOADGEN_BUSY_PCT of a CPU) or when no measured rate failed.
 import math
 
 from plot import rules
-from plot.results_folder import COST_MEASURED, CURVE_MODE, number
+from plot.run_row import COST_MEASURED, CURVE_MODE, number
 from plot.shape_rules import Estimate
 
 MODE = CURVE_MODE

@@ -6,7 +6,7 @@ ever reads them."""
 import statistics
 
 from plot.markdown import cell
-from plot.results_folder import scenario_label
+from plot.run_row import scenario_label
 from plot.numbers import fmt
 
 # The project's target for hostile clients (issue 13): at 0 idle the honest p99 rises by no more

@@ -2,7 +2,7 @@
 
 A mechanism whose model says its cost does not depend on idle descriptors (the registry's
 `cost_independent_of_idle`: epoll, io_uring) is measured at the run's largest idle count against 0
-idle, in every mode of the run: the mode's headline figure (results_folder.HEADLINE) and the
+idle, in every mode of the run: the mode's headline figure (run_row.HEADLINE) and the
 server CPU per message (per connection under churn). Each comparison is a rules.CostRatio of the
 cost at the largest count over the cost at 0 (a rate is turned into a cost, 1 / rate), classified
 by rules.idle_growth_class. A cost that grows there is a scaling bug of ours (an O(idle) close, a
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from harness.common import mechanisms
 from plot import rules
-from plot.results_folder import COST, HEADLINE, scenario_label
+from plot.run_row import COST, HEADLINE, scenario_label
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REGISTRY_FIELD = "cost_independent_of_idle"
@@ -239,7 +239,7 @@ def evaluate(results, registry):
                 out.comparisons.append(compare(results, mechanism, mode, metric, higher, largest))
         if mode not in HEADLINE:
             out.skipped_modes.append(
-                (mode, "no headline figure named for it (results_folder.HEADLINE): CPU only")
+                (mode, "no headline figure named for it (run_row.HEADLINE): CPU only")
             )
     return out
 

@@ -10,7 +10,7 @@ median over repeats at the smallest idle count both paths served.
 import statistics
 
 from plot.numbers import fixed as fmt
-from plot.results_folder import KNOWN_NETS, NET_VETH
+from plot.run_row import KNOWN_NETS, NET_VETH
 
 METRICS = [
     ("p50_us", "pingpong p50 (µs)"),

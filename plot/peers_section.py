@@ -24,7 +24,7 @@ from plot.claims_text_limits import select_rows_lines
 from plot.document import Section, Table, Text, slug
 from plot.markdown import cell
 from plot.numbers import fmt
-from plot.results_folder import COST, COST_MEASURED
+from plot.run_row import COST, COST_MEASURED
 
 TITLE = "Our loops beside the libraries and the tutorial"
 PEER_GROUPS = ("libraries", "python")

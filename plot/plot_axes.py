@@ -9,8 +9,8 @@ import textwrap
 
 from plot.figure_list import FIGURES
 from harness.common.plotting_python import INSTALL_HINT
-from plot import results_folder as rf
-from plot.results_folder import scenario_label
+from plot import run_row
+from plot.run_row import scenario_label
 from plot.numbers import human
 
 
@@ -349,7 +349,7 @@ def states_note(ax, states, each_mode=False):
         legend_note(
             ax,
             "panels: "
-            + "; ".join(f"{w} = {rf.idle_states_words(s)}" for w, s in zip(words, states)),
+            + "; ".join(f"{w} = {run_row.idle_states_words(s)}" for w, s in zip(words, states)),
             linestyle="none",
         )
 
@@ -358,7 +358,7 @@ def panel_title(scenario, prefix=""):
     """A panel's scenario; its idle-states setting, when recorded, on a line of its own."""
     text = scenario_label(scenario[:5])
     if len(scenario) > 5 and scenario[5]:
-        text += "\n" + rf.idle_states_words(scenario[5])
+        text += "\n" + run_row.idle_states_words(scenario[5])
     return prefix + text
 
 
@@ -376,7 +376,7 @@ def not_measured(ax, mode, state):
     ax.text(
         0.5,
         0.5,
-        f"{mode}: not measured with {rf.idle_states_words(state)}",
+        f"{mode}: not measured with {run_row.idle_states_words(state)}",
         ha="center",
         va="center",
         transform=ax.transAxes,

@@ -2,12 +2,13 @@
 latency against the floors, failed points; and the warnings its top line lists."""
 
 
+from harness.common import idle_effect
 from plot.markdown import cell
-from plot import results_folder as rf
-from plot.results_folder import scenario_label
+from plot import run_row
+from plot.run_row import scenario_label
 
 # The figure a point is read by, per mode, besides server CPU per message (every mode).
-from plot.results_folder import COST, HEADLINE
+from plot.run_row import COST, HEADLINE
 from plot.numbers import fmt, times as ratio_text
 
 # The report's own flags (drift, spread, the relay-floor target) are thresholds of rules.py.
@@ -15,20 +16,20 @@ from plot.rules import DRIFT_WARN_REL, RELAY_TARGET_RATIO, SPREAD_WARN_RATIO
 
 
 FLOOR_NAMES = {
-    rf.FLOOR: "floor (2 hops, no server)",
-    rf.RELAY_FLOOR: "relay floor (4 hops, no multiplexer)",
+    run_row.FLOOR: "floor (2 hops, no server)",
+    run_row.RELAY_FLOOR: "relay floor (4 hops, no multiplexer)",
 }
 
 
 def states_words(value):
-    return rf.idle_states_words(value) if value else "not recorded"
+    return run_row.idle_states_words(value) if value else "not recorded"
 
 
 def drift_rows(results):
     """(kind, idle_states, start p50, end p50, relative change) for every floor measured at both
     ends."""
     out = []
-    for kind in rf.FLOOR_MODES:
+    for kind in run_row.FLOOR_MODES:
         for state in results.idle_states_values() or [None]:
             start, end = results.floor_at(kind, "start", state), results.floor_at(
                 kind, "end", state
@@ -64,18 +65,12 @@ def request_effect_lines(results):
     if reach:
         out.append(f"What the request can do here: {reach}.")
     if not effect.get("measured"):
-        why = effect.get("why_not") or "no floor run was ok both without and with the request"
+        why = idle_effect.why_not_measured(effect)
         return out + [f"What holding the request does was not measured in this run: {why}."]
-    figures = [
-        f"{name} by **×{effect[key + '_ratio']:.2f}** ({fmt(effect.get(key + '_without_us'))} →"
-        f" {fmt(effect.get(key + '_with_us'))} µs)"
-        for key, name in (("p50", "p50"), ("p99", "p99"))
-        if effect.get(key + "_ratio") is not None
-    ]
-    rounds = len(effect.get("runs") or []) // 2
+    changes = idle_effect.floor_changes(effect, fmt, ratio_mark="**")
     out.append(
         "Measured at the start of the sweep: holding the request changed the 2-hop floor's"
-        f" {' and its '.join(figures)} on this machine (without → with; median of {rounds}"
+        f" {changes} on this machine (without → with; median of {idle_effect.rounds(effect)}"
         f" interleaved {fmt(effect.get('window_s'))} s runs each, env.json `idle_states_effect`)."
     )
     return out
@@ -87,7 +82,7 @@ def drifted_floors(results):
     several = len(results.idle_states_values()) > 1
     for kind, state, start, end, rel in drift_rows(results):
         if abs(rel) > DRIFT_WARN_REL:
-            where = f" with {rf.idle_states_words(state)}" if state and several else ""
+            where = f" with {run_row.idle_states_words(state)}" if state and several else ""
             yield kind, where, start, end, rel
 
 
@@ -96,7 +91,7 @@ def idle_states_not_blocked(results):
     never asked)."""
     env = idle_states_env(results)
     requested = env.get("requested") or []
-    if env.get("held") is False and (rf.BLOCK in requested or env.get("why_not")):
+    if env.get("held") is False and (run_row.BLOCK in requested or env.get("why_not")):
         return env.get("why_not") or "no reason recorded"
     return None
 
@@ -206,7 +201,9 @@ def drift_and_spread_section(results):
                 f"| {FLOOR_NAMES[kind]} | {states_words(state)} | {fmt(start)} | {fmt(end)} |"
                 f" {rel:+.1%}{flag} |"
             )
-        missing = [FLOOR_NAMES[k] for k in rf.FLOOR_MODES if not any(d[0] == k for d in drifts)]
+        missing = [
+            FLOOR_NAMES[k] for k in run_row.FLOOR_MODES if not any(d[0] == k for d in drifts)
+        ]
         if missing:
             out += ["", "Not measured at both ends: " + ", ".join(missing) + "."]
     else:
@@ -268,14 +265,14 @@ def both_settings_lines(results, mode):
         for mech in results.mechanisms(results.scenario_runs(mode)):
             cols = []
             for metric in ("p50_us", COST):
-                b = median_at(results.series(mode, mech, metric, rf.BLOCK), x0)
-                a = median_at(results.series(mode, mech, metric, rf.ALLOW), x0)
+                b = median_at(results.series(mode, mech, metric, run_row.BLOCK), x0)
+                a = median_at(results.series(mode, mech, metric, run_row.ALLOW), x0)
                 cols += [fmt(b), fmt(a), ratio_text(b, a)]
             out.append(f"| {cell(mech)} | " + " | ".join(cols) + " |")
         placement = results.primary_scenario(mode)[1] or None
-        for kind in rf.FLOOR_MODES:
-            b = results.floor("p50_us", placement, kind, rf.BLOCK)
-            a = results.floor("p50_us", placement, kind, rf.ALLOW)
+        for kind in run_row.FLOOR_MODES:
+            b = results.floor("p50_us", placement, kind, run_row.BLOCK)
+            a = results.floor("p50_us", placement, kind, run_row.ALLOW)
             if b is not None or a is not None:
                 out.append(
                     f"| {FLOOR_NAMES[kind]} | {fmt(b)} | {fmt(a)} | {ratio_text(b, a)} | – | –"
@@ -297,15 +294,15 @@ def one_setting_lines(results, only, mode):
     """A run that measured one idle-states setting: which, and the floors under it."""
     out = []
     how = {
-        rf.BLOCK: "blocked (`/dev/cpu_dma_latency` held at 0; what that did is above)",
-        rf.ALLOW: "allowed (the machine's own idle behaviour)",
+        run_row.BLOCK: "blocked (`/dev/cpu_dma_latency` held at 0; what that did is above)",
+        run_row.ALLOW: "allowed (the machine's own idle behaviour)",
     }.get(only, only)
     out.append(
         f"This run measured every point with idle states {how} only; a `--idle-states"
         " block,allow` run measures both and shows here what the idle states cost."
     )
     placement = results.primary_scenario(mode)[1] or None if mode else None
-    floors = [(k, results.floor("p50_us", placement, k, only)) for k in rf.FLOOR_MODES]
+    floors = [(k, results.floor("p50_us", placement, k, only)) for k in run_row.FLOOR_MODES]
     floors = [(k, v) for k, v in floors if v is not None]
     if floors:
         out += [
@@ -337,7 +334,7 @@ def idle_states_section(results):
     values = results.idle_states_values()
     env = idle_states_env(results)
     mode = "pingpong" if "pingpong" in results.modes() else None
-    if rf.BLOCK in values and rf.ALLOW in values:
+    if run_row.BLOCK in values and run_row.ALLOW in values:
         out += both_settings_lines(results, mode)
     elif values:
         out += one_setting_lines(results, values[0], mode)
@@ -362,13 +359,14 @@ def floors_section(results):
     placement, state = scenario[1] or None, scenario[5]
     idles = sorted({r.idle for r in results.scenario_runs(mode)})
     x0 = idles[0]
-    floor = results.floor("p50_us", placement, rf.FLOOR, state)
-    relay = results.floor("p50_us", placement, rf.RELAY_FLOOR, state)
+    floor = results.floor("p50_us", placement, run_row.FLOOR, state)
+    relay = results.floor("p50_us", placement, run_row.RELAY_FLOOR, state)
+    relay_text = fmt(relay) + " µs" if relay else "not measured"
     out += [
         (
             f"pingpong p50 at {x0} idle ({scenario_label(scenario)}; median of repeats) as a"
-            f" multiple of the {FLOOR_NAMES[rf.FLOOR]} ({fmt(floor)} µs) and of the"
-            f" {FLOOR_NAMES[rf.RELAY_FLOOR]} ({fmt(relay) + ' µs' if relay else 'not measured'})."
+            f" multiple of the {FLOOR_NAMES[run_row.FLOOR]} ({fmt(floor)} µs) and of the"
+            f" {FLOOR_NAMES[run_row.RELAY_FLOOR]} ({relay_text})."
             " The relay floor makes a chat ping-pong's four hops on the same CPUs, with blocking"
             " reads instead of a multiplexer: what is left above it is the server's."
         ),
@@ -414,7 +412,7 @@ def bound_section(results):
             ),
             "",
         ]
-    kinds = rf.ordered({b for inner in counts.values() for b in inner}, rf.KNOWN_BOUNDS)
+    kinds = run_row.ordered({b for inner in counts.values() for b in inner}, run_row.KNOWN_BOUNDS)
     out += [
         (
             "Rows per mechanism and mode by what limited them: *server* (the server's CPU was the"

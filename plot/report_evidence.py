@@ -11,11 +11,11 @@ from plot import rules
 from plot import rules_text
 from plot.figure_list import FIGURES
 from plot.markdown import cell
-from plot import results_folder as rf
-from plot.results_folder import scenario_label
+from plot import run_row
+from plot.run_row import scenario_label
 
 # The figure a point is read by, per mode, besides server CPU per message (every mode).
-from plot.results_folder import COST
+from plot.run_row import COST
 from plot.numbers import fmt
 from plot.document import Figure, Section, Table, Text
 
@@ -34,7 +34,7 @@ def how_to_read(results=None):
             "- Idle states blocked and allowed are never joined in one curve: the plots give each"
             " setting a row of panels (blocked first), and the claims use the blocked points."
         )
-    if results is not None and results.floor_rows(rf.RELAY_FLOOR):
+    if results is not None and results.floor_rows(run_row.RELAY_FLOOR):
         extra.append(
             "- The dash-dot line on pingpong latency panels is the *relay floor*: the same 4 hops"
             " and CPUs as a chat ping-pong, relayed by a blocking process instead of a multiplexer."
@@ -300,7 +300,7 @@ def throughput_bound_note(results):
     if not modes:
         return []
     rows = [r for m in modes for r in results.scenario_runs(m) if r.ok and r.bound_by]
-    server = sum(1 for r in rows if r.bound_by == rf.BOUND_SERVER)
+    server = sum(1 for r in rows if r.bound_by == run_row.BOUND_SERVER)
     if server == 0:
         return [
             (

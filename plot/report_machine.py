@@ -3,7 +3,7 @@ the figures as much as a mechanism (confounders)."""
 
 
 from plot.markdown import cell
-from plot import results_folder as rf
+from plot import run_row
 
 
 from plot.report_diagnostics import idle_states_effect, idle_states_env
@@ -127,7 +127,7 @@ def request_rows(results):
                 "idle states blocked (PM QoS held)",
                 (
                     {True: "yes", False: "no", None: "not requested"}.get(held, held)
-                    if held is not None or rf.BLOCK not in (env.get("requested") or [])
+                    if held is not None or run_row.BLOCK not in (env.get("requested") or [])
                     else "unknown"
                 ),
             )

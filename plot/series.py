@@ -9,7 +9,7 @@ mechanism's colour.
 import csv
 import os
 
-from plot.results_folder import number
+from plot.run_row import number
 
 
 def load(path):

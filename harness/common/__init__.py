@@ -5,7 +5,7 @@ Layers, each importing only those below it (harness/tests/test_layers.py checks 
 graph):
   harness.common  output, time, signals, child processes, helper tools, finding binaries, the
                   mechanism listing, the machine's limits (preflight), runs.csv's columns,
-                  micro.json's reader;
+                  micro.json's reader, what the idle-state request did in words;
   plot            evaluation and rendering of a results folder; of the harness it imports
                   harness.common only;
   harness.soak    the soak run: harness.common (and plot only as a program it runs);

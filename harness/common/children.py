@@ -212,34 +212,40 @@ class Server:
         stdin = subprocess.PIPE if stop_by_eof else subprocess.DEVNULL
         self.proc = spawn(cmd, stdin=stdin, stderr=self.log, cgroup_procs=cgroup_procs)
         self.out = LineReader(self.proc.stdout)
+        self._await_listening(timeout_s, host)
+
+    def _await_listening(self, timeout_s, host):
+        """Reads the server's output up to its listening line (address, port, name, fd limit)."""
         deadline = time.monotonic() + timeout_s
         while True:
             line = self.out.readline(deadline - time.monotonic())
             if line is None:
-                # At EOF the server may not have been reaped yet: wait a moment for its exit
-                # status (EXIT_UNAVAILABLE must not read as a failed start).
-                try:
-                    code = self.proc.wait(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
-                except subprocess.TimeoutExpired:
-                    code = None
-                kill_group(self.proc)
-                self.log.close()
-                why = tail(log_path) or "no output"
-                if code is None:
-                    raise StartError(f"no listening line within {timeout_s:.0f} s ({why})")
-                raise StartError(
-                    f"exited with status {code} before listening: {why}", exit_code=code
-                )
+                raise self._start_error(deadline, timeout_s)
             m = _LISTENING.match(line)
             if m:
                 self.host, self.port = host or m.group(1), int(m.group(2))
                 self.reported_name = m.group(3)
                 self.fd_limit = int(m.group(4))
-                if self.reported_name != mech.name:
+                if self.reported_name != self.mech.name:
                     # The server is the authority on its own name (runs.csv uses the loadgen's
                     # copy of it, read from /stats).
                     self.name = self.reported_name
                 return
+
+    def _start_error(self, deadline, timeout_s):
+        """No listening line: stops what is left of the server; the StartError saying why."""
+        # At EOF the server may not have been reaped yet: wait a moment for its exit status
+        # (EXIT_UNAVAILABLE must not read as a failed start).
+        try:
+            code = self.proc.wait(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            code = None
+        kill_group(self.proc)
+        self.log.close()
+        why = tail(self.log_path) or "no output"
+        if code is None:
+            return StartError(f"no listening line within {timeout_s:.0f} s ({why})")
+        return StartError(f"exited with status {code} before listening: {why}", exit_code=code)
 
     @property
     def pid(self):

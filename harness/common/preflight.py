@@ -175,116 +175,137 @@ def port_check(n, port_range):
 
 
 def advise(m, n):
-    """The checks for n idle connections on machine m, in the order a user raises them.
+    """The checks for n idle connections on machine m, in the order a user raises them; a limit
+    the machine did not report is left out."""
+    checks = [
+        nofile_check(m, n),
+        nr_open_check(m, n),
+        file_max_check(m, n),
+        None if m.port_range is None else port_check(n, m.port_range),
+        somaxconn_check(m),
+        syn_backlog_check(m),
+        conntrack_check(m, n),
+        memory_check(m, n),
+    ]
+    return [c for c in checks if c is not None]
 
-    Longer than a function should be, deliberately: one Check after another, each a few lines
-    of data (limit, need, why, commands) read top to bottom as the printed advice is; split,
-    the order would live in a second place."""
+
+def nofile_check(m, n):
     fds = n + SERVER_FD_MARGIN
-    checks = []
     hard = m.nofile_hard
-    checks.append(
-        Check(
-            "RLIMIT_NOFILE (hard, per process)",
-            hard is None or hard >= fds,
-            "unlimited" if hard is None else hard,
-            fds,
-            f"the server holds {n} idle connections as descriptors, plus"
-            f" {SERVER_FD_MARGIN} of its own (the bench raises the soft limit to the hard"
-            " one itself)",
-            [
-                f"ulimit -Hn {fds}; ulimit -Sn {fds}   # as root, in the shell that then runs"
-                " ./bench (this session only)",
-                f"echo '* hard nofile {fds}' >> /etc/security/limits.conf   # at the next login"
-                f" (a systemd service: LimitNOFILE={fds})",
-            ],
-        )
+    return Check(
+        "RLIMIT_NOFILE (hard, per process)",
+        hard is None or hard >= fds,
+        "unlimited" if hard is None else hard,
+        fds,
+        f"the server holds {n} idle connections as descriptors, plus"
+        f" {SERVER_FD_MARGIN} of its own (the bench raises the soft limit to the hard"
+        " one itself)",
+        [
+            f"ulimit -Hn {fds}; ulimit -Sn {fds}   # as root, in the shell that then runs"
+            " ./bench (this session only)",
+            f"echo '* hard nofile {fds}' >> /etc/security/limits.conf   # at the next login"
+            f" (a systemd service: LimitNOFILE={fds})",
+        ],
     )
-    if m.nr_open is not None:
-        checks.append(
-            Check(
-                "fs.nr_open",
-                m.nr_open >= fds,
-                m.nr_open,
-                fds,
-                "no process's RLIMIT_NOFILE may exceed it (raise it before RLIMIT_NOFILE)",
-                [f"sysctl -w fs.nr_open={fds}"],
-            )
-        )
-    if m.file_max is not None:
-        need = m.files_in_use + 2 * n + 2 * SERVER_FD_MARGIN
-        checks.append(
-            Check(
-                "fs.file-max",
-                m.file_max >= need,
-                m.file_max,
-                need,
-                f"open files machine-wide: both ends of {n} loopback connections, plus the"
-                f" {m.files_in_use} open now",
-                [f"sysctl -w fs.file-max={need}"],
-            )
-        )
-    if m.port_range is not None:
-        checks.append(port_check(n, m.port_range))
-    if m.somaxconn is not None:
-        checks.append(
-            Check(
-                "net.core.somaxconn",
-                m.somaxconn >= LISTEN_BACKLOG,
-                m.somaxconn,
-                LISTEN_BACKLOG,
-                "the accept backlog the servers ask for: the hold opens connections in bursts of"
-                " thousands, and a full backlog drops SYNs (a 1 s retransmit each)",
-                [f"sysctl -w net.core.somaxconn={LISTEN_BACKLOG}"],
-            )
-        )
-    if m.syn_backlog is not None:
-        checks.append(
-            Check(
-                "net.ipv4.tcp_max_syn_backlog",
-                m.syn_backlog >= LISTEN_BACKLOG,
-                m.syn_backlog,
-                LISTEN_BACKLOG,
-                "half-open connections queued per listener while the hold opens",
-                [f"sysctl -w net.ipv4.tcp_max_syn_backlog={LISTEN_BACKLOG}"],
-            )
-        )
-    if m.conntrack_max is not None:
-        need = m.conntrack_count + n + SERVER_FD_MARGIN
-        checks.append(
-            Check(
-                "net.netfilter.nf_conntrack_max",
-                m.conntrack_max >= need,
-                m.conntrack_max,
-                need,
-                f"nf_conntrack is loaded (tracking {m.conntrack_count} now): a firewall rule"
-                " that tracks loopback takes one entry per connection and drops new ones when"
-                " the table is full",
-                [
-                    f"sysctl -w net.netfilter.nf_conntrack_max={need}",
-                    "# or leave loopback untracked: nft add table inet raw; nft add chain inet"
-                    " raw pre '{ type filter hook prerouting priority raw; }'; nft add rule inet"
-                    " raw pre iif lo notrack",
-                ],
-            )
-        )
+
+
+def nr_open_check(m, n):
+    if m.nr_open is None:
+        return None
+    fds = n + SERVER_FD_MARGIN
+    return Check(
+        "fs.nr_open",
+        m.nr_open >= fds,
+        m.nr_open,
+        fds,
+        "no process's RLIMIT_NOFILE may exceed it (raise it before RLIMIT_NOFILE)",
+        [f"sysctl -w fs.nr_open={fds}"],
+    )
+
+
+def file_max_check(m, n):
+    if m.file_max is None:
+        return None
+    need = m.files_in_use + 2 * n + 2 * SERVER_FD_MARGIN
+    return Check(
+        "fs.file-max",
+        m.file_max >= need,
+        m.file_max,
+        need,
+        f"open files machine-wide: both ends of {n} loopback connections, plus the"
+        f" {m.files_in_use} open now",
+        [f"sysctl -w fs.file-max={need}"],
+    )
+
+
+def somaxconn_check(m):
+    return backlog_check(
+        "net.core.somaxconn",
+        m.somaxconn,
+        "the accept backlog the servers ask for: the hold opens connections in bursts of"
+        " thousands, and a full backlog drops SYNs (a 1 s retransmit each)",
+    )
+
+
+def syn_backlog_check(m):
+    return backlog_check(
+        "net.ipv4.tcp_max_syn_backlog",
+        m.syn_backlog,
+        "half-open connections queued per listener while the hold opens",
+    )
+
+
+def backlog_check(sysctl, value, why):
+    """A queue of the listening sockets, which must hold the LISTEN_BACKLOG the servers ask for."""
+    if value is None:
+        return None
+    return Check(
+        sysctl,
+        value >= LISTEN_BACKLOG,
+        value,
+        LISTEN_BACKLOG,
+        why,
+        [f"sysctl -w {sysctl}={LISTEN_BACKLOG}"],
+    )
+
+
+def conntrack_check(m, n):
+    if m.conntrack_max is None:
+        return None
+    need = m.conntrack_count + n + SERVER_FD_MARGIN
+    return Check(
+        "net.netfilter.nf_conntrack_max",
+        m.conntrack_max >= need,
+        m.conntrack_max,
+        need,
+        f"nf_conntrack is loaded (tracking {m.conntrack_count} now): a firewall rule"
+        " that tracks loopback takes one entry per connection and drops new ones when"
+        " the table is full",
+        [
+            f"sysctl -w net.netfilter.nf_conntrack_max={need}",
+            "# or leave loopback untracked: nft add table inet raw; nft add chain inet"
+            " raw pre '{ type filter hook prerouting priority raw; }'; nft add rule inet"
+            " raw pre iif lo notrack",
+        ],
+    )
+
+
+def memory_check(m, n):
+    if m.mem_available is None:
+        return None
     per = bytes_per_connection(m)
     need = n * per
-    if m.mem_available is not None:
-        checks.append(
-            Check(
-                "memory (MemAvailable)",
-                need <= m.mem_available * MEMORY_HEADROOM,
-                human_bytes(m.mem_available),
-                f"{human_bytes(need)} of kernel objects for {n} connections"
-                f" (~{per} B each, both ends)",
-                f"at least the slab objects of both ends ({m.object_bytes_from}); keep it under"
-                f" {MEMORY_HEADROOM:.0%} of MemAvailable. The bench measures the real figure per"
-                " idle count: runs.csv kernel_bytes_per_idle_*",
-                ["# add memory, or sweep a smaller --max-idle"],
-            )
-        )
-    return checks
+    return Check(
+        "memory (MemAvailable)",
+        need <= m.mem_available * MEMORY_HEADROOM,
+        human_bytes(m.mem_available),
+        f"{human_bytes(need)} of kernel objects for {n} connections (~{per} B each, both ends)",
+        f"at least the slab objects of both ends ({m.object_bytes_from}); keep it under"
+        f" {MEMORY_HEADROOM:.0%} of MemAvailable. The bench measures the real figure per"
+        " idle count: runs.csv kernel_bytes_per_idle_*",
+        ["# add memory, or sweep a smaller --max-idle"],
+    )
 
 
 def requirements(n):

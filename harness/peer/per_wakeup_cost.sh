@@ -21,7 +21,8 @@
 #   harness/peer/per_wakeup_cost.sh [--bin DIR] [--bin-a DIR] [--repeats N] [--duration S]
 #                                   [--size BYTES] [--idle-states allow,block] [--servers LIST]
 #                                   [--peer-idle N]
-# Prints one CSV row per run, then the medians (min-max) and the chat/sockperf ratios.
+# Prints one CSV row per run, then the medians (min-max) and each chat/sockperf ratio paired by
+# repeat, with its 95 % interval and whether it meets <= 1.05x (harness/peer/wakeup_ratio.py).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="$here/build/bin" bin_a="" peer_idle=0 repeats=5 duration=3 size=64 states="allow,block"
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
     --size) size="$2"; shift 2 ;;
     --idle-states) states="$2"; shift 2 ;;
     --servers) servers="$2"; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -125,21 +126,7 @@ for state in "${state_list[@]}"; do
   done
 done
 exec 3>&-
-/usr/bin/env python3 - "$work/rows.csv" <<'PY'
-import csv, statistics, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-med = {}
-for key in sorted({(r["server"], r["idle_states"]) for r in rows}):
-    v = [float(r["server_cpu_us_per_wakeup"]) for r in rows if (r["server"], r["idle_states"]) == key]
-    med[key] = statistics.median(v)
-    print(f"# {key[0]:15} idle_states={key[1]:5}  median {med[key]:6.2f} us/wake-up  "
-          f"(min {min(v):.2f}, max {max(v):.2f}, n={len(v)})")
-peers = {"chat-select": "sockperf-select", "chat-poll": "sockperf-poll"}
-for server, state in sorted(med):
-    chat = server.removeprefix("A:")
-    if not chat.startswith("chat-"):
-        continue
-    peer = (peers.get(chat, "sockperf-epoll"), state)
-    if peer in med:
-        print(f"# ratio {server}/{peer[0]} idle_states={state}: {med[(server, state)] / med[peer]:.2f}x")
-PY
+# Medians, then each chat server against its sockperf peer as a paired ratio with a 95 %
+# interval (harness/peer/wakeup_ratio.py says why a median ratio is not enough here).
+PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" /usr/bin/env python3 -m harness.peer.wakeup_ratio \
+  "$work/rows.csv"

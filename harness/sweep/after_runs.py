@@ -1,6 +1,7 @@
 """What runs after the sweep's rows: mux-probe, mux-micro and micro_to_csv, the plots and the
 report, then the final env.json and the summary line."""
 
+import json
 import os
 import time
 
@@ -73,6 +74,7 @@ def micro_and_probe(args, out_dir, server_cpu, env, quick):
             say(f"mux-probe failed: {problem} (log logs/probe.log)")
     else:
         results["probe"] = f"not built ({args.probe})"
+    results["python_select_probe"] = python_select_probe(args, out_dir)
     if not os.access(args.micro, os.X_OK):
         results["micro"] = f"not built ({args.micro})"
         say(f"no micro-benchmarks: {args.micro} is not built")
@@ -112,6 +114,49 @@ def micro_and_probe(args, out_dir, server_cpu, env, quick):
     if problem:
         say(f"micro_to_csv.py failed: {problem} (log logs/micro.log)")
     return results
+
+
+def interpreter_of(script):
+    """The interpreter a script's shebang names (py-select's: the one the tutorial's servers run
+    under), or None."""
+    try:
+        with open(script, "rb") as f:
+            first = f.readline().decode("utf-8", "replace")
+    except OSError:
+        return None
+    return first[2:].split()[0] if first.startswith("#!") and first[2:].split() else None
+
+
+def python_select_probe(args, out_dir):
+    """Python's own words for a descriptor >= FD_SETSIZE (harness/micro/python_select_probe.py),
+    run under py-select's interpreter and kept in probe.json as `python_select_ge_fdsetsize`:
+    claim 1's witness from the tutorial's side. Returns what env.json records: "ok" or why not."""
+    interpreter = interpreter_of(os.path.join(args.bin, "py-select"))
+    if interpreter is None or not os.access(interpreter, os.X_OK):
+        return f"skipped: no py-select built in {args.bin} naming a runnable interpreter"
+    probe_json = os.path.join(out_dir, "probe.json")
+    fragment = os.path.join(out_dir, "logs", "python_select_probe.json")
+    problem = tool_problem(
+        python_module(interpreter, "harness.micro.python_select_probe"),
+        os.path.join(out_dir, "logs", "probe.log"),
+        30,
+        stdout_path=fragment,
+        env=root_on_path(args.root),
+    )
+    if problem:
+        return problem
+    try:
+        with open(fragment) as f:
+            found = json.load(f)
+        with open(probe_json) as f:
+            probe = json.load(f)
+    except (OSError, ValueError) as e:
+        return f"not merged into probe.json: {e}"
+    probe["python_select_ge_fdsetsize"] = found
+    with open(probe_json, "w") as f:
+        json.dump(probe, f, separators=(",", ":"))
+        f.write("\n")
+    return "ok"
 
 
 def plots_and_report(args, out_dir):

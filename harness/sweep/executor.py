@@ -4,49 +4,28 @@ every server, the starting mechanism rotating with the repeat; then the holds ar
 the servers stopped (their counters into servers.jsonl)."""
 
 import dataclasses
-import json
 import os
 import signal
 import subprocess
 import time
 
 from harness.common import children
-from harness.common import mechanisms as mechanism_table
 from harness.common.clock import utc_now
 from harness.sweep import idle_states
 from harness.sweep import kernel_memory
 from harness.sweep import plan
-from harness.sweep import remote
 from harness.sweep.floors import FloorRuns
 from harness.sweep.paths import NetPaths
 from harness.sweep.progress import say
 from harness.sweep.rows import describe, fnum, merge
+from harness.sweep.targets import TargetRuns
 from plot import curves as plot_curves
 
 
-class Target:
-    """One mechanism in one instance (idle count, repeat, idle states): its server, its hold,
-    and why it cannot run (if so)."""
-
-    def __init__(self, mech):
-        self.mech = mech
-        self.name = mech.name
-        self.server = None
-        self.hold = None
-        self.blocked = None  # the status of every remaining row, when nothing can run
-        self.run_ids = []
-        self.hold_refused = None
-        # The hold's `holding` line: idle, open, refused, and the source and destination
-        # addresses its connections were spread over.
-        self.holding = None
-        self.kernel = None  # what its idle connections cost the kernel (kernel_memory.py)
-        self.idle_open_s = None  # from starting its hold to the `holding` line
-
-
-class Sweep(FloorRuns, NetPaths):
+class Sweep(FloorRuns, NetPaths, TargetRuns):
     """The runs of one sweep: instances of fresh servers holding fresh idle sets, every point on
-    them, the floors (floors.FloorRuns) and the paths (paths.NetPaths); rows into runs.csv,
-    servers into servers.jsonl, progress on stderr."""
+    them, the floors (floors.FloorRuns), the paths (paths.NetPaths), the servers and holds
+    (targets.TargetRuns); rows into runs.csv, servers into servers.jsonl, progress on stderr."""
 
     def __init__(self, args, p, out_dir, env, latency_request, topology=None, hosts=None):
         """p: the planning.SweepPlan; topology: the netns.Topology when veth is among the paths;
@@ -178,99 +157,11 @@ class Sweep(FloorRuns, NetPaths):
         path = os.path.join(self.out_dir, "series", name)
         return ["--interval", f"{self.series_interval:g}", "--series-out", path]
 
-    def hold(self, t, count, log):
-        """Opens t's idle connections and measures what they cost the kernel (snapshots before
-        and after, with t's server running): returns the `holding` line's values."""
-        kernel = None if self.remote_kernel_memory() else self.kernel
-        before = kernel.snapshot() if kernel else None
-        t0 = time.monotonic()
-        if self.idle_hosts:
-            t.hold = remote.HoldGroup(self.args.loadgen, t.server, count, log, self.idle_hosts)
-            held = t.hold.wait_holding(30.0 + count * 2e-3)
-            t.idle_open_s = round(time.monotonic() - t0, 3)
-            return held
-        t.hold = children.Hold(
-            self.args.loadgen,
-            t.server,
-            count,
-            log,
-            extra_args=self.spread_args(),
-            cgroup_procs=kernel.procs_file("holders") if kernel else None,
-            wrap=self.client_wrap(),
-        )
-        held = t.hold.wait_holding(30.0 + count * 2e-3)
-        t.idle_open_s = round(time.monotonic() - t0, 3)
-        if kernel:
-            t.kernel = kernel.measure(before, held.get("open"))
-        return held
-
     def loadgen_log(self):
         return os.path.join(self.logs, "loadgen.log")
 
     def run_timeout(self, duration_s=None):
         return 20.0 + 3.0 * (self.args.warmup + (duration_s or self.args.duration))
-
-    def start_targets(self, count, mechs):
-        """Starts a server (and a hold when count > 0) per mechanism; returns (targets, failure).
-
-        failure is the reason a hold could not be established (None when all are up), which
-        makes the caller retry one server at a time.
-        """
-        targets = [Target(m) for m in mechs]
-        self.active_targets = targets
-        for t in targets:
-            if t.mech.name in self.unavailable:
-                t.blocked = self.unavailable[t.mech.name]
-                continue
-            log = os.path.join(self.logs, f"server-{t.name}-idle{count}.log")
-            wrap, bind, host = self.server_placement()
-            try:
-                t.server = children.Server(
-                    t.mech,
-                    self.args.remote_bin if self.server_host else self.args.bin,
-                    self.server_cpu,
-                    log,
-                    cgroup_procs=(
-                        self.kernel.procs_file("server")
-                        if self.kernel and not self.server_host
-                        else None
-                    ),
-                    wrap=wrap,
-                    bind=bind,
-                    host=host,
-                    stop_by_eof=self.server_host is not None,
-                )
-                if self.server_host is not None:
-                    remote.reachable(t.server.host, t.server.port, self.server_host.name)
-                t.name = t.server.name
-            except children.StartError as e:
-                reason = str(e)
-                if e.exit_code == mechanism_table.EXIT_UNAVAILABLE:
-                    t.blocked = "unavailable"
-                    self.unavailable[t.mech.name] = "unavailable"
-                    self.note(f"{t.name} is unavailable on this machine: {reason}")
-                else:
-                    t.blocked = "error:server-start"
-                    self.note(f"{t.name} at idle={count} did not start: {reason} (log {log})")
-            self.spend(plan.SERVER_START_S)
-        if count == 0:
-            return targets, None
-        failure = None
-        # One hold after another, each between two kernel-memory snapshots.
-        for t in targets:
-            if t.server is None:
-                continue
-            log = os.path.join(self.logs, f"hold-{t.name}-idle{count}.log")
-            try:
-                held = self.hold(t, count, log)
-                t.hold_refused = held.get("refused")
-                t.holding = held
-            except children.StartError as e:
-                t.hold = None
-                t.blocked = "error:hold"
-                failure = failure or f"{t.name}: {e}"
-            self.spend(count * plan.PER_IDLE_CONNECTION_S)
-        return targets, failure
 
     def sweep_count(self, count):
         """Every repeat (and idle-states setting) of one count is an independent instance:
@@ -516,86 +407,6 @@ class Sweep(FloorRuns, NetPaths):
         cmd += variant.loadgen_args()
         cmd += self.args.loadgen_arg
         return cmd
-
-    def finish(self, count, targets, quiet=False, timeout_s=30.0):
-        """Releases the holds (idle_open comes from them) and stops the servers."""
-        for t in targets:
-            released = t.hold.release(timeout_s) if t.hold is not None else {}
-            t.hold = None
-            opened = released.get("open")
-            expected = count - (released.get("refused") or t.hold_refused or 0)
-            if count == 0:
-                opened = 0
-            if t.blocked == "server-crashed":
-                # The crash closed the idle connections; what was open during the earlier runs
-                # is not known.
-                opened = None
-            elif count and t.server is not None and not t.server.alive():
-                # The server exited after its last run (at Ctrl-C: perhaps while the run in
-                # flight was killed) and its exit closed the idle connections before the hold
-                # counted them, so the count says nothing about the finished runs. Alive now
-                # means alive when the hold counted.
-                if t.blocked is None and t.run_ids:
-                    self.note(
-                        f"{t.name} at idle={count} exited (status {t.server.proc.returncode})"
-                        " before its idle connections were counted; idle_open of its runs at this"
-                        f" count is unknown (log {t.server.log_path})"
-                    )
-                opened = None
-            ids = set(t.run_ids)
-
-            def fill(row, opened=opened, expected=expected):
-                changes = {}
-                if not row.get("idle_open") or str(row.get("idle_open")) == "-1":
-                    changes["idle_open"] = "" if opened is None else opened
-                if opened is not None and opened < expected and row.get("bench_status") == "ok":
-                    changes["bench_status"] = f"idle-lost:{expected - opened}"
-                return changes
-
-            if ids and self.csv is not None:
-                self.csv.update(lambda row, ids=ids: row.get("run_id") in ids, fill)
-            if count and t.server is not None and not released and not quiet:
-                log = os.path.join(self.logs, f"hold-{t.name}-idle{count}.log")
-                self.note(
-                    f"{t.name} at idle={count}: the hold printed no released line (log {log})"
-                )
-            record = self.stop_target(count, t, released, quiet, timeout_s)
-            if not quiet:
-                self.servers_log.write(json.dumps(record) + "\n")
-                self.servers_log.flush()
-        self.active_targets = []
-
-    def stop_target(self, count, t, released, quiet, timeout_s):
-        """Stops t's server; returns its servers.jsonl record (the hold's release, the server's
-        counters and exit)."""
-        record = {
-            "idle": count,
-            "repeat": self.current_repeat,
-            "idle_states": self.state,
-            "net": self.net,
-            "mechanism": t.name,
-            "released": released,
-            "hold_refused": t.hold_refused,
-            "holding": t.holding,
-            "blocked": t.blocked,
-            "kernel_memory": t.kernel,
-            "idle_open_s": t.idle_open_s,
-        }
-        if t.server is not None:
-            problem = t.server.stop(min(timeout_s, 10.0))
-            record.update(
-                port=t.server.port,
-                pid=t.server.pid,
-                fd_limit=t.server.fd_limit,
-                started_utc=t.server.started_utc,
-                exit_code=t.server.exit_code,
-                counters=t.server.final,
-                stop_problem=problem,
-            )
-            if problem and t.blocked is None and not quiet:
-                self.note(f"{t.name} at idle={count}: {problem} (log {t.server.log_path})")
-            t.server = None
-        return record
 
     def abort(self):
         """Ctrl-C: release what is held, stop the servers, keep every finished row."""

@@ -42,6 +42,8 @@ class FloorRuns:
                         )
 
     def floor(self, kind, label, placement, server_cpu, loadgen_cpu, repeat, starting=False):
+        """One floor run: its row into runs.csv (with the floor this sweep started from), its
+        summary into env.json's floors, a line on the console."""
         row = self.base_row("floor", kind, 0, repeat, placement, server_cpu, loadgen_cpu)
         row.pop("relay_floor_p50_us", None)
         # The floors are the loadgen and its own peer, always over loopback.
@@ -64,24 +66,9 @@ class FloorRuns:
         ]
         cmd += self.histogram_args(row)
         result = children.run_loadgen(cmd, self.loadgen_log(), self.run_timeout())
-        if result.row is not None:
-            row = merge(result.row, row)
-            row["status"] = row.get("status") or "error:no status"
-            row["bench_status"] = row["status"]
-        else:
-            row.update(status="error:" + result.error, bench_status="error:" + result.error)
-        if self.csv is None:
-            self.csv = RunsCsv(
-                os.path.join(self.out_dir, "runs.csv"), merged_columns(result.header)
-            )
-            self.env["runs_csv_columns"] = self.csv.columns
-        key = (kind, placement, self.state)
-        p50 = fnum(row.get("p50_us"))
-        if p50 is not None and row.get("status") == "ok" and starting:
-            self.floor_start_p50s.setdefault(key, []).append(p50)
-            # Three decimals, as loadgen prints its figures (no float noise, no lost digits).
-            median = statistics.median(self.floor_start_p50s[key])
-            self.floor_p50[key] = f"{median:.3f}".rstrip("0").rstrip(".")
+        row = self.floor_row(row, result)
+        if starting:
+            self.note_floor_start(kind, placement, row)
         row["floor_p50_us"] = self.floor_p50.get(("floor", placement, self.state), "")
         row["idle_open"] = row.get("idle_open") or 0
         self.csv.append(row)
@@ -103,3 +90,29 @@ class FloorRuns:
             f"{kind} ({label}, {placement} placement, CPUs {loadgen_cpu}<->{server_cpu}, idle"
             f" states {self.state}): {describe(row)}"
         )
+
+    def floor_row(self, row, result):
+        """The loadgen's row over ours, with its status as the bench's; opens runs.csv with the
+        loadgen's columns when this is the sweep's first row."""
+        if result.row is not None:
+            row = merge(result.row, row)
+            row["status"] = row.get("status") or "error:no status"
+            row["bench_status"] = row["status"]
+        else:
+            row.update(status="error:" + result.error, bench_status="error:" + result.error)
+        if self.csv is None:
+            self.csv = RunsCsv(
+                os.path.join(self.out_dir, "runs.csv"), merged_columns(result.header)
+            )
+            self.env["runs_csv_columns"] = self.csv.columns
+        return row
+
+    def note_floor_start(self, kind, placement, row):
+        """A start floor's p50 joins the median every later row of its setting carries."""
+        key = (kind, placement, self.state)
+        p50 = fnum(row.get("p50_us"))
+        if p50 is not None and row.get("status") == "ok":
+            self.floor_start_p50s.setdefault(key, []).append(p50)
+            # Three decimals, as loadgen prints its figures (no float noise, no lost digits).
+            median = statistics.median(self.floor_start_p50s[key])
+            self.floor_p50[key] = f"{median:.3f}".rstrip("0").rstrip(".")

@@ -22,7 +22,7 @@ import os
 import statistics
 import struct
 
-from harness.common import children
+from harness.common import children, idle_effect
 from harness.common.environment import read_text
 
 DEVICE = "/dev/cpu_dma_latency"
@@ -270,18 +270,12 @@ def _hold(request, held):
 def effect_sentence(effect):
     """One line: what holding the request did to the floor here (or why it was not measured)."""
     if not effect.get("measured"):
-        why = effect.get("why_not") or "no floor run was ok both without and with the request"
+        why = idle_effect.why_not_measured(effect)
         return f"what holding the request does was not measured: {why}"
-    parts = [
-        f"{name} by ×{effect[key + '_ratio']:.2f} ({_us(effect[key + '_without_us'])} →"
-        f" {_us(effect[key + '_with_us'])} µs)"
-        for key, name in (("p50", "p50"), ("p99", "its p99"))
-        if effect.get(key + "_ratio") is not None
-    ]
-    rounds = len(effect.get("runs") or []) // 2
+    rounds = idle_effect.rounds(effect)
     return (
-        f"holding the request changed the floor's {' and '.join(parts)} on this machine (median"
-        f" of {rounds} interleaved run{'s' if rounds != 1 else ''} each)"
+        f"holding the request changed the floor's {idle_effect.floor_changes(effect, _us)} on this"
+        f" machine (median of {rounds} interleaved run{'s' if rounds != 1 else ''} each)"
     )
 
 

@@ -160,9 +160,17 @@ def per_connection(before, after, connections, why_no_sides=None):
     accounting is off: no sides then."""
     if not connections:
         return None
-    rec = {"connections": connections}
     per = lambda a, b: None if a is None or b is None else round((b - a) / connections, 1)  # noqa
-    rec["sockstat_tcp_mem"] = per(before.sockstat_mem, after.sockstat_mem)
+    rec = {"connections": connections}
+    rec.update(machine_wide(before, after, per))
+    rec.update(by_side(before, after, per, rec["both"], why_no_sides))
+    return rec
+
+
+def machine_wide(before, after, per):
+    """The machine-wide counters' growth per connection, and `both` from the best of them:
+    sockstat TCP mem + slab growth, else what of it was read, else MemAvailable's fall."""
+    rec = {"sockstat_tcp_mem": per(before.sockstat_mem, after.sockstat_mem)}
     if before.slab is not None and after.slab is not None:
         rec["slab"] = {
             c: per(before.slab[c], after.slab[c])
@@ -187,6 +195,12 @@ def per_connection(before, after, connections, why_no_sides=None):
         if rec["sockstat_tcp_mem"] is not None
         else "MemAvailable drop"
     )
+    return rec
+
+
+def by_side(before, after, per, both, why_no_sides):
+    """The server's and the holders' shares (their cgroups) and what neither was charged; with
+    no two sides to read, method `global` and why."""
     sides = side_deltas(before, after, per)
     if (
         len(sides) == 2
@@ -199,18 +213,23 @@ def per_connection(before, after, connections, why_no_sides=None):
             " e.g. cgroup.memory=nokmem)"
         )
     if len(sides) == 2:
-        rec["method"] = after.method
-        rec["server"], rec["holders"] = sides["server"], sides["holders"]
-        rec["unattributed"] = (
-            None
-            if rec["both"] is None
-            else round(rec["both"] - sides["server"]["total"] - sides["holders"]["total"], 1)
-        )
-    else:
-        rec["method"] = METHOD_GLOBAL
-        rec["server"] = rec["holders"] = rec["unattributed"] = None
-        rec["why_no_sides"] = why_no_sides or "no per-side accounting"
-    return rec
+        return {
+            "method": after.method,
+            "server": sides["server"],
+            "holders": sides["holders"],
+            "unattributed": (
+                None
+                if both is None
+                else round(both - sides["server"]["total"] - sides["holders"]["total"], 1)
+            ),
+        }
+    return {
+        "method": METHOD_GLOBAL,
+        "server": None,
+        "holders": None,
+        "unattributed": None,
+        "why_no_sides": why_no_sides or "no per-side accounting",
+    }
 
 
 def side_deltas(before, after, per):

@@ -57,42 +57,7 @@ def make_plan(args, latency_request):
         return None
     lg_help = mechanism_table.help_text(args.loadgen)
     modes = choose_modes(args, lg_help, counts, largest)
-    placement, server_cpu, loadgen_cpu, cpu_note = plan.placement_cpus(
-        args.placement, args.server_cpu, args.loadgen_cpu
-    )
-    if cpu_note:
-        say(cpu_note)
-    other_placement = other_placement_of(args, placement)
-    states, idle_note = choose_idle_states(args, latency_request)
-    loadgen_modes = {m for m in ("relay-floor",) if m in lg_help}
-    floors = count_floors(states, loadgen_modes, other_placement)
-    micro = not args.no_micro and os.access(args.micro, os.X_OK)
-    plots = not args.no_plots
-    hostile = choose_hostile(args, lg_help, counts, modes)
-    instances = args.repeats * len(states) * len(args.net_list)
-    curves = choose_curves(args, lg_help)
-    curves_est = curve_phase.estimate([m.name for m in mechs], counts, args) if curves else 0.0
-    est = plan.estimate(
-        [m.name for m in mechs],
-        counts,
-        modes,
-        instances,
-        args.warmup,
-        args.duration,
-        floors,
-        micro,
-        args.preset.micro_quick,
-        plots,
-        variants=len(args.variants),
-        hostile=bool(hostile),
-        curves_s=curves_est,
-    )
-    return SweepPlan(
-        curves=curves,
-        curves_est=curves_est,
-        hostile=hostile,
-        # One hostile run after each 0-idle ping-pong point: per mechanism, variant and instance.
-        hostile_runs=len(mechs) * len(args.variants) * instances if hostile else 0,
+    decided = dict(
         mechs=mechs,
         largest=largest,
         cap=cap,
@@ -101,6 +66,25 @@ def make_plan(args, latency_request):
         lg_help=lg_help,
         modes=modes,
         all_modes=list(dict.fromkeys(m for c in counts for m in plan.modes_at(modes, c))),
+    )
+    decided.update(choose_conditions(args, latency_request, lg_help))
+    decided.update(choose_phases(args, decided))
+    return SweepPlan(est=estimate(args, decided), **decided)
+
+
+def choose_conditions(args, latency_request, lg_help):
+    """What every point runs under, said where it is not what was asked: the placement and its
+    CPUs (and the other placement, whose floors are measured too), the idle-states settings; and
+    the floor runs they make."""
+    placement, server_cpu, loadgen_cpu, cpu_note = plan.placement_cpus(
+        args.placement, args.server_cpu, args.loadgen_cpu
+    )
+    if cpu_note:
+        say(cpu_note)
+    other_placement = other_placement_of(args, placement)
+    states, idle_note = choose_idle_states(args, latency_request)
+    loadgen_modes = {m for m in ("relay-floor",) if m in lg_help}
+    return dict(
         placement=placement,
         server_cpu=server_cpu,
         loadgen_cpu=loadgen_cpu,
@@ -109,11 +93,51 @@ def make_plan(args, latency_request):
         states=states,
         idle_note=idle_note,
         loadgen_modes=loadgen_modes,
-        floors=floors,
-        micro=micro,
+        floors=count_floors(states, loadgen_modes, other_placement),
+    )
+
+
+def choose_phases(args, decided):
+    """What runs besides the points: the micro-benchmarks, the plots and report, the hostile
+    phase, the offered-load curves (each said when the loadgen lacks it)."""
+    mechs, counts, modes = decided["mechs"], decided["counts"], decided["modes"]
+    hostile = choose_hostile(args, decided["lg_help"], counts, modes)
+    curves = choose_curves(args, decided["lg_help"])
+    return dict(
+        micro=not args.no_micro and os.access(args.micro, os.X_OK),
         quick_micro=args.preset.micro_quick,
-        plots=plots,
-        est=est,
+        plots=not args.no_plots,
+        hostile=hostile,
+        # One hostile run after each 0-idle ping-pong point: per mechanism, variant and instance.
+        hostile_runs=(
+            len(mechs) * len(args.variants) * instances(args, decided["states"]) if hostile else 0
+        ),
+        curves=curves,
+        curves_est=(curve_phase.estimate([m.name for m in mechs], counts, args) if curves else 0.0),
+    )
+
+
+def instances(args, states):
+    """Instances per idle count: fresh servers and idle set per repeat, setting and path."""
+    return args.repeats * len(states) * len(args.net_list)
+
+
+def estimate(args, decided):
+    """The sweep's estimated seconds (plan.estimate's cost model)."""
+    return plan.estimate(
+        [m.name for m in decided["mechs"]],
+        decided["counts"],
+        decided["modes"],
+        instances(args, decided["states"]),
+        args.warmup,
+        args.duration,
+        decided["floors"],
+        decided["micro"],
+        decided["quick_micro"],
+        decided["plots"],
+        variants=len(args.variants),
+        hostile=bool(decided["hostile"]),
+        curves_s=decided["curves_est"],
     )
 
 

@@ -11,8 +11,8 @@ exist) probe.json, micro.json, micro.csv, the plots and report.md. Python standa
 plotting is a separate script run afterwards.
 
 The modules: cli.py (options, main), planning.py (the plan on this machine), executor.py (the
-runs; floors.py and paths.py are parts of it), after_runs.py (micro-benchmarks, plots, report),
-env_json.py; this one ties them: run() from the plan to the results folder.
+runs; floors.py, paths.py and targets.py are parts of it), after_runs.py (micro-benchmarks,
+plots, report), env_json.py; this one ties them: run() from the plan to the results folder.
 """
 
 import os

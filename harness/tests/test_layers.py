@@ -3,9 +3,10 @@
 Layers (harness/common/__init__.py says why): harness.common is the leaf; plot imports of the
 harness only harness.common; harness.soak and harness.micro import of the harness only
 harness.common (and themselves); harness.sweep may import everything below it. Every import
-counts, the ones inside functions and the tests' too. And no module of the harness over
-MAX_LINES lines: past that, a module holds more than one job (split it by job, as
-harness/sweep/ is split into cli, planning, executor, ...).
+counts, the ones inside functions and the tests' too. And no module of the harness or of the
+Python servers over MAX_LINES lines: past that, a module holds more than one job (split it by
+job, as harness/sweep/ is split into cli, planning, executor, ...); no function of theirs over
+MAX_FUNCTION_LINES (split it by step).
 """
 
 import ast
@@ -13,7 +14,9 @@ import os
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MAX_LINES = 650
+MAX_LINES = 600
+MAX_FUNCTION_LINES = 60
+SIZED = ("harness", "servers/python")  # the Python whose sizes are held to these
 
 # package (as a path prefix) -> the packages of the repository it may import; anything else of
 # harness and plot is forbidden to it.
@@ -105,6 +108,27 @@ def top_level_definitions(*tops):
     return found
 
 
+def functions_longer_than(source, limit, name="<source>"):
+    """(name, lines) of every function or method in source longer than limit lines, nested ones
+    included."""
+    for node in ast.walk(ast.parse(source, name)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            lines = node.end_lineno - node.lineno + 1
+            if lines > limit:
+                yield node.name, lines
+
+
+def long_functions(*tops):
+    """`path name: N lines` of each function over MAX_FUNCTION_LINES."""
+    found = []
+    for path in python_files(*tops):
+        with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+            source = f.read()
+        for name, lines in functions_longer_than(source, MAX_FUNCTION_LINES, path):
+            found.append(f"{path} {name}: {lines} lines")
+    return found
+
+
 class LayersTest(unittest.TestCase):
     def test_no_upward_import(self):
         self.assertEqual(
@@ -136,12 +160,30 @@ class LayersTest(unittest.TestCase):
 
     def test_modules_are_small(self):
         big = []
-        for path in python_files("harness"):
+        for path in python_files(*SIZED):
             with open(os.path.join(ROOT, path), encoding="utf-8") as f:
                 lines = sum(1 for _ in f)
             if lines > MAX_LINES:
                 big.append(f"{path}: {lines} lines")
         self.assertEqual(big, [], f"modules over {MAX_LINES} lines: split them by job")
+
+    def test_functions_are_short(self):
+        self.assertEqual(
+            long_functions(*SIZED),
+            [],
+            f"functions over {MAX_FUNCTION_LINES} lines: split them by step",
+        )
+
+    def test_the_length_check_sees_methods_and_nested_functions(self):
+        body = "".join(f"            x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+        source = (
+            "def short():\n    pass\n"
+            "class C:\n    def m(self):\n        def inner():\n" + body + "        return inner\n"
+        )
+        self.assertEqual(
+            list(functions_longer_than(source, MAX_FUNCTION_LINES)),
+            [("m", MAX_FUNCTION_LINES + 3), ("inner", MAX_FUNCTION_LINES + 1)],
+        )
 
 
 if __name__ == "__main__":

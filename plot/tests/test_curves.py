@@ -14,12 +14,13 @@ from plot import report
 from plot import rules
 from plot.results_folder import ResultsFolder
 from plot.tests import synthetic
+from plot.tests import synthetic_curves
 
 
 def folder(capacities, **kw):
     path = tempfile.mkdtemp(prefix="curves-")
     synthetic.write(path, micro=False, probe=False)
-    return synthetic.with_curve_rows(path, capacities, **kw)
+    return synthetic_curves.with_curve_rows(path, capacities, **kw)
 
 
 def verdict(path):
@@ -244,8 +245,10 @@ class Simulated:
             per_repeat = {}
             for r in range(1, repeats + 1):
                 c = capacity * math.exp(rng.gauss(0, REPEAT_SIGMA))
-                steps = [curves.Step(dict(s, status="ok")) for s in synthetic.curve_steps(c, 2)]
-                per_repeat[r] = curves.RepeatCapacity(steps, synthetic.CURVE_SLO)
+                steps = [
+                    curves.Step(dict(s, status="ok")) for s in synthetic_curves.curve_steps(c, 2)
+                ]
+                per_repeat[r] = curves.RepeatCapacity(steps, synthetic_curves.CURVE_SLO)
             self.caps[mech, idle] = curves.Capacity(per_repeat)
 
     def idles(self, mech):

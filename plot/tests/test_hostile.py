@@ -12,6 +12,7 @@ from plot import report
 from plot.results_folder import ResultsFolder
 from plot.numbers import fmt
 from plot.tests import synthetic
+from plot.tests import synthetic_sections
 
 TITLE = "## Hostile clients beside honest ones"
 
@@ -49,7 +50,9 @@ class HostileSection(unittest.TestCase):
 
     def test_section_gives_each_mechanism_with_and_without(self):
         synthetic.write(self.dir)
-        synthetic.with_hostile_rows(self.dir, p99_factor=1.5, lost={"poll": 2}, cut="select")
+        synthetic_sections.with_hostile_rows(
+            self.dir, p99_factor=1.5, lost={"poll": 2}, cut="select"
+        )
         _, _, text = report.build(self.dir)
         self.assertIn(TITLE, text)
         rows = section_rows(text)
@@ -78,7 +81,7 @@ class HostileSection(unittest.TestCase):
 
     def test_a_p99_more_than_twice_misses_the_target(self):
         synthetic.write(self.dir)
-        synthetic.with_hostile_rows(self.dir, p99_factor=2.5)
+        synthetic_sections.with_hostile_rows(self.dir, p99_factor=2.5)
         rows = section_rows(report.build(self.dir)[2])
         self.assertEqual(rows["epoll-et"][4], "2.50")
         self.assertEqual(rows["epoll-et"][12], "no: p99 × 2.50")
@@ -91,7 +94,9 @@ class HostileSection(unittest.TestCase):
         synthetic.write(self.dir)
         plain = {c.number: (c.verdict, c.figures) for c in claims.evaluate(ResultsFolder(self.dir))}
         # Hostile rows 100 x slower would move every latency and CPU figure they entered.
-        synthetic.with_hostile_rows(self.dir, p50_factor=100, p99_factor=100, cpu_factor=100)
+        synthetic_sections.with_hostile_rows(
+            self.dir, p50_factor=100, p99_factor=100, cpu_factor=100
+        )
         results = ResultsFolder(self.dir)
         self.assertEqual(len(results.hostile_runs), 12)
         self.assertTrue(all(not r.hostile for r in results.runs))

@@ -16,6 +16,7 @@ import unittest
 from plot import idle_growth, report, rules
 from plot.results_folder import ResultsFolder
 from plot.tests import synthetic
+from plot.tests import synthetic_sections
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # A copy of results/reference as run-G (commit fa32fc6) wrote it: uring-completion's churn falls
@@ -45,7 +46,7 @@ class Synthetic(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
         self.folder = os.path.join(self.tmp, "run")
         synthetic.write(self.folder, churn=True)
-        synthetic.with_regimes_and_leaky_close(self.folder)
+        synthetic_sections.with_regimes_and_leaky_close(self.folder)
 
     def growth(self, registry=REGISTRY):
         return idle_growth.evaluate(ResultsFolder(self.folder), registry)
@@ -93,7 +94,7 @@ class Synthetic(unittest.TestCase):
         # uring-completion's churn at the largest count costs 1.4 x its cost at 0 on average, but
         # its repeats scatter by x0.55 … x1.8.
         largest = str(max(synthetic.IDLE))
-        undo = 1.0 + max(synthetic.IDLE) / synthetic.LEAKY_CLOSE_IDLE
+        undo = 1.0 + max(synthetic.IDLE) / synthetic_sections.LEAKY_CLOSE_IDLE
         scatter = {"1": 0.55, "2": 1.0, "3": 1.8}
 
         def noisy_leak(r):

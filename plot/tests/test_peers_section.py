@@ -27,6 +27,7 @@ from plot import (
 )
 from plot.results_folder import ResultsFolder
 from plot.tests import synthetic
+from plot.tests import synthetic_peers
 from plot.tests.test_idle_growth import built_registry, fake_server
 
 TITLE = peers_section.TITLE
@@ -50,9 +51,9 @@ class PeersSection(unittest.TestCase):
         self.folder = synthetic.write(os.path.join(self.tmp, "run"))
 
     def evaluate(self, **peers):
-        synthetic.with_peers(self.folder, **peers)
+        synthetic_peers.with_peers(self.folder, **peers)
         results = ResultsFolder(self.folder)
-        registry = synthetic.peer_registry()
+        registry = synthetic_peers.peer_registry()
         return (
             peers_section.evaluate(results, registry),
             text_of(peers_section.section(results, registry)),
@@ -113,13 +114,13 @@ class PeersSection(unittest.TestCase):
 
     def test_a_run_without_peers_has_the_one_line(self):
         results = ResultsFolder(self.folder)
-        section = peers_section.section(results, synthetic.peer_registry())
+        section = peers_section.section(results, synthetic_peers.peer_registry())
         self.assertEqual(section.title, TITLE)
         self.assertEqual(section.blocks, [document.Text([peers_section.ABSENT, ""])])
         self.assertIn("`--mechanisms +libraries,+python`", peers_section.ABSENT)
 
     def test_peers_the_registry_leaves_in_our_group_are_not_peers(self):
-        synthetic.with_peers(self.folder)
+        synthetic_peers.with_peers(self.folder)
         registry = idle_growth.Registry(groups={}, source="a registry from before `group`")
         text = text_of(peers_section.section(ResultsFolder(self.folder), registry))
         self.assertIn(peers_section.ABSENT, text)
@@ -174,7 +175,7 @@ class PeersSection(unittest.TestCase):
             cell(1000, 1.03, 0.99, 1.07),
             refused,
         ]
-        synthetic.with_peers(self.folder, only=["libevent-poll"])
+        synthetic_peers.with_peers(self.folder, only=["libevent-poll"])
         words = peers_section.goal_held(ResultsFolder(self.folder), [pair], "poll")
         self.assertEqual(
             words,
@@ -194,8 +195,8 @@ class Render(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="peers-render-")
         self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
         self.folder = synthetic.write(os.path.join(self.tmp, "run"), micro=False)
-        synthetic.with_peers(self.folder)
-        self.bin = fake_server(os.path.join(self.tmp), synthetic.peer_listing())
+        synthetic_peers.with_peers(self.folder)
+        self.bin = fake_server(os.path.join(self.tmp), synthetic_peers.peer_listing())
 
     def test_the_heading_is_in_report_md_report_html_and_the_contents(self):
         _, _, doc = report.document(self.folder, self.bin)
@@ -214,7 +215,7 @@ class Render(unittest.TestCase):
         self.assertEqual(registry.problem, "")
         self.assertEqual(registry.groups["py-poll"], "python")
         self.assertEqual(registry.groups["epoll-lt"], "ours")
-        self.assertEqual(registry.refuses_fd_setsize, synthetic.REFUSES_FD_SETSIZE)
+        self.assertEqual(registry.refuses_fd_setsize, synthetic_peers.REFUSES_FD_SETSIZE)
 
 
 class BuiltRegistry(unittest.TestCase):
@@ -224,8 +225,8 @@ class BuiltRegistry(unittest.TestCase):
         registry = built_registry(self)
         for ours, peer in peers.pairs():
             self.assertEqual(registry.groups.get(ours), "ours", ours)
-            self.assertEqual(registry.groups.get(peer), synthetic.PEER_GROUPS[peer], peer)
-        self.assertEqual(registry.refuses_fd_setsize, synthetic.REFUSES_FD_SETSIZE)
+            self.assertEqual(registry.groups.get(peer), synthetic_peers.PEER_GROUPS[peer], peer)
+        self.assertEqual(registry.refuses_fd_setsize, synthetic_peers.REFUSES_FD_SETSIZE)
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ class Markers(unittest.TestCase):
 
     def test_hollow_and_filled_markers_follow_bound_by(self):
         from plot import plot
-        from plot.results_folder import Series
+        from plot.point_series import Series
 
         plt = plot.import_pyplot()
         s = Series("test")

@@ -8,6 +8,7 @@ from harness.common import preflight
 from plot import claims, projection
 from plot.results_folder import ResultsFolder
 from plot.tests import synthetic
+from plot.tests import synthetic_sections
 
 
 class ProjectionTest(unittest.TestCase):
@@ -19,7 +20,7 @@ class ProjectionTest(unittest.TestCase):
 
     def folder(self, **scale):
         path = synthetic.write(os.path.join(self.tmp.name, "run"), noise=0.0)
-        synthetic.with_scale_columns(path, **scale)
+        synthetic_sections.with_scale_columns(path, **scale)
         return ResultsFolder(path)
 
     def test_memory_per_side_is_n_times_the_measured_bytes(self):

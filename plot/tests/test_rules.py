@@ -10,10 +10,12 @@ import unittest
 from plot import claims
 from plot import report
 from plot import rules
+from plot import student_t
 from plot import rules_text
 from plot import rules_words
 from plot.tests import synthetic
-from plot.results_folder import ResultsFolder, Series
+from plot.results_folder import ResultsFolder
+from plot.point_series import Series
 
 IDLE = [0, 100, 500, 1000, 2000, 5000, 10000]
 
@@ -82,7 +84,7 @@ class ShapeRules(unittest.TestCase):
 
 class OtherRules(unittest.TestCase):
     def test_t_quantile_matches_the_published_table(self):
-        for df, value in rules._T95.items():
+        for df, value in student_t._T95.items():
             self.assertAlmostEqual(rules.t_quantile(0.95, df), value, delta=0.0015)
         # 99 % two-sided, df 10: 3.169 (any t table).
         self.assertAlmostEqual(rules.t_quantile(0.99, 10), 3.169, delta=0.001)

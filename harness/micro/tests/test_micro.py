@@ -109,7 +109,11 @@ class MicroSmoke(Tmp):
             self.assertEqual(uring["events_per_call"], 1)
         elif uring is not None:
             self.assertIn("io_uring unavailable", uring.get("error_message", ""))
+        self.assert_csv_rows(out, expected)
 
+    def assert_csv_rows(self, out, expected):
+        """micro.json converted: a row per benchmark, ok, its family, mechanism and sizes from
+        its name."""
         header, rows = convert(out, os.path.join(self.dir, "micro.csv"))
         self.assertEqual(header, COLUMNS)
         by_name = {row["benchmark"]: row for row in rows}

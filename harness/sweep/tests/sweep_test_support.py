@@ -16,6 +16,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 # The sweep as a module of the repository's packages: run with cwd=ROOT, the import root.
 SWEEP = ["-m", "harness.sweep"]
+# Points of 10 ms, no micro-benchmarks, no hostile phase (last: FAST[:-2] runs it).
+FAST = ["--warmup", "0.01", "--duration", "0.01", "--no-micro", "--hostile", "0"]
 
 
 class SweepRun:

@@ -126,7 +126,8 @@ def outputs(tree):
             found[name + ".txt"] = f"exit {rc}\n--- stdout\n{out}--- stderr\n{err}"
         out_root = os.path.join(tmp, "results")
         rc, out, err = sweep(tree, tmp, RUN + ["--out", out_root, "--name", "run"])
-        found["run.txt"] = f"exit {rc}\n" + run_files(os.path.join(out_root, "run"))
+        files = run_files(os.path.join(out_root, "run"))
+        found["run.txt"] = f"exit {rc}\n" + files.replace(tmp, "<tmp>").replace(tree, "<root>")
         return found
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

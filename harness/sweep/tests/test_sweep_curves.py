@@ -10,14 +10,14 @@ import statistics
 import tempfile
 import unittest
 
+from harness.sweep.tests import sweep_test_support
 from harness.sweep.tests.sweep_test_support import make_fake_bin, run_sweep
 from harness.sweep import curves as sweep_curves
 from plot import curves
 from plot import rules
 from plot.results_folder import ResultsFolder
 
-FAST = ["--warmup", "0.01", "--duration", "0.01", "--no-micro", "--hostile", "0"]
-FAST += ["--modes", "pingpong,flood"]
+FAST = sweep_test_support.FAST + ["--modes", "pingpong,flood"]
 
 
 def model_capacity(mechanism, idle):
