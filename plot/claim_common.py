@@ -4,6 +4,8 @@ metric and mode they read, and how measuring until decided went (plot/claims.py 
 import json
 import os
 import re
+from dataclasses import dataclass
+from typing import Optional
 
 from plot import rules
 from plot.results_folder import COST_MEASURED
@@ -52,9 +54,30 @@ COST_MODES = ["pingpong", "broadcast", "flood"]
 EPOLLS = ["epoll-lt", "epoll-et"]
 
 
+# A comparison's outcome when the two sides were not both measured at any point.
+NOT_COMPARED = "not compared"
+
+
 def load_anchors():
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "anchors.json")) as f:
         return json.load(f)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One claim evaluated: its number and its facts (the plain data its claims_* module returns;
+    claims.render says them in words)."""
+
+    number: int
+    facts: object
+
+    @property
+    def verdict(self):
+        return self.facts.verdict
+
+    @property
+    def text(self):
+        return CLAIMS[self.number]
 
 
 class Claim:
@@ -120,37 +143,54 @@ def idle_of(point):
     return point[-1]
 
 
+@dataclass(frozen=True)
+class Cheaper:
+    """ "a is cheaper than b" on server CPU per message (or another metric): the CostRatio over
+    every point and repeat, and its ratio per mode (information)."""
+
+    a: str
+    b: str
+    ratio: rules.CostRatio
+    per_mode: dict
+
+
 def cheaper_than(results, a, b, metric=COST_METRIC):
-    """ "a is cheaper than b" on server CPU per message: a rules.CostRatio and its figure lines.
-    Reusable by any such claim (e.g. io_uring completion against epoll)."""
+    """ "a is cheaper than b" on server CPU per message, every mode but churn. Reusable by any such
+    claim (e.g. io_uring completion against epoll)."""
     ratio = rules.CostRatio(
         cost_points(results, a, metric), cost_points(results, b, metric), instance=idle_of
     )
-    figures = ["runs.csv, server CPU per message, every mode but churn: " + ratio.describe(a, b)]
-    groups = ratio.group_ratios(lambda point: point[0])
-    if len(groups) > 1:
-        figures.append(
-            "ratio per mode (information): "
-            + ", ".join(f"{mode} {r:.3f}" for mode, r in groups.items())
-        )
-    return ratio, figures
+    return Cheaper(a, b, ratio, ratio.group_ratios(lambda point: point[0]))
 
 
-def decided_lines(results, number):
-    """How measuring until decided went for a claim (env.json's `decide`, written by the sweep's
-    extra rounds): [] for a run that did not measure until decided."""
+@dataclass(frozen=True)
+class UntilDecided:
+    """How measuring until decided went for one claim (env.json's `decide`, written by the sweep's
+    extra rounds). extra_round False: decided with the planned repeats."""
+
+    extra_round: bool
+    extra_repeats: object = 0
+    looks: object = 1
+    max_looks: object = None
+    decided: bool = True
+    open: tuple = ()
+    stopped: object = None
+
+
+def until_decided(results, number) -> Optional[UntilDecided]:
+    """None for a run that did not measure until decided."""
     decide = results.raw_env.get("decide")
     if not isinstance(decide, dict):
-        return []
+        return None
     entry = (decide.get("claims") or {}).get(str(number))
     if entry is None:
-        return ["measured until decided: decided with the planned repeats (no extra round)"]
-    text = (
-        f"measured until decided: {entry.get('extra_repeats', 0)} extra round(s) of fresh"
-        f" instances, {entry.get('looks', 1)} look(s) of at most {decide.get('max_looks')}"
+        return UntilDecided(extra_round=False)
+    return UntilDecided(
+        extra_round=True,
+        extra_repeats=entry.get("extra_repeats", 0),
+        looks=entry.get("looks", 1),
+        max_looks=decide.get("max_looks"),
+        decided=bool(entry.get("decided")),
+        open=tuple(entry.get("open") or []),
+        stopped=entry.get("stopped"),
     )
-    if entry.get("decided"):
-        return [text + ", then decided"]
-    return [
-        text + f"; still undecided ({', '.join(entry.get('open') or [])}): {entry.get('stopped')}"
-    ]

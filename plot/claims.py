@@ -1,8 +1,12 @@
 """The teaching claims of docs/claims.md, each judged from a results folder by rules.py.
 
-Each claim returns a Claim: its verdict, the figures behind it (one line per piece of evidence)
-and one sentence a teacher can read out. Missing inputs (no micro.csv, no probe.json, a
-mechanism not swept) make the evidence say so and the verdict inconclusive; they never crash.
+Each claim is evaluated, then rendered: claims_limits, claims_shape, claims_epoll,
+claims_completion and claims_curves return its findings as plain data (frozen dataclasses: the
+verdict, the outcome, the ratios, fits and counts it rests on; no prose), and claims_text,
+claims_text_limits and claims_text_shape turn them into a Claim: its verdict, the figures behind
+it (one line per piece of evidence) and one sentence a teacher can read out. Missing inputs (no
+micro.csv, no probe.json, a mechanism not swept) make the evidence say so and the verdict
+inconclusive; they never crash.
 """
 
 
@@ -17,9 +21,9 @@ from plot.claim_common import (  # noqa: F401
     COST_MODES,
     EPOLLS,
     Claim,
+    Finding,
     cheaper_than,
     cost_mode,
-    decided_lines,
     idle_of,
     load_anchors,
 )
@@ -27,19 +31,24 @@ from plot.claims_completion import (  # noqa: F401
     COMPLETION,
     COMPLETION_BASELINE,
     SYSCALL_METRIC,
-    claim11,
     completion_regimes,
+    evaluate_claim11,
     regime_points,
 )
-from plot.claims_curves import claim12
-from plot.claims_epoll import churn_points, claim7, claim9, claim10
-from plot.claims_limits import claim1, claim3, claim5, claim6
+from plot.claims_curves import evaluate_claim12
+from plot.claims_epoll import churn_points, evaluate_claim7, evaluate_claim9, evaluate_claim10
+from plot.claims_limits import evaluate_claim1, evaluate_claim3, evaluate_claim5, evaluate_claim6
+from plot.claims_shape import evaluate_claim8, evaluate_linear_cost
+from plot import claims_text as text
+from plot import claims_text_limits as text_limits
+from plot import claims_text_shape as text_shape
+from plot.claims_text import claim7, claim9, claim10, claim11, claim12  # noqa: F401
+from plot.claims_text_limits import claim1, claim3, claim5, claim6  # noqa: F401
+from plot.claims_text_shape import claim8, linear_cost_claim  # noqa: F401
 from plot.claims_shape import (  # noqa: F401
     SHARED_FAMILY,
-    claim8,
     flat_verdict,
     growth_verdict,
-    linear_cost_claim,
     linear_verdict,
     micro_cost_points,
     micro_wait_fit,
@@ -96,7 +105,7 @@ class Comparison:
 def comparisons(results):
     """Every comparison a verdict rests on, in claim order (7, 8's runs.csv half per epoll, 10's
     churn half, 11's two)."""
-    et, _ = cheaper_than(results, "epoll-et", "epoll-lt")
+    et = cheaper_than(results, "epoll-et", "epoll-lt").ratio
     found = [Comparison(7, "server CPU per message", et, EPOLLS)]
     found += [flat_comparison(results, mech) for mech in EPOLLS]
     churn = results.series("churn", "epoll-lt", "conns_per_s")
@@ -120,19 +129,47 @@ def comparisons(results):
     return found
 
 
-def evaluate(results, anchors=None):
+def findings(results, anchors=None):
+    """Every claim evaluated, in claim order: a Finding each (plain data, no words)."""
     anchors = anchors or load_anchors()
-    return [
-        claim1(results),
-        linear_cost_claim(results, 2, "select"),
-        claim3(results),
-        linear_cost_claim(results, 4, "poll"),
-        claim5(results),
-        claim6(results),
-        claim7(results),
-        claim8(results),
-        claim9(results, anchors),
-        claim10(results),
-        claim11(results),
-        claim12(results),
+    facts = [
+        evaluate_claim1(results),
+        evaluate_linear_cost(results, 2, "select"),
+        evaluate_claim3(results),
+        evaluate_linear_cost(results, 4, "poll"),
+        evaluate_claim5(results),
+        evaluate_claim6(results),
+        evaluate_claim7(results),
+        evaluate_claim8(results),
+        evaluate_claim9(results, anchors),
+        evaluate_claim10(results),
+        evaluate_claim11(results),
+        evaluate_claim12(results),
     ]
+    return [Finding(number, f) for number, f in enumerate(facts, start=1)]
+
+
+RENDERERS = {
+    1: text_limits.render_claim1,
+    2: text_shape.render_linear_cost,
+    3: text_limits.render_claim3,
+    4: text_shape.render_linear_cost,
+    5: text_limits.render_claim5,
+    6: text_limits.render_claim6,
+    7: text.render_claim7,
+    8: text_shape.render_claim8,
+    9: text.render_claim9,
+    10: text.render_claim10,
+    11: text.render_claim11,
+    12: text.render_claim12,
+}
+
+
+def render(finding):
+    """A Finding in words: the Claim the report, the HTML and `./bench compare` show."""
+    return RENDERERS[finding.number](finding.facts)
+
+
+def evaluate(results, anchors=None):
+    """Every claim evaluated and rendered, in claim order."""
+    return [render(f) for f in findings(results, anchors)]

@@ -2,11 +2,19 @@
 server CPU per message)."""
 
 import statistics
+from dataclasses import dataclass
+from typing import Optional
 
 from plot import rules
 from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED
 from plot.results_folder import COST_MEASURED, number
-from plot.claim_common import COST_METRIC, Claim, decided_lines, idle_of
+from plot.claim_common import (
+    COST_METRIC,
+    NOT_COMPARED,
+    UntilDecided,
+    idle_of,
+    until_decided,
+)
 
 
 # Claim 11: io_uring's completion model (recv/send submitted as requests, batched into one
@@ -50,11 +58,6 @@ def regime_points(results, mechanism, metric):
     )
 
 
-def regime_label(point):
-    mode, active, size, idle = point
-    return f"{mode} active={active or '–'} size={size or '–'} idle={idle}"
-
-
 def completion_regimes(results):
     """Per regime measured for both: medians of system calls and server CPU per message of
     uring-completion and epoll-lt, their CPU ratio, and who wins there (beyond ±
@@ -76,17 +79,16 @@ def completion_regimes(results):
         ratio = a / b if a and b else None
         m = rules.EQUIVALENCE_MARGIN
         winner = (
-            "–"
+            NO_RATIO
             if ratio is None
             else COMPLETION
             if ratio < 1 - m
             else COMPLETION_BASELINE
             if ratio > 1 + m
-            else "≈"
+            else TIE
         )
         rows.append(
             {
-                "regime": regime_label(point),
                 "point": point,
                 "calls_completion": med(calls, COMPLETION),
                 "calls_epoll": med(calls, COMPLETION_BASELINE),
@@ -100,105 +102,77 @@ def completion_regimes(results):
     return rows
 
 
-def regime_summary(regimes, winner):
-    """Where `winner` won, grouped by mode, active and size: "pingpong active=2 size=64 (idle
-    0–10000, 7 of 7)"."""
+def regimes_won(regimes, winner):
+    """Where `winner` won, grouped by mode, active and size: [((mode, active, size), [idle counts
+    won], regimes measured in that group)]."""
     groups, totals = {}, {}
     for r in regimes:
         key = r["point"][:3]
         totals[key] = totals.get(key, 0) + 1
         if r["winner"] == winner:
             groups.setdefault(key, []).append(r["point"][3])
-    parts = []
-    for (mode, active, size), idles in groups.items():
-        span = f"{min(idles)}" if len(idles) == 1 else f"{min(idles)}–{max(idles)}"
-        parts.append(
-            f"{mode} active={active or '–'} size={size or '–'} (idle {span},"
-            f" {len(idles)} of {totals[(mode, active, size)]})"
-        )
-    return ", ".join(parts) or "no regime"
+    return [(key, idles, totals[key]) for key, idles in groups.items()]
 
 
-def completion_verdict(calls, cpu, where):
-    """Claim 11's verdict and why, from the two CostRatios (system calls, then CPU per message);
-    where: the regimes each model won, appended to the why."""
-    a, b = COMPLETION, COMPLETION_BASELINE
-    m = f"{rules.EQUIVALENCE_MARGIN:.0%}"
+TIE = "≈"  # a regime where neither model won beyond the margin
+NO_RATIO = "–"  # a regime where either median was missing or zero
+
+
+# How claim 11 was decided, from its two CostRatios (system calls, then CPU per message).
+CALLS_NOT_FEWER = "calls not fewer"  # refuted: no fewer system calls beyond the margin
+CPU_NOT_LOWER = "cpu not lower"  # refuted: fewer calls, but the server not cheaper
+BOTH_LOWER = "both lower"  # confirmed
+TOO_FEW = "too few repeats"  # inconclusive: the undecided ratio had too few repeats
+TOO_WIDE = "too wide"  # inconclusive: the undecided ratio's interval straddles the edge
+
+
+def completion_outcome(calls, cpu):
+    """(verdict, one of the outcomes above)."""
     if calls.decided and calls.outcome != rules.CHEAPER:
-        verdict = REFUTED
-        why = (
-            f"{a} did not make fewer system calls per message than {b} by more than {m}"
-            f" ({calls.outcome}). Explanation, not measured by this run: with one message in"
-            " flight per wake-up there is nothing to batch." + where
-        )
-    elif calls.outcome == rules.CHEAPER and cpu.decided and cpu.outcome != rules.CHEAPER:
-        verdict = REFUTED
-        why = (
-            f"{a} made fewer system calls per message, but the server was not cheaper by more"
-            f" than {m} ({cpu.outcome}). Explanation, not measured by this run: the calls saved"
-            " cost less than the work the kernel does for each request either way (the TCP"
-            " stack, the copies, the wake-ups)." + where
-        )
-    elif calls.outcome == rules.CHEAPER and cpu.outcome == rules.CHEAPER:
-        verdict = CONFIRMED
-        why = (
-            f"{a} made fewer system calls per message and its server CPU per message was lower by"
-            f" more than {m}, at {rules.CONFIDENCE:.0%} confidence over every point." + where
-        )
-    else:
-        verdict = INCONCLUSIVE
-        undecided = calls if calls.outcome != rules.CHEAPER else cpu
-        why = (
-            f"With fewer than {rules.MIN_REPEATS_COMPARE} repeats per point noise alone could"
-            " pick the winner."
-            if undecided.outcome == rules.TOO_FEW_REPEATS
-            else "The interval is too wide to decide (more repeats or points would narrow it)."
-        ) + where
-    return verdict, why
+        return REFUTED, CALLS_NOT_FEWER
+    if calls.outcome == rules.CHEAPER and cpu.decided and cpu.outcome != rules.CHEAPER:
+        return REFUTED, CPU_NOT_LOWER
+    if calls.outcome == rules.CHEAPER and cpu.outcome == rules.CHEAPER:
+        return CONFIRMED, BOTH_LOWER
+    undecided = calls if calls.outcome != rules.CHEAPER else cpu
+    return INCONCLUSIVE, TOO_FEW if undecided.outcome == rules.TOO_FEW_REPEATS else TOO_WIDE
 
 
-def claim11(results):
+@dataclass(frozen=True)
+class CompletionAgainstEpoll:
+    """Claim 11: system calls and server CPU per message of COMPLETION against
+    COMPLETION_BASELINE over every regime both measured (outcome NOT_COMPARED when none), the
+    regimes each won by the ratio of medians (information), and how measuring until decided
+    went."""
+
+    verdict: str
+    outcome: str
+    calls: rules.CostRatio
+    cpu: rules.CostRatio
+    regimes: tuple = ()
+    until_decided: Optional[UntilDecided] = None
+
+    def won(self, winner):
+        return regimes_won(self.regimes, winner)
+
+    def wins(self):
+        """{winner: regimes won} for COMPLETION, COMPLETION_BASELINE and TIE."""
+        return {
+            w: sum(1 for r in self.regimes if r["winner"] == w)
+            for w in (COMPLETION, COMPLETION_BASELINE, TIE)
+        }
+
+
+def evaluate_claim11(results):
     a, b = COMPLETION, COMPLETION_BASELINE
-    calls = rules.CostRatio(
-        regime_points(results, a, SYSCALL_METRIC),
-        regime_points(results, b, SYSCALL_METRIC),
-        instance=idle_of,
-    )
-    cpu = rules.CostRatio(
-        regime_points(results, a, COST_METRIC),
-        regime_points(results, b, COST_METRIC),
-        instance=idle_of,
+    calls, cpu = (
+        rules.CostRatio(
+            regime_points(results, a, metric), regime_points(results, b, metric), instance=idle_of
+        )
+        for metric in (SYSCALL_METRIC, COST_METRIC)
     )
     if calls.compared == 0 and cpu.compared == 0:
-        return Claim(
-            11,
-            INCONCLUSIVE,
-            [
-                f"runs.csv: {a} and {b} were not both measured at any point (or without"
-                f" {SYSCALL_METRIC}: a build before the system-call counters)"
-            ],
-            "Nothing to compare.",
-        )
-    figures = [
-        "runs.csv, server system calls per message, every mode but churn, every active count and"
-        " size: " + calls.describe(a, b, "system calls"),
-        "runs.csv, server CPU per message, same points: " + cpu.describe(a, b),
-    ]
-    regimes = completion_regimes(results)
-    if regimes:
-        counts = {w: sum(1 for r in regimes if r["winner"] == w) for w in (a, b, "≈")}
-        figures.append(
-            "regimes won (ratio of medians, information): "
-            + "; ".join(f"{w}: {n}" for w, n in counts.items())
-            + " (table: *Where each I/O model wins*)"
-        )
-    where = (
-        f" {a} was cheaper at {regime_summary(regimes, a)}; {b} at"
-        f" {regime_summary(regimes, b)}."
-        if regimes
-        else ""
-    )
-    verdict, why = completion_verdict(calls, cpu, where)
-    # The headline is the comparison that decided: the calls, or the CPU once the calls are fewer.
-    headline = figures[1] if calls.outcome == rules.CHEAPER else figures[0]
-    return Claim(11, verdict, figures + decided_lines(results, 11), why, headline=headline)
+        return CompletionAgainstEpoll(INCONCLUSIVE, NOT_COMPARED, calls, cpu)
+    verdict, outcome = completion_outcome(calls, cpu)
+    regimes = tuple(completion_regimes(results))
+    return CompletionAgainstEpoll(verdict, outcome, calls, cpu, regimes, until_decided(results, 11))

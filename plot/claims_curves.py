@@ -12,11 +12,11 @@ by the per-descriptor rule of claims 2 and 4, when the run has the counts for a 
 that is a lower bound (the loadgen was busy first, or no offered rate failed) cannot show that a
 capacity held (at the smallest count) or fell (at the largest): that side is then undecided."""
 
+from dataclasses import dataclass
+
 from plot import rules
 from plot import shape_rules
-from plot.claim_common import Claim
 from plot.curves import Curves
-from plot.numbers import fmt
 from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED
 
 HOLDS_SIDE = ["epoll-lt", "epoll-et"]  # the claim says their capacity does not fall
@@ -89,106 +89,63 @@ class CapacityChange:
             return REFUTED
         return CONFIRMED if self.outcome == FALLS else INCONCLUSIVE
 
-    def describe(self, slo, low_load_p99, expected):
-        if len(self.idles) < 2:
-            return (
-                f"{self.mechanism}: capacity measured at {len(self.idles)} idle count(s), need 2"
-                f" [{INCONCLUSIVE}]"
-            )
-        parts = []
-        for i in self.idles:
-            cap = self.caps[i]
-            if not cap.estimate.n:
-                parts.append(
-                    f"below {fmt(cap.ceiling)} msg/s at {fmt(i)} idle (every repeat failed the"
-                    " objective at its lowest rate)"
-                )
-                continue
-            band = cap.interval()
-            words = f" (95% CI {fmt(band[0])} … {fmt(band[1])})" if band else ""
-            bound = " (a lower bound)" if cap.lower_bounds else ""
-            parts.append(f"{fmt(cap.mean)} msg/s{words}{bound} at {fmt(i)} idle")
-        edge = 1 - rules.CAPACITY_FALL_MARGIN
-        if self.ratio:
-            ratio, low, high = self.ratio
-            change = f"×{fmt(ratio)} ({shape_rules.interval_words(low, high)})"
-        elif self.ceiling_ratio is not None:
-            change = f"at most ×{fmt(self.ceiling_ratio)} (the bound over the interval's low end)"
-        else:
-            change = "no ratio (the smallest count has no interval)"
-        text = (
-            f"{self.mechanism} capacity at p99 ≤ {fmt(slo)} µs: " + ", ".join(parts) + ";"
-            f" {change} against {edge:.2f} → {self.outcome}"
-        )
-        if low_load_p99:
-            text += f"; the objective is {fmt(slo / low_load_p99)} × its low-load p99"
-        if expected == FALLS:
-            proportional = self.proportional()
-            text += {
-                True: "; time per message at capacity grows at least linearly with idle"
-                " connections (in proportion)",
-                False: "; time per message at capacity grows slower than linearly (not in"
-                " proportion)",
-                None: "; proportionality not tested (the counts give no shape: "
-                + self.time_shape.describe("µs", "idle connection", 1e6).split(" (")[0]
-                + ")",
-            }[proportional]
-        for cap_idle in self.idles:
-            for why in self.caps[cap_idle].lower_bounds:
-                text += f"; at {fmt(cap_idle)} idle {why}: a lower bound"
-        return text + f" [{self.verdict(expected)}]"
+
+@dataclass(frozen=True)
+class CapacitySide:
+    """One mechanism the claim names, what the claim expects of it (HOLDS or FALLS), its capacity
+    change and its low-load p99 at its smallest idle count (None when not measured)."""
+
+    mechanism: str
+    expected: str
+    change: CapacityChange
+    low_load_p99: object
+
+    @property
+    def verdict(self):
+        return self.change.verdict(self.expected)
 
 
-def claim12(results):
-    curves = Curves(results)
-    if not curves:
-        return Claim(
-            12,
-            INCONCLUSIVE,
-            ["not measured: the run has no offered-load curves (./bench --curves, or --full)"],
-            "Nothing to judge: capacity at a latency objective needs the offered-load phase.",
-        )
-    measured = curves.mechanisms()
-    sides = [(m, HOLDS) for m in HOLDS_SIDE if m in measured]
-    sides += [(m, FALLS) for m in FALLS_SIDE if m in measured]
-    figures, verdicts = [], []
-    for mechanism, expected in sides:
-        change = CapacityChange(curves, mechanism)
-        figures.append(
-            change.describe(
-                curves.slo_p99_us, curves.low_load_p99(mechanism, change.idles[0]), expected
-            )
-            if change.idles
-            else f"{mechanism}: no capacity measured [{INCONCLUSIVE}]"
-        )
-        verdicts.append((expected, change.verdict(expected)))
-    holds = [v for e, v in verdicts if e == HOLDS]
-    falls = [v for e, v in verdicts if e == FALLS]
+@dataclass(frozen=True)
+class CapacityAtObjective:
+    """Claim 12: a CapacitySide per mechanism the curves measured of those the claim names.
+    has_curves False: the run has no offered-load phase."""
+
+    verdict: str
+    has_curves: bool
+    slo_p99_us: object = None
+    measured: tuple = ()
+    sides: tuple = ()
+
+    @property
+    def one_sided(self):
+        """The run measured no mechanism of one side (epoll against select or poll)."""
+        expected = {s.expected for s in self.sides}
+        return HOLDS not in expected or FALLS not in expected
+
+
+def capacity_verdict(sides):
+    holds = [s.verdict for s in sides if s.expected == HOLDS]
+    falls = [s.verdict for s in sides if s.expected == FALLS]
     every = holds + falls
     if REFUTED in every:
-        verdict = REFUTED
-    elif holds and falls and all(v == CONFIRMED for v in every):
-        verdict = CONFIRMED
-    else:
-        verdict = INCONCLUSIVE
-    if not holds or not falls:
-        figures.append(
-            "the claim sets epoll against select or poll: this run's curves measured "
-            + (", ".join(measured) or "no mechanism")
-        )
-    why = {
-        CONFIRMED: (
-            "Each epoll carried as much load within the objective with the most idle connections"
-            " as with the fewest (within the margin), while select's and poll's capacity fell"
-            " beyond the interval."
-        ),
-        REFUTED: (
-            "At least one mechanism did the opposite of the claim beyond its interval (see the"
-            " figure tagged refuted)."
-        ),
-        INCONCLUSIVE: (
-            "At least one mechanism's interval straddles the margin, is a lower bound, or was not"
-            " measured at two idle counts; more repeats (--repeats) narrow the intervals."
-        ),
-    }[verdict]
-    return Claim(12, verdict, figures, why)
+        return REFUTED
+    if holds and falls and all(v == CONFIRMED for v in every):
+        return CONFIRMED
+    return INCONCLUSIVE
+
+
+def evaluate_claim12(results):
+    curves = Curves(results)
+    if not curves:
+        return CapacityAtObjective(INCONCLUSIVE, False)
+    measured = curves.mechanisms()
+    expected = [(m, HOLDS) for m in HOLDS_SIDE if m in measured]
+    expected += [(m, FALLS) for m in FALLS_SIDE if m in measured]
+    sides = []
+    for mechanism, expect in expected:
+        change = CapacityChange(curves, mechanism)
+        p99 = curves.low_load_p99(mechanism, change.idles[0]) if change.idles else None
+        sides.append(CapacitySide(mechanism, expect, change, p99))
+    return CapacityAtObjective(
+        capacity_verdict(sides), True, curves.slo_p99_us, tuple(measured), tuple(sides)
+    )

@@ -1,156 +1,165 @@
 """Claims 1, 3, 5 and 6: what select and poll can watch (FD_SETSIZE, no maximum) and how each
-mechanism reports readiness (level- and edge-triggered, from probe.json)."""
+mechanism reports readiness (level- and edge-triggered, from probe.json). Each evaluate_claimN
+returns plain data; plot/claims_text_limits.py says it in words."""
 
+from dataclasses import dataclass
+from typing import Optional
 
 from plot import peers
 from plot import rules
-from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED, fmt
+from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED
 from plot.results_folder import FLOOR, number
-from plot.claim_common import COST_METRIC, EPOLLS, Claim
+from plot.claim_common import COST_METRIC, EPOLLS
 from plot.claims_shape import runs_cost_fit
 
+# How a mechanism's runs.csv rows met FD_SETSIZE (SelectRows.outcome).
+NO_ROWS = "no rows"
+PAST_LIMIT = "served past FD_SETSIZE"  # refuted
+STOPPED_AT_LIMIT = "stopped at FD_SETSIZE"  # confirmed
+BELOW_LIMIT = "refused well below FD_SETSIZE"  # another limit
+NOT_PAST = "not taken past FD_SETSIZE"
 
-def select_rows_evidence(results, mechanism="select"):
-    """Claim 1 from runs.csv's rows of plain select (or of a peer over glibc's fd_set: a witness):
-    where it served and where it refused, against FD_SETSIZE. Returns (figures, verdicts)."""
+
+@dataclass(frozen=True)
+class SelectRows:
+    """Claim 1 from runs.csv's rows of plain select (or of a peer over glibc's fd_set): how far it
+    served (served_top idle, with served_active active), its first refusal (idle, status,
+    connections refused) and how many rows refused, the largest idle count served past
+    FD_SETSIZE, the fewest descriptors refused well below it."""
+
+    mechanism: str
+    outcome: str
+    verdict: Optional[str]
+    served_top: Optional[int] = None
+    served_active: int = 0
+    first_refusal: Optional[tuple] = None
+    refused_rows: int = 0
+    beyond_top: Optional[int] = None
+    below_min: Optional[int] = None
+
+
+def select_rows(results, mechanism="select"):
     limit = results.fd_setsize()
     selects = [r for r in results.runs if r.mechanism == mechanism]
-    name = "plain select" if mechanism == "select" else mechanism
-    figures, verdicts = [], []
+    if not selects:
+        return SelectRows(mechanism, NO_ROWS, None)
 
     def needed(r):
         return r.idle + int(r.get("active") or 0)
 
     refused = [r for r in selects if r.refused_fd_setsize or r.refused_count > 0]
     served = [r for r in selects if r.ok and not r.refused_count > 0]
-    if not selects:
-        figures.append(f"runs.csv: no {mechanism} rows")
+    first = None
+    if refused:
+        first = min(refused, key=lambda r: (r.idle, not r.status.startswith("refused")))
+        first = (first.idle, first.status, int(first.refused_count))
+    below = [needed(r) for r in refused if needed(r) < limit - rules.FD_MARGIN]
+    beyond = [
+        r.idle
+        for r in served
+        if watched_idle(r) + int(r.get("active") or 0) >= limit + rules.FD_MARGIN
+    ]
+    if beyond:
+        outcome, verdict = PAST_LIMIT, REFUTED
+    elif refused and not below and any(needed(r) < limit - rules.FD_MARGIN for r in served):
+        outcome, verdict = STOPPED_AT_LIMIT, CONFIRMED
+    elif below:
+        outcome, verdict = BELOW_LIMIT, INCONCLUSIVE
     else:
-        if served:
-            figures.append(
-                f"{mechanism} served every connection up to {max(r.idle for r in served)} idle "
-                f"(+{int(served[0].get('active') or 0)} active)"
-            )
-        if refused:
-            first = min(refused, key=lambda r: (r.idle, not r.status.startswith("refused")))
-            figures.append(
-                f"first refusal at {first.idle} idle (status {first.status},"
-                f" {int(first.refused_count)} connection(s) refused); {len(refused)} {mechanism}"
-                " row(s) refused in all"
-            )
-        below = [r for r in refused if needed(r) < limit - rules.FD_MARGIN]
-        beyond = [
-            r
-            for r in served
-            if watched_idle(r) + int(r.get("active") or 0) >= limit + rules.FD_MARGIN
-        ]
-        if beyond:
-            verdicts.append(REFUTED)
-            figures.append(
-                f"{name} served {max(r.idle for r in beyond)} idle connections, past FD_SETSIZE"
-            )
-        elif refused and not below and any(needed(r) < limit - rules.FD_MARGIN for r in served):
-            verdicts.append(CONFIRMED)
-        elif below:
-            figures.append(
-                f"refused already at {min(needed(r) for r in below)} descriptors, well below"
-                " FD_SETSIZE (another limit than FD_SETSIZE)"
-            )
-            verdicts.append(INCONCLUSIVE)
-        else:
-            figures.append(f"the sweep did not take {mechanism} past FD_SETSIZE")
-    return figures, verdicts
+        outcome, verdict = NOT_PAST, None
+    return SelectRows(
+        mechanism,
+        outcome,
+        verdict,
+        max(r.idle for r in served) if served else None,
+        int(served[0].get("active") or 0) if served else 0,
+        first,
+        len(refused),
+        max(beyond) if beyond else None,
+        min(below) if below else None,
+    )
 
 
-def probe_evidence(results):
-    """Claim 1 from probe.json: FD_SETSIZE, what FD_SET does past it, whether the kernel's select
-    takes a larger bitmap. Returns (figures, verdicts, whether the kernel accepts one)."""
-    figures, verdicts = [], []
+@dataclass(frozen=True)
+class SelectProbe:
+    """Claim 1 from probe.json: FD_SETSIZE (has_fd_setsize False: not probed), what FD_SET does
+    past it, whether the kernel's select takes a larger hand-made bitmap (and on which fd)."""
+
+    has_fd_setsize: bool = False
+    fd_setsize: object = None
+    macro: Optional[str] = None
+    kernel_accepts: Optional[bool] = None
+    kernel_fd: object = None
+
+    @property
+    def verdict(self):
+        aborts = self.macro and any(w in self.macro for w in ("SIGABRT", "killed", "out of range"))
+        return CONFIRMED if aborts else None
+
+
+def select_probe(results):
     probe = results.probe or {}
-    if "fd_setsize" in probe:
-        figures.append(f"probe: FD_SETSIZE = {probe['fd_setsize']}")
     macro = probe.get("fd_set_macro_ge_fdsetsize")
-    if isinstance(macro, str) and macro:
-        figures.append(f"probe: FD_SET on a descriptor ≥ FD_SETSIZE: {macro}")
-        if any(word in macro for word in ("SIGABRT", "killed", "out of range")):
-            verdicts.append(CONFIRMED)
-    kernel_accepts = probe.get("select_syscall_accepts_fd_ge_fdsetsize")
-    if kernel_accepts is not None:
-        fd = probe.get("select_syscall_fd")
-        figures.append(
-            f"probe: the select system call {'accepts' if kernel_accepts else 'rejects'} a"
-            f" descriptor ≥ FD_SETSIZE{f' ({fd})' if fd else ''} in a larger hand-made bitmap"
-        )
-    return figures, verdicts, kernel_accepts
+    return SelectProbe(
+        "fd_setsize" in probe,
+        probe.get("fd_setsize"),
+        macro if isinstance(macro, str) and macro else None,
+        probe.get("select_syscall_accepts_fd_ge_fdsetsize"),
+        probe.get("select_syscall_fd"),
+    )
 
 
-def select_dynamic_evidence(results):
-    """Claim 1 from select-dynamic (fd_set allocated to size): how far it served. Returns
-    (figures, its ok rows)."""
-    figures = []
-    mode, dyn = runs_cost_fit(results, "select-dynamic")
+@dataclass(frozen=True)
+class SelectDynamic:
+    """Claim 1 from select-dynamic (fd_set allocated to size): the largest idle count it served,
+    and its server CPU per message at its largest idle count in the cost mode (None: not
+    measured)."""
+
+    top: int
+    mode: Optional[str] = None
+    cost: Optional[float] = None
+    cost_idle: object = None
+
+
+def select_dynamic(results):
+    mode, _ = runs_cost_fit(results, "select-dynamic")
     dyn_rows = [r for r in results.runs if r.mechanism == "select-dynamic" and r.ok]
-    if dyn_rows:
-        top = max(r.idle for r in dyn_rows)
-        cost = results.series(mode, "select-dynamic", COST_METRIC) if mode else None
-        text = f"select-dynamic (fd_set allocated to size) served {top} idle connections"
-        if cost is not None and cost.xs():
-            text += (
-                f"; server CPU {fmt(cost.median(cost.xs()[-1]))} µs/msg at"
-                f" {fmt(cost.xs()[-1])} idle ({mode})"
-            )
-        figures.append(text)
-    return figures, dyn_rows
+    if not dyn_rows:
+        return None
+    top = max(r.idle for r in dyn_rows)
+    cost = results.series(mode, "select-dynamic", COST_METRIC) if mode else None
+    if cost is None or not cost.xs():
+        return SelectDynamic(top)
+    return SelectDynamic(top, mode, cost.median(cost.xs()[-1]), cost.xs()[-1])
 
 
-def witness_evidence(results):
-    """Claim 1 from the peers over select (libevent's select backend, Python's select.select;
-    docs/peers.md) that the run measured: their rows, read as plain select's. Returns (figures,
-    verdicts, the witnesses that confirmed)."""
-    figures, verdicts, confirming = [], [], []
-    for peer in [p for p in peers.peers_of("select") if p in results.mechanisms()]:
-        peer_figures, peer_verdicts = select_rows_evidence(results, peer)
-        figures += [f"witness {peer}: {f}" for f in peer_figures]
-        verdicts += peer_verdicts
-        if CONFIRMED in peer_verdicts:
-            confirming.append(peer)
-    return figures, verdicts, confirming
+@dataclass(frozen=True)
+class SelectLimit:
+    """Claim 1: plain select's rows, the probe, select-dynamic (None: no ok row), and the peers
+    over select the run measured (a SelectRows each: witnesses, docs/peers.md)."""
+
+    verdict: str
+    rows: SelectRows
+    probe: SelectProbe
+    dynamic: Optional[SelectDynamic]
+    witnesses: tuple
+
+    @property
+    def confirming_witnesses(self):
+        return [w.mechanism for w in self.witnesses if w.verdict == CONFIRMED]
 
 
-def claim1(results):
-    figures, verdicts = select_rows_evidence(results)
-    probe_figures, probe_verdicts, kernel_accepts = probe_evidence(results)
-    dyn_figures, dyn_rows = select_dynamic_evidence(results)
-    witness_figures, witness_verdicts, witnesses = witness_evidence(results)
-    figures += probe_figures + dyn_figures + witness_figures
-    verdicts += probe_verdicts + witness_verdicts
-    verdict = rules.combine(verdicts)
-    if verdict == CONFIRMED:
-        why = (
-            "Measured: plain select stopped at FD_SETSIZE (see the figures). Explanation, not"
-            " measured: glibc's `fd_set` is a fixed 1024-bit array, so a server using it must"
-            " refuse descriptor 1024 and up."
-        )
-        if witnesses:
-            why += f" So did {' and '.join(witnesses)}, which meet the same limit (docs/peers.md)."
-        seen = [
-            what
-            for what, shown in (
-                ("the select system call took a larger hand-made bitmap (probe)", kernel_accepts),
-                ("select-dynamic served past it (runs.csv)", dyn_rows),
-            )
-            if shown
-        ]
-        if seen:
-            why += " The limit is that type's, not the kernel's: here " + " and ".join(seen) + "."
-    elif verdict == REFUTED:
-        why = (
-            "A plain-select server watched descriptors past FD_SETSIZE: check how it sizes its"
-            " sets."
-        )
-    else:
-        why = "The sweep did not show where select's limit lies."
-    return Claim(1, verdict, figures, why)
+def evaluate_claim1(results):
+    rows = select_rows(results)
+    probe = select_probe(results)
+    witnesses = tuple(
+        select_rows(results, peer)
+        for peer in peers.peers_of("select")
+        if peer in results.mechanisms()
+    )
+    verdicts = [v for v in [rows.verdict, probe.verdict] if v is not None]
+    verdicts += [w.verdict for w in witnesses if w.verdict is not None]
+    return SelectLimit(rules.combine(verdicts), rows, probe, select_dynamic(results), witnesses)
 
 
 def watched_idle(r):
@@ -167,25 +176,29 @@ def intact(r):
     return not r.refused_count > 0
 
 
-def poll_rows_evidence(results):
-    """Claim 3 from runs.csv's poll rows: how far poll served with every connection open, and
-    whether it refused where another mechanism served. Returns (figures, verdicts)."""
-    limit = results.fd_setsize()
-    figures, verdicts = [], []
-    polls = [r for r in results.runs if r.mechanism == "poll"]
-    served = [r for r in polls if r.ok and intact(r)]
-    if not polls:
-        figures.append("runs.csv: no poll rows")
-    elif served:
-        top = max(r.idle for r in served)
-        figures.append(
-            f"poll served {top} idle connections, all still open at the end "
-            f"({top / limit:.1f} × FD_SETSIZE)"
-        )
-        if top >= rules.POLL_BEYOND_FACTOR * limit:
-            verdicts.append(CONFIRMED)
-    failed = [r for r in polls if not r.ok]
-    for r in failed:
+@dataclass(frozen=True)
+class PollRows:
+    """Claim 3 from runs.csv's poll rows: how many, the largest idle count served with every
+    connection open (against FD_SETSIZE), and the first refusal where another mechanism served
+    (idle, status, that mechanism)."""
+
+    rows: int
+    fd_setsize: int
+    served_top: Optional[int] = None
+    refused_where: Optional[tuple] = None
+
+    @property
+    def verdicts(self):
+        out = []
+        if self.served_top is not None and self.served_top >= (
+            rules.POLL_BEYOND_FACTOR * self.fd_setsize
+        ):
+            out.append(CONFIRMED)
+        return out + ([REFUTED] if self.refused_where else [])
+
+
+def poll_refusal(results, polls):
+    for r in [r for r in polls if not r.ok]:
         others = [
             o
             for o in results.runs
@@ -196,139 +209,114 @@ def poll_rows_evidence(results):
             and o.mechanism not in ("poll", "select", FLOOR)
         ]
         if others and ("refused" in r.status or r.refused_count > 0):
-            verdicts.append(REFUTED)
-            figures.append(
-                f"poll refused connections at {r.idle} idle ({r.status}) where"
-                f" {others[0].mechanism} served them"
-            )
-            break
-    return figures, verdicts
+            return (r.idle, r.status, others[0].mechanism)
+    return None
 
 
-def poll_probe_evidence(results):
-    """Claim 3 from probe.json: one poll call's largest watched set and what nfds past
-    RLIMIT_NOFILE returns. Returns (figures, verdicts)."""
-    limit = results.fd_setsize()
-    figures, verdicts = [], []
+def poll_rows(results):
+    polls = [r for r in results.runs if r.mechanism == "poll"]
+    served = [r for r in polls if r.ok and intact(r)]
+    top = max(r.idle for r in served) if served else None
+    return PollRows(len(polls), results.fd_setsize(), top, poll_refusal(results, polls))
+
+
+@dataclass(frozen=True)
+class PollProbe:
+    """Claim 3 from probe.json: one poll call's largest watched set, what nfds = RLIMIT_NOFILE and
+    RLIMIT_NOFILE + 1 returned, and the descriptor limit (the probe's, else env.json's)."""
+
+    fd_setsize: int
+    watched_max: Optional[int] = None
+    probe_rlimit: object = None
+    over_errno: object = None
+    at_rlimit_ok: Optional[bool] = None
+    rlimit: object = None
+
+    @property
+    def verdicts(self):
+        limit = rules.POLL_BEYOND_FACTOR * self.fd_setsize
+        return [CONFIRMED] if self.watched_max is not None and self.watched_max >= limit else []
+
+
+def poll_probe(results):
     probe = results.probe or {}
-    if number(probe.get("poll_watched_max")):
-        watched = int(number(probe["poll_watched_max"]))
-        figures.append(
-            f"probe: one poll call watched {watched} descriptors"
-            + (f" (RLIMIT_NOFILE {probe['rlimit_nofile']})" if "rlimit_nofile" in probe else "")
-        )
-        if watched >= rules.POLL_BEYOND_FACTOR * limit:
-            verdicts.append(CONFIRMED)
-    if probe.get("poll_nfds_over_rlimit_errno"):
-        at = probe.get("poll_nfds_at_rlimit_ok")
-        figures.append(
-            "probe: poll with nfds = RLIMIT_NOFILE"
-            f" {'accepted' if at else 'refused' if at is False else 'not tried'}; nfds ="
-            f" RLIMIT_NOFILE + 1 → {probe['poll_nfds_over_rlimit_errno']}"
-        )
-    rlimit = probe.get("rlimit_nofile") or results.env.get("rlimit_nofile")
-    if rlimit:
-        figures.append(f"RLIMIT_NOFILE here: {rlimit}")
-    return figures, verdicts
+    watched = number(probe.get("poll_watched_max"))
+    return PollProbe(
+        results.fd_setsize(),
+        int(watched) if watched else None,
+        probe.get("rlimit_nofile"),
+        probe.get("poll_nfds_over_rlimit_errno"),
+        probe.get("poll_nfds_at_rlimit_ok"),
+        probe.get("rlimit_nofile") or results.env.get("rlimit_nofile"),
+    )
 
 
-def claim3(results):
-    figures, verdicts = poll_rows_evidence(results)
-    probe_figures, probe_verdicts = poll_probe_evidence(results)
-    figures += probe_figures
-    verdicts += probe_verdicts
-    probe = results.probe or {}
-    verdict = rules.combine(verdicts)
-    if verdict == CONFIRMED:
-        why = (
-            "Measured: poll went past FD_SETSIZE (see the figures). Explanation, not measured:"
-            " poll takes an array of any length"
-        )
-        over = probe.get("poll_nfds_over_rlimit_errno")
-        why += (
-            f". The bound it meets is the process's descriptor limit: past RLIMIT_NOFILE the"
-            f" probe's poll returned {over}, not a limit of poll itself."
-            if over
-            else ", and the bound it meets is the process's descriptor limit (RLIMIT_NOFILE)."
-        )
-    elif verdict == REFUTED:
-        why = "poll refused connections another mechanism served: a limit of its own showed."
-    else:
-        why = (
-            f"Neither the sweep nor the probe took poll past {rules.POLL_BEYOND_FACTOR} ×"
-            " FD_SETSIZE."
-        )
-    return Claim(3, verdict, figures, why)
+@dataclass(frozen=True)
+class PollLimit:
+    """Claim 3: poll's rows and the probe."""
+
+    verdict: str
+    rows: PollRows
+    probe: PollProbe
+
+
+def evaluate_claim3(results):
+    rows, probe = poll_rows(results), poll_probe(results)
+    return PollLimit(rules.combine(rows.verdicts + probe.verdicts), rows, probe)
+
+
+@dataclass(frozen=True)
+class ProbeFlags:
+    """probe.json booleans that must all be true for a claim: (key, value) per key, value None when
+    the key is missing; probed False when probe.json is absent."""
+
+    verdict: str
+    probed: bool
+    flags: tuple = ()
 
 
 def probe_flags(results, keys):
-    """Verdict from probe.json booleans that must all be true for the claim."""
     probe = results.probe
     if probe is None:
-        return INCONCLUSIVE, ["not measured: probe.json absent (run mux-probe)"]
-    figures, seen = [], []
-    for key, words in keys:
-        if key in probe:
-            seen.append(bool(probe[key]))
-            figures.append(f"probe: {words}: {'yes' if probe[key] else 'no'}")
-        else:
-            figures.append(f"probe: {words}: not measured ({key} missing)")
+        return ProbeFlags(INCONCLUSIVE, False)
+    flags = tuple((key, bool(probe[key]) if key in probe else None) for key in keys)
+    seen = [value for _, value in flags if value is not None]
     if seen and not all(seen):
-        return REFUTED, figures
-    if len(seen) == len(keys):
-        return CONFIRMED, figures
-    return INCONCLUSIVE, figures
+        verdict = REFUTED
+    elif len(seen) == len(keys):
+        verdict = CONFIRMED
+    else:
+        verdict = INCONCLUSIVE
+    return ProbeFlags(verdict, True, flags)
 
 
-def claim5(results):
-    verdict, figures = probe_flags(
-        results,
-        [
-            ("select_lt_reports_again", "select reports an unserviced ready descriptor again"),
-            ("poll_lt_reports_again", "poll reports an unserviced ready descriptor again"),
-        ],
-    )
-    why = {
-        CONFIRMED: (
-            "Measured by mux-probe: both reported an unserviced ready descriptor again."
-            " Explanation, not measured: both return the current state of every descriptor at"
-            " each call, so readiness that was not consumed is simply seen again."
-        ),
-        REFUTED: "The probe saw a ready descriptor that was not reported again.",
-        INCONCLUSIVE: "Level triggering is a behaviour, not a timing: only mux-probe observes it.",
-    }[verdict]
-    return Claim(5, verdict, figures, why, "probe.json")
+LEVEL_TRIGGERED_KEYS = ("select_lt_reports_again", "poll_lt_reports_again")
 
 
-def claim6(results):
-    verdict, figures = probe_flags(
-        results,
-        [
-            (
-                "epoll_lt_reports_again",
-                "epoll (default, level-triggered) reports an unserviced descriptor again",
-            ),
-            ("epoll_et_reports_once", "epoll with EPOLLET reports it once"),
-        ],
-    )
+EPOLL_TRIGGER_KEYS = ("epoll_lt_reports_again", "epoll_et_reports_once")
+
+
+def evaluate_claim5(results):
+    return probe_flags(results, LEVEL_TRIGGERED_KEYS)
+
+
+@dataclass(frozen=True)
+class EpollTriggers:
+    """Claim 6: the probe's flags, whether EPOLLET reports again on new data (None: not probed),
+    and how many ok points each epoll served end to end."""
+
+    verdict: str
+    flags: ProbeFlags
+    et_new_data: Optional[bool]
+    served: tuple
+
+
+def evaluate_claim6(results):
+    flags = probe_flags(results, EPOLL_TRIGGER_KEYS)
     probe = results.probe or {}
-    if "epoll_et_reports_new_data" in probe:
-        figures.append(
-            "probe: EPOLLET reports again when new data arrive:"
-            f" {'yes' if probe['epoll_et_reports_new_data'] else 'no'}"
-        )
-    for mech in EPOLLS:
-        n = sum(1 for r in results.runs if r.mechanism == mech and r.ok)
-        if n:
-            figures.append(f"runs.csv: {mech} served {n} ok point(s) end to end")
-    why = {
-        CONFIRMED: (
-            "Measured by mux-probe: level-triggered epoll reported an unserviced descriptor"
-            " again, EPOLLET once. Explanation, not measured: EPOLLET reports a transition to"
-            " ready, so a server must drain each socket until EAGAIN; without it epoll behaves"
-            " like poll."
-        ),
-        REFUTED: "The probe saw epoll behave otherwise than documented.",
-        INCONCLUSIVE: "Trigger modes are behaviours, not timings: only mux-probe observes them.",
-    }[verdict]
-    return Claim(6, verdict, figures, why, "probe.json")
+    key = "epoll_et_reports_new_data"
+    new_data = bool(probe[key]) if key in probe else None
+    served = tuple(
+        (mech, sum(1 for r in results.runs if r.mechanism == mech and r.ok)) for mech in EPOLLS
+    )
+    return EpollTriggers(flags.verdict, flags, new_data, served)

@@ -2,14 +2,17 @@
 does not (epoll), read as shapes of micro.csv and runs.csv series (shape_rules.PerFdShape,
 rules.Fit)."""
 
+import dataclasses
 import math
 import os
+from dataclasses import dataclass
+from typing import Optional
 
 from plot import rules
 from plot import shape_rules
-from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED, fmt
+from plot.rules import CONFIRMED, INCONCLUSIVE, REFUTED
 from plot.results_folder import number
-from plot.claim_common import COST_METRIC, EPOLLS, Claim, cost_mode, decided_lines
+from plot.claim_common import COST_METRIC, EPOLLS, UntilDecided, cost_mode, until_decided
 
 
 def growth_verdict(fit, want):
@@ -62,13 +65,6 @@ SHAPE_READY = 1.0  # the micro series the shape claims read: one wait call with 
 
 
 SHARED_FAMILY = "shared"  # poll over N entries naming few distinct sockets (the bend probe)
-
-
-# (unit of the cost, what the x count is, what one descriptor is in the per-descriptor words)
-RUNS_UNIT = ("µs", "idle conn.", "idle connection per message")
-
-
-MICRO_UNIT = ("ns", "watched", "watched descriptor")
 
 
 def runs_cost_points(results, mechanism):
@@ -149,50 +145,62 @@ def flat_verdict(shape):
     return {True: CONFIRMED, False: REFUTED}.get(shape.stays_within_growth_margin(), INCONCLUSIVE)
 
 
-def shape_figure(source, shape, unit, scale=1.0, per_fd=True):
-    """One figure line: the total cost and (per_fd) the cost per descriptor, in the rule's words."""
-    text = f"{source}: " + shape.describe_cost(unit[0], unit[1])
-    if per_fd:
-        text += "; " + shape.describe("ns", unit[2], scale)
-    return text
+RUNS, MICRO = "runs.csv", "micro.csv"  # where a ShapeSeries was measured
+
+
+@dataclass(frozen=True)
+class ShapeSeries:
+    """One mechanism's cost against its descriptor count, as a shape_rules.PerFdShape: runs.csv's
+    server CPU per message vs idle connections in `mode`, or micro.csv's one call with SHAPE_READY
+    ready vs watched; verdict: what it says of the claim it is read for (None: information)."""
+
+    source: str
+    mechanism: str
+    mode: Optional[str]
+    shape: shape_rules.PerFdShape
+    verdict: Optional[str] = None
 
 
 def shape_evidence(results, mechanism, runs_confidence=None):
-    """[(source words, PerFdShape, unit, scale)] for one mechanism: runs.csv (its cost ratio at
-    runs_confidence, default rules.CONFIDENCE), then micro.csv."""
+    """[ShapeSeries] for one mechanism: runs.csv (its cost ratio at runs_confidence, default
+    rules.CONFIDENCE), then micro.csv."""
     out = []
     mode, points = runs_cost_points(results, mechanism)
     if points:
         out.append(
-            (
-                f"runs.csv ({mode}), {mechanism} server CPU per message vs idle connections",
-                shape_rules.PerFdShape(points, runs_confidence),
-                RUNS_UNIT,
-                1000.0,
-            )
+            ShapeSeries(RUNS, mechanism, mode, shape_rules.PerFdShape(points, runs_confidence))
         )
     points = micro_cost_points(results, "wait", mechanism)
     if points:
-        out.append(
-            (
-                f"micro.csv, one {mechanism} call with {fmt(SHAPE_READY)} ready vs watched",
-                shape_rules.PerFdShape(points),
-                MICRO_UNIT,
-                1.0,
-            )
-        )
+        out.append(ShapeSeries(MICRO, mechanism, None, shape_rules.PerFdShape(points)))
     return out
 
 
-def same_count_figures(results):
+def judged(series, verdict_of):
+    return [dataclasses.replace(s, verdict=verdict_of(s.shape)) for s in series]
+
+
+@dataclass(frozen=True)
+class SameCount:
+    """a against b per descriptor at the counts both measured, from one source (runs.csv in the
+    cost mode, or micro.csv): shape_rules.same_count_ratios' rows."""
+
+    source: str
+    mode: Optional[str]
+    a: str
+    b: str
+    rows: tuple
+
+
+def same_counts(results):
     """select (and select-dynamic) against poll, per descriptor at the counts both measured."""
-    figures = []
+    found = []
     pairs = [("select", "poll"), ("select-dynamic", "poll")]
     sources = [
-        ("micro.csv", lambda m: micro_cost_points(results, "wait", m), 1.0),
-        (f"runs.csv ({cost_mode(results)})", lambda m: runs_cost_points(results, m)[1], 1000.0),
+        (MICRO, lambda m: micro_cost_points(results, "wait", m)),
+        (RUNS, lambda m: runs_cost_points(results, m)[1]),
     ]
-    for source, points_of, _ in sources:
+    for source, points_of in sources:
         for a, b in pairs:
             pa, pb = points_of(a), points_of(b)
             if not pa or not pb:
@@ -200,50 +208,35 @@ def same_count_figures(results):
             rows = shape_rules.same_count_ratios(
                 shape_rules.PerFdShape(pa), shape_rules.PerFdShape(pb)
             )
-            if not rows:
-                continue
-            each = "; ".join(
-                f"{fmt(x)}: ×{fmt(r)} ({shape_rules.interval_words(lo, hi)})"
-                + (" match" if ok else "")
-                for x, r, lo, hi, ok in rows
-            )
-            matched = [fmt(x) for x, *_, ok in rows if ok]
-            figures.append(
-                f"{source}, {a} / {b} per descriptor at the same counts (information): {each}"
-                + (
-                    f" — they match within ±{shape_rules.SAME_PER_FD_MARGIN:.0%} at"
-                    f" {', '.join(matched)}"
-                    if matched
-                    else " — no count where they match within"
-                    f" ±{shape_rules.SAME_PER_FD_MARGIN:.0%}"
-                )
-            )
-    return figures
+            if rows:
+                mode = cost_mode(results) if source == RUNS else None
+                found.append(SameCount(source, mode, a, b, tuple(rows)))
+    return found
+
+
+@dataclass(frozen=True)
+class SharedProbe:
+    """The bend probe: poll over N entries naming few distinct sockets ((sockets, PerFdShape) per
+    count measured), against the wait family (N distinct sockets). finding: None when not
+    measured or undecided, else (kind, D, shared ratio, distinct ratio) with kind 'sockets' when
+    the per-descriptor cost of distinct sockets rose faster than linearly and the shared one's
+    rose less, beyond both intervals, or 'entries' when both rose and their intervals overlap."""
+
+    shapes: tuple = ()
+    finding: Optional[tuple] = None
 
 
 def shared_probe(results):
-    """The bend probe: poll over N entries naming few distinct sockets, against the wait family
-    (N distinct sockets). Returns (figure lines, finding): finding is None when not measured or
-    undecided, else (kind, D, shared ratio, distinct ratio) with kind 'sockets' when the
-    per-descriptor cost of distinct sockets rose faster than linearly and the shared one's rose
-    less, beyond both intervals, or 'entries' when both rose and their intervals overlap."""
     rows = results.micro_rows(SHARED_FAMILY, "poll")
     socket_counts = sorted({number(r.get("sockets")) for r in rows} - {None})
     distinct = micro_cost_points(results, "wait", "poll")
     if not socket_counts or not distinct:
-        return [], None
+        return SharedProbe()
     base = shape_rules.PerFdShape(distinct)
-    figures, findings = [], []
+    shapes, findings = [], []
     for d in socket_counts:
         shape = shape_rules.PerFdShape(micro_cost_points(results, SHARED_FAMILY, "poll", d))
-        figures.append(
-            shape_figure(
-                f"micro.csv, poll over N entries naming {fmt(d)} distinct sockets (+1 ready;"
-                " the bend probe, information)",
-                shape,
-                MICRO_UNIT,
-            )
-        )
+        shapes.append((d, shape))
         if base.shape != shape_rules.FASTER_THAN_LINEAR or shape.ratio is None:
             continue
         if math.isinf(shape.ratio[2]):
@@ -253,140 +246,111 @@ def shared_probe(results):
         elif shape.shape == shape_rules.FASTER_THAN_LINEAR:
             findings.append(("entries", d, shape.ratio[0], base.ratio[0]))
     kinds = {f[0] for f in findings}
-    return figures, (findings[0] if len(kinds) == 1 else None)
+    return SharedProbe(tuple(shapes), findings[0] if len(kinds) == 1 else None)
 
 
-def linear_cost_claim(results, number, mechanism):
+@dataclass(frozen=True)
+class LinearCost:
+    """Claims 2 and 4: the ShapeSeries judged (the mechanism's, and select-dynamic's for select),
+    what micro.csv lacked, the cost of building the set per call (information), select against
+    poll at the same counts, the bend probe (poll), and where the last series that bends rises
+    (bent False: none bends; rises_at None: at the high end)."""
+
+    number: int
+    mechanism: str
+    verdict: str
+    series: tuple
+    micro_measured: bool
+    micro_wait_rows: bool
+    build: Optional[shape_rules.PerFdShape]
+    same_counts: tuple
+    shared: SharedProbe
+    bent: bool = False
+    rises_at: object = None
+
+    @property
+    def measured_runs(self):
+        return any(s.source == RUNS for s in self.series)
+
+
+def evaluate_linear_cost(results, number, mechanism):
     """Claims 2 and 4: the cost of select / poll grows linearly with watched descriptors, judged
     on the cost each watched descriptor adds (shape_rules.PerFdShape), never on one slope."""
-    figures, verdicts, shapes = [], [], []
-    mechanisms = [mechanism] + (["select-dynamic"] if mechanism == "select" else [])
-    for mech in mechanisms:
-        for source, shape, unit, scale in shape_evidence(results, mech):
-            v = linear_verdict(shape)
-            verdicts.append(v)
-            shapes.append(shape)
-            figures.append(shape_figure(source, shape, unit, scale) + f" [{v}]")
-    if not any(f.startswith("runs.csv") for f in figures):
-        figures.append(f"runs.csv: no ok {mechanism} point with server CPU per message")
-    if results.micro is None:
-        figures.append("micro.csv absent: the system call was not timed alone")
-    else:
-        if not micro_cost_points(results, "wait", mechanism):
-            figures.append(
-                f"micro.csv: no ok `wait` rows for {mechanism} with per-repetition figures"
-                " (ns_per_call_repeats, or micro.json beside it)"
-            )
-        build = micro_cost_points(results, "build", mechanism)
-        if build:
-            figures.append(
-                shape_figure(
-                    f"micro.csv, building/copying the {mechanism} set per call (information)",
-                    shape_rules.PerFdShape(build),
-                    MICRO_UNIT,
-                )
-            )
-    figures += same_count_figures(results)
-    probe_figures, finding = shared_probe(results) if mechanism == "poll" else ([], None)
-    figures += probe_figures
-    verdict = rules.combine(verdicts)
-    return Claim(
-        number, verdict, figures, linear_why(verdict, mechanism, shapes, finding, verdicts)
+    series = []
+    for mech in [mechanism] + (["select-dynamic"] if mechanism == "select" else []):
+        series += judged(shape_evidence(results, mech), linear_verdict)
+    build = micro_cost_points(results, "build", mechanism) if results.micro is not None else {}
+    # The last bent series: micro.csv's (the call alone) when it bends, else runs.csv's.
+    bent = [s.shape for s in series if s.shape.shape == shape_rules.FASTER_THAN_LINEAR]
+    return LinearCost(
+        number,
+        mechanism,
+        rules.combine([s.verdict for s in series]),
+        tuple(series),
+        results.micro is not None,
+        bool(micro_cost_points(results, "wait", mechanism)),
+        shape_rules.PerFdShape(build) if build else None,
+        tuple(same_counts(results)),
+        shared_probe(results) if mechanism == "poll" else SharedProbe(),
+        bool(bent),
+        bent[-1].bend()[1] if bent else None,
     )
 
 
-def linear_why(verdict, mechanism, shapes, finding, verdicts):
-    name = "select" if mechanism == "select" else "poll"
-    if verdict == CONFIRMED:
-        why = (
-            f"Every {name} call hands the kernel the whole set and the kernel walks all of it, "
-            "so each idle descriptor adds at least a fixed cost to every call."
-        )
-        # The last bent series: micro.csv's (the call alone) when it bends, else runs.csv's.
-        bent = [s for s in shapes if s.shape == shape_rules.FASTER_THAN_LINEAR]
-        if bent:
-            _, rises_at = bent[-1].bend()
-            where = f"from about {fmt(rises_at)}" if rises_at is not None else "at the high end"
-            why += (
-                f" {where[0].upper()}{where[1:]} each descriptor added more than"
-                f" {shape_rules.PER_FD_MARGIN:.0%} beyond its cost at the low end: the cost grows"
-                " faster than linearly there, and one slope over the whole range would describe"
-                " no count."
-            )
-            kind, d, shared, distinct = finding or (None, 0, 0, 0)
-            if kind == "sockets":
-                why += (
-                    f" Measured: over as many entries naming only {fmt(d)} distinct sockets the"
-                    f" cost per entry rose ×{fmt(shared)} across the range, against"
-                    f" ×{fmt(distinct)} with every entry a distinct socket: the rise comes from the"
-                    " number of distinct sockets a call touches, not from the entries. Which limit"
-                    " their"
-                    " kernel objects outgrow (a cache, the TLB) is an explanation: the run did not"
-                    " measure it."
-                )
-            elif kind == "entries":
-                why += (
-                    f" Measured: over as many entries naming only {fmt(d)} distinct sockets the"
-                    f" cost per entry rose as much (×{fmt(shared)} against ×{fmt(distinct)}): the"
-                    " rise comes from the per-entry work, not from the sockets."
-                )
-        return why
-    if verdict == REFUTED:
-        return (
-            f"Within the measured range the cost of {name} did not grow at least linearly with"
-            " the watched count (flat, or slower than linear); per-call overheads dominated."
-        )
-    if verdicts:
-        return (
-            "The evidence does not decide (too few points, too noisy, or sources disagree); see"
-            " the figures."
-        )
-    return f"Neither runs.csv nor micro.csv measured the cost of {name}."
+@dataclass(frozen=True)
+class ReadyGrowth:
+    """micro.csv: one epoll's wait call against the ready count at a fixed watched count."""
+
+    mechanism: str
+    watched: object
+    fit: rules.Fit
+    verdict: str
 
 
-def claim8(results):
-    figures, watched_verdicts, ready_verdicts = [], [], []
+@dataclass(frozen=True)
+class WatchedAndReady:
+    """Claim 8: each epoll's cost against the watched count (ShapeSeries judged flat?), against
+    the ready count (ReadyGrowth judged grows?), each half's combined verdict, and how measuring
+    until decided went."""
+
+    verdict: str
+    watched: tuple
+    ready: tuple
+    not_watched: str
+    on_ready: str
+    micro_measured: bool
+    until_decided: Optional[UntilDecided]
+
+
+def ready_growth(results):
+    found = []
+    for mech in EPOLLS if results.micro is not None else []:
+        watched, fit = micro_ready_fit(results, mech)
+        if fit is not None:
+            found.append(ReadyGrowth(mech, watched, fit, growth_verdict(fit, "grows")))
+    return found
+
+
+def evaluate_claim8(results):
+    watched = []
     for mech in EPOLLS:
         # runs.csv's half is measured until decided (flat_comparison): judged at the look level.
-        for source, shape, unit, scale in shape_evidence(results, mech, rules.LOOK_CONFIDENCE):
-            v = flat_verdict(shape)
-            watched_verdicts.append(v)
-            figures.append(shape_figure(source, shape, unit, per_fd=False) + f" [flat? {v}]")
-    if results.micro is None:
-        figures.append("micro.csv absent: the dependence on ready descriptors was not measured")
-    for mech in EPOLLS if results.micro is not None else []:
-        watched, rfit = micro_ready_fit(results, mech)
-        if rfit is not None:
-            v = growth_verdict(rfit, "grows")
-            ready_verdicts.append(v)
-            figures.append(
-                f"micro.csv, {mech} wait with {fmt(watched)} watched vs ready: "
-                + rfit.describe("ns", "ready", 1.0, "ns per ready descriptor")
-                + f" [grows? {v}]"
-            )
-    not_watched = rules.combine(watched_verdicts)
-    on_ready = rules.combine(ready_verdicts)
+        watched += judged(shape_evidence(results, mech, rules.LOOK_CONFIDENCE), flat_verdict)
+    ready = ready_growth(results)
+    not_watched = rules.combine([s.verdict for s in watched])
+    on_ready = rules.combine([r.verdict for r in ready])
     if REFUTED in (not_watched, on_ready):
         verdict = REFUTED
-        why = (
-            "epoll's cost followed the watched count"
-            if not_watched == REFUTED
-            else "epoll_wait did not get dearer with more ready descriptors"
-        ) + " beyond the thresholds."
     elif not_watched == CONFIRMED and on_ready == CONFIRMED:
         verdict = CONFIRMED
-        why = (
-            "The interest list lives in the kernel and only the ready list is walked and copied"
-            " out, so idle descriptors cost nothing per call while each ready one does."
-        )
     else:
         verdict = INCONCLUSIVE
-        half = (
-            "independence from the watched count"
-            if not_watched != CONFIRMED
-            else "growth with the ready count"
-        )
-        why = f"Both halves are needed and {half} was not established" + (
-            " (micro.csv absent)." if results.micro is None else " (not measured, or unclear)."
-        )
-    return Claim(8, verdict, figures + decided_lines(results, 8), why)
+    return WatchedAndReady(
+        verdict,
+        tuple(watched),
+        tuple(ready),
+        not_watched,
+        on_ready,
+        results.micro is not None,
+        until_decided(results, 8),
+    )

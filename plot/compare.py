@@ -8,7 +8,7 @@ whether the numbers match.
 import math
 
 from plot import rules
-from plot.rules import fmt
+from plot.numbers import fmt
 
 OURS_EPOLL = "epoll-lt"  # the published epoll figures are level-triggered (the default)
 

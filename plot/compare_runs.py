@@ -6,7 +6,7 @@ key metric (rules.COMPARE_WORSE) over the ok repeats, and an exact one-sided Man
 of the repeats in the metric's "worse" direction (why that test: the `# ./bench compare` block of
 rules.py). Floor rows (mechanism "floor": the blocking ping-pong and relay floors, no chat server)
 are compared too, as the machine's floor. Then every claim is evaluated on both folders
-(claims.evaluate) and the ones whose verdicts differ are listed.
+(claims.findings) and the ones whose verdicts differ are listed.
 
 Writes a markdown table to stdout and to DIR/compare.md, and DIR/compare.png and .svg (B / A per
 point with the threshold band, significant regressions ringed); DIR defaults to
@@ -17,6 +17,7 @@ Not to be confused with compare.py, which sets one run beside published figures.
 """
 
 import argparse
+import dataclasses
 import itertools
 import math
 import os
@@ -27,7 +28,7 @@ import sys
 from plot import claims
 from plot import results_folder as rf
 from plot import rules
-from plot.results_folder import ResultsFolder, scenario_label
+from plot.results_folder import ResultsFolder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -36,13 +37,6 @@ ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(ROOT, "results")
 
 HIGHER, LOWER = "higher", "lower"
-METRIC_WORDS = {
-    "p50_us": "p50 latency (µs)",
-    "p99_us": "p99 latency (µs)",
-    "throughput_msgs_s": "throughput (msg/s)",
-    "server_cpu_us_per_msg": "server CPU per message (µs)",
-    "conns_per_s": "connections per second (churn)",
-}
 # A folder from before the runs.csv column idle_states: its sweep could not block idle states yet
 # (blocking and the column came in the same change, 4d9111d), so its rows were measured with the
 # machine's own idle behaviour and are matched with the other folder's "allow" rows. When neither
@@ -164,9 +158,6 @@ class Cell:
     def regressed(self):
         return self.outcome == REGRESSED
 
-    def n_text(self):
-        return f"n={len(self.a)}/{len(self.b)}"
-
 
 # ---- points ---------------------------------------------------------------------------------
 
@@ -217,9 +208,6 @@ class SeriesShift:
         else:
             self.regressed = self.high < 1 - threshold
 
-    def text(self):
-        return f"{self.ratio:.2f} (95% CI {self.low:.2f} … {self.high:.2f}, {self.n} points)"
-
 
 class Point:
     def __init__(self, key, rows_a, rows_b, threshold):
@@ -262,27 +250,69 @@ def point_order(key):
     return (scenario_order(scenario), mechanism_order(mechanism), idle)
 
 
-def scenario_name(scenario, unrecorded_sides=""):
-    mode = scenario[0]
-    label = scenario_label(scenario)
-    if mode in rf.FLOOR_MODES:
-        label = label.replace(
-            mode,
-            {
-                rf.FLOOR: "floor (2 hops, no server)",
-                rf.RELAY_FLOOR: "relay floor (4 hops, no multiplexer)",
-            }[mode],
-            1,
-        )
-    if unrecorded_sides and scenario[5]:
-        label += f" ({unrecorded_sides}: idle states not recorded)"
-    return label
-
-
 # ---- the comparison -------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class NotEvaluated:
+    """A step that raised on one side (a claim's evaluation on a folder it did not foresee): the
+    metric comparison goes on without what it would have given."""
+
+    side: str  # "A", "B", or "" for a step over both
+    error: str  # the exception's type name
+    message: str
+
+    @classmethod
+    def of(cls, side, e):
+        return cls(side, type(e).__name__, str(e))
+
+
+@dataclasses.dataclass(frozen=True)
+class IntervalPair:
+    """One comparison claim (claims.comparisons) in A and in B: each side's ratio (a rules.CostRatio
+    or claims.FlatRatio) and whether each side's interval holds the other's estimate (None when
+    either side has no ratio)."""
+
+    claim: int
+    what: str
+    a: object
+    b: object
+    a_holds_b: object  # True, False, or None (a side without a ratio)
+    b_holds_a: object
+
+
+def holds(ratio, other):
+    if ratio.ratio is None or other.ratio is None:
+        return None
+    return ratio.low <= other.ratio <= ratio.high
+
+
+def interval_pairs(a, b):
+    """Every comparison claim's IntervalPair, and a NotEvaluated when the comparisons raised."""
+    try:
+        pairs = list(zip(claims.comparisons(a), claims.comparisons(b)))
+    except Exception as e:  # the verdicts say the same; the metrics still compare
+        return [], NotEvaluated.of("", e)
+    found = [
+        IntervalPair(
+            ca.claim,
+            ca.what,
+            ca.ratio,
+            cb.ratio,
+            holds(ca.ratio, cb.ratio),
+            holds(cb.ratio, ca.ratio),
+        )
+        for ca, cb in pairs
+    ]
+    return found, None
+
+
 class Comparison:
+    """Two results folders compared: the points (Point, Cell), the series (SeriesShift), the
+    claims' Findings on each side and the ones whose verdicts differ, the comparison claims'
+    intervals, the settings that differ. Plain data: compare_runs_markdown.py writes it in words,
+    compare_runs_plot.py draws it."""
+
     def __init__(self, path_a, path_b, threshold=None):
         self.threshold = rules.COMPARE_THRESHOLD if threshold is None else threshold
         self.a, self.b = ResultsFolder(path_a), ResultsFolder(path_b)
@@ -310,25 +340,25 @@ class Comparison:
             (k for k in pa if k in pb and pb[k]["ok"] and not pa[k]["ok"]), key=point_order
         )
         self.lost_status = {k: sorted(set(pb[k]["failed"])) for k in self.lost}
-        self.claims_a, self.claims_b, self.claim_notes = self._claims()
+        self.claims_a, self.claims_b, self.claims_not_evaluated = self._claims()
+        # (Finding in A, Finding in B) of every claim whose verdict differs, in claim order.
         self.verdict_diffs = [
-            (ca, self.claims_b[n])
-            for n, ca in sorted(self.claims_a.items())
-            if n in self.claims_b and ca.verdict != self.claims_b[n].verdict
+            (fa, self.claims_b[n])
+            for n, fa in sorted(self.claims_a.items())
+            if n in self.claims_b and fa.verdict != self.claims_b[n].verdict
         ]
+        self.intervals, self.intervals_not_evaluated = interval_pairs(self.a, self.b)
 
     def _claims(self):
-        out, notes = [], []
+        """{number: claims.Finding} of A and of B, and a NotEvaluated per side that raised."""
+        out, failed = [], []
         for side, results in (("A", self.a), ("B", self.b)):
             try:
-                out.append({c.number: c for c in claims.evaluate(results)})
+                out.append({f.number: f for f in claims.findings(results)})
             except Exception as e:  # a claim that crashes must not hide the metric comparison
                 out.append({})
-                notes.append(
-                    f"the claims could not be evaluated on {side} ({type(e).__name__}: {e}); "
-                    "their verdicts are not compared"
-                )
-        return out[0], out[1], notes
+                failed.append(NotEvaluated.of(side, e))
+        return out[0], out[1], failed
 
     def cells(self):
         return [(p, c) for p in self.points for c in p.cells.values()]

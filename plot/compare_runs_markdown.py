@@ -1,30 +1,65 @@
-"""compare.md: the markdown of a Comparison (plot/compare_runs.py), which holds the figures."""
+"""compare.md: the markdown of a Comparison (plot/compare_runs.py), which holds the figures as
+plain data; the words for metrics and scenarios compare_runs_plot.py labels its panels with."""
 
 import os
 
 from plot import claims
 from plot import rules
+from plot import results_folder as rf
 from plot.compare_runs import (
-    METRIC_WORDS,
     NOT_TESTED,
     REGRESSED,
     SAME,
     UNRECORDED_IDLE_STATES_MEANS,
     WORSE,
-    scenario_name,
     scenario_order,
 )
 from plot.markdown import cell
 from plot.numbers import fmt
+from plot.results_folder import scenario_label
+
+METRIC_WORDS = {
+    "p50_us": "p50 latency (µs)",
+    "p99_us": "p99 latency (µs)",
+    "throughput_msgs_s": "throughput (msg/s)",
+    "server_cpu_us_per_msg": "server CPU per message (µs)",
+    "conns_per_s": "connections per second (churn)",
+}
+
+
+def scenario_name(scenario, unrecorded_sides=""):
+    mode = scenario[0]
+    label = scenario_label(scenario)
+    if mode in rf.FLOOR_MODES:
+        label = label.replace(
+            mode,
+            {
+                rf.FLOOR: "floor (2 hops, no server)",
+                rf.RELAY_FLOOR: "relay floor (4 hops, no multiplexer)",
+            }[mode],
+            1,
+        )
+    if unrecorded_sides and scenario[5]:
+        label += f" ({unrecorded_sides}: idle states not recorded)"
+    return label
+
+
+def n_text(c):
+    return f"n={len(c.a)}/{len(c.b)}"
+
+
+def shift_text(shift):
+    """A SeriesShift: B / A over the series with its interval."""
+    return f"{shift.ratio:.2f} (95% CI {shift.low:.2f} … {shift.high:.2f}, {shift.n} points)"
 
 
 def cell_text(c):
     """One metric at one point as a table cell: the ratio, its outcome and p."""
     if c.ratio is None:
-        return f"– ({c.n_text()}, median A {fmt(c.median_a)})" if c.a and c.b else "–"
+        return f"– ({n_text(c)}, median A {fmt(c.median_a)})" if c.a and c.b else "–"
     r = f"{c.ratio:.2f}"
     if c.outcome == NOT_TESTED:
-        return f"{r}, not tested ({c.n_text()})"
+        return f"{r}, not tested ({n_text(c)})"
     p = f"p {c.p:.3g}" if c.outcome in (REGRESSED, WORSE, SAME) else f"p {c.p_better:.3g}"
     if c.outcome == REGRESSED:
         return f"**{r} regressed** ({p})"
@@ -115,8 +150,12 @@ def head_lines(comp, name_a, name_b, regs, series_regs):
                 f" `{UNRECORDED_IDLE_STATES_MEANS}` rows."
             ),
         ]
-    for note in comp.claim_notes:
-        lines += ["", f"Note: {note}."]
+    for failed in comp.claims_not_evaluated:
+        lines += [
+            "",
+            f"Note: the claims could not be evaluated on {failed.side} ({failed.error}:"
+            f" {failed.message}); their verdicts are not compared.",
+        ]
     return lines
 
 
@@ -128,10 +167,10 @@ def claim_lines(comp):
             "| # | claim | A | B | figures in A | figures in B |",
             "|---|---|---|---|---|---|",
         ]
-        for ca, cb in comp.verdict_diffs:
+        for fa, fb in comp.verdict_diffs:
             lines.append(
-                f"| {ca.number} | {cell(ca.text)} | {ca.verdict} | **{cb.verdict}** | "
-                f"{cell('; '.join(ca.figures))} | {cell('; '.join(cb.figures))} |"
+                f"| {fa.number} | {cell(fa.text)} | {fa.verdict} | **{fb.verdict}** | "
+                f"{cell(figures_text(fa))} | {cell(figures_text(fb))} |"
             )
     elif comp.claims_a and comp.claims_b:
         lines.append(f"None: all {len(comp.claims_a)} claims have the same verdict in A and B.")
@@ -140,39 +179,44 @@ def claim_lines(comp):
     return lines
 
 
+def figures_text(finding):
+    """A claim's figures, from its Finding (a renderer that raises is said, not fatal)."""
+    try:
+        return "; ".join(claims.render(finding).figures)
+    except Exception as e:  # the verdicts beside it were evaluated; only the words are missing
+        return f"figures not written ({type(e).__name__}: {e})"
+
+
 def interval_lines(comp):
     """The ratio behind every comparison claim, in A and in B, and whether each run's interval
     holds the other's estimate: honest intervals at 95 % hold another run's estimate about 83 %
     of the time (the difference of two estimates has sqrt(2) times one's spread); much less
     often, and an interval is missing a source of run-to-run variance."""
-    try:
-        pairs = list(zip(claims.comparisons(comp.a), claims.comparisons(comp.b)))
-    except Exception as e:  # the verdicts above say the same; the metrics still compare
-        return ["", f"Comparison intervals not computed ({type(e).__name__}: {e})."]
+    failed = comp.intervals_not_evaluated
+    if failed:
+        return ["", f"Comparison intervals not computed ({failed.error}: {failed.message})."]
     lines = ["", "## The intervals behind the comparison claims", ""]
     lines += [
         "| claim | ratio of | A: ratio (interval) | B: ratio (interval) |"
         " A's interval holds B's estimate | B's holds A's |",
         "|---|---|---|---|---|---|",
     ]
-    for ca, cb in pairs:
-        ra, rb = ca.ratio, cb.ratio
-
-        def text(r):
-            if r.ratio is None:
-                return f"– ({r.outcome})"
-            return f"{r.ratio:.3f} ({r.low:.3f} … {r.high:.3f}), {r.verdict}"
-
-        def holds(r, other):
-            if r.ratio is None or other.ratio is None:
-                return "–"
-            return "yes" if r.low <= other.ratio <= r.high else "**no**"
-
+    for pair in comp.intervals:
         lines.append(
-            f"| {ca.claim} | {ca.what} | {text(ra)} | {text(rb)} | {holds(ra, rb)} |"
-            f" {holds(rb, ra)} |"
+            f"| {pair.claim} | {pair.what} | {ratio_text(pair.a)} | {ratio_text(pair.b)} |"
+            f" {holds_text(pair.a_holds_b)} | {holds_text(pair.b_holds_a)} |"
         )
     return lines
+
+
+def ratio_text(r):
+    if r.ratio is None:
+        return f"– ({r.outcome})"
+    return f"{r.ratio:.3f} ({r.low:.3f} … {r.high:.3f}), {r.verdict}"
+
+
+def holds_text(held):
+    return "–" if held is None else "yes" if held else "**no**"
 
 
 def series_lines(comp, series_regs):
@@ -198,7 +242,7 @@ def series_lines(comp, series_regs):
         for (scenario, mechanism, metric), shift in series_regs:
             lines.append(
                 f"| {cell(scenario_name(scenario))} | {mechanism} | {METRIC_WORDS[metric]} | "
-                f"**{shift.text()}** |"
+                f"**{shift_text(shift)}** |"
             )
     else:
         lines.append("None.")

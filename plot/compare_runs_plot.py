@@ -7,7 +7,8 @@ import sys
 
 from plot import results_folder as rf
 from plot import rules
-from plot.compare_runs import HIGHER, METRIC_WORDS, mechanism_order, scenario_name, scenario_order
+from plot.compare_runs import HIGHER, mechanism_order, scenario_order
+from plot.compare_runs_markdown import METRIC_WORDS, scenario_name
 from plot.numbers import human
 from plot.plot_axes import pyplot_or_none
 
@@ -57,7 +58,12 @@ def plot(comp, out_dir, name_a, name_b):
                 first_row=row == 0,
                 last_row=row == len(metrics) - 1,
             )
-    handles = legend_handles(comp)
+    title_and_legend(fig, legend_handles(comp), name_a, name_b)
+    return save(fig, plt, out_dir), None
+
+
+def title_and_legend(fig, handles, name_a, name_b):
+    """The title and the legend above the panels, and the panels fitted below them."""
     height = fig.get_figheight()
     fig.suptitle(
         f"B / A per point — A: {name_a}, B: {name_b} (medians of the ok repeats)",
@@ -74,7 +80,6 @@ def plot(comp, out_dir, name_a, name_b):
         frameon=False,
     )
     fig.tight_layout(rect=(0, 0, 1, 1 - 1.25 / height))
-    return save(fig, plt, out_dir), None
 
 
 def legend_handles(comp):

@@ -11,7 +11,8 @@ Stdlib only.
 from plot import peers
 from plot.markdown import cell
 from plot.run_row import number
-from plot.rules import CROSS_CHECK_TOLERANCE, fmt
+from plot.numbers import fmt
+from plot.rules import CROSS_CHECK_TOLERANCE
 
 FAMILY = "chain"
 # (our mechanism, libevent's), as plot/peers.py pairs them.

@@ -7,7 +7,7 @@ import statistics
 
 from plot.markdown import cell
 from plot.run_row import scenario_label
-from plot.rules import fmt
+from plot.numbers import fmt
 
 # The project's target for hostile clients (issue 13): at 0 idle the honest p99 rises by no more
 # than this factor, and no honest client is disconnected or loses a message. Reported, never

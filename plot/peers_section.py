@@ -6,7 +6,7 @@ measured), as ours ÷ the peer's, with the interval of rules.CostRatio over the 
 repeats (repeat r of ours and of the peer ran in the same instance, so they are paired by repeat
 number). Then the project's goal, per backend: ours at most 1.0× libevent's same backend in server
 CPU per message at every idle count. Then the teaching claims judged again on each group's
-mechanisms, with the claims' own rules (claims_limits.select_rows_evidence, shape_rules.PerFdShape
+mechanisms, with the claims' own rules (claims_limits.select_rows, shape_rules.PerFdShape
 through claims_shape's linear_verdict and flat_verdict) on each mechanism's runs.csv rows.
 
 Which mechanisms are peers and in which group comes from the registry (`group`,
@@ -16,10 +16,11 @@ Which mechanisms are peers and in which group comes from the registry (`group`,
 import statistics
 from dataclasses import dataclass, field
 
-from plot import peers, rules, shape_rules
-from plot.claims_limits import select_rows_evidence
-from plot.claims_shape import RUNS_UNIT, flat_verdict, linear_verdict, runs_cost_points
-from plot.claims_shape import shape_figure
+from plot import peers, rules, rules_words, shape_rules
+from plot.claims_limits import select_rows
+from plot.claims_shape import flat_verdict, linear_verdict, runs_cost_points
+from plot.claims_text_shape import RUNS_UNIT, shape_figure
+from plot.claims_text_limits import select_rows_lines
 from plot.document import Section, Table, Text, slug
 from plot.markdown import cell
 from plot.numbers import fmt
@@ -124,7 +125,7 @@ def compare(results, ours, peer, metric, statuses, idle):
     c.ratio = rules.CostRatio(a, b, confidence=rules.CONFIDENCE)
     c.outcome = outcome(c.ratio)
     if c.outcome == NOT_COMPARED:
-        c.why = rules.needs_repeats(c.ratio.run_repeats)
+        c.why = rules_words.needs_repeats(c.ratio.run_repeats)
     return c
 
 
@@ -288,7 +289,8 @@ def shape_judgement(results, mechanism, verdict_of, per_fd):
 
 
 def refusal_judgement(results, mechanism):
-    figures, verdicts = select_rows_evidence(results, mechanism)
+    rows = select_rows(results, mechanism)
+    figures, verdicts = select_rows_lines(rows), [rows.verdict]
     refused = [r for r in results.runs if r.mechanism == mechanism and r.refused_fd_setsize]
     brief = f"refused from {fmt(min(r.idle for r in refused))} idle" if refused else "no refusal"
     return Judged(mechanism, rules.combine(verdicts), brief, f"{mechanism}: " + "; ".join(figures))

@@ -42,6 +42,25 @@ from plot.plot_axes import (  # noqa: F401 (soak.py and compare_runs_plot reach 
 )
 
 
+def latency_floors(ax, results, mode, metric, placement, state):
+    """The floor lines of one latency panel; True when the relay floor was drawn."""
+    floor = results.floor(metric, placement, rf.FLOOR, state)
+    if floor is not None:
+        ax.axhline(
+            floor,
+            color="black",
+            linestyle="--",
+            linewidth=1.2,
+            label=f"blocking ping-pong floor ({placement or 'same'} placement, same percentile)",
+        )
+    # The relay floor makes a ping-pong's 4 hops: a reference for round trips, not for one-way
+    # latency.
+    relay = results.floor(metric, placement, rf.RELAY_FLOOR, state) if mode == "pingpong" else None
+    if relay is not None:
+        ax.axhline(relay, color="0.35", linestyle="-.", linewidth=1.3, label=RELAY_FLOOR_LABEL)
+    return relay is not None
+
+
 def plot_latency(plt, results, written):
     modes = modes_with(results, "p50_us")
     if not modes:
@@ -56,30 +75,7 @@ def plot_latency(plt, results, written):
         for col, (metric, name) in enumerate((("p50_us", "p50"), ("p99_us", "p99"))):
             ax = axes[row][col]
             idle_panel(ax, results, mode, metric, axis, state)
-            floor = results.floor(metric, placement, rf.FLOOR, state)
-            if floor is not None:
-                ax.axhline(
-                    floor,
-                    color="black",
-                    linestyle="--",
-                    linewidth=1.2,
-                    label=(
-                        f"blocking ping-pong floor ({placement or 'same'} placement, same"
-                        " percentile)"
-                    ),
-                )
-            # The relay floor makes a ping-pong's 4 hops: a reference for round trips, not for one-
-            # way latency.
-            relay = (
-                results.floor(metric, placement, rf.RELAY_FLOOR, state)
-                if mode == "pingpong"
-                else None
-            )
-            if relay is not None:
-                relay_drawn = True
-                ax.axhline(
-                    relay, color="0.35", linestyle="-.", linewidth=1.3, label=RELAY_FLOOR_LABEL
-                )
+            relay_drawn |= latency_floors(ax, results, mode, metric, placement, state)
             ax.set_yscale("log")
             plain_log(ax, "y")
             ax.set_ylabel(f"{name} latency (µs, log scale)")
@@ -346,10 +342,9 @@ def per_fd_panel(ax, curves, xlabel, ylabel):
     return drawn
 
 
-def plot_per_fd(plt, results, written):
-    """Cost per watched descriptor against watched descriptors (claims 2, 4, 8): micro.csv's wait
-    call and the shared family (left), runs.csv's server CPU per message per idle connection
-    (right)."""
+def per_fd_curves(results):
+    """The curves of plot_per_fd, [(mechanism, points, scale, label)] each, only those measured:
+    micro.csv's (the wait call and the shared family) and runs.csv's in the cost mode."""
     micro = [
         (m, claims.micro_cost_points(results, "wait", m), 1.0, m)
         for m in results.micro_mechanisms("wait")
@@ -368,8 +363,14 @@ def plot_per_fd(plt, results, written):
         (m, claims.runs_cost_points(results, m)[1], 1000.0, m)
         for m in (results.mechanisms(results.scenario_runs(mode)) if mode else [])
     ]
-    micro = [c for c in micro if c[1]]
-    runs = [c for c in runs if c[1]]
+    return [c for c in micro if c[1]], [c for c in runs if c[1]], mode
+
+
+def plot_per_fd(plt, results, written):
+    """Cost per watched descriptor against watched descriptors (claims 2, 4, 8): micro.csv's wait
+    call and the shared family (left), runs.csv's server CPU per message per idle connection
+    (right)."""
+    micro, runs, mode = per_fd_curves(results)
     if not micro and not runs:
         return
     # (curves, x axis, y axis, title) of the two same-shape panels; an empty side is left out.

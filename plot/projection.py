@@ -17,7 +17,7 @@ import statistics
 from harness.common import preflight
 from harness.common.preflight import human_bytes
 from plot import claims
-from plot.rules import fmt
+from plot.numbers import fmt
 
 TARGETS = [100_000, 1_000_000]
 

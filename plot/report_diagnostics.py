@@ -189,6 +189,12 @@ def drift_and_spread_section(results):
         ),
         "",
     ]
+    return out + drift_lines(results) + [""] + spread_lines(results) + [""]
+
+
+def drift_lines(results):
+    """The floors at the start and the end of the sweep, as a table, or why there are none."""
+    out = []
     drifts = drift_rows(results)
     if drifts:
         out += [
@@ -211,7 +217,12 @@ def drift_and_spread_section(results):
             "Drift: not measurable, no floor was measured (ok) at both the start and the end of"
             " this run."
         )
-    out.append("")
+    return out
+
+
+def spread_lines(results):
+    """The points whose repeats spread beyond SPREAD_WARN_RATIO, as a table, or that none did."""
+    out = []
     spread = spread_points(results)
     if spread:
         out += [
@@ -234,7 +245,7 @@ def drift_and_spread_section(results):
             f"Spread: no point's repeats differ by more than ×{SPREAD_WARN_RATIO:g} on its headline"
             " figure or on server CPU per message."
         )
-    return out + [""]
+    return out
 
 
 def median_at(series, x):

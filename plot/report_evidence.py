@@ -79,6 +79,11 @@ def how_to_read(results=None):
     )
 
 
+def regime_label(point):
+    mode, active, size, idle = point
+    return f"{mode} active={active or '–'} size={size or '–'} idle={idle}"
+
+
 def completion_section(results):
     """Claim 11's regimes: where io_uring's completion model and epoll each win."""
     rows = claims.completion_regimes(results)
@@ -102,9 +107,9 @@ def completion_section(results):
     for r in rows:
         ratio = "–" if r["cpu_ratio"] is None else f"{r['cpu_ratio']:.2f}"
         out.append(
-            f"| {r['regime']} | {fmt(r['calls_completion'])} | {fmt(r['calls_epoll'])} |"
-            f" {fmt(r['cpu_completion'])} | {fmt(r['cpu_epoll'])} | {ratio} | {r['winner']} |"
-            f" {r['repeats']} |"
+            f"| {regime_label(r['point'])} | {fmt(r['calls_completion'])} |"
+            f" {fmt(r['calls_epoll'])} | {fmt(r['cpu_completion'])} | {fmt(r['cpu_epoll'])} |"
+            f" {ratio} | {r['winner']} | {r['repeats']} |"
         )
     return out + [""]
 

@@ -5,13 +5,12 @@ from what the words of each claim mean ("grows", "does not depend on", "faster")
 was looked at, and must never be tuned to make a run give an expected answer: a surprising
 verdict is a finding to explain, not a threshold to move.
 
-Stdlib only (no scipy): the t quantiles come from plot/student_t.py.
+Stdlib only (no scipy): the t quantiles come from plot/student_t.py. What a Fit or a CostRatio
+decided is written in words by rules_words.py; how each rule decides, by rules_text.py.
 """
 
 import math
 
-# fmt, pct and change are used by the rules' words and imported from here by older callers.
-from plot.numbers import change, fmt, pct  # noqa: F401
 from plot.student_t import t95, t_quantile  # noqa: F401  (callers read them from here too)
 
 CONFIDENCE = 0.95  # two-sided confidence of the slope interval
@@ -148,36 +147,8 @@ class Fit:
             return FALLS
         return UNCLEAR
 
-    def describe(self, unit_y, unit_x, scale=1.0, unit_slope=None):
-        """One line of figures: slope with interval and repeat spread, R², rise over the range."""
-        if self.shape == TOO_FEW:
-            return f"{len(self.xs)} measured point(s), need {MIN_POINTS}"
-        unit = unit_slope or f"{unit_y} per {unit_x}"
-        text = (
-            f"slope {fmt(self.slope * scale)} {unit} (95% CI {fmt(self.slope_low * scale)} …"
-            f" {fmt(self.slope_high * scale)}"
-        )
-        if self.repeat_slopes:
-            text += (
-                f"; per-repeat {fmt(min(self.repeat_slopes) * scale)} …"
-                f" {fmt(max(self.repeat_slopes) * scale)}"
-            )
-        text += f"), R² {self.r2:.2f}"
-        rise = self.rise_interval()
-        if rise:
-            text += (
-                f", change over {fmt(self.xs[0])}–{fmt(self.xs[-1])} {unit_x}: {change(rise[0])} …"
-                f" {change(rise[1])} of {fmt(self.base)} {unit_y}"
-            )
-        return text + f" → {self.shape}"
-
 
 TOO_FEW_REPEATS = "too few repeats"
-
-
-def needs_repeats(have):
-    """The figures' words for a comparison left undecided by too few repeats."""
-    return f"needs ≥ {MIN_REPEATS_COMPARE} repeats, this run has {have}"
 
 
 # Outcomes of CostRatio.
@@ -306,49 +277,6 @@ class CostRatio:
             groups.setdefault(key(point), []).append(d)
         return {g: math.exp(sum(v) / len(v)) for g, v in groups.items()}
 
-    def rule(self, name_a="A", name_b="B"):
-        """Which rule decided, in words."""
-        m = EQUIVALENCE_MARGIN
-        if self.outcome == TOO_FEW_REPEATS:
-            return needs_repeats(self.run_repeats)
-        if self.outcome == CHEAPER:
-            return f"the whole interval is below {1 - m:.2f}: {name_a} saves more than {m:.0%}"
-        if self.outcome == UNDECIDED:
-            return (
-                f"the interval straddles {1 - m:.2f}: a saving of more than {m:.0%} is neither"
-                " established nor excluded"
-            )
-        said = {
-            EQUIVALENT: f"within {1 - m:.2f} … {1 + m:.2f}, as cheap within ±{m:.0%}",
-            DEARER: f"wholly above 1, {name_b} is cheaper",
-            NOT_CHEAPER: f"reaching above {1 + m:.2f}",
-        }[self.outcome]
-        return (
-            f"the whole interval is at or above {1 - m:.2f} ({said}): {name_a} does not save more"
-            f" than {m:.0%}"
-        )
-
-    def describe(self, name_a="A", name_b="B", what="cost"):
-        """One line of figures: the ratio and its interval, points and repeats, the deciding
-        rule."""
-        if self.ratio is None:
-            text = f"{name_a} / {name_b} {what}: {self.compared} point(s) where both were measured"
-        else:
-            reps = sorted(set(self.pairs.values()))
-            reps = str(reps[0]) if len(reps) == 1 else f"{reps[0]}–{reps[-1]}"
-            text = (
-                f"{name_a} / {name_b} {what}: ratio {self.ratio:.3f} ({self.confidence:.2%} CI"
-                f" {self.low:.3f} … {self.high:.3f}, i.e. {name_a} {saving(self.ratio)}), over"
-                f" {self.points} points × {reps} repeats paired by repeat number"
-                f" (t with {self.df} df)"
-            )
-        if self.left_out and self.outcome != TOO_FEW_REPEATS:
-            text += (
-                f"; {self.left_out} point(s) with fewer than {MIN_REPEATS_COMPARE} repeats of both"
-                " left out"
-            )
-        return text + f"; rule: {self.rule(name_a, name_b)} → {self.verdict}"
-
 
 def instance_estimate(logs_of, means, instance):
     """(mean, variance of the mean, df) of CostRatio's estimate; see its docstring, steps 2-3.
@@ -379,14 +307,6 @@ def by_repeat(values):
         if value is not None and value > 0:
             logs.setdefault(repeat, []).append(math.log(value))
     return {r: math.exp(sum(v) / len(v)) for r, v in logs.items()}
-
-
-def saving(ratio):
-    """A ratio of costs in words: 'saves 18%' below 1, 'costs 7% more' above."""
-    digits = 1 if abs(ratio - 1) < 0.1 else 0
-    if ratio <= 1:
-        return f"saves {(1 - ratio) * 100:.{digits}f}%"
-    return f"costs {(ratio - 1) * 100:.{digits}f}% more"
 
 
 def combine(verdicts):

@@ -30,6 +30,19 @@ from plot.shape_rules import LOW_END_COST_FACTOR, PER_FD_MARGIN, SAME_PER_FD_MAR
 def rules_text():
     """The rules in plain words, with their thresholds, for the report."""
     return [
+        *series_shape_text(),
+        "",
+        *shape_rules_text(),
+        *epoll_claims_text(),
+        *comparison_rules_text(),
+        *limit_and_capacity_text(),
+        *combining_text(),
+    ]
+
+
+def series_shape_text():
+    """The shape rule of a series (a least-squares line and its slope's interval)."""
+    return [
         (
             "**Shape of a series** (a cost against ready descriptors: claims 8 and 9)."
             " A least-squares line is fitted through every repeat's point (for micro.csv, through"
@@ -51,8 +64,12 @@ def rules_text():
             "- *unclear* otherwise (the data are too noisy to tell), and *too few points* below"
             f" {MIN_POINTS} distinct x values."
         ),
-        "",
-        *shape_rules_text(),
+    ]
+
+
+def epoll_claims_text():
+    """Claims 8 and 9: how their pieces of evidence combine."""
+    return [
         (
             "**Claim 8**: two halves. epoll's cost against the watched count (server CPU per"
             " message against idle connections; one epoll_wait against N watched) must be *flat*"
@@ -69,6 +86,12 @@ def rules_text():
             " successful mmap would count for the claim. The kernel source is cited beside them,"
             " never used as a verdict by itself."
         ),
+    ]
+
+
+def comparison_rules_text():
+    """Comparisons between mechanisms (7, 10's churn half, 11) and measuring until decided."""
+    return [
         (
             "**Comparisons between mechanisms (7, the churn half of 10, 11)** need at least"
             f" {MIN_REPEATS_COMPARE} repeats of each point: with fewer, noise alone could pick the"
@@ -116,6 +139,12 @@ def rules_text():
             " Which model wins in each regime (ratio of medians beyond"
             f" ±{EQUIVALENCE_MARGIN:.0%}) is listed for information and never decides."
         ),
+    ]
+
+
+def limit_and_capacity_text():
+    """Limits (1, 3), observed behaviour (5, 6), registration (10), capacity (12)."""
+    return [
         (
             "**Limits (1, 3)**: select's limit is confirmed when select was refused only once its"
             f" descriptors reached FD_SETSIZE − {FD_MARGIN} or more (the server holds a few"
@@ -157,6 +186,12 @@ def rules_text():
             " when the counts give a shape); refuted when any does the opposite; inconclusive"
             " otherwise, and when the run has no curves."
         ),
+    ]
+
+
+def combining_text():
+    """Several pieces of evidence for one claim, and published figures."""
+    return [
         (
             "**Several pieces of evidence** for one claim: confirmed when at least one confirms and"
             " none refutes, refuted in the mirror case, inconclusive when they disagree or none"

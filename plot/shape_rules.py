@@ -1,12 +1,12 @@
 """The rule for claims about a shape: cost per watched descriptor against watched descriptors
 (claims 2, 4 and 8's watched half), and the per-count estimates it rests on. The thresholds
-it shares with the other rules (CONFIDENCE, MAX_REL_FLAT, MIN_REL_GROWTH) live in plot/rules.py."""
+it shares with the other rules (CONFIDENCE, MAX_REL_FLAT, MIN_REL_GROWTH) live in plot/rules.py;
+a PerFdShape in words is rules_words.per_fd_line and per_fd_cost_line."""
 
 import math
 import statistics
 
-from plot.numbers import fmt
-from plot.rules import CONFIDENCE, MAX_REL_FLAT, MIN_REL_GROWTH, TOO_FEW, UNCLEAR, t95, t_quantile
+from plot.rules import MAX_REL_FLAT, MIN_REL_GROWTH, TOO_FEW, UNCLEAR, t95, t_quantile
 
 
 # ---- Shape claims: cost per watched descriptor (claims 2, 4 and 8's watched half) -------------
@@ -66,13 +66,6 @@ def log_ratio_interval(num, den, parts, confidence=None):
     t = t95(math.floor(df)) if confidence is None else t_quantile(confidence, math.floor(df))
     half = t * math.sqrt(total)
     return ratio, ratio * math.exp(-half), ratio * math.exp(half)
-
-
-def interval_words(low, high):
-    """'95% CI 0.98 … 1.01', or why there is none (a count measured once has no spread)."""
-    if math.isinf(high):
-        return "no interval: a count has fewer than 2 repeats"
-    return f"{CONFIDENCE:.0%} CI {fmt(low)} … {fmt(high)}"
 
 
 def within(low, high, margin):
@@ -185,56 +178,6 @@ class PerFdShape:
         if low > 1 + MAX_REL_FLAT:
             return False
         return None
-
-    def describe_cost(self, unit, x_unit, scale=1.0):
-        """The total cost from N0 to the high end, e.g. 'cost 629 ns at 10 → 625 at 19,962
-        watched: ×0.99 (95% CI 0.98 … 1.01) → flat'."""
-        if self.cost_ratio is None:
-            return f"{len(self.xs)} measured count(s), need 2"
-        r, low, high = self.cost_ratio
-        top = self.xs[-1]
-        return (
-            f"cost {fmt(self.est[self.x0].mean * scale)} {unit} at {fmt(self.x0)} →"
-            f" {fmt(self.est[top].mean * scale)} at {fmt(top)} {x_unit}: ×{fmt(r)}"
-            f" ({interval_words(low, high)}) → {self.cost_shape}"
-        )
-
-    def describe(self, unit, per_words, scale=1.0):
-        """One line: the cost added per descriptor at every count (where it bends shows), the
-        ratio of the ends with its interval, and the words of the rule — never one slope over the
-        whole range. per_words: what one descriptor is, e.g. 'watched descriptor'."""
-        if self.shape == TOO_FEW:
-            return (
-                f"per descriptor: fewer than two counts cost ≥ {LOW_END_COST_FACTOR:g} × the cost"
-                f" at {fmt(self.x0)} (too few points for a shape)"
-                if self.xs
-                else "no measured count"
-            )
-        r, low, high = self.ratio
-        lo_x, hi_x = self.low_x, self.high_x
-        each = ", ".join(f"{fmt(x)}: {fmt(self.per_fd(x) * scale)}" for x in self.xs[1:])
-        text = (
-            f"{unit} added per {per_words} above the cost at {fmt(self.x0)}: {each};"
-            f" {fmt(hi_x)} against {fmt(lo_x)}: ×{fmt(r)} ({interval_words(low, high)})"
-        )
-        if self.shape == LINEAR:
-            return text + f" → linear (within ±{PER_FD_MARGIN:.0%})"
-        if self.shape == FASTER_THAN_LINEAR:
-            flat_to, rises_at = self.bend()
-            where = ""
-            if flat_to is not None and flat_to != lo_x:
-                where = f"; within ±{PER_FD_MARGIN:.0%} of its value at {fmt(lo_x)} up to" + (
-                    f" {fmt(flat_to)}"
-                )
-            if rises_at is not None:
-                where += f"; more than {PER_FD_MARGIN:.0%} above it from {fmt(rises_at)}"
-            return (
-                text + f" → grows at least linearly: per descriptor ×{fmt(r)} from {fmt(lo_x)} to"
-                f" {fmt(hi_x)}{where}"
-            )
-        if self.shape == SLOWER_THAN_LINEAR:
-            return text + f" → slower than linear (per descriptor ×{fmt(r)})"
-        return text + f" → unclear (the interval reaches past ±{PER_FD_MARGIN:.0%})"
 
 
 def same_count_ratios(a, b):

@@ -31,33 +31,35 @@ def load(path):
     return out
 
 
+def draw_server(leak, busy, rss, mechanism, rows, dodge):
+    """One server's lines on the three panels, drawn `dodge` minutes apart."""
+    color, marker, dash = style(mechanism)
+    quiet = [r for r in rows if r["phase"] in QUIET_PHASES and r["fds"] is not None]
+    loaded = [r for r in rows if r["phase"] == "load"]
+    base = quiet[0]["fds"] if quiet and quiet[0]["phase"] == "baseline" else None
+    line = dict(color=color, marker=marker, ls=dash, lw=1.2, ms=4)
+    hollow = dict(color=color, marker=marker, ls="none", ms=5, mfc="none")
+    minutes = lambda rows: [r["elapsed_s"] / 60 + dodge for r in rows]  # noqa: E731
+    if base is not None:
+        leak.plot(minutes(quiet), [r["fds"] - base for r in quiet], label=mechanism, **line)
+    with_fds = [r for r in loaded if r["fds"] is not None]
+    busy.plot(minutes(with_fds), [r["fds"] for r in with_fds], **line)
+    quiet_rss = [r for r in rows if r["phase"] in QUIET_PHASES and r["rss_kib"] is not None]
+    loaded_rss = [r for r in loaded if r["rss_kib"] is not None]
+    rss.plot(minutes(quiet_rss), [r["rss_kib"] / 1024 for r in quiet_rss], **line)
+    rss.plot(minutes(loaded_rss), [r["rss_kib"] / 1024 for r in loaded_rss], **hollow)
+    peaks = [r for r in rows if r.get("rss_peak_kib") is not None]
+    rss.plot(minutes(peaks), [r["rss_peak_kib"] / 1024 for r in peaks], color=color, ls=":", lw=1)
+
+
 def render(folder):
     series = load(os.path.join(folder, "soak.csv"))
     plt = import_pyplot()
     fig, (leak, busy, rss) = plt.subplots(3, 1, figsize=(9, 10), sharex=True)
     span = max((r["elapsed_s"] or 0) / 60 for rows in series.values() for r in rows) or 1.0
     for i, (mechanism, rows) in enumerate(series.items()):
-        color, marker, dash = style(mechanism)
         # Servers whose figures are equal would hide each other: each is drawn a little apart.
-        dodge = (i - (len(series) - 1) / 2) * span * 0.004
-        quiet = [r for r in rows if r["phase"] in QUIET_PHASES and r["fds"] is not None]
-        loaded = [r for r in rows if r["phase"] == "load"]
-        base = quiet[0]["fds"] if quiet and quiet[0]["phase"] == "baseline" else None
-        line = dict(color=color, marker=marker, ls=dash, lw=1.2, ms=4)
-        hollow = dict(color=color, marker=marker, ls="none", ms=5, mfc="none")
-        minutes = lambda rows: [r["elapsed_s"] / 60 + dodge for r in rows]  # noqa: E731
-        if base is not None:
-            leak.plot(minutes(quiet), [r["fds"] - base for r in quiet], label=mechanism, **line)
-        with_fds = [r for r in loaded if r["fds"] is not None]
-        busy.plot(minutes(with_fds), [r["fds"] for r in with_fds], **line)
-        quiet_rss = [r for r in rows if r["phase"] in QUIET_PHASES and r["rss_kib"] is not None]
-        loaded_rss = [r for r in loaded if r["rss_kib"] is not None]
-        rss.plot(minutes(quiet_rss), [r["rss_kib"] / 1024 for r in quiet_rss], **line)
-        rss.plot(minutes(loaded_rss), [r["rss_kib"] / 1024 for r in loaded_rss], **hollow)
-        peaks = [r for r in rows if r.get("rss_peak_kib") is not None]
-        rss.plot(
-            minutes(peaks), [r["rss_peak_kib"] / 1024 for r in peaks], color=color, ls=":", lw=1
-        )
+        draw_server(leak, busy, rss, mechanism, rows, (i - (len(series) - 1) / 2) * span * 0.004)
     from matplotlib.ticker import MaxNLocator
 
     leak.set_ylabel("descriptors above the baseline\n(quiet samples)")

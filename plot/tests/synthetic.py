@@ -88,20 +88,48 @@ def write(
     1 + shared_rise per entry at 16384 entries."""
     os.makedirs(folder, exist_ok=True)
     rng = random.Random(seed)
-    rows, run_id = [], 0
-    mechanisms = ["select", "poll", "epoll-lt", "epoll-et"] + (
-        ["select-dynamic"] if select_dynamic else []
-    )
 
+    # One generator for runs.csv and micro.csv, drawn in this order: the figures a seed gives.
     def jitter(value):
         return value * (1.0 + rng.uniform(-noise, noise))
 
-    def row(**kw):
-        nonlocal run_id
-        run_id += 1
+    mechanisms = ["select", "poll", "epoll-lt", "epoll-et"] + (
+        ["select-dynamic"] if select_dynamic else []
+    )
+    modes = ["pingpong", "flood"] + (["churn"] if churn else [])
+    rows = SweepRows()
+    for repeat in (1, 2, 3):
+        rows.add(**floor_row(jitter, repeat))
+    for mode in modes:
+        for mech in mechanisms:
+            for idle in IDLE:
+                for repeat in range(1, repeats + 1):
+                    rows.add(
+                        **point_row(jitter, mech, mode, idle, scan, select_limit), repeat=repeat
+                    )
+    write_runs(folder, rows.rows, churn)
+    if env:
+        with open(os.path.join(folder, "env.json"), "w") as f:
+            json.dump(nested_env_fields() if nested_env else ENV_FIELDS, f, indent=2)
+    if probe:
+        with open(os.path.join(folder, "probe.json"), "w") as f:
+            json.dump(PROBE, f)
+    if micro:
+        write_micro(folder, jitter, scan, poll_bend, shared_rise)
+    return folder
+
+
+class SweepRows:
+    """runs.csv rows in order: every column present (empty unless given), run_id 1, 2, …, the
+    sweep's defaults, bench_status the status unless given."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, **kw):
         base = {c: "" for c in LOADGEN_COLUMNS + BENCH_COLUMNS + EXTRA_COLUMNS}
         base.update(
-            run_id=run_id,
+            run_id=len(self.rows) + 1,
             placement="split",
             server_cpu=1,
             loadgen_cpu=0,
@@ -117,93 +145,88 @@ def write(
         base.setdefault("bench_status", base.get("status", ""))
         if not base["bench_status"]:
             base["bench_status"] = base["status"]
-        rows.append(base)
+        self.rows.append(base)
 
-    for repeat in (1, 2, 3):
-        row(
-            mechanism="floor",
-            mode="floor",
-            idle=0,
-            idle_open=0,
-            refused=0,
-            active=1,
-            repeat=repeat,
-            p50_us=jitter(FLOOR_P50),
-            p99_us=jitter(FLOOR_P50 * 1.8),
-            status="ok",
+
+def floor_row(jitter, repeat):
+    return dict(
+        mechanism="floor",
+        mode="floor",
+        idle=0,
+        idle_open=0,
+        refused=0,
+        active=1,
+        repeat=repeat,
+        p50_us=jitter(FLOOR_P50),
+        p99_us=jitter(FLOOR_P50 * 1.8),
+        status="ok",
+    )
+
+
+def point_row(jitter, mech, mode, idle, scan, select_limit):
+    """The columns of one repeat of one point: select refused at select_limit, else the figures
+    of a server whose CPU per message grows by PER_IDLE_NS[mech] × scan per idle connection."""
+    fds = idle + ACTIVE + SERVER_FDS
+    if mech == "select" and fds >= select_limit:
+        open_ = select_limit - SERVER_FDS - 1
+        return dict(
+            mechanism=mech,
+            mode=mode,
+            idle=idle,
+            idle_open=open_,
+            refused=idle - open_,
+            status="refused:FD_SETSIZE",
         )
-    modes = ["pingpong", "flood"] + (["churn"] if churn else [])
-    for mode in modes:
-        for mech in mechanisms:
-            for idle in IDLE:
-                for repeat in range(1, repeats + 1):
-                    fds = idle + ACTIVE + SERVER_FDS
-                    if mech == "select" and fds >= select_limit:
-                        open_ = select_limit - SERVER_FDS - 1
-                        row(
-                            mechanism=mech,
-                            mode=mode,
-                            idle=idle,
-                            idle_open=open_,
-                            refused=idle - open_,
-                            repeat=repeat,
-                            status="refused:FD_SETSIZE",
-                        )
-                        continue
-                    per_idle = PER_IDLE_NS[mech] * scan
-                    cpu = jitter(BASE_US[mech] + per_idle * idle / 1000.0)
-                    if mode == "flood":
-                        cpu = jitter(
-                            BASE_US[mech] / 6.0 + per_idle * idle / 1000.0 / 4
-                        )  # several messages per wait call
-                    p50 = jitter(FLOOR_P50 + 2 * cpu)
-                    tput = 1e6 / p50 * ACTIVE if mode != "flood" else 1e6 / cpu
-                    msgs = int(tput * DURATION)
-                    calls = msgs if mode != "flood" else msgs // 4
-                    events = int(calls * 1.2)
-                    passed = 0 if mech.startswith("epoll") else calls * fds
-                    extra = {}
-                    if mode == "churn":
-                        ctl_per_conn = 2 if mech.startswith("epoll") else 0
-                        conns = jitter(
-                            20000.0
-                            / (1 + PER_IDLE_NS[mech] * idle / 20000.0)
-                            * (0.9 if ctl_per_conn else 1.0)
-                        )
-                        extra = dict(
-                            conns_per_s=f"{conns:.1f}",
-                            server_ctl_calls=int(conns * DURATION * ctl_per_conn),
-                        )
-                    row(
-                        mechanism=mech,
-                        mode=mode,
-                        idle=idle,
-                        idle_open=idle,
-                        refused=0,
-                        repeat=repeat,
-                        msgs=msgs,
-                        throughput_msgs_s=f"{tput:.1f}",
-                        p50_us=f"{p50:.2f}",
-                        p90_us=f"{p50 * 1.3:.2f}",
-                        p99_us=f"{jitter(p50 * 2):.2f}",
-                        p999_us=f"{p50 * 3:.2f}",
-                        max_us=f"{p50 * 5:.2f}",
-                        mean_us=f"{p50 * 1.1:.2f}",
-                        lost=0,
-                        duplicated=0,
-                        reordered=0,
-                        corrupted=0,
-                        server_cpu_us_per_msg=f"{cpu:.3f}",
-                        loadgen_cpu_pct="40.0",
-                        status="ok",
-                        server_wait_calls=calls,
-                        server_events=events,
-                        server_fds_passed=passed,
-                        server_ctl_calls=extra.pop("server_ctl_calls", 0),
-                        server_cpu_us=f"{cpu * msgs:.0f}",
-                        **extra,
-                    )
-    # One point that failed for another reason, to be counted and marked.
+    per_idle = PER_IDLE_NS[mech] * scan
+    cpu = jitter(BASE_US[mech] + per_idle * idle / 1000.0)
+    if mode == "flood":
+        cpu = jitter(BASE_US[mech] / 6.0 + per_idle * idle / 1000.0 / 4)  # several per wait call
+    p50 = jitter(FLOOR_P50 + 2 * cpu)
+    tput = 1e6 / p50 * ACTIVE if mode != "flood" else 1e6 / cpu
+    msgs = int(tput * DURATION)
+    calls = msgs if mode != "flood" else msgs // 4
+    extra = churn_columns(jitter, mech, idle) if mode == "churn" else {}
+    return dict(
+        mechanism=mech,
+        mode=mode,
+        idle=idle,
+        idle_open=idle,
+        refused=0,
+        msgs=msgs,
+        throughput_msgs_s=f"{tput:.1f}",
+        p50_us=f"{p50:.2f}",
+        p90_us=f"{p50 * 1.3:.2f}",
+        p99_us=f"{jitter(p50 * 2):.2f}",
+        p999_us=f"{p50 * 3:.2f}",
+        max_us=f"{p50 * 5:.2f}",
+        mean_us=f"{p50 * 1.1:.2f}",
+        lost=0,
+        duplicated=0,
+        reordered=0,
+        corrupted=0,
+        server_cpu_us_per_msg=f"{cpu:.3f}",
+        loadgen_cpu_pct="40.0",
+        status="ok",
+        server_wait_calls=calls,
+        server_events=int(calls * 1.2),
+        server_fds_passed=0 if mech.startswith("epoll") else calls * fds,
+        server_ctl_calls=extra.pop("server_ctl_calls", 0),
+        server_cpu_us=f"{cpu * msgs:.0f}",
+        **extra,
+    )
+
+
+def churn_columns(jitter, mech, idle):
+    ctl_per_conn = 2 if mech.startswith("epoll") else 0
+    conns = jitter(
+        20000.0 / (1 + PER_IDLE_NS[mech] * idle / 20000.0) * (0.9 if ctl_per_conn else 1.0)
+    )
+    return dict(conns_per_s=f"{conns:.1f}", server_ctl_calls=int(conns * DURATION * ctl_per_conn))
+
+
+def write_runs(folder, rows, churn):
+    """runs.csv of the rows, the last one marked as failed for another reason (a point to be
+    counted and marked)."""
     rows[-1]["status"] = rows[-1]["bench_status"] = "server-died"
     for key in ("msgs", "throughput_msgs_s", "p50_us", "p99_us", "server_cpu_us_per_msg"):
         rows[-1][key] = ""
@@ -216,133 +239,132 @@ def write(
         writer.writeheader()
         writer.writerows(rows)
 
-    env_fields = dict(
-        kernel="6.1.0-synthetic",
-        cpu_model="Synthetic CPU @ 3.0GHz",
-        cores=2,
-        rlimit_nofile=20000,
-        compiler="g++ 12.2.0",
-        flags="-O2",
-        git_commit="0123456789abcdef",
-        command_line="./bench --synthetic",
-        placement="split",
-        server_cpu=1,
-        loadgen_cpu=0,
-        hostname="testhost",
-        started_utc="2025-01-01T00:00:00Z",
-        duration_s=600,
+
+ENV_FIELDS = dict(
+    kernel="6.1.0-synthetic",
+    cpu_model="Synthetic CPU @ 3.0GHz",
+    cores=2,
+    rlimit_nofile=20000,
+    compiler="g++ 12.2.0",
+    flags="-O2",
+    git_commit="0123456789abcdef",
+    command_line="./bench --synthetic",
+    placement="split",
+    server_cpu=1,
+    loadgen_cpu=0,
+    hostname="testhost",
+    started_utc="2025-01-01T00:00:00Z",
+    duration_s=600,
+)
+
+
+def nested_env_fields():
+    """env.json in the sweep driver's layout: groups instead of flat keys."""
+    return dict(
+        started_utc=ENV_FIELDS["started_utc"],
+        command_line=["sweep.py", "--synthetic"],
+        machine=dict(
+            hostname="testhost",
+            kernel="Linux 6.1.0-synthetic #1 SMP",
+            arch="x86_64",
+            cpu_model="Nested Synthetic CPU",
+            cores=2,
+            rlimit_nofile=dict(soft=20000, hard=20000),
+        ),
+        build=dict(
+            compiler="/usr/bin/c++",
+            compiler_version="c++ (Debian 12.2.0-14) 12.2.0",
+            build_type="Release",
+            cxx_flags="",
+            cxx_flags_release="-O3 -DNDEBUG",
+        ),
+        git=dict(commit="fedcba9876543210", dirty=True),
+        placement=dict(placement="split", server_cpu=1, loadgen_cpu=0, note=None),
+        repeats=3,
+        warmup_s=1,
+        duration_s=5,
+        sweep_s=321.0,
     )
-    if nested_env:
-        # The sweep driver's layout: groups instead of flat keys.
-        env_fields = dict(
-            started_utc=env_fields["started_utc"],
-            command_line=["sweep.py", "--synthetic"],
-            machine=dict(
-                hostname="testhost",
-                kernel="Linux 6.1.0-synthetic #1 SMP",
-                arch="x86_64",
-                cpu_model="Nested Synthetic CPU",
-                cores=2,
-                rlimit_nofile=dict(soft=20000, hard=20000),
-            ),
-            build=dict(
-                compiler="/usr/bin/c++",
-                compiler_version="c++ (Debian 12.2.0-14) 12.2.0",
-                build_type="Release",
-                cxx_flags="",
-                cxx_flags_release="-O3 -DNDEBUG",
-            ),
-            git=dict(commit="fedcba9876543210", dirty=True),
-            placement=dict(placement="split", server_cpu=1, loadgen_cpu=0, note=None),
-            repeats=3,
-            warmup_s=1,
-            duration_s=5,
-            sweep_s=321.0,
-        )
-    if env:
-        with open(os.path.join(folder, "env.json"), "w") as f:
-            json.dump(env_fields, f, indent=2)
 
-    if probe:
-        with open(os.path.join(folder, "probe.json"), "w") as f:
-            json.dump(
-                dict(
-                    fd_setsize=FD_SETSIZE,
-                    select_lt_reports_again=True,
-                    poll_lt_reports_again=True,
-                    epoll_lt_reports_again=True,
-                    epoll_et_reports_once=True,
-                    epoll_et_reports_new_data=True,
-                    select_syscall_accepts_fd_ge_fdsetsize=True,
-                    select_syscall_fd=1536,
-                    fd_set_macro_ge_fdsetsize=(
-                        "killed by SIGABRT: *** bit out of range 0 - FD_SETSIZE on fd_set ***"
-                    ),
-                    poll_nfds_at_rlimit_ok=True,
-                    poll_nfds_over_rlimit_errno="EINVAL",
-                    epoll_fd_mmap_errno="ENODEV",
-                    epoll_wait_readonly_buffer_errno="EFAULT",
-                    io_uring_fd_mmap_ok=True,
-                    poll_watched_max=19000,
-                    rlimit_nofile=20000,
-                    kernel="6.1.0-synthetic",
-                    io_uring_available=True,
-                ),
-                f,
-            )
 
-    if micro:
-        mrows = []
+PROBE = dict(
+    fd_setsize=FD_SETSIZE,
+    select_lt_reports_again=True,
+    poll_lt_reports_again=True,
+    epoll_lt_reports_again=True,
+    epoll_et_reports_once=True,
+    epoll_et_reports_new_data=True,
+    select_syscall_accepts_fd_ge_fdsetsize=True,
+    select_syscall_fd=1536,
+    fd_set_macro_ge_fdsetsize=(
+        "killed by SIGABRT: *** bit out of range 0 - FD_SETSIZE on fd_set ***"
+    ),
+    poll_nfds_at_rlimit_ok=True,
+    poll_nfds_over_rlimit_errno="EINVAL",
+    epoll_fd_mmap_errno="ENODEV",
+    epoll_wait_readonly_buffer_errno="EFAULT",
+    io_uring_fd_mmap_ok=True,
+    poll_watched_max=19000,
+    rlimit_nofile=20000,
+    kernel="6.1.0-synthetic",
+    io_uring_available=True,
+)
 
-        def m(family, mech, watched, ready, ns, status="ok", sockets=""):
-            reps = sorted(jitter(ns) for _ in range(MICRO_REPETITIONS)) if ns else []
-            med = reps[len(reps) // 2] if ns else ""
-            mrows.append(
-                dict(
-                    benchmark=f"BM_{family}/{mech}/{watched}/{ready}/{sockets}",
-                    family=family,
-                    mechanism=mech,
-                    watched=watched,
-                    ready=ready,
-                    repetitions=MICRO_REPETITIONS if ns else 0,
-                    ns_per_call_median=f"{med:.1f}" if ns else "",
-                    ns_per_call_min=f"{reps[0]:.1f}" if ns else "",
-                    ns_per_call_max=f"{reps[-1]:.1f}" if ns else "",
-                    ns_per_watched_fd=f"{med / watched:.3f}" if ns else "",
-                    events_per_call=ready if ns else "",
-                    status=status,
-                    ns_per_call_q25=f"{reps[1]:.1f}" if ns else "",
-                    ns_per_call_q75=f"{reps[-2]:.1f}" if ns else "",
-                    ns_per_call_repeats=";".join(f"{v:.1f}" for v in reps),
-                    sockets=sockets,
-                )
-            )
 
-        def bend(watched):
-            return 8.0 * scan * max(0, watched - 4096) if poll_bend else 0.0
+def micro_row(jitter, family, mech, watched, ready, ns, status="ok", sockets=""):
+    """One micro.csv row: MICRO_REPETITIONS jittered repetitions of ns (none when ns is None)."""
+    reps = sorted(jitter(ns) for _ in range(MICRO_REPETITIONS)) if ns else []
+    med = reps[len(reps) // 2] if ns else ""
+    return dict(
+        benchmark=f"BM_{family}/{mech}/{watched}/{ready}/{sockets}",
+        family=family,
+        mechanism=mech,
+        watched=watched,
+        ready=ready,
+        repetitions=MICRO_REPETITIONS if ns else 0,
+        ns_per_call_median=f"{med:.1f}" if ns else "",
+        ns_per_call_min=f"{reps[0]:.1f}" if ns else "",
+        ns_per_call_max=f"{reps[-1]:.1f}" if ns else "",
+        ns_per_watched_fd=f"{med / watched:.3f}" if ns else "",
+        events_per_call=ready if ns else "",
+        status=status,
+        ns_per_call_q25=f"{reps[1]:.1f}" if ns else "",
+        ns_per_call_q75=f"{reps[-2]:.1f}" if ns else "",
+        ns_per_call_repeats=";".join(f"{v:.1f}" for v in reps),
+        sockets=sockets,
+    )
 
-        for watched in (8, 64, 512, 1000, 4096, 16384):
-            if watched < FD_SETSIZE:
-                m("wait", "select", watched, 1, 250 + 3.0 * scan * watched)
-                m("build", "select", watched, 1, 20 + 0.05 * scan * watched)
-            else:
-                m("wait", "select", watched, 1, None, "descriptor beyond FD_SETSIZE")
-            m("wait", "poll", watched, 1, 200 + 4.0 * scan * watched + bend(watched))
-            if poll_bend:
-                per_entry = 4.0 * scan * (1 + shared_rise * watched / 16384)
-                m("shared", "poll", watched, 1, 200 + per_entry * watched, sockets=16)
-            m("wait", "epoll-lt", watched, 1, 320)
-            m("wait", "epoll-et", watched, 1, 310)
-            for op, ns in (("add", 700), ("mod", 450), ("del", 550)):
-                m("ctl", f"epoll-ctl-{op}", watched, 0, ns)
-        for ready in (1, 4, 16, 64, 256, 1024):
-            m("ready", "epoll-lt", 1024, ready, 320 + 45.0 * ready)
-            m("ready", "epoll-et", 1024, ready, 310 + 44.0 * ready)
-        with open(os.path.join(folder, "micro.csv"), "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=MICRO_COLUMNS)
-            writer.writeheader()
-            writer.writerows(mrows)
-    return folder
+
+def write_micro(folder, jitter, scan, poll_bend, shared_rise):
+    mrows = []
+
+    def m(*args, **kw):
+        mrows.append(micro_row(jitter, *args, **kw))
+
+    def bend(watched):
+        return 8.0 * scan * max(0, watched - 4096) if poll_bend else 0.0
+
+    for watched in (8, 64, 512, 1000, 4096, 16384):
+        if watched < FD_SETSIZE:
+            m("wait", "select", watched, 1, 250 + 3.0 * scan * watched)
+            m("build", "select", watched, 1, 20 + 0.05 * scan * watched)
+        else:
+            m("wait", "select", watched, 1, None, "descriptor beyond FD_SETSIZE")
+        m("wait", "poll", watched, 1, 200 + 4.0 * scan * watched + bend(watched))
+        if poll_bend:
+            per_entry = 4.0 * scan * (1 + shared_rise * watched / 16384)
+            m("shared", "poll", watched, 1, 200 + per_entry * watched, sockets=16)
+        m("wait", "epoll-lt", watched, 1, 320)
+        m("wait", "epoll-et", watched, 1, 310)
+        for op, ns in (("add", 700), ("mod", 450), ("del", 550)):
+            m("ctl", f"epoll-ctl-{op}", watched, 0, ns)
+    for ready in (1, 4, 16, 64, 256, 1024):
+        m("ready", "epoll-lt", 1024, ready, 320 + 45.0 * ready)
+        m("ready", "epoll-et", 1024, ready, 310 + 44.0 * ready)
+    with open(os.path.join(folder, "micro.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=MICRO_COLUMNS)
+        writer.writeheader()
+        writer.writerows(mrows)
 
 
 if __name__ == "__main__":
@@ -390,130 +412,132 @@ def write_new(
         reader = csv.DictReader(f)
         header = list(reader.fieldnames)
         old = list(reader)
+    columns = header + NEW_COLUMNS
     measured = [r for r in old if r["mechanism"] != "floor"]
+    scales = {state: 1.0 if state == "block" else allow_factor for state in states}
     rows = []
-
-    def add(r):
-        r["run_id"] = len(rows) + 1
-        rows.append(r)
-
-    def floors(state, when, repeat):
-        scale = 1.0 if state == "block" else allow_factor
-        for kind, prefix, p50 in (
-            ("floor", "floor", FLOOR_P50),
-            ("relay-floor", "relay", RELAY_FLOOR_P50),
-        ):
-            value = p50 * scale * (drift if when == "end" else 1.0)
-            r = {c: "" for c in header + NEW_COLUMNS}
-            r.update(
-                mechanism="floor",
-                mode=kind,
-                idle=0,
-                idle_open=0,
-                refused=0,
-                active=2,
-                size=64,
-                rate=0,
-                repeat=repeat,
-                placement="split",
-                server_cpu=1,
-                loadgen_cpu=0,
-                p50_us=f"{value:.2f}",
-                p99_us=f"{value * 1.8:.2f}",
-                status="ok",
-                bench_status="ok",
-                label=f"{prefix}-{when}",
-                idle_states=state,
-                floor_p50_us=f"{FLOOR_P50 * scale:.2f}",
-            )
-            add(r)
-
     for state in states:
-        floors(state, "start", 1)
+        rows += floor_rows(columns, state, "start", 1, scales[state], drift)
     for state in states:
-        scale = 1.0 if state == "block" else allow_factor
         for src in measured:
-            r = {c: "" for c in header + NEW_COLUMNS}
-            r.update(src)
-            r["idle_states"] = state
-            r["floor_p50_us"] = f"{FLOOR_P50 * scale:.2f}"
-            r["server_started_utc"] = "2025-01-01T00:00:01.000000Z"
-            mode = r["mode"]
-            if r["status"] == "ok":
-                for key in ("p50_us", "p90_us", "p99_us", "server_cpu_us_per_msg"):
-                    if number_or_none(r.get(key)) is not None:
-                        r[key] = f"{float(r[key]) * scale:.3f}"
-                if (
-                    spread
-                    and state == "block"
-                    and (r["mechanism"], mode, int(r["idle"])) == spread
-                    and int(r["repeat"]) == 3
-                ):
-                    key = {"pingpong": "p50_us", "churn": "conns_per_s"}.get(
-                        mode, "throughput_msgs_s"
-                    )
-                    r[key] = f"{float(r[key]) * 2:.3f}"
-                cpu = number_or_none(r.get("server_cpu_us_per_msg"))
-                r["server_capacity_msgs_s"] = f"{1e6 / cpu:.1f}" if cpu else ""
-                if mode == "flood":
-                    r["bound_by"] = (
-                        "loadgen"
-                        if (r["mechanism"] == "epoll-et" and r["idle"] == "0")
-                        else flood_bound
-                    )
-                else:
-                    r["bound_by"] = "latency"
-            if mode == "pingpong":
-                r["relay_floor_p50_us"] = f"{RELAY_FLOOR_P50 * scale:.2f}"
-            if mode == "flood":
-                r["window_chosen"] = 16
-            add(r)
+            rows.append(idle_states_row(columns, src, state, scales[state], spread, flood_bound))
     for state in states:
-        floors(state, "end", 2)
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=header + NEW_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-
+        rows += floor_rows(columns, state, "end", 2, scales[state], drift)
+    write_renumbered(path, columns, rows)
     env_path = os.path.join(folder, "env.json")
     if os.path.isfile(env_path):
         with open(env_path) as f:
             env = json.load(f)
-        env["idle_states"] = {
-            "requested": list(states) if held else ["block"],
-            "held": held and "block" in states,
-            "why_not": (
-                None
-                if held
-                else "cannot open /dev/cpu_dma_latency (Permission denied); run as root"
-            ),
-            "cpuidle": {
-                "driver": "haltpoll",
-                "governor": "haltpoll",
-                "states": [
-                    {"name": "POLL", "latency_us": 0, "residency_us": 0, "disabled": False},
-                    {"name": "haltpoll", "latency_us": 1, "residency_us": 1, "disabled": False},
-                ],
-            },
-        }
-        if idle_effect is not None:
-            env["idle_states_effect"] = idle_effect
-        env["confounders"] = {
-            "vulnerabilities": {
-                "meltdown": "Not affected",
-                "spectre_v1": "Mitigation: usercopy/swapgs barriers",
-                "spectre_v2": "Mitigation: Enhanced / Automatic IBRS; IBPB: conditional",
-                "mds": "Vulnerable: Clear CPU buffers attempted, no microcode",
-            },
-            "cpufreq_governor": None,
-            "thp": "always [madvise] never",
-            "clocksource": "tsc",
-            "isolation": {"isolcpus": None, "nohz_full": None},
-            "virtualization": "kvm",
-        }
+        env.update(idle_states_env(states, held, idle_effect))
         with open(env_path, "w") as f:
             json.dump(env, f, indent=2)
     return folder
+
+
+def floor_rows(columns, state, when, repeat, scale, drift):
+    """The floor and the relay floor of one idle-states setting at the start or the end."""
+    rows = []
+    for kind, prefix, p50 in (
+        ("floor", "floor", FLOOR_P50),
+        ("relay-floor", "relay", RELAY_FLOOR_P50),
+    ):
+        value = p50 * scale * (drift if when == "end" else 1.0)
+        r = {c: "" for c in columns}
+        r.update(
+            mechanism="floor",
+            mode=kind,
+            idle=0,
+            idle_open=0,
+            refused=0,
+            active=2,
+            size=64,
+            rate=0,
+            repeat=repeat,
+            placement="split",
+            server_cpu=1,
+            loadgen_cpu=0,
+            p50_us=f"{value:.2f}",
+            p99_us=f"{value * 1.8:.2f}",
+            status="ok",
+            bench_status="ok",
+            label=f"{prefix}-{when}",
+            idle_states=state,
+            floor_p50_us=f"{FLOOR_P50 * scale:.2f}",
+        )
+        rows.append(r)
+    return rows
+
+
+def idle_states_row(columns, src, state, scale, spread, flood_bound):
+    """A measured row of write() as measured under one idle-states setting (see write_new)."""
+    r = {c: "" for c in columns}
+    r.update(src)
+    r["idle_states"] = state
+    r["floor_p50_us"] = f"{FLOOR_P50 * scale:.2f}"
+    r["server_started_utc"] = "2025-01-01T00:00:01.000000Z"
+    mode = r["mode"]
+    if r["status"] == "ok":
+        for key in ("p50_us", "p90_us", "p99_us", "server_cpu_us_per_msg"):
+            if number_or_none(r.get(key)) is not None:
+                r[key] = f"{float(r[key]) * scale:.3f}"
+        if (
+            spread
+            and state == "block"
+            and (r["mechanism"], mode, int(r["idle"])) == spread
+            and int(r["repeat"]) == 3
+        ):
+            key = {"pingpong": "p50_us", "churn": "conns_per_s"}.get(mode, "throughput_msgs_s")
+            r[key] = f"{float(r[key]) * 2:.3f}"
+        cpu = number_or_none(r.get("server_cpu_us_per_msg"))
+        r["server_capacity_msgs_s"] = f"{1e6 / cpu:.1f}" if cpu else ""
+        if mode == "flood":
+            r["bound_by"] = (
+                "loadgen" if (r["mechanism"] == "epoll-et" and r["idle"] == "0") else flood_bound
+            )
+        else:
+            r["bound_by"] = "latency"
+    if mode == "pingpong":
+        r["relay_floor_p50_us"] = f"{RELAY_FLOOR_P50 * scale:.2f}"
+    if mode == "flood":
+        r["window_chosen"] = 16
+    return r
+
+
+def idle_states_env(states, held, idle_effect):
+    """env.json's keys a sweep with idle-states control adds: idle_states, idle_states_effect
+    (when given) and confounders."""
+    env = {}
+    env["idle_states"] = {
+        "requested": list(states) if held else ["block"],
+        "held": held and "block" in states,
+        "why_not": (
+            None if held else "cannot open /dev/cpu_dma_latency (Permission denied); run as root"
+        ),
+        "cpuidle": {
+            "driver": "haltpoll",
+            "governor": "haltpoll",
+            "states": [
+                {"name": "POLL", "latency_us": 0, "residency_us": 0, "disabled": False},
+                {"name": "haltpoll", "latency_us": 1, "residency_us": 1, "disabled": False},
+            ],
+        },
+    }
+    if idle_effect is not None:
+        env["idle_states_effect"] = idle_effect
+    env["confounders"] = {
+        "vulnerabilities": {
+            "meltdown": "Not affected",
+            "spectre_v1": "Mitigation: usercopy/swapgs barriers",
+            "spectre_v2": "Mitigation: Enhanced / Automatic IBRS; IBPB: conditional",
+            "mds": "Vulnerable: Clear CPU buffers attempted, no microcode",
+        },
+        "cpufreq_governor": None,
+        "thp": "always [madvise] never",
+        "clocksource": "tsc",
+        "isolation": {"isolcpus": None, "nohz_full": None},
+        "virtualization": "kvm",
+    }
+    return env
 
 
 def write_renumbered(path, columns, rows):

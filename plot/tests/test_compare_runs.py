@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+from unittest import mock
 
 from plot import claims
 from plot import compare_runs
@@ -66,51 +67,7 @@ def write(folder, repeats=3, scale=None, states=None, probe=None):
     probe: probe.json (PROBE when None)."""
     scale = scale or {}
     os.makedirs(folder, exist_ok=True)
-    rows = []
-    for state in states or [None]:
-        extra = {} if state is None else {"idle_states": state}
-        for r in (1, 2):  # the floor at the start and the end of the sweep
-            rows.append(
-                dict(
-                    mechanism="floor",
-                    mode="floor",
-                    idle=0,
-                    repeat=r,
-                    **COMMON,
-                    p50_us=20 * NOISE[r],
-                    p99_us=40 * NOISE[r],
-                    throughput_msgs_s=100000 / NOISE[r],
-                    label="floor-start" if r == 1 else "floor-end",
-                    **extra,
-                )
-            )
-        for mode in ("pingpong", "flood"):
-            for mech in MECHANISMS:
-                for idle in IDLE:
-                    for r in range(1, repeats + 1):
-                        f = NOISE[r - 1]
-                        cpu = (6.0 if mode == "pingpong" else 1.0) + PER_IDLE_US[mech] * idle
-                        values = dict(
-                            p50_us=20 + 2 * cpu,
-                            p99_us=40 + 4 * cpu,
-                            throughput_msgs_s=1e6 / cpu,
-                            server_cpu_us_per_msg=cpu,
-                        )
-                        row = dict(
-                            mechanism=mech,
-                            mode=mode,
-                            idle=idle,
-                            repeat=r,
-                            **COMMON,
-                            label="synthetic",
-                            **extra,
-                        )
-                        for metric, v in values.items():
-                            k = scale.get((mech, mode, idle, metric), 1.0)
-                            if state is not None:
-                                k *= scale.get((mech, mode, idle, metric, state), 1.0)
-                            row[metric] = f"{v * f * k:.4f}"
-                        rows.append(row)
+    rows = [row for state in states or [None] for row in rows_of(state, repeats, scale)]
     columns = COLUMNS + (["idle_states"] if states else [])
     with open(os.path.join(folder, "runs.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
@@ -134,6 +91,56 @@ def write(folder, repeats=3, scale=None, states=None, probe=None):
     with open(os.path.join(folder, "probe.json"), "w") as f:
         json.dump(PROBE if probe is None else probe, f)
     return folder
+
+
+def rows_of(state, repeats, scale):
+    """The rows of one idle-states setting (None: the column absent): the floor at the start and
+    the end, then every point's repeats with its figures scaled as write() says."""
+    rows = []
+    extra = {} if state is None else {"idle_states": state}
+    for r in (1, 2):  # the floor at the start and the end of the sweep
+        rows.append(
+            dict(
+                mechanism="floor",
+                mode="floor",
+                idle=0,
+                repeat=r,
+                **COMMON,
+                p50_us=20 * NOISE[r],
+                p99_us=40 * NOISE[r],
+                throughput_msgs_s=100000 / NOISE[r],
+                label="floor-start" if r == 1 else "floor-end",
+                **extra,
+            )
+        )
+    for mode in ("pingpong", "flood"):
+        for mech in MECHANISMS:
+            for idle in IDLE:
+                for r in range(1, repeats + 1):
+                    f = NOISE[r - 1]
+                    cpu = (6.0 if mode == "pingpong" else 1.0) + PER_IDLE_US[mech] * idle
+                    values = dict(
+                        p50_us=20 + 2 * cpu,
+                        p99_us=40 + 4 * cpu,
+                        throughput_msgs_s=1e6 / cpu,
+                        server_cpu_us_per_msg=cpu,
+                    )
+                    row = dict(
+                        mechanism=mech,
+                        mode=mode,
+                        idle=idle,
+                        repeat=r,
+                        **COMMON,
+                        label="synthetic",
+                        **extra,
+                    )
+                    for metric, v in values.items():
+                        k = scale.get((mech, mode, idle, metric), 1.0)
+                        if state is not None:
+                            k *= scale.get((mech, mode, idle, metric, state), 1.0)
+                        row[metric] = f"{v * f * k:.4f}"
+                    rows.append(row)
+    return rows
 
 
 def run(*args):
@@ -285,6 +292,39 @@ class Compare(unittest.TestCase):
         self.assertIn("| 5 | ", out)
         self.assertIn(f"**{rules.REFUTED}**", out)
         self.assertIn("1 claim verdict(s) differ", out)
+
+    def test_claims_that_raise_are_a_note_and_the_metrics_still_compare(self):
+        a, b = write(self.path("a")), write(self.path("b"))
+        boom = RuntimeError("boom")
+        with mock.patch.object(claims, "findings", side_effect=boom), mock.patch.object(
+            claims, "comparisons", side_effect=boom
+        ):
+            c = compare_runs.Comparison(a, b)
+        self.assertEqual(
+            c.claims_not_evaluated,
+            [compare_runs.NotEvaluated(side, "RuntimeError", "boom") for side in "AB"],
+        )
+        self.assertEqual((c.verdict_diffs, c.intervals, c.exit_status), ([], [], 0))
+        self.assertTrue(c.points)
+        text = c.markdown("a", "b")
+        self.assertIn(
+            "Note: the claims could not be evaluated on B (RuntimeError: boom); their verdicts are"
+            " not compared.",
+            text,
+        )
+        self.assertIn("Not compared (see the note above).", text)
+        self.assertIn("Comparison intervals not computed (RuntimeError: boom).", text)
+
+    def test_a_differing_verdict_whose_words_raise_still_lists_its_verdicts(self):
+        a = write(self.path("a"))
+        b = write(self.path("b"), probe=dict(PROBE, select_lt_reports_again=False))
+        c = compare_runs.Comparison(a, b)
+        with mock.patch.object(claims, "render", side_effect=RuntimeError("boom")):
+            text = c.markdown("a", "b")
+        self.assertIn(
+            f"| {rules.CONFIRMED} | **{rules.REFUTED}** | figures not written (RuntimeError: boom)",
+            text,
+        )
 
     def test_rows_that_are_not_ok_do_not_count(self):
         a = write(self.path("a"))

@@ -10,7 +10,8 @@ import unittest
 
 from plot import cross_check
 from plot import report
-from plot.rules import CROSS_CHECK_TOLERANCE, fmt
+from plot.numbers import fmt
+from plot.rules import CROSS_CHECK_TOLERANCE
 from plot.tests import synthetic
 
 NOT_INSTALLED = "libevent not installed: apt-get install libevent-dev"

@@ -8,7 +8,7 @@ import random
 import tempfile
 import unittest
 
-from plot import claims_curves
+from plot import claims, claims_curves
 from plot import curves
 from plot import report
 from plot import rules
@@ -24,7 +24,7 @@ def folder(capacities, **kw):
 
 
 def verdict(path):
-    return claims_curves.claim12(ResultsFolder(path))
+    return claims.claim12(ResultsFolder(path))
 
 
 FLAT = [50000, 51000, 49500]

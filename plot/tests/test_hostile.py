@@ -10,7 +10,7 @@ import unittest
 from plot import claims
 from plot import report
 from plot.results_folder import ResultsFolder
-from plot.rules import fmt
+from plot.numbers import fmt
 from plot.tests import synthetic
 from plot.tests import synthetic_sections
 

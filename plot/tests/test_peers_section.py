@@ -14,7 +14,17 @@ import tempfile
 import unittest
 from types import SimpleNamespace
 
-from plot import claims, document, idle_growth, peers, peers_section, report, report_html, rules
+from plot import (
+    claims,
+    document,
+    idle_growth,
+    peers,
+    peers_section,
+    report,
+    report_html,
+    rules,
+    rules_words,
+)
 from plot.results_folder import ResultsFolder
 from plot.tests import synthetic
 from plot.tests import synthetic_peers
@@ -148,7 +158,7 @@ class PeersSection(unittest.TestCase):
         (pair,) = pairs
         for c in pair.cells[peers_section.COST]:
             self.assertEqual(c.outcome, peers_section.NOT_COMPARED)
-            self.assertEqual(c.why, rules.needs_repeats(1))
+            self.assertEqual(c.why, rules_words.needs_repeats(1))
         self.assertIn(
             "**undecided**: no idle count compared", row_of(text, ["poll", "libevent-poll"])
         )

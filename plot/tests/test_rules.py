@@ -1,6 +1,7 @@
 """The verdict rules on synthetic series: linear is confirmed, flat refuted, noisy inconclusive."""
 
 import csv
+import dataclasses
 import os
 import random
 import tempfile
@@ -11,6 +12,7 @@ from plot import report
 from plot import rules
 from plot import student_t
 from plot import rules_text
+from plot import rules_words
 from plot.tests import synthetic
 from plot.results_folder import ResultsFolder
 from plot.point_series import Series
@@ -146,7 +148,7 @@ class CostRatioRule(unittest.TestCase):
         self.assertLess(c.low, c.ratio)
         self.assertLess(c.ratio, c.high)
         self.assertEqual((c.points, c.run_repeats), (2 * len(IDLE), 3))
-        line = c.describe("ET", "LT")
+        line = rules_words.cost_ratio_line(c, "ET", "LT")
         for words in (
             "ratio 0.8",
             f"{rules.LOOK_CONFIDENCE:.2%} CI",
@@ -159,12 +161,12 @@ class CostRatioRule(unittest.TestCase):
     def test_the_same_cost_is_equivalent_and_refutes(self):
         c = rules.CostRatio(*sweep(1.0, 0.03))
         self.assertEqual((c.outcome, c.verdict), (rules.EQUIVALENT, rules.REFUTED))
-        self.assertIn("within 0.95 … 1.05", c.describe())
+        self.assertIn("within 0.95 … 1.05", rules_words.cost_ratio_line(c))
 
     def test_a_clearly_dearer_side_refutes(self):
         c = rules.CostRatio(*sweep(1.3, 0.03))
         self.assertEqual((c.outcome, c.verdict), (rules.DEARER, rules.REFUTED))
-        self.assertIn("B is cheaper", c.describe())
+        self.assertIn("B is cheaper", rules_words.cost_ratio_line(c))
 
     def test_a_saving_smaller_than_the_margin_is_not_confirmed(self):
         c = rules.CostRatio(*sweep(0.97, 0.01))
@@ -179,14 +181,18 @@ class CostRatioRule(unittest.TestCase):
         for repeats in (1, 2):
             c = rules.CostRatio(*sweep(0.5, 0.0, repeats=repeats))
             self.assertEqual((c.outcome, c.verdict), (rules.TOO_FEW_REPEATS, rules.INCONCLUSIVE))
-            self.assertIn(f"needs ≥ 3 repeats, this run has {repeats}", c.describe())
+            self.assertIn(
+                f"needs ≥ 3 repeats, this run has {repeats}", rules_words.cost_ratio_line(c)
+            )
 
     def test_a_point_with_a_failed_repeat_is_left_out_and_counted(self):
         a, b = sweep(0.8, 0.03)
         a[("pingpong", 0)] = a[("pingpong", 0)][:2]
         c = rules.CostRatio(a, b)
         self.assertEqual((c.points, c.left_out, c.verdict), (2 * len(IDLE) - 1, 1, rules.CONFIRMED))
-        self.assertIn("1 point(s) with fewer than 3 repeats of both left out", c.describe())
+        self.assertIn(
+            "1 point(s) with fewer than 3 repeats of both left out", rules_words.cost_ratio_line(c)
+        )
 
     def test_one_point_with_three_repeats_is_an_interval_over_its_repeats(self):
         c = rules.CostRatio(*sweep(0.5, 0.01, modes=("pingpong",), idle=[0]))
@@ -209,8 +215,8 @@ class CostRatioRule(unittest.TestCase):
         # An interval at or above 0.95 that reaches beyond 1.05: a saving of more than 5 % is still
         # excluded, so the claim is refuted (not "inconclusive", as a two-edge rule would say).
         c = rules.CostRatio(*sweep(1.02, 0.12, seed=2))
-        self.assertGreaterEqual(c.low, 0.95, c.describe())
-        self.assertGreater(c.high, 1.05, c.describe())
+        self.assertGreaterEqual(c.low, 0.95, rules_words.cost_ratio_line(c))
+        self.assertGreater(c.high, 1.05, rules_words.cost_ratio_line(c))
         self.assertEqual((c.outcome, c.verdict), (rules.NOT_CHEAPER, rules.REFUTED))
 
     def test_pairing_by_repeat_cancels_what_a_pair_shared(self):
@@ -299,6 +305,42 @@ class Claim7And10(unittest.TestCase):
         c = self.claims(churn=True, repeats=1, micro=False)[10]
         self.assertEqual(c.verdict, rules.INCONCLUSIVE, c.figures)
         self.assertTrue(any("needs ≥ 3 repeats, this run has 1" in f for f in c.figures), c.figures)
+
+
+class FindingsAreData(unittest.TestCase):
+    """claims.findings evaluates without words; claims.render is the only step that writes them."""
+
+    def test_every_claim_is_a_plain_dataclass_and_renders_to_its_own_verdict(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            results = ResultsFolder(synthetic.write(tmp))
+            found = claims.findings(results)
+            evaluated = claims.evaluate(results)
+        self.assertEqual([f.number for f in found], list(range(1, 13)))
+        for finding, claim in zip(found, evaluated):
+            self.assertTrue(dataclasses.is_dataclass(finding.facts), finding)
+            self.assertNotIn(claims.Claim, nested_types(finding.facts), finding.number)
+            rendered = claims.render(finding)
+            self.assertEqual(rendered.number, finding.number)
+            self.assertEqual(rendered.verdict, finding.verdict)
+            self.assertEqual(
+                (rendered.figures, rendered.explanation), (claim.figures, claim.explanation)
+            )
+
+
+def nested_types(value):
+    """Every type reachable from a dataclass through its fields, tuples, lists and dicts."""
+    found = {type(value)}
+    if dataclasses.is_dataclass(value):
+        children = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    elif isinstance(value, dict):
+        children = list(value.keys()) + list(value.values())
+    elif isinstance(value, (list, tuple)):
+        children = list(value)
+    else:
+        children = []
+    for child in children:
+        found |= nested_types(child)
+    return found
 
 
 class Claim11(unittest.TestCase):

@@ -11,6 +11,7 @@ import unittest
 from plot import claims
 from plot import rules
 from plot import rules_text
+from plot import rules_words
 from plot import shape_rules
 from plot.results_folder import ResultsFolder
 from plot.tests import synthetic
@@ -42,13 +43,13 @@ class PerDescriptorShape(unittest.TestCase):
         for x in WATCHED[1:]:
             self.assertAlmostEqual(shape.per_fd(x), 100.0, delta=3.0)
         self.assertEqual(claims.linear_verdict(shape), rules.CONFIRMED)
-        self.assertIn("→ linear", shape.describe("ns", "watched descriptor"))
+        self.assertIn("→ linear", rules_words.per_fd_line(shape, "ns", "watched descriptor"))
 
     def test_a_bent_series_is_never_called_a_single_slope(self):
         shape = shape_rules.PerFdShape(points(bent))
         self.assertEqual(shape.shape, shape_rules.FASTER_THAN_LINEAR)
         self.assertEqual(claims.linear_verdict(shape), rules.CONFIRMED)
-        text = shape.describe("ns", "watched descriptor")
+        text = rules_words.per_fd_line(shape, "ns", "watched descriptor")
         self.assertIn("grows at least linearly: per descriptor ×", text)
         self.assertIn("from 100 to 19,962", text)
         self.assertNotIn("slope", text)
@@ -91,7 +92,7 @@ class PerDescriptorShape(unittest.TestCase):
         self.assertEqual(claims.flat_verdict(shape), rules.CONFIRMED)
         # No count costs twice the smallest: no per-descriptor shape, said so.
         self.assertEqual(shape.shape, rules.TOO_FEW)
-        self.assertIn("too few points", shape.describe("ns", "watched descriptor"))
+        self.assertIn("too few points", rules_words.per_fd_line(shape, "ns", "watched descriptor"))
 
     def test_growth_refutes_flatness(self):
         self.assertEqual(claims.flat_verdict(shape_rules.PerFdShape(points(affine))), rules.REFUTED)
@@ -111,7 +112,9 @@ class PerDescriptorShape(unittest.TestCase):
         shape = shape_rules.PerFdShape(points(bent, repeats=1))
         self.assertEqual(shape.shape, rules.UNCLEAR)
         self.assertEqual(shape.cost_shape, shape_rules.COST_UNCLEAR)
-        self.assertIn("fewer than 2 repeats", shape.describe("ns", "watched descriptor"))
+        self.assertIn(
+            "fewer than 2 repeats", rules_words.per_fd_line(shape, "ns", "watched descriptor")
+        )
 
     def test_the_low_end_is_the_first_count_costing_twice_the_smallest(self):
         # 1000 ns fixed + 100 ns each: 10 costs 2000, 100 costs 11000 (first ≥ 2 × 2000).
