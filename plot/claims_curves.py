@@ -104,6 +104,21 @@ class CapacitySide:
     def verdict(self):
         return self.change.verdict(self.expected)
 
+    def bounds(self):
+        """(repeats whose capacity is a lower bound, repeats in all, repeats stopped by a busy
+        loadgen) over every idle count of this side."""
+        every = [c for cap in self.change.caps.values() for c in cap.repeats.values()]
+        bounded = [c for c in every if c.lower_bound]
+        busy = [c for c in bounded if c.first_failure is not None]
+        return len(bounded), len(every), len(busy)
+
+    @property
+    def bounded_everywhere(self):
+        """Every repeat at every idle count is a lower bound: the run cannot tell whether this
+        mechanism's capacity holds or falls, however many repeats it takes."""
+        bounded, total, _ = self.bounds()
+        return total > 0 and bounded == total
+
 
 @dataclass(frozen=True)
 class CapacityAtObjective:

@@ -110,6 +110,35 @@ def select_probe(results):
 
 
 @dataclass(frozen=True)
+class PythonSelectProbe:
+    """Claim 1's interpreter witness from probe.json (harness/micro/python_select_probe.py): what
+    Python's select.select did with descriptor fd (>= FD_SETSIZE), under which interpreter (the one
+    py-select runs with). Confirms when it raised ValueError; any other outcome is shown, not
+    counted (an interpreter built with a larger FD_SETSIZE says nothing of the kernel's select)."""
+
+    interpreter: str
+    version: str
+    fd: object
+    outcome: str
+
+    @property
+    def verdict(self):
+        return CONFIRMED if self.outcome.startswith("raised ValueError") else None
+
+
+def python_select_probe(results):
+    found = (results.probe or {}).get("python_select_ge_fdsetsize")
+    if not isinstance(found, dict) or not isinstance(found.get("outcome"), str):
+        return None
+    return PythonSelectProbe(
+        str(found.get("interpreter", "?")),
+        str(found.get("version", "?")),
+        found.get("fd"),
+        found["outcome"],
+    )
+
+
+@dataclass(frozen=True)
 class SelectDynamic:
     """Claim 1 from select-dynamic (fd_set allocated to size): the largest idle count it served,
     and its server CPU per message at its largest idle count in the cost mode (None: not
@@ -143,6 +172,7 @@ class SelectLimit:
     probe: SelectProbe
     dynamic: Optional[SelectDynamic]
     witnesses: tuple
+    python_probe: Optional[PythonSelectProbe] = None
 
     @property
     def confirming_witnesses(self):
@@ -159,7 +189,12 @@ def evaluate_claim1(results):
     )
     verdicts = [v for v in [rows.verdict, probe.verdict] if v is not None]
     verdicts += [w.verdict for w in witnesses if w.verdict is not None]
-    return SelectLimit(rules.combine(verdicts), rows, probe, select_dynamic(results), witnesses)
+    python = python_select_probe(results)
+    if python is not None and python.verdict is not None:
+        verdicts.append(python.verdict)
+    return SelectLimit(
+        rules.combine(verdicts), rows, probe, select_dynamic(results), witnesses, python
+    )
 
 
 def watched_idle(r):

@@ -421,7 +421,26 @@ def render_claim12(found):
             "the claim sets epoll against select or poll: this run's curves measured "
             + (", ".join(found.measured) or "no mechanism")
         )
-    return Claim(12, found.verdict, figures, CAPACITY_WHY[found.verdict])
+    return Claim(12, found.verdict, figures, CAPACITY_WHY[found.verdict] + bound_why(found))
+
+
+def bound_why(found):
+    """Why this machine cannot decide a side, when it is because the loadgen saturated first."""
+    if found.verdict != INCONCLUSIVE:
+        return ""
+    words = []
+    for side in found.sides:
+        if side.verdict == INCONCLUSIVE and side.bounded_everywhere:
+            bounded, total, busy = side.bounds()
+            words.append(
+                f" On this machine {side.mechanism}'s capacity is a lower bound in all {total}"
+                f" repeats ({busy} stopped by a loadgen using ≥ {rules.LOADGEN_BUSY_PCT:.0f} % of"
+                f" a CPU, {bounded - busy} with no offered rate failing): the loadgen saturated"
+                f" before {side.mechanism} did, so whether its capacity holds is not measured"
+                " here: more repeats would narrow the interval without deciding it; a load"
+                " generator with more CPUs could."
+            )
+    return "".join(words)
 
 
 def claim12(results):

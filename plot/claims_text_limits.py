@@ -59,6 +59,15 @@ def select_probe_lines(probe):
     return figures
 
 
+def python_probe_lines(python):
+    if python is None:
+        return []
+    return [
+        f"probe: Python's select.select ({python.interpreter} {python.version}) on descriptor"
+        f" {python.fd}: {python.outcome}"
+    ]
+
+
 def select_dynamic_lines(dynamic):
     if dynamic is None:
         return []
@@ -87,6 +96,11 @@ def select_limit_why(found):
     witnesses = found.confirming_witnesses
     if witnesses:
         why += f" So did {' and '.join(witnesses)}, which meet the same limit (docs/peers.md)."
+    if found.python_probe is not None and found.python_probe.verdict == CONFIRMED:
+        why += (
+            f" Python's select.select refused descriptor {found.python_probe.fd} too, with"
+            " ValueError (probe)."
+        )
     seen = [
         what
         for what, shown in (
@@ -105,7 +119,8 @@ def select_limit_why(found):
 
 def render_claim1(found):
     figures = select_rows_lines(found.rows)
-    figures += select_probe_lines(found.probe) + select_dynamic_lines(found.dynamic)
+    figures += select_probe_lines(found.probe) + python_probe_lines(found.python_probe)
+    figures += select_dynamic_lines(found.dynamic)
     for witness in found.witnesses:
         figures += [f"witness {witness.mechanism}: {f}" for f in select_rows_lines(witness)]
     return Claim(1, found.verdict, figures, select_limit_why(found))

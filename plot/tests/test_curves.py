@@ -211,6 +211,25 @@ class Claim12Test(unittest.TestCase):
         )
         self.assertEqual(c.verdict, rules.INCONCLUSIVE, c.figures)
         self.assertIn("a lower bound", c.figures[0])
+        # Bounded at one count only: the generic why, not "the loadgen saturated first".
+        self.assertNotIn("saturated", c.explanation)
+
+    def test_an_epoll_the_loadgen_bounded_everywhere_says_why_this_machine_cannot_tell(self):
+        capacities = {
+            ("epoll-lt", 0): FLAT,
+            ("epoll-lt", 5000): FLAT,
+            ("poll", 0): FLAT,
+            ("poll", 5000): [12000, 12500, 11800],
+        }
+        c = verdict(folder(capacities, busy_loadgen={("epoll-lt", 0), ("epoll-lt", 5000)}))
+        self.assertEqual(c.verdict, rules.INCONCLUSIVE, c.figures)
+        self.assertIn(
+            "epoll-lt's capacity is a lower bound in all 6 repeats (6 stopped by a loadgen using"
+            " ≥ 90 % of a CPU, 0 with no offered rate failing): the loadgen saturated before"
+            " epoll-lt did",
+            c.explanation,
+        )
+        self.assertNotIn("poll's capacity is a lower bound", c.explanation)
 
     def test_proportion_is_judged_when_the_counts_give_a_shape(self):
         # Time per message at capacity 20 µs + 0.2 µs per idle connection (in proportion), and

@@ -8,6 +8,7 @@ Run by ctest (plot_peers_section), or by hand from the muxbench root:
     /usr/bin/python3 -m unittest -v plot.tests.test_peers_section
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ from types import SimpleNamespace
 
 from plot import (
     claims,
+    claims_limits,
     document,
     idle_growth,
     peers,
@@ -150,6 +152,43 @@ class PeersSection(unittest.TestCase):
         self.assertEqual(claim.verdict, rules.CONFIRMED)
         self.assertTrue(any(f.startswith("witness py-select: ") for f in claim.figures))
         self.assertIn("So did libevent-select and py-select", claim.explanation)
+
+    def with_python_probe(self, outcome):
+        path = os.path.join(self.folder, "probe.json")
+        with open(path) as f:
+            probe = json.load(f)
+        probe["python_select_ge_fdsetsize"] = {
+            "interpreter": "/usr/bin/python3",
+            "version": "3.11.2",
+            "fd": 1024,
+            "outcome": outcome,
+        }
+        with open(path, "w") as f:
+            json.dump(probe, f)
+        return claims.claim1(ResultsFolder(self.folder))
+
+    def test_pythons_select_raising_value_error_in_the_probe_is_claim_1s_third_witness(self):
+        before = claims.claim1(ResultsFolder(self.folder))
+        self.assertFalse(any("Python's select.select" in f for f in before.figures))
+        claim = self.with_python_probe("raised ValueError: filedescriptor out of range in select()")
+        self.assertIn(
+            "probe: Python's select.select (/usr/bin/python3 3.11.2) on descriptor 1024: raised"
+            " ValueError: filedescriptor out of range in select()",
+            claim.figures,
+        )
+        self.assertIn("Python's select.select refused descriptor 1024 too", claim.explanation)
+        self.assertEqual(claim.verdict, rules.CONFIRMED)
+
+    def test_a_python_select_that_took_the_descriptor_is_shown_and_not_counted(self):
+        claim = self.with_python_probe("returned: 0 ready")
+        self.assertIn(
+            "probe: Python's select.select (/usr/bin/python3 3.11.2) on descriptor 1024: returned:"
+            " 0 ready",
+            claim.figures,
+        )
+        self.assertNotIn("Python's select.select refused", claim.explanation)
+        found = claims_limits.evaluate_claim1(ResultsFolder(self.folder))
+        self.assertIsNone(found.python_probe.verdict)
 
     def test_a_single_repeat_is_not_compared_and_says_why(self):
         shutil.rmtree(self.folder)
