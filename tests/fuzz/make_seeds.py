@@ -61,6 +61,8 @@ def header(
     return bytes([(max_line - 8) % 56, max_outbuf_steps, flags, budget_steps])
 
 
+# One table of named seeds (each entry a few protocol events), not steps: it stays one function so
+# that every seed of the chat core is read in one place.
 def chat_core_seeds():
     three = ev(0, CONNECT) + ev(1, CONNECT) + ev(2, CONNECT)
     return {
