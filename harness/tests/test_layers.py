@@ -3,10 +3,10 @@
 Layers (harness/common/__init__.py says why): harness.common is the leaf; plot imports of the
 harness only harness.common; harness.soak and harness.micro import of the harness only
 harness.common (and themselves); harness.sweep may import everything below it. Every import
-counts, the ones inside functions and the tests' too. And no module of the harness or of the
-Python servers over MAX_LINES lines: past that, a module holds more than one job (split it by
-job, as harness/sweep/ is split into cli, planning, executor, ...); no function of theirs over
-MAX_FUNCTION_LINES (split it by step).
+counts, the ones inside functions and the tests' too. And no Python module of the repository
+(harness, plot, the Python servers, the tests) over MAX_LINES lines: past that, a module holds
+more than one job (split it by job, as harness/sweep/ is split into cli, planning, executor,
+...); no function over MAX_FUNCTION_LINES (split it by step) unless LONG_ON_PURPOSE says why.
 """
 
 import ast
@@ -16,7 +16,11 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MAX_LINES = 600
 MAX_FUNCTION_LINES = 60
-SIZED = ("harness", "servers/python")  # the Python whose sizes are held to these
+SIZED = ("harness", "plot", "servers/python", "tests")  # the Python held to these sizes
+# Functions allowed past MAX_FUNCTION_LINES, each with its reason (said at the function too).
+LONG_ON_PURPOSE = {
+    ("tests/fuzz/make_seeds.py", "chat_core_seeds"): "one table of named seeds, not steps",
+}
 
 # package (as a path prefix) -> the packages of the repository it may import; anything else of
 # harness and plot is forbidden to it.
@@ -125,7 +129,8 @@ def long_functions(*tops):
         with open(os.path.join(ROOT, path), encoding="utf-8") as f:
             source = f.read()
         for name, lines in functions_longer_than(source, MAX_FUNCTION_LINES, path):
-            found.append(f"{path} {name}: {lines} lines")
+            if (path, name) not in LONG_ON_PURPOSE:
+                found.append(f"{path} {name}: {lines} lines")
     return found
 
 
