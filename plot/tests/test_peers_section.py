@@ -46,6 +46,9 @@ def row_of(text, first_cells):
     return next(line for line in text.split("\n") if line.startswith(start))
 
 
+PYTHON_PROBE_FIGURE = "probe: Python's select.select (/usr/bin/python3 3.11.2) on descriptor 1024: "
+
+
 class PeersSection(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="peers-section-")
@@ -170,22 +173,15 @@ class PeersSection(unittest.TestCase):
     def test_pythons_select_raising_value_error_in_the_probe_is_claim_1s_third_witness(self):
         before = claims.claim1(ResultsFolder(self.folder))
         self.assertFalse(any("Python's select.select" in f for f in before.figures))
-        claim = self.with_python_probe("raised ValueError: filedescriptor out of range in select()")
-        self.assertIn(
-            "probe: Python's select.select (/usr/bin/python3 3.11.2) on descriptor 1024: raised"
-            " ValueError: filedescriptor out of range in select()",
-            claim.figures,
-        )
+        outcome = "raised ValueError: filedescriptor out of range in select()"
+        claim = self.with_python_probe(outcome)
+        self.assertIn(PYTHON_PROBE_FIGURE + outcome, claim.figures)
         self.assertIn("Python's select.select refused descriptor 1024 too", claim.explanation)
         self.assertEqual(claim.verdict, rules.CONFIRMED)
 
     def test_a_python_select_that_took_the_descriptor_is_shown_and_not_counted(self):
         claim = self.with_python_probe("returned: 0 ready")
-        self.assertIn(
-            "probe: Python's select.select (/usr/bin/python3 3.11.2) on descriptor 1024: returned:"
-            " 0 ready",
-            claim.figures,
-        )
+        self.assertIn(PYTHON_PROBE_FIGURE + "returned: 0 ready", claim.figures)
         self.assertNotIn("Python's select.select refused", claim.explanation)
         found = claims_limits.evaluate_claim1(ResultsFolder(self.folder))
         self.assertIsNone(found.python_probe.verdict)
