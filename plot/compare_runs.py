@@ -28,6 +28,7 @@ import sys
 from plot import claims
 from plot import results_folder as rf
 from plot import rules
+from plot import student_t
 from plot.results_folder import ResultsFolder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -197,7 +198,7 @@ class SeriesShift:
         if self.n < rules.COMPARE_MIN_POINTS:
             return
         mean = statistics.fmean(logs)
-        half = rules.t95(self.n - 1) * statistics.stdev(logs) / math.sqrt(self.n)
+        half = student_t.t95(self.n - 1) * statistics.stdev(logs) / math.sqrt(self.n)
         self.ratio, self.low, self.high = (
             math.exp(mean),
             math.exp(mean - half),

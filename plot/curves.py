@@ -15,6 +15,7 @@ LOADGEN_BUSY_PCT of a CPU) or when no measured rate failed.
 import math
 
 from plot import rules
+from plot import student_t
 from plot.run_row import COST_MEASURED, CURVE_MODE, number
 from plot.shape_rules import Estimate
 
@@ -153,7 +154,7 @@ class Capacity:
         e = self.estimate
         if e.n < 2:
             return None
-        half = rules.t_quantile(rules.CONFIDENCE, e.df) * math.sqrt(e.var)
+        half = student_t.t_quantile(rules.CONFIDENCE, e.df) * math.sqrt(e.var)
         return max(e.mean - half, 0.0), e.mean + half
 
 

@@ -11,7 +11,7 @@ decided is written in words by rules_words.py; how each rule decides, by rules_t
 
 import math
 
-from plot.student_t import t95, t_quantile  # noqa: F401  (callers read them from here too)
+from plot.student_t import t95, t_quantile
 
 CONFIDENCE = 0.95  # two-sided confidence of the slope interval
 MIN_POINTS = 3  # distinct x values a series needs before its shape is judged

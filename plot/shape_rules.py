@@ -6,7 +6,8 @@ a PerFdShape in words is rules_words.per_fd_line and per_fd_cost_line."""
 import math
 import statistics
 
-from plot.rules import MAX_REL_FLAT, MIN_REL_GROWTH, TOO_FEW, UNCLEAR, t95, t_quantile
+from plot.rules import MAX_REL_FLAT, MIN_REL_GROWTH, TOO_FEW, UNCLEAR
+from plot.student_t import t95, t_quantile
 
 
 # ---- Shape claims: cost per watched descriptor (claims 2, 4 and 8's watched half) -------------

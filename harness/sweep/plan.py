@@ -22,7 +22,7 @@ FLOOR_REPEATS = 3
 DEFAULT_MAX_IDLE = 50000
 
 
-@dataclass
+@dataclass(frozen=True)
 class Preset:
     counts: list  # "max" = the largest the open-file limit allows
     repeats: int
