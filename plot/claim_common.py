@@ -175,6 +175,7 @@ class UntilDecided:
     decided: bool = True
     open: tuple = ()
     stopped: object = None
+    undecidable: tuple = ()  # comparisons not measured again: the sitting alone straddles the edge
 
 
 def until_decided(results, number) -> Optional[UntilDecided]:
@@ -193,4 +194,5 @@ def until_decided(results, number) -> Optional[UntilDecided]:
         decided=bool(entry.get("decided")),
         open=tuple(entry.get("open") or []),
         stopped=entry.get("stopped"),
+        undecidable=tuple(entry.get("undecidable") or []),
     )

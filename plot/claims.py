@@ -32,6 +32,7 @@ from plot.claims_completion import (  # noqa: F401
     COMPLETION_BASELINE,
     SYSCALL_METRIC,
     completion_regimes,
+    completion_ratios,
     evaluate_claim11,
     regime_points,
 )
@@ -73,6 +74,7 @@ class FlatRatio:
         self.verdict = flat_verdict(shape)
         self.decided = self.verdict != INCONCLUSIVE
         self.outcome = {CONFIRMED: "flat", REFUTED: "grows"}.get(self.verdict, "undecided")
+        self.decidable = True  # one mechanism against itself: no sitting term (idle_growth.py)
 
 
 def flat_comparison(results, mechanism):
@@ -97,7 +99,12 @@ class Comparison:
         self.modes = list(dict.fromkeys(p[0] for p in points))
         self.counts = sorted({idle_of(p) for p in points})
         # A point with too few repeats (a failed run) changes what is estimated: measure it again.
-        self.open = (not ratio.decided or ratio.left_out > 0) if open_ is None else open_
+        # Undecided but not decidable: only the sitting's own spread straddles the edge, and more
+        # rounds of this sitting cannot narrow that (rules.SITTING_LOG_SD).
+        self.undecidable = not ratio.decided and not ratio.decidable
+        if open_ is None:
+            open_ = (not ratio.decided and ratio.decidable) or ratio.left_out > 0
+        self.open = open_
         if not points:
             self.open = False  # neither side measured: nothing to repeat
 
@@ -116,14 +123,11 @@ def comparisons(results):
         )
         found.append(Comparison(10, "time per connection (churn)", ratio, ["poll", "epoll-lt"]))
     a, b = COMPLETION, COMPLETION_BASELINE
-    calls, cpu = (
-        rules.CostRatio(
-            regime_points(results, a, metric), regime_points(results, b, metric), instance=idle_of
-        )
-        for metric in (SYSCALL_METRIC, COST_METRIC)
-    )
+    calls, cpu = completion_ratios(results)
     # The CPU decides claim 11 only once the calls are fewer: measure it again only then.
-    cpu_open = not cpu.decided and calls.outcome in (rules.CHEAPER, rules.UNDECIDED)
+    cpu_open = (
+        not cpu.decided and cpu.decidable and calls.outcome in (rules.CHEAPER, rules.UNDECIDED)
+    )
     found.append(Comparison(11, "system calls per message", calls, [a, b]))
     found.append(Comparison(11, "server CPU per message", cpu, [a, b], open_=cpu_open))
     return found

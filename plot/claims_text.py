@@ -26,7 +26,15 @@ def decided_lines(until):
     )
     if until.decided:
         return [text + ", then decided"]
-    return [text + f"; still undecided ({', '.join(until.open)}): {until.stopped}"]
+    if until.open:
+        text += f"; still undecided ({', '.join(until.open)}): {until.stopped}"
+    if until.undecidable:
+        text += (
+            f"; not measured again ({', '.join(until.undecidable)}): the spread between"
+            " sittings alone straddles the edge, so no number of repeats in this sitting could"
+            " decide it"
+        )
+    return [text]
 
 
 def cheaper_lines(cheaper):

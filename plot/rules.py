@@ -171,6 +171,25 @@ DECIDED = (CHEAPER, EQUIVALENT, DEARER, NOT_CHEAPER)
 MAX_LOOKS = 4
 LOOK_CONFIDENCE = 1 - (1 - CONFIDENCE) / MAX_LOOKS
 
+# Between sittings (docs/claims.md#between-sittings). Repeats inside one sweep share its sitting
+# (the VM's state for those minutes), so their spread cannot show how much a ratio between two
+# mechanisms moves from one sweep to the next; measured, it moves more. On 2-core AMD EPYC VMs
+# without a cpuidle driver (Linux 6.18, 2026-12-07, nine sweeps at unchanged measured code: six
+# `--counts 0,1000,max --repeats 3` back to back and three default ones), the log of claim 11's
+# CPU ratio scattered between sweeps by sd 0.051 (six) and 0.032 (three) against a within-sweep
+# standard error of 0.038 and 0.018; claim 7's by 0.030 and 0.035 against 0.036 and 0.018;
+# claim 10's churn by 0.081 against 0.068 (six). What the within-sweep error misses, pooled over
+# those: about 0.025 in log; an earlier pair of default sweeps on another such VM put claim 7
+# 0.105 apart (1.160 and 1.044, within-sweep errors 0.026 and 0.009). SITTING_LOG_SD, added in
+# quadrature to every comparison between two mechanisms, is that between-sweep sd: more repeats in
+# one sweep cannot shrink it, so once it dominates an interval the claim cannot be decided in one
+# sitting (CostRatio.decidable) and the sweep stops measuring it. System calls per message move
+# less between sweeps (sd 0.024 and 0.010 against 0.017 and 0.009): SITTING_LOG_SD_CALLS.
+SITTING_LOG_SD = 0.025
+SITTING_LOG_SD_CALLS = 0.015
+# The normal quantile at LOOK_CONFIDENCE: the narrowest an interval can get with unlimited repeats.
+UNLIMITED_REPEATS_DF = 10**6
+
 
 class CostRatio:
     """ "A is cheaper than B", decided on every point and repeat together.
@@ -193,8 +212,11 @@ class CostRatio:
          repeats), and the spread of those instance means around their group's mean, pooled over
          groups (df = instances - groups), is the noise;
       3. the estimate's variance is the sum over groups of (share of points)^2 x pooled variance /
-         repeats of the group, and the interval a Student t at LOOK_CONFIDENCE.
-    More repeats narrow it, so measuring until decided can work; a point lost in one run but
+         repeats of the group, plus sitting_sd^2 (SITTING_LOG_SD: how far the whole sweep's
+         ratio moves between sittings, which its repeats cannot see; 0 for a comparison within
+         one mechanism), and the interval a Student t at LOOK_CONFIDENCE.
+    More repeats narrow it down to the sitting's part, so measuring until decided can work until
+    that part alone straddles the edge (decidable False); a point lost in one run but
     measured in another would change what is estimated, so points with fewer than
     MIN_REPEATS_COMPARE pairs (a repeat failed or was loadgen-bound) are counted in `left_out` and
     the sweep measures them again. Deterministic, stdlib only; values <= 0 have no logarithm and are
@@ -207,8 +229,11 @@ class CostRatio:
     ratio near 1 or near 1 + margin cannot make two runs disagree.
     """
 
-    def __init__(self, a, b, instance=None, confidence=None):
+    def __init__(self, a, b, instance=None, confidence=None, sitting_sd=SITTING_LOG_SD):
         self.confidence = confidence or LOOK_CONFIDENCE
+        self.sitting_sd = sitting_sd
+        self.within_se = None  # the standard error the repeats alone give, in log
+        self.decidable = True  # False: no number of repeats in this sitting could decide it
         self.left_out = 0
         self.lost = []  # points with fewer than MIN_REPEATS_COMPARE pairs
         self.run_repeats = 0  # the most repeat pairs any point has
@@ -239,13 +264,25 @@ class CostRatio:
             return
         # A kept point has >= MIN_REPEATS_COMPARE repeats, so df >= 2 here.
         mean, variance, self.df = instance_estimate(logs_of, self.d, instance or (lambda p: p))
-        half = t_quantile(self.confidence, self.df) * math.sqrt(variance)
+        self.within_se = math.sqrt(variance)
+        q = t_quantile(self.confidence, self.df)
+        half = q * math.sqrt(variance + sitting_sd**2)
         self.ratio, self.low, self.high = (
             math.exp(mean),
             math.exp(mean - half),
             math.exp(mean + half),
         )
         self.outcome = self._outcome()
+        self.decidable = self.outcome != UNDECIDED or not self._futile(mean, q * self.within_se)
+
+    def _futile(self, mean, within_half):
+        """True when every estimate the repeats allow (mean ± within_half) lies within the
+        sitting's own half-width of the edge: even unlimited repeats would leave the interval
+        straddling it. Conservative: it takes the most favourable estimate and the narrowest
+        sitting half-width (the normal quantile)."""
+        reach = t_quantile(self.confidence, UNLIMITED_REPEATS_DF) * self.sitting_sd
+        edge = math.log(1 - EQUIVALENCE_MARGIN)
+        return edge - reach < mean - within_half and mean + within_half < edge + reach
 
     def _outcome(self):
         m = EQUIVALENCE_MARGIN

@@ -13,6 +13,8 @@ from plot.rules import (
     LOADGEN_BUSY_PCT,
     LOOK_CONFIDENCE,
     MAX_LOOKS,
+    SITTING_LOG_SD,
+    SITTING_LOG_SD_CALLS,
     MAX_REL_FLAT,
     MIN_POINTS,
     MIN_R2,
@@ -107,7 +109,11 @@ def comparison_rules_text():
             "(the plan's points: a rerun measures the same ones). Every mode of one idle count in "
             "one repeat ran on the same fresh servers, so the unit of independence is that "
             "instance: the interval is a Student t over the spread of the instances' mean log "
-            f"ratios, at {LOOK_CONFIDENCE:.2%} per look (below). Confirmed when the whole interval "
+            f"ratios, at {LOOK_CONFIDENCE:.2%} per look (below), with a between-sittings sd of "
+            f"{SITTING_LOG_SD} in log ({SITTING_LOG_SD_CALLS} for system calls) added in "
+            "quadrature: repeats in one sweep share its sitting and cannot see how far the ratio "
+            "moves from one sweep to the next, measured over nine sweeps at unchanged code "
+            "(docs/claims.md#between-sittings). Confirmed when the whole interval "
             f"is below {1 - EQUIVALENCE_MARGIN:.2f} (A saves more than {EQUIVALENCE_MARGIN:.0%}); "
             f"refuted when the whole interval is at or above {1 - EQUIVALENCE_MARGIN:.2f} (A saves "
             f"at most {EQUIVALENCE_MARGIN:.0%}: as cheap within ±{EQUIVALENCE_MARGIN:.0%}, or "
@@ -125,8 +131,11 @@ def comparison_rules_text():
             f"{MAX_LOOKS} looks in all and within --decide-budget seconds. Each look uses the "
             f"Bonferroni level {LOOK_CONFIDENCE:.2%} = 1 − {1 - CONFIDENCE:.0%} / {MAX_LOOKS}, "
             "however many looks the run makes, so stopping at the first decision cannot raise the "
-            f"chance of a wrong verdict above {1 - CONFIDENCE:.0%}. The report says, per claim, "
-            "how many looks, repeats and points it took and whether the budget ran out."
+            f"chance of a wrong verdict above {1 - CONFIDENCE:.0%}. A claim whose interval would "
+            "straddle its edge even with unlimited repeats (the between-sittings part alone "
+            "reaches past it from every estimate the repeats allow) is not measured again: it "
+            "cannot be decided in one sitting. The report says, per claim, how many looks, "
+            "repeats and points it took and whether the budget ran out."
         ),
         (
             "**Fewer calls, cheaper server (11)**: uring-completion against epoll-lt, two"

@@ -101,7 +101,7 @@ def cost_ratio_line(c, name_a="A", name_b="B", what="cost"):
             f"{name_a} / {name_b} {what}: ratio {c.ratio:.3f} ({c.confidence:.2%} CI"
             f" {c.low:.3f} … {c.high:.3f}, i.e. {name_a} {saving(c.ratio)}), over"
             f" {c.points} points × {reps} repeats paired by repeat number"
-            f" (t with {c.df} df)"
+            f" (t with {c.df} df{sitting_words(c)})"
         )
     if c.left_out and c.outcome != TOO_FEW_REPEATS:
         text += (
@@ -109,6 +109,23 @@ def cost_ratio_line(c, name_a="A", name_b="B", what="cost"):
             " left out"
         )
     return text + f"; rule: {cost_ratio_rule(c, name_a, name_b)} → {c.verdict}"
+
+
+def sitting_words(c):
+    """How a CostRatio's interval counts the spread between sittings, and when only that spread
+    keeps it undecided (rules.SITTING_LOG_SD)."""
+    if not getattr(c, "sitting_sd", 0):
+        return ""
+    text = (
+        f"; the interval adds a between-sittings sd of {c.sitting_sd:.3f} in log to the"
+        f" within-run {c.within_se:.3f}"
+    )
+    if not c.decidable:
+        text += (
+            ", and that sd alone straddles the edge: no number of repeats in this sitting"
+            " could decide it"
+        )
+    return text
 
 
 def interval_words(low, high):

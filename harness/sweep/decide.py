@@ -13,9 +13,19 @@ from plot import claims, rules
 from plot.results_folder import ResultsFolder
 
 
+# Why a comparison is not measured again although undecided (Comparison.undecidable).
+SITTING_BOUND = (
+    "cannot be decided in one sitting: the spread between sittings alone"
+    " (rules.SITTING_LOG_SD) straddles the edge, whatever the repeats"
+)
+
+
 def open_comparisons(out_dir):
-    """The comparisons whose ratio is not decided yet, from runs.csv as written so far."""
-    return [c for c in claims.comparisons(ResultsFolder(out_dir)) if c.open]
+    """(open, undecidable): the comparisons whose ratio is not decided yet and that more rounds
+    could decide, and those that no round of this sitting could; from runs.csv as written so
+    far."""
+    every = claims.comparisons(ResultsFolder(out_dir))
+    return [c for c in every if c.open], [c for c in every if c.undecidable and not c.open]
 
 
 def round_plan(open_, counts):
@@ -63,8 +73,13 @@ def measure_until_decided(sweep, budget_s):
     # The estimate of a round's seconds, corrected by how long the last round really took.
     pace = 1.0
     while True:
-        open_ = open_comparisons(sweep.out_dir)
-        look(record, open_)
+        open_, undecidable = open_comparisons(sweep.out_dir)
+        look(record, open_, undecidable)
+        if undecidable:
+            sweep.note(
+                f"look {record['looks']}: {SITTING_BOUND}: "
+                + ", ".join(label(c) for c in undecidable)
+            )
         if not open_:
             break
         names = ", ".join(label(c) for c in open_)
@@ -97,15 +112,20 @@ def measure_until_decided(sweep, budget_s):
     return record
 
 
-def look(record, open_):
+def look(record, open_, undecidable=()):
     """Notes, per claim ever undecided, the look it was last seen at and whether it is decided
-    now, and what of it is still open."""
-    for c in open_:
+    now, what of it is still open, and what of it no round of this sitting could decide."""
+    for c in list(open_) + list(undecidable):
         record["claims"].setdefault(str(c.claim), {"extra_repeats": 0})
     for number, entry in record["claims"].items():
         still = [label(c) for c in open_ if str(c.claim) == number]
+        stuck = [label(c) for c in undecidable if str(c.claim) == number]
         if entry.get("decided") is not True:
-            entry.update(looks=record["looks"], decided=not still, open=still)
+            entry.update(looks=record["looks"], decided=not still and not stuck, open=still)
+        if stuck:
+            entry.update(undecidable=stuck)
+            if not still:
+                entry["stopped"] = SITTING_BOUND
 
 
 def stop(record, open_, why):

@@ -2,6 +2,7 @@
 
 import csv
 import dataclasses
+import math
 import os
 import random
 import tempfile
@@ -161,9 +162,11 @@ class CostRatioRule(unittest.TestCase):
             self.assertIn(words, line)
 
     def test_the_same_cost_is_equivalent_and_refutes(self):
-        c = rules.CostRatio(*sweep(1.0, 0.03))
+        # Within one sitting's noise only (sitting_sd 0, as for one mechanism against itself).
+        c = rules.CostRatio(*sweep(1.0, 0.03), sitting_sd=0.0)
         self.assertEqual((c.outcome, c.verdict), (rules.EQUIVALENT, rules.REFUTED))
         self.assertIn("within 0.95 … 1.05", rules_words.cost_ratio_line(c))
+        self.assertNotIn("between-sittings", rules_words.cost_ratio_line(c))
 
     def test_a_clearly_dearer_side_refutes(self):
         c = rules.CostRatio(*sweep(1.3, 0.03))
@@ -171,9 +174,57 @@ class CostRatioRule(unittest.TestCase):
         self.assertIn("B is cheaper", rules_words.cost_ratio_line(c))
 
     def test_a_saving_smaller_than_the_margin_is_not_confirmed(self):
-        c = rules.CostRatio(*sweep(0.97, 0.01))
+        c = rules.CostRatio(*sweep(0.97, 0.01), sitting_sd=0.0)
         self.assertLess(c.high, 1)
         self.assertNotEqual(c.verdict, rules.CONFIRMED)
+        c = rules.CostRatio(*sweep(0.97, 0.01))
+        self.assertNotEqual(c.verdict, rules.CONFIRMED)
+
+
+class SittingTerm(unittest.TestCase):
+    """rules.SITTING_LOG_SD: what one sweep's repeats cannot see, added to every comparison
+    between two mechanisms."""
+
+    def test_the_interval_adds_the_sitting_sd_in_quadrature(self):
+        data = sweep(0.9, 0.03)
+        alone = rules.CostRatio(*data, sitting_sd=0.0)
+        both = rules.CostRatio(*data)
+        q = student_t.t_quantile(both.confidence, both.df)
+        half = math.log(both.high / both.ratio)
+        self.assertAlmostEqual(
+            half, q * math.sqrt(both.within_se**2 + rules.SITTING_LOG_SD**2), places=9
+        )
+        self.assertAlmostEqual(alone.within_se, both.within_se, places=12)
+        self.assertAlmostEqual(alone.ratio, both.ratio, places=12)
+        self.assertIn("between-sittings sd of 0.025", rules_words.cost_ratio_line(both))
+
+    def test_repeats_cannot_narrow_it_below_the_sitting(self):
+        # Noise-free repeats: the within-run error is 0, the interval is the sitting's alone.
+        c = rules.CostRatio(*sweep(1.0, 0.0, repeats=50))
+        self.assertAlmostEqual(c.within_se, 0.0, places=12)
+        self.assertGreater(c.high / c.low, math.exp(2 * 2.4 * rules.SITTING_LOG_SD))
+
+    def test_equal_costs_are_undecidable_in_one_sitting(self):
+        # The sitting's half-width alone straddles 0.95 at a ratio of 1: no round can decide it,
+        # so the sweep does not spend its budget on it, and the line says so.
+        c = rules.CostRatio(*sweep(1.0, 0.01))
+        self.assertEqual(
+            (c.outcome, c.verdict, c.decidable), (rules.UNDECIDED, rules.INCONCLUSIVE, False)
+        )
+        self.assertIn("no number of repeats in this sitting", rules_words.cost_ratio_line(c))
+
+    def test_a_noisy_run_near_the_edge_stays_decidable(self):
+        # Wide within-run noise: more repeats might still move the estimate clear of the edge.
+        c = rules.CostRatio(*sweep(1.0, 0.5, seed=4))
+        self.assertEqual((c.outcome, c.decidable), (rules.UNDECIDED, True))
+
+    def test_a_clear_saving_is_still_confirmed(self):
+        c = rules.CostRatio(*sweep(0.8, 0.03))
+        self.assertEqual((c.verdict, c.decidable), (rules.CONFIRMED, True))
+
+    def test_a_ratio_well_above_the_edge_is_still_refuted(self):
+        c = rules.CostRatio(*sweep(1.1, 0.03))
+        self.assertEqual(c.verdict, rules.REFUTED)
 
     def test_noise_wider_than_the_margin_is_inconclusive(self):
         c = rules.CostRatio(*sweep(1.0, 0.5, seed=4))
@@ -261,12 +312,13 @@ class Claim7And10(unittest.TestCase):
         self.assertIn("more than 5%", c.explanation)
         self.assertIn("ratio per mode", c.figures[1])
 
-    def test_et_and_lt_alike_refute_claim_7_as_equivalent(self):
+    def test_et_and_lt_alike_leave_claim_7_undecidable_in_one_sitting(self):
+        # Equal costs: the spread between sittings (rules.SITTING_LOG_SD) alone reaches past
+        # 0.95, so one sweep can neither confirm nor exclude a 5 % saving.
         synthetic.BASE_US["epoll-et"] = self.saved["epoll-lt"]
         c = self.claims()[7]
-        self.assertEqual(c.verdict, rules.REFUTED, c.figures)
-        self.assertIn("within 0.95 … 1.05", c.figures[0])
-        self.assertIn("the same within ±5%", c.explanation)
+        self.assertEqual(c.verdict, rules.INCONCLUSIVE, c.figures)
+        self.assertIn("between-sittings sd of 0.025", c.figures[0])
 
     def test_et_dearer_refutes_claim_7(self):
         synthetic.BASE_US["epoll-et"] = self.saved["epoll-lt"] * 1.3
@@ -396,7 +448,7 @@ class Claim11(unittest.TestCase):
         self.assertIn("epoll-lt at no regime", c.explanation)
 
     def test_fewer_calls_without_a_cheaper_server_refute(self):
-        c = self.claim({2: 0.5, 64: 0.3}, {2: 1.0, 64: 1.0})
+        c = self.claim({2: 0.5, 64: 0.3}, {2: 1.15, 64: 1.15})
         self.assertEqual(c.verdict, rules.REFUTED, c.figures)
         self.assertIn("fewer system calls per message, but the server was not", c.explanation)
 

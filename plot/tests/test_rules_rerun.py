@@ -10,17 +10,27 @@ the mean over an instance's modes scatters with sd 0.027, what independent modes
 shared per-instance effect is added beyond INSTANCE_SIGMA. The per-point ratio itself differs
 from point to point (flood ET +4 %, ping-pong +1 % there): POINT_SIGMA, fixed for a machine and
 the same in both of its reruns, since it is what the machine does. A flood point at a low idle
-count is lost to a loadgen-bound repeat with probability LOST_P per run.
+count is lost to a loadgen-bound repeat with probability LOST_P per run. Each run also has its
+sitting (rules.SITTING_LOG_SD): one offset of the log ratio shared by every point of that run and
+drawn afresh for the rerun, which the run's own repeats cannot see (nine sweeps at unchanged code
+measured it, rules.py says how).
 
 The sweep shape: the default preset's idle counts and modes, 3 planned repeats, and as many extra
 rounds as the rule allows (rules.MAX_LOOKS - 1 = 3): the default --decide-budget (120 s) holds
-three rounds of claim 7 (about 27 s each on the reference VMs). With one extra round only, two
-reruns at 0.02 from the edge agree 86-90 % of the time; with none, about 60 %. Printed per true
-ratio: how often the two reruns agree, the verdicts' shares, and the expected extra rounds.
+three rounds of claim 7 (about 27 s each on the reference VMs). (Without the sitting term, with
+one extra round only, two reruns at 0.02 from the edge agreed 86-90 % of the time; with none,
+about 60 %.) A comparison that no round of its sitting can decide (CostRatio.decidable False)
+gets no more rounds, as in the sweep. Printed per true ratio: how often the two reruns agree, the
+verdicts' shares, and the expected extra rounds.
 Bounds (docs/claims.md#measured-until-decided):
-agreement >= 95 % at every true ratio at least 0.02 from the verdict's edge
-(1 - EQUIVALENCE_MARGIN = 0.95; 1.00 and 1.05 only name the refutation, see CostRatio);
-confirmation <= 5 % at a true ratio at or above the edge; >= 80 % at a true 20 % saving.
+confirmation <= 5 % at a true ratio at or above the edge (1 - EQUIVALENCE_MARGIN = 0.95; 1.00 and
+1.05 only name the refutation, see CostRatio); >= 80 % at a true 20 % saving; agreement >= 95 %
+at every true ratio at least SITTING_REACH from the edge, and within NEAR of it. Between the two
+(0.01 to about 0.12 in log on either side of 0.95) one sitting's offset decides whether a run
+clears the edge, and no rule that reads one sitting can make two sittings agree there: with an
+offset of sd s shared by the whole run, a run's verdict turns from "never" to "always" over about
+4 s of true ratio, wherever its threshold sits. So agreement there is printed, not bounded; the
+report says "cannot be decided in one sitting" when only the sitting keeps a claim open.
 Seeded: the same numbers every run. Nothing here is tuned to pass: the margins and the rule are
 plot/rules.py's.
 """
@@ -43,9 +53,12 @@ INSTANCE_SIGMA = 0.005  # a small effect shared by every mode of one instance
 POINT_SIGMA = 0.025  # fixed per-point deviation of the log ratio (the machine's, both reruns)
 LOST_P = 0.05  # a low-idle flood repeat lost to a loadgen-bound run
 PLANNED = 3
-RATIOS = [0.80, 0.85, 0.90, 0.92, 0.93, 0.97, 0.98, 1.00, 1.02, 1.05, 1.10, 1.15, 1.25]
+RATIOS = [0.75, 0.80, 0.83, 0.85, 0.90, 0.93, 0.95, 0.97, 1.00, 1.02, 1.05, 1.08, 1.10, 1.25]
 EDGE = 1 - rules.EQUIVALENCE_MARGIN
-NEAR = 0.02  # agreement is required this far from the edge and beyond
+NEAR = 0.01  # agreement is required this close to the edge (both runs: inconclusive) ...
+# ... and this far from it (in log) and beyond: the look's quantile (2.5) plus the 97.4 % one
+# (1.95, what 95 % agreement needs of each run), times the sitting's sd, rounded up to 5 sd.
+SITTING_REACH = 5 * rules.SITTING_LOG_SD
 AGREE_MIN = 0.95
 FALSE_CONFIRM_MAX = 0.05
 POWER_MIN = 0.80
@@ -71,10 +84,11 @@ def machine(rng, ratio, counts):
     return {p: math.log(ratio) + o - centre for p, o in offsets.items()}
 
 
-def measure(rng, truth, a, b, repeat, modes):
-    """One round: a fresh instance per count, every mode of it, repeat number `repeat`."""
+def measure(rng, truth, a, b, repeat, modes, sitting):
+    """One round: a fresh instance per count, every mode of it, repeat number `repeat`, in a run
+    whose sitting moved the log ratio by `sitting`."""
     for count in sorted({c for _, c in truth}):
-        shared = rng.gauss(0, INSTANCE_SIGMA)
+        shared = sitting + rng.gauss(0, INSTANCE_SIGMA)
         for mode, sd in modes.items():
             point = (mode, count)
             if mode == "flood" and count <= 1000 and rng.random() < LOST_P:
@@ -89,16 +103,17 @@ def measure(rng, truth, a, b, repeat, modes):
 def run(rng, truth, modes):
     """One run with measuring until decided: (verdict, extra rounds)."""
     a, b = {}, {}
+    sitting = rng.gauss(0, rules.SITTING_LOG_SD)
     for repeat in range(1, PLANNED + 1):
-        measure(rng, truth, a, b, repeat, modes)
+        measure(rng, truth, a, b, repeat, modes, sitting)
     looks, repeat = 1, PLANNED
     while True:
         ratio = rules.CostRatio(a, b, instance=lambda p: p[1])
-        if ratio.decided or looks >= rules.MAX_LOOKS:
+        if ratio.decided or not ratio.decidable or looks >= rules.MAX_LOOKS:
             return ratio.verdict, looks - 1
         repeat += 1
         looks += 1
-        measure(rng, truth, a, b, repeat, modes)
+        measure(rng, truth, a, b, repeat, modes, sitting)
 
 
 def rerun_rates(ratio, counts, seed=SEED, pairs=PAIRS, modes=None):
@@ -134,7 +149,9 @@ class RerunAgreement(unittest.TestCase):
             f"\nTwo reruns of {PAIRS} simulated machines per true ratio, default sweep shape"
             f" ({len(MODES)} modes × counts {cls.counts}, {PLANNED} repeats, at most"
             f" {rules.MAX_LOOKS} looks at {rules.LOOK_CONFIDENCE:.2%}); pair sd"
-            f" {MODES}, instance {INSTANCE_SIGMA}, point {POINT_SIGMA}, lost {LOST_P}:",
+            f" {MODES}, instance {INSTANCE_SIGMA}, point {POINT_SIGMA}, lost {LOST_P}, sitting"
+            f" {rules.SITTING_LOG_SD}; agreement bounded within {NEAR} of {EDGE} and beyond"
+            f" {SITTING_REACH:.3f} in log from it:",
             flush=True,
         )
         cls.results = {}
@@ -146,7 +163,7 @@ class RerunAgreement(unittest.TestCase):
         # near the edge it stays inconclusive more often; it never confirms wrongly (tested below).
         print("Small sweep (counts 0, 1000, 19000), 200 machines per true ratio:", flush=True)
         cls.small = {}
-        for ratio in (0.80, 0.93, 0.97, 1.00, 1.02):
+        for ratio in (0.75, 0.80, 0.93, 0.97, 1.00, 1.02, 1.10):
             cls.small[ratio] = rerun_rates(ratio, [0, 1000, 19000], pairs=200)
             show(ratio, *cls.small[ratio])
         # For information: the same rule on a noisier machine (NOISY_VM). Its verdicts stay
@@ -163,10 +180,18 @@ class RerunAgreement(unittest.TestCase):
             cls.noisy[ratio] = rerun_rates(ratio, cls.counts, pairs=200, modes=NOISY_VM)
             show(ratio, *cls.noisy[ratio])
 
-    def test_reruns_agree_away_from_the_edge(self):
-        for ratio, (agree, _, _) in self.results.items():
-            if abs(ratio - EDGE) >= NEAR - 1e-9:
-                self.assertGreaterEqual(agree, AGREE_MIN, f"true ratio {ratio}")
+    def test_reruns_agree_near_the_edge_and_beyond_the_sittings_reach(self):
+        bounded = [
+            r
+            for r in self.results
+            if abs(r - EDGE) < NEAR or abs(math.log(r / EDGE)) >= SITTING_REACH - 1e-9
+        ]
+        self.assertGreaterEqual(len(bounded), 5, bounded)  # the bound is tested, not vacuous
+        for ratio in bounded:
+            self.assertGreaterEqual(self.results[ratio][0], AGREE_MIN, f"true ratio {ratio}")
+        for ratio, (agree, _, _) in self.small.items():
+            if abs(math.log(ratio / EDGE)) >= SITTING_REACH:
+                self.assertGreaterEqual(agree, AGREE_MIN, f"small sweep, true ratio {ratio}")
 
     def test_no_false_confirmation_at_or_above_the_edge(self):
         for ratio, (_, share, _) in list(self.results.items()) + list(self.small.items()):

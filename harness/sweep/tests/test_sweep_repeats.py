@@ -62,10 +62,25 @@ class MeasureUntilDecidedTest(unittest.TestCase):
         self.assertIn("--decide-budget of 0 s ran out", run.env["decide"]["claims"]["7"]["stopped"])
 
     def test_a_decided_claim_needs_no_extra_round(self):
-        run = run_sweep(self.bin, self.ARGS)
+        # ET 30 % cheaper than LT at every point: claim 7 is confirmed with the planned repeats.
+        run = run_sweep(self.bin, self.ARGS, env={"FAKE_LOADGEN_COST": "epoll-et=0.7"})
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertEqual(max(int(r["repeat"]) for r in run.measured()), 3)
         self.assertEqual((run.env["decide"]["looks"], run.env["decide"]["claims"]), (1, {}))
+
+    def test_a_claim_only_the_sitting_keeps_open_gets_no_extra_round_and_says_why(self):
+        # ET and LT cost exactly the same: the interval is the sitting's alone and straddles
+        # 0.95 whatever the repeats (rules.SITTING_LOG_SD), so no round is spent on it.
+        run = run_sweep(self.bin, self.ARGS)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(max(int(r["repeat"]) for r in run.measured()), 3)
+        decide = run.env["decide"]
+        self.assertEqual((decide["looks"], decide["extra_repeats"]), (1, 0))
+        entry = decide["claims"]["7"]
+        self.assertEqual((entry["decided"], entry["open"]), (False, []))
+        self.assertEqual(entry["undecidable"], ["claim 7 (server CPU per message)"])
+        self.assertIn("cannot be decided in one sitting", entry["stopped"])
+        self.assertIn("cannot be decided in one sitting", run.stderr)
 
 
 class IndependentRepeatsTest(unittest.TestCase):

@@ -13,6 +13,7 @@ Environment knobs:
   FAKE_LOADGEN_HELP_MODES=LIST extra modes that --help lists (e.g. churn)
   FAKE_LOADGEN_NOISY=MECH      runs against MECH report a server CPU per message drawn at random
                                (±50 %), so that a comparison with it stays undecided
+  FAKE_LOADGEN_COST=MECH=F      runs against MECH report F x the others' server CPU per message
   FAKE_LOADGEN_RATE_CAPACITY=N  the open-loop (--mode rate) messages/s this loadgen can send
                                (default 250000); past it, it falls behind its schedule
   FAKE_FLOOR_SEQUENCE=FILE  floor runs take their p50s one by one from FILE (comma-separated);
@@ -40,6 +41,13 @@ COLUMNS = (
     "hostile_kinds,hostile_connects,hostile_refused,hostile_dropped,hostile_errors,"
     "server_cpu_pct,bound_by,server_capacity_msgs_s,max_send_lag_us"
 ).split(",")
+
+
+def cost_factor(mechanism):
+    """FAKE_LOADGEN_COST=MECH=F: F for MECH, 1 for every other mechanism."""
+    name, _, factor = os.environ.get("FAKE_LOADGEN_COST", "").partition("=")
+    return float(factor) if name == mechanism and factor else 1.0
+
 
 p = argparse.ArgumentParser()
 p.add_argument("--host", default="127.0.0.1")
@@ -303,7 +311,7 @@ else:
                             + os.path.basename(a.histogram_out or "")
                         ).uniform(0.5, 1.5)
                         if os.environ.get("FAKE_LOADGEN_NOISY") == stats["mechanism"]
-                        else 3.5
+                        else 3.5 * cost_factor(stats["mechanism"])
                     ),
                     status="ok",
                     server_wait_calls=200,
