@@ -44,9 +44,9 @@ def argument_parser():
             "env.json, micro.csv, plots and report.md to a new results folder."
         ),
         epilog=(
-            "Presets: default = counts 0,100,500,1000,2000,5000,10000,max, 3 repeats, "
-            "0.15 s warm-up + 0.5 s window (about 6 min on 2 cores, plus extra rounds for "
-            "undecided claims within --decide-budget); --quick = counts 100,2000, 1 "
+            "Presets: default = counts 0,100,1000,5000,max, 3 repeats, "
+            "0.15 s warm-up + 0.5 s window (about 5 min on 2 cores with the extra rounds for "
+            "undecided claims, --decide-budget 25); --quick = counts 100,2000, 1 "
             "repeat, 0.1 + 0.3 s (< 1 min); --full = 14 counts, 5 repeats, 0.3 + 1 s, plus "
             "broadcast and churn modes when loadgen offers them, and --curves. Explicit "
             "options override the preset. Ctrl-C stops cleanly: finished runs stay in runs.csv "
@@ -104,7 +104,7 @@ def add_run_options(p):
         help=(
             "after the planned repeats, extra rounds of fresh instances for the claims whose"
             " interval is still undecided (only the mechanisms, modes and counts that feed them),"
-            " within this many seconds (default: 120 for the default sweep, 0 for --quick, 600 for"
+            " within this many seconds (default: 25 for the default sweep, 0 for --quick, 600 for"
             " --full; 0 = none)"
         ),
     )

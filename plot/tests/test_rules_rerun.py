@@ -15,11 +15,14 @@ sitting (rules.SITTING_LOG_SD): one offset of the log ratio shared by every poin
 drawn afresh for the rerun, which the run's own repeats cannot see (nine sweeps at unchanged code
 measured it, rules.py says how).
 
-The sweep shape: the default preset's idle counts and modes, 3 planned repeats, and as many extra
-rounds as the rule allows (rules.MAX_LOOKS - 1 = 3): the default --decide-budget (120 s) holds
-three rounds of claim 7 (about 27 s each on the reference VMs). (Without the sitting term, with
-one extra round only, two reruns at 0.02 from the edge agreed 86-90 % of the time; with none,
-about 60 %.) A comparison that no round of its sitting can decide (CostRatio.decidable False)
+The sweep shape: the default preset's idle counts and modes (as the committed reference run
+swept them), 3 planned repeats, and EXTRA_ROUNDS extra rounds at most: the default
+--decide-budget (25 s) holds one round of claim 7 (ET and LT at 5 counts, about 17 s). For
+information it also prints the former default shape (8 counts, up to rules.MAX_LOOKS - 1 = 3
+rounds, 7-8 min a sweep): with the sitting in every interval, it agrees no more often. (Without
+the sitting term, with one extra round only, two reruns at 0.02 from the edge agreed 86-90 % of
+the time; with none, about 60 %; that is what kept eight counts until the sitting was measured.)
+A comparison that no round of its sitting can decide (CostRatio.decidable False)
 gets no more rounds, as in the sweep. Printed per true ratio: how often the two reruns agree, the
 verdicts' shares, and the expected extra rounds.
 Bounds (docs/claims.md#measured-until-decided):
@@ -53,6 +56,8 @@ INSTANCE_SIGMA = 0.005  # a small effect shared by every mode of one instance
 POINT_SIGMA = 0.025  # fixed per-point deviation of the log ratio (the machine's, both reruns)
 LOST_P = 0.05  # a low-idle flood repeat lost to a loadgen-bound run
 PLANNED = 3
+EXTRA_ROUNDS = 1  # what the default --decide-budget (25 s) holds of claim 7's rounds
+FORMER_COUNTS = [0, 100, 500, 1000, 2000, 5000, 10000, 19000]  # the default until 2026-12-07
 RATIOS = [0.75, 0.80, 0.83, 0.85, 0.90, 0.93, 0.95, 0.97, 1.00, 1.02, 1.05, 1.08, 1.10, 1.25]
 EDGE = 1 - rules.EQUIVALENCE_MARGIN
 NEAR = 0.01  # agreement is required this close to the edge (both runs: inconclusive) ...
@@ -100,8 +105,9 @@ def measure(rng, truth, a, b, repeat, modes, sitting):
             )
 
 
-def run(rng, truth, modes):
-    """One run with measuring until decided: (verdict, extra rounds)."""
+def run(rng, truth, modes, rounds=EXTRA_ROUNDS):
+    """One run with measuring until decided, at most `rounds` extra rounds: (verdict, extra
+    rounds)."""
     a, b = {}, {}
     sitting = rng.gauss(0, rules.SITTING_LOG_SD)
     for repeat in range(1, PLANNED + 1):
@@ -109,20 +115,20 @@ def run(rng, truth, modes):
     looks, repeat = 1, PLANNED
     while True:
         ratio = rules.CostRatio(a, b, instance=lambda p: p[1])
-        if ratio.decided or not ratio.decidable or looks >= rules.MAX_LOOKS:
+        if ratio.decided or not ratio.decidable or looks > min(rounds, rules.MAX_LOOKS - 1):
             return ratio.verdict, looks - 1
         repeat += 1
         looks += 1
         measure(rng, truth, a, b, repeat, modes, sitting)
 
 
-def rerun_rates(ratio, counts, seed=SEED, pairs=PAIRS, modes=None):
+def rerun_rates(ratio, counts, seed=SEED, pairs=PAIRS, modes=None, rounds=EXTRA_ROUNDS):
     rng = random.Random(f"{seed}-{ratio}")
     modes = modes or MODES
     agree, extra, verdicts = 0, 0, {}
     for _ in range(pairs):
         truth = machine(rng, ratio, counts)
-        (v1, e1), (v2, e2) = run(rng, truth, modes), run(rng, truth, modes)
+        (v1, e1), (v2, e2) = run(rng, truth, modes, rounds), run(rng, truth, modes, rounds)
         agree += v1 == v2
         extra += e1 + e2
         for v in (v1, v2):
@@ -148,7 +154,7 @@ class RerunAgreement(unittest.TestCase):
         print(
             f"\nTwo reruns of {PAIRS} simulated machines per true ratio, default sweep shape"
             f" ({len(MODES)} modes × counts {cls.counts}, {PLANNED} repeats, at most"
-            f" {rules.MAX_LOOKS} looks at {rules.LOOK_CONFIDENCE:.2%}); pair sd"
+            f" {EXTRA_ROUNDS} extra round(s), looks at {rules.LOOK_CONFIDENCE:.2%}); pair sd"
             f" {MODES}, instance {INSTANCE_SIGMA}, point {POINT_SIGMA}, lost {LOST_P}, sitting"
             f" {rules.SITTING_LOG_SD}; agreement bounded within {NEAR} of {EDGE} and beyond"
             f" {SITTING_REACH:.3f} in log from it:",
@@ -164,8 +170,23 @@ class RerunAgreement(unittest.TestCase):
         print("Small sweep (counts 0, 1000, 19000), 200 machines per true ratio:", flush=True)
         cls.small = {}
         for ratio in (0.75, 0.80, 0.93, 0.97, 1.00, 1.02, 1.10):
-            cls.small[ratio] = rerun_rates(ratio, [0, 1000, 19000], pairs=200)
+            # Its rounds are a third the size: the default budget holds up to three.
+            cls.small[ratio] = rerun_rates(
+                ratio, [0, 1000, 19000], pairs=200, rounds=rules.MAX_LOOKS - 1
+            )
             show(ratio, *cls.small[ratio])
+        # For information: the former default shape, 8 counts and up to 3 extra rounds.
+        print(
+            f"Former default shape (counts {FORMER_COUNTS}, up to {rules.MAX_LOOKS - 1} extra"
+            " rounds), 200 machines per true ratio:",
+            flush=True,
+        )
+        cls.former = {}
+        for ratio in (0.80, 0.83, 0.85, 0.90, 0.95, 1.00, 1.05, 1.08):
+            cls.former[ratio] = rerun_rates(
+                ratio, FORMER_COUNTS, pairs=200, rounds=rules.MAX_LOOKS - 1
+            )
+            show(ratio, *cls.former[ratio])
         # For information: the same rule on a noisier machine (NOISY_VM). Its verdicts stay
         # honest (no false confirmation, tested below) but near the edge, within three extra
         # rounds, two reruns often disagree between inconclusive and decided: the answer there is

@@ -90,13 +90,11 @@ class PlanTest(unittest.TestCase):
         self.assertLess(sel, one)
         self.assertGreater(one, 3 * 0.8)
 
-    def test_default_sweep_is_estimated_under_six_and_a_half_minutes(self):
-        # The target was 5 minutes. Eight idle counts are what keeps two reruns' verdicts equal
-        # near the margin (plot/tests/test_rules_rerun.py: with five counts they agree 86-90 % of
-        # the time at 0.02 from the edge, against >= 98 % with eight), and on a 2-core VM without
-        # a cpuidle driver the eight take about 6 minutes with seven mechanisms and the hostile
-        # phase (docs/reference-run.md); the extra rounds for undecided claims come on top,
-        # within --decide-budget.
+    def test_default_sweep_is_estimated_within_five_minutes_with_its_extra_rounds(self):
+        # The issue's budget: <= 5 min on 2 cores including the extra rounds for undecided
+        # claims. Eight idle counts took 7-8 min (docs/reference-run.md); five fit, and with the
+        # spread between sittings in every interval they agree between reruns as often as eight
+        # did (plot/tests/test_rules_rerun.py prints both shapes).
         preset = plan.PRESETS["default"]
         counts, _ = plan.resolve_counts(preset.counts, 19000)
         # With its sparse modes too (churn at 0 and max), as planning.py plans them.
@@ -116,7 +114,7 @@ class PlanTest(unittest.TestCase):
             True,
             hostile=True,
         )
-        self.assertLess(est, 6.5 * 60)
+        self.assertLessEqual(est + preset.decide_budget_s, 5 * 60)
 
     def test_modes_at_takes_a_list_or_a_dict_by_count(self):
         self.assertEqual(plan.modes_at(["pingpong", "flood"], 500), ["pingpong", "flood"])
