@@ -53,6 +53,18 @@ def round_cost(needs, args):
     return seconds
 
 
+def fitting(open_, sweep, room, pace):
+    """The open comparisons the next round measures: all of them when their round fits in `room`
+    seconds, else as many as fit, cheapest round first (points two comparisons share are counted
+    once); [] when not even the cheapest fits."""
+    chosen = []
+    for c in sorted(open_, key=lambda c: round_cost(round_plan([c], sweep.counts), sweep.args)):
+        trial = chosen + [c]
+        if round_cost(round_plan(trial, sweep.counts), sweep.args) * pace <= room:
+            chosen = trial
+    return [c for c in open_ if c in chosen]
+
+
 def label(c):
     return f"claim {c.claim} ({c.what})"
 
@@ -87,27 +99,33 @@ def measure_until_decided(sweep, budget_s):
             stop(record, open_, f"{rules.MAX_LOOKS} looks made (the rule's most)")
             sweep.note(f"still undecided after {rules.MAX_LOOKS} looks: {names}")
             break
-        needs = round_plan(open_, sweep.counts)
-        cost = round_cost(needs, sweep.args) * pace
         spent = time.monotonic() - start
-        if spent + cost > budget_s:
+        chosen = fitting(open_, sweep, budget_s - spent, pace)
+        if not chosen:
+            cost = round_cost(round_plan(open_, sweep.counts), sweep.args) * pace
             stop(
                 record,
                 open_,
-                f"the --decide-budget of {budget_s:g} s ran out ({spent:.0f} s spent, a round"
-                f" needs about {cost:.0f} s)",
+                f"the --decide-budget of {budget_s:g} s ran out ({spent:.0f} s spent, the"
+                f" cheapest round needs more than what is left; all of them about {cost:.0f} s)",
             )
             sweep.note(f"undecided, no budget left for another round: {names}")
             break
+        needs = round_plan(chosen, sweep.counts)
+        cost = round_cost(needs, sweep.args) * pace
         repeat += 1
         record["looks"] += 1
         record["extra_repeats"] += 1
-        sweep.note(f"look {record['looks'] - 1}: undecided: {names}; extra round, repeat {repeat}")
+        left = [label(c) for c in open_ if c not in chosen]
+        sweep.note(
+            f"look {record['looks'] - 1}: undecided: {names}; extra round, repeat {repeat}"
+            + (f", without {', '.join(left)} (its round does not fit the budget)" if left else "")
+        )
         began = time.monotonic()
         sweep.extra_round(needs, repeat)
         pace = max(1.0, (time.monotonic() - began) / max(cost / pace, 1e-3))
-        for c in open_:
-            record["claims"][str(c.claim)]["extra_repeats"] = record["extra_repeats"]
+        for number in dict.fromkeys(str(c.claim) for c in chosen):
+            record["claims"][number]["extra_repeats"] += 1
     record["seconds"] = round(time.monotonic() - start, 1)
     return record
 

@@ -223,3 +223,52 @@ class PlanTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DecideRoundFitting(unittest.TestCase):
+    """decide.fitting: when the round every open comparison asks for does not fit the budget left,
+    the cheapest ones still get theirs (a 25-s default budget and a 26-s round once meant no
+    round at all)."""
+
+    class Comparison:
+        def __init__(self, claim, mechanisms, modes, counts):
+            self.claim, self.mechanisms, self.modes, self.counts = claim, mechanisms, modes, counts
+
+    class Sweep:
+        counts = [0, 1000, 19000]
+
+        class args:
+            variants = [None]
+            warmup = 0.15
+            duration = 0.5
+
+    def setUp(self):
+        from harness.sweep import decide
+
+        self.decide = decide
+        self.wide = self.Comparison(11, ["a", "b"], ["pingpong", "flood"], [0, 1000, 19000])
+        self.small = self.Comparison(10, ["c", "d"], ["churn"], [0])
+        self.costs = {
+            c.claim: decide.round_cost(decide.round_plan([c], self.Sweep.counts), self.Sweep.args)
+            for c in (self.wide, self.small)
+        }
+
+    def test_everything_when_it_fits(self):
+        both = self.decide.round_cost(
+            self.decide.round_plan([self.wide, self.small], self.Sweep.counts), self.Sweep.args
+        )
+        chosen = self.decide.fitting([self.wide, self.small], self.Sweep, both, 1.0)
+        self.assertEqual(chosen, [self.wide, self.small])
+
+    def test_the_cheapest_that_fit_when_not_everything_does(self):
+        self.assertLess(self.costs[10], self.costs[11])
+        room = self.costs[10] + 0.5 * (self.costs[11] - self.costs[10])
+        chosen = self.decide.fitting([self.wide, self.small], self.Sweep, room, 1.0)
+        self.assertEqual(chosen, [self.small])
+
+    def test_nothing_when_not_even_the_cheapest_fits(self):
+        chosen = self.decide.fitting([self.wide, self.small], self.Sweep, self.costs[10] * 0.9, 1.0)
+        self.assertEqual(chosen, [])
+        # The pace (how much slower the last round ran than estimated) counts too.
+        chosen = self.decide.fitting([self.small], self.Sweep, self.costs[10] * 1.5, 2.0)
+        self.assertEqual(chosen, [])
