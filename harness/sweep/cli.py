@@ -44,7 +44,7 @@ def argument_parser():
             "env.json, micro.csv, plots and report.md to a new results folder."
         ),
         epilog=(
-            "Presets: default = counts 0,100,1000,5000,max, 3 repeats, "
+            "Presets: default = counts 0,500,1000,5000,max, 3 repeats, "
             "0.15 s warm-up + 0.5 s window (about 5 min on 2 cores with the extra rounds for "
             "undecided claims, --decide-budget 25); --quick = counts 100,2000, 1 "
             "repeat, 0.1 + 0.3 s (< 1 min); --full = 14 counts, 5 repeats, 0.3 + 1 s, plus "

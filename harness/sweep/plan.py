@@ -48,13 +48,15 @@ PRESETS = {
     # 5000, 10000, max) took 7-8 min there. They were kept for rerun agreement near the margin;
     # with the spread between sittings in every interval (rules.SITTING_LOG_SD) the sitting, not
     # the count of points, sets it (plot/tests/test_rules_rerun.py prints both shapes).
-    # Five counts still give select three below FD_SETSIZE (claim 2's chat half) and poll a
-    # decade apart each (claim 4's per-descriptor cost); --full has 14.
+    # Five counts still give select two counts below FD_SETSIZE where its cost per message is
+    # at least twice the one at 0, which claim 2's per-descriptor shape needs (with 100 instead
+    # of 500 it had one: "too few points for a shape"), and poll four counts from 500 to the
+    # largest for claim 4's; --full has 14.
     # Connection churn (claim 10: what epoll_ctl costs when connections come and go) at 0 idle
     # (claim 10 compares poll and epoll there) and at the largest count (the report's costs that
     # grow with idle connections compare the two).
     "default": Preset(
-        [0, 100, 1000, 5000, "max"],
+        [0, 500, 1000, 5000, "max"],
         3,
         0.15,
         0.5,
