@@ -83,6 +83,7 @@ def micro_and_probe(args, out_dir, server_cpu, env, quick):
     cmd = (
         [args.micro]
         + (["--quick"] if quick else [])
+        + list(getattr(getattr(args, "preset", None), "micro_args", ()))
         + ["--benchmark_out=" + micro_json, "--benchmark_out_format=json"]
     )
     say(

@@ -60,7 +60,10 @@ ENV_KEYS += ["series_interval_s", "rows", "net", "hosts", "micro"]
 # sweep records of its helpers (harness.common.tools) is compared too.
 FAKE_TOOLS = {
     "mux-probe": "echo 'probe: no counters here' >&2\nexit 3\n",
-    "mux-micro": 'echo \'{"benchmarks": []}\' > "${2#--benchmark_out=}"\n',
+    "mux-micro": (
+        'for a in "$@"; do case "$a" in --benchmark_out=*)'
+        ' echo \'{"benchmarks": []}\' > "${a#--benchmark_out=}";; esac; done\n'
+    ),
 }
 
 
