@@ -101,7 +101,8 @@ class Comparison:
         # A point with too few repeats (a failed run) changes what is estimated: measure it again.
         # Undecided but not decidable: only the sitting's own spread straddles the edge, and more
         # rounds of this sitting cannot narrow that (rules.SITTING_LOG_SD).
-        self.undecidable = not ratio.decided and not ratio.decidable
+        # (decidable is False only for an undecided ratio, so it alone says it.)
+        self.undecidable = not ratio.decidable
         if open_ is None:
             open_ = (not ratio.decided and ratio.decidable) or ratio.left_out > 0
         self.open = open_

@@ -175,16 +175,17 @@ LOOK_CONFIDENCE = 1 - (1 - CONFIDENCE) / MAX_LOOKS
 # (the VM's state for those minutes), so their spread cannot show how much a ratio between two
 # mechanisms moves from one sweep to the next; measured, it moves more. On 2-core AMD EPYC VMs
 # without a cpuidle driver (Linux 6.18, 2026-12-07, nine sweeps at unchanged measured code: six
-# `--counts 0,1000,max --repeats 3` back to back and three default ones), the log of claim 11's
-# CPU ratio scattered between sweeps by sd 0.051 (six) and 0.032 (three) against a within-sweep
-# standard error of 0.038 and 0.018; claim 7's by 0.030 and 0.035 against 0.036 and 0.018;
-# claim 10's churn by 0.081 against 0.068 (six). What the within-sweep error misses, pooled over
-# those: about 0.025 in log; an earlier pair of default sweeps on another such VM put claim 7
-# 0.105 apart (1.160 and 1.044, within-sweep errors 0.026 and 0.009). SITTING_LOG_SD, added in
-# quadrature to every comparison between two mechanisms, is that between-sweep sd: more repeats in
-# one sweep cannot shrink it, so once it dominates an interval the claim cannot be decided in one
-# sitting (CostRatio.decidable) and the sweep stops measuring it. System calls per message move
-# less between sweeps (sd 0.024 and 0.010 against 0.017 and 0.009): SITTING_LOG_SD_CALLS.
+# `--counts 0,1000,max --repeats 3` back to back and three default ones), the log of claim 11's CPU
+# ratio scattered between sweeps by sd 0.051 (six) and 0.032 (three) against a within-sweep standard
+# error of 0.038 and 0.018; claim 7's by 0.030 and 0.035 against 0.036 and 0.018; claim 10's churn
+# by 0.081 against 0.068 (six). What the within-sweep error misses, pooled over claims 7 and 11's
+# CPU ratios: 0.022 in log, rounded up to 0.025 towards another VM, where an earlier pair of default
+# sweeps put claim 7 0.105 apart (1.160 and 1.044, within-sweep errors 0.026 and 0.009).
+# SITTING_LOG_SD, added in quadrature to every comparison between two mechanisms, is that
+# between-sweep sd: more repeats in one sweep cannot shrink it, so once it dominates an interval the
+# claim cannot be decided in one sitting (CostRatio.decidable) and the sweep stops measuring it.
+# System calls per message move less between sweeps (sd 0.024 and 0.010 against 0.017 and 0.009):
+# SITTING_LOG_SD_CALLS.
 SITTING_LOG_SD = 0.025
 SITTING_LOG_SD_CALLS = 0.015
 # The normal quantile at LOOK_CONFIDENCE: the narrowest an interval can get with unlimited repeats.
