@@ -128,6 +128,22 @@ def add_curve_options(p):
         ),
     )
     p.add_argument(
+        "--curve-mechanisms",
+        metavar="LIST",
+        help=(
+            "the offered-load phase for these of the swept mechanisms only (comma-separated;"
+            " implies --curves; default: every one)"
+        ),
+    )
+    p.add_argument(
+        "--curve-counts",
+        metavar="LIST",
+        help=(
+            "the offered-load phase at these of the swept idle counts only (comma-separated;"
+            " 'max' is the largest swept; implies --curves; default: every one)"
+        ),
+    )
+    p.add_argument(
         "--slo-p99",
         type=float,
         default=rules.DEFAULT_SLO_P99_US,
@@ -140,6 +156,24 @@ def add_curve_options(p):
         default="poisson",
         help="the schedule of --curves' open-loop sends (loadgen --arrival; default %(default)s)",
     )
+
+
+def resolve_curve_args(p, args, preset):
+    """--curves and what narrows or sets it (--curve-mechanisms, --curve-counts, --slo-p99)."""
+    try:
+        args.curve_count_list = plan.parse_counts(args.curve_counts) if args.curve_counts else None
+    except ValueError as e:
+        p.error(f"--curve-counts: {e}")
+    args.curve_mechanism_list = (
+        [m.strip() for m in args.curve_mechanisms.split(",") if m.strip()]
+        if args.curve_mechanisms
+        else None
+    )
+    args.curves = bool(
+        args.curves or preset.curves or args.curve_count_list or args.curve_mechanism_list
+    )
+    if args.slo_p99 <= 0:
+        p.error("--slo-p99 must be > 0 microseconds")
 
 
 def add_load_options(p):
@@ -350,9 +384,7 @@ def resolve_args(p, args):
     except ValueError as e:
         p.error(str(e))
     args.repeats = args.repeats if args.repeats is not None else preset.repeats
-    args.curves = args.curves or preset.curves
-    if args.slo_p99 <= 0:
-        p.error("--slo-p99 must be > 0 microseconds")
+    resolve_curve_args(p, args, preset)
     if args.decide_budget is None:
         args.decide_budget = preset.decide_budget_s
     if args.decide_budget < 0:

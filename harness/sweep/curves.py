@@ -101,13 +101,15 @@ class CurvePhase:
                 f" >= {rules.OBJECTIVE_ACHIEVED_MIN:.0%} of offered and p99 <= {self.slo:g} us,"
                 f" {BISECT_STEPS} bisection steps, {self.repeats} fresh instances"
             ),
+            "mechanisms": [m.name for m in sweep.curve_mechs],
+            "counts": list(sweep.curve_counts),
             "points": [],
         }
 
     def run(self):
         self.sweep.use_primary_setting()
         self.sweep.env["loadgen_capacity"] = self.loadgen_capacity()
-        for count in self.sweep.counts:
+        for count in self.sweep.curve_counts:
             self.at_count(count)
 
     def measure(self, count, t, repeat, rate, tag):
@@ -203,9 +205,9 @@ class CurvePhase:
 
     def at_count(self, count):
         sweep = self.sweep
-        mechs = [m for m in sweep.mechs if not self.refused_at(m.name, count)]
+        mechs = [m for m in sweep.curve_mechs if not self.refused_at(m.name, count)]
         points = {}
-        for m in sweep.mechs:
+        for m in sweep.curve_mechs:
             if m not in mechs:
                 self.record["points"].append(
                     {"mechanism": m.name, "idle": count, "skipped": "refused at this count"}

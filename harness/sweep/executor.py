@@ -34,6 +34,9 @@ class Sweep(FloorRuns, NetPaths, TargetRuns):
         self.args = args
         self.mechs = p.mechs
         self.counts = p.counts
+        # The offered-load phase's points (harness/sweep/curves.py).
+        self.curve_mechs = p.curve_mechs if p.curve_mechs is not None else p.mechs
+        self.curve_counts = p.curve_counts if p.curve_counts is not None else p.counts
         self.modes = p.modes
         self.placement = p.placement
         self.server_cpu = p.server_cpu

@@ -44,6 +44,10 @@ class SweepPlan:
     hostile_runs: int  # how many such runs
     curves: bool = False  # the offered-load phase runs (harness/sweep/curves.py)
     curves_est: float = 0.0  # its estimated seconds, part of est
+    # Where it runs: the swept mechanisms and counts, or those --curve-mechanisms and
+    # --curve-counts name (None: the sweep's).
+    curve_mechs: list = None
+    curve_counts: list = None
 
 
 def make_plan(args, latency_request):
@@ -54,6 +58,9 @@ def make_plan(args, latency_request):
     largest, cap, counts, dropped = choose_counts(args)
     if not counts:
         say("no idle count left to sweep")
+        return None
+    curve_points = choose_curve_points(args, mechs, counts)
+    if curve_points is None:
         return None
     lg_help = mechanism_table.help_text(args.loadgen)
     modes = choose_modes(args, lg_help, counts, largest)
@@ -66,6 +73,8 @@ def make_plan(args, latency_request):
         lg_help=lg_help,
         modes=modes,
         all_modes=list(dict.fromkeys(m for c in counts for m in plan.modes_at(modes, c))),
+        curve_mechs=curve_points[0],
+        curve_counts=curve_points[1],
     )
     decided.update(choose_conditions(args, latency_request, lg_help))
     decided.update(choose_phases(args, decided))
@@ -113,7 +122,13 @@ def choose_phases(args, decided):
             len(mechs) * len(args.variants) * instances(args, decided["states"]) if hostile else 0
         ),
         curves=curves,
-        curves_est=(curve_phase.estimate([m.name for m in mechs], counts, args) if curves else 0.0),
+        curves_est=(
+            curve_phase.estimate(
+                [m.name for m in decided["curve_mechs"]], decided["curve_counts"], args
+            )
+            if curves
+            else 0.0
+        ),
     )
 
 
@@ -188,6 +203,36 @@ def choose_hostile(args, lg_help, counts, modes):
         say(f"hostile phase skipped: {args.loadgen} --help does not list --hostile")
         hostile = 0
     return hostile
+
+
+def choose_curve_points(args, mechs, counts):
+    """(mechanisms, counts) of the offered-load phase: the sweep's, or the part of them that
+    --curve-mechanisms and --curve-counts name; None after saying which name or count is not
+    swept (a curve needs the sweep's own rows at its point for its expected capacity)."""
+    curve_mechs, curve_counts = list(mechs), list(counts)
+    if args.curve_mechanism_list:
+        by_name = {m.name: m for m in mechs}
+        unknown = [n for n in args.curve_mechanism_list if n not in by_name]
+        if unknown:
+            say(
+                f"--curve-mechanisms: {', '.join(unknown)} not among the swept mechanisms"
+                f" ({', '.join(by_name)}); add it to --mechanisms"
+            )
+            return None
+        names = set(args.curve_mechanism_list)
+        curve_mechs = [m for m in mechs if m.name in names]
+    if args.curve_count_list:
+        # "max" is the largest count the sweep measures.
+        wanted = sorted({max(counts) if c == "max" else c for c in args.curve_count_list})
+        missing = [c for c in wanted if c not in counts]
+        if missing:
+            say(
+                f"--curve-counts: {', '.join(map(str, missing))} not among the swept idle counts"
+                f" ({', '.join(map(str, counts))}); add it to --counts"
+            )
+            return None
+        curve_counts = wanted
+    return curve_mechs, curve_counts
 
 
 def choose_curves(args, lg_help):

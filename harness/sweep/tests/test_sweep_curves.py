@@ -184,5 +184,57 @@ class LoadgenBoundCurvesTest(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class CurveSubsetTest(unittest.TestCase):
+    """--curve-mechanisms and --curve-counts: the phase at part of the sweep's points only (the
+    reference run's curves beside a whole default sweep), and a point the sweep does not measure
+    refused before anything runs."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="sweep-curves-")
+        cls.bin = make_fake_bin(os.path.join(cls.tmp, "bin"), ("chat-poll", "chat-epoll"))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def sweep(self, extra, name):
+        return run_sweep(
+            self.bin,
+            FAST + "--mechanisms poll,epoll-lt --counts 0,100 --repeats 1".split() + extra,
+            timeout=300,
+            out_root=os.path.join(self.tmp, name),
+        )
+
+    def test_only_the_named_points_get_curves_and_the_sweep_keeps_every_point(self):
+        run = self.sweep(["--curve-mechanisms", "epoll-lt", "--curve-counts", "max"], "subset")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("+ offered-load curves", run.stderr)
+        rate = [
+            r for r in run.rows if r["mode"] == "rate" and r["label"] != curves.LOADGEN_CAPACITY
+        ]
+        self.assertTrue(rate)
+        # "max" is the sweep's largest count, 100 here.
+        self.assertEqual({(r["mechanism"], r["idle"]) for r in rate}, {("epoll-lt", "100")})
+        swept = {(r["mechanism"], r["idle"]) for r in run.rows if r["mode"] == "pingpong"}
+        self.assertEqual(swept, {(m, i) for m in ("poll", "epoll-lt") for i in ("0", "100")})
+        record = run.env["curves"]
+        self.assertEqual((record["mechanisms"], record["counts"]), (["epoll-lt"], [100]))
+        self.assertEqual(
+            [(p["mechanism"], p["idle"]) for p in record["points"]], [("epoll-lt", 100)]
+        )
+
+    def test_a_point_the_sweep_does_not_measure_is_refused_before_anything_runs(self):
+        for extra, said in (
+            (["--curve-mechanisms", "select"], "--curve-mechanisms: select not among the swept"),
+            (["--curve-counts", "0,50"], "--curve-counts: 50 not among the swept idle counts"),
+            (["--curve-counts", "0,x"], "--curve-counts: idle counts are integers or 'max'"),
+        ):
+            run = self.sweep(extra, "refused")
+            self.assertEqual(run.returncode, 2, (extra, run.stderr))
+            self.assertIn(said, run.stderr)
+            self.assertEqual(run.rows, [], extra)
+
+
 if __name__ == "__main__":
     unittest.main()
