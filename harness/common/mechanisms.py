@@ -33,6 +33,9 @@ class Mechanism:
     unavailable_reason: str = None
     # "ours" (the default sweep), or an opt-in group: "libraries", "python" (docs/peers.md).
     group: str = DEFAULT_GROUP
+    # The registry's model: whether a call's cost does not depend on idle descriptors (epoll,
+    # io_uring) or grows with them (select, poll). The sweep only uses it for its time estimate.
+    cost_independent_of_idle: bool = True
 
     def command(self, bin_dir):
         return [os.path.join(bin_dir, self.binary)] + list(self.args)
@@ -75,6 +78,7 @@ def parse_listing(text):
             available=bool(e.get("available", True)),
             unavailable_reason=e.get("unavailable_reason"),
             group=e.get("group", DEFAULT_GROUP),
+            cost_independent_of_idle=bool(e.get("cost_independent_of_idle", True)),
         )
         for e in table
     ]

@@ -53,10 +53,17 @@ BRACKET_MOVES = 3
 # loadgen is busy (rules.LOADGEN_BUSY_PCT) or the server stops carrying the load, at most this
 # many steps.
 LOADGEN_STEPS = 8
-# The estimate's runs per curve (steps to the knee and the bisection) and per later repeat.
-EXPECTED_CURVE_RUNS = 8 + BISECT_STEPS
+# The estimate's runs per later repeat (the bracket's two rates and the bisection, near the
+# capacity) and of the loadgen's own capacity.
 EXPECTED_REPEAT_RUNS = 2 + BISECT_STEPS
 EXPECTED_LOADGEN_RUNS = 4
+# The estimate's expected capacity of a point, before the sweep has measured it: the default, and
+# for a mechanism whose cost grows with idle descriptors (the registry's cost_independent_of_idle
+# false) the default over 1 + count / SCAN_HALF_COUNT. In the reference run (2026-12-07) poll's
+# expected capacity at 5000 idle was 1/39 of the one at 0 (638 against 24,746 questions/s): 130.
+# It sets how many of a curve's runs get long windows; before it, the estimate counted every rate
+# run at the sweep's window and came out at half the measured time (94 s against 187 s there).
+SCAN_HALF_COUNT = 130.0
 
 
 def step_factor():
@@ -68,16 +75,40 @@ def capacity_repeats(args):
     return max(rules.CAPACITY_REPEATS, args.repeats)
 
 
+def window_s(rate, duration_s):
+    """A rate run's measuring window: P99_MIN_SAMPLES replies where that fits in
+    MAX_RATE_WINDOW_S, and never shorter than the sweep's own window."""
+    return min(MAX_RATE_WINDOW_S, max(duration_s, P99_MIN_SAMPLES / rate))
+
+
+def planned_capacity(mech, count):
+    """The estimate's expected capacity of a point (questions/s; see SCAN_HALF_COUNT)."""
+    if mech.cost_independent_of_idle:
+        return DEFAULT_EXPECTED_CAPACITY
+    return DEFAULT_EXPECTED_CAPACITY / (1 + count / SCAN_HALF_COUNT)
+
+
+def point_estimate(expected, repeats, args):
+    """Expected seconds of one point's runs: a whole curve (every step: on our VM the stopping rule
+    did not end one early), its bisection, and each later repeat near the capacity."""
+
+    def run(rate):
+        return plan.run_cost(args.warmup, window_s(rate, args.duration))
+
+    curve = sum(run(expected * LOW_FRACTION * step_factor() ** i) for i in range(MAX_STEPS))
+    near = run(expected)
+    return curve + BISECT_STEPS * near + (repeats - 1) * EXPECTED_REPEAT_RUNS * near
+
+
 def estimate(mechs, counts, args):
-    """Expected seconds of the phase (plan.py's cost model)."""
+    """Expected seconds of the phase (plan.py's cost model); mechs: mechanisms.Mechanism."""
     repeats = capacity_repeats(args)
     run = plan.run_cost(args.warmup, args.duration)
     total = EXPECTED_LOADGEN_RUNS * run + plan.setup_cost(0)
     for count in counts:
-        measured = [m for m in mechs if not plan.predicts_refusal(m, count)]
+        measured = [m for m in mechs if not plan.predicts_refusal(m.name, count)]
         total += repeats * len(mechs) * plan.setup_cost(count)
-        runs = EXPECTED_CURVE_RUNS + (repeats - 1) * EXPECTED_REPEAT_RUNS
-        total += len(measured) * runs * run
+        total += sum(point_estimate(planned_capacity(m, count), repeats, args) for m in measured)
     return total
 
 
@@ -114,7 +145,7 @@ class CurvePhase:
 
     def measure(self, count, t, repeat, rate, tag):
         self.sweep.points_total += 1
-        window = min(MAX_RATE_WINDOW_S, max(self.args.duration, P99_MIN_SAMPLES / rate))
+        window = window_s(rate, self.args.duration)
         variant = dataclasses.replace(
             self.args.variants[0], rate=int(round(rate)), tag=tag, duration_s=round(window, 3)
         )

@@ -123,9 +123,7 @@ def choose_phases(args, decided):
         ),
         curves=curves,
         curves_est=(
-            curve_phase.estimate(
-                [m.name for m in decided["curve_mechs"]], decided["curve_counts"], args
-            )
+            curve_phase.estimate(decided["curve_mechs"], decided["curve_counts"], args)
             if curves
             else 0.0
         ),

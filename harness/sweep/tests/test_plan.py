@@ -2,8 +2,10 @@
 import os
 import unittest
 
+import argparse
+
 from harness.common import mechanisms
-from harness.sweep import plan
+from harness.sweep import curves, plan
 from harness.common.runs_csv import BENCH_COLUMNS, LOADGEN_COLUMNS, merged_columns
 
 
@@ -272,3 +274,42 @@ class DecideRoundFitting(unittest.TestCase):
         # The pace (how much slower the last round ran than estimated) counts too.
         chosen = self.decide.fitting([self.small], self.Sweep, self.costs[10] * 1.5, 2.0)
         self.assertEqual(chosen, [])
+
+
+class CurveEstimateTest(unittest.TestCase):
+    """The offered-load phase's estimate counts each rate run at the window the phase gives it,
+    and expects a mechanism whose cost grows with idle descriptors to carry less there."""
+
+    ARGS = argparse.Namespace(warmup=0.15, duration=0.5, repeats=3)
+
+    @staticmethod
+    def mech(name, flat):
+        return mechanisms.Mechanism(name, "chat-x", cost_independent_of_idle=flat)
+
+    def test_a_rate_run_waits_for_its_replies_within_the_longest_window(self):
+        self.assertEqual(curves.window_s(100000, 0.5), 0.5)
+        self.assertEqual(curves.window_s(1000, 0.5), 2.0)
+        self.assertEqual(curves.window_s(10, 0.5), curves.MAX_RATE_WINDOW_S)
+
+    def test_a_scanning_mechanism_at_many_idle_is_expected_slower_and_costs_longer_windows(self):
+        poll, epoll = self.mech("poll", False), self.mech("epoll-lt", True)
+        self.assertEqual(curves.planned_capacity(poll, 0), curves.planned_capacity(epoll, 0))
+        self.assertEqual(curves.planned_capacity(epoll, 5000), curves.DEFAULT_EXPECTED_CAPACITY)
+        self.assertLess(curves.planned_capacity(poll, 5000), 600)
+        at_0 = curves.estimate([poll], [0], self.ARGS)
+        at_5000 = curves.estimate([poll], [5000], self.ARGS)
+        flat_5000 = curves.estimate([epoll], [5000], self.ARGS)
+        self.assertGreater(at_5000 - at_0, 3 * (flat_5000 - at_0))
+
+    def test_every_curve_step_and_repeat_is_counted_at_its_own_window(self):
+        epoll = self.mech("epoll-lt", True)
+        one = curves.estimate([epoll], [0], self.ARGS) - curves.estimate([], [0], self.ARGS)
+        expected = curves.DEFAULT_EXPECTED_CAPACITY
+        rates = [
+            expected * curves.LOW_FRACTION * curves.step_factor() ** i
+            for i in range(curves.MAX_STEPS)
+        ]
+        rates += [expected] * (curves.BISECT_STEPS + 4 * curves.EXPECTED_REPEAT_RUNS)
+        want = sum(plan.run_cost(0.15, curves.window_s(r, 0.5)) for r in rates)
+        # The one point's server instances (5 repeats at 0 idle) come on top.
+        self.assertAlmostEqual(one, want + 5 * plan.setup_cost(0), places=6)
