@@ -393,9 +393,34 @@ def capacity_line(side, slo):
     if side.expected == FALLS:
         text += proportion_words(change)
     for cap_idle in change.idles:
-        for why in change.caps[cap_idle].lower_bounds:
-            text += f"; at {fmt(cap_idle)} idle {why}: a lower bound"
+        why = lower_bound_words(change.caps[cap_idle])
+        if why:
+            text += f"; at {fmt(cap_idle)} idle {why}"
     return text + f" [{side.verdict}]"
+
+
+def span(values, unit=""):
+    """'a' or 'a–b' over values, with fmt's digits."""
+    low, high = min(values), max(values)
+    return f"{fmt(low)}{unit}" if low == high else f"{fmt(low)}–{fmt(high)}{unit}"
+
+
+def lower_bound_words(cap):
+    """Why a point's capacity is a lower bound, in one clause over its repeats (curves.Capacity;
+    the per-repeat reasons stay in the report's offered-load table)."""
+    bounded = [c for c in cap.repeats.values() if c.lower_bound]
+    if not bounded:
+        return ""
+    busy = [c.first_failure for c in bounded if c.first_failure is not None]
+    parts = []
+    if busy:
+        parts.append(
+            f"{len(busy)} stopped by the loadgen at {span([s.loadgen_cpu for s in busy], ' %')}"
+            f" of a CPU, at {span([s.offered for s in busy])} msg/s offered"
+        )
+    if len(bounded) > len(busy):
+        parts.append(f"{len(bounded) - len(busy)} with no offered rate failing")
+    return f"a lower bound in {len(bounded)} of {len(cap.repeats)} repeats ({'; '.join(parts)})"
 
 
 CAPACITY_WHY = {

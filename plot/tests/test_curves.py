@@ -230,6 +230,13 @@ class Claim12Test(unittest.TestCase):
             c.explanation,
         )
         self.assertNotIn("poll's capacity is a lower bound", c.explanation)
+        # One clause per idle count, not one per repeat (21 clauses in a real run were unread).
+        self.assertRegex(
+            c.figures[0],
+            r"at 0 idle a lower bound in 3 of 3 repeats \(3 stopped by the loadgen at [0-9.–]+ %"
+            r" of a CPU, at [0-9,–]+ msg/s offered\)",
+        )
+        self.assertNotIn("repeat 1:", c.figures[0])
 
     def test_proportion_is_judged_when_the_counts_give_a_shape(self):
         # Time per message at capacity 20 µs + 0.2 µs per idle connection (in proportion), and
