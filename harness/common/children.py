@@ -96,8 +96,14 @@ def kill_group(proc, grace_s=2.0):
 
 
 def group_running(pgid):
-    """Whether a process of process group pgid is still running. A zombie has finished: only its
-    parent's wait is missing (and an orphan's is init's)."""
+    """Whether a process of process group pgid is still running."""
+    return bool(group_members(pgid))
+
+
+def group_members(pgid):
+    """The pids of process group pgid still running. A zombie has finished: only its parent's
+    wait is missing (and an orphan's is init's)."""
+    pids = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -109,8 +115,8 @@ def group_running(pgid):
         # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
         fields = stat[stat.rfind(")") + 2 :].split()
         if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
-            return True
-    return False
+            pids.append(int(name))
+    return pids
 
 
 def kill_all():

@@ -1,7 +1,6 @@
 """harness.common.children: a stopped child's whole process group is gone when kill_group
 returns, and a zombie does not count as running."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -29,13 +28,15 @@ class KillGroupTest(unittest.TestCase):
         # across fork and exec): only the SIGKILL to the group ends them.
         proc = children.spawn(["sh", "-c", "trap '' TERM; sleep 30 & wait"])
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not self.members(proc.pid) >= 2:
+        while time.monotonic() < deadline and len(children.group_members(proc.pid)) < 2:
             time.sleep(0.01)
-        self.assertGreaterEqual(self.members(proc.pid), 2, "the shell's sleep never started")
+        self.assertGreaterEqual(
+            len(children.group_members(proc.pid)), 2, "the shell's sleep never started"
+        )
         self.assertTrue(children.group_running(proc.pid))
         children.kill_group(proc, grace_s=0.5)
         self.assertFalse(children.group_running(proc.pid))
-        self.assertEqual(self.members(proc.pid), 0)
+        self.assertEqual(children.group_members(proc.pid), [])
 
     def test_a_group_left_with_only_a_zombie_is_not_running(self):
         parent = subprocess.Popen(
@@ -64,20 +65,6 @@ class KillGroupTest(unittest.TestCase):
         except OSError:
             return None
         return stat[stat.rfind(")") + 2 :].split()[0]
-
-    @staticmethod
-    def members(pgid):
-        """Running (not zombie) processes of group pgid."""
-        count = 0
-        for name in os.listdir("/proc"):
-            if name.isdigit():
-                try:
-                    with open(f"/proc/{name}/stat") as f:
-                        fields = f.read().rsplit(")", 1)[1].split()
-                except (OSError, IndexError):
-                    continue
-                count += fields[0] != "Z" and fields[2] == str(pgid)
-        return count
 
 
 if __name__ == "__main__":
